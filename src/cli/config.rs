@@ -1,0 +1,47 @@
+//! `torq config`: validate the spec and print its normalized form.
+
+use clap::{Args, ValueEnum};
+
+use super::{Context, ExitStatus, OutputArgs};
+
+pub const AFTER_HELP: &str = "\
+Examples:
+  torq config                       The normalized spec as YAML
+  torq config --format json         As JSON (comparable with `docker compose config --format json`)
+  torq config --services            Service names, one per line
+  torq -f a.yaml -f b.yaml config   The merge of two files
+  torq config -q                    Only validate (exit 1 with file:line:column on error)
+
+Exit codes: 0 valid; 1 the spec is invalid.";
+
+/// Output formats of `torq config`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ConfigFormat {
+    Yaml,
+    Json,
+}
+
+/// Arguments of `torq config`.
+#[derive(Debug, Clone, Args)]
+pub struct ConfigArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ConfigFormat::Yaml)]
+    pub format: ConfigFormat,
+
+    /// Print the service names, one per line.
+    #[arg(long)]
+    pub services: bool,
+
+    /// Print the named volumes, one per line.
+    #[arg(long)]
+    pub volumes: bool,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// Runs `torq config`.
+pub fn run(ctx: &Context, args: ConfigArgs) -> anyhow::Result<ExitStatus> {
+    let _ = args;
+    super::not_built_yet(ctx, "config")
+}

@@ -1,0 +1,41 @@
+//! `torq down` (alias `stop`): stop the project's containers in reverse
+//! dependency order and remove them with the project's networks.
+
+use clap::Args;
+
+use super::{Context, ExitStatus, OutputArgsNoShortV};
+
+pub const AFTER_HELP: &str = "\
+Examples:
+  torq down              Graceful stop (stop_signal, grace period, then SIGKILL) and remove
+  torq down -t 30        Allow 30 s per container before SIGKILL
+  torq down -v           Also remove the project's named volumes
+  torq down --force      Emergency: SIGKILL everything at once and remove it
+
+Exit codes: 0 stopped and removed (also when nothing was running); 1 spec or
+engine error; 2 a container failed to stop or be removed.";
+
+/// Arguments of `torq down`.
+#[derive(Debug, Clone, Args)]
+pub struct DownArgs {
+    /// Grace period in seconds before SIGKILL (overrides each service's stop_grace_period).
+    #[arg(short = 't', long, value_name = "SECONDS")]
+    pub timeout: Option<u64>,
+
+    /// Also remove the project's named volumes.
+    #[arg(short = 'v', long)]
+    pub volumes: bool,
+
+    /// SIGKILL every container at once and remove it (no grace period).
+    #[arg(long)]
+    pub force: bool,
+
+    #[command(flatten)]
+    pub output: OutputArgsNoShortV,
+}
+
+/// Runs `torq down`.
+pub fn run(ctx: &Context, args: DownArgs) -> anyhow::Result<ExitStatus> {
+    let _ = args;
+    super::not_built_yet(ctx, "down")
+}

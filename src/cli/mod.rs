@@ -1,0 +1,433 @@
+//! The command line: clap types for torq's global options and commands, and the
+//! dispatch from a parsed command to the function that runs it.
+//!
+//! Each command has a file of its own holding its argument struct and a `run`
+//! function that turns those arguments into calls on the library layers
+//! (`spec`, `engine`, `plan`, `logs`) and returns an [`ExitStatus`]. This layer
+//! talks to Docker only through those layers.
+//!
+//! Global options (`-f`, `-p`, `--project-directory`, `--env-file`,
+//! `--profile`) come before the command, as with `docker compose`; after the
+//! command, short options belong to it (`torq logs -f` follows, `torq down -v`
+//! removes volumes). The output options `-v/--verbose`, `-q/--quiet` and
+//! `--color` are accepted both before and after the command.
+
+pub mod build;
+pub mod config;
+pub mod down;
+pub mod logs;
+pub mod node;
+pub mod restart;
+pub mod status;
+pub mod up;
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
+
+use crate::ui::{ColorChoice, Shell, Verbosity};
+
+/// What a command's outcome means for the process exit code (see the README's
+/// "Exit codes").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatus {
+    /// Everything asked for happened.
+    Success,
+    /// A usage, spec or engine error: nothing (more) could be done.
+    Failure,
+    /// One or more service operations failed; the others proceeded.
+    ServiceFailed,
+    /// A specific code: a service's own exit code (`up --exit-code-from`) or
+    /// a stack service's (`torq node`).
+    Code(u8),
+}
+
+impl ExitStatus {
+    /// The numeric process exit code.
+    pub fn code(self) -> u8 {
+        match self {
+            ExitStatus::Success => 0,
+            ExitStatus::Failure => 1,
+            ExitStatus::ServiceFailed => 2,
+            ExitStatus::Code(code) => code,
+        }
+    }
+}
+
+impl From<ExitStatus> for ExitCode {
+    fn from(status: ExitStatus) -> Self {
+        ExitCode::from(status.code())
+    }
+}
+
+const AFTER_HELP: &str = "\
+Examples:
+  torq up                      Build, create and start the Torq stack; wait until healthy
+  torq -p ci-123 -f compose/torq.yaml -f compose/ci.yaml up
+                               An isolated project with the CI overlay
+  torq status                  One row per service; exit 2 if any is not running/healthy
+  torq logs -f kraken_adapter  Follow one service's log
+  torq down                    Stop in reverse dependency order and remove containers
+  torq config --format json    Print the normalized spec
+
+Exit codes: 0 success; 1 usage, spec or engine error; 2 a service operation failed.";
+
+/// torq — run the Torq trading stack (or any compose project) as Docker containers.
+#[derive(Debug, Parser)]
+#[command(
+    name = "torq",
+    version,
+    about,
+    long_about = "torq runs the Torq trading stack — three message relays, three exchange adapters, a \
+flash-arbitrage strategy and a WebSocket dashboard — each in its own Docker container, from a \
+compose-style spec. It starts services in dependency order and waits for their health, stops \
+them gracefully in reverse order, shows their status and multiplexes their logs. It reads \
+ordinary compose files too.",
+    after_help = AFTER_HELP,
+    propagate_version = true,
+    subcommand_required = true,
+    arg_required_else_help = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options that select the project: which spec files, which name, which
+/// environment. They come before the command.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ProjectArgs {
+    /// Spec file (repeatable; later files merge over earlier ones). Default: the
+    /// first torq.yaml, torq.yml, compose.yaml, compose.yml, docker-compose.yaml
+    /// or docker-compose.yml in the working directory or a parent, else the
+    /// embedded Torq stack spec.
+    #[arg(
+        short = 'f',
+        long = "file",
+        value_name = "FILE",
+        env = "TORQ_FILE",
+        value_delimiter = ':'
+    )]
+    pub files: Vec<PathBuf>,
+
+    /// Project name (default: the spec's `name:`, else the project directory's name).
+    #[arg(
+        short = 'p',
+        long = "project-name",
+        value_name = "NAME",
+        env = "TORQ_PROJECT_NAME"
+    )]
+    pub project_name: Option<String>,
+
+    /// Project directory: relative paths in the spec and `.env` resolve from
+    /// here (default: the directory of the first spec file).
+    #[arg(long, value_name = "DIR", env = "TORQ_PROJECT_DIRECTORY")]
+    pub project_directory: Option<PathBuf>,
+
+    /// Environment file for interpolation (repeatable; default: `.env` in the
+    /// project directory).
+    #[arg(
+        long = "env-file",
+        value_name = "FILE",
+        env = "TORQ_ENV_FILE",
+        value_delimiter = ','
+    )]
+    pub env_files: Vec<PathBuf>,
+
+    /// Enable services of this profile (repeatable, or comma separated).
+    #[arg(
+        long = "profile",
+        value_name = "PROFILE",
+        env = "TORQ_PROFILE",
+        value_delimiter = ','
+    )]
+    pub profiles: Vec<String>,
+}
+
+/// Output options, accepted before and after the command.
+#[derive(Debug, Clone, Default, Args)]
+pub struct OutputArgs {
+    /// More output: -v shows details and torq's own tracing events on stderr
+    /// (filter them with TORQ_LOG), -vv more.
+    #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count, global = false)]
+    pub verbose: u8,
+
+    /// Less output: only errors and final summaries (commands refine this, e.g.
+    /// `status -q` prints container ids only).
+    #[arg(short = 'q', long = "quiet", env = "TORQ_QUIET", value_parser = clap::builder::FalseyValueParser::new())]
+    pub quiet: bool,
+
+    /// When to use color (NO_COLOR and CLICOLOR_FORCE are honored with `auto`).
+    #[arg(long, value_enum, value_name = "WHEN", env = "TORQ_COLOR")]
+    pub color: Option<ColorWhen>,
+}
+
+/// The same output options for commands where `-v` means something else
+/// (`down -v` removes volumes, as in docker compose): `--verbose` has no short form.
+#[derive(Debug, Clone, Default, Args)]
+pub struct OutputArgsNoShortV {
+    /// More output (see the global -v/--verbose).
+    #[arg(long = "verbose", action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// Less output: only errors and the final summary.
+    #[arg(short = 'q', long = "quiet")]
+    pub quiet: bool,
+
+    /// When to use color.
+    #[arg(long, value_enum, value_name = "WHEN")]
+    pub color: Option<ColorWhen>,
+}
+
+impl From<OutputArgsNoShortV> for OutputArgs {
+    fn from(o: OutputArgsNoShortV) -> Self {
+        OutputArgs {
+            verbose: o.verbose,
+            quiet: o.quiet,
+            color: o.color,
+        }
+    }
+}
+
+/// `--color` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorWhen {
+    /// Color when writing to a terminal, unless NO_COLOR is set (CLICOLOR_FORCE forces it).
+    Auto,
+    /// Always color.
+    Always,
+    /// Never color.
+    Never,
+}
+
+impl OutputArgs {
+    /// Combines the options given before the command with those given after it.
+    pub fn merged(&self, after: &OutputArgs) -> OutputArgs {
+        OutputArgs {
+            verbose: self.verbose.saturating_add(after.verbose),
+            quiet: self.quiet || after.quiet,
+            color: after.color.or(self.color),
+        }
+    }
+
+    fn verbosity(&self) -> Verbosity {
+        if self.quiet {
+            Verbosity::Quiet
+        } else if self.verbose > 0 {
+            Verbosity::Verbose(self.verbose)
+        } else {
+            Verbosity::Normal
+        }
+    }
+
+    fn color_choice(&self) -> ColorChoice {
+        match self.color {
+            Some(ColorWhen::Always) => ColorChoice::Always,
+            Some(ColorWhen::Never) => ColorChoice::Never,
+            Some(ColorWhen::Auto) | None => ColorChoice::Auto,
+        }
+    }
+}
+
+/// torq's commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Build missing images, create networks and volumes, start services level by
+    /// level and wait until they are running/healthy (detached by default).
+    #[command(visible_alias = "start", after_help = up::AFTER_HELP)]
+    Up(up::UpArgs),
+
+    /// Stop services in reverse dependency order (stop signal, grace period,
+    /// then SIGKILL) and remove the project's containers and networks.
+    #[command(visible_alias = "stop", after_help = down::AFTER_HELP)]
+    Down(down::DownArgs),
+
+    /// down, a grace pause, up — for the whole project or some services.
+    #[command(after_help = restart::AFTER_HELP)]
+    Restart(restart::RestartArgs),
+
+    /// One row per service: state, health, container, PID, uptime, restarts,
+    /// ports; exit 2 when a service is not running or is unhealthy.
+    #[command(visible_alias = "ps", after_help = status::AFTER_HELP)]
+    Status(status::StatusArgs),
+
+    /// Show services' logs, merged by time, with colored prefixes and levels.
+    #[command(after_help = logs::AFTER_HELP)]
+    Logs(logs::LogsArgs),
+
+    /// Validate the spec and print it in normalized form.
+    #[command(after_help = config::AFTER_HELP)]
+    Config(config::ConfigArgs),
+
+    /// Build (or rebuild) services' images.
+    #[command(after_help = build::AFTER_HELP)]
+    Build(build::BuildArgs),
+
+    /// Run one of the Torq stack's services (used inside the stack's images).
+    #[command(hide = true)]
+    Node(node::NodeArgs),
+}
+
+impl Command {
+    /// The output options given after the command, if it has any.
+    fn output(&self) -> OutputArgs {
+        match self {
+            Command::Up(a) => a.output.clone(),
+            Command::Down(a) => a.output.clone().into(),
+            Command::Restart(a) => a.output.clone(),
+            Command::Status(a) => a.output.clone(),
+            Command::Logs(a) => a.output.clone(),
+            Command::Config(a) => a.output.clone(),
+            Command::Build(a) => a.output.clone(),
+            Command::Node(_) => OutputArgs::default(),
+        }
+    }
+}
+
+/// What every command gets: the shell to report through and the project
+/// selection options.
+pub struct Context {
+    pub shell: Shell,
+    pub project: ProjectArgs,
+}
+
+impl Context {
+    /// The spec layer's inputs, from the global options and the process.
+    pub fn load_options(&self) -> crate::spec::LoadOptions {
+        crate::spec::LoadOptions {
+            files: self.project.files.clone(),
+            project_name: self.project.project_name.clone(),
+            project_directory: self.project.project_directory.clone(),
+            env_files: self.project.env_files.clone(),
+            profiles: self.project.profiles.clone(),
+            working_dir: std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
+            environment: std::env::vars().collect(),
+        }
+    }
+
+    /// Loads the project the global options select.
+    pub fn load_project(&self) -> anyhow::Result<crate::spec::Project> {
+        Ok(crate::spec::load(&self.load_options())?)
+    }
+}
+
+/// Entry point of the executable: parse, run, map errors to exit codes.
+pub fn main() -> ExitCode {
+    run(std::env::args_os().collect()).into()
+}
+
+/// Parses `args` (including the program name) and runs the command.
+pub fn run(args: Vec<OsString>) -> ExitStatus {
+    // The stack's services parse their own arguments; hand them over untouched.
+    if args.get(1).map(|a| a == "node").unwrap_or(false) {
+        return node::run_raw(args.into_iter().skip(2).collect());
+    }
+
+    let cli = match parse(args) {
+        Ok(cli) => cli,
+        Err(err) => return report_clap_error(err),
+    };
+    let output = cli.output.merged(&cli.command.output());
+    let shell = Shell::new(output.verbosity(), output.color_choice());
+    crate::ui::init_tracing(&shell);
+    let ctx = Context {
+        shell,
+        project: cli.project,
+    };
+    let result = match cli.command {
+        Command::Up(args) => up::run(&ctx, args),
+        Command::Down(args) => down::run(&ctx, args),
+        Command::Restart(args) => restart::run(&ctx, args),
+        Command::Status(args) => status::run(&ctx, args),
+        Command::Logs(args) => logs::run(&ctx, args),
+        Command::Config(args) => config::run(&ctx, args),
+        Command::Build(args) => build::run(&ctx, args),
+        Command::Node(args) => Ok(node::run(args)),
+    };
+    match result {
+        Ok(status) => status,
+        Err(err) => {
+            ctx.shell.error_chain(&err);
+            ExitStatus::Failure
+        }
+    }
+}
+
+fn parse(args: Vec<OsString>) -> Result<Cli, clap::Error> {
+    let mut command = Cli::command();
+    let matches = command.try_get_matches_from_mut(args)?;
+    Cli::from_arg_matches(&matches).map_err(|e| e.format(&mut command))
+}
+
+/// Prints a clap error or help text. Help and version exit 0; any usage error
+/// exits 1 (clap's own default is 2, which torq reserves for service failures).
+fn report_clap_error(err: clap::Error) -> ExitStatus {
+    use clap::error::ErrorKind;
+    let _ = err.print();
+    match err.kind() {
+        ErrorKind::DisplayHelp
+        | ErrorKind::DisplayVersion
+        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => ExitStatus::Success,
+        _ => ExitStatus::Failure,
+    }
+}
+
+/// Builds a tokio runtime for a command. Commands are I/O bound; a
+/// multi-threaded runtime lets the executor overlap engine calls.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    use anyhow::Context as _;
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+/// The answer of a command that is not built yet: say so and fail, never fake success.
+pub fn not_built_yet(ctx: &Context, command: &str) -> anyhow::Result<ExitStatus> {
+    ctx.shell.error(&format!(
+        "`torq {command}` is not built yet in this version"
+    ));
+    Ok(ExitStatus::Failure)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn aliases_parse() {
+        for (alias, _) in [("start", "up"), ("stop", "down"), ("ps", "status")] {
+            let cli = Cli::try_parse_from(["torq", alias]).expect(alias);
+            let name = format!("{:?}", cli.command);
+            assert!(!name.is_empty());
+        }
+    }
+
+    #[test]
+    fn down_v_means_volumes_and_logs_f_means_follow() {
+        let cli = Cli::try_parse_from(["torq", "down", "-v"]).unwrap();
+        match cli.command {
+            Command::Down(a) => assert!(a.volumes),
+            other => panic!("parsed as {other:?}"),
+        }
+        let cli = Cli::try_parse_from(["torq", "-f", "x.yaml", "logs", "-f"]).unwrap();
+        assert_eq!(cli.project.files, vec![PathBuf::from("x.yaml")]);
+        match cli.command {
+            Command::Logs(a) => assert!(a.follow),
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+}

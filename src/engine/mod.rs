@@ -1,0 +1,219 @@
+//! Everything that speaks the Docker Engine API, through bollard.
+//!
+//! This module owns the connection ([`Engine::connect`]): `DOCKER_HOST`
+//! (`unix://` or `tcp://`) or the local socket, API version negotiation right
+//! after connecting (the engine here speaks API 1.41; bollard would otherwise
+//! send a newer version), a 2-second deadline on reaching the engine, and
+//! errors that say how to fix an unreachable engine or a denied socket.
+//!
+//! Submodules own the rest: the compose labels ([`labels`]), and — as the
+//! lifecycle and status issues land — observed state, container operations,
+//! builds, events, logs and stats. Every operation that removes or stops
+//! something first checks the project label: torq never touches an object
+//! that does not carry its project's label.
+
+pub mod labels;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use bollard::Docker;
+use thiserror::Error;
+
+/// How long reaching the engine may take before torq gives up.
+pub const CONNECT_DEADLINE: Duration = Duration::from_secs(2);
+
+/// Deadline for one ordinary API request (the engine's answer headers; a
+/// container stop may legitimately take its grace period).
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(300);
+
+const DEFAULT_SOCKET: &str = "/var/run/docker.sock";
+
+/// Why torq could not reach the engine. Each message says how to fix it.
+#[derive(Debug, Error)]
+pub enum ConnectError {
+    #[error(
+        "cannot connect to the Docker engine: no socket at {path}\n  \
+         Is the engine running? Start it (`sudo systemctl start docker`, or `dockerd`), \
+         or point DOCKER_HOST at a running engine (e.g. DOCKER_HOST=unix:///path/to/docker.sock)."
+    )]
+    NoSocket { path: PathBuf },
+
+    #[error(
+        "permission denied on the Docker socket {path}\n  \
+         Add your user to the `docker` group (`sudo usermod -aG docker $USER`, then log in again), \
+         or run torq as a user that may use the socket."
+    )]
+    PermissionDenied { path: PathBuf },
+
+    #[error(
+        "cannot connect to the Docker engine at {host}: {reason}\n  \
+         Is the engine running and reachable? Check DOCKER_HOST (unset it to use {DEFAULT_SOCKET})."
+    )]
+    Unreachable { host: String, reason: String },
+
+    #[error(
+        "the Docker engine at {host} did not answer within {}s\n  \
+         Is it overloaded or hung? Check `docker info`, or DOCKER_HOST.",
+        CONNECT_DEADLINE.as_secs()
+    )]
+    Timeout { host: String },
+
+    #[error("unsupported DOCKER_HOST {host:?}: torq speaks unix:// and tcp:// (or http://)")]
+    UnsupportedHost { host: String },
+}
+
+/// A connection to the Docker engine, version-negotiated.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    docker: Docker,
+    host: String,
+}
+
+impl Engine {
+    /// Connects to the engine named by `DOCKER_HOST` (or the local socket),
+    /// negotiates the API version and checks the engine answers, all within
+    /// [`CONNECT_DEADLINE`].
+    pub async fn connect() -> Result<Engine, ConnectError> {
+        let host = std::env::var("DOCKER_HOST")
+            .ok()
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| format!("unix://{DEFAULT_SOCKET}"));
+        Self::connect_to(&host).await
+    }
+
+    /// Connects to `host` (`unix:///path`, `tcp://host:port`, `http://…`).
+    pub async fn connect_to(host: &str) -> Result<Engine, ConnectError> {
+        let timeout = REQUEST_TIMEOUT.as_secs();
+        let version = bollard::API_DEFAULT_VERSION;
+        let docker = if let Some(path) = host.strip_prefix("unix://") {
+            check_socket(Path::new(path))?;
+            Docker::connect_with_unix(host, timeout, version)
+        } else if host.starts_with("tcp://") || host.starts_with("http://") {
+            Docker::connect_with_http(host, timeout, version)
+        } else {
+            return Err(ConnectError::UnsupportedHost {
+                host: host.to_string(),
+            });
+        }
+        .map_err(|e| unreachable(host, &e))?;
+
+        let docker = match tokio::time::timeout(CONNECT_DEADLINE, docker.negotiate_version()).await
+        {
+            Ok(Ok(docker)) => docker,
+            Ok(Err(e)) => return Err(classify(host, &e)),
+            Err(_) => {
+                return Err(ConnectError::Timeout {
+                    host: host.to_string(),
+                })
+            }
+        };
+        tracing::debug!(host, api = %docker.client_version(), "connected to the engine");
+        Ok(Engine {
+            docker,
+            host: host.to_string(),
+        })
+    }
+
+    /// The bollard client.
+    pub fn docker(&self) -> &Docker {
+        &self.docker
+    }
+
+    /// The engine address, as given by DOCKER_HOST or the default.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// Whether the engine runs on this machine (a unix socket), so its data
+    /// directory and log files are local paths.
+    pub fn is_local(&self) -> bool {
+        self.host.starts_with("unix://")
+    }
+}
+
+/// Fails early, with a precise message, when the socket is missing or denied.
+fn check_socket(path: &Path) -> Result<(), ConnectError> {
+    use std::os::unix::ffi::OsStrExt;
+    if !path.exists() {
+        return Err(ConnectError::NoSocket {
+            path: path.to_path_buf(),
+        });
+    }
+    let Ok(c_path) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
+        return Ok(());
+    };
+    // SAFETY: `c_path` is a valid NUL-terminated string that outlives the call.
+    let writable = unsafe { libc::access(c_path.as_ptr(), libc::R_OK | libc::W_OK) } == 0;
+    if !writable {
+        return Err(ConnectError::PermissionDenied {
+            path: path.to_path_buf(),
+        });
+    }
+    Ok(())
+}
+
+fn unreachable(host: &str, err: &bollard::errors::Error) -> ConnectError {
+    ConnectError::Unreachable {
+        host: host.to_string(),
+        reason: err.to_string(),
+    }
+}
+
+/// Turns a failed first request into the most helpful error.
+fn classify(host: &str, err: &bollard::errors::Error) -> ConnectError {
+    let text = error_chain_text(err);
+    if text.contains("Permission denied") || text.contains("permission denied") {
+        if let Some(path) = host.strip_prefix("unix://") {
+            return ConnectError::PermissionDenied {
+                path: PathBuf::from(path),
+            };
+        }
+    }
+    ConnectError::Unreachable {
+        host: host.to_string(),
+        reason: text,
+    }
+}
+
+fn error_chain_text(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts = vec![err.to_string()];
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = cause.source();
+    }
+    parts.join(": ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn missing_socket_says_how_to_fix_it() {
+        let err = Engine::connect_to("unix:///nonexistent/docker.sock")
+            .await
+            .unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("/nonexistent/docker.sock"), "{msg}");
+        assert!(msg.contains("DOCKER_HOST"), "{msg}");
+    }
+
+    #[tokio::test]
+    async fn unsupported_scheme_is_named() {
+        let err = Engine::connect_to("ftp://x").await.unwrap_err();
+        assert!(err.to_string().contains("ftp://x"));
+    }
+
+    #[tokio::test]
+    async fn refused_tcp_port_fails_fast_with_the_host() {
+        // Port 1 on loopback: nothing listens, the kernel refuses at once.
+        let err = Engine::connect_to("tcp://127.0.0.1:1").await.unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("127.0.0.1:1"), "{msg}");
+    }
+}
