@@ -161,6 +161,10 @@ fn project_name_precedence() {
     assert_eq!(load(&options).unwrap().name, "from_spec");
     options
         .environment
+        .insert("COMPOSE_PROJECT_NAME".into(), "fromcompose".into());
+    assert_eq!(load(&options).unwrap().name, "fromcompose");
+    options
+        .environment
         .insert("TORQ_PROJECT_NAME".into(), "fromenv".into());
     assert_eq!(load(&options).unwrap().name, "fromenv");
     options.project_name = Some("fromflag".into());
