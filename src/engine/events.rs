@@ -290,10 +290,8 @@ impl EventHub {
                         RunState::Running | RunState::Paused | RunState::Restarting => {
                             l.started = true
                         }
-                        RunState::Exited | RunState::Dead => {
-                            if l.started {
-                                l.exit_code = state.exit_code.or(Some(-1));
-                            }
+                        RunState::Exited | RunState::Dead if l.started => {
+                            l.exit_code = state.exit_code.or(Some(-1));
                         }
                         _ => {}
                     }
