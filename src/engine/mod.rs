@@ -12,7 +12,14 @@
 //! something first checks the project label: torq never touches an object
 //! that does not carry its project's label.
 
+pub mod container;
+pub mod error;
+pub mod events;
+pub mod health;
 pub mod labels;
+pub mod lock;
+pub mod ops;
+pub mod state;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
