@@ -746,10 +746,12 @@ fn build_request(
     build: &Build,
     options: &BuildOptions,
 ) -> bollard::query_parameters::BuildImageOptions {
+    // forcerm: a failed step leaves no stopped intermediate container behind.
     let mut request = BuildImageOptionsBuilder::default()
         .dockerfile(dockerfile)
         .t(reference)
         .rm(true)
+        .forcerm(true)
         .nocache(options.no_cache);
     let args: HashMap<String, String> = build
         .args
@@ -793,6 +795,7 @@ fn self_image_request(
         .dockerfile(dockerfile)
         .t(reference)
         .rm(true)
+        .forcerm(true)
         .nocache(options.no_cache)
         .labels(&labels)
         .build()
