@@ -12,7 +12,9 @@
 //! something first checks the project label: torq never touches an object
 //! that does not carry its project's label.
 
+pub mod inspect;
 pub mod labels;
+pub mod logs;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -14,10 +14,12 @@
 
 pub mod color;
 pub mod filter;
+pub mod follow;
 pub mod format;
 pub mod level;
 pub mod line;
 pub mod merge;
+pub mod read;
 pub mod sink;
 pub mod stats;
 pub mod time;
