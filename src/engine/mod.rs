@@ -15,6 +15,7 @@
 pub mod inspect;
 pub mod labels;
 pub mod logs;
+pub mod stats;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -170,6 +170,62 @@ impl LogSink for StatsCollector {
     }
 }
 
+/// Keeps the last few lines at ERROR or above, across sources in time order
+/// (`torq status`'s "recent errors").
+#[derive(Debug)]
+pub struct RecentErrors {
+    keep: usize,
+    levels: LevelTracker,
+    sources: Vec<Source>,
+    lines: std::collections::VecDeque<LogLine>,
+}
+
+impl RecentErrors {
+    /// Keeps the last `keep` error lines.
+    pub fn new(keep: usize) -> Self {
+        RecentErrors {
+            keep,
+            levels: LevelTracker::default(),
+            sources: Vec::new(),
+            lines: std::collections::VecDeque::with_capacity(keep + 1),
+        }
+    }
+
+    /// The kept lines, oldest first, each with its source.
+    pub fn into_lines(self) -> Vec<(Source, LogLine)> {
+        let sources = self.sources;
+        self.lines
+            .into_iter()
+            .filter_map(|line| sources.get(line.source).cloned().map(|s| (s, line)))
+            .collect()
+    }
+}
+
+impl LogSink for RecentErrors {
+    fn add_source(&mut self, index: usize, source: &Source) {
+        if index >= self.sources.len() {
+            self.sources.resize(index + 1, source.clone());
+        }
+        self.sources[index] = source.clone();
+    }
+
+    fn line(&mut self, line: &LogLine) -> io::Result<()> {
+        let (level, detected) = self.levels.classify(line);
+        // Only lines that state ERROR/FATAL themselves, not their stack traces.
+        if detected.is_some() && level.is_some_and(|l| l >= super::level::Level::Error) {
+            self.lines.push_back(line.clone());
+            if self.lines.len() > self.keep {
+                self.lines.pop_front();
+            }
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -219,6 +275,34 @@ mod tests {
         p.flush().unwrap();
         let out = String::from_utf8(p.into_inner()).unwrap();
         assert_eq!(out, "web | WARN disk low\nweb | ERROR disk full\n");
+    }
+
+    #[test]
+    fn recent_errors_keep_the_last_error_lines() {
+        let mut r = RecentErrors::new(2);
+        r.add_source(0, &source("web", 1));
+        r.add_source(1, &source("db", 1));
+        for (src, text) in [
+            (0, "2024-05-01T12:00:00Z ERROR one"),
+            (1, "2024-05-01T12:00:01Z INFO fine"),
+            (1, "2024-05-01T12:00:02Z FATAL two"),
+            (1, "2024-05-01T12:00:03Z    at trace line"),
+            (0, "2024-05-01T12:00:04Z level=error three"),
+        ] {
+            r.line(&line(src, text)).unwrap();
+        }
+        let kept: Vec<(String, String)> = r
+            .into_lines()
+            .into_iter()
+            .map(|(s, l)| (s.service, l.message_lossy().into_owned()))
+            .collect();
+        assert_eq!(
+            kept,
+            vec![
+                ("db".to_string(), "FATAL two".to_string()),
+                ("web".to_string(), "level=error three".to_string())
+            ]
+        );
     }
 
     #[test]
