@@ -3,72 +3,8 @@
 //! parallel) for PID, restart count, start time, health and its last probe
 //! output, published ports, image and the log file.
 
-use std::collections::HashMap;
-
-use bollard::query_parameters::ListContainersOptions;
-
-use super::logs::LogStreamError;
+use super::error::{with_deadline, ApiError, QUICK};
 use super::{labels, Engine};
-
-/// A container of the project, from the engine's list.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ListedContainer {
-    pub id: String,
-    pub name: String,
-    pub service: String,
-    pub number: u32,
-    pub oneoff: bool,
-}
-
-/// The project's containers (any state), sorted by service then number.
-pub async fn project_containers(
-    engine: &Engine,
-    project: &str,
-) -> Result<Vec<ListedContainer>, LogStreamError> {
-    let options = ListContainersOptions {
-        all: true,
-        filters: Some(HashMap::from([(
-            "label".to_string(),
-            vec![labels::project_filter(project)],
-        )])),
-        ..Default::default()
-    };
-    let summaries = engine
-        .docker()
-        .list_containers(Some(options))
-        .await
-        .map_err(|e| {
-            LogStreamError::from_bollard(&format!("list the containers of project {project}"), e)
-        })?;
-    let mut containers: Vec<ListedContainer> = summaries
-        .into_iter()
-        .filter_map(|s| {
-            let labels = s.labels.unwrap_or_default();
-            if labels.get(labels::PROJECT).map(String::as_str) != Some(project) {
-                return None;
-            }
-            let id = s.id?;
-            Some(ListedContainer {
-                name: s
-                    .names
-                    .and_then(|n| n.into_iter().next())
-                    .map(|n| n.trim_start_matches('/').to_string())
-                    .unwrap_or_else(|| id.chars().take(12).collect()),
-                id,
-                service: labels.get(labels::SERVICE).cloned().unwrap_or_default(),
-                number: labels
-                    .get(labels::CONTAINER_NUMBER)
-                    .and_then(|n| n.parse().ok())
-                    .unwrap_or(0),
-                oneoff: labels
-                    .get(labels::ONEOFF)
-                    .is_some_and(|v| v.eq_ignore_ascii_case("true")),
-            })
-        })
-        .collect();
-    containers.sort_by(|a, b| (&a.service, a.number).cmp(&(&b.service, b.number)));
-    Ok(containers)
-}
 
 /// Everything status shows about one container, from its inspect.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -108,16 +44,12 @@ pub struct ContainerFacts {
 pub async fn container_facts(
     engine: &Engine,
     id: &str,
-) -> Result<Option<ContainerFacts>, LogStreamError> {
-    match engine.docker().inspect_container(id, None).await {
+) -> Result<Option<ContainerFacts>, ApiError> {
+    let inspect = engine.docker().inspect_container(id, None);
+    match with_deadline(format!("inspect container {id}"), QUICK, inspect).await {
         Ok(response) => Ok(Some(facts_from_inspect(response))),
-        Err(bollard::errors::Error::DockerResponseServerError {
-            status_code: 404, ..
-        }) => Ok(None),
-        Err(err) => Err(LogStreamError::from_bollard(
-            &format!("inspect container {id}"),
-            err,
-        )),
+        Err(err) if err.is_not_found() => Ok(None),
+        Err(err) => Err(err),
     }
 }
 
@@ -214,6 +146,7 @@ mod tests {
         ContainerConfig, ContainerInspectResponse, ContainerState, ContainerStateStatusEnum,
         Health, HealthStatusEnum, HealthcheckResult, NetworkSettings, PortBinding,
     };
+    use std::collections::HashMap;
 
     #[test]
     fn facts_are_read_from_an_inspect() {

@@ -18,8 +18,8 @@ use bollard::container::LogOutput;
 use bollard::query_parameters::{EventsOptions, LogsOptions};
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
-use thiserror::Error;
 
+use super::error::ApiError;
 use super::{labels, Engine};
 use crate::logs::line::StreamKind;
 
@@ -69,46 +69,13 @@ pub struct Frame {
     pub bytes: Bytes,
 }
 
-/// Reading a log or the events failed.
-#[derive(Debug, Error)]
-#[error("{op}: {message}")]
-pub struct LogStreamError {
-    /// What was being read, e.g. `read the log of container demo-web-1`.
-    pub op: String,
-    pub message: String,
-    /// The HTTP status, when the engine answered with an error.
-    pub status: Option<u16>,
-}
-
-impl LogStreamError {
-    pub fn from_bollard(op: &str, err: bollard::errors::Error) -> Self {
-        let (status, message) = match err {
-            bollard::errors::Error::DockerResponseServerError {
-                status_code,
-                message,
-            } => (Some(status_code), message.trim().to_string()),
-            other => (None, other.to_string()),
-        };
-        LogStreamError {
-            op: op.to_string(),
-            message,
-            status,
-        }
-    }
-
-    /// The container is gone (404).
-    pub fn is_not_found(&self) -> bool {
-        self.status == Some(404)
-    }
-}
-
 /// Streams `container`'s log (`name` is only used in error messages).
 pub fn container_logs(
     engine: &Engine,
     container: &str,
     name: &str,
     request: &LogRequest,
-) -> impl Stream<Item = Result<Frame, LogStreamError>> + Send + Unpin + 'static {
+) -> impl Stream<Item = Result<Frame, ApiError>> + Send + Unpin + 'static {
     let options = LogsOptions {
         follow: request.follow,
         stdout: true,
@@ -135,7 +102,7 @@ pub fn container_logs(
                     bytes: message,
                 })),
                 Ok(LogOutput::StdIn { .. }) => None,
-                Err(err) => Some(Err(LogStreamError::from_bollard(&op, err))),
+                Err(err) => Some(Err(ApiError::from_bollard(op.clone(), err))),
             };
             std::future::ready(out)
         })
@@ -177,7 +144,7 @@ pub struct ContainerEvent {
 pub fn container_events(
     engine: &Engine,
     project: &str,
-) -> impl Stream<Item = Result<ContainerEvent, LogStreamError>> + Send + Unpin + 'static {
+) -> impl Stream<Item = Result<ContainerEvent, ApiError>> + Send + Unpin + 'static {
     let filters = HashMap::from([
         ("type".to_string(), vec!["container".to_string()]),
         ("label".to_string(), vec![labels::project_filter(project)]),
@@ -200,7 +167,7 @@ pub fn container_events(
         .filter_map(move |item| {
             let out = match item {
                 Ok(message) => container_event(message, &project).map(Ok),
-                Err(err) => Some(Err(LogStreamError::from_bollard(&op, err))),
+                Err(err) => Some(Err(ApiError::from_bollard(op.clone(), err))),
             };
             std::future::ready(out)
         })

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use bollard::query_parameters::{StatsOptions, TopOptions};
 use futures::StreamExt;
 
-use super::logs::LogStreamError;
+use super::error::{with_deadline, ApiError, QUICK};
 use super::Engine;
 
 /// One reading of a container's counters.
@@ -30,24 +30,27 @@ pub struct UsageSample {
 
 /// A one-shot stats reading (`stream=false&one-shot=true`, API 1.41).
 /// `Ok(None)` when the container is gone or not running.
-pub async fn usage_sample(
-    engine: &Engine,
-    id: &str,
-) -> Result<Option<UsageSample>, LogStreamError> {
+pub async fn usage_sample(engine: &Engine, id: &str) -> Result<Option<UsageSample>, ApiError> {
     let options = StatsOptions {
         stream: false,
         one_shot: true,
     };
     let mut stream = engine.docker().stats(id, Some(options));
-    match stream.next().await {
+    let Ok(next) = tokio::time::timeout(QUICK, stream.next()).await else {
+        return Err(ApiError::Timeout {
+            op: format!("read the stats of container {id}"),
+            deadline: QUICK,
+        });
+    };
+    match next {
         Some(Ok(stats)) => Ok(Some(sample_from_stats(&stats))),
         Some(Err(bollard::errors::Error::DockerResponseServerError {
             status_code: 404 | 409,
             ..
         }))
         | None => Ok(None),
-        Some(Err(err)) => Err(LogStreamError::from_bollard(
-            &format!("read the stats of container {id}"),
+        Some(Err(err)) => Err(ApiError::from_bollard(
+            format!("read the stats of container {id}"),
             err,
         )),
     }
@@ -112,23 +115,15 @@ pub async fn usage(
 }
 
 /// How long the engine takes to answer a ping.
-pub async fn ping_latency(engine: &Engine) -> Result<Duration, LogStreamError> {
+pub async fn ping_latency(engine: &Engine) -> Result<Duration, ApiError> {
     let start = Instant::now();
-    engine
-        .docker()
-        .ping()
-        .await
-        .map_err(|e| LogStreamError::from_bollard("ping the engine", e))?;
+    with_deadline("ping the engine", QUICK, engine.docker().ping()).await?;
     Ok(start.elapsed())
 }
 
 /// Where the engine keeps images, containers and logs (`DockerRootDir`).
-pub async fn data_root(engine: &Engine) -> Result<Option<String>, LogStreamError> {
-    let info = engine
-        .docker()
-        .info()
-        .await
-        .map_err(|e| LogStreamError::from_bollard("read the engine's info", e))?;
+pub async fn data_root(engine: &Engine) -> Result<Option<String>, ApiError> {
+    let info = with_deadline("read the engine's info", QUICK, engine.docker().info()).await?;
     Ok(info.docker_root_dir.filter(|d| !d.is_empty()))
 }
 
@@ -234,17 +229,16 @@ pub fn host_zombies(roots: &[i64]) -> HashMap<i64, u32> {
 }
 
 /// Zombies in a container, through the engine's `top` (for remote engines).
-pub async fn zombies_via_top(engine: &Engine, id: &str) -> Result<u32, LogStreamError> {
+pub async fn zombies_via_top(engine: &Engine, id: &str) -> Result<u32, ApiError> {
     let options = TopOptions {
         ps_args: "-o pid,stat".to_string(),
     };
-    let top = engine
-        .docker()
-        .top_processes(id, Some(options))
-        .await
-        .map_err(|e| {
-            LogStreamError::from_bollard(&format!("list the processes of container {id}"), e)
-        })?;
+    let top = with_deadline(
+        format!("list the processes of container {id}"),
+        QUICK,
+        engine.docker().top_processes(id, Some(options)),
+    )
+    .await?;
     let titles = top.titles.unwrap_or_default();
     let Some(stat_col) = titles.iter().position(|t| t == "STAT" || t == "S") else {
         return Ok(0);

@@ -25,7 +25,8 @@ use super::merge::SourceItem;
 use super::read::{project_sources, read_source, source_label};
 use super::sink::{LogSink, Source};
 use super::time::Nanos;
-use crate::engine::logs::{container_events, ContainerAction, LogRequest, LogStreamError, Tail};
+use crate::engine::error::ApiError;
+use crate::engine::logs::{container_events, ContainerAction, LogRequest, Tail};
 use crate::engine::Engine;
 
 /// What to follow.
@@ -47,7 +48,7 @@ pub enum FollowError {
     Sink(#[from] std::io::Error),
     /// The engine could not be asked (listing containers, watching events).
     #[error(transparent)]
-    Engine(#[from] LogStreamError),
+    Engine(#[from] ApiError),
     /// The engine's event stream ended (the engine restarted or went away).
     #[error("the engine stopped sending container events; is it still running?")]
     EventsEnded,

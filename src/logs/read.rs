@@ -113,8 +113,8 @@ pub async fn project_sources(
     engine: &Engine,
     project: &str,
     services: &[String],
-) -> Result<Vec<Source>, crate::engine::logs::LogStreamError> {
-    let containers = crate::engine::inspect::project_containers(engine, project).await?;
+) -> Result<Vec<Source>, crate::engine::error::ApiError> {
+    let containers = crate::engine::state::list_containers(engine, project).await?;
     Ok(containers
         .into_iter()
         .filter(|c| !c.oneoff && (services.is_empty() || services.contains(&c.service)))
