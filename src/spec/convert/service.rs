@@ -117,12 +117,6 @@ const CARRIED: &[&str] = &[
     "volumes_from",
 ];
 
-/// Compose keys torq refuses, with the reason.
-const REFUSED: &[(&str, &str)] = &[(
-    "extends",
-    "`extends` is not supported by torq; merge files with several `-f` instead",
-)];
-
 const BUILD_MODELED: &[&str] = &[
     "context",
     "dockerfile",
@@ -236,10 +230,7 @@ impl Converter<'_> {
                         .push(format!("{p}: torq keeps this key but does not act on it"));
                     service.other.insert(key.clone(), node.to_json());
                 }
-                k => {
-                    if let Some((_, why)) = REFUSED.iter().find(|(r, _)| *r == k) {
-                        return Err(self.sources.error_at(entry.key_pos, format!("{p}: {why}")));
-                    }
+                _ => {
                     return Err(self.unknown_key(
                         key,
                         entry,

@@ -51,12 +51,8 @@ pub fn convert_project(
             "secrets" | "configs" | "models" => conv
                 .warnings
                 .push(format!("torq ignores the top-level `{key}`")),
-            "include" => {
-                return Err(conv.sources.error_at(
-                    entry.key_pos,
-                    "`include` is not supported by torq; pass the files with several `-f` instead",
-                ))
-            }
+            // Resolved (and removed) by the loader.
+            "include" => {}
             k if k.starts_with("x-") => {
                 project.extensions.insert(key.clone(), node.to_json());
             }
