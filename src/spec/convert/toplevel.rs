@@ -6,6 +6,8 @@
 
 use indexmap::IndexMap;
 
+use super::resources::FileKind;
+use super::service::NOT_APPLIED;
 use super::Converter;
 use crate::spec::error::SpecError;
 use crate::spec::model::{Dependency, Network, Project, Service, ServiceNetwork, Volume};
@@ -48,7 +50,9 @@ pub fn convert_project(
             }
             "networks" => project.networks = networks(conv, node, name)?,
             "volumes" => project.volumes = volumes(conv, node, name)?,
-            "secrets" | "configs" | "models" => conv
+            "secrets" => project.secrets = conv.file_objects(node, FileKind::Secret, name)?,
+            "configs" => project.configs = conv.file_objects(node, FileKind::Config, name)?,
+            "models" => conv
                 .warnings
                 .push(format!("torq ignores the top-level `{key}`")),
             // Resolved (and removed) by the loader.
@@ -75,13 +79,44 @@ pub fn convert_project(
             },
         );
     }
-    let (enabled, disabled) = split_by_profiles(services, profiles);
+    let (mut enabled, disabled) = split_by_profiles(services, profiles);
+    for service in enabled.values_mut() {
+        if let Some(files) = conv.pending_files.remove(&service.name) {
+            conv.resolve_files(service, files)?;
+        }
+    }
     project.services = enabled;
     project.disabled_services = disabled;
+    warn_not_applied(conv, &project);
     check_references(conv, &project)?;
     check_cycles(conv, &project)?;
     prune_unused(&mut project);
     Ok(project)
+}
+
+/// One warning per compose key the engine does not apply yet, naming the
+/// services that use it.
+fn warn_not_applied(conv: &mut Converter<'_>, project: &Project) {
+    let mut users: IndexMap<&str, Vec<&str>> = IndexMap::new();
+    for (name, service) in &project.services {
+        let keys = service
+            .other
+            .keys()
+            .map(String::as_str)
+            .chain((!service.secrets.is_empty()).then_some("secrets"))
+            .chain((!service.configs.is_empty()).then_some("configs"));
+        for key in keys {
+            if NOT_APPLIED.contains(&key) {
+                users.entry(key).or_default().push(name);
+            }
+        }
+    }
+    for (key, services) in users {
+        conv.warnings.push(format!(
+            "`{key}` ({}) is kept in the model but not applied to containers yet",
+            services.join(", ")
+        ));
+    }
 }
 
 fn check_service_name(
@@ -103,28 +138,60 @@ fn check_service_name(
     }
 }
 
-/// `network_mode: service:X` makes the service depend on X, as in compose.
+/// Implicit dependencies, as compose adds them: `links` and a
+/// `service:X` namespace (`network_mode`, `ipc`, `pid`, `uts`, `cgroup`)
+/// make the service depend on X (restarting with it); `volumes_from: [X]`
+/// makes it depend on X. Explicit `depends_on` entries win.
 fn add_implicit_dependencies(service: &mut Service) {
-    if let Some(other) = service
-        .network_mode
-        .as_deref()
-        .and_then(|mode| mode.strip_prefix("service:"))
-    {
-        if !service.depends_on.contains_key(other) {
-            service.depends_on.insert(
-                other.to_string(),
-                Dependency {
-                    restart: true,
-                    ..Dependency::default()
-                },
-            );
+    let text = |v: &serde_json::Value| v.as_str().map(str::to_string);
+    let list = |key: &str| -> Vec<String> {
+        service
+            .other
+            .get(key)
+            .and_then(|v| v.as_array())
+            .map(|items| items.iter().filter_map(text).collect())
+            .unwrap_or_default()
+    };
+    let mut implied: Vec<(String, bool)> = Vec::new();
+    for link in list("links") {
+        let target = match link.split(':').collect::<Vec<_>>().as_slice() {
+            [name, _alias] => name.to_string(),
+            _ => link.clone(),
+        };
+        implied.push((target, true));
+    }
+    let namespaces = std::iter::once(service.network_mode.clone()).chain(
+        ["ipc", "pid", "uts", "cgroup"]
+            .iter()
+            .map(|k| service.other.get(*k).and_then(text)),
+    );
+    for namespace in namespaces.flatten() {
+        if let Some(other) = namespace.strip_prefix("service:") {
+            implied.push((other.to_string(), true));
         }
     }
+    for from in list("volumes_from") {
+        if !from.starts_with("container:") {
+            let name = from.split(':').next().unwrap_or_default().to_string();
+            implied.push((name, false));
+        }
+    }
+    for (name, restart) in implied {
+        service.depends_on.entry(name).or_insert(Dependency {
+            restart,
+            ..Dependency::default()
+        });
+    }
+}
+
+/// Provider services run nothing: compose attaches them to no network.
+fn is_provider(service: &Service) -> bool {
+    service.other.contains_key("provider")
 }
 
 /// A service with neither `networks` nor `network_mode` joins `default`.
 fn attach_default_network(service: &mut Service) {
-    if service.network_mode.is_none() && service.networks.is_empty() {
+    if service.network_mode.is_none() && service.networks.is_empty() && !is_provider(service) {
         service
             .networks
             .insert("default".into(), ServiceNetwork::default());
@@ -155,7 +222,7 @@ fn split_by_profiles(
 fn check_references(conv: &Converter<'_>, project: &Project) -> Result<(), SpecError> {
     for (name, service) in &project.services {
         let at = |path: String| conv.position(&path);
-        if service.image.is_none() && service.build.is_none() {
+        if service.image.is_none() && service.build.is_none() && !is_provider(service) {
             return Err(conv.error(
                 at(format!("services.{name}")),
                 &format!("services.{name}"),
@@ -237,6 +304,29 @@ fn check_references(conv: &Converter<'_>, project: &Project) -> Result<(), SpecE
                         "undefined volume `{source}` (declare it under the top-level `volumes`)"
                     ),
                 ));
+            }
+        }
+        let uses = [
+            ("secrets", "secret", &service.secrets, &project.secrets),
+            ("configs", "config", &service.configs, &project.configs),
+        ];
+        let build_secrets = service.build.as_ref().map(|b| &b.secrets);
+        let build_uses =
+            build_secrets.map(|secrets| ("build.secrets", "secret", secrets, &project.secrets));
+        for (key, what, mounts, defined) in uses.into_iter().chain(build_uses) {
+            for (i, mount) in mounts.iter().enumerate() {
+                if !defined.contains_key(&mount.source) {
+                    let path = format!("services.{name}.{key}[{i}]");
+                    return Err(conv.error(
+                        at(path.clone()),
+                        &path,
+                        format!(
+                            "undefined {what} `{}` (declare it under the top-level `{}`)",
+                            mount.source,
+                            key.trim_start_matches("build.")
+                        ),
+                    ));
+                }
             }
         }
         let replicas = service
@@ -332,9 +422,28 @@ fn prune_unused(project: &mut Project) {
         .filter_map(|m| m.source.clone())
         .collect();
     project.volumes.retain(|k, _| used_volumes.contains(k));
+    let used_secrets: std::collections::HashSet<&String> = project
+        .services
+        .values()
+        .flat_map(|s| {
+            s.secrets
+                .iter()
+                .chain(s.build.iter().flat_map(|b| b.secrets.iter()))
+        })
+        .map(|m| &m.source)
+        .collect();
+    let used_secrets: std::collections::HashSet<String> =
+        used_secrets.into_iter().cloned().collect();
+    project.secrets.retain(|k, _| used_secrets.contains(k));
+    let used_configs: std::collections::HashSet<String> = project
+        .services
+        .values()
+        .flat_map(|s| s.configs.iter().map(|m| m.source.clone()))
+        .collect();
+    project.configs.retain(|k, _| used_configs.contains(k));
 }
 
-fn resource_name(
+pub(super) fn resource_name(
     conv: &mut Converter<'_>,
     map: &crate::spec::yaml::Map,
     key: &str,
