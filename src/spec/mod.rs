@@ -107,7 +107,8 @@ pub fn load(options: &LoadOptions) -> Result<Project, SpecError> {
         merged.unwrap_or_else(|| Node::new(Value::Map(yaml::Map::new()), Default::default()));
 
     let mut converter = convert::Converter::new(&loader.sources, &project_dir, &env);
-    let mut project = convert::convert_project(&mut converter, &root, &name, &options.profiles)?;
+    let profiles = active_profiles(options, &env);
+    let mut project = convert::convert_project(&mut converter, &root, &name, &profiles)?;
     project.config_files = spec_files;
     project.warnings = loader
         .unset
@@ -232,6 +233,23 @@ fn project_name(
         )));
     }
     Ok(name)
+}
+
+/// `--profile`, else `COMPOSE_PROFILES` (comma separated; from the process
+/// environment or the env files), as compose reads it.
+fn active_profiles(options: &LoadOptions, env: &IndexMap<String, String>) -> Vec<String> {
+    if !options.profiles.is_empty() {
+        return options.profiles.clone();
+    }
+    env.get("COMPOSE_PROFILES")
+        .map(|list| {
+            list.split(',')
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// `path` made absolute against `base`, without touching the filesystem.

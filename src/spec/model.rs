@@ -102,9 +102,14 @@ pub struct Service {
 }
 
 impl Service {
-    /// Replicas to run: `deploy.replicas`, else 1.
+    /// Replicas to run: `scale`, else `deploy.replicas`, else 1.
     pub fn replicas(&self) -> u32 {
-        self.deploy.as_ref().and_then(|d| d.replicas).unwrap_or(1)
+        self.other
+            .get("scale")
+            .and_then(serde_json::Value::as_u64)
+            .and_then(|s| u32::try_from(s).ok())
+            .or_else(|| self.deploy.as_ref().and_then(|d| d.replicas))
+            .unwrap_or(1)
     }
 }
 
@@ -189,6 +194,8 @@ pub struct Mount {
     pub selinux: Option<String>,
     pub volume_nocopy: bool,
     pub volume_subpath: Option<String>,
+    /// image mounts: the path inside the image to mount.
+    pub image_subpath: Option<String>,
     pub tmpfs_size: Option<u64>,
     pub tmpfs_mode: Option<u32>,
     pub consistency: Option<String>,
@@ -226,6 +233,11 @@ pub struct ServiceNetwork {
     pub ipv4_address: Option<String>,
     pub ipv6_address: Option<String>,
     pub priority: Option<i64>,
+    pub link_local_ips: Vec<String>,
+    pub mac_address: Option<String>,
+    pub driver_opts: IndexMap<String, String>,
+    pub gw_priority: Option<i64>,
+    pub interface_name: Option<String>,
     /// Written as a mapping (`front: {}`) rather than a bare name or `null`;
     /// only changes how `torq config` prints an attachment without options.
     pub as_mapping: bool,

@@ -211,6 +211,15 @@ fn service(s: &Service) -> Value {
                 insert_if(&mut v, "ipv4_address", n.ipv4_address.clone());
                 insert_if(&mut v, "ipv6_address", n.ipv6_address.clone());
                 insert_if(&mut v, "priority", n.priority);
+                if !n.link_local_ips.is_empty() {
+                    v.insert("link_local_ips".into(), json!(n.link_local_ips));
+                }
+                insert_if(&mut v, "mac_address", n.mac_address.clone());
+                if !n.driver_opts.is_empty() {
+                    v.insert("driver_opts".into(), string_map(&n.driver_opts));
+                }
+                insert_if(&mut v, "gw_priority", n.gw_priority.filter(|p| *p != 0));
+                insert_if(&mut v, "interface_name", n.interface_name.clone());
                 let value = if v.is_empty() && !n.as_mapping {
                     Value::Null
                 } else {
@@ -360,6 +369,11 @@ fn mount_value(v: &Mount) -> Value {
         insert_if(&mut volume, "subpath", v.volume_subpath.clone());
         if !volume.is_empty() || v.short_syntax {
             m.insert("volume".into(), Value::Object(volume));
+        }
+    }
+    if v.kind == MountKind::Image {
+        if let Some(subpath) = &v.image_subpath {
+            m.insert("image".into(), json!({ "subpath": subpath }));
         }
     }
     let mut tmpfs = Map::new();

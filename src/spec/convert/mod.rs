@@ -39,6 +39,8 @@ pub struct Converter<'a> {
     pub positions: HashMap<String, Pos>,
     /// Env and label files of each service, read for enabled services only.
     pub pending_files: HashMap<String, service::ServiceFiles>,
+    /// Names of the top-level `models`.
+    pub models: std::collections::HashSet<String>,
 }
 
 impl<'a> Converter<'a> {
@@ -54,6 +56,7 @@ impl<'a> Converter<'a> {
             warnings: Vec::new(),
             positions: HashMap::new(),
             pending_files: HashMap::new(),
+            models: std::collections::HashSet::new(),
         }
     }
 

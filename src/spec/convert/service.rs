@@ -3,7 +3,7 @@
 //! extensions, and errors for anything else.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use indexmap::IndexMap;
 
@@ -203,6 +203,21 @@ const BUILD_CARRIED: &[&str] = &[
     "ulimits",
 ];
 
+/// Service keys whose position later consistency checks may need.
+const REMEMBERED: &[&str] = &[
+    "build",
+    "container_name",
+    "cpus",
+    "develop",
+    "mem_limit",
+    "mem_reservation",
+    "models",
+    "pids_limit",
+    "platform",
+    "scale",
+    "tmpfs",
+];
+
 /// An `env_file` entry.
 #[derive(Debug, Clone)]
 pub struct EnvFile {
@@ -239,6 +254,9 @@ impl Converter<'_> {
         for (key, entry) in map {
             let node = &entry.node;
             let p = format!("{path}.{key}");
+            if REMEMBERED.contains(&key.as_str()) {
+                self.remember(p.clone(), entry.key_pos);
+            }
             match key.as_str() {
                 "image" => service.image = self.opt_string(node, &p)?,
                 "build" => service.build = Some(self.build(node, &p)?),
@@ -413,19 +431,13 @@ impl Converter<'_> {
     }
 
     /// A host path made absolute against the project directory (`~` is $HOME).
+    /// Windows paths (`C:\\…`) count as absolute, as in compose.
     pub fn host_path(&self, path: &str) -> String {
-        let expanded = match path.strip_prefix('~') {
-            Some(rest) if rest.is_empty() || rest.starts_with('/') => match self.env.get("HOME") {
-                Some(home) => format!("{home}{rest}"),
-                None => path.to_string(),
-            },
-            _ => path.to_string(),
-        };
-        if Path::new(&expanded).is_absolute() {
-            return expanded;
-        }
-        let joined = self.project_dir.join(&expanded);
-        syntax::clean_path(&joined.to_string_lossy())
+        crate::spec::paths::absolute(
+            path,
+            self.project_dir,
+            self.env.get("HOME").map(String::as_str),
+        )
     }
 
     // ---- environment -----------------------------------------------------
@@ -814,7 +826,7 @@ impl Converter<'_> {
                         }
                     });
                 }
-                "source" => mount.source = Some(self.string(node, &p)?),
+                "source" => mount.source = self.opt_string(node, &p)?,
                 "target" => target = Some(self.string(node, &p)?),
                 "read_only" => mount.read_only = self.boolean(node, &p)?,
                 "consistency" => mount.consistency = Some(self.string(node, &p)?),
@@ -878,7 +890,16 @@ impl Converter<'_> {
                         }
                     }
                 }
-                "image" => {}
+                "image" => {
+                    for (k, e) in self.map(node, &p)?.into_iter().flatten() {
+                        let q = format!("{p}.{k}");
+                        match k.as_str() {
+                            "subpath" => mount.image_subpath = self.opt_string(&e.node, &q)?,
+                            x if x.starts_with("x-") => {}
+                            _ => return Err(self.unknown_key(k, e, &p, &["subpath"])),
+                        }
+                    }
+                }
                 k if k.starts_with("x-") => {}
                 _ => {
                     return Err(self.unknown_key(
@@ -938,9 +959,14 @@ impl Converter<'_> {
                         "ipv4_address" => attachment.ipv4_address = Some(self.string(&e.node, &q)?),
                         "ipv6_address" => attachment.ipv6_address = Some(self.string(&e.node, &q)?),
                         "priority" => attachment.priority = Some(self.integer(&e.node, &q)?),
-                        "link_local_ips" | "mac_address" | "driver_opts" | "gw_priority"
-                        | "interface_name" => {
-                            self.warnings.push(format!("{q}: torq ignores this key"))
+                        "link_local_ips" => {
+                            attachment.link_local_ips = dedup(self.string_list(&e.node, &q)?)
+                        }
+                        "mac_address" => attachment.mac_address = self.opt_string(&e.node, &q)?,
+                        "driver_opts" => attachment.driver_opts = self.string_map(&e.node, &q)?,
+                        "gw_priority" => attachment.gw_priority = Some(self.integer(&e.node, &q)?),
+                        "interface_name" => {
+                            attachment.interface_name = self.opt_string(&e.node, &q)?
                         }
                         k if k.starts_with("x-") => {}
                         _ => {

@@ -52,9 +52,13 @@ pub fn convert_project(
             "volumes" => project.volumes = volumes(conv, node, name)?,
             "secrets" => project.secrets = conv.file_objects(node, FileKind::Secret, name)?,
             "configs" => project.configs = conv.file_objects(node, FileKind::Config, name)?,
-            "models" => conv
-                .warnings
-                .push(format!("torq ignores the top-level `{key}`")),
+            "models" => {
+                for (model, _) in conv.map(node, "models")?.into_iter().flatten() {
+                    conv.models.insert(model.clone());
+                }
+                conv.warnings
+                    .push("torq ignores the top-level `models`".to_string());
+            }
             // Resolved (and removed) by the loader.
             "include" => {}
             k if k.starts_with("x-") => {
@@ -329,16 +333,231 @@ fn check_references(conv: &Converter<'_>, project: &Project) -> Result<(), SpecE
                 }
             }
         }
-        let replicas = service
-            .deploy
-            .as_ref()
-            .and_then(|d| d.replicas)
-            .unwrap_or(1);
-        if service.container_name.is_some() && replicas > 1 {
+        check_service_consistency(conv, project, name, service)?;
+    }
+    check_container_names(conv, project)
+}
+
+/// Compose's consistency checks on one service beyond references.
+fn check_service_consistency(
+    conv: &Converter<'_>,
+    project: &Project,
+    name: &str,
+    service: &Service,
+) -> Result<(), SpecError> {
+    let fail = |key: &str, message: String| -> Result<(), SpecError> {
+        let path = format!("services.{name}.{key}");
+        let pos = conv
+            .positions
+            .get(&path)
+            .copied()
+            .unwrap_or_else(|| conv.position(&format!("services.{name}")));
+        Err(conv.error(pos, &path, message))
+    };
+    let scale = service
+        .other
+        .get("scale")
+        .and_then(serde_json::Value::as_i64);
+    if let Some(scale) = scale {
+        if scale < 0 {
+            return fail("scale", "must be greater than or equal to 0".into());
+        }
+        let replicas = service.deploy.as_ref().and_then(|d| d.replicas);
+        if replicas.is_some_and(|r| i64::from(r) != scale) {
+            return fail(
+                "scale",
+                "`scale` and `deploy.replicas` cannot have different values".into(),
+            );
+        }
+    }
+    if service.container_name.is_some() && service.replicas() > 1 {
+        return fail(
+            "container_name",
+            "`container_name` cannot be combined with more than one replica (container names must be unique)".into(),
+        );
+    }
+    if let Some(build) = &service.build {
+        if build.other.contains_key("dockerfile_inline") && build.dockerfile.is_some() {
+            return fail(
+                "build",
+                "`dockerfile` and `dockerfile_inline` cannot both be set".into(),
+            );
+        }
+        if let Some(contexts) = build
+            .other
+            .get("additional_contexts")
+            .and_then(|c| c.as_object())
+        {
+            for (context, value) in contexts {
+                let Some(target) = value.as_str().and_then(|v| v.strip_prefix("service:")) else {
+                    continue;
+                };
+                match project.services.get(target) {
+                    None => {
+                        return fail(
+                            "build",
+                            format!("additional context `{context}` names unknown service `{target}`"),
+                        )
+                    }
+                    Some(other) if other.build.is_none() => {
+                        return fail(
+                            "build",
+                            format!("additional context `{context}` names service `{target}`, which has no `build`"),
+                        )
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+        let platforms: Vec<&str> = build
+            .other
+            .get("platforms")
+            .and_then(|p| p.as_array())
+            .map(|items| items.iter().filter_map(|p| p.as_str()).collect())
+            .unwrap_or_default();
+        if let Some(platform) = &service.platform {
+            if !platforms.is_empty() && !platforms.contains(&platform.as_str()) {
+                return fail(
+                    "platform",
+                    format!("`build.platforms` must include the service's platform `{platform}`"),
+                );
+            }
+        }
+    }
+    let limits = service
+        .deploy
+        .as_ref()
+        .and_then(|d| d.resources.limits.as_ref());
+    let reservations = service
+        .deploy
+        .as_ref()
+        .and_then(|d| d.resources.reservations.as_ref());
+    let bytes = |key: &str| {
+        service
+            .other
+            .get(key)
+            .and_then(|v| v.as_str())
+            .and_then(|v| v.parse::<u64>().ok())
+    };
+    if let (Some(cpus), Some(limit)) = (
+        service
+            .other
+            .get("cpus")
+            .and_then(serde_json::Value::as_f64),
+        limits
+            .and_then(|l| l.cpus.as_deref())
+            .and_then(|c| c.parse::<f64>().ok()),
+    ) {
+        if (cpus - limit).abs() > 1e-6 {
+            return fail(
+                "cpus",
+                "`cpus` and `deploy.resources.limits.cpus` cannot have different values".into(),
+            );
+        }
+    }
+    if let (Some(memory), Some(limit)) = (bytes("mem_limit"), limits.and_then(|l| l.memory)) {
+        if memory != limit {
+            return fail(
+                "mem_limit",
+                "`mem_limit` and `deploy.resources.limits.memory` cannot have different values"
+                    .into(),
+            );
+        }
+    }
+    if let (Some(memory), Some(reserved)) = (
+        bytes("mem_reservation"),
+        reservations.and_then(|r| r.memory),
+    ) {
+        if memory != reserved {
+            return fail(
+                "mem_reservation",
+                "`mem_reservation` and `deploy.resources.reservations.memory` cannot have different values".into(),
+            );
+        }
+    }
+    if let (Some(pids), Some(limit)) = (
+        service
+            .other
+            .get("pids_limit")
+            .and_then(serde_json::Value::as_i64),
+        limits.and_then(|l| l.pids),
+    ) {
+        if pids != limit {
+            return fail(
+                "pids_limit",
+                "`pids_limit` and `deploy.resources.limits.pids` cannot have different values"
+                    .into(),
+            );
+        }
+    }
+    let watch = service
+        .other
+        .get("develop")
+        .and_then(|d| d.get("watch"))
+        .and_then(|w| w.as_array());
+    for rule in watch.into_iter().flatten() {
+        let action = rule.get("action").and_then(|a| a.as_str()).unwrap_or("");
+        if rule.get("target").is_none() && !matches!(action, "rebuild" | "restart") {
+            return fail(
+                "develop",
+                format!("watch: a `{action}` rule needs a `target`"),
+            );
+        }
+    }
+    let mut mounted: std::collections::HashSet<String> = std::collections::HashSet::new();
+    let tmpfs = service.other.get("tmpfs").and_then(|t| t.as_array());
+    for entry in tmpfs.into_iter().flatten().filter_map(|t| t.as_str()) {
+        let target = entry.split(':').next().unwrap_or(entry);
+        if !mounted.insert(target.to_string()) {
+            return fail("tmpfs", format!("`{target}` is mounted twice"));
+        }
+    }
+    for (i, mount) in service.volumes.iter().enumerate() {
+        if !mounted.insert(mount.target.clone()) {
+            return fail(
+                &format!("volumes[{i}]"),
+                format!("`{}` is already mounted (by `tmpfs`)", mount.target),
+            );
+        }
+    }
+    if let Some(models) = service.other.get("models").and_then(|m| m.as_object()) {
+        for model in models.keys() {
+            if !conv.models.contains(model) {
+                return fail(
+                    "models",
+                    format!("undefined model `{model}` (declare it under the top-level `models`)"),
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Container names must be valid and unique across services.
+fn check_container_names(conv: &Converter<'_>, project: &Project) -> Result<(), SpecError> {
+    let mut owners: IndexMap<&str, &str> = IndexMap::new();
+    for (name, service) in &project.services {
+        let Some(container) = service.container_name.as_deref() else {
+            continue;
+        };
+        let path = format!("services.{name}.container_name");
+        let valid = container.len() >= 2
+            && container.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && container
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+        if !valid {
             return Err(conv.error(
-                at(format!("services.{name}")),
-                &format!("services.{name}"),
-                "`container_name` cannot be combined with more than one replica",
+                conv.position(&path),
+                &path,
+                format!("invalid container name `{container}` (letters, digits, `_`, `.` and `-`, starting with a letter or digit)"),
+            ));
+        }
+        if let Some(other) = owners.insert(container, name) {
+            return Err(conv.error(
+                conv.position(&path),
+                &path,
+                format!("container name `{container}` is already used by service `{other}`"),
             ));
         }
     }
@@ -561,6 +780,15 @@ fn volumes(
                 "labels" => volume.labels = conv.labels(&e.node, &p)?,
                 x if x.starts_with("x-") => {}
                 _ => return Err(conv.unknown_key(k, e, &path, KEYS)),
+            }
+        }
+        // A local volume with `o: bind` is a bind mount of `device`: a
+        // relative device resolves against the project directory.
+        if volume.driver.as_deref() == Some("local")
+            && volume.driver_opts.get("o").map(String::as_str) == Some("bind")
+        {
+            if let Some(device) = volume.driver_opts.get_mut("device") {
+                *device = conv.host_path(device);
             }
         }
         out.insert(key.clone(), volume);
