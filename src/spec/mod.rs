@@ -77,6 +77,9 @@ pub fn load(options: &LoadOptions) -> Result<Project, SpecError> {
             .unwrap_or_else(|| working_dir.clone()),
     };
     let mut env = project_environment(options, &working_dir, &project_dir)?;
+    // Compose sets PWD when the environment lacks it.
+    env.entry("PWD".to_string())
+        .or_insert_with(|| working_dir.to_string_lossy().to_string());
 
     let home = env.get("HOME").cloned();
     let mut loader = loader::Loader::new(working_dir.clone(), home);

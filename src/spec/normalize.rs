@@ -390,10 +390,8 @@ fn resource_value(r: &ResourceSpec) -> Value {
     if let Some(cpus) = &r.cpus {
         let number = cpus
             .parse::<f64>()
-            .ok()
-            .and_then(serde_json::Number::from_f64)
-            .map(Value::Number)
-            .unwrap_or_else(|| json!(cpus));
+            .map(go_number)
+            .unwrap_or_else(|_| json!(cpus));
         m.insert("cpus".into(), number);
     }
     insert_if(&mut m, "memory", r.memory.map(|b| b.to_string()));
@@ -568,4 +566,15 @@ pub fn ulimits_value(ulimits: &indexmap::IndexMap<String, Ulimit>) -> Value {
         })
         .collect();
     Value::Object(map)
+}
+
+/// A number as Go's JSON encoder prints it: integral values without a
+/// fraction (`2`, not `2.0`).
+pub fn go_number(value: f64) -> Value {
+    if value.fract() == 0.0 && value.abs() < 1e15 {
+        return json!(value as i64);
+    }
+    serde_json::Number::from_f64(value)
+        .map(Value::Number)
+        .unwrap_or_else(|| json!(value.to_string()))
 }

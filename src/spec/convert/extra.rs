@@ -414,6 +414,10 @@ impl Converter<'_> {
                 _ => return Err(self.unknown_key(key, entry, path, KEYS)),
             }
         }
+        // Compose's default: no count and no ids means all devices.
+        if !map.contains_key("count") && !map.contains_key("device_ids") {
+            out.insert("count".into(), json!(-1));
+        }
         if map.contains_key("count") && map.contains_key("device_ids") {
             return Err(self.error(
                 node.pos,
@@ -720,13 +724,9 @@ fn non_empty_json(list: Vec<Json>) -> Option<Json> {
     (!list.is_empty()).then_some(Json::Array(list))
 }
 
-/// A float as a JSON number, as Go prints a float32 (`1.5`, `0.1`).
+/// A float as a JSON number, as Go prints a float32 (`1.5`, `0.1`, `2`).
 fn number(value: f64) -> Json {
     let shortest = (value as f32).to_string();
-    shortest
-        .parse::<f64>()
-        .ok()
-        .and_then(serde_json::Number::from_f64)
-        .map(Json::Number)
-        .unwrap_or_else(|| json!(value))
+    let value = shortest.parse::<f64>().unwrap_or(value);
+    crate::spec::normalize::go_number(value)
 }

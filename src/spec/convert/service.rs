@@ -354,6 +354,16 @@ impl Converter<'_> {
                 }
             }
         }
+        // Compose copies `scale` into `deploy.replicas` when there is a `deploy`.
+        let scale = service
+            .other
+            .get("scale")
+            .and_then(serde_json::Value::as_u64);
+        if let (Some(scale), Some(deploy)) = (scale, service.deploy.as_mut()) {
+            if deploy.replicas.is_none() {
+                deploy.replicas = u32::try_from(scale).ok();
+            }
+        }
         self.resolve_bare_keys(&mut service);
         self.pending_files.insert(name.to_string(), files);
         Ok(service)
