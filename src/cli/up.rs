@@ -97,6 +97,7 @@ pub struct UpArgs {
 /// Runs `torq up`.
 pub fn run(ctx: &Context, args: UpArgs) -> anyhow::Result<ExitStatus> {
     let project = Arc::new(ctx.load_project()?);
+    warn_spec(ctx, &project);
     let request = request_from(&project, &args)?;
     super::runtime()?.block_on(async {
         let engine = Engine::connect().await?;
@@ -121,6 +122,13 @@ pub fn run(ctx: &Context, args: UpArgs) -> anyhow::Result<ExitStatus> {
         }
         Ok(status)
     })
+}
+
+/// Prints the spec loader's warnings (unset variables, ignored keys).
+pub fn warn_spec(ctx: &Context, project: &Project) {
+    for warning in &project.warnings {
+        ctx.shell.warn(warning);
+    }
 }
 
 /// The library request from the command line.

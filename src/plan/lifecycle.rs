@@ -14,7 +14,7 @@ use tokio::time::Instant;
 
 use super::down::{plan_down, DownOptions};
 use super::exec::{execute, ExecContext, ExecReport, Failure, Outcome};
-use super::up::{plan_up, with_dependencies, UpInput, UpOptions};
+use super::up::{plan_up, UpInput, UpOptions};
 use super::{Op, Plan, WaitFor};
 use crate::engine::build::{self, BuildPolicy, ImageSet, ServiceImage};
 use crate::engine::container::{blueprint, Blueprint};
@@ -22,6 +22,7 @@ use crate::engine::events::EventHub;
 use crate::engine::lock::{lock_project, ProjectLock};
 use crate::engine::state::{observe, ProjectState};
 use crate::engine::{ops, Engine};
+use crate::spec::graph::DependencyGraph;
 use crate::spec::model::Project;
 use crate::ui::{Event, Phase, Reporter};
 
@@ -108,7 +109,10 @@ pub fn select_services(
             anyhow::bail!("no such service: {name}{hint}");
         }
     }
-    if no_deps && !requested.is_empty() {
+    if requested.is_empty() {
+        return Ok(project.services.keys().cloned().collect());
+    }
+    if no_deps {
         return Ok(project
             .services
             .keys()
@@ -116,7 +120,8 @@ pub fn select_services(
             .cloned()
             .collect());
     }
-    Ok(with_dependencies(project, requested))
+    let closure = DependencyGraph::new(project).closure(requested)?;
+    Ok(closure.into_iter().collect())
 }
 
 /// Parses `--scale SERVICE=N` values.

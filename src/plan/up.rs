@@ -49,30 +49,6 @@ pub struct UpInput<'a> {
     pub options: &'a UpOptions,
 }
 
-/// The services `requested` needs: themselves and, transitively, their
-/// dependencies, in spec order. Empty `requested` means all services.
-pub fn with_dependencies(project: &Project, requested: &[String]) -> Vec<String> {
-    if requested.is_empty() {
-        return project.services.keys().cloned().collect();
-    }
-    let mut wanted: BTreeSet<&str> = BTreeSet::new();
-    let mut stack: Vec<&str> = requested.iter().map(String::as_str).collect();
-    while let Some(name) = stack.pop() {
-        if !wanted.insert(name) {
-            continue;
-        }
-        if let Some(service) = project.services.get(name) {
-            stack.extend(service.depends_on.keys().map(String::as_str));
-        }
-    }
-    project
-        .services
-        .keys()
-        .filter(|k| wanted.contains(k.as_str()))
-        .cloned()
-        .collect()
-}
-
 /// What happens to one wanted replica.
 enum Decision<'a> {
     Keep(&'a ObservedContainer),
@@ -582,10 +558,16 @@ mod tests {
         services: &[&str],
         options: UpOptions,
     ) -> Plan {
-        let services: Vec<String> = with_dependencies(
-            project,
-            &services.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
-        );
+        let requested: Vec<String> = services.iter().map(|s| s.to_string()).collect();
+        let services: Vec<String> = if requested.is_empty() {
+            project.services.keys().cloned().collect()
+        } else {
+            crate::spec::graph::DependencyGraph::new(project)
+                .closure(&requested)
+                .unwrap()
+                .into_iter()
+                .collect()
+        };
         let bps = blueprints(project);
         let imgs = images(project);
         plan_up(&UpInput {
