@@ -168,7 +168,18 @@ pub async fn execute(plan: &Plan, ctx: Arc<ExecContext>) -> ExecReport {
         let future = async move {
             let outcome = match await_dependencies(&ctx, &step, deps).await {
                 Some(skip) => skip,
-                None => run_step(&ctx, &step, &results).await,
+                None => {
+                    let began = std::time::Instant::now();
+                    let outcome = run_step(&ctx, &step, &results).await;
+                    tracing::debug!(
+                        step = step.id + 1,
+                        op = %step.op.describe(),
+                        ms = began.elapsed().as_secs_f64() * 1e3,
+                        ok = outcome.is_done(),
+                        "step finished"
+                    );
+                    outcome
+                }
             };
             report_outcome(&ctx, &step, &outcome);
             results

@@ -244,6 +244,7 @@ pub async fn up(
     request: &UpRequest,
     reporter: Arc<dyn Reporter>,
 ) -> anyhow::Result<UpOutcome> {
+    let began = std::time::Instant::now();
     let services = select_services(&project, &request.services, request.no_deps)?;
     let images = build::ensure_images(
         engine,
@@ -253,7 +254,9 @@ pub async fn up(
         reporter.as_ref(),
     )
     .await?;
+    tracing::debug!(ms = began.elapsed().as_secs_f64() * 1e3, "images ready");
     let state = observe(engine, &project.name).await?;
+    tracing::debug!(ms = began.elapsed().as_secs_f64() * 1e3, "state observed");
     warn_orphans(&project, &state, reporter.as_ref());
     let blueprints = blueprints(&project, &services, &images);
     let options = UpOptions {
@@ -292,7 +295,13 @@ pub async fn up(
         wait_timeout: request.wait_timeout,
         fast_health: request.fast_health,
     });
+    tracing::debug!(
+        ms = began.elapsed().as_secs_f64() * 1e3,
+        steps = plan.steps.len(),
+        "plan made"
+    );
     let report = execute(&plan, ctx).await;
+    tracing::debug!(ms = began.elapsed().as_secs_f64() * 1e3, "plan executed");
 
     let containers = converged_containers(&plan, &report);
     let mut failures = report.failures(&plan);
