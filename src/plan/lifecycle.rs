@@ -162,7 +162,16 @@ fn blueprints(
                 .map(String::from)
                 .or_else(|| service.image.clone())
                 .unwrap_or_else(|| format!("{}-{name}", project.name));
-            Some((name.clone(), blueprint(project, service, &image)))
+            let mut blueprint = blueprint(project, service, &image);
+            // compose's image label: the id the container runs (not hashed:
+            // an image change is detected by comparing ids).
+            if let (Some(id), Some(labels)) = (
+                images.id(name).filter(|id| !id.is_empty()),
+                blueprint.body.labels.as_mut(),
+            ) {
+                labels.insert(crate::engine::labels::IMAGE.into(), id.to_string());
+            }
+            Some((name.clone(), blueprint))
         })
         .collect()
 }
