@@ -349,9 +349,10 @@ async fn run_step(
             let Some(id) = resolve(container, results) else {
                 return Outcome::failed("its container was not created");
             };
+            let start_events = ctx.hub.start_events(&id);
             match ops::start_container(engine, &id).await {
                 Ok(()) => {
-                    ctx.hub.mark_started(&id);
+                    ctx.hub.mark_started(&id, start_events);
                     Outcome::Done {
                         container: Some(id),
                         killed: false,
