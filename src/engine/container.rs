@@ -724,7 +724,14 @@ mod tests {
         });
         s.init = Some(true);
         s.tty = true;
-        s.ulimits = IndexMap::from([("nofile".to_string(), Ulimit { soft: 10, hard: 20 })]);
+        s.ulimits = IndexMap::from([(
+            "nofile".to_string(),
+            Ulimit {
+                soft: 10,
+                hard: 20,
+                ..Default::default()
+            },
+        )]);
         s.logging = Some(Logging {
             driver: Some("local".into()),
             options: IndexMap::new(),

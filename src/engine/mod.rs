@@ -17,10 +17,13 @@ pub mod container;
 pub mod error;
 pub mod events;
 pub mod health;
+pub mod inspect;
 pub mod labels;
 pub mod lock;
+pub mod logs;
 pub mod ops;
 pub mod state;
+pub mod stats;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

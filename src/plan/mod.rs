@@ -14,7 +14,7 @@
 
 pub mod down;
 pub mod exec;
-pub mod images_stub;
+pub mod lifecycle;
 pub mod up;
 
 use std::fmt;

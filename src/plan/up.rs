@@ -18,21 +18,13 @@ use indexmap::IndexMap;
 use super::{
     order, required, ContainerHandle, ContainerRef, Edge, EdgeKind, Op, Plan, StepId, WaitFor,
 };
+use crate::engine::build::ImageSet;
 use crate::engine::container::{
     network_mode_service, network_name, service_network_keys, service_volume_keys, volume_name,
     Blueprint,
 };
 use crate::engine::state::{ObservedContainer, ProjectState};
 use crate::spec::model::{Condition, Project, Service};
-
-/// The image a service runs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ServiceImage {
-    /// The reference to create containers from.
-    pub reference: String,
-    /// Its id (`sha256:…`); empty when unknown (dry run of a missing image).
-    pub id: String,
-}
 
 /// Options of `up` that shape the plan.
 #[derive(Debug, Clone, Default)]
@@ -52,7 +44,8 @@ pub struct UpInput<'a> {
     /// The services to converge (the caller has added dependencies unless `--no-deps`).
     pub services: &'a [String],
     pub blueprints: &'a HashMap<String, Blueprint>,
-    pub images: &'a HashMap<String, ServiceImage>,
+    /// The image of each service (an empty id: unknown, e.g. a dry run of an image to build).
+    pub images: &'a ImageSet,
     pub options: &'a UpOptions,
 }
 
@@ -350,11 +343,7 @@ fn decide<'a>(
         .blueprints
         .get(&service.name)
         .map(|b| b.config_hash.as_str());
-    let wanted_image = input
-        .images
-        .get(&service.name)
-        .map(|i| i.id.as_str())
-        .filter(|id| !id.is_empty());
+    let wanted_image = input.images.id(&service.name).filter(|id| !id.is_empty());
     let cause = if input.options.force_recreate {
         Some("--force-recreate".to_string())
     } else if wanted_hash.is_some() && c.config_hash.as_deref() != wanted_hash {
@@ -573,20 +562,18 @@ mod tests {
             .collect()
     }
 
-    fn images(project: &Project) -> HashMap<String, ServiceImage> {
-        project
-            .services
-            .keys()
-            .map(|s| {
-                (
-                    s.clone(),
-                    ServiceImage {
-                        reference: "bb".into(),
-                        id: "sha256:bb".into(),
-                    },
-                )
-            })
-            .collect()
+    fn images(project: &Project) -> ImageSet {
+        let mut set = ImageSet::default();
+        for s in project.services.keys() {
+            set.insert(
+                s.clone(),
+                crate::engine::build::ServiceImage {
+                    reference: "bb".into(),
+                    id: "sha256:bb".into(),
+                },
+            );
+        }
+        set
     }
 
     fn plan_for(

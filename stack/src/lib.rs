@@ -1,15 +1,69 @@
-//! The Torq trading stack's services.
+//! The Torq trading stack's services — three relays, three exchange adapters,
+//! the flash-arbitrage strategy and the dashboard — plus the health probe.
+//! torq ships them in its own executable behind the hidden `torq node …`
+//! subcommand (the stack's images are `FROM scratch` plus that executable);
+//! they share no code path with the orchestrator.
 //!
-//! Placeholder: the stack issue fills this crate with the relays, adapters,
-//! flash arbitrage and dashboard. torq ships them behind the hidden
-//! `torq node …` subcommand; they share no code path with the orchestrator.
+//! - [`protocol`] — frames (32-byte header, CRC32), TLV records, JSON events.
+//! - [`relay`] — the Unix-socket fan-out server.
+//! - [`client`] — a service's reconnecting link to a relay.
+//! - [`feed`] — the synthetic market and replay files; [`adapter`] publishes them.
+//! - [`arbitrage`] — the strategy; [`dashboard`] — HTTP, `/ws`, the page.
+//! - [`health`] — status endpoints and `torq node probe`.
+//! - [`cli`] — the `torq node` arguments; [`logging`], [`shutdown`] — process plumbing.
+
+pub mod adapter;
+pub mod arbitrage;
+pub mod cli;
+pub mod client;
+pub mod dashboard;
+pub mod feed;
+pub mod health;
+pub mod logging;
+pub mod protocol;
+pub mod relay;
+pub mod shutdown;
 
 use std::ffi::OsString;
+use std::time::Duration;
 
-/// Runs one stack service from its command-line arguments (everything after
-/// `torq node`) and returns the process exit code.
+/// Runs one stack service (or the probe) from its command-line arguments —
+/// everything after `torq node` — and returns the process exit code: 0 after
+/// a clean stop (SIGTERM or SIGINT), 1 on a usage error or a failure.
 pub fn run(args: Vec<OsString>) -> i32 {
-    let _ = args;
-    eprintln!("ERROR torq node: the stack services are not built yet");
-    1
+    let argv = std::iter::once(OsString::from("torq node")).chain(args);
+    let command = match <cli::NodeCli as clap::Parser>::try_parse_from(argv) {
+        Ok(parsed) => parsed.service,
+        Err(error) => {
+            let _ = error.print();
+            return if error.use_stderr() { 1 } else { 0 };
+        }
+    };
+    match command {
+        cli::Service::Probe(args) => cli::probe(args),
+        service => serve(service),
+    }
+}
+
+/// Runs a long-lived service on a tokio runtime until it stops.
+fn serve(service: cli::Service) -> i32 {
+    logging::init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            tracing::error!("cannot start the runtime: {error}");
+            return 1;
+        }
+    };
+    let result = runtime.block_on(cli::serve(service));
+    runtime.shutdown_timeout(Duration::from_millis(200));
+    // Failures were logged in the service's span.
+    if result.is_ok() {
+        0
+    } else {
+        1
+    }
 }

@@ -26,6 +26,13 @@ pub const PROJECT_LABEL: &str = "com.docker.compose.project";
 /// The busybox test image's reference.
 pub const BUSYBOX_IMAGE: &str = "torq-test/bb";
 
+/// A service command that runs until SIGTERM and then exits 0 at once
+/// (`{loop}` in a test spec).
+pub const LOOP: &str = "trap 'exit 0' TERM; while true; do sleep 0.1; done";
+
+/// A service command that ignores SIGTERM (`{stubborn}` in a test spec).
+pub const STUBBORN: &str = "trap '' TERM; while true; do sleep 0.1; done";
+
 /// How long one torq invocation may take in a test before it counts as hung.
 pub const COMMAND_DEADLINE: Duration = Duration::from_secs(240);
 
@@ -180,9 +187,10 @@ pub struct TestProject {
 
 impl TestProject {
     /// A new project whose spec is `yaml`, with `{image}` replaced by the
-    /// busybox test image (built if needed).
+    /// busybox test image (built if needed), `{loop}` by [`LOOP`] and
+    /// `{stubborn}` by [`STUBBORN`].
     pub fn new(purpose: &str, yaml: &str) -> TestProject {
-        let image = busybox_image();
+        busybox_image();
         let name = unique_project(purpose);
         let dir = tempfile::tempdir().expect("temporary project directory");
         let project = TestProject {
@@ -190,14 +198,17 @@ impl TestProject {
             name,
             dir,
         };
-        project.write_spec(&yaml.replace("{image}", image));
+        project.write_spec(yaml);
         project
     }
 
-    /// Replaces the spec (with `{image}` substituted).
+    /// Replaces the spec (with `{image}`, `{loop}` and `{stubborn}` substituted).
     pub fn write_spec(&self, yaml: &str) {
-        std::fs::write(self.spec_path(), yaml.replace("{image}", BUSYBOX_IMAGE))
-            .expect("write compose.yaml");
+        let text = yaml
+            .replace("{image}", BUSYBOX_IMAGE)
+            .replace("{loop}", LOOP)
+            .replace("{stubborn}", STUBBORN);
+        std::fs::write(self.spec_path(), text).expect("write compose.yaml");
     }
 
     pub fn spec_path(&self) -> PathBuf {
@@ -373,6 +384,10 @@ pub struct EngineEvent {
     pub name: String,
     /// `com.docker.compose.service` of the container.
     pub service: String,
+    /// `exitCode` of `die` and `exec_die` events.
+    pub exit_code: Option<i64>,
+    /// `signal` of `kill` events (`15`, `9`).
+    pub signal: Option<String>,
 }
 
 /// Seconds since the epoch, for `docker events --since/--until`.
@@ -416,11 +431,25 @@ pub fn project_events(project: &str, since: f64, until: f64) -> Vec<EngineEvent>
                     .as_str()
                     .unwrap_or("")
                     .to_string(),
+                exit_code: attrs["exitCode"].as_str().and_then(|c| c.parse().ok()),
+                signal: attrs["signal"].as_str().map(String::from),
             }
         })
         .collect();
     events.sort_by_key(|e| e.time_nano);
     events
+}
+
+/// Events of `service` whose action starts with `prefix`.
+pub fn events_of<'a>(
+    events: &'a [EngineEvent],
+    service: &str,
+    prefix: &str,
+) -> Vec<&'a EngineEvent> {
+    events
+        .iter()
+        .filter(|e| e.service == service && e.action.starts_with(prefix))
+        .collect()
 }
 
 /// The first event of `service` whose action is `action` (exactly).

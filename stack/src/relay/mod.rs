@@ -1,0 +1,331 @@
+//! A relay: a Unix-domain-socket server for one domain. Every valid frame a
+//! client sends is broadcast to every other client; bad frames are logged and
+//! dropped; a slow client is cut off with an ERROR line (see [`hub`]). Reads
+//! take up to 64 KiB per syscall and forward all whole frames of a read as one
+//! shared chunk; writes go through a buffer flushed when a client's queue is
+//! drained. Every second the relay sends its clients a heartbeat carrying its
+//! counters; every `stats_interval` it logs them.
+
+pub mod hub;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use bytes::{Bytes, BytesMut};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
+use tokio::net::{UnixListener, UnixStream};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use crate::health::Health;
+use crate::protocol::tlv::{encode_payload, Message};
+use crate::protocol::{now_ns, Domain, FrameBuilder, FrameScanner, Scan, Source};
+use hub::{CutOff, Hub, Outlet};
+
+/// Bytes a relay reads per syscall (at most).
+const READ_CHUNK: usize = 64 * 1024;
+
+/// How a relay runs.
+#[derive(Debug, Clone)]
+pub struct RelayOptions {
+    /// The domain it serves.
+    pub domain: Domain,
+    /// Its socket path.
+    pub socket: PathBuf,
+    /// Whether payload CRCs are verified.
+    pub verify_crc: bool,
+    /// Pending bytes after which a client is cut off as slow.
+    pub max_pending: usize,
+    /// How often the counters are logged.
+    pub stats_interval: Duration,
+    /// How often clients get a heartbeat.
+    pub heartbeat_interval: Duration,
+}
+
+/// Runs a relay until `cancel`.
+pub async fn run(
+    options: RelayOptions,
+    health: Health,
+    cancel: CancellationToken,
+) -> anyhow::Result<()> {
+    let listener = bind(&options.socket)?;
+    health.set("listening", true);
+    tracing::info!(
+        "listening on {} (CRC {}, slow-client limit {} KiB)",
+        options.socket.display(),
+        if options.verify_crc {
+            "verified"
+        } else {
+            "not verified"
+        },
+        options.max_pending / 1024
+    );
+    let hub = Arc::new(Hub::new(options.max_pending));
+    let started = Instant::now();
+    tokio::spawn(
+        heartbeats(hub.clone(), options.clone(), started, cancel.clone()).in_current_span(),
+    );
+    tokio::spawn(stats(hub.clone(), options.stats_interval, cancel.clone()).in_current_span());
+    let scanner = FrameScanner::new(options.domain, options.verify_crc);
+    loop {
+        let accepted = tokio::select! {
+            _ = cancel.cancelled() => break,
+            accepted = listener.accept() => accepted,
+        };
+        match accepted {
+            Ok((stream, _)) => {
+                let client = Client::join(hub.clone(), scanner, cancel.clone());
+                tokio::spawn(client.serve(stream).in_current_span());
+            }
+            Err(error) => {
+                tracing::error!("accept failed: {error}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+    let _ = std::fs::remove_file(&options.socket);
+    tracing::info!("stopped; {}", counters_line(&hub, started.elapsed()));
+    Ok(())
+}
+
+/// Binds the socket: creates its directory, replaces a stale socket file,
+/// refuses to steal the socket of a live relay.
+fn bind(path: &Path) -> anyhow::Result<UnixListener> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    if path.exists() {
+        if std::os::unix::net::UnixStream::connect(path).is_ok() {
+            bail!("another relay is already listening on {}", path.display());
+        }
+        std::fs::remove_file(path)
+            .with_context(|| format!("cannot remove the stale socket {}", path.display()))?;
+    }
+    let listener =
+        UnixListener::bind(path).with_context(|| format!("cannot listen on {}", path.display()))?;
+    let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o666));
+    Ok(listener)
+}
+
+/// One connected client: its reader (this task) and its writer (spawned).
+struct Client {
+    hub: Arc<Hub>,
+    id: u64,
+    outlet: Option<Outlet>,
+    scanner: FrameScanner,
+    cancel: CancellationToken,
+    bad_frames: u64,
+}
+
+impl Client {
+    fn join(hub: Arc<Hub>, scanner: FrameScanner, cancel: CancellationToken) -> Client {
+        let (id, outlet) = hub.join();
+        Client {
+            hub,
+            id,
+            outlet: Some(outlet),
+            scanner,
+            cancel,
+            bad_frames: 0,
+        }
+    }
+
+    async fn serve(mut self, stream: UnixStream) {
+        tracing::info!(
+            "client {} connected (clients={})",
+            self.id,
+            self.hub.client_count()
+        );
+        let (mut read, write) = stream.into_split();
+        let Some(outlet) = self.outlet.take() else {
+            return;
+        };
+        let cut_off = outlet.cut_off.clone();
+        let writer = tokio::spawn(write_client(write, outlet).in_current_span());
+        let mut buf = BytesMut::with_capacity(READ_CHUNK);
+        let ended = loop {
+            let read_result = tokio::select! {
+                _ = self.cancel.cancelled() => break "relay stopping".to_string(),
+                _ = cut_off.cancelled() => break "cut off as slow".to_string(),
+                read_result = read.read_buf(&mut buf) => read_result,
+            };
+            match read_result {
+                Ok(0) => break "closed".to_string(),
+                Ok(_) => self.forward(&mut buf),
+                Err(error) => break format!("read failed: {error}"),
+            }
+            if buf.capacity() - buf.len() < READ_CHUNK / 4 {
+                buf.reserve(READ_CHUNK);
+            }
+        };
+        self.hub.leave(self.id);
+        cut_off.cancel();
+        let _ = writer.await;
+        tracing::info!(
+            "client {} disconnected: {ended} (clients={})",
+            self.id,
+            self.hub.client_count()
+        );
+    }
+
+    /// Forwards every whole valid frame at the start of `buf`, dropping bad ones.
+    fn forward(&mut self, buf: &mut BytesMut) {
+        let mut run = 0;
+        let mut frames = 0u64;
+        loop {
+            match self.scanner.scan(&buf[run..]) {
+                Scan::Frame(len) => {
+                    run += len;
+                    frames += 1;
+                }
+                Scan::Incomplete => break,
+                Scan::Bad { skip, error } => {
+                    if run > 0 {
+                        self.broadcast(buf.split_to(run).freeze(), frames);
+                        (run, frames) = (0, 0);
+                    }
+                    let _ = buf.split_to(skip);
+                    self.bad_frame(&error);
+                }
+            }
+        }
+        if run > 0 {
+            self.broadcast(buf.split_to(run).freeze(), frames);
+        }
+    }
+
+    fn broadcast(&self, chunk: Bytes, frames: u64) {
+        let counters = &self.hub.counters;
+        counters.frames_in.fetch_add(frames, Ordering::Relaxed);
+        counters
+            .bytes_in
+            .fetch_add(chunk.len() as u64, Ordering::Relaxed);
+        let cut = self.hub.broadcast(self.id, &chunk, frames);
+        log_cut_off(&self.hub, &cut);
+    }
+
+    fn bad_frame(&mut self, error: &crate::protocol::FrameError) {
+        self.bad_frames += 1;
+        let total = self.hub.counters.bad_frames.fetch_add(1, Ordering::Relaxed) + 1;
+        // Every bad frame is counted; the log shows the first ten per client, then every 1000th.
+        if self.bad_frames <= 10 || self.bad_frames % 1000 == 0 {
+            tracing::warn!(
+                "client {}: bad frame dropped: {error} (bad_frames={total})",
+                self.id
+            );
+        }
+    }
+}
+
+fn log_cut_off(hub: &Hub, cut: &[CutOff]) {
+    for client in cut {
+        tracing::error!(
+            "client {} is too slow ({} KiB pending): dropped (slow_dropped={})",
+            client.id,
+            client.pending / 1024,
+            hub.counters.slow_dropped.load(Ordering::Relaxed)
+        );
+    }
+}
+
+/// A client's writer: drains its queue through a 64 KiB buffer, flushing when
+/// the queue is empty; stops when cut off or when the queue closes.
+async fn write_client(write: tokio::net::unix::OwnedWriteHalf, mut outlet: Outlet) {
+    let mut writer = BufWriter::with_capacity(64 * 1024, write);
+    let cut_off = outlet.cut_off.clone();
+    let result: std::io::Result<()> = async {
+        while let Some(chunk) = outlet.queue.recv().await {
+            let mut written = chunk.len();
+            writer.write_all(&chunk).await?;
+            while let Ok(next) = outlet.queue.try_recv() {
+                written += next.len();
+                writer.write_all(&next).await?;
+            }
+            writer.flush().await?;
+            outlet.pending.fetch_sub(written, Ordering::AcqRel);
+        }
+        Ok(())
+    }
+    .with_cancel(&cut_off)
+    .await
+    .unwrap_or(Ok(()));
+    if let Err(error) = result {
+        tracing::debug!("write failed: {error}");
+    }
+    cut_off.cancel();
+}
+
+/// Racing a future against a token.
+trait WithCancel: std::future::Future + Sized {
+    async fn with_cancel(self, token: &CancellationToken) -> Option<Self::Output> {
+        tokio::select! {
+            _ = token.cancelled() => None,
+            out = self => Some(out),
+        }
+    }
+}
+
+impl<F: std::future::Future> WithCancel for F {}
+
+async fn heartbeats(
+    hub: Arc<Hub>,
+    options: RelayOptions,
+    started: Instant,
+    cancel: CancellationToken,
+) {
+    let mut builder = FrameBuilder::new(options.domain, Source::Relay as u8);
+    let mut ticker = tokio::time::interval(options.heartbeat_interval);
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = ticker.tick() => {}
+        }
+        let heartbeat = hub.heartbeat(started.elapsed().as_millis() as u64);
+        let Ok(payload) = encode_payload(&[Message::Heartbeat(heartbeat)]) else {
+            continue;
+        };
+        let frame = builder.build(&payload, now_ns());
+        let cut = hub.broadcast(0, &frame, 0);
+        log_cut_off(&hub, &cut);
+    }
+}
+
+async fn stats(hub: Arc<Hub>, interval: Duration, cancel: CancellationToken) {
+    let started = Instant::now();
+    let mut ticker = tokio::time::interval_at(Instant::now() + interval, interval);
+    let mut last_in = 0u64;
+    let mut last_at = Instant::now();
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = ticker.tick() => {}
+        }
+        let frames_in = hub.counters.frames_in.load(Ordering::Relaxed);
+        let rate = (frames_in - last_in) as f64 / last_at.elapsed().as_secs_f64().max(1e-3);
+        (last_in, last_at) = (frames_in, Instant::now());
+        tracing::info!(
+            "{} rate_in={rate:.0}/s",
+            counters_line(&hub, started.elapsed())
+        );
+    }
+}
+
+fn counters_line(hub: &Hub, uptime: Duration) -> String {
+    let c = &hub.counters;
+    format!(
+        "counters frames_in={} frames_out={} bytes_in={} clients={} accepted={} bad_frames={} slow_dropped={} uptime={}s",
+        c.frames_in.load(Ordering::Relaxed),
+        c.frames_out.load(Ordering::Relaxed),
+        c.bytes_in.load(Ordering::Relaxed),
+        hub.client_count(),
+        c.accepted.load(Ordering::Relaxed),
+        c.bad_frames.load(Ordering::Relaxed),
+        c.slow_dropped.load(Ordering::Relaxed),
+        uptime.as_secs()
+    )
+}

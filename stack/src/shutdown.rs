@@ -1,0 +1,48 @@
+//! Graceful shutdown: SIGTERM and SIGINT cancel a token every task watches;
+//! the service then has a bounded time to finish before the process exits 0.
+
+use std::future::Future;
+use std::time::Duration;
+
+use tokio::signal::unix::{signal, SignalKind};
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+/// How long a service may take to wind down after the signal.
+pub const GRACE: Duration = Duration::from_millis(700);
+
+/// A token cancelled on the first SIGTERM or SIGINT.
+pub fn on_signal() -> anyhow::Result<CancellationToken> {
+    let token = CancellationToken::new();
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    let cancel = token.clone();
+    tokio::spawn(
+        async move {
+            let name = tokio::select! {
+                _ = term.recv() => "SIGTERM",
+                _ = int.recv() => "SIGINT",
+            };
+            tracing::info!("{name} received, shutting down");
+            cancel.cancel();
+        }
+        .in_current_span(),
+    );
+    Ok(token)
+}
+
+/// Runs `service` until it returns; once `cancel` fires it gets [`GRACE`] to
+/// return on its own, after which it is abandoned (and counts as a clean stop).
+pub async fn run_until_stopped<F>(service: F, cancel: CancellationToken) -> anyhow::Result<()>
+where
+    F: Future<Output = anyhow::Result<()>>,
+{
+    tokio::pin!(service);
+    tokio::select! {
+        result = &mut service => result,
+        _ = async { cancel.cancelled().await; tokio::time::sleep(GRACE).await } => {
+            tracing::warn!("still busy {GRACE:?} after the stop signal; exiting anyway");
+            Ok(())
+        }
+    }
+}
