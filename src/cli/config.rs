@@ -3,6 +3,7 @@
 use clap::{Args, ValueEnum};
 
 use super::{Context, ExitStatus, OutputArgs};
+use crate::spec::normalize;
 
 pub const AFTER_HELP: &str = "\
 Examples:
@@ -42,6 +43,34 @@ pub struct ConfigArgs {
 
 /// Runs `torq config`.
 pub fn run(ctx: &Context, args: ConfigArgs) -> anyhow::Result<ExitStatus> {
-    let _ = args;
-    super::not_built_yet(ctx, "config")
+    let project = ctx.load_project()?;
+    for warning in &project.warnings {
+        ctx.shell.warn(warning);
+    }
+    if ctx.shell.is_quiet() {
+        return Ok(ExitStatus::Success);
+    }
+    if args.services || args.volumes {
+        if args.services {
+            for name in project.services.keys() {
+                ctx.shell.outln(name);
+            }
+        }
+        if args.volumes {
+            for name in project.volumes.keys() {
+                ctx.shell.outln(name);
+            }
+        }
+        return Ok(ExitStatus::Success);
+    }
+    let text = match args.format {
+        ConfigFormat::Json => {
+            let mut json = normalize::to_json_string(&project);
+            json.push('\n');
+            json
+        }
+        ConfigFormat::Yaml => normalize::to_yaml_string(&project),
+    };
+    ctx.shell.out(&text);
+    Ok(ExitStatus::Success)
 }

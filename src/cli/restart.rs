@@ -1,9 +1,19 @@
 //! `torq restart`: down, a grace pause, up — for the whole project or for some
 //! services (plus their dependents that declare `restart: true`).
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use clap::Args;
 
-use super::{Context, ExitStatus, OutputArgs};
+use super::{down, up, Context, ExitStatus, OutputArgs};
+use crate::engine::build::BuildPolicy;
+use crate::engine::Engine;
+use crate::plan::down::DownOptions;
+use crate::plan::lifecycle::{self, UpRequest};
+use crate::spec::model::Project;
+use crate::ui::progress::reporter_for;
+use crate::ui::Event;
 
 pub const AFTER_HELP: &str = "\
 Examples:
@@ -46,6 +56,94 @@ pub struct RestartArgs {
 
 /// Runs `torq restart`.
 pub fn run(ctx: &Context, args: RestartArgs) -> anyhow::Result<ExitStatus> {
-    let _ = args;
-    super::not_built_yet(ctx, "restart")
+    let project = Arc::new(ctx.load_project()?);
+    lifecycle::select_services(&project, &args.services, true)?;
+    let services = with_restart_dependents(&project, &args.services);
+    let down_options = DownOptions {
+        grace: args.timeout.map(Duration::from_secs),
+        volumes: false,
+        force: false,
+        services: (!args.services.is_empty()).then(|| services.clone()),
+    };
+    let request = UpRequest {
+        services: services.clone(),
+        no_deps: false,
+        build: if args.no_build {
+            BuildPolicy::Never
+        } else {
+            BuildPolicy::Missing
+        },
+        force_recreate: false,
+        wait: !args.no_wait,
+        wait_timeout: Duration::from_secs(args.wait_timeout),
+        fast_health: true,
+        scale: Default::default(),
+    };
+    let grace = Duration::try_from_secs_f64(args.grace.max(0.0)).unwrap_or(Duration::ZERO);
+    super::runtime()?.block_on(async {
+        let engine = Engine::connect().await?;
+        let reporter = reporter_for(&ctx.shell);
+        let _lock = lifecycle::acquire_lock(&engine, &project.name, reporter.as_ref()).await?;
+        let stopped =
+            lifecycle::down(&engine, &project.name, &down_options, reporter.clone()).await;
+        let stopped = match stopped {
+            Ok(outcome) => outcome,
+            Err(err) => {
+                reporter.finish();
+                return Err(err);
+            }
+        };
+        if !stopped.failures.is_empty() {
+            reporter.finish();
+            return Ok(down::report(ctx, &project.name, &stopped));
+        }
+        if !grace.is_zero() {
+            reporter.report(Event::Info(format!(
+                "pausing {}s before starting again",
+                grace.as_secs_f64()
+            )));
+            tokio::time::sleep(grace).await;
+        }
+        let outcome = lifecycle::up(&engine, project.clone(), &request, reporter.clone()).await;
+        reporter.finish();
+        let outcome = outcome?;
+        Ok(up::print_summary(
+            ctx,
+            &project.name,
+            &outcome.failures,
+            &outcome.skipped,
+        ))
+    })
+}
+
+/// `services` plus, transitively, the services that depend on one of them
+/// with `restart: true`; empty means the whole project.
+pub fn with_restart_dependents(project: &Project, services: &[String]) -> Vec<String> {
+    if services.is_empty() {
+        return Vec::new();
+    }
+    let mut wanted: Vec<String> = services.to_vec();
+    let mut changed = true;
+    while changed {
+        changed = false;
+        for (name, service) in &project.services {
+            if wanted.contains(name) {
+                continue;
+            }
+            if service
+                .depends_on
+                .iter()
+                .any(|(dep, d)| d.restart && wanted.contains(dep))
+            {
+                wanted.push(name.clone());
+                changed = true;
+            }
+        }
+    }
+    project
+        .services
+        .keys()
+        .filter(|k| wanted.contains(k))
+        .cloned()
+        .collect()
 }

@@ -1,9 +1,18 @@
 //! `torq up` (alias `start`): build missing images, create networks and volumes,
 //! converge containers level by level and wait until they are running/healthy.
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use clap::Args;
 
 use super::{Context, ExitStatus, OutputArgs};
+use crate::engine::build::BuildPolicy;
+use crate::engine::Engine;
+use crate::plan::lifecycle::{self, FailureSummary, UpRequest};
+use crate::spec::model::Project;
+use crate::ui::progress::reporter_for;
+use crate::ui::styles;
 
 pub const AFTER_HELP: &str = "\
 Examples:
@@ -87,6 +96,111 @@ pub struct UpArgs {
 
 /// Runs `torq up`.
 pub fn run(ctx: &Context, args: UpArgs) -> anyhow::Result<ExitStatus> {
-    let _ = args;
-    super::not_built_yet(ctx, "up")
+    let project = Arc::new(ctx.load_project()?);
+    let request = request_from(&project, &args)?;
+    super::runtime()?.block_on(async {
+        let engine = Engine::connect().await?;
+        if args.dry_run {
+            let text = lifecycle::dry_run_up(&engine, &project, &request).await?;
+            ctx.shell.out(&text);
+            return Ok(ExitStatus::Success);
+        }
+        let reporter = reporter_for(&ctx.shell);
+        let _lock = lifecycle::acquire_lock(&engine, &project.name, reporter.as_ref()).await?;
+        let outcome = lifecycle::up(&engine, project.clone(), &request, reporter.clone()).await;
+        reporter.finish();
+        let outcome = outcome?;
+        let status = print_summary(ctx, &project.name, &outcome.failures, &outcome.skipped);
+        if status == ExitStatus::Success && !ctx.shell.is_quiet() {
+            ctx.shell.info(&format!(
+                "{} project {}: {} up",
+                ctx.shell.paint_err(styles::OK, "✓"),
+                project.name,
+                plural(outcome.services.len(), "service")
+            ));
+        }
+        Ok(status)
+    })
+}
+
+/// The library request from the command line.
+pub fn request_from(project: &Project, args: &UpArgs) -> anyhow::Result<UpRequest> {
+    let build = if args.build {
+        BuildPolicy::Always
+    } else if args.no_build {
+        BuildPolicy::Never
+    } else {
+        BuildPolicy::Missing
+    };
+    Ok(UpRequest {
+        services: args.services.clone(),
+        no_deps: args.no_deps,
+        build,
+        force_recreate: args.force_recreate,
+        wait: !args.no_wait,
+        wait_timeout: Duration::from_secs(args.wait_timeout),
+        fast_health: !args.no_fast_health,
+        scale: lifecycle::parse_scale(project, &args.scale)?,
+    })
+}
+
+/// "1 service", "3 services".
+pub fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("{n} {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
+/// Prints every failure (with the failed container's last log lines) and
+/// every skipped service, on stderr, even with `-q`. Exit 2 on any failure.
+pub fn print_summary(
+    ctx: &Context,
+    project: &str,
+    failures: &[FailureSummary],
+    skipped: &[(String, String)],
+) -> ExitStatus {
+    if failures.is_empty() && skipped.is_empty() {
+        return ExitStatus::Success;
+    }
+    let shell = &ctx.shell;
+    let mut text = String::new();
+    for failure in failures {
+        text.push_str(&format!(
+            "  {} {}: {}\n",
+            shell.paint_err(styles::RED, "✗"),
+            shell.paint_err(styles::BOLD, &failure.subject),
+            failure.reason
+        ));
+        if !failure.last_logs.is_empty() {
+            text.push_str(&format!(
+                "    last {} log lines:\n",
+                failure.last_logs.len()
+            ));
+            for line in &failure.last_logs {
+                text.push_str(&format!(
+                    "    {} {line}\n",
+                    shell.paint_err(styles::DIM, "|")
+                ));
+            }
+        }
+    }
+    for (subject, reason) in skipped {
+        text.push_str(&format!(
+            "  {} {subject} skipped: {reason}\n",
+            shell.paint_err(styles::YELLOW, "-")
+        ));
+    }
+    if failures.is_empty() {
+        shell.warn(&format!("project {project}: some services were skipped:"));
+        eprint!("{text}");
+        return ExitStatus::ServiceFailed;
+    }
+    shell.error(&format!(
+        "project {project}: {} failed:",
+        plural(failures.len(), "service")
+    ));
+    eprint!("{text}");
+    ExitStatus::ServiceFailed
 }

@@ -12,7 +12,18 @@
 //! something first checks the project label: torq never touches an object
 //! that does not carry its project's label.
 
+pub mod build;
+pub mod container;
+pub mod error;
+pub mod events;
+pub mod health;
+pub mod inspect;
 pub mod labels;
+pub mod lock;
+pub mod logs;
+pub mod ops;
+pub mod state;
+pub mod stats;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

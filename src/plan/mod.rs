@@ -3,4 +3,356 @@
 //! executor runs with maximal parallelism. The plan prints as text
 //! (`torq up --dry-run`), and unit tests assert on it without Docker.
 //!
-//! Placeholder until the lifecycle issue lands.
+//! - [`up`] plans `torq up`: networks, volumes, containers to create,
+//!   recreate or leave alone, starts gated on dependency conditions, waits.
+//! - [`down`] plans `torq down`: stops in reverse dependency order (read from
+//!   the containers' `depends_on` labels, so no spec is needed), removals,
+//!   networks and volumes.
+//! - [`exec`] runs a plan: every step starts as soon as the steps it depends
+//!   on are done; a failed step skips the steps that require it, independent
+//!   steps carry on.
+
+pub mod down;
+pub mod exec;
+pub mod lifecycle;
+pub mod up;
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::spec::model::Condition;
+
+/// Index of a step in its plan.
+pub type StepId = usize;
+
+/// A DAG of single engine operations, in an order where every step comes
+/// after the steps it depends on.
+#[derive(Debug, Clone, Default)]
+pub struct Plan {
+    pub steps: Vec<Step>,
+    /// Containers left alone because they match the spec and run: (subject, container).
+    pub unchanged: Vec<(String, ContainerRef)>,
+}
+
+/// One operation and what it waits for.
+#[derive(Debug, Clone)]
+pub struct Step {
+    pub id: StepId,
+    /// Whom the step is about, as the user sees it: `web`, `web-2`,
+    /// `network demo_default`.
+    pub subject: String,
+    pub op: Op,
+    pub after: Vec<Edge>,
+    /// Why the step is needed (`missing`, `configuration changed`, …).
+    pub cause: Option<String>,
+}
+
+/// A dependency between steps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Edge {
+    pub on: StepId,
+    pub kind: EdgeKind,
+}
+
+/// What the failure of the step depended on means for this one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EdgeKind {
+    /// This step is skipped.
+    Required,
+    /// This step runs anyway, with a warning (`required: false`).
+    Optional,
+    /// Pure ordering: this step runs anyway, silently (e.g. stop order).
+    Order,
+}
+
+/// A container the plan refers to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerRef {
+    pub id: String,
+    pub name: String,
+}
+
+/// A container that exists already, or the one a create step will make.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ContainerHandle {
+    Existing(ContainerRef),
+    Created { step: StepId, name: String },
+}
+
+impl ContainerHandle {
+    pub fn name(&self) -> &str {
+        match self {
+            ContainerHandle::Existing(c) => &c.name,
+            ContainerHandle::Created { name, .. } => name,
+        }
+    }
+}
+
+/// What a wait step waits for, for every container of a service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum WaitFor {
+    /// Started and still running.
+    Running,
+    /// Healthy (by the engine, or by torq's fast probe).
+    Healthy,
+    /// Exited with code 0.
+    Completed,
+}
+
+impl WaitFor {
+    pub fn from_condition(condition: Condition) -> WaitFor {
+        match condition {
+            Condition::Started => WaitFor::Running,
+            Condition::Healthy => WaitFor::Healthy,
+            Condition::CompletedSuccessfully => WaitFor::Completed,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WaitFor::Running => "running",
+            WaitFor::Healthy => "healthy",
+            WaitFor::Completed => "completed successfully",
+        }
+    }
+}
+
+/// A single engine operation.
+#[derive(Debug, Clone)]
+pub enum Op {
+    CreateNetwork {
+        key: String,
+        name: String,
+    },
+    CreateVolume {
+        key: String,
+        name: String,
+    },
+    /// Create (and connect to its extra networks) replica `number` of `service`.
+    CreateContainer {
+        service: String,
+        number: u32,
+        name: String,
+    },
+    StartContainer {
+        service: String,
+        container: ContainerHandle,
+    },
+    /// Wait until every target meets `condition`.
+    Wait {
+        service: String,
+        condition: WaitFor,
+        targets: Vec<ContainerHandle>,
+    },
+    /// Stop signal, then SIGKILL after `grace` (`None`: the container's own stop timeout).
+    StopContainer {
+        service: String,
+        container: ContainerRef,
+        grace: Option<Duration>,
+    },
+    /// Remove; `force` kills a running container first.
+    RemoveContainer {
+        service: String,
+        container: ContainerRef,
+        force: bool,
+    },
+    RemoveNetwork {
+        id: String,
+        name: String,
+    },
+    RemoveVolume {
+        name: String,
+    },
+}
+
+impl Op {
+    /// The service a container operation is about.
+    pub fn service(&self) -> Option<&str> {
+        match self {
+            Op::CreateContainer { service, .. }
+            | Op::StartContainer { service, .. }
+            | Op::Wait { service, .. }
+            | Op::StopContainer { service, .. }
+            | Op::RemoveContainer { service, .. } => Some(service),
+            _ => None,
+        }
+    }
+
+    /// A short description: `create container demo-web-1`.
+    pub fn describe(&self) -> String {
+        match self {
+            Op::CreateNetwork { name, .. } => format!("create network {name}"),
+            Op::CreateVolume { name, .. } => format!("create volume {name}"),
+            Op::CreateContainer { name, .. } => format!("create container {name}"),
+            Op::StartContainer { container, .. } => format!("start {}", container.name()),
+            Op::Wait {
+                service, condition, ..
+            } => format!("wait until {service} is {}", condition.as_str()),
+            Op::StopContainer {
+                container, grace, ..
+            } => match grace {
+                Some(g) => format!("stop {} (grace {}s)", container.name, g.as_secs()),
+                None => format!("stop {}", container.name),
+            },
+            Op::RemoveContainer {
+                container, force, ..
+            } => {
+                if *force {
+                    format!("kill and remove {}", container.name)
+                } else {
+                    format!("remove {}", container.name)
+                }
+            }
+            Op::RemoveNetwork { name, .. } => format!("remove network {name}"),
+            Op::RemoveVolume { name } => format!("remove volume {name}"),
+        }
+    }
+}
+
+impl Plan {
+    /// Appends a step and returns its id.
+    pub fn push(
+        &mut self,
+        subject: impl Into<String>,
+        op: Op,
+        after: Vec<Edge>,
+        cause: Option<String>,
+    ) -> StepId {
+        let id = self.steps.len();
+        self.steps.push(Step {
+            id,
+            subject: subject.into(),
+            op,
+            after,
+            cause,
+        });
+        id
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.steps.is_empty()
+    }
+
+    /// Reorders the steps so each comes after the steps it depends on
+    /// (stable: among ready steps, the earliest added goes first) and
+    /// renumbers them. A cycle (a bug) leaves the remaining steps in their
+    /// original order at the end.
+    pub fn sort_topologically(&mut self) {
+        let n = self.steps.len();
+        let mut indegree: Vec<usize> = self.steps.iter().map(|s| s.after.len()).collect();
+        let mut dependents: Vec<Vec<StepId>> = vec![Vec::new(); n];
+        for step in &self.steps {
+            for edge in &step.after {
+                if edge.on < n {
+                    dependents[edge.on].push(step.id);
+                } else {
+                    indegree[step.id] -= 1;
+                }
+            }
+        }
+        let mut ready: std::collections::BTreeSet<StepId> =
+            (0..n).filter(|i| indegree[*i] == 0).collect();
+        let mut order: Vec<StepId> = Vec::with_capacity(n);
+        while let Some(next) = ready.pop_first() {
+            order.push(next);
+            for d in &dependents[next] {
+                indegree[*d] -= 1;
+                if indegree[*d] == 0 {
+                    ready.insert(*d);
+                }
+            }
+        }
+        if order.len() < n {
+            let placed: std::collections::HashSet<StepId> = order.iter().copied().collect();
+            order.extend((0..n).filter(|i| !placed.contains(i)));
+        }
+        let mut new_id = vec![0; n];
+        for (new, old) in order.iter().enumerate() {
+            new_id[*old] = new;
+        }
+        let mut old_steps: Vec<Option<Step>> = std::mem::take(&mut self.steps)
+            .into_iter()
+            .map(Some)
+            .collect();
+        for old in order {
+            let Some(mut step) = old_steps[old].take() else {
+                continue;
+            };
+            step.id = new_id[old];
+            for edge in &mut step.after {
+                if edge.on < n {
+                    edge.on = new_id[edge.on];
+                }
+            }
+            let renumber = |h: &mut ContainerHandle| {
+                if let ContainerHandle::Created { step, .. } = h {
+                    *step = new_id[*step];
+                }
+            };
+            match &mut step.op {
+                Op::StartContainer { container, .. } => renumber(container),
+                Op::Wait { targets, .. } => targets.iter_mut().for_each(renumber),
+                _ => {}
+            }
+            self.steps.push(step);
+        }
+    }
+
+    /// Steps whose operation matches `pred`.
+    pub fn find(&self, pred: impl Fn(&Op) -> bool) -> Vec<&Step> {
+        self.steps.iter().filter(|s| pred(&s.op)).collect()
+    }
+}
+
+/// An edge that skips the dependent on failure.
+pub fn required(on: StepId) -> Edge {
+    Edge {
+        on,
+        kind: EdgeKind::Required,
+    }
+}
+
+/// An ordering-only edge.
+pub fn order(on: StepId) -> Edge {
+    Edge {
+        on,
+        kind: EdgeKind::Order,
+    }
+}
+
+impl fmt::Display for Plan {
+    /// One line per step: `#3 start demo-web-1  after #2, #1?  (cause)`;
+    /// `?` marks an optional dependency, `~` an ordering-only one.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (subject, container) in &self.unchanged {
+            writeln!(
+                f,
+                "   keep {} ({subject}: running, up to date)",
+                container.name
+            )?;
+        }
+        for step in &self.steps {
+            write!(f, "#{:<3} {}", step.id + 1, step.op.describe())?;
+            if !step.after.is_empty() {
+                let deps: Vec<String> = step
+                    .after
+                    .iter()
+                    .map(|e| {
+                        let mark = match e.kind {
+                            EdgeKind::Required => "",
+                            EdgeKind::Optional => "?",
+                            EdgeKind::Order => "~",
+                        };
+                        format!("#{}{mark}", e.on + 1)
+                    })
+                    .collect();
+                write!(f, "  after {}", deps.join(", "))?;
+            }
+            if let Some(cause) = &step.cause {
+                write!(f, "  ({cause})")?;
+            }
+            writeln!(f)?;
+        }
+        Ok(())
+    }
+}

@@ -1,23 +1,290 @@
 //! The dependency graph of a project's services: start levels, the reverse
-//! for stopping, and the closure of a selected subset.
+//! for stopping, the closure of a selected subset, and the services a restart
+//! propagates to.
+//!
+//! Only enabled services are nodes; a `depends_on` entry naming a service
+//! that is not enabled (an optional dependency left out by profiles) is
+//! ignored. The loader has already rejected cycles; should one reach here
+//! anyway, its services land in a final level rather than looping.
 
+use indexmap::{IndexMap, IndexSet};
+
+use super::error::SpecError;
 use super::model::Project;
 
 /// Services grouped into levels: every service's dependencies sit in earlier levels.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DependencyGraph {
     levels: Vec<Vec<String>>,
+    stop: Vec<Vec<String>>,
+    /// service → the services it depends on (enabled ones only), spec order.
+    dependencies: IndexMap<String, Vec<String>>,
+    /// service → the services that depend on it with `restart: true`.
+    restart_dependents: IndexMap<String, Vec<String>>,
 }
 
 impl DependencyGraph {
     /// Builds the graph of `project` (validated: no cycles, no unknown names).
     pub fn new(project: &Project) -> DependencyGraph {
-        let _ = project;
-        DependencyGraph { levels: Vec::new() }
+        let dependencies: IndexMap<String, Vec<String>> = project
+            .services
+            .iter()
+            .map(|(name, service)| {
+                let deps = service
+                    .depends_on
+                    .keys()
+                    .filter(|d| project.services.contains_key(*d) && *d != name)
+                    .cloned()
+                    .collect();
+                (name.clone(), deps)
+            })
+            .collect();
+        let mut restart_dependents: IndexMap<String, Vec<String>> = project
+            .services
+            .keys()
+            .map(|n| (n.clone(), Vec::new()))
+            .collect();
+        for (name, service) in &project.services {
+            for (dep, dependency) in &service.depends_on {
+                if dependency.restart {
+                    if let Some(list) = restart_dependents.get_mut(dep) {
+                        list.push(name.clone());
+                    }
+                }
+            }
+        }
+        let levels = levels_of(&dependencies);
+        let stop = levels.iter().rev().cloned().collect();
+        DependencyGraph {
+            levels,
+            stop,
+            dependencies,
+            restart_dependents,
+        }
     }
 
-    /// Start order: level 0 has no dependencies; services within a level are independent.
+    /// Start order: level 0 has no dependencies; services within a level are
+    /// independent, in spec order.
     pub fn start_levels(&self) -> &[Vec<String>] {
         &self.levels
+    }
+
+    /// Stop order: the start levels reversed (dependents stop first).
+    pub fn stop_levels(&self) -> &[Vec<String>] {
+        &self.stop
+    }
+
+    /// The services a service depends on (enabled ones), in spec order.
+    pub fn dependencies_of(&self, service: &str) -> &[String] {
+        self.dependencies
+            .get(service)
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
+    }
+
+    /// `selected` plus everything they depend on, transitively, in start
+    /// order (level by level, spec order within a level). An unknown name is
+    /// an error.
+    pub fn closure(&self, selected: &[String]) -> Result<IndexSet<String>, SpecError> {
+        let mut wanted: IndexSet<String> = IndexSet::new();
+        let mut stack: Vec<String> = Vec::new();
+        for name in selected {
+            if !self.dependencies.contains_key(name) {
+                return Err(SpecError::new(format!(
+                    "no such service: {name} (services: {})",
+                    self.dependencies
+                        .keys()
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+            }
+            stack.push(name.clone());
+        }
+        while let Some(name) = stack.pop() {
+            if wanted.insert(name.clone()) {
+                stack.extend(self.dependencies_of(&name).iter().cloned());
+            }
+        }
+        Ok(self
+            .levels
+            .iter()
+            .flatten()
+            .filter(|s| wanted.contains(*s))
+            .cloned()
+            .collect())
+    }
+
+    /// The start levels restricted to `services` (e.g. a closure).
+    pub fn levels_within(&self, services: &IndexSet<String>) -> Vec<Vec<String>> {
+        self.levels
+            .iter()
+            .map(|level| {
+                level
+                    .iter()
+                    .filter(|s| services.contains(*s))
+                    .cloned()
+                    .collect::<Vec<_>>()
+            })
+            .filter(|level| !level.is_empty())
+            .collect()
+    }
+
+    /// The services that must restart when `service` restarts: those that
+    /// depend on it with `restart: true`, transitively, in start order.
+    pub fn dependents_with_restart(&self, service: &str) -> Vec<String> {
+        let mut found: IndexSet<String> = IndexSet::new();
+        let mut stack = vec![service.to_string()];
+        while let Some(name) = stack.pop() {
+            for dependent in self.restart_dependents.get(&name).into_iter().flatten() {
+                if dependent != service && found.insert(dependent.clone()) {
+                    stack.push(dependent.clone());
+                }
+            }
+        }
+        self.levels
+            .iter()
+            .flatten()
+            .filter(|s| found.contains(*s))
+            .cloned()
+            .collect()
+    }
+}
+
+/// Kahn's algorithm by levels, keeping spec order within a level.
+fn levels_of(dependencies: &IndexMap<String, Vec<String>>) -> Vec<Vec<String>> {
+    let mut level_of: IndexMap<&str, usize> = IndexMap::new();
+    let mut remaining: Vec<&String> = dependencies.keys().collect();
+    let mut levels: Vec<Vec<String>> = Vec::new();
+    while !remaining.is_empty() {
+        let current = levels.len();
+        let ready: Vec<&String> = remaining
+            .iter()
+            .copied()
+            .filter(|name| {
+                dependencies[*name]
+                    .iter()
+                    .all(|d| level_of.get(d.as_str()).is_some_and(|l| *l < current))
+            })
+            .collect();
+        if ready.is_empty() {
+            // A cycle slipped through validation: put the rest last rather than loop.
+            levels.push(remaining.iter().map(|s| (*s).clone()).collect());
+            break;
+        }
+        for name in &ready {
+            level_of.insert(name.as_str(), current);
+        }
+        remaining.retain(|n| !level_of.contains_key(n.as_str()));
+        levels.push(ready.into_iter().cloned().collect());
+    }
+    levels
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::model::{Dependency, Service};
+
+    fn project(edges: &[(&str, &[(&str, bool)])]) -> Project {
+        let mut project = Project::default();
+        for (name, deps) in edges {
+            let mut service = Service {
+                name: name.to_string(),
+                ..Service::default()
+            };
+            for (dep, restart) in deps.iter() {
+                service.depends_on.insert(
+                    dep.to_string(),
+                    Dependency {
+                        restart: *restart,
+                        ..Dependency::default()
+                    },
+                );
+            }
+            project.services.insert(name.to_string(), service);
+        }
+        project
+    }
+
+    fn torq_like() -> Project {
+        project(&[
+            ("market_data_relay", &[]),
+            ("signal_relay", &[]),
+            ("execution_relay", &[]),
+            ("polygon_adapter", &[("market_data_relay", true)]),
+            ("kraken_adapter", &[("market_data_relay", false)]),
+            (
+                "flash_arbitrage",
+                &[
+                    ("market_data_relay", false),
+                    ("signal_relay", false),
+                    ("execution_relay", false),
+                ],
+            ),
+            (
+                "dashboard_websocket",
+                &[("flash_arbitrage", false), ("polygon_adapter", true)],
+            ),
+        ])
+    }
+
+    #[test]
+    fn start_levels_keep_spec_order() {
+        let graph = DependencyGraph::new(&torq_like());
+        assert_eq!(
+            graph.start_levels(),
+            &[
+                vec!["market_data_relay", "signal_relay", "execution_relay"],
+                vec!["polygon_adapter", "kraken_adapter", "flash_arbitrage"],
+                vec!["dashboard_websocket"],
+            ]
+        );
+    }
+
+    #[test]
+    fn stop_levels_are_reversed() {
+        let graph = DependencyGraph::new(&torq_like());
+        assert_eq!(graph.stop_levels()[0], vec!["dashboard_websocket"]);
+        assert_eq!(graph.stop_levels().len(), 3);
+    }
+
+    #[test]
+    fn closure_adds_dependencies_in_start_order() {
+        let graph = DependencyGraph::new(&torq_like());
+        let closure = graph.closure(&["flash_arbitrage".to_string()]).unwrap();
+        assert_eq!(
+            closure.into_iter().collect::<Vec<_>>(),
+            vec![
+                "market_data_relay",
+                "signal_relay",
+                "execution_relay",
+                "flash_arbitrage"
+            ]
+        );
+        assert!(graph.closure(&["nope".to_string()]).is_err());
+    }
+
+    #[test]
+    fn restart_propagates_transitively() {
+        let graph = DependencyGraph::new(&torq_like());
+        assert_eq!(
+            graph.dependents_with_restart("market_data_relay"),
+            vec!["polygon_adapter", "dashboard_websocket"]
+        );
+        assert!(graph.dependents_with_restart("signal_relay").is_empty());
+    }
+
+    #[test]
+    fn dependencies_on_disabled_services_are_ignored() {
+        let graph = DependencyGraph::new(&project(&[("web", &[("optional", false)])]));
+        assert_eq!(graph.start_levels(), &[vec!["web"]]);
+    }
+
+    #[test]
+    fn a_cycle_does_not_hang() {
+        let graph =
+            DependencyGraph::new(&project(&[("a", &[("b", false)]), ("b", &[("a", false)])]));
+        assert_eq!(graph.start_levels().len(), 1);
     }
 }

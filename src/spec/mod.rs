@@ -4,17 +4,41 @@
 //! Every error points at file:line:column where the YAML has a position.
 //!
 //! Entry points: [`load`] turns [`LoadOptions`] into a [`model::Project`];
-//! [`graph::DependencyGraph`] orders its services.
+//! [`graph::DependencyGraph`] orders its services; [`normalize`] prints a
+//! project in compose's canonical form (`torq config`).
+//!
+//! The pipeline, file by file: read → [`yaml`] tree with positions →
+//! [`interpolate`] → [`merge`] into the files before it; then [`convert`]
+//! types and checks the merged tree.
 
+pub mod convert;
+pub mod discover;
+pub mod dotenv;
+pub mod error;
 pub mod graph;
+pub mod interpolate;
+pub mod merge;
 pub mod model;
+pub mod normalize;
+pub mod syntax;
+pub mod yaml;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use indexmap::IndexMap;
-use thiserror::Error;
 
+pub use error::SpecError;
 pub use model::Project;
+
+use error::{FileId, Sources};
+use yaml::{Budget, Node, Value};
+
+/// The Torq stack's spec, compiled into the binary: used when no spec file is
+/// given or found.
+pub const EMBEDDED_SPEC: &str = include_str!("../../compose/torq.yaml");
+
+/// How the embedded spec is named in messages.
+pub const EMBEDDED_SPEC_NAME: &str = "compose/torq.yaml (embedded)";
 
 /// Everything that decides which project is loaded and how.
 #[derive(Debug, Clone, Default)]
@@ -36,17 +60,225 @@ pub struct LoadOptions {
     pub environment: IndexMap<String, String>,
 }
 
-/// A spec that cannot be loaded. The message names file:line:column where known.
-#[derive(Debug, Error)]
-#[error("{message}")]
-pub struct SpecError {
-    pub message: String,
-}
-
 /// Loads, interpolates, merges, validates and normalizes the project.
 pub fn load(options: &LoadOptions) -> Result<Project, SpecError> {
-    let _ = options;
-    Err(SpecError {
-        message: "the spec loader is not built yet".into(),
-    })
+    let working_dir = absolute(&options.working_dir, Path::new("/"));
+    let spec_files = discover::spec_files(options, &working_dir)?;
+    let project_dir = match &options.project_directory {
+        Some(dir) => absolute(dir, &working_dir),
+        None => spec_files
+            .first()
+            .and_then(|f| f.parent())
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| working_dir.clone()),
+    };
+    let mut env = project_environment(options, &working_dir, &project_dir)?;
+
+    let mut sources = Sources::default();
+    let mut budget = Budget::default();
+    let mut documents: Vec<(FileId, Vec<Node>)> = Vec::new();
+    if spec_files.is_empty() {
+        let id = sources.add(
+            Path::new(""),
+            EMBEDDED_SPEC_NAME.into(),
+            EMBEDDED_SPEC.into(),
+        );
+        documents.push((id, parse_file(&sources, id, &mut budget)?));
+    }
+    for file in &spec_files {
+        let text = std::fs::read_to_string(file).map_err(|e| {
+            SpecError::in_file(
+                display_path(file, &working_dir),
+                format!("cannot read the spec: {e}"),
+            )
+        })?;
+        let id = sources.add(file, display_path(file, &working_dir), text);
+        documents.push((id, parse_file(&sources, id, &mut budget)?));
+    }
+
+    let name = project_name(options, &env, &documents, &project_dir, &sources)?;
+    env.entry("COMPOSE_PROJECT_NAME".to_string())
+        .or_insert_with(|| name.clone());
+
+    let mut unset = Vec::new();
+    let mut merged: Option<Node> = None;
+    for (_, docs) in documents {
+        for mut doc in docs {
+            let environment = interpolate::Environment { vars: &env };
+            interpolate::interpolate_tree(&mut doc, &environment, &sources, &mut unset)?;
+            merged = Some(match merged {
+                None => merge::normalize_file(doc, &sources)?,
+                Some(base) => merge::merge_files(base, doc, &sources)?,
+            });
+        }
+    }
+    let root =
+        merged.unwrap_or_else(|| Node::new(Value::Map(yaml::Map::new()), Default::default()));
+
+    let mut converter = convert::Converter::new(&sources, &project_dir, &env);
+    let mut project = convert::convert_project(&mut converter, &root, &name, &options.profiles)?;
+    project.config_files = spec_files;
+    project.warnings = unset
+        .iter()
+        .map(|v| format!("the {v} variable is not set; using an empty string"))
+        .chain(converter.warnings)
+        .collect();
+    Ok(project)
 }
+
+/// Parses a file into documents, each a mapping; an empty file is an error.
+fn parse_file(sources: &Sources, id: FileId, budget: &mut Budget) -> Result<Vec<Node>, SpecError> {
+    let docs = yaml::parse_documents(sources, id, budget)?;
+    if docs.is_empty() {
+        return Err(sources.error_in_file(
+            id,
+            "the spec is empty (expected a mapping with `services:`)",
+        ));
+    }
+    for doc in &docs {
+        if doc.as_map().is_none() {
+            return Err(sources.error_at(
+                doc.pos,
+                format!("the top level must be a mapping, found {}", doc.kind()),
+            ));
+        }
+    }
+    Ok(docs)
+}
+
+/// The interpolation environment: the process environment, plus the env
+/// files (`--env-file`, else the project directory's `.env`) for variables the
+/// process does not set.
+fn project_environment(
+    options: &LoadOptions,
+    working_dir: &Path,
+    project_dir: &Path,
+) -> Result<IndexMap<String, String>, SpecError> {
+    let mut env = options.environment.clone();
+    let files: Vec<PathBuf> = if options.env_files.is_empty() {
+        let default = project_dir.join(".env");
+        if default.is_file() {
+            vec![default]
+        } else {
+            Vec::new()
+        }
+    } else {
+        options
+            .env_files
+            .iter()
+            .map(|f| absolute(f, working_dir))
+            .collect()
+    };
+    for file in files {
+        let shown = display_path(&file, working_dir);
+        let text = std::fs::read_to_string(&file).map_err(|e| {
+            SpecError::in_file(shown.clone(), format!("cannot read the env file: {e}"))
+        })?;
+        let vars = dotenv::parse(&text, &env).map_err(|(line, message)| SpecError {
+            message,
+            file: Some(shown.clone()),
+            line: Some(line),
+            column: None,
+            snippet: None,
+        })?;
+        for (k, v) in vars {
+            env.entry(k).or_insert(v);
+        }
+    }
+    Ok(env)
+}
+
+/// `-p` > `TORQ_PROJECT_NAME` > `name:` (last file wins) > the project
+/// directory's name. Names given explicitly must already be valid; the others
+/// are normalized.
+fn project_name(
+    options: &LoadOptions,
+    env: &IndexMap<String, String>,
+    documents: &[(FileId, Vec<Node>)],
+    project_dir: &Path,
+    sources: &Sources,
+) -> Result<String, SpecError> {
+    let explicit = options
+        .project_name
+        .clone()
+        .filter(|n| !n.is_empty())
+        .or_else(|| {
+            env.get("TORQ_PROJECT_NAME")
+                .cloned()
+                .filter(|n| !n.is_empty())
+        });
+    if let Some(name) = explicit {
+        if !syntax::is_valid_project_name(&name) {
+            return Err(SpecError::new(format!(
+                "invalid project name `{name}`: use lowercase letters, digits, `_` and `-`, starting with a letter or digit"
+            )));
+        }
+        return Ok(name);
+    }
+    let mut from_spec = None;
+    for (_, docs) in documents {
+        for doc in docs {
+            if let Some(entry) = doc.as_map().and_then(|m| m.get("name")) {
+                let Some(text) = entry.node.as_str() else {
+                    return Err(sources.error_at(
+                        entry.node.pos,
+                        format!("name: expected a string, found {}", entry.node.kind()),
+                    ));
+                };
+                let mut unset = Vec::new();
+                let value = interpolate::substitute(
+                    text,
+                    &interpolate::Environment { vars: env },
+                    &mut unset,
+                )
+                .map_err(|e| sources.error_at(entry.node.pos, format!("name: {e}")))?;
+                if !value.is_empty() {
+                    from_spec = Some((value, entry.node.pos));
+                }
+            }
+        }
+    }
+    if let Some((value, pos)) = from_spec {
+        let name = syntax::normalize_project_name(&value);
+        if name.is_empty() {
+            return Err(
+                sources.error_at(pos, format!("name: `{value}` is not a usable project name"))
+            );
+        }
+        return Ok(name);
+    }
+    let dir_name = project_dir
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let name = syntax::normalize_project_name(&dir_name);
+    if name.is_empty() {
+        return Err(SpecError::new(format!(
+            "cannot derive a project name from the directory `{}`; pass -p NAME or set `name:` in the spec",
+            project_dir.display()
+        )));
+    }
+    Ok(name)
+}
+
+/// `path` made absolute against `base`, without touching the filesystem.
+fn absolute(path: &Path, base: &Path) -> PathBuf {
+    let joined = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        base.join(path)
+    };
+    PathBuf::from(syntax::clean_path(&joined.to_string_lossy()))
+}
+
+/// How a file is named in messages: relative to the working directory when
+/// it lies below it, else absolute.
+fn display_path(path: &Path, working_dir: &Path) -> String {
+    match path.strip_prefix(working_dir) {
+        Ok(rel) if !rel.as_os_str().is_empty() => rel.display().to_string(),
+        _ => path.display().to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

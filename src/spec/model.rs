@@ -30,6 +30,9 @@ pub struct Project {
     pub volumes: IndexMap<String, Volume>,
     /// Top-level `x-*` extensions.
     pub extensions: IndexMap<String, serde_json::Value>,
+    /// Things worth telling the user that do not stop loading (unset
+    /// variables, ignored keys). The CLI prints them as warnings.
+    pub warnings: Vec<String>,
 }
 
 /// One service of the spec.
@@ -65,6 +68,8 @@ pub struct Service {
     pub stdin_open: bool,
     pub privileged: bool,
     pub read_only: bool,
+    /// `host:ip` entries, as the Docker API takes them (`torq config` prints
+    /// compose's `host=ip`).
     pub extra_hosts: Vec<String>,
     pub cap_add: Vec<String>,
     pub cap_drop: Vec<String>,
@@ -78,6 +83,10 @@ pub struct Service {
     pub pull_policy: Option<String>,
     /// Service-level `x-*` extensions (e.g. torq's own `x-torq-*` keys).
     pub extensions: IndexMap<String, serde_json::Value>,
+    /// Compose keys torq accepts but does not act on (`secrets`, `sysctls`,
+    /// `devices`, ...), kept as written (after interpolation) so `torq config`
+    /// shows them.
+    pub other: IndexMap<String, serde_json::Value>,
 }
 
 impl Service {
@@ -99,6 +108,8 @@ pub struct Build {
     pub labels: IndexMap<String, String>,
     pub network: Option<String>,
     pub cache_from: Vec<String>,
+    /// Other compose build keys torq passes over (`ssh`, `secrets`, `tags`, ...).
+    pub other: IndexMap<String, serde_json::Value>,
 }
 
 /// A published port, long syntax.
@@ -133,6 +144,9 @@ pub struct Mount {
     pub tmpfs_size: Option<u64>,
     pub tmpfs_mode: Option<u32>,
     pub consistency: Option<String>,
+    /// Written in short syntax (`SRC:DST[:OPTS]`); only changes how
+    /// `torq config` prints it (compose prints `volume: {}` for those).
+    pub short_syntax: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -164,6 +178,9 @@ pub struct ServiceNetwork {
     pub ipv4_address: Option<String>,
     pub ipv6_address: Option<String>,
     pub priority: Option<i64>,
+    /// Written as a mapping (`front: {}`) rather than a bare name or `null`;
+    /// only changes how `torq config` prints an attachment without options.
+    pub as_mapping: bool,
 }
 
 /// One entry of `depends_on`.
@@ -232,6 +249,8 @@ impl Healthcheck {
 pub struct Ulimit {
     pub soft: i64,
     pub hard: i64,
+    /// Written as a single number (`nproc: 65535`): soft = hard.
+    pub single: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -251,6 +270,8 @@ pub struct Deploy {
     pub update_config: Option<UpdateConfig>,
     pub placement: Option<Placement>,
     pub labels: IndexMap<String, String>,
+    /// Other compose deploy keys (`endpoint_mode`, `rollback_config`), as written.
+    pub other: IndexMap<String, serde_json::Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]

@@ -9,6 +9,8 @@
 //!   `TORQ_LOG`.
 
 pub mod progress;
+pub mod status;
+pub mod table;
 
 use std::io::{self, IsTerminal, Write};
 

@@ -1,0 +1,872 @@
+//! How a service of the spec becomes an engine container: the create request
+//! (every model field translated for API 1.41), the compose labels and names,
+//! and the config hash that decides whether an existing container still
+//! matches the spec.
+//!
+//! A [`Blueprint`] is the per-service part (identical for every replica);
+//! [`Blueprint::for_replica`] adds the name and the per-container labels.
+//! The config hash is a sha256 over the canonical JSON of the blueprint's
+//! create request, without the labels that do not describe the container's
+//! configuration (the hash itself, `depends_on`, the project's paths, the
+//! torq version), so it changes exactly when the container would be
+//! created differently. Replicas, `build` and `pull_policy` never reach the
+//! request, so they never change the hash.
+
+use std::collections::HashMap;
+
+use bollard::models::{
+    ContainerCreateBody, EndpointIpamConfig, EndpointSettings, HealthConfig, HostConfig,
+    HostConfigLogConfig, Mount as ApiMount, MountBindOptions, MountBindOptionsPropagationEnum,
+    MountTmpfsOptions, MountType, MountVolumeOptions, NetworkingConfig, PortBinding,
+    ResourcesUlimits, RestartPolicy, RestartPolicyNameEnum,
+};
+use sha2::{Digest, Sha256};
+
+use super::labels;
+use crate::spec::model::{Mount, MountKind, Project, Service};
+
+/// The engine's default grace period between the stop signal and SIGKILL.
+pub const DEFAULT_STOP_GRACE_SECS: i64 = 10;
+
+/// What torq writes in `com.docker.compose.version`.
+pub const TORQ_VERSION_LABEL: &str = concat!("torq-", env!("CARGO_PKG_VERSION"));
+
+/// The per-service part of a container's create request.
+#[derive(Debug, Clone)]
+pub struct Blueprint {
+    pub service: String,
+    /// The create request, with the project-wide and service labels (the
+    /// config hash included) and the first network.
+    pub body: ContainerCreateBody,
+    /// Networks beyond the first: API 1.41 attaches only one network at
+    /// create, so these are connected between create and start.
+    pub extra_networks: Vec<(String, EndpointSettings)>,
+    /// sha256 of the configuration (see the module doc).
+    pub config_hash: String,
+}
+
+impl Blueprint {
+    /// The container name and create request of replica `number`.
+    pub fn for_replica(
+        &self,
+        project: &Project,
+        service: &Service,
+        number: u32,
+    ) -> (String, ContainerCreateBody) {
+        let name = container_name(project, service, number);
+        let mut body = self.body.clone();
+        let labels = body.labels.get_or_insert_with(HashMap::new);
+        labels.insert(labels::CONTAINER_NUMBER.into(), number.to_string());
+        (name, body)
+    }
+}
+
+/// `PROJECT-SERVICE-N`, or the service's `container_name`.
+pub fn container_name(project: &Project, service: &Service, number: u32) -> String {
+    match &service.container_name {
+        Some(name) => name.clone(),
+        None => format!("{}-{}-{}", project.name, service.name, number),
+    }
+}
+
+/// The engine-side name of network `key` (`PROJECT_KEY` unless the spec names it).
+pub fn network_name(project: &Project, key: &str) -> String {
+    project
+        .networks
+        .get(key)
+        .map(|n| n.name.clone())
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| format!("{}_{}", project.name, key))
+}
+
+/// The engine-side name of volume `key` (`PROJECT_KEY` unless the spec names it).
+pub fn volume_name(project: &Project, key: &str) -> String {
+    project
+        .volumes
+        .get(key)
+        .map(|v| v.name.clone())
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| format!("{}_{}", project.name, key))
+}
+
+/// The network keys a service joins, by descending priority then name
+/// (none with `network_mode`; `default` when it lists none).
+pub fn service_network_keys(service: &Service) -> Vec<String> {
+    if service.network_mode.is_some() {
+        return Vec::new();
+    }
+    if service.networks.is_empty() {
+        return vec!["default".to_string()];
+    }
+    let mut keys: Vec<(&String, i64)> = service
+        .networks
+        .iter()
+        .map(|(k, n)| (k, n.priority.unwrap_or(0)))
+        .collect();
+    keys.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+    keys.into_iter().map(|(k, _)| k.clone()).collect()
+}
+
+/// The named volumes (spec keys) a service mounts.
+pub fn service_volume_keys(service: &Service) -> Vec<String> {
+    let mut keys: Vec<String> = service
+        .volumes
+        .iter()
+        .filter(|m| m.kind == MountKind::Volume)
+        .filter_map(|m| m.source.clone())
+        .collect();
+    keys.dedup();
+    keys
+}
+
+/// The service this one shares a network stack with (`network_mode: service:X`).
+pub fn network_mode_service(service: &Service) -> Option<&str> {
+    service.network_mode.as_deref()?.strip_prefix("service:")
+}
+
+/// Builds the blueprint of `service` running `image`.
+pub fn blueprint(project: &Project, service: &Service, image: &str) -> Blueprint {
+    let mut body = create_body(project, service, image);
+    let networks = service_network_keys(service);
+    let mut endpoints: Vec<(String, EndpointSettings)> = networks
+        .iter()
+        .map(|key| (network_name(project, key), endpoint(service, key)))
+        .collect();
+    let extra_networks = if endpoints.len() > 1 {
+        endpoints.split_off(1)
+    } else {
+        Vec::new()
+    };
+    if let Some((name, settings)) = endpoints.into_iter().next() {
+        body.networking_config = Some(NetworkingConfig {
+            endpoints_config: Some(HashMap::from([(name, settings)])),
+        });
+    }
+    let config_hash = hash_of(&body, &extra_networks);
+    if let Some(labels) = body.labels.as_mut() {
+        labels.insert(labels::CONFIG_HASH.into(), config_hash.clone());
+        labels.insert(labels::DEPENDS_ON.into(), depends_on_label(service));
+        labels.insert(
+            labels::WORKING_DIR.into(),
+            project.working_dir.to_string_lossy().into_owned(),
+        );
+        labels.insert(
+            labels::CONFIG_FILES.into(),
+            project
+                .config_files
+                .iter()
+                .map(|p| p.to_string_lossy().into_owned())
+                .collect::<Vec<_>>()
+                .join(","),
+        );
+        labels.insert(labels::VERSION.into(), TORQ_VERSION_LABEL.into());
+    }
+    Blueprint {
+        service: service.name.clone(),
+        body,
+        extra_networks,
+        config_hash,
+    }
+}
+
+/// Compose's `depends_on` label: `name:condition:restart`, comma separated.
+pub fn depends_on_label(service: &Service) -> String {
+    service
+        .depends_on
+        .iter()
+        .map(|(name, dep)| format!("{name}:{}:{}", dep.condition.as_str(), dep.restart))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The endpoint settings of `service` on network `key`: aliases (the service
+/// name first), static addresses.
+fn endpoint(service: &Service, key: &str) -> EndpointSettings {
+    let attachment = service.networks.get(key);
+    let mut aliases = vec![service.name.clone()];
+    if let Some(a) = attachment {
+        for alias in &a.aliases {
+            if !aliases.contains(alias) {
+                aliases.push(alias.clone());
+            }
+        }
+    }
+    let ipam_config = attachment
+        .filter(|a| a.ipv4_address.is_some() || a.ipv6_address.is_some())
+        .map(|a| EndpointIpamConfig {
+            ipv4_address: a.ipv4_address.clone(),
+            ipv6_address: a.ipv6_address.clone(),
+            ..Default::default()
+        });
+    EndpointSettings {
+        aliases: Some(aliases),
+        ipam_config,
+        ..Default::default()
+    }
+}
+
+/// The create request without networking: every field of the model that
+/// means something to a single engine (API 1.41).
+fn create_body(project: &Project, service: &Service, image: &str) -> ContainerCreateBody {
+    let mut labels: HashMap<String, String> = service
+        .labels
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    labels.insert(labels::PROJECT.into(), project.name.clone());
+    labels.insert(labels::SERVICE.into(), service.name.clone());
+    labels.insert(labels::ONEOFF.into(), "False".into());
+
+    let mut exposed: Vec<String> = service
+        .ports
+        .iter()
+        .map(|p| format!("{}/{}", p.target, protocol(&p.protocol)))
+        .collect();
+    for e in &service.expose {
+        let e = if e.contains('/') {
+            e.clone()
+        } else {
+            format!("{e}/tcp")
+        };
+        if !exposed.contains(&e) {
+            exposed.push(e);
+        }
+    }
+
+    ContainerCreateBody {
+        image: Some(image.to_string()),
+        hostname: service.hostname.clone(),
+        domainname: service.domainname.clone(),
+        user: service.user.clone(),
+        working_dir: service.working_dir.clone(),
+        entrypoint: service.entrypoint.clone(),
+        cmd: service.command.clone(),
+        env: Some(environment(service)).filter(|e| !e.is_empty()),
+        exposed_ports: Some(exposed).filter(|e| !e.is_empty()),
+        tty: Some(service.tty),
+        open_stdin: Some(service.stdin_open),
+        attach_stdin: Some(false),
+        attach_stdout: Some(true),
+        attach_stderr: Some(true),
+        healthcheck: health_config(service),
+        labels: Some(labels),
+        stop_signal: service.stop_signal.clone(),
+        stop_timeout: service
+            .stop_grace_period
+            .map(|d| d.as_secs().try_into().unwrap_or(i64::MAX)),
+        host_config: Some(host_config(project, service)),
+        ..Default::default()
+    }
+}
+
+fn protocol(p: &str) -> &str {
+    if p.is_empty() {
+        "tcp"
+    } else {
+        p
+    }
+}
+
+/// `KEY=value` lines in spec order; `KEY` alone for a variable without value.
+fn environment(service: &Service) -> Vec<String> {
+    service
+        .environment
+        .iter()
+        .map(|(k, v)| match v {
+            Some(v) => format!("{k}={v}"),
+            None => k.clone(),
+        })
+        .collect()
+}
+
+/// The healthcheck, durations in nanoseconds (no `start_interval`: API 1.44+).
+fn health_config(service: &Service) -> Option<HealthConfig> {
+    let hc = service.healthcheck.as_ref()?;
+    if !hc.is_enabled() {
+        return Some(HealthConfig {
+            test: Some(vec!["NONE".into()]),
+            ..Default::default()
+        });
+    }
+    let ns =
+        |d: Option<std::time::Duration>| d.map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
+    Some(HealthConfig {
+        test: Some(hc.test.clone()),
+        interval: ns(hc.interval),
+        timeout: ns(hc.timeout),
+        start_period: ns(hc.start_period),
+        retries: hc.retries.map(|r| i64::try_from(r).unwrap_or(i64::MAX)),
+        start_interval: None,
+    })
+}
+
+fn host_config(project: &Project, service: &Service) -> HostConfig {
+    let (binds, mounts) = mounts(project, service);
+    let limits = service
+        .deploy
+        .as_ref()
+        .and_then(|d| d.resources.limits.as_ref());
+    let reservations = service
+        .deploy
+        .as_ref()
+        .and_then(|d| d.resources.reservations.as_ref());
+    HostConfig {
+        binds: Some(binds).filter(|b| !b.is_empty()),
+        mounts: Some(mounts).filter(|m| !m.is_empty()),
+        port_bindings: port_bindings(service),
+        restart_policy: Some(restart_policy(service)),
+        network_mode: Some(network_mode(project, service)),
+        cap_add: Some(service.cap_add.clone()).filter(|c| !c.is_empty()),
+        cap_drop: Some(service.cap_drop.clone()).filter(|c| !c.is_empty()),
+        dns: Some(service.dns.clone()).filter(|d| !d.is_empty()),
+        extra_hosts: Some(
+            service
+                .extra_hosts
+                .iter()
+                .map(|h| extra_host(h))
+                .collect::<Vec<_>>(),
+        )
+        .filter(|h| !h.is_empty()),
+        init: service.init,
+        privileged: Some(service.privileged),
+        readonly_rootfs: Some(service.read_only),
+        shm_size: service
+            .shm_size
+            .map(|s| i64::try_from(s).unwrap_or(i64::MAX)),
+        ulimits: Some(
+            service
+                .ulimits
+                .iter()
+                .map(|(name, u)| ResourcesUlimits {
+                    name: Some(name.clone()),
+                    soft: Some(u.soft),
+                    hard: Some(u.hard),
+                })
+                .collect::<Vec<_>>(),
+        )
+        .filter(|u| !u.is_empty()),
+        log_config: Some(log_config(service)),
+        nano_cpus: limits.and_then(|l| l.cpus.as_deref()).and_then(nano_cpus),
+        memory: limits
+            .and_then(|l| l.memory)
+            .map(|m| i64::try_from(m).unwrap_or(i64::MAX)),
+        pids_limit: limits.and_then(|l| l.pids),
+        memory_reservation: reservations
+            .and_then(|r| r.memory)
+            .map(|m| i64::try_from(m).unwrap_or(i64::MAX)),
+        ..Default::default()
+    }
+}
+
+/// `host=ip` (compose's preferred form) becomes the engine's `host:ip`.
+fn extra_host(entry: &str) -> String {
+    match entry.split_once('=') {
+        Some((host, ip)) => format!("{host}:{ip}"),
+        None => entry.to_string(),
+    }
+}
+
+/// `"0.5"` CPUs → 500 000 000 nano-CPUs.
+fn nano_cpus(cpus: &str) -> Option<i64> {
+    let value: f64 = cpus.trim().parse().ok()?;
+    (value > 0.0).then(|| (value * 1e9).round() as i64)
+}
+
+/// The network mode: the first network's name, or `network_mode` with
+/// `service:X` resolved to X's first container.
+fn network_mode(project: &Project, service: &Service) -> String {
+    match service.network_mode.as_deref() {
+        Some(mode) => match mode.strip_prefix("service:") {
+            Some(other) => {
+                let target = project
+                    .services
+                    .get(other)
+                    .map(|s| container_name(project, s, 1))
+                    .unwrap_or_else(|| format!("{}-{other}-1", project.name));
+                format!("container:{target}")
+            }
+            None => mode.to_string(),
+        },
+        None => service_network_keys(service)
+            .first()
+            .map(|key| network_name(project, key))
+            .unwrap_or_else(|| "default".into()),
+    }
+}
+
+/// `restart:` wins; else `deploy.restart_policy`; else `no`.
+fn restart_policy(service: &Service) -> RestartPolicy {
+    let (name, retries) = match service.restart.as_deref() {
+        Some(restart) => {
+            let (word, count) = restart.split_once(':').unwrap_or((restart, ""));
+            let name = match word {
+                "always" => RestartPolicyNameEnum::ALWAYS,
+                "unless-stopped" => RestartPolicyNameEnum::UNLESS_STOPPED,
+                "on-failure" => RestartPolicyNameEnum::ON_FAILURE,
+                _ => RestartPolicyNameEnum::NO,
+            };
+            (name, count.parse::<i64>().ok())
+        }
+        None => match service
+            .deploy
+            .as_ref()
+            .and_then(|d| d.restart_policy.as_ref())
+        {
+            Some(policy) => {
+                let name = match policy.condition.as_deref() {
+                    Some("on-failure") => RestartPolicyNameEnum::ON_FAILURE,
+                    Some("none") => RestartPolicyNameEnum::NO,
+                    _ => RestartPolicyNameEnum::ALWAYS,
+                };
+                let retries = policy.max_attempts.and_then(|n| i64::try_from(n).ok());
+                (name, retries)
+            }
+            None => (RestartPolicyNameEnum::NO, None),
+        },
+    };
+    let maximum_retry_count = match name {
+        RestartPolicyNameEnum::ON_FAILURE => retries,
+        _ => None,
+    };
+    RestartPolicy {
+        name: Some(name),
+        maximum_retry_count,
+    }
+}
+
+/// The spec's logging, else json-file capped at 3 files of 10 MB.
+fn log_config(service: &Service) -> HostConfigLogConfig {
+    match &service.logging {
+        Some(logging) => HostConfigLogConfig {
+            typ: Some(logging.driver.clone().unwrap_or_else(|| "json-file".into())),
+            config: Some(
+                logging
+                    .options
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+            ),
+        },
+        None => HostConfigLogConfig {
+            typ: Some("json-file".into()),
+            config: Some(HashMap::from([
+                ("max-size".to_string(), "10m".to_string()),
+                ("max-file".to_string(), "3".to_string()),
+            ])),
+        },
+    }
+}
+
+/// Port bindings: `target/proto` → host address and port (ephemeral when unset).
+fn port_bindings(service: &Service) -> Option<HashMap<String, Option<Vec<PortBinding>>>> {
+    let mut map: HashMap<String, Option<Vec<PortBinding>>> = HashMap::new();
+    for port in &service.ports {
+        let key = format!("{}/{}", port.target, protocol(&port.protocol));
+        let binding = PortBinding {
+            host_ip: port.host_ip.clone(),
+            host_port: Some(port.published.clone().unwrap_or_default()),
+        };
+        map.entry(key)
+            .or_insert_with(|| Some(Vec::new()))
+            .get_or_insert_with(Vec::new)
+            .push(binding);
+    }
+    (!map.is_empty()).then_some(map)
+}
+
+/// Mounts: bind mounts that may create their host path go through `Binds`
+/// (the engine creates a missing path only there); everything else through
+/// `Mounts`.
+fn mounts(project: &Project, service: &Service) -> (Vec<String>, Vec<ApiMount>) {
+    let mut binds = Vec::new();
+    let mut mounts = Vec::new();
+    for m in &service.volumes {
+        match m.kind {
+            MountKind::Bind if m.create_host_path => binds.push(bind_string(m)),
+            _ => mounts.push(api_mount(project, m)),
+        }
+    }
+    (binds, mounts)
+}
+
+fn bind_string(m: &Mount) -> String {
+    let mut options = Vec::new();
+    if m.read_only {
+        options.push("ro".to_string());
+    }
+    if let Some(p) = &m.bind_propagation {
+        options.push(p.clone());
+    }
+    if let Some(s) = &m.selinux {
+        options.push(s.clone());
+    }
+    let source = m.source.clone().unwrap_or_default();
+    if options.is_empty() {
+        format!("{source}:{}", m.target)
+    } else {
+        format!("{source}:{}:{}", m.target, options.join(","))
+    }
+}
+
+fn api_mount(project: &Project, m: &Mount) -> ApiMount {
+    let mut mount = ApiMount {
+        target: Some(m.target.clone()),
+        read_only: Some(m.read_only).filter(|r| *r),
+        consistency: m.consistency.clone(),
+        ..Default::default()
+    };
+    match m.kind {
+        MountKind::Volume => {
+            mount.typ = Some(MountType::VOLUME);
+            mount.source = m.source.as_deref().map(|key| volume_name(project, key));
+            if m.volume_nocopy {
+                mount.volume_options = Some(MountVolumeOptions {
+                    no_copy: Some(true),
+                    ..Default::default()
+                });
+            }
+        }
+        MountKind::Bind => {
+            mount.typ = Some(MountType::BIND);
+            mount.source = m.source.clone();
+            mount.bind_options = m.bind_propagation.as_deref().map(|p| MountBindOptions {
+                propagation: propagation(p),
+                ..Default::default()
+            });
+        }
+        MountKind::Tmpfs => {
+            mount.typ = Some(MountType::TMPFS);
+            if m.tmpfs_size.is_some() || m.tmpfs_mode.is_some() {
+                mount.tmpfs_options = Some(MountTmpfsOptions {
+                    size_bytes: m.tmpfs_size.map(|s| i64::try_from(s).unwrap_or(i64::MAX)),
+                    mode: m.tmpfs_mode.map(i64::from),
+                    ..Default::default()
+                });
+            }
+        }
+        MountKind::Npipe => {
+            mount.typ = Some(MountType::NPIPE);
+            mount.source = m.source.clone();
+        }
+        MountKind::Image => {
+            mount.typ = Some(MountType::IMAGE);
+            mount.source = m.source.clone();
+        }
+    }
+    mount
+}
+
+fn propagation(p: &str) -> Option<MountBindOptionsPropagationEnum> {
+    Some(match p {
+        "private" => MountBindOptionsPropagationEnum::PRIVATE,
+        "rprivate" => MountBindOptionsPropagationEnum::RPRIVATE,
+        "shared" => MountBindOptionsPropagationEnum::SHARED,
+        "rshared" => MountBindOptionsPropagationEnum::RSHARED,
+        "slave" => MountBindOptionsPropagationEnum::SLAVE,
+        "rslave" => MountBindOptionsPropagationEnum::RSLAVE,
+        _ => return None,
+    })
+}
+
+/// sha256 of the canonical JSON of the configuration-bearing parts.
+fn hash_of(body: &ContainerCreateBody, extra_networks: &[(String, EndpointSettings)]) -> String {
+    let value = serde_json::json!({
+        "container": body,
+        "networks": extra_networks,
+    });
+    let canonical = canonical_json(&value);
+    hex::encode(Sha256::digest(canonical.as_bytes()))
+}
+
+/// JSON text with object keys sorted at every depth, so equal values hash
+/// equally whatever the order of the maps they came from.
+pub fn canonical_json(value: &serde_json::Value) -> String {
+    use serde_json::Value;
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            let fields: Vec<String> = keys
+                .into_iter()
+                .map(|k| {
+                    format!(
+                        "{}:{}",
+                        serde_json::Value::String(k.clone()),
+                        canonical_json(&map[k])
+                    )
+                })
+                .collect();
+            format!("{{{}}}", fields.join(","))
+        }
+        Value::Array(items) => {
+            let items: Vec<String> = items.iter().map(canonical_json).collect();
+            format!("[{}]", items.join(","))
+        }
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::model::{
+        Dependency, Deploy, Healthcheck, Logging, Port, ResourceSpec, Resources, ServiceNetwork,
+        Ulimit,
+    };
+    use indexmap::IndexMap;
+    use std::time::Duration;
+
+    fn project_with(service: Service) -> Project {
+        let mut services = IndexMap::new();
+        services.insert(service.name.clone(), service);
+        Project {
+            name: "demo".into(),
+            working_dir: "/srv/demo".into(),
+            services,
+            ..Default::default()
+        }
+    }
+
+    fn web() -> Service {
+        Service {
+            name: "web".into(),
+            image: Some("busybox".into()),
+            command: Some(vec!["sleep".into(), "60".into()]),
+            environment: IndexMap::from([
+                ("A".to_string(), Some("1".to_string())),
+                ("B".to_string(), None),
+            ]),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn names_and_labels_follow_compose() {
+        let project = project_with(web());
+        let service = &project.services["web"];
+        let bp = blueprint(&project, service, "busybox");
+        let (name, body) = bp.for_replica(&project, service, 2);
+        assert_eq!(name, "demo-web-2");
+        let labels = body.labels.unwrap();
+        assert_eq!(labels[labels::PROJECT], "demo");
+        assert_eq!(labels[labels::SERVICE], "web");
+        assert_eq!(labels[labels::CONTAINER_NUMBER], "2");
+        assert_eq!(labels[labels::ONEOFF], "False");
+        assert_eq!(labels[labels::CONFIG_HASH], bp.config_hash);
+        assert_eq!(labels[labels::WORKING_DIR], "/srv/demo");
+        let endpoints = body.networking_config.unwrap().endpoints_config.unwrap();
+        assert_eq!(
+            endpoints["demo_default"].aliases.as_deref(),
+            Some(&["web".to_string()][..])
+        );
+        assert_eq!(body.env.unwrap(), vec!["A=1".to_string(), "B".to_string()]);
+        let host = body.host_config.unwrap();
+        assert_eq!(host.network_mode.as_deref(), Some("demo_default"));
+        let log = host.log_config.unwrap();
+        assert_eq!(log.typ.as_deref(), Some("json-file"));
+        assert_eq!(log.config.unwrap()["max-size"], "10m");
+    }
+
+    #[test]
+    fn hash_is_stable_and_ignores_replicas_build_and_dependencies() {
+        let project = project_with(web());
+        let base = blueprint(&project, &project.services["web"], "busybox").config_hash;
+        let again = blueprint(&project, &project.services["web"], "busybox").config_hash;
+        assert_eq!(base, again);
+
+        let mut scaled = web();
+        scaled.deploy = Some(Deploy {
+            replicas: Some(3),
+            ..Default::default()
+        });
+        scaled.build = Some(Default::default());
+        scaled.pull_policy = Some("always".into());
+        scaled.depends_on.insert("db".into(), Dependency::default());
+        let project2 = project_with(scaled);
+        assert_eq!(
+            blueprint(&project2, &project2.services["web"], "busybox").config_hash,
+            base
+        );
+
+        let mut changed = web();
+        changed.environment.insert("A".into(), Some("2".into()));
+        let project3 = project_with(changed);
+        assert_ne!(
+            blueprint(&project3, &project3.services["web"], "busybox").config_hash,
+            base
+        );
+        assert_ne!(
+            blueprint(&project, &project.services["web"], "other-image").config_hash,
+            base
+        );
+    }
+
+    #[test]
+    fn every_field_reaches_the_request() {
+        let mut s = web();
+        s.ports = vec![Port {
+            target: 80,
+            published: Some("8080".into()),
+            host_ip: Some("127.0.0.1".into()),
+            protocol: "tcp".into(),
+            mode: "ingress".into(),
+            ..Default::default()
+        }];
+        s.expose = vec!["9000".into()];
+        s.healthcheck = Some(Healthcheck {
+            test: vec!["CMD-SHELL".into(), "true".into()],
+            interval: Some(Duration::from_secs(1)),
+            timeout: Some(Duration::from_millis(500)),
+            retries: Some(3),
+            start_period: Some(Duration::from_secs(2)),
+            start_interval: Some(Duration::from_secs(1)),
+            disable: false,
+        });
+        s.init = Some(true);
+        s.tty = true;
+        s.ulimits = IndexMap::from([(
+            "nofile".to_string(),
+            Ulimit {
+                soft: 10,
+                hard: 20,
+                ..Default::default()
+            },
+        )]);
+        s.logging = Some(Logging {
+            driver: Some("local".into()),
+            options: IndexMap::new(),
+        });
+        s.cap_add = vec!["NET_ADMIN".into()];
+        s.cap_drop = vec!["ALL".into()];
+        s.extra_hosts = vec!["db=10.0.0.1".into()];
+        s.restart = Some("on-failure:3".into());
+        s.stop_signal = Some("SIGINT".into());
+        s.stop_grace_period = Some(Duration::from_secs(3));
+        s.shm_size = Some(1 << 20);
+        s.user = Some("1000".into());
+        s.working_dir = Some("/w".into());
+        s.deploy = Some(Deploy {
+            resources: Resources {
+                limits: Some(ResourceSpec {
+                    cpus: Some("0.5".into()),
+                    memory: Some(1 << 26),
+                    pids: Some(100),
+                }),
+                reservations: None,
+            },
+            ..Default::default()
+        });
+        s.networks = IndexMap::from([
+            (
+                "front".to_string(),
+                ServiceNetwork {
+                    aliases: vec!["www".into()],
+                    ..Default::default()
+                },
+            ),
+            ("back".to_string(), ServiceNetwork::default()),
+        ]);
+        s.volumes = vec![
+            Mount {
+                kind: MountKind::Volume,
+                source: Some("data".into()),
+                target: "/data".into(),
+                ..Default::default()
+            },
+            Mount {
+                kind: MountKind::Bind,
+                source: Some("/tmp/x".into()),
+                target: "/x".into(),
+                read_only: true,
+                create_host_path: true,
+                ..Default::default()
+            },
+            Mount {
+                kind: MountKind::Tmpfs,
+                target: "/t".into(),
+                tmpfs_size: Some(1000),
+                ..Default::default()
+            },
+        ];
+        let project = project_with(s);
+        let bp = blueprint(&project, &project.services["web"], "busybox");
+        let body = &bp.body;
+        let hc = body.healthcheck.as_ref().unwrap();
+        assert_eq!(hc.interval, Some(1_000_000_000));
+        assert_eq!(hc.timeout, Some(500_000_000));
+        assert_eq!(hc.start_period, Some(2_000_000_000));
+        assert_eq!(hc.retries, Some(3));
+        assert_eq!(hc.start_interval, None, "API 1.41 has no start_interval");
+        let mut exposed = body.exposed_ports.clone().unwrap();
+        exposed.sort();
+        assert_eq!(exposed, vec!["80/tcp".to_string(), "9000/tcp".to_string()]);
+        assert_eq!(body.stop_signal.as_deref(), Some("SIGINT"));
+        assert_eq!(body.stop_timeout, Some(3));
+        assert_eq!(body.user.as_deref(), Some("1000"));
+        assert_eq!(body.working_dir.as_deref(), Some("/w"));
+        assert_eq!(body.tty, Some(true));
+        let host = body.host_config.as_ref().unwrap();
+        let binding = &host.port_bindings.as_ref().unwrap()["80/tcp"]
+            .as_ref()
+            .unwrap()[0];
+        assert_eq!(binding.host_port.as_deref(), Some("8080"));
+        assert_eq!(binding.host_ip.as_deref(), Some("127.0.0.1"));
+        assert_eq!(host.init, Some(true));
+        assert_eq!(host.ulimits.as_ref().unwrap()[0].hard, Some(20));
+        assert_eq!(
+            host.log_config.as_ref().unwrap().typ.as_deref(),
+            Some("local")
+        );
+        assert_eq!(
+            host.cap_add.as_deref(),
+            Some(&["NET_ADMIN".to_string()][..])
+        );
+        assert_eq!(host.cap_drop.as_deref(), Some(&["ALL".to_string()][..]));
+        assert_eq!(
+            host.extra_hosts.as_deref(),
+            Some(&["db:10.0.0.1".to_string()][..])
+        );
+        let rp = host.restart_policy.as_ref().unwrap();
+        assert_eq!(rp.name, Some(RestartPolicyNameEnum::ON_FAILURE));
+        assert_eq!(rp.maximum_retry_count, Some(3));
+        assert_eq!(host.shm_size, Some(1 << 20));
+        assert_eq!(host.nano_cpus, Some(500_000_000));
+        assert_eq!(host.memory, Some(1 << 26));
+        assert_eq!(host.pids_limit, Some(100));
+        assert_eq!(
+            host.binds.as_deref(),
+            Some(&["/tmp/x:/x:ro".to_string()][..])
+        );
+        let mounts = host.mounts.as_ref().unwrap();
+        assert_eq!(mounts[0].source.as_deref(), Some("demo_data"));
+        assert_eq!(mounts[1].typ, Some(MountType::TMPFS));
+        // Two networks: `back` and `front` have equal priority, so by name.
+        assert_eq!(host.network_mode.as_deref(), Some("demo_back"));
+        assert_eq!(bp.extra_networks.len(), 1);
+        assert_eq!(bp.extra_networks[0].0, "demo_front");
+        assert_eq!(
+            bp.extra_networks[0].1.aliases.as_deref(),
+            Some(&["web".to_string(), "www".to_string()][..])
+        );
+    }
+
+    #[test]
+    fn network_mode_service_points_at_its_first_container() {
+        let mut s = web();
+        s.network_mode = Some("service:db".into());
+        let project = project_with(s);
+        let bp = blueprint(&project, &project.services["web"], "busybox");
+        let host = bp.body.host_config.unwrap();
+        assert_eq!(host.network_mode.as_deref(), Some("container:demo-db-1"));
+        assert!(bp.body.networking_config.is_none());
+    }
+
+    #[test]
+    fn canonical_json_sorts_keys() {
+        let a = serde_json::json!({"b": 1, "a": {"d": 2, "c": [3, {"f": 1, "e": 0}]}});
+        assert_eq!(
+            canonical_json(&a),
+            r#"{"a":{"c":[3,{"e":0,"f":1}],"d":2},"b":1}"#
+        );
+    }
+}

@@ -1,0 +1,138 @@
+//! The error type of engine operations: which operation on which object failed,
+//! with the engine's own message, plus the deadline every request runs under.
+
+use std::future::Future;
+use std::time::Duration;
+
+use thiserror::Error;
+
+/// An engine request that failed or ran past its deadline.
+#[derive(Debug, Error)]
+pub enum ApiError {
+    /// The engine answered with an error (or the transport failed).
+    #[error("{op}: {message}")]
+    Engine {
+        /// What torq was doing, e.g. `create container demo-web-1`.
+        op: String,
+        /// The engine's message.
+        message: String,
+        /// The HTTP status, when the engine answered.
+        status: Option<u16>,
+    },
+    /// The request did not finish within its deadline.
+    #[error("{op}: no answer from the engine within {}s", .deadline.as_secs_f64())]
+    Timeout { op: String, deadline: Duration },
+}
+
+impl ApiError {
+    /// Wraps a bollard error with the operation it belongs to.
+    pub fn from_bollard(op: impl Into<String>, err: bollard::errors::Error) -> ApiError {
+        let (status, message) = match &err {
+            bollard::errors::Error::DockerResponseServerError {
+                status_code,
+                message,
+            } => (Some(*status_code), message.trim().to_string()),
+            other => (None, other.to_string()),
+        };
+        ApiError::Engine {
+            op: op.into(),
+            message,
+            status,
+        }
+    }
+
+    /// The engine said the object does not exist (404).
+    pub fn is_not_found(&self) -> bool {
+        matches!(
+            self,
+            ApiError::Engine {
+                status: Some(404),
+                ..
+            }
+        )
+    }
+
+    /// The engine refused because of a conflict (409), e.g. a name in use or a
+    /// removal already in progress.
+    pub fn is_conflict(&self) -> bool {
+        matches!(
+            self,
+            ApiError::Engine {
+                status: Some(409),
+                ..
+            }
+        )
+    }
+
+    /// The engine found nothing to do (304), e.g. stopping a stopped container.
+    pub fn is_not_modified(&self) -> bool {
+        matches!(
+            self,
+            ApiError::Engine {
+                status: Some(304),
+                ..
+            }
+        )
+    }
+
+    /// The engine's message (without the operation).
+    pub fn message(&self) -> String {
+        match self {
+            ApiError::Engine { message, .. } => message.clone(),
+            ApiError::Timeout { deadline, .. } => {
+                format!("no answer within {}s", deadline.as_secs_f64())
+            }
+        }
+    }
+}
+
+/// Runs one engine request under `deadline`, naming the operation in any error.
+pub async fn with_deadline<T, F>(
+    op: impl Into<String>,
+    deadline: Duration,
+    fut: F,
+) -> Result<T, ApiError>
+where
+    F: Future<Output = Result<T, bollard::errors::Error>>,
+{
+    let op = op.into();
+    match tokio::time::timeout(deadline, fut).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(err)) => Err(ApiError::from_bollard(op, err)),
+        Err(_) => Err(ApiError::Timeout { op, deadline }),
+    }
+}
+
+/// The deadline of a quick request (list, inspect, create, remove, start).
+pub const QUICK: Duration = Duration::from_secs(60);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_classify() {
+        let err = ApiError::from_bollard(
+            "remove container x",
+            bollard::errors::Error::DockerResponseServerError {
+                status_code: 404,
+                message: "No such container: x".into(),
+            },
+        );
+        assert!(err.is_not_found());
+        assert!(!err.is_conflict());
+        assert_eq!(err.to_string(), "remove container x: No such container: x");
+    }
+
+    #[tokio::test]
+    async fn deadline_names_the_operation() {
+        let slow = async {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            Ok::<(), bollard::errors::Error>(())
+        };
+        let err = with_deadline("list containers", Duration::from_millis(10), slow)
+            .await
+            .unwrap_err();
+        assert!(err.to_string().starts_with("list containers: no answer"));
+    }
+}

@@ -1,0 +1,356 @@
+//! The engine's event stream for one project, turned into the live state of
+//! each container: started, died (with exit code), health, killed by SIGKILL,
+//! stopped, destroyed. Waiting for a condition reacts to these events — never
+//! to a timer.
+//!
+//! [`EventHub::subscribe`] opens one `/events` stream filtered by the project
+//! label (and replaying from a second before, so nothing between subscribing
+//! and the engine's answer is lost). Containers are keyed by id, so events of
+//! a replaced container never count for its successor. Should the stream
+//! break, waiters fall back to inspecting their container every 250 ms.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bollard::models::EventMessage;
+use bollard::query_parameters::EventsOptions;
+use futures::StreamExt;
+use tokio::sync::{watch, Notify};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use super::error::{with_deadline, QUICK};
+use super::labels;
+use super::state::{HealthState, ObservedContainer, RunState};
+use super::Engine;
+
+/// What the events said about one container so far.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Live {
+    /// It started (a `start` event, or torq's start request succeeded).
+    pub started: bool,
+    /// Its exit code once it died after starting.
+    pub exit_code: Option<i64>,
+    /// The engine's healthcheck verdict.
+    pub health: Option<HealthState>,
+    /// torq's own probe (the healthcheck test run by exec) passed.
+    pub probe_healthy: bool,
+    /// It received SIGKILL (the grace period ran out, or a forced kill).
+    pub sigkilled: bool,
+    /// A `stop` event was seen (the engine finished a stop request).
+    pub stopped: bool,
+    /// It was removed.
+    pub destroyed: bool,
+}
+
+impl Live {
+    /// The state of an already existing container, from an observation.
+    pub fn from_observed(c: &ObservedContainer) -> Live {
+        Live {
+            started: c.is_running() || c.exit_code.is_some(),
+            exit_code: if c.is_running() { None } else { c.exit_code },
+            health: c.health,
+            ..Default::default()
+        }
+    }
+
+    /// Whether it died after starting.
+    pub fn died(&self) -> bool {
+        self.exit_code.is_some()
+    }
+
+    /// Healthy by the engine's verdict or torq's probe.
+    pub fn is_healthy(&self) -> bool {
+        self.health == Some(HealthState::Healthy) || self.probe_healthy
+    }
+
+    /// Applies one event's action and attributes.
+    pub fn apply(&mut self, action: &str, attributes: &HashMap<String, String>) {
+        match action {
+            "start" => {
+                self.started = true;
+                self.exit_code = None;
+                self.stopped = false;
+            }
+            "die" => {
+                self.exit_code = Some(
+                    attributes
+                        .get("exitCode")
+                        .and_then(|c| c.parse().ok())
+                        .unwrap_or(-1),
+                );
+            }
+            "kill" => {
+                if matches!(
+                    attributes.get("signal").map(String::as_str),
+                    Some("9") | Some("SIGKILL") | Some("KILL")
+                ) {
+                    self.sigkilled = true;
+                }
+            }
+            "stop" => self.stopped = true,
+            "destroy" => self.destroyed = true,
+            _ => {
+                if let Some(word) = action.strip_prefix("health_status:") {
+                    if let Some(h) = HealthState::parse(word.trim()) {
+                        self.health = Some(h);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The reason a wait ended without its condition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WaitTimedOut;
+
+struct Inner {
+    containers: Mutex<HashMap<String, watch::Sender<Live>>>,
+    lost: AtomicBool,
+    lost_notify: Notify,
+}
+
+impl Inner {
+    fn sender(&self, id: &str) -> watch::Sender<Live> {
+        let mut map = self.containers.lock().unwrap_or_else(|e| e.into_inner());
+        map.entry(id.to_string())
+            .or_insert_with(|| watch::channel(Live::default()).0)
+            .clone()
+    }
+}
+
+/// The live state of a project's containers, fed by the engine's events.
+pub struct EventHub {
+    engine: Engine,
+    inner: Arc<Inner>,
+    task: JoinHandle<()>,
+}
+
+impl Drop for EventHub {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl EventHub {
+    /// Subscribes to `project`'s container events. Call it before starting
+    /// or stopping anything whose events matter.
+    pub fn subscribe(engine: &Engine, project: &str) -> EventHub {
+        let inner = Arc::new(Inner {
+            containers: Mutex::new(HashMap::new()),
+            lost: AtomicBool::new(false),
+            lost_notify: Notify::new(),
+        });
+        let since = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs().saturating_sub(1))
+            .unwrap_or(0);
+        let filters = HashMap::from([
+            ("type".to_string(), vec!["container".to_string()]),
+            ("label".to_string(), vec![labels::project_filter(project)]),
+            (
+                "event".to_string(),
+                ["start", "die", "kill", "stop", "destroy", "health_status"]
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect(),
+            ),
+        ]);
+        let options = EventsOptions {
+            since: Some(since.to_string()),
+            until: None,
+            filters: Some(filters),
+        };
+        let stream = engine.docker().events(Some(options));
+        let task_inner = inner.clone();
+        let task = tokio::spawn(async move {
+            let mut stream = std::pin::pin!(stream);
+            while let Some(item) = stream.next().await {
+                match item {
+                    Ok(event) => dispatch(&task_inner, event),
+                    Err(err) => {
+                        tracing::debug!(%err, "engine event stream failed");
+                        break;
+                    }
+                }
+            }
+            task_inner.lost.store(true, Ordering::SeqCst);
+            task_inner.lost_notify.notify_waiters();
+        });
+        EventHub {
+            engine: engine.clone(),
+            inner,
+            task,
+        }
+    }
+
+    /// The current live state of container `id`.
+    pub fn live(&self, id: &str) -> Live {
+        self.inner.sender(id).borrow().clone()
+    }
+
+    /// Records what an observation said about an existing container.
+    pub fn seed(&self, container: &ObservedContainer) {
+        let live = Live::from_observed(container);
+        self.inner.sender(&container.id).send_modify(|l| {
+            l.started |= live.started;
+            if l.exit_code.is_none() {
+                l.exit_code = live.exit_code;
+            }
+            if l.health.is_none() {
+                l.health = live.health;
+            }
+        });
+    }
+
+    /// torq's start request for `id` succeeded.
+    pub fn mark_started(&self, id: &str) {
+        self.inner.sender(id).send_modify(|l| l.started = true);
+    }
+
+    /// torq's health probe passed for `id`.
+    pub fn mark_probe_healthy(&self, id: &str) {
+        self.inner
+            .sender(id)
+            .send_modify(|l| l.probe_healthy = true);
+    }
+
+    /// Waits until `decide` returns a value for container `id`'s live state,
+    /// or `deadline` passes.
+    pub async fn wait_for<R>(
+        &self,
+        id: &str,
+        deadline: Instant,
+        mut decide: impl FnMut(&Live) -> Option<R>,
+    ) -> Result<R, WaitTimedOut> {
+        let mut rx = self.inner.sender(id).subscribe();
+        loop {
+            if let Some(result) = decide(&rx.borrow_and_update()) {
+                return Ok(result);
+            }
+            if self.inner.lost.load(Ordering::SeqCst) {
+                return self.poll_for(id, deadline, &mut decide).await;
+            }
+            tokio::select! {
+                changed = rx.changed() => {
+                    if changed.is_err() {
+                        return Err(WaitTimedOut);
+                    }
+                }
+                _ = self.inner.lost_notify.notified() => {}
+                _ = tokio::time::sleep_until(deadline) => return Err(WaitTimedOut),
+            }
+        }
+    }
+
+    /// The fallback when the event stream broke: inspect every 250 ms.
+    async fn poll_for<R>(
+        &self,
+        id: &str,
+        deadline: Instant,
+        decide: &mut impl FnMut(&Live) -> Option<R>,
+    ) -> Result<R, WaitTimedOut> {
+        loop {
+            self.refresh(id).await;
+            if let Some(result) = decide(&self.live(id)) {
+                return Ok(result);
+            }
+            if Instant::now() >= deadline {
+                return Err(WaitTimedOut);
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    /// Updates container `id`'s live state from an inspect.
+    pub async fn refresh(&self, id: &str) {
+        let inspected = with_deadline(
+            format!("inspect container {id}"),
+            QUICK,
+            self.engine.docker().inspect_container(id, None),
+        )
+        .await;
+        let sender = self.inner.sender(id);
+        match inspected {
+            Ok(c) => {
+                let state = c.state.unwrap_or_default();
+                let run = state
+                    .status
+                    .map(|s| RunState::parse(s.as_ref()))
+                    .unwrap_or_default();
+                let health = state
+                    .health
+                    .and_then(|h| h.status)
+                    .and_then(|s| HealthState::parse(s.as_ref()));
+                sender.send_modify(|l| {
+                    match run {
+                        RunState::Running | RunState::Paused | RunState::Restarting => {
+                            l.started = true
+                        }
+                        RunState::Exited | RunState::Dead if l.started => {
+                            l.exit_code = state.exit_code.or(Some(-1));
+                        }
+                        _ => {}
+                    }
+                    if health.is_some() {
+                        l.health = health;
+                    }
+                });
+            }
+            Err(err) if err.is_not_found() => sender.send_modify(|l| l.destroyed = true),
+            Err(_) => {}
+        }
+    }
+}
+
+fn dispatch(inner: &Inner, event: EventMessage) {
+    let (Some(action), Some(actor)) = (event.action, event.actor) else {
+        return;
+    };
+    let Some(id) = actor.id else { return };
+    let attributes = actor.attributes.unwrap_or_default();
+    tracing::trace!(%id, %action, "engine event");
+    inner
+        .sender(&id)
+        .send_modify(|l| l.apply(&action, &attributes));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn attrs(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn events_build_the_live_state() {
+        let mut live = Live::default();
+        live.apply("start", &attrs(&[]));
+        assert!(live.started && !live.died());
+        live.apply("health_status: healthy", &attrs(&[]));
+        assert!(live.is_healthy());
+        live.apply("kill", &attrs(&[("signal", "15")]));
+        assert!(!live.sigkilled);
+        live.apply("kill", &attrs(&[("signal", "9")]));
+        assert!(live.sigkilled);
+        live.apply("die", &attrs(&[("exitCode", "137")]));
+        assert_eq!(live.exit_code, Some(137));
+        live.apply("stop", &attrs(&[]));
+        assert!(live.stopped);
+    }
+
+    #[test]
+    fn unhealthy_is_not_healthy() {
+        let mut live = Live::default();
+        live.apply("health_status: unhealthy", &attrs(&[]));
+        assert_eq!(live.health, Some(HealthState::Unhealthy));
+        assert!(!live.is_healthy());
+    }
+}

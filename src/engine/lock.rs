@@ -1,0 +1,115 @@
+//! The per-project lock: two torq processes changing one project (two `up`,
+//! or `up` and `down`) take turns, so they never create duplicate
+//! containers. It is an advisory `flock` on a file named after the engine
+//! address and the project, under `$XDG_RUNTIME_DIR` (else the temporary
+//! directory); the kernel releases it when the process ends, however it ends.
+
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::os::unix::io::AsRawFd;
+use std::path::PathBuf;
+
+use sha2::{Digest, Sha256};
+
+/// Held while a command changes a project; released on drop.
+#[derive(Debug)]
+pub struct ProjectLock {
+    _file: File,
+    pub path: PathBuf,
+}
+
+/// Where the lock of `project` on engine `host` lives.
+pub fn lock_path(host: &str, project: &str) -> PathBuf {
+    let dir = std::env::var_os("XDG_RUNTIME_DIR")
+        .map(PathBuf::from)
+        .filter(|d| d.is_dir())
+        .unwrap_or_else(std::env::temp_dir);
+    let host_hash = hex::encode(&Sha256::digest(host.as_bytes())[..6]);
+    dir.join(format!("torq-{host_hash}-{project}.lock"))
+}
+
+/// Takes the lock of `project` on `host`. When another process holds it,
+/// calls `on_wait` once and waits for it.
+pub async fn lock_project(
+    host: &str,
+    project: &str,
+    on_wait: impl FnOnce(),
+) -> io::Result<ProjectLock> {
+    let path = lock_path(host, project);
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(&path)?;
+    if try_flock(&file, libc::LOCK_EX | libc::LOCK_NB)? {
+        return Ok(ProjectLock { _file: file, path });
+    }
+    on_wait();
+    let file = tokio::task::spawn_blocking(move || -> io::Result<File> {
+        loop {
+            if try_flock(&file, libc::LOCK_EX)? {
+                return Ok(file);
+            }
+        }
+    })
+    .await
+    .map_err(io::Error::other)??;
+    Ok(ProjectLock { _file: file, path })
+}
+
+/// `Ok(true)` when locked, `Ok(false)` when held elsewhere (non-blocking) or interrupted.
+fn try_flock(file: &File, operation: libc::c_int) -> io::Result<bool> {
+    // SAFETY: the descriptor belongs to `file`, which outlives the call.
+    let rc = unsafe { libc::flock(file.as_raw_fd(), operation) };
+    if rc == 0 {
+        return Ok(true);
+    }
+    let err = io::Error::last_os_error();
+    match err.raw_os_error() {
+        Some(libc::EWOULDBLOCK) | Some(libc::EINTR) => Ok(false),
+        _ => Err(err),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    #[tokio::test]
+    async fn second_holder_waits_until_the_first_releases() {
+        let project = format!("locktest-{}", std::process::id());
+        let first = lock_project("unix:///test", &project, || panic!("first must not wait"))
+            .await
+            .unwrap();
+        let waited = Arc::new(AtomicBool::new(false));
+        let flag = waited.clone();
+        let second = tokio::spawn(async move {
+            lock_project("unix:///test", &project, move || {
+                flag.store(true, Ordering::SeqCst)
+            })
+            .await
+        });
+        // The second is parked in flock until the first lock is dropped.
+        while !waited.load(Ordering::SeqCst) {
+            tokio::task::yield_now().await;
+        }
+        assert!(!second.is_finished());
+        let path = first.path.clone();
+        drop(first);
+        let second = second.await.unwrap().unwrap();
+        assert_eq!(second.path, path);
+        drop(second);
+        let _ = std::fs::remove_file(path);
+    }
+
+    #[test]
+    fn path_names_host_and_project() {
+        let a = lock_path("unix:///var/run/docker.sock", "demo");
+        let b = lock_path("tcp://10.0.0.1:2375", "demo");
+        assert_ne!(a, b);
+        assert!(a.to_string_lossy().ends_with("-demo.lock"));
+    }
+}

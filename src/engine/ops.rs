@@ -1,0 +1,443 @@
+//! Single engine operations on a project's objects — create, start, stop,
+//! kill and remove containers; create and remove networks and volumes; run a
+//! command in a container; read a container's last log lines — each under a
+//! deadline, each naming its object in errors.
+//!
+//! Operations that stop or remove take an object observed with the project's
+//! label ([`super::state`]) and check that label again, so torq never touches
+//! an object of another project or an unlabeled one.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
+use bollard::models::{
+    ContainerCreateBody, EndpointSettings, NetworkConnectRequest, NetworkCreateRequest,
+    VolumeCreateRequest,
+};
+use bollard::query_parameters::{
+    CreateContainerOptions, KillContainerOptions, LogsOptions, RemoveContainerOptions,
+    RemoveVolumeOptions, StopContainerOptions,
+};
+use futures::StreamExt;
+use thiserror::Error;
+
+use super::error::{with_deadline, ApiError, QUICK};
+use super::labels;
+use super::Engine;
+use crate::spec::model::{Network, Volume};
+
+/// Extra time a stop may take beyond its grace period before torq calls it hung.
+const STOP_SLACK: Duration = Duration::from_secs(30);
+
+/// Refusal to touch an object without the project's label.
+#[derive(Debug, Error)]
+#[error(
+    "refusing to touch {kind} {name}: it does not carry the label {}={project}",
+    labels::PROJECT
+)]
+pub struct NotOurs {
+    pub kind: &'static str,
+    pub name: String,
+    pub project: String,
+}
+
+/// Fails unless `object_labels` says the object belongs to `project`.
+pub fn check_ours(
+    kind: &'static str,
+    name: &str,
+    object_labels: &HashMap<String, String>,
+    project: &str,
+) -> Result<(), NotOurs> {
+    if object_labels.get(labels::PROJECT).map(String::as_str) == Some(project) {
+        Ok(())
+    } else {
+        Err(NotOurs {
+            kind,
+            name: name.to_string(),
+            project: project.to_string(),
+        })
+    }
+}
+
+/// Creates container `name`; returns its id.
+pub async fn create_container(
+    engine: &Engine,
+    name: &str,
+    body: ContainerCreateBody,
+) -> Result<String, ApiError> {
+    let options = CreateContainerOptions {
+        name: Some(name.to_string()),
+        ..Default::default()
+    };
+    let response = with_deadline(
+        format!("create container {name}"),
+        QUICK,
+        engine.docker().create_container(Some(options), body),
+    )
+    .await?;
+    Ok(response.id)
+}
+
+/// Connects a created container to one more network (API 1.41 attaches only
+/// one network at create).
+pub async fn connect_network(
+    engine: &Engine,
+    container: &str,
+    network: &str,
+    endpoint: EndpointSettings,
+) -> Result<(), ApiError> {
+    let request = NetworkConnectRequest {
+        container: container.to_string(),
+        endpoint_config: Some(endpoint),
+    };
+    with_deadline(
+        format!("connect container {container} to network {network}"),
+        QUICK,
+        engine.docker().connect_network(network, request),
+    )
+    .await
+}
+
+/// Starts a container (already running counts as success).
+pub async fn start_container(engine: &Engine, name: &str) -> Result<(), ApiError> {
+    match with_deadline(
+        format!("start container {name}"),
+        QUICK,
+        engine.docker().start_container(name, None),
+    )
+    .await
+    {
+        Err(err) if err.is_not_modified() => Ok(()),
+        other => other,
+    }
+}
+
+/// Stops a container: its stop signal, then SIGKILL after `grace` (or the
+/// container's own stop timeout when `None`). Already stopped is success.
+pub async fn stop_container(
+    engine: &Engine,
+    id: &str,
+    name: &str,
+    grace: Option<Duration>,
+) -> Result<(), ApiError> {
+    let options = StopContainerOptions {
+        t: grace.map(|g| i32::try_from(g.as_secs()).unwrap_or(i32::MAX)),
+        signal: None,
+    };
+    let deadline = grace.unwrap_or(Duration::from_secs(
+        super::container::DEFAULT_STOP_GRACE_SECS as u64,
+    )) + STOP_SLACK;
+    match with_deadline(
+        format!("stop container {name}"),
+        deadline,
+        engine.docker().stop_container(id, Some(options)),
+    )
+    .await
+    {
+        Err(err) if err.is_not_modified() || err.is_not_found() => Ok(()),
+        other => other,
+    }
+}
+
+/// Sends `signal` to a container. A container that is not running is success.
+pub async fn kill_container(
+    engine: &Engine,
+    id: &str,
+    name: &str,
+    signal: &str,
+) -> Result<(), ApiError> {
+    let options = KillContainerOptions {
+        signal: signal.to_string(),
+    };
+    match with_deadline(
+        format!("kill container {name}"),
+        QUICK,
+        engine.docker().kill_container(id, Some(options)),
+    )
+    .await
+    {
+        Err(err) if err.is_not_found() || err.is_conflict() => Ok(()),
+        other => other,
+    }
+}
+
+/// Removes a container (and its anonymous volumes); `force` kills it first.
+/// Already gone is success.
+pub async fn remove_container(
+    engine: &Engine,
+    id: &str,
+    name: &str,
+    force: bool,
+) -> Result<(), ApiError> {
+    let options = RemoveContainerOptions {
+        v: true,
+        force,
+        link: false,
+    };
+    match with_deadline(
+        format!("remove container {name}"),
+        QUICK,
+        engine.docker().remove_container(id, Some(options)),
+    )
+    .await
+    {
+        Err(err) if err.is_not_found() => Ok(()),
+        // "removal already in progress": someone else is removing it.
+        Err(err) if err.is_conflict() && err.message().contains("already in progress") => Ok(()),
+        other => other,
+    }
+}
+
+/// Creates network `key` of `project` (name, driver, options, labels).
+/// An existing network of the same name is success.
+pub async fn create_network(
+    engine: &Engine,
+    project: &str,
+    key: &str,
+    name: &str,
+    spec: Option<&Network>,
+) -> Result<(), ApiError> {
+    let mut labels_map: HashMap<String, String> = spec
+        .map(|n| {
+            n.labels
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        })
+        .unwrap_or_default();
+    labels_map.insert(labels::PROJECT.into(), project.to_string());
+    labels_map.insert(labels::NETWORK.into(), key.to_string());
+    labels_map.insert(
+        labels::VERSION.into(),
+        super::container::TORQ_VERSION_LABEL.into(),
+    );
+    let request = NetworkCreateRequest {
+        name: name.to_string(),
+        driver: Some(
+            spec.and_then(|n| n.driver.clone())
+                .unwrap_or_else(|| "bridge".into()),
+        ),
+        internal: spec.map(|n| n.internal).filter(|i| *i),
+        attachable: spec.map(|n| n.attachable).filter(|a| *a),
+        enable_ipv6: spec.and_then(|n| n.enable_ipv6),
+        options: spec
+            .map(|n| {
+                n.driver_opts
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect::<HashMap<_, _>>()
+            })
+            .filter(|o| !o.is_empty()),
+        ipam: spec
+            .and_then(|n| n.ipam.clone())
+            .and_then(|v| serde_json::from_value(ipam_to_api(v)).ok()),
+        labels: Some(labels_map),
+        ..Default::default()
+    };
+    match with_deadline(
+        format!("create network {name}"),
+        QUICK,
+        engine.docker().create_network(request),
+    )
+    .await
+    {
+        Err(err) if err.is_conflict() => Ok(()),
+        Ok(_) => Ok(()),
+        Err(err) => Err(err),
+    }
+}
+
+/// The spec's `ipam` (compose keys, lowercase) in the API's shape.
+fn ipam_to_api(value: serde_json::Value) -> serde_json::Value {
+    use serde_json::{json, Value};
+    let get = |v: &Value, k: &str| v.get(k).cloned().unwrap_or(Value::Null);
+    let config: Vec<Value> = value
+        .get("config")
+        .and_then(Value::as_array)
+        .map(|items| {
+            items
+                .iter()
+                .map(|c| {
+                    json!({
+                        "Subnet": get(c, "subnet"),
+                        "IPRange": get(c, "ip_range"),
+                        "Gateway": get(c, "gateway"),
+                        "AuxiliaryAddresses": get(c, "aux_addresses"),
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    json!({
+        "Driver": get(&value, "driver"),
+        "Config": config,
+        "Options": get(&value, "options"),
+    })
+}
+
+/// Removes a network. Gone is success.
+pub async fn remove_network(engine: &Engine, id: &str, name: &str) -> Result<(), ApiError> {
+    match with_deadline(
+        format!("remove network {name}"),
+        QUICK,
+        engine.docker().remove_network(id),
+    )
+    .await
+    {
+        Err(err) if err.is_not_found() => Ok(()),
+        other => other,
+    }
+}
+
+/// Creates volume `key` of `project`. An existing volume is success.
+pub async fn create_volume(
+    engine: &Engine,
+    project: &str,
+    key: &str,
+    name: &str,
+    spec: Option<&Volume>,
+) -> Result<(), ApiError> {
+    let mut labels_map: HashMap<String, String> = spec
+        .map(|v| {
+            v.labels
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        })
+        .unwrap_or_default();
+    labels_map.insert(labels::PROJECT.into(), project.to_string());
+    labels_map.insert(labels::VOLUME.into(), key.to_string());
+    labels_map.insert(
+        labels::VERSION.into(),
+        super::container::TORQ_VERSION_LABEL.into(),
+    );
+    let request = VolumeCreateRequest {
+        name: Some(name.to_string()),
+        driver: spec.and_then(|v| v.driver.clone()),
+        driver_opts: spec
+            .map(|v| {
+                v.driver_opts
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect::<HashMap<_, _>>()
+            })
+            .filter(|o| !o.is_empty()),
+        labels: Some(labels_map),
+        ..Default::default()
+    };
+    with_deadline(
+        format!("create volume {name}"),
+        QUICK,
+        engine.docker().create_volume(request),
+    )
+    .await
+    .map(|_| ())
+}
+
+/// Removes a volume. Gone is success.
+pub async fn remove_volume(engine: &Engine, name: &str) -> Result<(), ApiError> {
+    match with_deadline(
+        format!("remove volume {name}"),
+        QUICK,
+        engine
+            .docker()
+            .remove_volume(name, Some(RemoveVolumeOptions { force: false })),
+    )
+    .await
+    {
+        Err(err) if err.is_not_found() => Ok(()),
+        other => other,
+    }
+}
+
+/// Runs `cmd` in a running container and returns its exit code, within `deadline`.
+pub async fn exec_exit_code(
+    engine: &Engine,
+    container: &str,
+    cmd: Vec<String>,
+    deadline: Duration,
+) -> Result<i64, ApiError> {
+    let op = format!("exec in container {container}");
+    let run = async {
+        let created = engine
+            .docker()
+            .create_exec(
+                container,
+                CreateExecOptions::<String> {
+                    cmd: Some(cmd),
+                    attach_stdout: Some(false),
+                    attach_stderr: Some(false),
+                    attach_stdin: Some(false),
+                    ..Default::default()
+                },
+            )
+            .await?;
+        let started = engine
+            .docker()
+            .start_exec(
+                &created.id,
+                Some(StartExecOptions {
+                    detach: false,
+                    tty: false,
+                    output_capacity: None,
+                }),
+            )
+            .await?;
+        if let StartExecResults::Attached { mut output, .. } = started {
+            // The stream ends when the command exits.
+            while let Some(item) = output.next().await {
+                item?;
+            }
+        }
+        let inspected = engine.docker().inspect_exec(&created.id).await?;
+        Ok(inspected.exit_code.unwrap_or(-1))
+    };
+    with_deadline(op, deadline, run).await
+}
+
+/// The last `lines` lines a container wrote (stdout and stderr), oldest first.
+pub async fn tail_logs(engine: &Engine, id: &str, lines: usize) -> Result<Vec<String>, ApiError> {
+    let options = LogsOptions {
+        stdout: true,
+        stderr: true,
+        tail: lines.to_string(),
+        ..Default::default()
+    };
+    let read = async {
+        let mut stream = engine.docker().logs(id, Some(options));
+        let mut text = String::new();
+        while let Some(chunk) = stream.next().await {
+            text.push_str(&String::from_utf8_lossy(&chunk?.into_bytes()));
+        }
+        Ok(text)
+    };
+    let text = with_deadline(format!("read logs of container {id}"), QUICK, read).await?;
+    Ok(text
+        .lines()
+        .map(|l| l.trim_end().to_string())
+        .filter(|l| !l.is_empty())
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn objects_without_the_label_are_refused() {
+        let mine = HashMap::from([(labels::PROJECT.to_string(), "demo".to_string())]);
+        assert!(check_ours("container", "x", &mine, "demo").is_ok());
+        let err = check_ours("container", "x", &mine, "other").unwrap_err();
+        assert!(err.to_string().contains("refusing to touch container x"));
+        assert!(check_ours("network", "n", &HashMap::new(), "demo").is_err());
+    }
+
+    #[test]
+    fn ipam_keys_become_api_keys() {
+        let v = serde_json::json!({"driver": "default", "config": [{"subnet": "10.5.0.0/16", "gateway": "10.5.0.1"}]});
+        let api = ipam_to_api(v);
+        assert_eq!(api["Config"][0]["Subnet"], "10.5.0.0/16");
+        assert_eq!(api["Driver"], "default");
+    }
+}

@@ -1,0 +1,129 @@
+//! Reading containers' logs: one task per container turns the engine's frames
+//! into batches of lines, and [`read_merged`] merges them by timestamp into a
+//! sink (`torq logs` without `-f`).
+//!
+//! Each reader sends batches of whatever lines are ready (up to
+//! [`BATCH_LINES`]) through a channel of [`CHANNEL_BATCHES`]: the engine
+//! streams every container in parallel, and no more than that is held per
+//! container however long its log is.
+
+use futures::StreamExt;
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+
+use super::line::{LineAssembler, LogLine};
+use super::merge::{merge_by_time, SourceFailure, SourceItem, CHANNEL_BATCHES};
+use super::sink::{LogSink, Source};
+use crate::engine::logs::{container_logs, LogRequest};
+use crate::engine::Engine;
+
+/// Most lines sent in one batch.
+pub const BATCH_LINES: usize = 512;
+
+/// Reads `source`'s log (`index` is its place in the sink's table) and sends
+/// its lines to `tx` until the log ends, the receiver goes away, or the
+/// engine fails (sent as the last item). Lines for which `keep` returns false
+/// are dropped (a follower uses it to skip lines it showed before a restart).
+pub async fn read_source(
+    engine: Engine,
+    index: usize,
+    source: Source,
+    request: LogRequest,
+    tx: mpsc::Sender<SourceItem>,
+    mut keep: impl FnMut(&LogLine) -> bool + Send,
+) {
+    let frames = container_logs(
+        &engine,
+        &source.container_id,
+        &source.container_name,
+        &request,
+    );
+    let mut chunks = frames.ready_chunks(BATCH_LINES);
+    let mut assembler = LineAssembler::new(index);
+    while let Some(chunk) = chunks.next().await {
+        let mut batch = Vec::with_capacity(chunk.len());
+        let mut failure = None;
+        for item in chunk {
+            match item {
+                Ok(frame) => assembler.push(frame.stream, frame.bytes, &mut batch),
+                Err(err) => {
+                    failure = Some(err.to_string());
+                    break;
+                }
+            }
+        }
+        batch.retain(&mut keep);
+        if !batch.is_empty() && tx.send(Ok(batch)).await.is_err() {
+            return;
+        }
+        if let Some(message) = failure {
+            let _ = tx.send(Err(message)).await;
+            return;
+        }
+    }
+    let mut rest = Vec::new();
+    assembler.finish(&mut rest);
+    rest.retain(&mut keep);
+    if !rest.is_empty() {
+        let _ = tx.send(Ok(rest)).await;
+    }
+}
+
+/// Reads every source's log per `request` and writes the lines to `sink` in
+/// timestamp order. Returns the sources whose log could not be read to the
+/// end (with the engine's reason); an error of the sink ends the read.
+pub async fn read_merged(
+    engine: &Engine,
+    sources: &[Source],
+    request: LogRequest,
+    sink: &mut dyn LogSink,
+) -> std::io::Result<Vec<SourceFailure>> {
+    let mut readers = JoinSet::new();
+    let mut receivers = Vec::with_capacity(sources.len());
+    for (index, source) in sources.iter().enumerate() {
+        sink.add_source(index, source);
+        let (tx, rx) = mpsc::channel(CHANNEL_BATCHES);
+        receivers.push(rx);
+        readers.spawn(read_source(
+            engine.clone(),
+            index,
+            source.clone(),
+            request,
+            tx,
+            |_| true,
+        ));
+    }
+    // Dropping `readers` (also on a sink error) aborts the remaining reads.
+    merge_by_time(receivers, sink).await
+}
+
+/// The prefix of a container's lines: its service, with `-N` for container
+/// numbers above 1 (replicas).
+pub fn source_label(service: &str, number: u32) -> String {
+    if number > 1 {
+        format!("{service}-{number}")
+    } else {
+        service.to_string()
+    }
+}
+
+/// The project's containers of `services` (all when empty), one-off
+/// containers excluded, by service then number.
+pub async fn project_sources(
+    engine: &Engine,
+    project: &str,
+    services: &[String],
+) -> Result<Vec<Source>, crate::engine::error::ApiError> {
+    let containers = crate::engine::state::list_containers(engine, project).await?;
+    Ok(containers
+        .into_iter()
+        .filter(|c| !c.oneoff && (services.is_empty() || services.contains(&c.service)))
+        .map(|c| Source {
+            label: source_label(&c.service, c.number),
+            service: c.service,
+            number: c.number,
+            container_id: c.id,
+            container_name: c.name,
+        })
+        .collect())
+}

@@ -1,0 +1,580 @@
+//! The executor: runs a [`Plan`] with maximal parallelism. Every step is a
+//! tokio task that starts as soon as the steps it depends on are done. When
+//! a step fails, the steps that require it are skipped (and say why), steps
+//! with an optional edge on it run with a warning, and independent steps
+//! carry on. Progress goes to the [`Reporter`]; the outcome of every step
+//! comes back as an [`ExecReport`].
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::future::{join_all, BoxFuture, FutureExt, Shared};
+use tokio::time::Instant;
+
+use super::{ContainerHandle, EdgeKind, Op, Plan, Step, StepId, WaitFor};
+use crate::engine::container::Blueprint;
+use crate::engine::events::{EventHub, Live};
+use crate::engine::health;
+use crate::engine::ops;
+use crate::engine::state::HealthState;
+use crate::engine::Engine;
+use crate::spec::model::{Healthcheck, Project};
+use crate::ui::{Event, Phase, Reporter};
+
+/// How long `down` listens for a stopped container's last events (to tell
+/// a graceful stop from a SIGKILL) after the engine answered the stop.
+const STOP_EVENT_GRACE: Duration = Duration::from_secs(2);
+
+/// What a step came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// It happened. `container` is the id a create step made (or the
+    /// container a step acted on); `killed` marks a stop that needed SIGKILL.
+    Done {
+        container: Option<String>,
+        killed: bool,
+    },
+    /// It failed; `container` is the container the failure is about.
+    Failed {
+        reason: String,
+        container: Option<String>,
+    },
+    /// It did not run because a step it requires failed. `silent` when the
+    /// failure is already reported under the same subject.
+    Skipped { reason: String, silent: bool },
+}
+
+impl Outcome {
+    fn done() -> Outcome {
+        Outcome::Done {
+            container: None,
+            killed: false,
+        }
+    }
+
+    fn failed(reason: impl Into<String>) -> Outcome {
+        Outcome::Failed {
+            reason: reason.into(),
+            container: None,
+        }
+    }
+
+    pub fn is_done(&self) -> bool {
+        matches!(self, Outcome::Done { .. })
+    }
+}
+
+/// What a plan's execution needs beyond the plan.
+pub struct ExecContext {
+    pub engine: Engine,
+    /// The spec (for create steps and healthchecks); an empty project for `down`.
+    pub project: Arc<Project>,
+    pub blueprints: Arc<HashMap<String, Blueprint>>,
+    pub hub: Arc<EventHub>,
+    pub reporter: Arc<dyn Reporter>,
+    /// When waits give up.
+    pub wait_deadline: Instant,
+    /// `--wait-timeout`, for messages.
+    pub wait_timeout: Duration,
+    /// Run healthcheck tests by exec while waiting for health.
+    pub fast_health: bool,
+}
+
+/// The outcome of every step, by step id.
+#[derive(Debug, Clone, Default)]
+pub struct ExecReport {
+    pub outcomes: Vec<Outcome>,
+}
+
+/// One failed step, for the summary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub subject: String,
+    pub service: Option<String>,
+    pub reason: String,
+    /// The container whose last log lines explain it.
+    pub container: Option<String>,
+}
+
+impl ExecReport {
+    /// Failed steps, in plan order.
+    pub fn failures(&self, plan: &Plan) -> Vec<Failure> {
+        plan.steps
+            .iter()
+            .zip(&self.outcomes)
+            .filter_map(|(step, outcome)| match outcome {
+                Outcome::Failed { reason, container } => Some(Failure {
+                    subject: step.subject.clone(),
+                    service: step.op.service().map(String::from),
+                    reason: reason.clone(),
+                    container: container.clone(),
+                }),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Subjects skipped with their reason (one per subject), in plan order.
+    pub fn skipped(&self, plan: &Plan) -> Vec<(String, String)> {
+        let mut seen: Vec<(String, String)> = Vec::new();
+        for (step, outcome) in plan.steps.iter().zip(&self.outcomes) {
+            if let Outcome::Skipped {
+                reason,
+                silent: false,
+            } = outcome
+            {
+                if !seen.iter().any(|(s, _)| s == &step.subject) {
+                    seen.push((step.subject.clone(), reason.clone()));
+                }
+            }
+        }
+        seen
+    }
+
+    /// Done steps whose operation matches `pred`.
+    pub fn done_where(&self, plan: &Plan, pred: impl Fn(&Op) -> bool) -> Vec<StepId> {
+        plan.steps
+            .iter()
+            .zip(&self.outcomes)
+            .filter(|(step, outcome)| outcome.is_done() && pred(&step.op))
+            .map(|(step, _)| step.id)
+            .collect()
+    }
+}
+
+type SharedOutcome = Shared<BoxFuture<'static, Outcome>>;
+
+/// Runs `plan`; returns when every step is done, failed or skipped.
+pub async fn execute(plan: &Plan, ctx: Arc<ExecContext>) -> ExecReport {
+    let results: Arc<Mutex<HashMap<StepId, Outcome>>> = Arc::new(Mutex::new(HashMap::new()));
+    let mut futures: Vec<SharedOutcome> = Vec::with_capacity(plan.steps.len());
+    for step in &plan.steps {
+        let deps: Vec<(EdgeKind, String, SharedOutcome)> = step
+            .after
+            .iter()
+            .filter(|e| e.on < futures.len())
+            .map(|e| {
+                (
+                    e.kind,
+                    plan.steps[e.on].subject.clone(),
+                    futures[e.on].clone(),
+                )
+            })
+            .collect();
+        let step = step.clone();
+        let ctx = ctx.clone();
+        let results = results.clone();
+        let future = async move {
+            let outcome = match await_dependencies(&ctx, &step, deps).await {
+                Some(skip) => skip,
+                None => run_step(&ctx, &step, &results).await,
+            };
+            report_outcome(&ctx, &step, &outcome);
+            results
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(step.id, outcome.clone());
+            outcome
+        }
+        .boxed()
+        .shared();
+        futures.push(future);
+    }
+    let tasks: Vec<_> = futures.iter().cloned().map(tokio::spawn).collect();
+    let outcomes = join_all(tasks)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|e| Outcome::failed(format!("internal error: {e}"))))
+        .collect();
+    ExecReport { outcomes }
+}
+
+/// Waits for every dependency; `Some(skip)` when a required one did not succeed.
+async fn await_dependencies(
+    ctx: &ExecContext,
+    step: &Step,
+    deps: Vec<(EdgeKind, String, SharedOutcome)>,
+) -> Option<Outcome> {
+    let mut skip: Option<Outcome> = None;
+    for (kind, dep_subject, dep) in deps {
+        let outcome = dep.await;
+        if outcome.is_done() || kind == EdgeKind::Order {
+            continue;
+        }
+        let reason = match &outcome {
+            Outcome::Skipped { reason, .. } => reason.clone(),
+            _ => format!("dependency {dep_subject} failed"),
+        };
+        match kind {
+            EdgeKind::Required => {
+                if skip.is_none() {
+                    skip = Some(Outcome::Skipped {
+                        silent: dep_subject == step.subject,
+                        reason,
+                    });
+                }
+            }
+            EdgeKind::Optional => ctx.reporter.report(Event::Warning(format!(
+                "{}: optional dependency {dep_subject} did not succeed; starting anyway",
+                step.subject
+            ))),
+            EdgeKind::Order => {}
+        }
+    }
+    skip
+}
+
+fn report_outcome(ctx: &ExecContext, step: &Step, outcome: &Outcome) {
+    match outcome {
+        Outcome::Done { killed, .. } => {
+            let (phase, detail) = done_phase(step, *killed);
+            ctx.reporter.progress(&step.subject, phase, detail);
+        }
+        Outcome::Failed { reason, .. } => {
+            ctx.reporter
+                .progress(&step.subject, Phase::Failed, Some(reason.clone()))
+        }
+        Outcome::Skipped {
+            reason,
+            silent: false,
+        } => ctx
+            .reporter
+            .progress(&step.subject, Phase::Skipped, Some(reason.clone())),
+        Outcome::Skipped { silent: true, .. } => {}
+    }
+}
+
+fn start_phase(step: &Step) -> (Phase, Option<String>) {
+    match &step.op {
+        Op::CreateNetwork { .. } | Op::CreateVolume { .. } => (Phase::Creating, None),
+        Op::CreateContainer { .. } => match step.cause.as_deref() {
+            Some("no container") | None => (Phase::Creating, None),
+            Some(cause) => (Phase::Recreating, Some(cause.to_string())),
+        },
+        Op::StartContainer { .. } => (Phase::Starting, None),
+        Op::Wait { condition, .. } => (
+            Phase::Waiting,
+            Some(format!("until {}", condition.as_str())),
+        ),
+        Op::StopContainer { .. } => (Phase::Stopping, step.cause.clone()),
+        Op::RemoveContainer { .. } | Op::RemoveNetwork { .. } | Op::RemoveVolume { .. } => {
+            (Phase::Removing, step.cause.clone())
+        }
+    }
+}
+
+fn done_phase(step: &Step, killed: bool) -> (Phase, Option<String>) {
+    match &step.op {
+        Op::CreateNetwork { .. } | Op::CreateVolume { .. } | Op::CreateContainer { .. } => {
+            (Phase::Created, None)
+        }
+        Op::StartContainer { .. } => (Phase::Started, None),
+        Op::Wait { condition, .. } => match condition {
+            WaitFor::Healthy => (Phase::Healthy, None),
+            WaitFor::Running => (Phase::Running, None),
+            WaitFor::Completed => (Phase::Exited, Some("completed successfully".into())),
+        },
+        Op::StopContainer { .. } if killed => (
+            Phase::Killed,
+            Some("did not stop within its grace period".into()),
+        ),
+        Op::StopContainer { .. } => (Phase::Stopped, None),
+        Op::RemoveContainer { force: true, .. } if killed => {
+            (Phase::Killed, Some("and removed".into()))
+        }
+        Op::RemoveContainer { .. } | Op::RemoveNetwork { .. } | Op::RemoveVolume { .. } => {
+            (Phase::Removed, None)
+        }
+    }
+}
+
+/// The container id behind a handle (a created one: from its create step).
+fn resolve(handle: &ContainerHandle, results: &Mutex<HashMap<StepId, Outcome>>) -> Option<String> {
+    match handle {
+        ContainerHandle::Existing(c) => Some(c.id.clone()),
+        ContainerHandle::Created { step, .. } => {
+            match results.lock().unwrap_or_else(|e| e.into_inner()).get(step) {
+                Some(Outcome::Done {
+                    container: Some(id),
+                    ..
+                }) => Some(id.clone()),
+                _ => None,
+            }
+        }
+    }
+}
+
+async fn run_step(
+    ctx: &ExecContext,
+    step: &Step,
+    results: &Mutex<HashMap<StepId, Outcome>>,
+) -> Outcome {
+    let (phase, detail) = start_phase(step);
+    ctx.reporter.progress(&step.subject, phase, detail);
+    let engine = &ctx.engine;
+    let project = &ctx.project;
+    match &step.op {
+        Op::CreateNetwork { key, name } => {
+            match ops::create_network(engine, &project.name, key, name, project.networks.get(key))
+                .await
+            {
+                Ok(()) => Outcome::done(),
+                Err(err) => Outcome::failed(err.message()),
+            }
+        }
+        Op::CreateVolume { key, name } => {
+            match ops::create_volume(engine, &project.name, key, name, project.volumes.get(key))
+                .await
+            {
+                Ok(()) => Outcome::done(),
+                Err(err) => Outcome::failed(err.message()),
+            }
+        }
+        Op::CreateContainer {
+            service, number, ..
+        } => create_container(ctx, service, *number).await,
+        Op::StartContainer { container, .. } => {
+            let Some(id) = resolve(container, results) else {
+                return Outcome::failed("its container was not created");
+            };
+            match ops::start_container(engine, &id).await {
+                Ok(()) => {
+                    ctx.hub.mark_started(&id);
+                    Outcome::Done {
+                        container: Some(id),
+                        killed: false,
+                    }
+                }
+                Err(err) => Outcome::Failed {
+                    reason: err.message(),
+                    container: Some(id),
+                },
+            }
+        }
+        Op::Wait {
+            service,
+            condition,
+            targets,
+        } => {
+            let ids: Vec<String> = targets.iter().filter_map(|t| resolve(t, results)).collect();
+            wait_all(ctx, service, *condition, ids).await
+        }
+        Op::StopContainer {
+            container, grace, ..
+        } => match ops::stop_container(engine, &container.id, &container.name, *grace).await {
+            Ok(()) => {
+                let deadline = Instant::now() + STOP_EVENT_GRACE;
+                let killed = ctx
+                    .hub
+                    .wait_for(&container.id, deadline, |l| {
+                        (l.died() || l.stopped || l.destroyed).then_some(l.sigkilled)
+                    })
+                    .await
+                    .unwrap_or(false);
+                Outcome::Done {
+                    container: Some(container.id.clone()),
+                    killed,
+                }
+            }
+            Err(err) => Outcome::Failed {
+                reason: err.message(),
+                container: Some(container.id.clone()),
+            },
+        },
+        Op::RemoveContainer {
+            container, force, ..
+        } => {
+            let was_running = *force && !ctx.hub.live(&container.id).died();
+            match ops::remove_container(engine, &container.id, &container.name, *force).await {
+                Ok(()) => Outcome::Done {
+                    container: Some(container.id.clone()),
+                    killed: was_running,
+                },
+                Err(err) => Outcome::Failed {
+                    reason: err.message(),
+                    container: Some(container.id.clone()),
+                },
+            }
+        }
+        Op::RemoveNetwork { id, name } => match ops::remove_network(engine, id, name).await {
+            Ok(()) => Outcome::done(),
+            Err(err) => Outcome::failed(err.message()),
+        },
+        Op::RemoveVolume { name } => match ops::remove_volume(engine, name).await {
+            Ok(()) => Outcome::done(),
+            Err(err) => Outcome::failed(err.message()),
+        },
+    }
+}
+
+async fn create_container(ctx: &ExecContext, service: &str, number: u32) -> Outcome {
+    let (Some(blueprint), Some(spec)) = (
+        ctx.blueprints.get(service),
+        ctx.project.services.get(service),
+    ) else {
+        return Outcome::failed(format!(
+            "internal error: no blueprint for service {service}"
+        ));
+    };
+    let (name, body) = blueprint.for_replica(&ctx.project, spec, number);
+    let id = match ops::create_container(&ctx.engine, &name, body).await {
+        Ok(id) => id,
+        Err(err) => return Outcome::failed(err.message()),
+    };
+    for (network, endpoint) in &blueprint.extra_networks {
+        if let Err(err) = ops::connect_network(&ctx.engine, &id, network, endpoint.clone()).await {
+            return Outcome::Failed {
+                reason: err.message(),
+                container: Some(id),
+            };
+        }
+    }
+    Outcome::Done {
+        container: Some(id),
+        killed: false,
+    }
+}
+
+/// Waits until every container meets `condition`; the first failure wins.
+async fn wait_all(
+    ctx: &ExecContext,
+    service: &str,
+    condition: WaitFor,
+    ids: Vec<String>,
+) -> Outcome {
+    let healthcheck = ctx
+        .project
+        .services
+        .get(service)
+        .and_then(|s| s.healthcheck.clone());
+    let waits = ids
+        .into_iter()
+        .map(|id| wait_one(ctx, condition, healthcheck.clone(), id));
+    for result in join_all(waits).await {
+        if let Err((reason, id)) = result {
+            return Outcome::Failed {
+                reason,
+                container: Some(id),
+            };
+        }
+    }
+    Outcome::done()
+}
+
+async fn wait_one(
+    ctx: &ExecContext,
+    condition: WaitFor,
+    healthcheck: Option<Healthcheck>,
+    id: String,
+) -> Result<(), (String, String)> {
+    let exited = |l: &Live| format!("exited with code {}", l.exit_code.unwrap_or(-1));
+    let result = match condition {
+        WaitFor::Running => {
+            ctx.hub
+                .wait_for(&id, ctx.wait_deadline, |l| {
+                    if l.died() {
+                        Some(Err(exited(l)))
+                    } else if l.started {
+                        Some(Ok(()))
+                    } else {
+                        None
+                    }
+                })
+                .await
+        }
+        WaitFor::Completed => {
+            ctx.hub
+                .wait_for(&id, ctx.wait_deadline, |l| match l.exit_code {
+                    Some(0) => Some(Ok(())),
+                    Some(_) => Some(Err(exited(l))),
+                    None => None,
+                })
+                .await
+        }
+        WaitFor::Healthy => {
+            let probe = match healthcheck.as_ref().filter(|h| h.is_enabled()) {
+                Some(hc) => health::probe_command(hc).map(|cmd| (cmd, hc.timeout)),
+                None => match image_healthcheck(ctx, &id).await {
+                    Some(hc) => health::probe_command(&hc).map(|cmd| (cmd, hc.timeout)),
+                    None => {
+                        return Err((
+                            "has no healthcheck, but a dependent waits for it to be healthy".into(),
+                            id,
+                        ))
+                    }
+                },
+            };
+            let prober = probe.filter(|_| ctx.fast_health).map(|(cmd, timeout)| {
+                tokio::spawn(health::probe_until_settled(
+                    ctx.engine.clone(),
+                    ctx.hub.clone(),
+                    id.clone(),
+                    cmd,
+                    timeout,
+                    ctx.wait_deadline,
+                ))
+            });
+            let result = ctx
+                .hub
+                .wait_for(&id, ctx.wait_deadline, |l| {
+                    if l.died() {
+                        Some(Err(exited(l)))
+                    } else if l.health == Some(HealthState::Unhealthy) {
+                        Some(Err("unhealthy".to_string()))
+                    } else if l.is_healthy() {
+                        Some(Ok(()))
+                    } else {
+                        None
+                    }
+                })
+                .await;
+            if let Some(prober) = prober {
+                prober.abort();
+            }
+            result
+        }
+    };
+    match result {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(reason)) => Err((reason, id)),
+        Err(_) => {
+            let live = ctx.hub.live(&id);
+            let state = match (condition, live.health) {
+                (WaitFor::Healthy, Some(h)) => format!("health: {}", h.as_str()),
+                (WaitFor::Healthy, None) => "health: starting".to_string(),
+                (WaitFor::Completed, _) => "still running".to_string(),
+                (WaitFor::Running, _) => "not started".to_string(),
+            };
+            Err((
+                format!(
+                    "not {} within {}s ({state})",
+                    condition.as_str(),
+                    ctx.wait_timeout.as_secs()
+                ),
+                id,
+            ))
+        }
+    }
+}
+
+/// The healthcheck a container got from its image, when the spec has none.
+async fn image_healthcheck(ctx: &ExecContext, id: &str) -> Option<Healthcheck> {
+    let inspected = crate::engine::error::with_deadline(
+        format!("inspect container {id}"),
+        crate::engine::error::QUICK,
+        ctx.engine.docker().inspect_container(id, None),
+    )
+    .await
+    .ok()?;
+    let hc = inspected.config?.healthcheck?;
+    let test = hc.test.filter(|t| !t.is_empty() && t[0] != "NONE")?;
+    Some(Healthcheck {
+        test,
+        timeout: hc
+            .timeout
+            .filter(|t| *t > 0)
+            .map(|t| Duration::from_nanos(t as u64)),
+        ..Default::default()
+    })
+}

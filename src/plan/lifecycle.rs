@@ -1,0 +1,474 @@
+//! The lifecycle commands as library calls — `up`, `down` and the plan of a
+//! dry run — each one sequence of: observe the project, plan, subscribe to
+//! the engine's events, execute, collect the failures with the failed
+//! containers' last log lines. The CLI holds the project lock around them,
+//! prints the summaries and maps them to exit codes.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use futures::future::join_all;
+use tokio::time::Instant;
+
+use super::down::{plan_down, DownOptions};
+use super::exec::{execute, ExecContext, ExecReport, Failure, Outcome};
+use super::up::{plan_up, with_dependencies, UpInput, UpOptions};
+use super::{Op, Plan, WaitFor};
+use crate::engine::build::{self, BuildPolicy, ImageSet, ServiceImage};
+use crate::engine::container::{blueprint, Blueprint};
+use crate::engine::events::EventHub;
+use crate::engine::lock::{lock_project, ProjectLock};
+use crate::engine::state::{observe, ProjectState};
+use crate::engine::{ops, Engine};
+use crate::spec::model::Project;
+use crate::ui::{Event, Phase, Reporter};
+
+/// Log lines shown under a failed service in the summary.
+pub const FAILURE_LOG_LINES: usize = 10;
+
+/// What `up` is asked to do.
+#[derive(Debug, Clone)]
+pub struct UpRequest {
+    /// Services to start (empty: all); their dependencies too unless `no_deps`.
+    pub services: Vec<String>,
+    pub no_deps: bool,
+    pub build: BuildPolicy,
+    pub force_recreate: bool,
+    /// Wait until services are running/healthy before returning.
+    pub wait: bool,
+    pub wait_timeout: Duration,
+    /// Probe health by exec while waiting.
+    pub fast_health: bool,
+    pub scale: HashMap<String, u32>,
+}
+
+/// A failure for the final summary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailureSummary {
+    pub subject: String,
+    pub reason: String,
+    /// The failed container's last log lines.
+    pub last_logs: Vec<String>,
+}
+
+/// What `up` did.
+pub struct UpOutcome {
+    pub plan: Plan,
+    pub report: ExecReport,
+    pub failures: Vec<FailureSummary>,
+    /// (subject, reason) of skipped services.
+    pub skipped: Vec<(String, String)>,
+    /// The services converged (selection plus dependencies).
+    pub services: Vec<String>,
+    /// The live state, still subscribed (for `up --attach`).
+    pub hub: Arc<EventHub>,
+    /// Container ids of the converged services, by service.
+    pub containers: HashMap<String, Vec<String>>,
+}
+
+/// Takes the project lock, telling the user when another torq holds it.
+pub async fn acquire_lock(
+    engine: &Engine,
+    project: &str,
+    reporter: &dyn Reporter,
+) -> anyhow::Result<ProjectLock> {
+    lock_project(engine.host(), project, || {
+        reporter.report(Event::Info(format!(
+            "another torq is working on project {project}; waiting for it to finish…"
+        )))
+    })
+    .await
+    .with_context(|| format!("cannot take the lock of project {project}"))
+}
+
+/// The services `up` converges: the selection (named services must exist)
+/// plus, unless `no_deps`, their dependencies; in spec order.
+pub fn select_services(
+    project: &Project,
+    requested: &[String],
+    no_deps: bool,
+) -> anyhow::Result<Vec<String>> {
+    for name in requested {
+        if !project.services.contains_key(name) {
+            let hint = if project.disabled_services.contains_key(name) {
+                " (it belongs to a profile that is not enabled: use --profile)".to_string()
+            } else {
+                format!(
+                    " (services: {})",
+                    project
+                        .services
+                        .keys()
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            };
+            anyhow::bail!("no such service: {name}{hint}");
+        }
+    }
+    if no_deps && !requested.is_empty() {
+        return Ok(project
+            .services
+            .keys()
+            .filter(|k| requested.contains(k))
+            .cloned()
+            .collect());
+    }
+    Ok(with_dependencies(project, requested))
+}
+
+/// Parses `--scale SERVICE=N` values.
+pub fn parse_scale(project: &Project, values: &[String]) -> anyhow::Result<HashMap<String, u32>> {
+    let mut scale = HashMap::new();
+    for value in values {
+        let (service, count) = value
+            .split_once('=')
+            .with_context(|| format!("--scale {value}: expected SERVICE=N"))?;
+        let count: u32 = count
+            .trim()
+            .parse()
+            .with_context(|| format!("--scale {value}: {count:?} is not a number of replicas"))?;
+        if !project.services.contains_key(service) {
+            anyhow::bail!("--scale {value}: no such service: {service}");
+        }
+        if count > 1 && project.services[service].container_name.is_some() {
+            anyhow::bail!(
+                "--scale {value}: service {service} sets container_name, so it cannot have several replicas"
+            );
+        }
+        scale.insert(service.to_string(), count);
+    }
+    Ok(scale)
+}
+
+fn blueprints(
+    project: &Project,
+    services: &[String],
+    images: &ImageSet,
+) -> HashMap<String, Blueprint> {
+    services
+        .iter()
+        .filter_map(|name| {
+            let service = project.services.get(name)?;
+            let image = images
+                .reference(name)
+                .map(String::from)
+                .or_else(|| service.image.clone())
+                .unwrap_or_else(|| format!("{}-{name}", project.name));
+            Some((name.clone(), blueprint(project, service, &image)))
+        })
+        .collect()
+}
+
+/// Warns about containers of services the spec no longer has.
+fn warn_orphans(project: &Project, state: &ProjectState, reporter: &dyn Reporter) {
+    let orphans: Vec<&str> = state
+        .containers
+        .iter()
+        .filter(|c| !c.oneoff && !project.services.contains_key(&c.service))
+        .filter(|c| !project.disabled_services.contains_key(&c.service))
+        .map(|c| c.name.as_str())
+        .collect();
+    if !orphans.is_empty() {
+        reporter.report(Event::Warning(format!(
+            "orphan containers (their service is no longer in the spec): {}; `torq down` removes them",
+            orphans.join(", ")
+        )));
+    }
+}
+
+/// The plan `up` would run, as text, touching nothing: which images would
+/// be built or used, then the steps.
+pub async fn dry_run_up(
+    engine: &Engine,
+    project: &Project,
+    request: &UpRequest,
+) -> anyhow::Result<String> {
+    let services = select_services(project, &request.services, request.no_deps)?;
+    let image_plans = build::plan_images(
+        engine,
+        project,
+        &services,
+        &request.build.into(),
+        &crate::ui::progress::NullReporter,
+    )
+    .await?;
+    let mut images = ImageSet::default();
+    let mut text = String::new();
+    for image_plan in &image_plans {
+        text.push_str(&format!("   {}\n", image_plan.describe()));
+        for service in &image_plan.services {
+            images.insert(
+                service.clone(),
+                ServiceImage {
+                    reference: image_plan.reference.clone(),
+                    id: image_plan.existing.clone().unwrap_or_default(),
+                },
+            );
+        }
+    }
+    let state = observe(engine, &project.name).await?;
+    let blueprints = blueprints(project, &services, &images);
+    let options = UpOptions {
+        force_recreate: request.force_recreate,
+        wait: request.wait,
+        scale: request.scale.clone(),
+    };
+    let plan = plan_up(&UpInput {
+        project,
+        state: &state,
+        services: &services,
+        blueprints: &blueprints,
+        images: &images,
+        options: &options,
+    });
+    text.push_str(&plan.to_string());
+    if plan.is_empty() {
+        text.push_str("   nothing to do: every service is up to date and running\n");
+    }
+    Ok(text)
+}
+
+/// Converges the project: images, networks, volumes, containers, starts in
+/// dependency order, waits. The caller holds the project lock.
+pub async fn up(
+    engine: &Engine,
+    project: Arc<Project>,
+    request: &UpRequest,
+    reporter: Arc<dyn Reporter>,
+) -> anyhow::Result<UpOutcome> {
+    let services = select_services(&project, &request.services, request.no_deps)?;
+    let images = build::ensure_images(
+        engine,
+        &project,
+        &services,
+        request.build,
+        reporter.as_ref(),
+    )
+    .await?;
+    let state = observe(engine, &project.name).await?;
+    warn_orphans(&project, &state, reporter.as_ref());
+    let blueprints = blueprints(&project, &services, &images);
+    let options = UpOptions {
+        force_recreate: request.force_recreate,
+        wait: request.wait,
+        scale: request.scale.clone(),
+    };
+    let plan = plan_up(&UpInput {
+        project: &project,
+        state: &state,
+        services: &services,
+        blueprints: &blueprints,
+        images: &images,
+        options: &options,
+    });
+
+    // Subscribe before anything starts, so no event is missed.
+    let hub = Arc::new(EventHub::subscribe(engine, &project.name));
+    for c in &state.containers {
+        hub.seed(c);
+    }
+    for (subject, _) in &plan.unchanged {
+        reporter.progress(
+            subject,
+            Phase::Unchanged,
+            Some("running, up to date".into()),
+        );
+    }
+    let ctx = Arc::new(ExecContext {
+        engine: engine.clone(),
+        project: project.clone(),
+        blueprints: Arc::new(blueprints),
+        hub: hub.clone(),
+        reporter: reporter.clone(),
+        wait_deadline: Instant::now() + request.wait_timeout,
+        wait_timeout: request.wait_timeout,
+        fast_health: request.fast_health,
+    });
+    let report = execute(&plan, ctx).await;
+
+    let containers = converged_containers(&plan, &report);
+    let mut failures = report.failures(&plan);
+    if request.wait {
+        failures.extend(exited_meanwhile(&plan, &containers, &hub, &failures));
+    }
+    let failures = with_last_logs(engine, failures).await;
+    Ok(UpOutcome {
+        skipped: report.skipped(&plan),
+        failures,
+        services,
+        hub,
+        containers,
+        report,
+        plan,
+    })
+}
+
+/// Container ids per service: those started by the plan and those left alone.
+fn converged_containers(plan: &Plan, report: &ExecReport) -> HashMap<String, Vec<String>> {
+    let mut map: HashMap<String, Vec<String>> = HashMap::new();
+    for (step, outcome) in plan.steps.iter().zip(&report.outcomes) {
+        if let (
+            Op::StartContainer { service, .. },
+            Outcome::Done {
+                container: Some(id),
+                ..
+            },
+        ) = (&step.op, outcome)
+        {
+            map.entry(service.clone()).or_default().push(id.clone());
+        }
+    }
+    for (subject, c) in &plan.unchanged {
+        let service = plan_service_of(plan, subject).unwrap_or_else(|| subject.clone());
+        map.entry(service).or_default().push(c.id.clone());
+    }
+    map
+}
+
+/// The service behind a subject of the plan (`web-2` → `web`).
+fn plan_service_of(plan: &Plan, subject: &str) -> Option<String> {
+    plan.steps
+        .iter()
+        .find(|s| s.subject == subject)
+        .and_then(|s| s.op.service().map(String::from))
+        .or_else(|| {
+            subject
+                .rsplit_once('-')
+                .filter(|(_, n)| n.parse::<u32>().is_ok())
+                .map(|(s, _)| s.to_string())
+        })
+}
+
+/// Containers that died after their wait passed (a crash right after
+/// start), except services that are meant to complete.
+fn exited_meanwhile(
+    plan: &Plan,
+    containers: &HashMap<String, Vec<String>>,
+    hub: &EventHub,
+    failures: &[Failure],
+) -> Vec<Failure> {
+    let completes = |service: &str| {
+        plan.steps.iter().any(|s| {
+            matches!(&s.op, Op::Wait { service: w, condition: WaitFor::Completed, .. } if w == service)
+        })
+    };
+    let mut found = Vec::new();
+    for (service, ids) in containers {
+        if completes(service)
+            || failures
+                .iter()
+                .any(|f| f.service.as_deref() == Some(service.as_str()))
+        {
+            continue;
+        }
+        for id in ids {
+            let live = hub.live(id);
+            if let Some(code) = live.exit_code {
+                found.push(Failure {
+                    subject: service.clone(),
+                    service: Some(service.clone()),
+                    reason: format!("exited with code {code} after starting"),
+                    container: Some(id.clone()),
+                });
+                break;
+            }
+        }
+    }
+    found.sort_by(|a, b| a.subject.cmp(&b.subject));
+    found
+}
+
+/// Adds each failed container's last log lines.
+async fn with_last_logs(engine: &Engine, failures: Vec<Failure>) -> Vec<FailureSummary> {
+    let lookups = failures.into_iter().map(|f| async move {
+        let last_logs = match &f.container {
+            Some(id) => ops::tail_logs(engine, id, FAILURE_LOG_LINES)
+                .await
+                .unwrap_or_default(),
+            None => Vec::new(),
+        };
+        FailureSummary {
+            subject: f.subject,
+            reason: f.reason,
+            last_logs,
+        }
+    });
+    join_all(lookups).await
+}
+
+/// What `down` did.
+#[derive(Debug, Default)]
+pub struct DownOutcome {
+    /// The project had nothing: no containers, networks or volumes.
+    pub nothing: bool,
+    pub stopped: Vec<String>,
+    /// Containers that needed SIGKILL.
+    pub killed: Vec<String>,
+    pub removed_containers: Vec<String>,
+    pub removed_networks: Vec<String>,
+    pub removed_volumes: Vec<String>,
+    pub failures: Vec<FailureSummary>,
+}
+
+/// Stops and removes the project's containers (orphans included), then its
+/// networks and, with `options.volumes`, its volumes. The caller holds the lock.
+pub async fn down(
+    engine: &Engine,
+    project_name: &str,
+    options: &DownOptions,
+    reporter: Arc<dyn Reporter>,
+) -> anyhow::Result<DownOutcome> {
+    let state = observe(engine, project_name).await?;
+    let plan = plan_down(&state, options);
+    if plan.is_empty() {
+        return Ok(DownOutcome {
+            nothing: true,
+            ..Default::default()
+        });
+    }
+    let hub = Arc::new(EventHub::subscribe(engine, project_name));
+    for c in &state.containers {
+        hub.seed(c);
+    }
+    let project = Project {
+        name: project_name.to_string(),
+        ..Default::default()
+    };
+    let ctx = Arc::new(ExecContext {
+        engine: engine.clone(),
+        project: Arc::new(project),
+        blueprints: Arc::new(HashMap::new()),
+        hub,
+        reporter,
+        wait_deadline: Instant::now(),
+        wait_timeout: Duration::ZERO,
+        fast_health: false,
+    });
+    let report = execute(&plan, ctx).await;
+    let mut outcome = DownOutcome::default();
+    for (step, result) in plan.steps.iter().zip(&report.outcomes) {
+        let Outcome::Done { killed, .. } = result else {
+            continue;
+        };
+        match &step.op {
+            Op::StopContainer { container, .. } if *killed => {
+                outcome.killed.push(container.name.clone())
+            }
+            Op::StopContainer { container, .. } => outcome.stopped.push(container.name.clone()),
+            Op::RemoveContainer { container, .. } => {
+                if *killed {
+                    outcome.killed.push(container.name.clone());
+                }
+                outcome.removed_containers.push(container.name.clone())
+            }
+            Op::RemoveNetwork { name, .. } => outcome.removed_networks.push(name.clone()),
+            Op::RemoveVolume { name } => outcome.removed_volumes.push(name.clone()),
+            _ => {}
+        }
+    }
+    outcome.failures = with_last_logs(engine, report.failures(&plan)).await;
+    Ok(outcome)
+}

@@ -1,0 +1,851 @@
+//! Planning `torq up`: from the spec, the observed state and the images to
+//! use, the steps that make the engine match the spec.
+//!
+//! Per replica of each selected service: no container → create and start;
+//! a container whose config hash or image id differs, or that is not running
+//! (exited, dead, created: stale) → stop if running, remove, create, start;
+//! an up-to-date running container is left alone. Replicas beyond the wanted
+//! count are stopped and removed. A start waits for its dependencies'
+//! conditions (`service_started`: their starts; `service_healthy` and
+//! `service_completed_successfully`: a wait step); `required: false` makes
+//! that edge optional. Unless `--no-wait`, a final wait per service checks it
+//! is running (healthy, where it has a healthcheck).
+
+use std::collections::{BTreeSet, HashMap};
+
+use indexmap::IndexMap;
+
+use super::{
+    order, required, ContainerHandle, ContainerRef, Edge, EdgeKind, Op, Plan, StepId, WaitFor,
+};
+use crate::engine::build::ImageSet;
+use crate::engine::container::{
+    network_mode_service, network_name, service_network_keys, service_volume_keys, volume_name,
+    Blueprint,
+};
+use crate::engine::state::{ObservedContainer, ProjectState};
+use crate::spec::model::{Condition, Project, Service};
+
+/// Options of `up` that shape the plan.
+#[derive(Debug, Clone, Default)]
+pub struct UpOptions {
+    /// Recreate even up-to-date containers.
+    pub force_recreate: bool,
+    /// Wait (final step) until services are running/healthy.
+    pub wait: bool,
+    /// Replica count overrides (`--scale`).
+    pub scale: HashMap<String, u32>,
+}
+
+/// Everything the planner reads.
+pub struct UpInput<'a> {
+    pub project: &'a Project,
+    pub state: &'a ProjectState,
+    /// The services to converge (the caller has added dependencies unless `--no-deps`).
+    pub services: &'a [String],
+    pub blueprints: &'a HashMap<String, Blueprint>,
+    /// The image of each service (an empty id: unknown, e.g. a dry run of an image to build).
+    pub images: &'a ImageSet,
+    pub options: &'a UpOptions,
+}
+
+/// The services `requested` needs: themselves and, transitively, their
+/// dependencies, in spec order. Empty `requested` means all services.
+pub fn with_dependencies(project: &Project, requested: &[String]) -> Vec<String> {
+    if requested.is_empty() {
+        return project.services.keys().cloned().collect();
+    }
+    let mut wanted: BTreeSet<&str> = BTreeSet::new();
+    let mut stack: Vec<&str> = requested.iter().map(String::as_str).collect();
+    while let Some(name) = stack.pop() {
+        if !wanted.insert(name) {
+            continue;
+        }
+        if let Some(service) = project.services.get(name) {
+            stack.extend(service.depends_on.keys().map(String::as_str));
+        }
+    }
+    project
+        .services
+        .keys()
+        .filter(|k| wanted.contains(k.as_str()))
+        .cloned()
+        .collect()
+}
+
+/// What happens to one wanted replica.
+enum Decision<'a> {
+    Keep(&'a ObservedContainer),
+    Create {
+        cause: String,
+    },
+    Recreate {
+        old: &'a ObservedContainer,
+        cause: String,
+    },
+}
+
+/// Builds the plan of `torq up`.
+pub fn plan_up(input: &UpInput) -> Plan {
+    let mut plan = Plan::default();
+    let project = input.project;
+    let selected: Vec<&Service> = input
+        .services
+        .iter()
+        .filter_map(|name| project.services.get(name))
+        .collect();
+
+    let network_steps = plan_networks(&mut plan, input, &selected);
+    let volume_steps = plan_volumes(&mut plan, input, &selected);
+
+    // Per service: its start steps and container handles (for waits), its
+    // create steps (for network_mode: service:X).
+    let mut starts: HashMap<&str, Vec<StepId>> = HashMap::new();
+    let mut handles: HashMap<&str, Vec<ContainerHandle>> = HashMap::new();
+    let mut creates: HashMap<&str, Vec<StepId>> = HashMap::new();
+    let mut start_deps_pending: Vec<(StepId, &Service)> = Vec::new();
+
+    for service in &selected {
+        let name = service.name.as_str();
+        let replicas = input
+            .options
+            .scale
+            .get(name)
+            .copied()
+            .unwrap_or_else(|| service.replicas());
+        let multi = replicas > 1;
+        let existing: Vec<&ObservedContainer> = input.state.service_containers(name).collect();
+        let mut covered: BTreeSet<String> = BTreeSet::new();
+        for number in 1..=replicas {
+            let subject = subject_of(name, number, multi);
+            let mine: Vec<&ObservedContainer> = existing
+                .iter()
+                .copied()
+                .filter(|c| c.number == number)
+                .collect();
+            // Keep the best candidate (running first); extras are duplicates.
+            let keep = mine
+                .iter()
+                .copied()
+                .find(|c| c.is_running())
+                .or_else(|| mine.first().copied());
+            for dup in mine
+                .iter()
+                .filter(|c| Some(c.id.as_str()) != keep.map(|k| k.id.as_str()))
+            {
+                covered.insert(dup.id.clone());
+                remove_container(&mut plan, &subject, dup, "duplicate container");
+            }
+            if let Some(k) = keep {
+                covered.insert(k.id.clone());
+            }
+            match decide(input, service, keep) {
+                Decision::Keep(c) => {
+                    plan.unchanged.push((subject.clone(), container_ref(c)));
+                    handles
+                        .entry(name)
+                        .or_default()
+                        .push(ContainerHandle::Existing(container_ref(c)));
+                }
+                decision => {
+                    let (removed, cause) = match decision {
+                        Decision::Recreate { old, cause } => (
+                            Some(remove_container(&mut plan, &subject, old, &cause)),
+                            cause,
+                        ),
+                        Decision::Create { cause } => (None, cause),
+                        Decision::Keep(_) => continue,
+                    };
+                    let mut after: Vec<Edge> = Vec::new();
+                    after.extend(removed.map(required));
+                    for key in service_network_keys(service) {
+                        if let Some(step) = network_steps.get(&key) {
+                            after.push(required(*step));
+                        }
+                    }
+                    for key in service_volume_keys(service) {
+                        if let Some(step) = volume_steps.get(&key) {
+                            after.push(required(*step));
+                        }
+                    }
+                    let container_name =
+                        crate::engine::container::container_name(project, service, number);
+                    let create = plan.push(
+                        subject.clone(),
+                        Op::CreateContainer {
+                            service: name.to_string(),
+                            number,
+                            name: container_name.clone(),
+                        },
+                        after,
+                        Some(cause),
+                    );
+                    creates.entry(name).or_default().push(create);
+                    let handle = ContainerHandle::Created {
+                        step: create,
+                        name: container_name,
+                    };
+                    let start = plan.push(
+                        subject.clone(),
+                        Op::StartContainer {
+                            service: name.to_string(),
+                            container: handle.clone(),
+                        },
+                        vec![required(create)],
+                        None,
+                    );
+                    starts.entry(name).or_default().push(start);
+                    handles.entry(name).or_default().push(handle);
+                    start_deps_pending.push((start, service));
+                }
+            }
+        }
+        // Replicas beyond the wanted count, and containers without a valid number.
+        for extra in existing.iter().filter(|c| !covered.contains(&c.id)) {
+            let subject = subject_of(name, extra.number, true);
+            remove_container(&mut plan, &subject, extra, "scaled down");
+        }
+    }
+
+    // Gating: each start waits for its dependencies' conditions.
+    let mut waits: HashMap<(String, WaitFor), StepId> = HashMap::new();
+    for (start, service) in start_deps_pending {
+        let mut edges: Vec<Edge> = Vec::new();
+        for (dep_name, dep) in &service.depends_on {
+            if !input.services.iter().any(|s| s == dep_name) {
+                continue; // --no-deps, or not in the spec: nothing to gate on.
+            }
+            let kind = if dep.required {
+                EdgeKind::Required
+            } else {
+                EdgeKind::Optional
+            };
+            match dep.condition {
+                Condition::Started => {
+                    for s in starts.get(dep_name.as_str()).into_iter().flatten() {
+                        edges.push(Edge { on: *s, kind });
+                    }
+                }
+                condition => {
+                    let wait = wait_step(
+                        &mut plan,
+                        &mut waits,
+                        dep_name,
+                        WaitFor::from_condition(condition),
+                        &starts,
+                        &handles,
+                    );
+                    edges.push(Edge { on: wait, kind });
+                }
+            }
+        }
+        if let Some(target) = network_mode_service(service) {
+            for s in starts.get(target).into_iter().flatten() {
+                edges.push(required(*s));
+            }
+        }
+        plan.steps[start].after.extend(edges);
+    }
+    // A container sharing another's network stack is created after it.
+    for service in &selected {
+        if let Some(target) = network_mode_service(service) {
+            let target_creates = creates.get(target).cloned().unwrap_or_default();
+            for create in creates.get(service.name.as_str()).into_iter().flatten() {
+                plan.steps[*create]
+                    .after
+                    .extend(target_creates.iter().map(|c| order(*c)));
+            }
+        }
+    }
+
+    if input.options.wait {
+        for service in &selected {
+            let condition = final_condition(input, service);
+            wait_step(
+                &mut plan,
+                &mut waits,
+                &service.name,
+                condition,
+                &starts,
+                &handles,
+            );
+        }
+    }
+    plan.sort_topologically();
+    plan
+}
+
+/// What `up --wait` waits for: completion when a selected service depends on
+/// it that way, health when it has a healthcheck, else running.
+fn final_condition(input: &UpInput, service: &Service) -> WaitFor {
+    let completed_by_dependent = input.services.iter().any(|other| {
+        input
+            .project
+            .services
+            .get(other)
+            .and_then(|s| s.depends_on.get(&service.name))
+            .is_some_and(|d| d.condition == Condition::CompletedSuccessfully)
+    });
+    if completed_by_dependent {
+        WaitFor::Completed
+    } else if service.healthcheck.as_ref().is_some_and(|h| h.is_enabled()) {
+        WaitFor::Healthy
+    } else {
+        WaitFor::Running
+    }
+}
+
+/// The wait step for (`service`, `condition`), created on first use.
+fn wait_step(
+    plan: &mut Plan,
+    waits: &mut HashMap<(String, WaitFor), StepId>,
+    service: &str,
+    condition: WaitFor,
+    starts: &HashMap<&str, Vec<StepId>>,
+    handles: &HashMap<&str, Vec<ContainerHandle>>,
+) -> StepId {
+    let key = (service.to_string(), condition);
+    if let Some(step) = waits.get(&key) {
+        return *step;
+    }
+    let after = starts
+        .get(service)
+        .into_iter()
+        .flatten()
+        .map(|s| required(*s))
+        .collect();
+    let step = plan.push(
+        service,
+        Op::Wait {
+            service: service.to_string(),
+            condition,
+            targets: handles.get(service).cloned().unwrap_or_default(),
+        },
+        after,
+        None,
+    );
+    waits.insert(key, step);
+    step
+}
+
+/// Keep, create or recreate the container of one replica.
+fn decide<'a>(
+    input: &UpInput,
+    service: &Service,
+    existing: Option<&'a ObservedContainer>,
+) -> Decision<'a> {
+    let Some(c) = existing else {
+        return Decision::Create {
+            cause: "no container".into(),
+        };
+    };
+    let wanted_hash = input
+        .blueprints
+        .get(&service.name)
+        .map(|b| b.config_hash.as_str());
+    let wanted_image = input.images.id(&service.name).filter(|id| !id.is_empty());
+    let cause = if input.options.force_recreate {
+        Some("--force-recreate".to_string())
+    } else if wanted_hash.is_some() && c.config_hash.as_deref() != wanted_hash {
+        Some("configuration changed".to_string())
+    } else if wanted_image.is_some() && Some(c.image_id.as_str()) != wanted_image {
+        Some("image changed".to_string())
+    } else if !c.is_running() {
+        Some(format!("stale container ({})", stale_reason(c)))
+    } else {
+        None
+    };
+    match cause {
+        Some(cause) => Decision::Recreate { old: c, cause },
+        None => Decision::Keep(c),
+    }
+}
+
+fn stale_reason(c: &ObservedContainer) -> String {
+    match c.exit_code {
+        Some(code) => format!("{} with code {code}", c.state.as_str()),
+        None => c.state.as_str().to_string(),
+    }
+}
+
+/// Stop (if running) and remove an existing container; returns the remove step.
+fn remove_container(plan: &mut Plan, subject: &str, c: &ObservedContainer, cause: &str) -> StepId {
+    let mut after = Vec::new();
+    if c.is_running() {
+        let stop = plan.push(
+            subject,
+            Op::StopContainer {
+                service: c.service.clone(),
+                container: container_ref(c),
+                grace: None,
+            },
+            Vec::new(),
+            Some(cause.to_string()),
+        );
+        after.push(required(stop));
+    }
+    plan.push(
+        subject,
+        Op::RemoveContainer {
+            service: c.service.clone(),
+            container: container_ref(c),
+            force: false,
+        },
+        after,
+        Some(cause.to_string()),
+    )
+}
+
+fn container_ref(c: &ObservedContainer) -> ContainerRef {
+    ContainerRef {
+        id: c.id.clone(),
+        name: c.name.clone(),
+    }
+}
+
+/// `web` for a single replica, `web-2` when there are several.
+pub fn subject_of(service: &str, number: u32, multi: bool) -> String {
+    if multi {
+        format!("{service}-{number}")
+    } else {
+        service.to_string()
+    }
+}
+
+/// Networks the selected services join that the engine lacks (external ones excluded).
+fn plan_networks(
+    plan: &mut Plan,
+    input: &UpInput,
+    selected: &[&Service],
+) -> IndexMap<String, StepId> {
+    let mut steps = IndexMap::new();
+    for service in selected {
+        for key in service_network_keys(service) {
+            if steps.contains_key(&key) {
+                continue;
+            }
+            let spec = input.project.networks.get(&key);
+            if spec.is_some_and(|n| n.external) {
+                continue;
+            }
+            let name = network_name(input.project, &key);
+            if input.state.networks.iter().any(|n| n.name == name) {
+                continue;
+            }
+            let step = plan.push(
+                format!("network {name}"),
+                Op::CreateNetwork {
+                    key: key.clone(),
+                    name,
+                },
+                Vec::new(),
+                Some("missing".into()),
+            );
+            steps.insert(key, step);
+        }
+    }
+    steps
+}
+
+/// Named volumes the selected services mount that the engine lacks.
+fn plan_volumes(
+    plan: &mut Plan,
+    input: &UpInput,
+    selected: &[&Service],
+) -> IndexMap<String, StepId> {
+    let mut steps = IndexMap::new();
+    for service in selected {
+        for key in service_volume_keys(service) {
+            if steps.contains_key(&key) {
+                continue;
+            }
+            let Some(spec) = input.project.volumes.get(&key) else {
+                continue; // Not a top-level volume: the engine creates it on use.
+            };
+            if spec.external {
+                continue;
+            }
+            let name = volume_name(input.project, &key);
+            if input.state.volumes.iter().any(|v| v.name == name) {
+                continue;
+            }
+            let step = plan.push(
+                format!("volume {name}"),
+                Op::CreateVolume {
+                    key: key.clone(),
+                    name,
+                },
+                Vec::new(),
+                Some("missing".into()),
+            );
+            steps.insert(key, step);
+        }
+    }
+    steps
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::container::blueprint;
+    use crate::engine::state::{HealthState, RunState};
+    use crate::spec::model::{Dependency, Healthcheck, Volume};
+
+    /// db (healthcheck) ← api (service_healthy) ← web (service_started); job
+    /// independent; migrate completes before api.
+    fn project() -> Project {
+        let mut services = IndexMap::new();
+        let hc = Healthcheck {
+            test: vec!["CMD".into(), "true".into()],
+            ..Default::default()
+        };
+        let svc = |name: &str| Service {
+            name: name.into(),
+            image: Some("bb".into()),
+            ..Default::default()
+        };
+        let mut db = svc("db");
+        db.healthcheck = Some(hc);
+        db.volumes = vec![crate::spec::model::Mount {
+            source: Some("data".into()),
+            target: "/data".into(),
+            ..Default::default()
+        }];
+        let migrate = svc("migrate");
+        let mut api = svc("api");
+        api.depends_on.insert(
+            "db".into(),
+            Dependency {
+                condition: Condition::Healthy,
+                ..Default::default()
+            },
+        );
+        api.depends_on.insert(
+            "migrate".into(),
+            Dependency {
+                condition: Condition::CompletedSuccessfully,
+                ..Default::default()
+            },
+        );
+        let mut web = svc("web");
+        web.depends_on.insert(
+            "api".into(),
+            Dependency {
+                condition: Condition::Started,
+                required: false,
+                restart: false,
+            },
+        );
+        let job = svc("job");
+        for s in [db, migrate, api, web, job] {
+            services.insert(s.name.clone(), s);
+        }
+        Project {
+            name: "demo".into(),
+            services,
+            volumes: IndexMap::from([(
+                "data".to_string(),
+                Volume {
+                    name: "demo_data".into(),
+                    ..Default::default()
+                },
+            )]),
+            ..Default::default()
+        }
+    }
+
+    fn blueprints(project: &Project) -> HashMap<String, Blueprint> {
+        project
+            .services
+            .values()
+            .map(|s| (s.name.clone(), blueprint(project, s, "bb")))
+            .collect()
+    }
+
+    fn images(project: &Project) -> ImageSet {
+        let mut set = ImageSet::default();
+        for s in project.services.keys() {
+            set.insert(
+                s.clone(),
+                crate::engine::build::ServiceImage {
+                    reference: "bb".into(),
+                    id: "sha256:bb".into(),
+                },
+            );
+        }
+        set
+    }
+
+    fn plan_for(
+        project: &Project,
+        state: &ProjectState,
+        services: &[&str],
+        options: UpOptions,
+    ) -> Plan {
+        let services: Vec<String> = with_dependencies(
+            project,
+            &services.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+        );
+        let bps = blueprints(project);
+        let imgs = images(project);
+        plan_up(&UpInput {
+            project,
+            state,
+            services: &services,
+            blueprints: &bps,
+            images: &imgs,
+            options: &options,
+        })
+    }
+
+    fn running(project: &Project, service: &str, hash: Option<&str>) -> ObservedContainer {
+        let bp = blueprint(project, &project.services[service], "bb");
+        ObservedContainer {
+            id: format!("id-{service}"),
+            name: format!("demo-{service}-1"),
+            service: service.into(),
+            number: 1,
+            config_hash: Some(hash.map(String::from).unwrap_or(bp.config_hash)),
+            image_id: "sha256:bb".into(),
+            state: RunState::Running,
+            ..Default::default()
+        }
+    }
+
+    fn step_named<'a>(plan: &'a Plan, describe: &str) -> &'a super::super::Step {
+        plan.steps
+            .iter()
+            .find(|s| s.op.describe() == describe)
+            .unwrap_or_else(|| panic!("no step `{describe}` in\n{plan}"))
+    }
+
+    fn depends(plan: &Plan, from: &str, on: &str) -> Option<EdgeKind> {
+        let on_id = step_named(plan, on).id;
+        step_named(plan, from)
+            .after
+            .iter()
+            .find(|e| e.on == on_id)
+            .map(|e| e.kind)
+    }
+
+    #[test]
+    fn fresh_project_creates_everything_with_gated_starts() {
+        let project = project();
+        let state = ProjectState::default();
+        let plan = plan_for(
+            &project,
+            &state,
+            &[],
+            UpOptions {
+                wait: true,
+                ..Default::default()
+            },
+        );
+        let text = plan.to_string();
+        assert!(text.contains("create network demo_default"), "{text}");
+        assert!(text.contains("create volume demo_data"), "{text}");
+        // Containers are created in parallel, without waiting for dependencies.
+        assert_eq!(
+            depends(
+                &plan,
+                "create container demo-db-1",
+                "create network demo_default"
+            ),
+            Some(EdgeKind::Required)
+        );
+        assert_eq!(
+            depends(
+                &plan,
+                "create container demo-db-1",
+                "create volume demo_data"
+            ),
+            Some(EdgeKind::Required)
+        );
+        assert!(step_named(&plan, "create container demo-api-1")
+            .after
+            .iter()
+            .all(|e| plan.steps[e.on].op.describe().starts_with("create network")));
+        // api starts once db is healthy and migrate completed.
+        assert_eq!(
+            depends(&plan, "start demo-api-1", "wait until db is healthy"),
+            Some(EdgeKind::Required)
+        );
+        assert_eq!(
+            depends(
+                &plan,
+                "start demo-api-1",
+                "wait until migrate is completed successfully"
+            ),
+            Some(EdgeKind::Required)
+        );
+        // web: service_started, required: false → optional edge on api's start.
+        assert_eq!(
+            depends(&plan, "start demo-web-1", "start demo-api-1"),
+            Some(EdgeKind::Optional)
+        );
+        // Final waits: db healthy (shared with the gate), others running.
+        assert_eq!(
+            plan.find(|op| matches!(op, Op::Wait { service, .. } if service == "db"))
+                .len(),
+            1
+        );
+        step_named(&plan, "wait until web is running");
+        step_named(&plan, "wait until job is running");
+        // migrate's final wait is its completion, not running.
+        assert!(plan
+            .find(|op| matches!(op, Op::Wait { service, condition: WaitFor::Running, .. } if service == "migrate"))
+            .is_empty());
+    }
+
+    #[test]
+    fn selected_service_brings_its_dependencies_only() {
+        let project = project();
+        let plan = plan_for(
+            &project,
+            &ProjectState::default(),
+            &["api"],
+            UpOptions::default(),
+        );
+        let text = plan.to_string();
+        assert!(
+            text.contains("demo-db-1") && text.contains("demo-migrate-1"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("demo-web-1") && !text.contains("demo-job-1"),
+            "{text}"
+        );
+        // No --wait: only the gating waits.
+        assert_eq!(plan.find(|op| matches!(op, Op::Wait { .. })).len(), 2);
+    }
+
+    #[test]
+    fn up_to_date_running_containers_are_left_alone() {
+        let project = project();
+        let mut state = ProjectState::default();
+        for s in ["db", "migrate", "api", "web", "job"] {
+            state.containers.push(running(&project, s, None));
+        }
+        state.networks.push(crate::engine::state::ObservedNetwork {
+            name: "demo_default".into(),
+            ..Default::default()
+        });
+        state.volumes.push(crate::engine::state::ObservedVolume {
+            name: "demo_data".into(),
+            ..Default::default()
+        });
+        state.containers[0].health = Some(HealthState::Healthy);
+        let plan = plan_for(&project, &state, &[], UpOptions::default());
+        assert_eq!(plan.unchanged.len(), 5);
+        assert!(
+            plan.steps.iter().all(|s| matches!(s.op, Op::Wait { .. })),
+            "only waits expected:\n{plan}"
+        );
+    }
+
+    #[test]
+    fn changed_config_recreates_that_service_only() {
+        let project = project();
+        let mut state = ProjectState::default();
+        for s in ["db", "migrate", "api", "web", "job"] {
+            let hash = (s == "job").then_some("old-hash");
+            state.containers.push(running(&project, s, hash));
+        }
+        state.networks.push(crate::engine::state::ObservedNetwork {
+            name: "demo_default".into(),
+            ..Default::default()
+        });
+        let plan = plan_for(&project, &state, &[], UpOptions::default());
+        let text = plan.to_string();
+        assert_eq!(plan.unchanged.len(), 4, "{text}");
+        assert_eq!(
+            depends(&plan, "remove demo-job-1", "stop demo-job-1"),
+            Some(EdgeKind::Required)
+        );
+        assert_eq!(
+            depends(&plan, "create container demo-job-1", "remove demo-job-1"),
+            Some(EdgeKind::Required)
+        );
+        assert!(step_named(&plan, "create container demo-job-1")
+            .cause
+            .as_deref()
+            .is_some_and(|c| c.contains("configuration changed")));
+        assert_eq!(
+            plan.find(|op| matches!(op, Op::CreateContainer { .. }))
+                .len(),
+            1,
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn stale_and_image_changed_containers_are_recreated_with_a_cause() {
+        let project = project();
+        let mut state = ProjectState::default();
+        let mut exited = running(&project, "job", None);
+        exited.state = RunState::Exited;
+        exited.exit_code = Some(1);
+        let mut other_image = running(&project, "web", None);
+        other_image.image_id = "sha256:old".into();
+        state.containers = vec![exited, other_image];
+        let plan = plan_for(&project, &state, &["job", "web"], UpOptions::default());
+        let job = step_named(&plan, "create container demo-job-1");
+        assert_eq!(
+            job.cause.as_deref(),
+            Some("stale container (exited with code 1)")
+        );
+        // An exited container is removed without a stop.
+        assert!(plan
+            .find(|op| op.describe() == "stop demo-job-1")
+            .is_empty());
+        let web = step_named(&plan, "create container demo-web-1");
+        assert_eq!(web.cause.as_deref(), Some("image changed"));
+    }
+
+    #[test]
+    fn scale_adds_and_removes_replicas() {
+        let project = project();
+        let mut state = ProjectState::default();
+        let mut c1 = running(&project, "job", None);
+        c1.number = 1;
+        let mut c3 = running(&project, "job", None);
+        c3.id = "id-job-3".into();
+        c3.name = "demo-job-3".into();
+        c3.number = 3;
+        state.containers = vec![c1, c3];
+        let options = UpOptions {
+            scale: HashMap::from([("job".to_string(), 2)]),
+            ..Default::default()
+        };
+        let plan = plan_for(&project, &state, &["job"], options);
+        let text = plan.to_string();
+        assert!(text.contains("keep demo-job-1"), "{text}");
+        assert!(text.contains("create container demo-job-2"), "{text}");
+        assert!(text.contains("stop demo-job-3"), "{text}");
+        assert!(text.contains("remove demo-job-3  after #"), "{text}");
+    }
+
+    #[test]
+    fn plan_is_topologically_ordered() {
+        let project = project();
+        let plan = plan_for(
+            &project,
+            &ProjectState::default(),
+            &[],
+            UpOptions {
+                wait: true,
+                ..Default::default()
+            },
+        );
+        for step in &plan.steps {
+            for edge in &step.after {
+                assert!(
+                    edge.on < step.id,
+                    "step {} depends on later {}",
+                    step.id,
+                    edge.on
+                );
+            }
+        }
+    }
+}

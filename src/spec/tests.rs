@@ -1,0 +1,257 @@
+//! Unit tests of [`super::load`] on small specs written to temporary
+//! directories (the fixture-driven tests live in `tests/spec_*.rs`).
+
+use std::path::{Path, PathBuf};
+
+use indexmap::IndexMap;
+
+use super::*;
+
+/// A temporary project directory with files in it.
+pub(crate) struct TempProject {
+    pub dir: tempfile::TempDir,
+}
+
+impl TempProject {
+    pub fn new(files: &[(&str, &str)]) -> TempProject {
+        let dir = tempfile::Builder::new()
+            .prefix("torqspec")
+            .tempdir()
+            .expect("tempdir");
+        for (name, text) in files {
+            let path = dir.path().join(name);
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent).expect("mkdir");
+            }
+            std::fs::write(path, text).expect("write");
+        }
+        TempProject { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn options(&self, files: &[&str]) -> LoadOptions {
+        LoadOptions {
+            files: files.iter().map(PathBuf::from).collect(),
+            working_dir: self.path().to_path_buf(),
+            environment: IndexMap::new(),
+            project_name: Some("test".into()),
+            ..LoadOptions::default()
+        }
+    }
+
+    pub fn load(&self, files: &[&str]) -> Result<Project, SpecError> {
+        load(&self.options(files))
+    }
+}
+
+fn load_one(text: &str) -> Result<Project, SpecError> {
+    TempProject::new(&[("compose.yaml", text)]).load(&["compose.yaml"])
+}
+
+#[test]
+fn a_small_project_loads() {
+    let project = load_one(
+        "services:\n  db:\n    image: postgres\n  web:\n    image: nginx\n    depends_on: [db]\n    ports: ['8080:80']\n",
+    )
+    .unwrap();
+    assert_eq!(project.name, "test");
+    assert_eq!(project.services.keys().collect::<Vec<_>>(), ["db", "web"]);
+    let web = &project.services["web"];
+    assert_eq!(web.ports[0].target, 80);
+    assert_eq!(web.depends_on["db"].condition, model::Condition::Started);
+    assert!(web.networks.contains_key("default"));
+    assert_eq!(project.networks["default"].name, "test_default");
+}
+
+#[test]
+fn default_network_is_named_after_the_project() {
+    let p = TempProject::new(&[("compose.yaml", "services:\n  a:\n    image: x\n")]);
+    let mut options = p.options(&["compose.yaml"]);
+    options.project_name = Some("ci-123".into());
+    let project = load(&options).unwrap();
+    assert_eq!(project.networks["default"].name, "ci-123_default");
+}
+
+#[test]
+fn unknown_dependency_is_an_error_at_its_key() {
+    let err =
+        load_one("services:\n  web:\n    image: x\n    depends_on:\n      - dbb\n").unwrap_err();
+    assert_eq!((err.line, err.column), (Some(5), Some(9)), "{err}");
+    assert!(err.message.contains("undefined service `dbb`"), "{err}");
+}
+
+#[test]
+fn cycles_are_named() {
+    let err = load_one(
+        "services:\n  a:\n    image: x\n    depends_on: [b]\n  b:\n    image: x\n    depends_on: [c]\n  c:\n    image: x\n    depends_on: [a]\n",
+    )
+    .unwrap_err();
+    assert!(err.message.contains("a -> b -> c -> a"), "{err}");
+    assert_eq!(err.line, Some(10), "{err}");
+}
+
+#[test]
+fn wrong_type_names_file_line_column() {
+    let err = load_one(
+        "services:\n  web:\n    image: x\n    healthcheck:\n      test: [CMD, x]\n      retries: many\n",
+    )
+    .unwrap_err();
+    assert_eq!(err.file.as_deref(), Some("compose.yaml"));
+    assert_eq!((err.line, err.column), (Some(6), Some(16)));
+    assert!(
+        err.message.contains("services.web.healthcheck.retries"),
+        "{err}"
+    );
+}
+
+#[test]
+fn interpolation_types_numbers_after_substitution() {
+    let p = TempProject::new(&[(
+        "compose.yaml",
+        "services:\n  web:\n    image: x:${TAG:-latest}\n    healthcheck:\n      test: [CMD, x]\n      retries: ${RETRIES}\n",
+    )]);
+    let mut options = p.options(&["compose.yaml"]);
+    options.environment.insert("RETRIES".into(), "7".into());
+    let project = load(&options).unwrap();
+    let web = &project.services["web"];
+    assert_eq!(web.image.as_deref(), Some("x:latest"));
+    assert_eq!(web.healthcheck.as_ref().unwrap().retries, Some(7));
+}
+
+#[test]
+fn dot_env_feeds_interpolation_but_process_env_wins() {
+    let p = TempProject::new(&[
+        (
+            "compose.yaml",
+            "services:\n  web:\n    image: ${IMAGE}:${TAG}\n",
+        ),
+        (".env", "IMAGE=fromfile\nTAG=filetag\n"),
+    ]);
+    let mut options = p.options(&["compose.yaml"]);
+    options.environment.insert("TAG".into(), "envtag".into());
+    let project = load(&options).unwrap();
+    assert_eq!(
+        project.services["web"].image.as_deref(),
+        Some("fromfile:envtag")
+    );
+}
+
+#[test]
+fn missing_required_variable_reports_its_message() {
+    let err = load_one("services:\n  web:\n    image: ${IMAGE:?set IMAGE to the image to run}\n")
+        .unwrap_err();
+    assert_eq!((err.line, err.column), (Some(3), Some(12)));
+    assert!(
+        err.message.contains("set IMAGE to the image to run"),
+        "{err}"
+    );
+}
+
+#[test]
+fn project_name_precedence() {
+    let p = TempProject::new(&[(
+        "compose.yaml",
+        "name: From_Spec\nservices:\n  a:\n    image: x\n",
+    )]);
+    let mut options = p.options(&["compose.yaml"]);
+    options.project_name = None;
+    assert_eq!(load(&options).unwrap().name, "from_spec");
+    options
+        .environment
+        .insert("TORQ_PROJECT_NAME".into(), "fromenv".into());
+    assert_eq!(load(&options).unwrap().name, "fromenv");
+    options.project_name = Some("fromflag".into());
+    assert_eq!(load(&options).unwrap().name, "fromflag");
+    options.project_name = Some("Bad Name".into());
+    assert!(load(&options).is_err());
+}
+
+#[test]
+fn directory_name_is_the_fallback_project_name() {
+    let p = TempProject::new(&[("My.App/compose.yaml", "services:\n  a:\n    image: x\n")]);
+    let mut options = p.options(&["My.App/compose.yaml"]);
+    options.project_name = None;
+    assert_eq!(load(&options).unwrap().name, "myapp");
+}
+
+#[test]
+fn relative_paths_resolve_against_the_project_directory() {
+    let p = TempProject::new(&[(
+        "proj/compose.yaml",
+        "services:\n  a:\n    build: ./app\n    volumes: ['./data:/data', 'named:/n']\nvolumes:\n  named:\n",
+    )]);
+    let project = p.load(&["proj/compose.yaml"]).unwrap();
+    let a = &project.services["a"];
+    let base = p.path().join("proj");
+    assert_eq!(a.build.as_ref().unwrap().context, base.join("app"));
+    assert_eq!(
+        a.volumes[0].source.as_deref(),
+        Some(base.join("data").to_str().unwrap())
+    );
+    assert_eq!(project.volumes["named"].name, "test_named");
+    assert_eq!(project.working_dir, base);
+    assert_eq!(project.config_files, vec![base.join("compose.yaml")]);
+}
+
+#[test]
+fn profiles_select_services() {
+    let text = "services:\n  a:\n    image: x\n  b:\n    image: x\n    profiles: [debug]\n";
+    let p = TempProject::new(&[("compose.yaml", text)]);
+    let project = p.load(&["compose.yaml"]).unwrap();
+    assert_eq!(project.services.keys().collect::<Vec<_>>(), ["a"]);
+    assert_eq!(project.disabled_services.keys().collect::<Vec<_>>(), ["b"]);
+    let mut options = p.options(&["compose.yaml"]);
+    options.profiles = vec!["debug".into()];
+    assert_eq!(load(&options).unwrap().services.len(), 2);
+}
+
+#[test]
+fn embedded_spec_is_used_when_nothing_is_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = LoadOptions {
+        working_dir: dir.path().to_path_buf(),
+        ..LoadOptions::default()
+    };
+    // Only meaningful when no parent of the temp dir holds a spec file.
+    if discover::discover(dir.path()).is_empty() {
+        let project = load(&options).unwrap();
+        assert!(project.config_files.is_empty());
+        assert_eq!(project.working_dir, dir.path());
+    }
+}
+
+#[test]
+fn service_extensions_are_kept() {
+    let project =
+        load_one("services:\n  a:\n    image: x\n    x-torq-self-image: true\nx-top: {k: 1}\n")
+            .unwrap();
+    assert_eq!(
+        project.services["a"].extensions["x-torq-self-image"],
+        serde_json::json!(true)
+    );
+    assert_eq!(project.extensions["x-top"], serde_json::json!({"k": 1}));
+}
+
+#[test]
+fn unknown_keys_are_errors_with_a_hint() {
+    let err = load_one("services:\n  a:\n    imag: x\n").unwrap_err();
+    assert_eq!((err.line, err.column), (Some(3), Some(5)));
+    assert!(err.message.contains("did you mean `image`"), "{err}");
+}
+
+#[test]
+fn several_files_merge() {
+    let p = TempProject::new(&[
+        ("a.yaml", "services:\n  web:\n    image: x\n    command: [a]\n    ports: ['80:80']\n    environment: {A: '1'}\n"),
+        ("b.yaml", "services:\n  web:\n    command: [b]\n    ports: ['81:81']\n    environment: [B=2]\n"),
+    ]);
+    let project = p.load(&["a.yaml", "b.yaml"]).unwrap();
+    let web = &project.services["web"];
+    assert_eq!(web.command, Some(vec!["b".to_string()]));
+    assert_eq!(web.ports.len(), 2);
+    assert_eq!(web.environment["A"].as_deref(), Some("1"));
+    assert_eq!(web.environment["B"].as_deref(), Some("2"));
+}

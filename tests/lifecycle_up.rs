@@ -1,0 +1,384 @@
+//! `torq up` against the real engine: start order, health gating (with and
+//! without fast health), failure handling and exit codes, idempotence,
+//! recreation of exactly the changed service, concurrent `up`, dry run.
+//! Every test has its own project, removed by a guard even on failure.
+
+mod common;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use common::*;
+
+/// a ← b ← c, a ← d: levels [a], [b, d], [c].
+const LEVELS: &str = r#"
+services:
+  a:
+    image: {image}
+    command: ["sh", "-c", "{loop}"]
+    stop_grace_period: 1s
+  b:
+    image: {image}
+    command: ["sh", "-c", "{loop}"]
+    stop_grace_period: 1s
+    depends_on: [a]
+  c:
+    image: {image}
+    command: ["sh", "-c", "{loop}"]
+    stop_grace_period: 1s
+    depends_on:
+      b:
+        condition: service_started
+  d:
+    image: {image}
+    command: ["sh", "-c", "{loop}"]
+    stop_grace_period: 1s
+    depends_on: [a]
+"#;
+
+fn ids_by_service(project: &TestProject) -> HashMap<String, String> {
+    project
+        .containers()
+        .into_iter()
+        .map(|c| (c.service.clone(), c.id.clone()))
+        .collect()
+}
+
+#[test]
+fn start_order_follows_the_dependency_levels() {
+    let project = TestProject::new("levels", LEVELS);
+    let since = now_epoch_secs();
+    project.torq(&["up"]).assert_code(0);
+    let events = project_events(&project.name, since, now_epoch_secs());
+    let start = |service: &str| {
+        first_event(&events, service, "start")
+            .unwrap_or_else(|| panic!("no start event for {service}: {events:#?}"))
+            .time_nano
+    };
+    for (service, dependency) in [("b", "a"), ("c", "b"), ("d", "a")] {
+        assert!(
+            start(dependency) < start(service),
+            "{service} started before its dependency {dependency}"
+        );
+    }
+    let rows = project.containers();
+    assert_eq!(rows.len(), 4);
+    assert!(rows.iter().all(|r| r.state == "running"), "{rows:#?}");
+    let names: Vec<&str> = rows.iter().map(|r| r.name.as_str()).collect();
+    assert!(
+        names.contains(&format!("{}-c-1", project.name).as_str()),
+        "{names:?}"
+    );
+}
+
+/// db turns ready after a moment; api waits for it to be healthy.
+const HEALTH_GATED: &str = r#"
+services:
+  db:
+    image: {image}
+    command: ["sh", "-c", "trap 'exit 0' TERM; sleep 0.5; touch /ready; while true; do sleep 0.1; done"]
+    stop_grace_period: 1s
+    healthcheck:
+      test: ["CMD-SHELL", "test -f /ready"]
+      interval: 1s
+      retries: 30
+  api:
+    image: {image}
+    command: ["sh", "-c", "{loop}"]
+    stop_grace_period: 1s
+    depends_on:
+      db:
+        condition: service_healthy
+"#;
+
+#[test]
+fn health_gated_dependent_starts_after_the_engine_reports_healthy() {
+    let project = TestProject::new("gate-engine", HEALTH_GATED);
+    let since = now_epoch_secs();
+    project.torq(&["up", "--no-fast-health"]).assert_code(0);
+    let events = project_events(&project.name, since, now_epoch_secs());
+    let healthy = first_event(&events, "db", "health_status: healthy")
+        .unwrap_or_else(|| panic!("db never reported healthy: {events:#?}"));
+    let api_start = first_event(&events, "api", "start").expect("api started");
+    assert!(
+        healthy.time_nano < api_start.time_nano,
+        "api started before db was healthy"
+    );
+}
+
+#[test]
+fn fast_health_gates_on_the_healthcheck_test_before_the_engine_runs_it() {
+    // The engine would run its first check only after 60 s; torq's own
+    // probes of the same test gate api long before.
+    let spec = HEALTH_GATED.replace("interval: 1s", "interval: 60s");
+    let project = TestProject::new("gate-fast", &spec);
+    let since = now_epoch_secs();
+    project.torq(&["up"]).assert_code(0);
+    let events = project_events(&project.name, since, now_epoch_secs());
+    let api_start = first_event(&events, "api", "start").expect("api started");
+    let passed = events_of(&events, "db", "exec_die")
+        .into_iter()
+        .find(|e| e.exit_code == Some(0))
+        .unwrap_or_else(|| panic!("no passing healthcheck run of db: {events:#?}"));
+    assert!(passed.time_nano < api_start.time_nano);
+    assert!(
+        events_of(&events, "db", "health_status").is_empty(),
+        "the engine ran its own check already: {events:#?}"
+    );
+}
+
+/// crash exits at once; its health-gated dependent must never start; the
+/// independent service is started, waited for, and healthy.
+const CRASH: &str = r#"
+services:
+  crash:
+    image: {image}
+    command: ["sh", "-c", "echo crash-marker-last-line; exit 3"]
+    healthcheck:
+      test: ["CMD", "true"]
+      interval: 1s
+  dependent:
+    image: {image}
+    command: ["sh", "-c", "{loop}"]
+    stop_grace_period: 1s
+    depends_on:
+      crash:
+        condition: service_healthy
+  independent:
+    image: {image}
+    command: ["sh", "-c", "{loop}"]
+    stop_grace_period: 1s
+    healthcheck:
+      test: ["CMD", "true"]
+      interval: 1s
+"#;
+
+#[test]
+fn a_crash_fails_with_exit_2_skips_dependents_and_spares_the_rest() {
+    let project = TestProject::new("crash", CRASH);
+    let since = now_epoch_secs();
+    let result = project.torq(&["up"]);
+    result.assert_code(2);
+    let output = result.output();
+    assert!(output.contains("crash-marker-last-line"), "{output}");
+    assert!(output.contains("exited with code 3"), "{output}");
+    assert!(output.contains("dependent skipped"), "{output}");
+    let events = project_events(&project.name, since, now_epoch_secs());
+    assert!(
+        first_event(&events, "dependent", "start").is_none(),
+        "the dependent was started: {events:#?}"
+    );
+    wait_for("independent to be healthy", Duration::from_secs(30), || {
+        project
+            .containers()
+            .into_iter()
+            .find(|c| c.service == "independent" && c.state == "running" && c.is_healthy())
+    });
+}
+
+#[test]
+fn optional_dependency_failure_is_a_warning() {
+    let project = TestProject::new(
+        "optional",
+        r#"
+services:
+  flaky:
+    image: {image}
+    command: ["sh", "-c", "exit 1"]
+    healthcheck:
+      test: ["CMD", "true"]
+      interval: 1s
+  app:
+    image: {image}
+    command: ["sh", "-c", "{loop}"]
+    stop_grace_period: 1s
+    depends_on:
+      flaky:
+        condition: service_healthy
+        required: false
+"#,
+    );
+    let result = project.torq(&["up"]);
+    // flaky itself failed (exit 2), but app started anyway with a warning.
+    result.assert_code(2);
+    assert!(
+        result.output().contains("optional dependency flaky"),
+        "{}",
+        result.output()
+    );
+    let app = project
+        .containers()
+        .into_iter()
+        .find(|c| c.service == "app")
+        .expect("app");
+    assert_eq!(app.state, "running");
+}
+
+#[test]
+fn completed_successfully_gates_on_exit_code_zero() {
+    let project = TestProject::new(
+        "completed",
+        r#"
+services:
+  migrate:
+    image: {image}
+    command: ["sh", "-c", "sleep 0.3; echo migrated"]
+  app:
+    image: {image}
+    command: ["sh", "-c", "{loop}"]
+    stop_grace_period: 1s
+    depends_on:
+      migrate:
+        condition: service_completed_successfully
+"#,
+    );
+    let since = now_epoch_secs();
+    project.torq(&["up"]).assert_code(0);
+    let events = project_events(&project.name, since, now_epoch_secs());
+    let died = first_event(&events, "migrate", "die").expect("migrate exited");
+    assert_eq!(died.exit_code, Some(0));
+    let app_start = first_event(&events, "app", "start").expect("app started");
+    assert!(died.time_nano < app_start.time_nano);
+}
+
+#[test]
+fn a_second_up_changes_nothing() {
+    let project = TestProject::new("idempotent", LEVELS);
+    project.torq(&["up"]).assert_code(0);
+    let before = ids_by_service(&project);
+    let since = now_epoch_secs();
+    let second = project.torq(&["up"]);
+    second.assert_code(0);
+    let events = project_events(&project.name, since, now_epoch_secs());
+    let changes: Vec<&EngineEvent> = events
+        .iter()
+        .filter(|e| ["create", "start", "stop", "kill", "destroy"].contains(&e.action.as_str()))
+        .collect();
+    assert!(
+        changes.is_empty(),
+        "the second up changed something: {changes:#?}"
+    );
+    assert_eq!(ids_by_service(&project), before);
+    assert!(second.stderr.contains("unchanged"), "{}", second.stderr);
+}
+
+#[test]
+fn changing_one_environment_recreates_only_that_service() {
+    let project = TestProject::new("recreate", LEVELS);
+    project.torq(&["up"]).assert_code(0);
+    let before = ids_by_service(&project);
+    let changed = LEVELS.replace(
+        "    depends_on: [a]\n  c:",
+        "    depends_on: [a]\n    environment:\n      MODE: changed\n  c:",
+    );
+    assert_ne!(changed, LEVELS);
+    project.write_spec(&changed);
+    let result = project.torq(&["up"]);
+    result.assert_code(0);
+    let after = ids_by_service(&project);
+    assert_ne!(before["b"], after["b"], "b was not recreated");
+    for service in ["a", "c", "d"] {
+        assert_eq!(before[service], after[service], "{service} was recreated");
+    }
+    assert!(
+        result.stderr.contains("configuration changed"),
+        "{}",
+        result.stderr
+    );
+    assert_eq!(project.containers().len(), 4);
+}
+
+#[test]
+fn stale_containers_are_replaced_and_the_user_is_told() {
+    let project = TestProject::new("stale", LEVELS);
+    project.torq(&["up"]).assert_code(0);
+    let before = ids_by_service(&project);
+    docker_ok(&["stop", "-t", "1", &format!("{}-d-1", project.name)]);
+    let result = project.torq(&["up"]);
+    result.assert_code(0);
+    assert!(
+        result.stderr.contains("stale container (exited"),
+        "{}",
+        result.stderr
+    );
+    let after = ids_by_service(&project);
+    assert_ne!(before["d"], after["d"]);
+    assert_eq!(before["a"], after["a"]);
+    assert!(project.containers().iter().all(|c| c.state == "running"));
+}
+
+#[test]
+fn concurrent_ups_leave_one_container_per_service() {
+    let project = TestProject::new("concurrent", LEVELS);
+    let first = project.torq_command(&["up"]);
+    let second = project.torq_command(&["up"]);
+    let a = std::thread::spawn(move || run_with_deadline(first, COMMAND_DEADLINE));
+    let b = std::thread::spawn(move || run_with_deadline(second, COMMAND_DEADLINE));
+    let (a, b) = (a.join().expect("first up"), b.join().expect("second up"));
+    a.assert_code(0);
+    b.assert_code(0);
+    let rows = project.containers();
+    let mut services: Vec<&str> = rows.iter().map(|r| r.service.as_str()).collect();
+    services.sort();
+    assert_eq!(services, vec!["a", "b", "c", "d"], "{rows:#?}");
+}
+
+#[test]
+fn dry_run_prints_the_plan_and_touches_nothing() {
+    let project = TestProject::new("dryrun", LEVELS);
+    let result = project.torq(&["up", "--dry-run"]);
+    result.assert_code(0);
+    assert!(
+        result
+            .stdout
+            .contains(&format!("create container {}-c-1", project.name)),
+        "{}",
+        result.stdout
+    );
+    assert!(
+        result.stdout.contains("create network"),
+        "{}",
+        result.stdout
+    );
+    assert!(project.containers().is_empty());
+    let filter = format!("label={PROJECT_LABEL}={}", project.name);
+    assert_eq!(docker_ok(&["network", "ls", "-q", "--filter", &filter]), "");
+}
+
+#[test]
+fn scale_runs_numbered_replicas() {
+    let project = TestProject::new(
+        "scale",
+        r#"
+services:
+  worker:
+    image: {image}
+    command: ["sh", "-c", "{loop}"]
+    stop_grace_period: 1s
+    deploy:
+      replicas: 2
+"#,
+    );
+    project.torq(&["up"]).assert_code(0);
+    let names: Vec<String> = project.containers().into_iter().map(|c| c.name).collect();
+    assert_eq!(
+        names,
+        vec![
+            format!("{}-worker-1", project.name),
+            format!("{}-worker-2", project.name)
+        ]
+    );
+    project.torq(&["up", "--scale", "worker=1"]).assert_code(0);
+    let names: Vec<String> = project.containers().into_iter().map(|c| c.name).collect();
+    assert_eq!(names, vec![format!("{}-worker-1", project.name)]);
+}
+
+#[test]
+fn unreachable_engine_exits_1_and_says_how_to_fix_it() {
+    let project = TestProject::new("noengine", LEVELS);
+    let mut cmd = project.torq_command(&["up"]);
+    cmd.env("DOCKER_HOST", "unix:///nonexistent/docker.sock");
+    let result = run_with_deadline(cmd, Duration::from_secs(30));
+    result.assert_code(1);
+    assert!(result.stderr.contains("DOCKER_HOST"), "{}", result.stderr);
+}
