@@ -55,7 +55,12 @@ async fn up(engine: &Engine, args: &[String]) -> Result<()> {
     let project = arg(args, 0)?;
     let image = arg(args, 1)?;
     let count: usize = arg(args, 2)?.parse().context("N must be a number")?;
-    let command: Vec<String> = args.iter().skip_while(|a| *a != "--").skip(1).cloned().collect();
+    let command: Vec<String> = args
+        .iter()
+        .skip_while(|a| *a != "--")
+        .skip(1)
+        .cloned()
+        .collect();
     let docker = engine.docker();
     let network = format!("{project}_default");
     docker
@@ -170,7 +175,9 @@ fn duration_ns(text: &str) -> Result<i64> {
                 break;
             }
         }
-        let value: f64 = number.parse().with_context(|| format!("bad duration {text}"))?;
+        let value: f64 = number
+            .parse()
+            .with_context(|| format!("bad duration {text}"))?;
         number.clear();
         total += value
             * match unit.as_str() {
@@ -262,7 +269,9 @@ async fn stack8(engine: &Engine, project: &str, config_path: &str) -> Result<()>
         };
         let container = format!("{project}-{name}-1");
         async move {
-            let options = CreateContainerOptionsBuilder::new().name(&container).build();
+            let options = CreateContainerOptionsBuilder::new()
+                .name(&container)
+                .build();
             docker.create_container(Some(options), body).await?;
             anyhow::Ok(())
         }
@@ -276,7 +285,11 @@ async fn stack8(engine: &Engine, project: &str, config_path: &str) -> Result<()>
     let mut events = docker.events(Some(EventsOptionsBuilder::new().filters(&filters).build()));
     let mut event_floor_ns = 0i64;
     for l in 0..depth {
-        let members: Vec<&String> = level.iter().filter(|(_, v)| **v == l).map(|(k, _)| k).collect();
+        let members: Vec<&String> = level
+            .iter()
+            .filter(|(_, v)| **v == l)
+            .map(|(k, _)| k)
+            .collect();
         let starts = members.iter().map(|name| {
             let container = format!("{project}-{name}-1");
             async move { docker.start_container(&container, None).await }
@@ -299,7 +312,10 @@ async fn stack8(engine: &Engine, project: &str, config_path: &str) -> Result<()>
             }
             if action == "start" {
                 first_start = first_start.min(time);
-            } else if action.starts_with("health_status") && action.ends_with("healthy") && !action.ends_with("unhealthy") {
+            } else if action.starts_with("health_status")
+                && action.ends_with("healthy")
+                && !action.ends_with("unhealthy")
+            {
                 healthy += 1;
                 last_healthy = last_healthy.max(time);
             }

@@ -729,7 +729,7 @@ mod tests {
             Ulimit {
                 soft: 10,
                 hard: 20,
-                single: false,
+                ..Default::default()
             },
         )]);
         s.logging = Some(Logging {
