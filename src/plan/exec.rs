@@ -397,7 +397,8 @@ async fn run_step(
         Op::RemoveContainer {
             container, force, ..
         } => {
-            let was_running = *force && !ctx.hub.live(&container.id).died();
+            let live = ctx.hub.live(&container.id);
+            let was_running = *force && live.started && !live.died();
             match ops::remove_container(engine, &container.id, &container.name, *force).await {
                 Ok(()) => Outcome::Done {
                     container: Some(container.id.clone()),
