@@ -222,7 +222,7 @@ pub fn run(ctx: &Context, args: LogsArgs) -> anyhow::Result<ExitStatus> {
         if args.follow {
             follow(ctx, &engine, &project, spec.as_ref(), &args, &plan).await
         } else {
-            read(ctx, &engine, &project, &args, &plan).await
+            read(ctx, &engine, &project, spec.as_ref(), &args, &plan).await
         }
     })
 }
@@ -241,15 +241,45 @@ fn stdout_writer() -> BufWriter<io::StdoutLock<'static>> {
     BufWriter::with_capacity(STDOUT_BUFFER, io::stdout().lock())
 }
 
+/// Log lines on stdout as `torq logs` prints them — `service | message`,
+/// prefixes padded to `label_width`, colored when `color` — through one
+/// buffered writer over the locked stdout. For `torq up --attach`:
+///
+/// ```ignore
+/// let mut printer = cli::logs::stdout_printer(ctx.shell.out_color(), width);
+/// tokio::select! {
+///     r = logs::follow::follow_project(&engine, &project.name, &options, &mut printer) => r?,
+///     _ = done => {}
+/// }
+/// printer.flush()?; // a BrokenPipe error here means stdout was closed: end quietly
+/// ```
+pub fn stdout_printer(
+    color: bool,
+    label_width: usize,
+) -> LinePrinter<BufWriter<io::StdoutLock<'static>>> {
+    let options = FormatOptions {
+        color,
+        prefix: true,
+        timestamps: false,
+    };
+    LinePrinter::new(
+        LineFormatter::new(options, label_width),
+        LineFilter::default(),
+        stdout_writer(),
+    )
+}
+
 /// `torq logs` without `-f`: every container's log, merged by time.
 async fn read(
     ctx: &Context,
     engine: &Engine,
     project: &str,
+    spec: Option<&crate::spec::Project>,
     args: &LogsArgs,
     plan: &Plan,
 ) -> anyhow::Result<ExitStatus> {
-    let sources = project_sources(engine, project, &args.services).await?;
+    let mut sources = project_sources(engine, project, &args.services).await?;
+    sort_by_spec(&mut sources, spec);
     if sources.is_empty() {
         ctx.shell
             .info(&format!("project {project} has no containers (is it up?)"));
@@ -329,6 +359,18 @@ async fn follow_until_interrupted(
         }
         Err(err) => Err(err.into()),
     }
+}
+
+/// Puts sources in spec order (services the spec lacks last), replicas by
+/// number: ties in time and `--stats` rows follow it.
+fn sort_by_spec(sources: &mut [Source], spec: Option<&crate::spec::Project>) {
+    let Some(spec) = spec else {
+        return;
+    };
+    sources.sort_by_key(|s| {
+        let index = spec.services.get_index_of(&s.service).unwrap_or(usize::MAX);
+        (index, s.service.clone(), s.number)
+    });
 }
 
 /// Services in the order their containers come (sources are sorted by service).
