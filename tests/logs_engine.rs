@@ -16,16 +16,37 @@ use common::*;
 /// How long a test waits for something the engine does.
 const DEADLINE: Duration = Duration::from_secs(60);
 
-/// Waits until the last line of `service`'s log is `marker` (the service
-/// wrote everything it was going to write).
+/// Waits until `service`'s log holds `marker` (the service wrote everything
+/// it was going to write). The whole log is searched: the engine timestamps
+/// stdout and stderr separately, so the marker need not be the last line.
 fn wait_for_marker(project: &TestProject, service: &str, marker: &str) {
     let name = format!("{}-{service}-1", project.name);
-    wait_for(&format!("{service} to print {marker}"), DEADLINE, || {
-        let out = docker(&["logs", "--tail", "1", &name]);
+    let started = Instant::now();
+    loop {
+        let out = docker(&["logs", &name]);
         let text = String::from_utf8_lossy(&out.stdout).to_string()
             + &String::from_utf8_lossy(&out.stderr);
-        text.contains(marker).then_some(())
-    });
+        if text.contains(marker) {
+            return;
+        }
+        if started.elapsed() > DEADLINE {
+            let all = docker(&["logs", "--tail", "5", &name]);
+            let state = docker(&[
+                "inspect",
+                "--format",
+                "{{.State.Status}} {{.State.ExitCode}}",
+                &name,
+            ]);
+            panic!(
+                "{service} did not print {marker} within {}s; state {}; last lines:\n{}{}",
+                DEADLINE.as_secs(),
+                String::from_utf8_lossy(&state.stdout).trim(),
+                String::from_utf8_lossy(&all.stdout),
+                String::from_utf8_lossy(&all.stderr),
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// Ping-pong through a shared directory: `ping i` is always written before
@@ -45,6 +66,32 @@ services:
     command: ["sh", "-c", "for i in 1 2 3 4 5; do while [ ! -e /s/a$$i ]; do sleep 0.02; done; echo pong $$i; touch /s/b$$i; done; echo END; trap 'exit 0' TERM; while true; do sleep 0.1; done"]
 "#;
 
+/// An engine timestamp as a sortable value: RFC3339Nano trims trailing zeros,
+/// so the text itself does not sort.
+fn ts_key(ts: &str) -> (String, u32) {
+    let (seconds, fraction) = ts
+        .trim_end_matches('Z')
+        .split_once('.')
+        .unwrap_or((ts, "0"));
+    let nanos = format!("{fraction:0<9}")
+        .parse()
+        .expect("a fraction of a second");
+    (seconds.to_string(), nanos)
+}
+
+/// Every line of `service` as `docker logs -t` shows it: (time, service, message).
+fn engine_lines(project: &TestProject, service: &str) -> Vec<((String, u32), String, String)> {
+    let name = format!("{}-{service}-1", project.name);
+    let out = docker(&["logs", "-t", &name]);
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|line| {
+            let (ts, message) = line.split_once(' ').expect("a timestamped line");
+            (ts_key(ts), service.to_string(), message.to_string())
+        })
+        .collect()
+}
+
 #[test]
 fn lines_of_all_services_are_merged_in_timestamp_order() {
     let project = TestProject::new("logs-merge", PING_PONG);
@@ -53,32 +100,38 @@ fn lines_of_all_services_are_merged_in_timestamp_order() {
     wait_for_marker(&project, "ping", "END");
     wait_for_marker(&project, "pong", "END");
 
+    // The oracle: both services' lines as the engine timestamps them, sorted
+    // by time (ties: spec order). The ping-pong makes them interleave.
+    let mut expected = engine_lines(&project, "ping");
+    expected.extend(engine_lines(&project, "pong"));
+    expected.sort_by(|a, b| (&a.0, a.1 == "pong").cmp(&(&b.0, b.1 == "pong")));
+    let switches = expected.windows(2).filter(|w| w[0].1 != w[1].1).count();
+    assert!(
+        switches >= 3,
+        "the services did not interleave: {expected:?}"
+    );
+
     let out = project.torq(&["logs", "-n", "all", "-t"]);
     out.assert_code(0);
-    let mut messages = Vec::new();
-    let mut last_ts = String::new();
-    for line in out.stdout.lines() {
-        // `ping | 2024-…Z ping 1`
-        let (prefix, rest) = line.split_once(" | ").expect("a prefixed line");
-        let (ts, message) = rest.split_once(' ').expect("a timestamped line");
-        assert!(
-            ts >= last_ts.as_str(),
-            "out of order: {ts} after {last_ts}\n{}",
-            out.stdout
-        );
-        last_ts = ts.to_string();
-        if message != "END" {
-            assert!(message.starts_with(prefix.trim()), "{line}");
-        }
-        messages.push(message.to_string());
-    }
-    let expected: Vec<String> = (1..=5)
-        .flat_map(|i| [format!("ping {i}"), format!("pong {i}")])
+    let got: Vec<((String, u32), String, String)> = out
+        .stdout
+        .lines()
+        .map(|line| {
+            // `ping | 2024-…Z ping 1`
+            let (prefix, rest) = line.split_once(" | ").expect("a prefixed line");
+            let (ts, message) = rest.split_once(' ').expect("a timestamped line");
+            (ts_key(ts), prefix.trim().to_string(), message.to_string())
+        })
         .collect();
-    let game: Vec<String> = messages.iter().filter(|m| *m != "END").cloned().collect();
-    assert_eq!(game, expected, "\n{}", out.stdout);
+    assert_eq!(got, expected, "\n{}", out.stdout);
+    let messages: Vec<&str> = got
+        .iter()
+        .map(|l| l.2.as_str())
+        .filter(|m| *m != "END")
+        .collect();
+    assert_eq!(messages.len(), 10, "{}", out.stdout);
 
-    // The default tail is 50 lines per service; -n 2 keeps the last two each.
+    // -n 2 keeps the last two lines of each service.
     let out = project.torq(&["logs", "-n", "2", "--no-log-prefix"]);
     out.assert_code(0);
     let lines: Vec<&str> = out.stdout.lines().collect();

@@ -174,15 +174,22 @@ services:
     image: {image}
     stop_grace_period: 1s
     init: true
-    command: ["sh", "-c", "sleep 0.1 & exec sleep 1000"]
+    command: ["sh", "-c", "(sleep 0.1 &); exec sleep 1000"]
   leaker:
     image: {image}
     stop_grace_period: 1s
-    command: ["sh", "-c", "sleep 0.1 & exec sleep 1000"]
+    command: ["sh", "-c", "(sleep 0.1 &); exec sleep 1000"]
 "#,
     );
     project.torq(&["up"]).assert_code(0);
-    // The child `sleep 0.1` exits; `exec sleep` never reaps it.
+    // `sleep 0.1` is orphaned to PID 1 and exits. In leaker, PID 1 is
+    // `sleep 1000`, which never reaps it; in reaper, PID 1 is the init
+    // process, which does: wait until reaper holds only init and sleep 1000.
+    let reaper = format!("{}-reaper-1", project.name);
+    wait_for("reaper's orphan to be reaped", DEADLINE, || {
+        let top = docker_ok(&["top", &reaper]);
+        (top.lines().count() == 3).then_some(())
+    });
     let json = wait_for("a zombie in leaker", DEADLINE, || {
         let (_, json) = status_json(&project, &[]);
         let zombies = service(&json, "leaker")["containers"][0]["zombies"].as_u64()?;
