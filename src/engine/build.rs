@@ -223,10 +223,8 @@ impl ImageFailure {
             FailureReason::Missing { .. } => format!("image {} is missing", self.reference),
             FailureReason::Context(msg) | FailureReason::Engine(msg) => first_line(msg),
             FailureReason::Step {
-                step: Some(step),
-                message,
-                ..
-            } => format!("{step}: {}", first_line(message)),
+                step: Some(step), ..
+            } => format!("at {step}"),
             FailureReason::Step { message, .. } => first_line(message),
         }
     }
@@ -944,10 +942,7 @@ mod tests {
         );
         assert!(text.contains("non-zero code: 3"), "{text}");
         assert!(text.contains("    before"), "{text}");
-        assert_eq!(
-            failure.short(),
-            "Step 2/3 : RUN echo before && exit 3: The command '/bin/sh -c echo before && exit 3' returned a non-zero code: 3"
-        );
+        assert_eq!(failure.short(), "at Step 2/3 : RUN echo before && exit 3");
     }
 
     #[test]

@@ -18,8 +18,18 @@ pub fn parse(
     text: &str,
     lookup: &IndexMap<String, String>,
 ) -> Result<IndexMap<String, String>, (u32, String)> {
+    parse_into(text, lookup, IndexMap::new())
+}
+
+/// Like [`parse`], starting from variables already defined (by earlier env
+/// files), which interpolation sees after `lookup`. Returns all of them.
+pub fn parse_into(
+    text: &str,
+    lookup: &IndexMap<String, String>,
+    defined: IndexMap<String, String>,
+) -> Result<IndexMap<String, String>, (u32, String)> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut out: IndexMap<String, String> = IndexMap::new();
+    let mut out: IndexMap<String, String> = defined;
     let lines: Vec<&str> = text.split('\n').collect();
     let mut i = 0;
     while i < lines.len() {

@@ -151,33 +151,77 @@ impl DependencyGraph {
     }
 }
 
-/// Kahn's algorithm by levels, keeping spec order within a level.
+/// Level of a service = 1 + the highest level among its dependencies
+/// (0 without any), computed by an iterative depth-first walk in O(V + E);
+/// services of a level keep spec order. Services on a cycle (which validation
+/// rejects before this) go to a final level rather than looping.
 fn levels_of(dependencies: &IndexMap<String, Vec<String>>) -> Vec<Vec<String>> {
-    let mut level_of: IndexMap<&str, usize> = IndexMap::new();
-    let mut remaining: Vec<&String> = dependencies.keys().collect();
-    let mut levels: Vec<Vec<String>> = Vec::new();
-    while !remaining.is_empty() {
-        let current = levels.len();
-        let ready: Vec<&String> = remaining
-            .iter()
-            .copied()
-            .filter(|name| {
-                dependencies[*name]
-                    .iter()
-                    .all(|d| level_of.get(d.as_str()).is_some_and(|l| *l < current))
-            })
-            .collect();
-        if ready.is_empty() {
-            // A cycle slipped through validation: put the rest last rather than loop.
-            levels.push(remaining.iter().map(|s| (*s).clone()).collect());
-            break;
+    const UNVISITED: usize = usize::MAX;
+    const IN_PROGRESS: usize = usize::MAX - 1;
+    const ON_CYCLE: usize = usize::MAX - 2;
+    let edges: Vec<Vec<usize>> = dependencies
+        .values()
+        .map(|deps| {
+            deps.iter()
+                .filter_map(|d| dependencies.get_index_of(d))
+                .collect()
+        })
+        .collect();
+    let mut level = vec![UNVISITED; edges.len()];
+    for start in 0..edges.len() {
+        if level[start] != UNVISITED {
+            continue;
         }
-        for name in &ready {
-            level_of.insert(name.as_str(), current);
+        let mut stack: Vec<(usize, usize)> = vec![(start, 0)];
+        level[start] = IN_PROGRESS;
+        while let Some((node, next)) = stack.last().copied() {
+            if let Some(&dep) = edges[node].get(next) {
+                if let Some(top) = stack.last_mut() {
+                    top.1 += 1;
+                }
+                match level[dep] {
+                    UNVISITED => {
+                        level[dep] = IN_PROGRESS;
+                        stack.push((dep, 0));
+                    }
+                    IN_PROGRESS => level[dep] = ON_CYCLE,
+                    _ => {}
+                }
+                continue;
+            }
+            stack.pop();
+            let mut mine = 0;
+            for &dep in &edges[node] {
+                match level[dep] {
+                    IN_PROGRESS | ON_CYCLE | UNVISITED => mine = ON_CYCLE,
+                    l if mine != ON_CYCLE => mine = mine.max(l + 1),
+                    _ => {}
+                }
+            }
+            level[node] = if level[node] == ON_CYCLE {
+                ON_CYCLE
+            } else {
+                mine
+            };
         }
-        remaining.retain(|n| !level_of.contains_key(n.as_str()));
-        levels.push(ready.into_iter().cloned().collect());
     }
+    let finite = level
+        .iter()
+        .filter(|l| **l < ON_CYCLE)
+        .max()
+        .map(|m| m + 1)
+        .unwrap_or(0);
+    let has_cycle = level.iter().any(|l| *l >= ON_CYCLE);
+    let mut levels: Vec<Vec<String>> = vec![Vec::new(); finite + usize::from(has_cycle)];
+    for (i, name) in dependencies.keys().enumerate() {
+        let slot = if level[i] >= ON_CYCLE {
+            finite
+        } else {
+            level[i]
+        };
+        levels[slot].push(name.clone());
+    }
+    levels.retain(|l| !l.is_empty());
     levels
 }
 

@@ -175,6 +175,7 @@ fn merge_generic(
     if overlay.is_null() && overlay.tag == NodeTag::None && !base.is_null() {
         return Ok(base);
     }
+    let base_kind = base.kind();
     match (base.value, overlay.value) {
         (Value::Map(mut base_map), Value::Map(over_map)) => {
             for (key, entry) in over_map {
@@ -212,10 +213,10 @@ fn merge_generic(
             Err(sources.error_at(
                 overlay.pos,
                 format!(
-                    "{}: cannot override {} with {}",
+                    "{}: cannot merge {} into {} defined earlier",
                     dotted(path),
-                    base_kind_name(&base.pos),
-                    overlay.kind()
+                    overlay.kind(),
+                    base_kind
                 ),
             ))
         }
@@ -229,10 +230,6 @@ fn merge_generic(
             sources,
         ),
     }
-}
-
-fn base_kind_name(_pos: &Pos) -> &'static str {
-    "a collection"
 }
 
 fn merge_entry(

@@ -97,8 +97,7 @@ pub fn load(options: &LoadOptions) -> Result<Project, SpecError> {
     }
 
     let name = project_name(options, &env, &documents, &project_dir, &sources)?;
-    env.entry("COMPOSE_PROJECT_NAME".to_string())
-        .or_insert_with(|| name.clone());
+    env.insert("COMPOSE_PROJECT_NAME".to_string(), name.clone());
 
     let mut unset = Vec::new();
     let mut merged: Option<Node> = None;
@@ -188,8 +187,8 @@ fn project_environment(
     Ok(env)
 }
 
-/// `-p` > `TORQ_PROJECT_NAME` > `name:` (last file wins) > the project
-/// directory's name. Names given explicitly must already be valid; the others
+/// `-p` > `TORQ_PROJECT_NAME` > `COMPOSE_PROJECT_NAME` (both also from the env
+/// files) > `name:` (last file wins) > the project directory's name. Names given explicitly must already be valid; the others
 /// are normalized.
 fn project_name(
     options: &LoadOptions,
@@ -203,9 +202,9 @@ fn project_name(
         .clone()
         .filter(|n| !n.is_empty())
         .or_else(|| {
-            env.get("TORQ_PROJECT_NAME")
-                .cloned()
-                .filter(|n| !n.is_empty())
+            ["TORQ_PROJECT_NAME", "COMPOSE_PROJECT_NAME"]
+                .iter()
+                .find_map(|var| env.get(*var).filter(|n| !n.is_empty()).cloned())
         });
     if let Some(name) = explicit {
         if !syntax::is_valid_project_name(&name) {

@@ -131,7 +131,9 @@ pub struct Port {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Mount {
     pub kind: MountKind,
-    /// Host path (bind, absolute), volume name (volume; `None` = anonymous), unused for tmpfs.
+    /// Host path (bind, absolute), or the key of a top-level volume (volume;
+    /// its engine name is `Project::volumes[key].name`; `None` = anonymous);
+    /// unused for tmpfs.
     pub source: Option<String>,
     pub target: String,
     pub read_only: bool,

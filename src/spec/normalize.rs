@@ -13,8 +13,8 @@
 use serde_json::{json, Map, Value};
 
 use super::model::{
-    Build, Deploy, Healthcheck, Mount, MountKind, Network, Port, Project, ResourceSpec, Service,
-    Volume,
+    Build, Deploy, Healthcheck, Mount, MountKind, Network, Placement, Port, Project, ResourceSpec,
+    Service, Volume,
 };
 use super::syntax::format_duration;
 
@@ -52,12 +52,30 @@ pub fn to_json(project: &Project) -> Value {
 
 /// Pretty JSON, as `docker compose config --format json`.
 pub fn to_json_string(project: &Project) -> String {
-    serde_json::to_string_pretty(&to_json(project)).unwrap_or_else(|_| "{}".into())
+    serde_json::to_string_pretty(&printable(project)).unwrap_or_else(|_| "{}".into())
+}
+
+/// [`to_json`] with every `$` in a string value written `$$`, as compose
+/// prints it, so the output is itself a spec that interpolates back to the
+/// same values.
+pub fn printable(project: &Project) -> Value {
+    let mut value = to_json(project);
+    escape_dollars(&mut value);
+    value
+}
+
+fn escape_dollars(value: &mut Value) {
+    match value {
+        Value::String(s) if s.contains('$') => *s = s.replace('$', "$$"),
+        Value::Array(items) => items.iter_mut().for_each(escape_dollars),
+        Value::Object(map) => map.values_mut().for_each(escape_dollars),
+        _ => {}
+    }
 }
 
 /// YAML, as `docker compose config` (without the JSON-only `null` commands).
 pub fn to_yaml_string(project: &Project) -> String {
-    let mut value = to_json(project);
+    let mut value = printable(project);
     if let Some(services) = value.get_mut("services").and_then(Value::as_object_mut) {
         for service in services.values_mut() {
             if let Some(service) = service.as_object_mut() {
@@ -216,10 +234,18 @@ fn service(s: &Service) -> Value {
             .ulimits
             .iter()
             .map(|(k, u)| {
-                let v = if u.single {
+                // Compose leaves out zero values (and prints a zero single limit as `{}`).
+                let v = if u.single && u.soft != 0 {
                     json!(u.soft)
                 } else {
-                    json!({"soft": u.soft, "hard": u.hard})
+                    let mut limit = Map::new();
+                    if u.soft != 0 {
+                        limit.insert("soft".into(), json!(u.soft));
+                    }
+                    if u.hard != 0 {
+                        limit.insert("hard".into(), json!(u.hard));
+                    }
+                    Value::Object(limit)
                 };
                 (k.clone(), v)
             })
@@ -369,6 +395,7 @@ fn deploy_value(d: &Deploy) -> Value {
         insert_if(&mut v, "order", u.order.clone());
         m.insert("update_config".into(), Value::Object(v));
     }
+    // Compose always prints `resources` and `placement` under `deploy`.
     let mut resources = Map::new();
     if let Some(l) = &d.resources.limits {
         resources.insert("limits".into(), resource_value(l));
@@ -376,9 +403,7 @@ fn deploy_value(d: &Deploy) -> Value {
     if let Some(r) = &d.resources.reservations {
         resources.insert("reservations".into(), resource_value(r));
     }
-    if !resources.is_empty() {
-        m.insert("resources".into(), Value::Object(resources));
-    }
+    m.insert("resources".into(), Value::Object(resources));
     if let Some(r) = &d.restart_policy {
         let mut v = Map::new();
         insert_if(&mut v, "condition", r.condition.clone());
@@ -387,7 +412,9 @@ fn deploy_value(d: &Deploy) -> Value {
         insert_if(&mut v, "window", r.window.map(format_duration));
         m.insert("restart_policy".into(), Value::Object(v));
     }
-    if let Some(p) = &d.placement {
+    let default_placement = Placement::default();
+    {
+        let p = d.placement.as_ref().unwrap_or(&default_placement);
         let mut v = Map::new();
         if !p.constraints.is_empty() {
             v.insert("constraints".into(), json!(p.constraints));

@@ -161,6 +161,10 @@ fn project_name_precedence() {
     assert_eq!(load(&options).unwrap().name, "from_spec");
     options
         .environment
+        .insert("COMPOSE_PROJECT_NAME".into(), "fromcompose".into());
+    assert_eq!(load(&options).unwrap().name, "fromcompose");
+    options
+        .environment
         .insert("TORQ_PROJECT_NAME".into(), "fromenv".into());
     assert_eq!(load(&options).unwrap().name, "fromenv");
     options.project_name = Some("fromflag".into());
@@ -254,4 +258,82 @@ fn several_files_merge() {
     assert_eq!(web.ports.len(), 2);
     assert_eq!(web.environment["A"].as_deref(), Some("1"));
     assert_eq!(web.environment["B"].as_deref(), Some("2"));
+}
+
+#[test]
+fn env_file_option_replaces_dot_env() {
+    let p = TempProject::new(&[
+        (
+            "compose.yaml",
+            "services:\n  web:\n    image: ${IMAGE:-none}:${TAG:-none}\n",
+        ),
+        (".env", "IMAGE=from-dotenv\n"),
+        ("conf/ci.env", "TAG=from-ci\n"),
+        ("conf/more.env", "IMAGE=from-more\n"),
+    ]);
+    let mut options = p.options(&["compose.yaml"]);
+    options.env_files = vec!["conf/ci.env".into(), "conf/more.env".into()];
+    let project = load(&options).unwrap();
+    assert_eq!(
+        project.services["web"].image.as_deref(),
+        Some("from-more:from-ci")
+    );
+    options.env_files = vec!["conf/missing.env".into()];
+    let err = load(&options).unwrap_err();
+    assert!(err.to_string().contains("missing.env"), "{err}");
+}
+
+#[test]
+fn project_directory_option_moves_relative_paths_and_dot_env() {
+    let p = TempProject::new(&[
+        (
+            "specs/compose.yaml",
+            "services:\n  web:\n    image: ${IMAGE}\n    build: ./ctx\n",
+        ),
+        ("base/.env", "IMAGE=from-base\n"),
+    ]);
+    let mut options = p.options(&["specs/compose.yaml"]);
+    options.project_directory = Some("base".into());
+    let project = load(&options).unwrap();
+    let web = &project.services["web"];
+    assert_eq!(web.image.as_deref(), Some("from-base"));
+    assert_eq!(
+        web.build.as_ref().unwrap().context,
+        p.path().join("base/ctx")
+    );
+    assert_eq!(project.working_dir, p.path().join("base"));
+}
+
+#[test]
+fn compose_project_name_is_available_to_interpolation() {
+    let project = load_one(
+        "services:\n  web:\n    image: busybox\n    hostname: ${COMPOSE_PROJECT_NAME}-web\n",
+    )
+    .unwrap();
+    assert_eq!(
+        project.services["web"].hostname.as_deref(),
+        Some("test-web")
+    );
+}
+
+#[test]
+fn multiple_yaml_documents_merge_in_order() {
+    let project =
+        load_one("services:\n  web:\n    image: a\n---\nservices:\n  web:\n    image: b\n")
+            .unwrap();
+    assert_eq!(project.services["web"].image.as_deref(), Some("b"));
+}
+
+#[test]
+fn warnings_collect_unset_variables_and_carried_keys() {
+    let project = load_one(
+        "services:\n  web:\n    image: x${NOPE_NOT_SET}\n    sysctls: {net.core.somaxconn: 1024}\n",
+    )
+    .unwrap();
+    assert!(project.warnings.iter().any(|w| w.contains("NOPE_NOT_SET")));
+    assert!(project.warnings.iter().any(|w| w.contains("sysctls")));
+    assert_eq!(
+        project.services["web"].other["sysctls"],
+        serde_json::json!({"net.core.somaxconn": 1024})
+    );
 }

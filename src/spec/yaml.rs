@@ -345,7 +345,11 @@ impl<'a> Builder<'a, '_> {
             ));
         }
         self.budget.remaining -= size;
-        Ok(target.clone())
+        // The copy stands where the alias is used; its insides keep pointing
+        // at the anchored definition.
+        let mut node = target.clone();
+        node.pos = pos;
+        Ok(node)
     }
 
     fn mapping(&mut self) -> Result<Map, SpecError> {

@@ -61,10 +61,11 @@ impl<'a> Converter<'a> {
     }
 
     fn expected(&self, node: &Node, path: &str, what: &str) -> SpecError {
-        let found = match node.scalar_text() {
-            Some(text) if matches!(node.value, Value::Str(_)) => format!("`{text}`"),
-            Some(text) => format!("{} (`{text}`)", node.kind()),
-            None => node.kind().to_string(),
+        let found = match (&node.value, node.scalar_text()) {
+            (Value::Str(_), Some(text)) => format!("`{text}`"),
+            (Value::Float(f), _) => format!("{} (`{f:?}`)", node.kind()),
+            (_, Some(text)) => format!("{} (`{text}`)", node.kind()),
+            (_, None) => node.kind().to_string(),
         };
         self.error(node.pos, path, format!("expected {what}, found {found}"))
     }

@@ -2,6 +2,7 @@
 //! the compose keys it only carries along (`Service::other`), `x-*`
 //! extensions, and errors for anything else.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use indexmap::IndexMap;
@@ -422,13 +423,15 @@ impl Converter<'_> {
                     ))
                 }
             };
-            let vars = dotenv::parse(&text, &lookup).map_err(|(line, msg)| SpecError {
-                message: msg,
-                file: Some(file.display().to_string()),
-                line: Some(line),
-                column: None,
-                snippet: None,
-            })?;
+            let defined = file_vars(&from_files);
+            let vars =
+                dotenv::parse_into(&text, &lookup, defined).map_err(|(line, msg)| SpecError {
+                    message: msg,
+                    file: Some(file.display().to_string()),
+                    line: Some(line),
+                    column: None,
+                    snippet: None,
+                })?;
             for (k, v) in vars {
                 from_files.insert(k, Some(v));
             }
@@ -450,6 +453,7 @@ impl Converter<'_> {
             return Err(self.expected(node, path, "a list of ports"));
         };
         let mut ports: Vec<Port> = Vec::new();
+        let mut index: HashMap<(String, String, u16, String), usize> = HashMap::new();
         for (i, item) in items.iter().enumerate() {
             let p = format!("{path}[{i}]");
             let parsed = match &item.value {
@@ -462,10 +466,12 @@ impl Converter<'_> {
             };
             for port in parsed {
                 // A later entry with the same binding replaces the earlier one.
-                let key = port_key(&port);
-                match ports.iter().position(|existing| port_key(existing) == key) {
-                    Some(j) => ports[j] = port,
-                    None => ports.push(port),
+                match index.get(&port_key(&port)) {
+                    Some(&j) => ports[j] = port,
+                    None => {
+                        index.insert(port_key(&port), ports.len());
+                        ports.push(port);
+                    }
                 }
             }
         }
@@ -573,6 +579,7 @@ impl Converter<'_> {
             return Err(self.expected(node, path, "a list of volumes"));
         };
         let mut mounts: Vec<Mount> = Vec::new();
+        let mut by_target: HashMap<String, usize> = HashMap::new();
         for (i, item) in items.iter().enumerate() {
             let p = format!("{path}[{i}]");
             let mut mount = match &item.value {
@@ -592,12 +599,13 @@ impl Converter<'_> {
                 }
             }
             mount.target = syntax::clean_path(&mount.target);
-            let index = match mounts.iter().position(|m| m.target == mount.target) {
-                Some(j) => {
+            let index = match by_target.get(&mount.target) {
+                Some(&j) => {
                     mounts[j] = mount;
                     j
                 }
                 None => {
+                    by_target.insert(mount.target.clone(), mounts.len());
                     mounts.push(mount);
                     mounts.len() - 1
                 }
@@ -919,12 +927,13 @@ impl Converter<'_> {
                         _ => pairs.push((host.clone(), self.string(&entry.node, &p)?)),
                     }
                 }
-                pairs.sort_by(|a, b| format!("{}={}", a.0, a.1).cmp(&format!("{}={}", b.0, b.1)));
                 hosts.extend(pairs.into_iter().map(|(h, ip)| format!("{h}:{ip}")));
             }
             Value::Null => {}
             _ => return Err(self.expected(node, path, "a list or a mapping of hosts")),
         }
+        // Compose sorts the entries (as `host=ip` strings).
+        hosts.sort_by_key(|h| h.replacen(':', "=", 1));
         Ok(dedup(hosts))
     }
 
@@ -1189,6 +1198,14 @@ impl Converter<'_> {
     }
 }
 
+/// Variables the service's earlier env files defined (visible to later ones).
+fn file_vars(from_files: &IndexMap<String, Option<String>>) -> IndexMap<String, String> {
+    from_files
+        .iter()
+        .filter_map(|(k, v)| v.clone().map(|v| (k.clone(), v)))
+        .collect()
+}
+
 /// The identity of a published port for de-duplication, as compose computes it.
 fn port_key(port: &Port) -> (String, String, u16, String) {
     (
@@ -1201,11 +1218,6 @@ fn port_key(port: &Port) -> (String, String, u16, String) {
 
 /// Drops repeated entries, keeping the first position.
 fn dedup(items: Vec<String>) -> Vec<String> {
-    let mut out: Vec<String> = Vec::with_capacity(items.len());
-    for item in items {
-        if !out.contains(&item) {
-            out.push(item);
-        }
-    }
-    out
+    let set: indexmap::IndexSet<String> = items.into_iter().collect();
+    set.into_iter().collect()
 }

