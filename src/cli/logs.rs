@@ -227,14 +227,27 @@ pub fn run(ctx: &Context, args: LogsArgs) -> anyhow::Result<ExitStatus> {
     })
 }
 
-/// The widest prefix the spec's services can need, so a follow's columns
-/// don't shift when containers join later.
+/// The widest prefix the spec's services can need (`service-N` for the
+/// replicas it asks for), so a follow's columns don't shift when containers
+/// join later.
 fn label_width(spec: Option<&crate::spec::Project>, services: &[String]) -> usize {
-    let names: Vec<&str> = match spec {
-        Some(spec) if services.is_empty() => spec.services.keys().map(String::as_str).collect(),
-        _ => services.iter().map(String::as_str).collect(),
+    let Some(spec) = spec else {
+        return services
+            .iter()
+            .map(|n| n.chars().count())
+            .max()
+            .unwrap_or(0);
     };
-    names.iter().map(|n| n.chars().count()).max().unwrap_or(0)
+    spec.services
+        .iter()
+        .filter(|(name, _)| services.is_empty() || services.contains(name))
+        .map(|(name, service)| {
+            let replicas = service.replicas();
+            let label = crate::logs::read::source_label(name, replicas);
+            label.chars().count()
+        })
+        .max()
+        .unwrap_or(0)
 }
 
 fn stdout_writer() -> BufWriter<io::StdoutLock<'static>> {
@@ -485,6 +498,24 @@ mod tests {
             }
         );
         assert!(plan(&[]).unwrap().format.color);
+    }
+
+    #[test]
+    fn label_width_makes_room_for_replicas() {
+        let mut spec = crate::spec::Project::default();
+        for (name, replicas) in [("web", 12), ("database", 1)] {
+            let service = crate::spec::model::Service {
+                deploy: Some(crate::spec::model::Deploy {
+                    replicas: Some(replicas),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            };
+            spec.services.insert(name.to_string(), service);
+        }
+        assert_eq!(label_width(Some(&spec), &[]), "database".len());
+        assert_eq!(label_width(Some(&spec), &["web".into()]), "web-12".len());
+        assert_eq!(label_width(None, &["abc".into()]), 3);
     }
 
     #[test]
