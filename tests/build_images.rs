@@ -4,13 +4,13 @@
 //! with a missing image.
 //!
 //! Every test tags its images uniquely and removes them afterwards (a Drop
-//! guard), even when it fails. The fixtures build on `torq-test/bb`, a
-//! busybox image made here from Debian's static `/bin/busybox`: no registry.
+//! guard), even when it fails. The fixtures build on `torq-test/bb`, the
+//! busybox image of `tests/common` (Debian's static `/bin/busybox`): no registry.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use bollard::models::ContainerCreateBody;
 use bollard::query_parameters::{
@@ -25,16 +25,9 @@ use torq::engine::Engine;
 use torq::spec::model::{Build, Project, Service};
 use torq::ui::{Event, Phase, Reporter};
 
-const BASE_IMAGE: &str = "torq-test/bb";
+mod common;
 
-/// A name no other test (or test run) uses.
-fn unique(purpose: &str) -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    format!("torqtest-{purpose}-{}-{nanos}", std::process::id())
-}
+use common::{busybox_image, unique_project as unique};
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -111,35 +104,6 @@ impl Drop for ImageGuard {
         })
         .join();
     }
-}
-
-/// Builds the busybox base image once per test process (kept afterwards: it
-/// is shared by every test and tiny).
-async fn ensure_base_image(engine: &Engine) {
-    static BUILT: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
-    BUILT
-        .get_or_init(|| async {
-            let dir = tempfile::tempdir().expect("temp dir");
-            std::fs::copy("/bin/busybox", dir.path().join("busybox"))
-                .expect("/bin/busybox (Debian's busybox-static) must be installed");
-            std::fs::write(
-                dir.path().join("Dockerfile"),
-                "FROM scratch\nCOPY busybox /bin/busybox\n\
-                 RUN [\"/bin/busybox\", \"--install\", \"-s\", \"/bin\"]\n",
-            )
-            .unwrap();
-            let project = project("base", vec![service("bb", Some(BASE_IMAGE), dir.path())]);
-            build::ensure_images(
-                engine,
-                &project,
-                &[],
-                BuildPolicy::Missing,
-                &Recorder::default(),
-            )
-            .await
-            .expect("the busybox base image builds");
-        })
-        .await;
 }
 
 fn project(purpose: &str, services: Vec<Service>) -> Project {
@@ -223,7 +187,7 @@ fn only_failures(result: Result<ImageSet, BuildError>) -> (Vec<build::ImageFailu
 #[tokio::test]
 async fn dockerignore_excludes_files_and_keeps_exceptions() {
     let engine = engine().await;
-    ensure_base_image(&engine).await;
+    busybox_image();
     let project = project("ignore", vec![service("app", None, &fixture("ignore"))]);
     let reference = build::default_reference(&project, &project.services["app"]);
     let _guard = ImageGuard(vec![reference.clone()]);
@@ -258,7 +222,7 @@ async fn dockerignore_excludes_files_and_keeps_exceptions() {
 #[tokio::test]
 async fn args_target_and_labels_are_honored() {
     let engine = engine().await;
-    ensure_base_image(&engine).await;
+    busybox_image();
     let mut svc = service("stages", None, &fixture("stages"));
     if let Some(b) = svc.build.as_mut() {
         b.args = IndexMap::from([
@@ -305,7 +269,7 @@ async fn args_target_and_labels_are_honored() {
 #[tokio::test]
 async fn a_dockerfile_outside_the_context_is_used_and_not_copied() {
     let engine = engine().await;
-    ensure_base_image(&engine).await;
+    busybox_image();
     let mut svc = service("outside", None, &fixture("outside/ctx"));
     if let Some(b) = svc.build.as_mut() {
         b.dockerfile = Some("../Dockerfile".into());
@@ -334,7 +298,7 @@ async fn a_dockerfile_outside_the_context_is_used_and_not_copied() {
 #[tokio::test]
 async fn a_failing_step_is_reported_and_the_other_images_still_build() {
     let engine = engine().await;
-    ensure_base_image(&engine).await;
+    busybox_image();
     let project = project(
         "failing",
         vec![

@@ -168,7 +168,18 @@ pub async fn execute(plan: &Plan, ctx: Arc<ExecContext>) -> ExecReport {
         let future = async move {
             let outcome = match await_dependencies(&ctx, &step, deps).await {
                 Some(skip) => skip,
-                None => run_step(&ctx, &step, &results).await,
+                None => {
+                    let began = std::time::Instant::now();
+                    let outcome = run_step(&ctx, &step, &results).await;
+                    tracing::debug!(
+                        step = step.id + 1,
+                        op = %step.op.describe(),
+                        ms = began.elapsed().as_secs_f64() * 1e3,
+                        ok = outcome.is_done(),
+                        "step finished"
+                    );
+                    outcome
+                }
             };
             report_outcome(&ctx, &step, &outcome);
             results
@@ -338,9 +349,10 @@ async fn run_step(
             let Some(id) = resolve(container, results) else {
                 return Outcome::failed("its container was not created");
             };
+            let start_events = ctx.hub.start_events(&id);
             match ops::start_container(engine, &id).await {
                 Ok(()) => {
-                    ctx.hub.mark_started(&id);
+                    ctx.hub.mark_started(&id, start_events);
                     Outcome::Done {
                         container: Some(id),
                         killed: false,
@@ -385,7 +397,8 @@ async fn run_step(
         Op::RemoveContainer {
             container, force, ..
         } => {
-            let was_running = *force && !ctx.hub.live(&container.id).died();
+            let live = ctx.hub.live(&container.id);
+            let was_running = *force && live.started && !live.died();
             match ops::remove_container(engine, &container.id, &container.name, *force).await {
                 Ok(()) => Outcome::Done {
                     container: Some(container.id.clone()),
