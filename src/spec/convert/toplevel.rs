@@ -36,9 +36,12 @@ pub fn convert_project(
     for (key, entry) in map {
         let node = &entry.node;
         match key.as_str() {
-            "version" => conv
-                .warnings
-                .push("the top-level `version` is obsolete and ignored".to_string()),
+            "version" => {
+                let file = conv.sources.display(entry.key_pos.file).to_string();
+                conv.warnings.push(format!(
+                    "{file}: the top-level `version` is obsolete and ignored; remove it"
+                ));
+            }
             "name" => {}
             "services" => {
                 for (service_name, e) in conv.map(node, "services")?.into_iter().flatten() {
@@ -672,7 +675,8 @@ pub(super) fn resource_name(
     let mut name = None;
     let mut external = false;
     if let Some(entry) = map.get("name") {
-        name = Some(conv.string(&entry.node, &format!("{path}.name"))?);
+        // An empty name (an unset variable) means the default name.
+        name = conv.opt_string(&entry.node, &format!("{path}.name"))?;
     }
     if let Some(entry) = map.get("external") {
         let p = format!("{path}.external");
