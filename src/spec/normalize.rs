@@ -388,14 +388,24 @@ fn mount_value(v: &Mount) -> Value {
 fn resource_value(r: &ResourceSpec) -> Value {
     let mut m = Map::new();
     if let Some(cpus) = &r.cpus {
-        let number = cpus
-            .parse::<f64>()
-            .map(go_number)
-            .unwrap_or_else(|_| json!(cpus));
-        m.insert("cpus".into(), number);
+        // Compose leaves zero values out.
+        match cpus.parse::<f64>() {
+            Ok(value) => {
+                if value != 0.0 {
+                    m.insert("cpus".into(), go_number(value));
+                }
+            }
+            Err(_) => {
+                m.insert("cpus".into(), json!(cpus));
+            }
+        }
     }
-    insert_if(&mut m, "memory", r.memory.map(|b| b.to_string()));
-    insert_if(&mut m, "pids", r.pids);
+    insert_if(
+        &mut m,
+        "memory",
+        r.memory.filter(|b| *b != 0).map(|b| b.to_string()),
+    );
+    insert_if(&mut m, "pids", r.pids.filter(|p| *p != 0));
     Value::Object(m)
 }
 
