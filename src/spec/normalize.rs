@@ -358,6 +358,7 @@ fn mount_value(v: &Mount) -> Value {
         bind.insert("create_host_path".into(), json!(true));
     }
     insert_if(&mut bind, "selinux", v.selinux.clone());
+    insert_if(&mut bind, "recursive", v.bind_recursive.clone());
     if !bind.is_empty() {
         m.insert("bind".into(), Value::Object(bind));
     }
@@ -490,6 +491,7 @@ fn network(n: &Network) -> Value {
         m.insert("attachable".into(), json!(true));
     }
     insert_if(&mut m, "enable_ipv6", n.enable_ipv6);
+    insert_if(&mut m, "enable_ipv4", n.enable_ipv4);
     if !n.labels.is_empty() {
         m.insert("labels".into(), string_map(&n.labels));
     }

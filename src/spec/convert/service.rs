@@ -397,7 +397,10 @@ impl Converter<'_> {
                     "target" => build.target = self.opt_string(node, &p)?,
                     "labels" => build.labels = self.labels(node, &p)?,
                     "network" => build.network = self.opt_string(node, &p)?,
-                    "cache_from" => build.cache_from = self.string_list(node, &p)?,
+                    "cache_from" => {
+                        build.cache_from = self.string_or_list(node, &p)?;
+                        self.no_repeats(node, &p, &build.cache_from)?;
+                    }
                     "secrets" => build.secrets = self.file_mounts(node, &p, None)?,
                     k if k.starts_with("x-") => {
                         build.other.insert(key.clone(), node.to_json());
@@ -857,7 +860,20 @@ impl Converter<'_> {
                                 }
                                 mount.selinux = Some(value);
                             }
-                            "recursive" => {}
+                            "recursive" => {
+                                let value = self.string(&e.node, &q)?;
+                                if !matches!(
+                                    value.as_str(),
+                                    "enabled" | "disabled" | "writable" | "readonly"
+                                ) {
+                                    return Err(self.error(
+                                        e.node.pos,
+                                        &q,
+                                        format!("invalid value `{value}` (enabled, disabled, writable or readonly)"),
+                                    ));
+                                }
+                                mount.bind_recursive = Some(value);
+                            }
                             x if x.starts_with("x-") => {}
                             _ => {
                                 return Err(self.unknown_key(

@@ -743,7 +743,7 @@ fn networks(
                 "internal" => network.internal = conv.boolean(&e.node, &p)?,
                 "attachable" => network.attachable = conv.boolean(&e.node, &p)?,
                 "enable_ipv6" => network.enable_ipv6 = Some(conv.boolean(&e.node, &p)?),
-                "enable_ipv4" => conv.warnings.push(format!("{p}: torq ignores this key")),
+                "enable_ipv4" => network.enable_ipv4 = Some(conv.boolean(&e.node, &p)?),
                 "ipam" => {
                     conv.map(&e.node, &p)?;
                     network.ipam = Some(e.node.to_json());
