@@ -468,3 +468,27 @@ fn empty_strings_mean_unset() {
         "{err}"
     );
 }
+
+#[test]
+fn compose_file_selects_the_files() {
+    let p = TempProject::new(&[
+        ("a.yaml", "services:\n  web:\n    image: a\n"),
+        ("b.yaml", "services:\n  web:\n    user: b\n"),
+        ("compose.yaml", "services:\n  other:\n    image: x\n"),
+        (".env", "COMPOSE_FILE=a.yaml:b.yaml\n"),
+    ]);
+    let project = p.load(&[]).unwrap();
+    let web = &project.services["web"];
+    assert_eq!(web.image.as_deref(), Some("a"));
+    assert_eq!(web.user.as_deref(), Some("b"));
+    assert!(!project.services.contains_key("other"));
+    let mut options = p.options(&[]);
+    options
+        .environment
+        .insert("COMPOSE_FILE".into(), "compose.yaml".into());
+    let project = load(&options).unwrap();
+    assert!(
+        project.services.contains_key("other"),
+        "the environment wins"
+    );
+}

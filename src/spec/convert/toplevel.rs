@@ -684,6 +684,9 @@ pub(super) fn resource_name(
             Value::Map(ext) => {
                 external = true;
                 if let Some(e) = ext.get("name") {
+                    conv.warnings.push(format!(
+                        "{path}: `external.name` is deprecated; set `name` and `external: true`"
+                    ));
                     let ext_name = conv.string(&e.node, &format!("{p}.name"))?;
                     if name.as_ref().is_some_and(|n| *n != ext_name) {
                         return Err(conv.error(
