@@ -62,7 +62,8 @@ const MODELED: &[&str] = &[
 ];
 
 /// Service keys the engine does not apply to containers yet (a warning
-/// names them when a spec uses them): the [`CARRIED`] keys and the modeled
+/// names them when a spec uses them): the [`CARRIED`] keys (but `scale`,
+/// which [`crate::spec::model::Service::replicas`] reads) and the modeled
 /// `secrets`/`configs`. Remove a key here when the engine starts applying it.
 pub const NOT_APPLIED: &[&str] = &[
     "annotations",
@@ -106,7 +107,6 @@ pub const NOT_APPLIED: &[&str] = &[
     "pre_stop",
     "provider",
     "runtime",
-    "scale",
     "secrets",
     "security_opt",
     "storage_opt",
