@@ -7,9 +7,10 @@
 //! [`graph::DependencyGraph`] orders its services; [`normalize`] prints a
 //! project in compose's canonical form (`torq config`).
 //!
-//! The pipeline, file by file: read → [`yaml`] tree with positions →
-//! [`interpolate`] → [`merge`] into the files before it; then [`convert`]
-//! types and checks the merged tree.
+//! The pipeline, file by file ([`loader`]): read → [`yaml`] tree with
+//! positions → [`interpolate`] → [`include`] (other projects' resources,
+//! their paths resolved by [`paths`]) → [`extends`] → [`merge`] into the
+//! files before it; then [`convert`] types and checks the merged tree.
 
 pub mod convert;
 pub mod discover;
