@@ -222,23 +222,64 @@ pub fn run(ctx: &Context, args: LogsArgs) -> anyhow::Result<ExitStatus> {
         if args.follow {
             follow(ctx, &engine, &project, spec.as_ref(), &args, &plan).await
         } else {
-            read(ctx, &engine, &project, &args, &plan).await
+            read(ctx, &engine, &project, spec.as_ref(), &args, &plan).await
         }
     })
 }
 
-/// The widest prefix the spec's services can need, so a follow's columns
-/// don't shift when containers join later.
+/// The widest prefix the spec's services can need (`service-N` for the
+/// replicas it asks for), so a follow's columns don't shift when containers
+/// join later.
 fn label_width(spec: Option<&crate::spec::Project>, services: &[String]) -> usize {
-    let names: Vec<&str> = match spec {
-        Some(spec) if services.is_empty() => spec.services.keys().map(String::as_str).collect(),
-        _ => services.iter().map(String::as_str).collect(),
+    let Some(spec) = spec else {
+        return services
+            .iter()
+            .map(|n| n.chars().count())
+            .max()
+            .unwrap_or(0);
     };
-    names.iter().map(|n| n.chars().count()).max().unwrap_or(0)
+    spec.services
+        .iter()
+        .filter(|(name, _)| services.is_empty() || services.contains(name))
+        .map(|(name, service)| {
+            let replicas = service.replicas();
+            let label = crate::logs::read::source_label(name, replicas);
+            label.chars().count()
+        })
+        .max()
+        .unwrap_or(0)
 }
 
 fn stdout_writer() -> BufWriter<io::StdoutLock<'static>> {
     BufWriter::with_capacity(STDOUT_BUFFER, io::stdout().lock())
+}
+
+/// Log lines on stdout as `torq logs` prints them — `service | message`,
+/// prefixes padded to `label_width`, colored when `color` — through one
+/// buffered writer over the locked stdout. For `torq up --attach`:
+///
+/// ```ignore
+/// let mut printer = cli::logs::stdout_printer(ctx.shell.out_color(), width);
+/// tokio::select! {
+///     r = logs::follow::follow_project(&engine, &project.name, &options, &mut printer) => r?,
+///     _ = done => {}
+/// }
+/// printer.flush()?; // a BrokenPipe error here means stdout was closed: end quietly
+/// ```
+pub fn stdout_printer(
+    color: bool,
+    label_width: usize,
+) -> LinePrinter<BufWriter<io::StdoutLock<'static>>> {
+    let options = FormatOptions {
+        color,
+        prefix: true,
+        timestamps: false,
+    };
+    LinePrinter::new(
+        LineFormatter::new(options, label_width),
+        LineFilter::default(),
+        stdout_writer(),
+    )
 }
 
 /// `torq logs` without `-f`: every container's log, merged by time.
@@ -246,10 +287,12 @@ async fn read(
     ctx: &Context,
     engine: &Engine,
     project: &str,
+    spec: Option<&crate::spec::Project>,
     args: &LogsArgs,
     plan: &Plan,
 ) -> anyhow::Result<ExitStatus> {
-    let sources = project_sources(engine, project, &args.services).await?;
+    let mut sources = project_sources(engine, project, &args.services).await?;
+    sort_by_spec(&mut sources, spec);
     if sources.is_empty() {
         ctx.shell
             .info(&format!("project {project} has no containers (is it up?)"));
@@ -329,6 +372,18 @@ async fn follow_until_interrupted(
         }
         Err(err) => Err(err.into()),
     }
+}
+
+/// Puts sources in spec order (services the spec lacks last), replicas by
+/// number: ties in time and `--stats` rows follow it.
+fn sort_by_spec(sources: &mut [Source], spec: Option<&crate::spec::Project>) {
+    let Some(spec) = spec else {
+        return;
+    };
+    sources.sort_by_key(|s| {
+        let index = spec.services.get_index_of(&s.service).unwrap_or(usize::MAX);
+        (index, s.service.clone(), s.number)
+    });
 }
 
 /// Services in the order their containers come (sources are sorted by service).
@@ -443,6 +498,24 @@ mod tests {
             }
         );
         assert!(plan(&[]).unwrap().format.color);
+    }
+
+    #[test]
+    fn label_width_makes_room_for_replicas() {
+        let mut spec = crate::spec::Project::default();
+        for (name, replicas) in [("web", 12), ("database", 1)] {
+            let service = crate::spec::model::Service {
+                deploy: Some(crate::spec::model::Deploy {
+                    replicas: Some(replicas),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            };
+            spec.services.insert(name.to_string(), service);
+        }
+        assert_eq!(label_width(Some(&spec), &[]), "database".len());
+        assert_eq!(label_width(Some(&spec), &["web".into()]), "web-12".len());
+        assert_eq!(label_width(None, &["abc".into()]), 3);
     }
 
     #[test]

@@ -233,34 +233,47 @@ async fn recent_errors(engine: &Engine, sources: &[crate::logs::Source]) -> Vec<
 }
 
 /// Zombie processes per running container: from this machine's `/proc` when
-/// the engine is local, else through the engine's `top`.
+/// the engine's PIDs are ours (a local engine, and `/proc/PID/cgroup` names
+/// the container — not so when torq itself runs in a container), else
+/// through the engine's `top`.
 async fn zombies(engine: &Engine, containers: &[ContainerFacts]) -> HashMap<String, u32> {
-    let running: Vec<&ContainerFacts> = containers
+    let running: Vec<(String, i64)> = containers
         .iter()
-        .filter(|c| c.state == "running" && c.pid.is_some())
+        .filter(|c| c.state == "running")
+        .filter_map(|c| Some((c.id.clone(), c.pid?)))
         .collect();
+    let mut counts = HashMap::new();
+    let mut ask_engine = running.clone();
     if engine.is_local() {
-        let pids: Vec<i64> = running.iter().filter_map(|c| c.pid).collect();
-        let by_pid = tokio::task::spawn_blocking(move || stats::host_zombies(&pids))
-            .await
-            .unwrap_or_default();
-        running
-            .iter()
-            .filter_map(|c| Some((c.id.clone(), *by_pid.get(&c.pid?)?)))
-            .collect()
-    } else {
-        let counts = futures::future::join_all(
-            running
-                .iter()
-                .map(|c| stats::zombies_via_top(engine, &c.id)),
-        )
+        let local = running.clone();
+        let by_pid = tokio::task::spawn_blocking(move || {
+            let ours: Vec<(String, i64)> = local
+                .into_iter()
+                .filter(|(id, pid)| stats::pid_belongs_to(*pid, id))
+                .collect();
+            let pids: Vec<i64> = ours.iter().map(|(_, pid)| *pid).collect();
+            (ours, stats::host_zombies(&pids))
+        })
         .await;
-        running
-            .iter()
-            .zip(counts)
-            .filter_map(|(c, n)| Some((c.id.clone(), n.ok()?)))
-            .collect()
+        if let Ok((ours, by_pid)) = by_pid {
+            for (id, pid) in ours {
+                counts.insert(id, by_pid.get(&pid).copied().unwrap_or(0));
+            }
+        }
+        ask_engine.retain(|(id, _)| !counts.contains_key(id));
     }
+    let answers = futures::future::join_all(
+        ask_engine
+            .iter()
+            .map(|(id, _)| stats::zombies_via_top(engine, id)),
+    )
+    .await;
+    for ((id, _), answer) in ask_engine.into_iter().zip(answers) {
+        if let Ok(n) = answer {
+            counts.insert(id, n);
+        }
+    }
+    counts
 }
 
 /// Sizes of the containers' log files (a local engine's files).

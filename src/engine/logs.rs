@@ -140,10 +140,14 @@ pub struct ContainerEvent {
     pub oneoff: bool,
 }
 
-/// Streams create/start/die/destroy events of `project`'s containers, from now on.
+/// Streams create/start/die/destroy events of `project`'s containers that
+/// happen at or after `since_nanos` (epoch nanoseconds; the engine replays
+/// older ones). The request is sent when the stream is first polled, so pass
+/// the time taken *before* listing the containers: nothing in between is lost.
 pub fn container_events(
     engine: &Engine,
     project: &str,
+    since_nanos: i64,
 ) -> impl Stream<Item = Result<ContainerEvent, ApiError>> + Send + Unpin + 'static {
     let filters = HashMap::from([
         ("type".to_string(), vec!["container".to_string()]),
@@ -155,7 +159,13 @@ pub fn container_events(
                 .to_vec(),
         ),
     ]);
+    let since = format!(
+        "{}.{:09}",
+        since_nanos.div_euclid(1_000_000_000),
+        since_nanos.rem_euclid(1_000_000_000)
+    );
     let options = EventsOptions {
+        since: Some(since),
         filters: Some(filters),
         ..Default::default()
     };

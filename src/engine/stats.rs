@@ -228,6 +228,15 @@ pub fn host_zombies(roots: &[i64]) -> HashMap<i64, u32> {
     zombies_below(&table, roots)
 }
 
+/// Whether host PID `pid` in this machine's `/proc` is a process of
+/// container `id` (its cgroup path names the container). False when torq
+/// does not see the engine's PID namespace.
+pub fn pid_belongs_to(pid: i64, id: &str) -> bool {
+    !id.is_empty()
+        && std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
+            .is_ok_and(|cgroups| cgroups.contains(id))
+}
+
 /// Zombies in a container, through the engine's `top` (for remote engines).
 pub async fn zombies_via_top(engine: &Engine, id: &str) -> Result<u32, ApiError> {
     let options = TopOptions {
@@ -307,6 +316,13 @@ mod tests {
         assert_eq!(cpu_percent(&a, &b), Some(20.0));
         assert_eq!(cpu_percent(&b, &a), None);
         assert_eq!(cpu_percent(&a, &a), None);
+    }
+
+    #[test]
+    fn our_own_pid_is_no_container() {
+        let me = i64::from(std::process::id());
+        assert!(!pid_belongs_to(me, "0123456789abcdef"));
+        assert!(!pid_belongs_to(me, ""));
     }
 
     #[test]

@@ -7,8 +7,9 @@
 //! - a container created later (a recreate, a scale-up, a service started
 //!   after the follow began) is attached when it starts, from its first line.
 //!
-//! It watches the project's container events (subscribed before listing the
-//! containers, so none is missed). Lines go to the sink in arrival order,
+//! It watches the project's container events (replayed from the moment before
+//! the containers are listed, so none is missed; an event about a container
+//! already followed only wakes its follower, which never repeats a line). Lines go to the sink in arrival order,
 //! each container's lines in their own order; the sink is flushed whenever no
 //! more lines are waiting, so a terminal sees them at once.
 
@@ -102,7 +103,8 @@ pub async fn follow_project(
     options: &FollowOptions,
     sink: &mut dyn LogSink,
 ) -> Result<(), FollowError> {
-    let mut events = container_events(engine, project);
+    // Events from before the listing on: a container starting in between is not missed.
+    let mut events = container_events(engine, project, super::time::now());
     let sources = project_sources(engine, project, &options.services).await?;
     let (tx, mut rx) = mpsc::channel::<SourceItem>(super::merge::CHANNEL_BATCHES * 4);
     let mut followers = Followers {

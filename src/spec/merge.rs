@@ -36,6 +36,31 @@ pub fn normalize_file(file: Node, sources: &Sources) -> Result<Node, SpecError> 
     merge_files(empty, file, sources)
 }
 
+/// Merges the service `overlay` over `base` (compose's `extends`): the
+/// same rules as merging files, at `services.<name>`.
+pub fn extend_service(
+    base: Node,
+    overlay: Node,
+    name: &str,
+    sources: &Sources,
+) -> Result<Node, SpecError> {
+    let mut path = vec!["services".to_string(), name.to_string()];
+    let base = strip(base, &mut path, sources)?;
+    merge(base, overlay, &mut path, sources)
+}
+
+/// A top-level resource (`services.x`, `volumes.y`, …) in merged form, for
+/// comparing definitions (`include` accepts a redefinition only when equal).
+pub fn normalize_resource(
+    node: Node,
+    kind: &str,
+    name: &str,
+    sources: &Sources,
+) -> Result<Node, SpecError> {
+    let mut path = vec![kind.to_string(), name.to_string()];
+    strip(node, &mut path, sources)
+}
+
 type Path = Vec<String>;
 
 fn matches(path: &Path, pattern: &[&str]) -> bool {

@@ -334,6 +334,6 @@ fn warnings_collect_unset_variables_and_carried_keys() {
     assert!(project.warnings.iter().any(|w| w.contains("sysctls")));
     assert_eq!(
         project.services["web"].other["sysctls"],
-        serde_json::json!({"net.core.somaxconn": 1024})
+        serde_json::json!({"net.core.somaxconn": "1024"})
     );
 }
