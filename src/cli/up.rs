@@ -323,8 +323,10 @@ async fn attached(
         LineFilter::default(),
         std::io::BufWriter::new(std::io::stdout()),
     );
+    // `attach: false` services run but their logs are not shown.
+    let shown = attached_services(project);
     let options = FollowOptions {
-        services: Vec::new(),
+        services: shown.clone().unwrap_or_default(),
         tail: Tail::All,
         since: Some(started),
     };
@@ -336,7 +338,12 @@ async fn attached(
             "attached to project {}: Ctrl-C (or SIGTERM) stops it, a second Ctrl-C kills it",
             project.name
         ));
-        let follow = follow_project(engine, &project.name, &options, &mut printer);
+        let follow = async {
+            if shown.as_ref().is_some_and(Vec::is_empty) {
+                return std::future::pending().await;
+            }
+            follow_project(engine, &project.name, &options, &mut printer).await
+        };
         tokio::pin!(follow);
         let exits = first_exit(outcome, args.exit_code_from.as_deref(), watch_exit);
         tokio::select! {
@@ -394,6 +401,25 @@ async fn attached(
         _ if down_status != ExitStatus::Success => down_status,
         _ => up_status,
     })
+}
+
+/// The services whose logs an attached `up` shows: `None` for all of
+/// them, else those without `attach: false`.
+fn attached_services(project: &Project) -> Option<Vec<String>> {
+    let detached = |s: &crate::spec::model::Service| {
+        s.other.get("attach").and_then(serde_json::Value::as_bool) == Some(false)
+    };
+    if !project.services.values().any(detached) {
+        return None;
+    }
+    Some(
+        project
+            .services
+            .values()
+            .filter(|s| !detached(s))
+            .map(|s| s.name.clone())
+            .collect(),
+    )
 }
 
 /// The first container of the project's converged services to exit: that

@@ -5,12 +5,30 @@
 //!
 //! A [`Blueprint`] is the per-service part (identical for every replica);
 //! [`Blueprint::for_replica`] adds the name and the per-container labels.
+//! Submodules translate groups of compose keys: [`resources`] (memory, CPU,
+//! PIDs, block I/O, devices, GPUs), [`options`] (sysctls, security options,
+//! tmpfs, DNS search/options, namespaces, links, `volumes_from`), [`files`]
+//! (secrets and configs), [`hooks`] (`post_start`); [`create`] runs the
+//! create of one replica (create, extra networks, injected files).
+//! [`check_service`] finds what makes a service impossible to create as
+//! specified, before anything is created.
+//!
 //! The config hash is a sha256 over the canonical JSON of the blueprint's
-//! create request, without the labels that do not describe the container's
-//! configuration (the hash itself, `depends_on`, the project's paths, the
-//! torq version), so it changes exactly when the container would be
-//! created differently. Replicas, `build` and `pull_policy` never reach the
-//! request, so they never change the hash.
+//! create request (plus the injected secret/config files and the
+//! `post_start` hooks, when there are any), without the labels that do not
+//! describe the container's configuration (the hash itself, `depends_on`,
+//! the project's paths, the torq version), so it changes exactly when the
+//! container would be created differently. A key the spec does not use
+//! leaves its request field unset, so adding support for a key never
+//! changes the hash of a spec that does not use it. Replicas, `build` and
+//! `pull_policy` never reach the request, so they never change the hash.
+
+pub mod create;
+pub mod files;
+pub mod hooks;
+pub mod options;
+pub mod resources;
+mod values;
 
 use std::collections::HashMap;
 
@@ -24,6 +42,8 @@ use sha2::{Digest, Sha256};
 
 use super::labels;
 use crate::spec::model::{Mount, MountKind, Project, Service};
+
+pub use options::referenced_services;
 
 /// The engine's default grace period between the stop signal and SIGKILL.
 pub const DEFAULT_STOP_GRACE_SECS: i64 = 10;
@@ -43,6 +63,10 @@ pub struct Blueprint {
     pub extra_networks: Vec<(String, EndpointSettings)>,
     /// sha256 of the configuration (see the module doc).
     pub config_hash: String,
+    /// Secrets and configs copied into each container after create.
+    pub injected_files: Vec<files::InjectedFile>,
+    /// Commands run in each container right after it starts.
+    pub post_start: Vec<hooks::Hook>,
 }
 
 impl Blueprint {
@@ -126,11 +150,13 @@ pub fn network_mode_service(service: &Service) -> Option<&str> {
 
 /// Builds the blueprint of `service` running `image`.
 pub fn blueprint(project: &Project, service: &Service, image: &str) -> Blueprint {
-    let mut body = create_body(project, service, image);
+    let file_plan = files::plan(project, service);
+    let mut body = create_body(project, service, image, &file_plan);
     let networks = service_network_keys(service);
+    let links = options::links(project, service);
     let mut endpoints: Vec<(String, EndpointSettings)> = networks
         .iter()
-        .map(|key| (network_name(project, key), endpoint(service, key)))
+        .map(|key| (network_name(project, key), endpoint(service, key, &links)))
         .collect();
     let extra_networks = if endpoints.len() > 1 {
         endpoints.split_off(1)
@@ -142,7 +168,8 @@ pub fn blueprint(project: &Project, service: &Service, image: &str) -> Blueprint
             endpoints_config: Some(HashMap::from([(name, settings)])),
         });
     }
-    let config_hash = hash_of(&body, &extra_networks);
+    let post_start = hooks::post_start(service);
+    let config_hash = hash_of(&body, &extra_networks, &file_plan.injected, &post_start);
     if let Some(labels) = body.labels.as_mut() {
         labels.insert(labels::CONFIG_HASH.into(), config_hash.clone());
         labels.insert(labels::DEPENDS_ON.into(), depends_on_label(service));
@@ -166,7 +193,34 @@ pub fn blueprint(project: &Project, service: &Service, image: &str) -> Blueprint
         body,
         extra_networks,
         config_hash,
+        injected_files: file_plan.injected,
+        post_start,
     }
+}
+
+/// What stands in the way of creating a service's containers as specified.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServiceCheck {
+    /// Problems that make `up` refuse to start (exit 1, nothing created).
+    pub errors: Vec<String>,
+    /// Things the user should know; `up` goes on.
+    pub warnings: Vec<String>,
+}
+
+/// Checks what the blueprint of `service` cannot express: unreadable
+/// seccomp profiles, invalid security options, secrets and configs that
+/// cannot be provided (see [`files`]).
+pub fn check_service(project: &Project, service: &Service) -> ServiceCheck {
+    let file_plan = files::plan(project, service);
+    let mut check = ServiceCheck {
+        errors: file_plan.errors,
+        warnings: file_plan.warnings,
+    };
+    let security = values::strings(service, "security_opt");
+    if let Err(e) = options::security_opts(&project.working_dir, &security) {
+        check.errors.push(format!("service {}: {e}", service.name));
+    }
+    check
 }
 
 /// Compose's `depends_on` label: `name:condition:restart`, comma separated.
@@ -180,8 +234,8 @@ pub fn depends_on_label(service: &Service) -> String {
 }
 
 /// The endpoint settings of `service` on network `key`: aliases (the service
-/// name first), static addresses.
-fn endpoint(service: &Service, key: &str) -> EndpointSettings {
+/// name first), static and link-local addresses, driver options, legacy links.
+fn endpoint(service: &Service, key: &str, links: &[String]) -> EndpointSettings {
     let attachment = service.networks.get(key);
     let mut aliases = vec![service.name.clone()];
     if let Some(a) = attachment {
@@ -192,22 +246,39 @@ fn endpoint(service: &Service, key: &str) -> EndpointSettings {
         }
     }
     let ipam_config = attachment
-        .filter(|a| a.ipv4_address.is_some() || a.ipv6_address.is_some())
+        .filter(|a| {
+            a.ipv4_address.is_some() || a.ipv6_address.is_some() || !a.link_local_ips.is_empty()
+        })
         .map(|a| EndpointIpamConfig {
             ipv4_address: a.ipv4_address.clone(),
             ipv6_address: a.ipv6_address.clone(),
-            ..Default::default()
+            link_local_ips: Some(a.link_local_ips.clone()).filter(|l| !l.is_empty()),
         });
+    let driver_opts = attachment
+        .map(|a| {
+            a.driver_opts
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect::<HashMap<_, _>>()
+        })
+        .filter(|o| !o.is_empty());
     EndpointSettings {
         aliases: Some(aliases),
         ipam_config,
+        driver_opts,
+        links: Some(links.to_vec()).filter(|l| !l.is_empty()),
         ..Default::default()
     }
 }
 
 /// The create request without networking: every field of the model that
 /// means something to a single engine (API 1.41).
-fn create_body(project: &Project, service: &Service, image: &str) -> ContainerCreateBody {
+fn create_body(
+    project: &Project,
+    service: &Service,
+    image: &str,
+    file_plan: &files::FilePlan,
+) -> ContainerCreateBody {
     let mut labels: HashMap<String, String> = service
         .labels
         .iter()
@@ -254,7 +325,7 @@ fn create_body(project: &Project, service: &Service, image: &str) -> ContainerCr
         stop_timeout: service
             .stop_grace_period
             .map(|d| d.as_secs().try_into().unwrap_or(i64::MAX)),
-        host_config: Some(host_config(project, service)),
+        host_config: Some(host_config(project, service, file_plan)),
         ..Default::default()
     }
 }
@@ -300,17 +371,10 @@ fn health_config(service: &Service) -> Option<HealthConfig> {
     })
 }
 
-fn host_config(project: &Project, service: &Service) -> HostConfig {
-    let (binds, mounts) = mounts(project, service);
-    let limits = service
-        .deploy
-        .as_ref()
-        .and_then(|d| d.resources.limits.as_ref());
-    let reservations = service
-        .deploy
-        .as_ref()
-        .and_then(|d| d.resources.reservations.as_ref());
-    HostConfig {
+fn host_config(project: &Project, service: &Service, file_plan: &files::FilePlan) -> HostConfig {
+    let (binds, mut mounts) = mounts(project, service);
+    mounts.extend(file_plan.mounts.iter().cloned());
+    let mut host = HostConfig {
         binds: Some(binds).filter(|b| !b.is_empty()),
         mounts: Some(mounts).filter(|m| !m.is_empty()),
         port_bindings: port_bindings(service),
@@ -346,16 +410,11 @@ fn host_config(project: &Project, service: &Service) -> HostConfig {
         )
         .filter(|u| !u.is_empty()),
         log_config: Some(log_config(service)),
-        nano_cpus: limits.and_then(|l| l.cpus.as_deref()).and_then(nano_cpus),
-        memory: limits
-            .and_then(|l| l.memory)
-            .map(|m| i64::try_from(m).unwrap_or(i64::MAX)),
-        pids_limit: limits.and_then(|l| l.pids),
-        memory_reservation: reservations
-            .and_then(|r| r.memory)
-            .map(|m| i64::try_from(m).unwrap_or(i64::MAX)),
         ..Default::default()
-    }
+    };
+    resources::apply(service, &mut host);
+    options::apply(project, service, &mut host);
+    host
 }
 
 /// `host=ip` (compose's preferred form) becomes the engine's `host:ip`.
@@ -366,27 +425,11 @@ fn extra_host(entry: &str) -> String {
     }
 }
 
-/// `"0.5"` CPUs → 500 000 000 nano-CPUs.
-fn nano_cpus(cpus: &str) -> Option<i64> {
-    let value: f64 = cpus.trim().parse().ok()?;
-    (value > 0.0).then(|| (value * 1e9).round() as i64)
-}
-
 /// The network mode: the first network's name, or `network_mode` with
 /// `service:X` resolved to X's first container.
 fn network_mode(project: &Project, service: &Service) -> String {
     match service.network_mode.as_deref() {
-        Some(mode) => match mode.strip_prefix("service:") {
-            Some(other) => {
-                let target = project
-                    .services
-                    .get(other)
-                    .map(|s| container_name(project, s, 1))
-                    .unwrap_or_else(|| format!("{}-{other}-1", project.name));
-                format!("container:{target}")
-            }
-            None => mode.to_string(),
-        },
+        Some(mode) => options::namespace(project, mode),
         None => service_network_keys(service)
             .first()
             .map(|key| network_name(project, key))
@@ -568,12 +611,25 @@ fn propagation(p: &str) -> Option<MountBindOptionsPropagationEnum> {
     })
 }
 
-/// sha256 of the canonical JSON of the configuration-bearing parts.
-fn hash_of(body: &ContainerCreateBody, extra_networks: &[(String, EndpointSettings)]) -> String {
-    let value = serde_json::json!({
+/// sha256 of the canonical JSON of the configuration-bearing parts (the
+/// injected files and hooks only when there are any, so specs without them
+/// hash as they always did).
+fn hash_of(
+    body: &ContainerCreateBody,
+    extra_networks: &[(String, EndpointSettings)],
+    injected: &[files::InjectedFile],
+    post_start: &[hooks::Hook],
+) -> String {
+    let mut value = serde_json::json!({
         "container": body,
         "networks": extra_networks,
     });
+    if !injected.is_empty() {
+        value["files"] = serde_json::json!(injected);
+    }
+    if !post_start.is_empty() {
+        value["post_start"] = serde_json::json!(post_start);
+    }
     let canonical = canonical_json(&value);
     hex::encode(Sha256::digest(canonical.as_bytes()))
 }

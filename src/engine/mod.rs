@@ -22,6 +22,7 @@ pub mod labels;
 pub mod lock;
 pub mod logs;
 pub mod ops;
+pub mod preflight;
 pub mod state;
 pub mod stats;
 

@@ -13,7 +13,7 @@ use futures::future::{join_all, BoxFuture, FutureExt, Shared};
 use tokio::time::Instant;
 
 use super::{ContainerHandle, EdgeKind, Op, Plan, Step, StepId, WaitFor};
-use crate::engine::container::Blueprint;
+use crate::engine::container::{create, Blueprint};
 use crate::engine::events::{EventHub, Live};
 use crate::engine::health;
 use crate::engine::ops;
@@ -372,7 +372,7 @@ async fn run_step(
         Op::CreateContainer {
             service, number, ..
         } => create_container(ctx, service, *number).await,
-        Op::StartContainer { container, .. } => {
+        Op::StartContainer { service, container } => {
             let Some(id) = resolve(container, results) else {
                 return Outcome::failed("its container was not created");
             };
@@ -380,6 +380,14 @@ async fn run_step(
             match ops::start_container(engine, &id).await {
                 Ok(()) => {
                     ctx.hub.mark_started(&id, start_events);
+                    if let Some(blueprint) = ctx.blueprints.get(service) {
+                        if let Err(reason) = create::after_start(engine, blueprint, &id).await {
+                            return Outcome::Failed {
+                                reason,
+                                container: Some(id),
+                            };
+                        }
+                    }
                     Outcome::Done {
                         container: Some(id),
                         killed: false,
@@ -457,22 +465,15 @@ async fn create_container(ctx: &ExecContext, service: &str, number: u32) -> Outc
             "internal error: no blueprint for service {service}"
         ));
     };
-    let (name, body) = blueprint.for_replica(&ctx.project, spec, number);
-    let id = match ops::create_container(&ctx.engine, &name, body).await {
-        Ok(id) => id,
-        Err(err) => return Outcome::failed(err.message()),
-    };
-    for (network, endpoint) in &blueprint.extra_networks {
-        if let Err(err) = ops::connect_network(&ctx.engine, &id, network, endpoint.clone()).await {
-            return Outcome::Failed {
-                reason: err.message(),
-                container: Some(id),
-            };
-        }
-    }
-    Outcome::Done {
-        container: Some(id),
-        killed: false,
+    match create::create_replica(&ctx.engine, &ctx.project, spec, blueprint, number).await {
+        Ok(id) => Outcome::Done {
+            container: Some(id),
+            killed: false,
+        },
+        Err(failure) => Outcome::Failed {
+            reason: failure.reason,
+            container: failure.container,
+        },
     }
 }
 

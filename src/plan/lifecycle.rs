@@ -193,6 +193,22 @@ fn warn_orphans(project: &Project, state: &ProjectState, reporter: &dyn Reporter
     }
 }
 
+/// Refuses an `up` whose external networks/volumes are missing or whose
+/// services cannot be created as specified (nothing is created then);
+/// reports the warnings.
+async fn preflight(
+    engine: &Engine,
+    project: &Project,
+    services: &[String],
+    reporter: &dyn Reporter,
+) -> anyhow::Result<()> {
+    let checks = crate::engine::preflight::check(engine, project, services).await?;
+    for warning in checks.into_result()? {
+        reporter.report(Event::Warning(warning));
+    }
+    Ok(())
+}
+
 /// The plan `up` would run, as text, touching nothing: which images would
 /// be built or used, then the steps.
 pub async fn dry_run_up(
@@ -201,6 +217,13 @@ pub async fn dry_run_up(
     request: &UpRequest,
 ) -> anyhow::Result<String> {
     let services = select_services(project, &request.services, request.no_deps)?;
+    preflight(
+        engine,
+        project,
+        &services,
+        &crate::ui::progress::NullReporter,
+    )
+    .await?;
     let image_plans = build::plan_images(
         engine,
         project,
@@ -255,6 +278,7 @@ pub async fn up(
 ) -> anyhow::Result<UpOutcome> {
     let began = std::time::Instant::now();
     let services = select_services(&project, &request.services, request.no_deps)?;
+    preflight(engine, &project, &services, reporter.as_ref()).await?;
     let images = build::ensure_images(
         engine,
         &project,

@@ -20,8 +20,8 @@ use super::{
 };
 use crate::engine::build::ImageSet;
 use crate::engine::container::{
-    network_mode_service, network_name, service_network_keys, service_volume_keys, volume_name,
-    Blueprint,
+    network_mode_service, network_name, referenced_services, service_network_keys,
+    service_volume_keys, volume_name, Blueprint,
 };
 use crate::engine::state::{ObservedContainer, ProjectState};
 use crate::spec::model::{Condition, Project, Service};
@@ -239,10 +239,11 @@ pub fn plan_up(input: &UpInput) -> Plan {
         }
         plan.steps[start].after.extend(edges);
     }
-    // A container sharing another's network stack is created after it.
+    // A container that names another's (network_mode/pid/ipc: service:X,
+    // volumes_from, links) is created after it.
     for service in &selected {
-        if let Some(target) = network_mode_service(service) {
-            let target_creates = creates.get(target).cloned().unwrap_or_default();
+        for target in referenced_services(project, service) {
+            let target_creates = creates.get(target.as_str()).cloned().unwrap_or_default();
             for create in creates.get(service.name.as_str()).into_iter().flatten() {
                 plan.steps[*create]
                     .after

@@ -122,6 +122,10 @@ pub struct FileObject {
     pub file: Option<PathBuf>,
     /// Name of the variable (of torq's environment) holding the content.
     pub environment: Option<String>,
+    /// The value of that variable in the project environment (the process
+    /// environment and `.env`) when the spec was loaded; `None` when unset.
+    /// Never printed (`torq config` shows the variable's name).
+    pub environment_value: Option<String>,
     /// Inline content (configs only), after interpolation.
     pub content: Option<String>,
     pub external: bool,

@@ -327,11 +327,13 @@ fn multiple_yaml_documents_merge_in_order() {
 #[test]
 fn warnings_collect_unset_variables_and_carried_keys() {
     let project = load_one(
-        "services:\n  web:\n    image: x${NOPE_NOT_SET}\n    sysctls: {net.core.somaxconn: 1024}\n",
+        "services:\n  web:\n    image: x${NOPE_NOT_SET}\n    sysctls: {net.core.somaxconn: 1024}\n    annotations: {a: b}\n",
     )
     .unwrap();
     assert!(project.warnings.iter().any(|w| w.contains("NOPE_NOT_SET")));
-    assert!(project.warnings.iter().any(|w| w.contains("sysctls")));
+    // Applied keys are silent; keys the engine cannot apply are named.
+    assert!(!project.warnings.iter().any(|w| w.contains("sysctls")));
+    assert!(project.warnings.iter().any(|w| w.contains("annotations")));
     assert_eq!(
         project.services["web"].other["sysctls"],
         serde_json::json!({"net.core.somaxconn": "1024"})
@@ -433,10 +435,8 @@ fn secrets_get_compose_default_targets() {
     assert_eq!(project.secrets["a"].name, "test_a");
     assert!(project.secrets["b"].file.as_ref().unwrap().is_absolute());
     assert_eq!(project.configs["c"].content.as_deref(), Some("hi"));
-    assert!(project
-        .warnings
-        .iter()
-        .any(|w| w.contains("`secrets` (web)")));
+    // Secrets and configs are applied: no "not applied" warning.
+    assert!(!project.warnings.iter().any(|w| w.contains("`secrets`")));
 }
 
 #[test]

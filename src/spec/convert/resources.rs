@@ -98,7 +98,11 @@ impl Converter<'_> {
                         let file = self.string(node, &p)?;
                         object.file = Some(PathBuf::from(self.host_path(&file)));
                     }
-                    "environment" => object.environment = Some(self.string(node, &p)?),
+                    "environment" => {
+                        let variable = self.string(node, &p)?;
+                        object.environment_value = self.env.get(&variable).cloned();
+                        object.environment = Some(variable);
+                    }
                     "content" if kind == FileKind::Config => {
                         object.content = Some(self.string(node, &p)?)
                     }

@@ -61,61 +61,28 @@ const MODELED: &[&str] = &[
     "configs",
 ];
 
-/// Service keys the engine does not apply to containers yet (a warning
-/// names them when a spec uses them): the [`CARRIED`] keys (but `scale`,
-/// which [`crate::spec::model::Service::replicas`] reads) and the modeled
-/// `secrets`/`configs`. Remove a key here when the engine starts applying it.
+/// Service keys the engine does not apply to containers (a warning names
+/// them when a spec uses them); every other [`CARRIED`] key reaches the
+/// create request (`engine::container`). Remove a key here when the engine
+/// starts applying it.
 pub const NOT_APPLIED: &[&str] = &[
+    // API 1.43+ (the engine here speaks 1.41).
     "annotations",
-    "attach",
-    "blkio_config",
-    "cgroup",
-    "cgroup_parent",
-    "configs",
+    // Windows engines only.
     "cpu_count",
     "cpu_percent",
-    "cpu_period",
-    "cpu_quota",
-    "cpu_rt_period",
-    "cpu_rt_runtime",
-    "cpu_shares",
-    "cpus",
-    "cpuset",
     "credential_spec",
-    "develop",
-    "device_cgroup_rules",
-    "devices",
-    "dns_opt",
-    "dns_search",
-    "external_links",
-    "gpus",
-    "group_add",
-    "ipc",
     "isolation",
-    "links",
-    "mac_address",
-    "mem_limit",
-    "mem_reservation",
-    "mem_swappiness",
-    "memswap_limit",
+    // `docker compose watch`, models, providers: not torq features.
+    "develop",
     "models",
-    "oom_kill_disable",
-    "oom_score_adj",
-    "pid",
-    "pids_limit",
-    "post_start",
-    "pre_stop",
     "provider",
-    "runtime",
-    "secrets",
-    "security_opt",
-    "storage_opt",
-    "sysctls",
-    "tmpfs",
+    // API 1.41 takes it in the container config, which bollard 0.21 no
+    // longer models (1.44 moved it to the network endpoint).
+    "mac_address",
+    // `torq down` works from labels, without the spec that holds the hooks.
+    "pre_stop",
     "use_api_socket",
-    "userns_mode",
-    "uts",
-    "volumes_from",
 ];
 
 /// Compose service keys the model has no field for: typed and kept in

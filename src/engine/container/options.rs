@@ -1,0 +1,380 @@
+//! Kernel, namespace and legacy-networking options of a container:
+//! `sysctls`, `security_opt`, `tmpfs`, `dns_search`, `dns_opt`,
+//! `group_add`, `runtime`, `storage_opt`, `userns_mode`, `pid`, `ipc`,
+//! `uts`, `cgroup`, `cgroup_parent`, `links`, `external_links` and
+//! `volumes_from`, translated as docker compose does.
+//!
+//! References to another service of the project (`pid: service:db`,
+//! `ipc: service:db`, `volumes_from: [db:ro]`, `links: [db:database]`)
+//! name that service's containers (`container:demo-db-1`): names, not ids,
+//! so a recreated target keeps the reference valid and the config hash
+//! stable. Compose resolves them to the id of the target's first
+//! container; the engine resolves a name the same way.
+//!
+//! `security_opt` follows compose: `systempaths=unconfined` clears the
+//! masked and read-only paths, `seccomp=FILE` sends the profile's compacted
+//! JSON (FILE relative to the project directory).
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use bollard::models::{HostConfig, HostConfigCgroupnsModeEnum};
+
+use super::values;
+use super::{container_name, network_mode_service};
+use crate::spec::model::{Project, Service};
+
+/// Sets every option of `host` the service asks for.
+pub fn apply(project: &Project, service: &Service, host: &mut HostConfig) {
+    host.sysctls = non_empty_map(values::string_map(service, "sysctls"));
+    host.storage_opt = non_empty_map(values::string_map(service, "storage_opt"));
+    host.tmpfs = non_empty_map(tmpfs(service));
+    host.dns_search = non_empty(values::strings(service, "dns_search"));
+    host.dns_options = non_empty(values::strings(service, "dns_opt"));
+    host.group_add = non_empty(values::strings(service, "group_add"));
+    host.runtime = values::text(service, "runtime").map(String::from);
+    host.userns_mode = values::text(service, "userns_mode").map(String::from);
+    host.uts_mode = values::text(service, "uts").map(String::from);
+    host.pid_mode = values::text(service, "pid").map(|m| namespace(project, m));
+    host.ipc_mode = values::text(service, "ipc").map(|m| namespace(project, m));
+    host.cgroupns_mode = values::text(service, "cgroup").and_then(|c| match c {
+        "host" => Some(HostConfigCgroupnsModeEnum::HOST),
+        "private" => Some(HostConfigCgroupnsModeEnum::PRIVATE),
+        _ => None,
+    });
+    host.cgroup_parent = values::text(service, "cgroup_parent").map(String::from);
+    host.volumes_from = non_empty(volumes_from(project, service));
+    host.links = non_empty(links(project, service));
+    let options = values::strings(service, "security_opt");
+    if !options.is_empty() {
+        // An unreadable profile is reported by `super::check_service`;
+        // the request then carries the options as written.
+        let (parsed, unconfined) = security_opts(&project.working_dir, &options)
+            .unwrap_or_else(|_| (options.clone(), false));
+        host.security_opt = non_empty(parsed);
+        if unconfined {
+            host.masked_paths = Some(Vec::new());
+            host.readonly_paths = Some(Vec::new());
+        }
+    }
+}
+
+fn non_empty(items: Vec<String>) -> Option<Vec<String>> {
+    (!items.is_empty()).then_some(items)
+}
+
+fn non_empty_map(map: HashMap<String, String>) -> Option<HashMap<String, String>> {
+    (!map.is_empty()).then_some(map)
+}
+
+/// `service:X` → `container:<X's first container>`; other modes as written.
+pub fn namespace(project: &Project, mode: &str) -> String {
+    match mode.strip_prefix("service:") {
+        Some(other) => format!("container:{}", first_container(project, other)),
+        None => mode.to_string(),
+    }
+}
+
+/// The name of the first container of service `name`.
+pub fn first_container(project: &Project, name: &str) -> String {
+    project
+        .services
+        .get(name)
+        .or_else(|| project.disabled_services.get(name))
+        .map(|s| container_name(project, s, 1))
+        .unwrap_or_else(|| format!("{}-{name}-1", project.name))
+}
+
+/// Service-level `tmpfs`: `PATH[:OPTIONS]` entries.
+fn tmpfs(service: &Service) -> HashMap<String, String> {
+    values::strings(service, "tmpfs")
+        .into_iter()
+        .map(|entry| match entry.split_once(':') {
+            Some((path, options)) => (path.to_string(), options.to_string()),
+            None => (entry, String::new()),
+        })
+        .collect()
+}
+
+/// `volumes_from`: `SERVICE[:MODE]`, `service:SERVICE[:MODE]` or
+/// `container:NAME[:MODE]` → `CONTAINER[:MODE]`.
+fn volumes_from(project: &Project, service: &Service) -> Vec<String> {
+    values::strings(service, "volumes_from")
+        .into_iter()
+        .map(|entry| {
+            let parts: Vec<&str> = entry.split(':').collect();
+            let (container, mode) = match parts.as_slice() {
+                ["container", name, rest @ ..] => (name.to_string(), rest.first().copied()),
+                ["service", name, rest @ ..] => {
+                    (first_container(project, name), rest.first().copied())
+                }
+                [name, rest @ ..] if project.services.contains_key(*name) => {
+                    (first_container(project, name), rest.first().copied())
+                }
+                [name, rest @ ..] => (name.to_string(), rest.first().copied()),
+                [] => (entry.clone(), None),
+            };
+            match mode {
+                Some(mode) if !mode.is_empty() => format!("{container}:{mode}"),
+                _ => container,
+            }
+        })
+        .collect()
+}
+
+/// Legacy links, `CONTAINER:ALIAS`: one per container of each linked
+/// service (`links: [db]` or `[db:alias]`), then `external_links` as
+/// written (`NAME` meaning `NAME:NAME`). On a user-defined network the
+/// engine turns them into aliases only the linking container resolves.
+pub fn links(project: &Project, service: &Service) -> Vec<String> {
+    let mut links = Vec::new();
+    for link in values::strings(service, "links") {
+        let (target, alias) = link.split_once(':').unwrap_or((&link, &link));
+        let Some(linked) = project.services.get(target) else {
+            continue;
+        };
+        for number in 1..=linked.replicas().max(1) {
+            links.push(format!(
+                "{}:{alias}",
+                container_name(project, linked, number)
+            ));
+        }
+    }
+    for link in values::strings(service, "external_links") {
+        let (container, alias) = link.split_once(':').unwrap_or((&link, &link));
+        links.push(format!("{container}:{alias}"));
+    }
+    links
+}
+
+/// The services whose containers must exist before this service's are
+/// created: the targets of `network_mode`/`pid`/`ipc: service:X`,
+/// `volumes_from` and `links`.
+pub fn referenced_services(project: &Project, service: &Service) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    let mut add = |name: &str| {
+        if name != service.name
+            && project.services.contains_key(name)
+            && !names.iter().any(|n| n == name)
+        {
+            names.push(name.to_string());
+        }
+    };
+    if let Some(target) = network_mode_service(service) {
+        add(target);
+    }
+    for key in ["pid", "ipc"] {
+        if let Some(target) = values::text(service, key).and_then(|m| m.strip_prefix("service:")) {
+            add(target);
+        }
+    }
+    for entry in values::strings(service, "volumes_from") {
+        let mut parts = entry.split(':');
+        match parts.next() {
+            Some("container") | None => {}
+            Some("service") => add(parts.next().unwrap_or_default()),
+            Some(name) => add(name),
+        }
+    }
+    for link in values::strings(service, "links") {
+        add(link.split(':').next().unwrap_or_default());
+    }
+    names
+}
+
+/// Compose's parsing of `security_opt`: returns the options to send and
+/// whether `systempaths=unconfined` was asked; an error names an invalid
+/// option or an unreadable seccomp profile.
+pub fn security_opts(
+    project_dir: &Path,
+    options: &[String],
+) -> Result<(Vec<String>, bool), String> {
+    let mut unconfined = false;
+    let mut parsed = Vec::new();
+    for option in options {
+        if option == "systempaths=unconfined" {
+            unconfined = true;
+            continue;
+        }
+        let (key, value) = match option.split_once('=') {
+            Some(kv) => kv,
+            None if option == "no-new-privileges" => (option.as_str(), ""),
+            None => option
+                .split_once(':')
+                .ok_or_else(|| format!("invalid security_opt `{option}`"))?,
+        };
+        if key == "seccomp" && value != "unconfined" && value != "builtin" {
+            parsed.push(format!("seccomp={}", seccomp_profile(project_dir, value)?));
+        } else {
+            parsed.push(option.clone());
+        }
+    }
+    Ok((parsed, unconfined))
+}
+
+/// A seccomp profile file's JSON, compacted.
+fn seccomp_profile(project_dir: &Path, file: &str) -> Result<String, String> {
+    let path = project_dir.join(file);
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        format!(
+            "security_opt: cannot read the seccomp profile {}: {e}",
+            path.display()
+        )
+    })?;
+    let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+        format!(
+            "security_opt: the seccomp profile {} is not JSON: {e}",
+            path.display()
+        )
+    })?;
+    Ok(value.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use indexmap::IndexMap;
+    use serde_json::json;
+
+    fn project(services: Vec<Service>) -> Project {
+        Project {
+            name: "demo".into(),
+            working_dir: "/srv/demo".into(),
+            services: services
+                .into_iter()
+                .map(|s| (s.name.clone(), s))
+                .collect::<IndexMap<_, _>>(),
+            ..Default::default()
+        }
+    }
+
+    fn svc(name: &str, other: serde_json::Value) -> Service {
+        let mut s = Service {
+            name: name.into(),
+            ..Default::default()
+        };
+        for (k, v) in other.as_object().unwrap() {
+            s.other.insert(k.clone(), v.clone());
+        }
+        s
+    }
+
+    fn host_of(p: &Project, name: &str) -> HostConfig {
+        let mut host = HostConfig::default();
+        apply(p, &p.services[name], &mut host);
+        host
+    }
+
+    #[test]
+    fn kernel_and_dns_options() {
+        let p = project(vec![svc(
+            "web",
+            json!({
+                "sysctls": {"net.core.somaxconn": "1024"},
+                "storage_opt": {"size": "1G"},
+                "tmpfs": ["/run", "/tmp:size=65536,mode=1777"],
+                "dns_search": ["example.com"],
+                "dns_opt": ["ndots:2"],
+                "group_add": ["audio", "1000"],
+                "runtime": "runc",
+                "userns_mode": "host",
+                "uts": "host",
+                "cgroup": "private",
+                "cgroup_parent": "/torq",
+                "security_opt": ["no-new-privileges", "label:disable", "systempaths=unconfined"],
+            }),
+        )]);
+        let host = host_of(&p, "web");
+        assert_eq!(host.sysctls.unwrap()["net.core.somaxconn"], "1024");
+        assert_eq!(host.storage_opt.unwrap()["size"], "1G");
+        let tmpfs = host.tmpfs.unwrap();
+        assert_eq!(tmpfs["/run"], "");
+        assert_eq!(tmpfs["/tmp"], "size=65536,mode=1777");
+        assert_eq!(host.dns_search, Some(vec!["example.com".to_string()]));
+        assert_eq!(host.dns_options, Some(vec!["ndots:2".to_string()]));
+        assert_eq!(
+            host.group_add,
+            Some(vec!["audio".to_string(), "1000".to_string()])
+        );
+        assert_eq!(host.runtime.as_deref(), Some("runc"));
+        assert_eq!(host.userns_mode.as_deref(), Some("host"));
+        assert_eq!(host.uts_mode.as_deref(), Some("host"));
+        assert_eq!(
+            host.cgroupns_mode,
+            Some(HostConfigCgroupnsModeEnum::PRIVATE)
+        );
+        assert_eq!(host.cgroup_parent.as_deref(), Some("/torq"));
+        assert_eq!(
+            host.security_opt,
+            Some(vec![
+                "no-new-privileges".to_string(),
+                "label:disable".to_string()
+            ])
+        );
+        assert_eq!(host.masked_paths, Some(vec![]));
+        assert_eq!(host.readonly_paths, Some(vec![]));
+    }
+
+    #[test]
+    fn service_references_name_containers() {
+        let mut db = svc("db", json!({}));
+        db.deploy = Some(crate::spec::model::Deploy {
+            replicas: Some(2),
+            ..Default::default()
+        });
+        let web = svc(
+            "web",
+            json!({
+                "pid": "service:db",
+                "ipc": "container:other",
+                "volumes_from": ["db:ro", "container:data:rw", "service:db", "loose"],
+                "links": ["db:database"],
+                "external_links": ["redis", "cache:c"],
+            }),
+        );
+        let p = project(vec![db, web]);
+        let host = host_of(&p, "web");
+        assert_eq!(host.pid_mode.as_deref(), Some("container:demo-db-1"));
+        assert_eq!(host.ipc_mode.as_deref(), Some("container:other"));
+        assert_eq!(
+            host.volumes_from.unwrap(),
+            vec!["demo-db-1:ro", "data:rw", "demo-db-1", "loose"]
+        );
+        assert_eq!(
+            host.links.unwrap(),
+            vec![
+                "demo-db-1:database",
+                "demo-db-2:database",
+                "redis:redis",
+                "cache:c"
+            ]
+        );
+        assert_eq!(referenced_services(&p, &p.services["web"]), vec!["db"]);
+    }
+
+    #[test]
+    fn seccomp_profiles_are_read_and_compacted() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("profile.json"),
+            "{\n  \"defaultAction\": \"SCMP_ACT_ALLOW\"\n}\n",
+        )
+        .unwrap();
+        let (parsed, unconfined) = security_opts(
+            dir.path(),
+            &["seccomp:profile.json".into(), "seccomp=unconfined".into()],
+        )
+        .unwrap();
+        assert_eq!(
+            parsed,
+            vec![
+                r#"seccomp={"defaultAction":"SCMP_ACT_ALLOW"}"#.to_string(),
+                "seccomp=unconfined".to_string()
+            ]
+        );
+        assert!(!unconfined);
+        let err = security_opts(dir.path(), &["seccomp=missing.json".into()]).unwrap_err();
+        assert!(err.contains("missing.json"), "{err}");
+        assert!(security_opts(dir.path(), &["bogus".into()]).is_err());
+    }
+}
