@@ -757,8 +757,9 @@ mod tests {
         );
     }
 
-    #[test]
-    fn every_field_reaches_the_request() {
+    /// A service using every key torq applied before the compose keys of
+    /// `Service::other` were translated.
+    fn rich() -> Service {
         let mut s = web();
         s.ports = vec![Port {
             target: 80,
@@ -844,6 +845,12 @@ mod tests {
                 ..Default::default()
             },
         ];
+        s
+    }
+
+    #[test]
+    fn every_field_reaches_the_request() {
+        let s = rich();
         let project = project_with(s);
         let bp = blueprint(&project, &project.services["web"], "busybox");
         let body = &bp.body;
@@ -915,6 +922,335 @@ mod tests {
         let host = bp.body.host_config.unwrap();
         assert_eq!(host.network_mode.as_deref(), Some("container:demo-db-1"));
         assert!(bp.body.networking_config.is_none());
+    }
+
+    /// Specs that use none of the newly applied keys hash exactly as torq
+    /// 0.1 hashed them (values computed by that version): upgrading torq
+    /// must not recreate every running container.
+    #[test]
+    fn hashes_of_existing_specs_are_stable() {
+        let plain = project_with(web());
+        assert_eq!(
+            blueprint(&plain, &plain.services["web"], "busybox").config_hash,
+            "ff2f4fe8c7597946cf040b130ed1234d7a88c4b0c5780f168b579ec2f29efde1"
+        );
+        let rich = project_with(rich());
+        assert_eq!(
+            blueprint(&rich, &rich.services["web"], "busybox").config_hash,
+            "9f4ae12b7e9e84b95545f3c952384a3c9a81274c25ebc9b3891312a649d153a2"
+        );
+    }
+
+    /// Each compose key of `Service::other`, as the spec layer carries it,
+    /// reaches the create request under the API's field name, and changes
+    /// the config hash.
+    #[test]
+    fn other_keys_reach_the_request_json_and_the_hash() {
+        use serde_json::json;
+        let base = {
+            let p = project_with(web());
+            blueprint(&p, &p.services["web"], "busybox").config_hash
+        };
+        let cases: Vec<(&str, serde_json::Value, &str, serde_json::Value)> = vec![
+            (
+                "mem_limit",
+                json!("67108864"),
+                "/HostConfig/Memory",
+                json!(67108864),
+            ),
+            (
+                "memswap_limit",
+                json!("-1"),
+                "/HostConfig/MemorySwap",
+                json!(-1),
+            ),
+            (
+                "mem_reservation",
+                json!("1024"),
+                "/HostConfig/MemoryReservation",
+                json!(1024),
+            ),
+            (
+                "mem_swappiness",
+                json!("10"),
+                "/HostConfig/MemorySwappiness",
+                json!(10),
+            ),
+            (
+                "cpus",
+                json!(0.25),
+                "/HostConfig/NanoCpus",
+                json!(250000000),
+            ),
+            (
+                "cpu_shares",
+                json!(512),
+                "/HostConfig/CpuShares",
+                json!(512),
+            ),
+            (
+                "cpu_period",
+                json!(100000),
+                "/HostConfig/CpuPeriod",
+                json!(100000),
+            ),
+            (
+                "cpu_quota",
+                json!(50000),
+                "/HostConfig/CpuQuota",
+                json!(50000),
+            ),
+            (
+                "cpu_rt_period",
+                json!(1000000),
+                "/HostConfig/CpuRealtimePeriod",
+                json!(1000000),
+            ),
+            (
+                "cpu_rt_runtime",
+                json!(95000),
+                "/HostConfig/CpuRealtimeRuntime",
+                json!(95000),
+            ),
+            ("cpuset", json!("0"), "/HostConfig/CpusetCpus", json!("0")),
+            ("pids_limit", json!(50), "/HostConfig/PidsLimit", json!(50)),
+            (
+                "oom_kill_disable",
+                json!(true),
+                "/HostConfig/OomKillDisable",
+                json!(true),
+            ),
+            (
+                "oom_score_adj",
+                json!(-500),
+                "/HostConfig/OomScoreAdj",
+                json!(-500),
+            ),
+            (
+                "blkio_config",
+                json!({"weight": 500}),
+                "/HostConfig/BlkioWeight",
+                json!(500),
+            ),
+            (
+                "devices",
+                json!([{"source": "/dev/null", "target": "/dev/x", "permissions": "r"}]),
+                "/HostConfig/Devices/0",
+                json!({"PathOnHost": "/dev/null", "PathInContainer": "/dev/x", "CgroupPermissions": "r"}),
+            ),
+            (
+                "device_cgroup_rules",
+                json!(["c 1:3 r"]),
+                "/HostConfig/DeviceCgroupRules",
+                json!(["c 1:3 r"]),
+            ),
+            (
+                "gpus",
+                json!([{"count": -1}]),
+                "/HostConfig/DeviceRequests/0",
+                json!({"Count": -1, "Capabilities": [["gpu"]]}),
+            ),
+            (
+                "group_add",
+                json!(["audio"]),
+                "/HostConfig/GroupAdd",
+                json!(["audio"]),
+            ),
+            (
+                "runtime",
+                json!("runc"),
+                "/HostConfig/Runtime",
+                json!("runc"),
+            ),
+            (
+                "storage_opt",
+                json!({"size": "1G"}),
+                "/HostConfig/StorageOpt",
+                json!({"size": "1G"}),
+            ),
+            (
+                "sysctls",
+                json!({"net.ipv4.ip_forward": "1"}),
+                "/HostConfig/Sysctls",
+                json!({"net.ipv4.ip_forward": "1"}),
+            ),
+            (
+                "security_opt",
+                json!(["no-new-privileges"]),
+                "/HostConfig/SecurityOpt",
+                json!(["no-new-privileges"]),
+            ),
+            (
+                "tmpfs",
+                json!(["/run:size=1m"]),
+                "/HostConfig/Tmpfs",
+                json!({"/run": "size=1m"}),
+            ),
+            (
+                "dns_search",
+                json!(["example.com"]),
+                "/HostConfig/DnsSearch",
+                json!(["example.com"]),
+            ),
+            (
+                "dns_opt",
+                json!(["ndots:1"]),
+                "/HostConfig/DnsOptions",
+                json!(["ndots:1"]),
+            ),
+            (
+                "userns_mode",
+                json!("host"),
+                "/HostConfig/UsernsMode",
+                json!("host"),
+            ),
+            (
+                "pid",
+                json!("service:db"),
+                "/HostConfig/PidMode",
+                json!("container:demo-db-1"),
+            ),
+            (
+                "ipc",
+                json!("shareable"),
+                "/HostConfig/IpcMode",
+                json!("shareable"),
+            ),
+            ("uts", json!("host"), "/HostConfig/UTSMode", json!("host")),
+            (
+                "cgroup",
+                json!("host"),
+                "/HostConfig/CgroupnsMode",
+                json!("host"),
+            ),
+            (
+                "cgroup_parent",
+                json!("/torq"),
+                "/HostConfig/CgroupParent",
+                json!("/torq"),
+            ),
+            (
+                "volumes_from",
+                json!(["db:ro"]),
+                "/HostConfig/VolumesFrom",
+                json!(["demo-db-1:ro"]),
+            ),
+            (
+                "links",
+                json!(["db:database"]),
+                "/HostConfig/Links",
+                json!(["demo-db-1:database"]),
+            ),
+            (
+                "links",
+                json!(["db:database"]),
+                "/NetworkingConfig/EndpointsConfig/demo_default/Links",
+                json!(["demo-db-1:database"]),
+            ),
+            (
+                "external_links",
+                json!(["redis:cache"]),
+                "/HostConfig/Links",
+                json!(["redis:cache"]),
+            ),
+        ];
+        for (key, value, pointer, expected) in cases {
+            let mut s = web();
+            s.other.insert(key.into(), value.clone());
+            let mut p = project_with(s);
+            p.services.insert(
+                "db".into(),
+                Service {
+                    name: "db".into(),
+                    ..Default::default()
+                },
+            );
+            let bp = blueprint(&p, &p.services["web"], "busybox");
+            let request = serde_json::to_value(&bp.body).unwrap();
+            assert_eq!(
+                request.pointer(pointer),
+                Some(&expected),
+                "{key}: {value} → {pointer}"
+            );
+            assert_ne!(bp.config_hash, base, "{key} must change the config hash");
+        }
+    }
+
+    #[test]
+    fn secrets_and_configs_mount_or_inject_and_hash() {
+        use crate::spec::model::{FileMount, FileObject};
+        let mut s = web();
+        s.secrets = vec![FileMount {
+            source: "token".into(),
+            target: Some("/run/secrets/token".into()),
+            ..Default::default()
+        }];
+        s.configs = vec![FileMount {
+            source: "motd".into(),
+            ..Default::default()
+        }];
+        let mut p = project_with(s);
+        p.secrets.insert(
+            "token".into(),
+            FileObject {
+                file: Some("/srv/demo/token.txt".into()),
+                ..Default::default()
+            },
+        );
+        p.configs.insert(
+            "motd".into(),
+            FileObject {
+                content: Some("hello".into()),
+                ..Default::default()
+            },
+        );
+        let bp = blueprint(&p, &p.services["web"], "busybox");
+        let request = serde_json::to_value(&bp.body).unwrap();
+        assert_eq!(
+            request.pointer("/HostConfig/Mounts/0"),
+            Some(&serde_json::json!({
+                "Target": "/run/secrets/token", "Source": "/srv/demo/token.txt",
+                "Type": "bind", "ReadOnly": true
+            }))
+        );
+        assert_eq!(bp.injected_files.len(), 1);
+        assert_eq!(bp.injected_files[0].target, "/motd");
+        let before = bp.config_hash;
+        p.configs["motd"].content = Some("changed".into());
+        let after = blueprint(&p, &p.services["web"], "busybox").config_hash;
+        assert_ne!(before, after, "injected content is part of the hash");
+    }
+
+    #[test]
+    fn post_start_hooks_reach_the_blueprint_and_the_hash() {
+        let mut s = web();
+        let plain = {
+            let p = project_with(s.clone());
+            blueprint(&p, &p.services["web"], "busybox").config_hash
+        };
+        s.other.insert(
+            "post_start".into(),
+            serde_json::json!([{"command": ["touch", "/ready"]}]),
+        );
+        let p = project_with(s);
+        let bp = blueprint(&p, &p.services["web"], "busybox");
+        assert_eq!(bp.post_start[0].command, vec!["touch", "/ready"]);
+        assert_ne!(bp.config_hash, plain);
+    }
+
+    #[test]
+    fn check_service_names_what_cannot_be_created() {
+        let mut s = web();
+        s.other.insert(
+            "security_opt".into(),
+            serde_json::json!(["seccomp=/nonexistent/profile.json"]),
+        );
+        let p = project_with(s);
+        let check = check_service(&p, &p.services["web"]);
+        assert!(
+            check.errors[0].contains("/nonexistent/profile.json"),
+            "{check:?}"
+        );
     }
 
     #[test]
