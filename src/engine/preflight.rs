@@ -41,12 +41,8 @@ pub struct Preflight {
 
 impl Preflight {
     /// The errors as one message (one per line), if any.
-    pub fn into_result(self) -> Result<Vec<String>, anyhow::Error> {
-        if self.errors.is_empty() {
-            Ok(self.warnings)
-        } else {
-            Err(anyhow::anyhow!("{}", self.errors.join("\n")))
-        }
+    pub fn error(&self) -> Option<anyhow::Error> {
+        (!self.errors.is_empty()).then(|| anyhow::anyhow!("{}", self.errors.join("\n")))
     }
 }
 
@@ -506,6 +502,7 @@ mod tests {
             warnings: vec!["w".into()],
             errors: vec!["a".into(), "b".into()],
         };
-        assert_eq!(report.into_result().unwrap_err().to_string(), "a\nb");
+        assert_eq!(report.error().unwrap().to_string(), "a\nb");
+        assert!(Preflight::default().error().is_none());
     }
 }

@@ -203,10 +203,13 @@ async fn preflight(
     reporter: &dyn Reporter,
 ) -> anyhow::Result<()> {
     let checks = crate::engine::preflight::check(engine, project, services).await?;
-    for warning in checks.into_result()? {
-        reporter.report(Event::Warning(warning));
+    for warning in &checks.warnings {
+        reporter.report(Event::Warning(warning.clone()));
     }
-    Ok(())
+    match checks.error() {
+        Some(error) => Err(error),
+        None => Ok(()),
+    }
 }
 
 /// The plan `up` would run, as text, touching nothing: which images would
