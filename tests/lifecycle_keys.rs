@@ -276,3 +276,29 @@ services:
     );
     assert!(project.containers().is_empty());
 }
+
+#[test]
+fn attach_false_keeps_a_service_out_of_attached_logs() {
+    let project = TestProject::new(
+        "attachfalse",
+        r#"
+services:
+  shown:
+    image: {image}
+    command: ["sh", "-c", "echo SHOWN-LINE; sleep 1; exit 0"]
+  hidden:
+    image: {image}
+    command: ["sh", "-c", "echo HIDDEN-LINE; {loop}"]
+    attach: false
+    stop_grace_period: 1s
+"#,
+    );
+    let result = project.torq(&["up", "--attach", "--abort-on-exit"]);
+    result.assert_code(0);
+    assert!(result.stdout.contains("SHOWN-LINE"), "{}", result.output());
+    assert!(
+        !result.stdout.contains("HIDDEN-LINE"),
+        "{}",
+        result.output()
+    );
+}
