@@ -262,9 +262,28 @@ fn systemd_units_verify() {
         std::fs::write(&path, text).expect("write a unit");
         units.push(path);
     }
-    let service = std::fs::read_to_string(docker_dir().join("torq.service")).expect("torq.service");
-    for command in [" up\n", " down\n", " status\n"] {
-        assert!(service.contains(command), "torq.service runs torq{command}");
+    let service = unit_settings("torq.service");
+    for (key, value) in [
+        // Detached `up`: the containers, not a process, are the state.
+        ("Type", "oneshot"),
+        ("RemainAfterExit", "yes"),
+        ("ExecStart", "/usr/local/bin/torq up"),
+        ("ExecStartPost", "-/usr/local/bin/torq status"),
+        ("ExecReload", "/usr/local/bin/torq up"),
+        // Also after a failed or timed-out start.
+        ("ExecStopPost", "/usr/local/bin/torq down"),
+    ] {
+        assert!(
+            service.contains(&(key.to_string(), value.to_string())),
+            "torq.service: {key}={value}"
+        );
+    }
+    let timer = unit_settings("torq-status.timer");
+    for (key, value) in [("PartOf", "torq.service"), ("WantedBy", "torq.service")] {
+        assert!(
+            timer.contains(&(key.to_string(), value.to_string())),
+            "torq-status.timer: {key}={value}"
+        );
     }
     let output = Command::new("systemd-analyze")
         .args(["verify", "--man=false"])
@@ -276,4 +295,14 @@ fn systemd_units_verify() {
         output.status.success() && complaints.trim().is_empty(),
         "{complaints}"
     );
+}
+
+/// The `Key=value` lines of a unit in docker/.
+fn unit_settings(unit: &str) -> Vec<(String, String)> {
+    let text = std::fs::read_to_string(docker_dir().join(unit)).expect("read a unit");
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.starts_with('['))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect()
 }
