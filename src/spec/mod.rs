@@ -7,9 +7,10 @@
 //! [`graph::DependencyGraph`] orders its services; [`normalize`] prints a
 //! project in compose's canonical form (`torq config`).
 //!
-//! The pipeline, file by file: read → [`yaml`] tree with positions →
-//! [`interpolate`] → [`merge`] into the files before it; then [`convert`]
-//! types and checks the merged tree.
+//! The pipeline, file by file ([`loader`]): read → [`yaml`] tree with
+//! positions → [`interpolate`] → [`include`] (other projects' resources,
+//! their paths resolved by [`paths`]) → [`extends`] → [`merge`] into the
+//! files before it; then [`convert`] types and checks the merged tree.
 
 pub mod convert;
 pub mod discover;
@@ -77,6 +78,9 @@ pub fn load(options: &LoadOptions) -> Result<Project, SpecError> {
             .unwrap_or_else(|| working_dir.clone()),
     };
     let mut env = project_environment(options, &working_dir, &project_dir)?;
+    // Compose sets PWD when the environment lacks it.
+    env.entry("PWD".to_string())
+        .or_insert_with(|| working_dir.to_string_lossy().to_string());
 
     let home = env.get("HOME").cloned();
     let mut loader = loader::Loader::new(working_dir.clone(), home);

@@ -191,6 +191,8 @@ pub struct Mount {
     /// bind: create the host path if missing (short syntax does).
     pub create_host_path: bool,
     pub bind_propagation: Option<String>,
+    /// bind: `recursive` (`enabled`, `disabled`, `writable`, `readonly`).
+    pub bind_recursive: Option<String>,
     pub selinux: Option<String>,
     pub volume_nocopy: bool,
     pub volume_subpath: Option<String>,
@@ -391,6 +393,7 @@ pub struct Network {
     pub internal: bool,
     pub attachable: bool,
     pub enable_ipv6: Option<bool>,
+    pub enable_ipv4: Option<bool>,
     pub labels: IndexMap<String, String>,
     pub ipam: Option<serde_json::Value>,
 }

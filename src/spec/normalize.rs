@@ -358,6 +358,7 @@ fn mount_value(v: &Mount) -> Value {
         bind.insert("create_host_path".into(), json!(true));
     }
     insert_if(&mut bind, "selinux", v.selinux.clone());
+    insert_if(&mut bind, "recursive", v.bind_recursive.clone());
     if !bind.is_empty() {
         m.insert("bind".into(), Value::Object(bind));
     }
@@ -388,16 +389,24 @@ fn mount_value(v: &Mount) -> Value {
 fn resource_value(r: &ResourceSpec) -> Value {
     let mut m = Map::new();
     if let Some(cpus) = &r.cpus {
-        let number = cpus
-            .parse::<f64>()
-            .ok()
-            .and_then(serde_json::Number::from_f64)
-            .map(Value::Number)
-            .unwrap_or_else(|| json!(cpus));
-        m.insert("cpus".into(), number);
+        // Compose leaves zero values out.
+        match cpus.parse::<f64>() {
+            Ok(value) => {
+                if value != 0.0 {
+                    m.insert("cpus".into(), go_number(value));
+                }
+            }
+            Err(_) => {
+                m.insert("cpus".into(), json!(cpus));
+            }
+        }
     }
-    insert_if(&mut m, "memory", r.memory.map(|b| b.to_string()));
-    insert_if(&mut m, "pids", r.pids);
+    insert_if(
+        &mut m,
+        "memory",
+        r.memory.filter(|b| *b != 0).map(|b| b.to_string()),
+    );
+    insert_if(&mut m, "pids", r.pids.filter(|p| *p != 0));
     Value::Object(m)
 }
 
@@ -482,6 +491,7 @@ fn network(n: &Network) -> Value {
         m.insert("attachable".into(), json!(true));
     }
     insert_if(&mut m, "enable_ipv6", n.enable_ipv6);
+    insert_if(&mut m, "enable_ipv4", n.enable_ipv4);
     if !n.labels.is_empty() {
         m.insert("labels".into(), string_map(&n.labels));
     }
@@ -568,4 +578,15 @@ pub fn ulimits_value(ulimits: &indexmap::IndexMap<String, Ulimit>) -> Value {
         })
         .collect();
     Value::Object(map)
+}
+
+/// A number as Go's JSON encoder prints it: integral values without a
+/// fraction (`2`, not `2.0`).
+pub fn go_number(value: f64) -> Value {
+    if value.fract() == 0.0 && value.abs() < 1e15 {
+        return json!(value as i64);
+    }
+    serde_json::Number::from_f64(value)
+        .map(Value::Number)
+        .unwrap_or_else(|| json!(value.to_string()))
 }

@@ -560,6 +560,33 @@ mod tests {
     }
 
     #[test]
+    fn shell_words_as_compose_splits_them() {
+        // An unquoted operator ends the command; the rest is dropped.
+        assert_eq!(
+            shell_split("echo one && echo two").unwrap(),
+            ["echo", "one"]
+        );
+        assert_eq!(shell_split("echo a|b").unwrap(), ["echo", "a"]);
+        assert_eq!(shell_split("run.sh; echo done").unwrap(), ["run.sh"]);
+        // A file descriptor before `>` goes too.
+        assert_eq!(shell_split("echo x 2>&1").unwrap(), ["echo", "x"]);
+        assert_eq!(shell_split("echo x>out").unwrap(), ["echo", "x"]);
+        // Empty quotes are empty words; a backslash in double quotes takes any character.
+        assert_eq!(
+            shell_split(r#"echo '' "" x"#).unwrap(),
+            ["echo", "", "", "x"]
+        );
+        assert_eq!(
+            shell_split(r#"sh -c "a \n b""#).unwrap(),
+            ["sh", "-c", "a n b"]
+        );
+        // Backquoted text stays one word.
+        assert_eq!(shell_split("echo `a b` c").unwrap(), ["echo", "`a b`", "c"]);
+        assert_eq!(shell_split("").unwrap(), Vec::<String>::new());
+        assert!(shell_split("trailing\\").is_err());
+    }
+
+    #[test]
     fn signals() {
         for ok in ["SIGTERM", "TERM", "sigint", "SIGRTMIN+3", "9", "SIGKILL"] {
             assert!(check_signal(ok).is_ok(), "{ok}");

@@ -66,14 +66,20 @@ impl Converter<'_> {
                 let bytes = self.signed_bytes(node, path)?;
                 (bytes != 0).then(|| json!(bytes.to_string()))
             }
-            "device_cgroup_rules"
-            | "dns_opt"
-            | "external_links"
-            | "links"
-            | "security_opt"
-            | "volumes_from" => non_empty(self.string_list(node, path)?),
-            "dns_search" | "tmpfs" => non_empty(self.string_or_list(node, path)?),
-            "group_add" => non_empty(self.scalar_list(node, path)?),
+            // Compose drops repeated entries of these…
+            "dns_opt" | "links" => non_empty(dedup(self.string_list(node, path)?)),
+            "dns_search" | "tmpfs" => non_empty(dedup(self.string_or_list(node, path)?)),
+            // … and refuses them in these.
+            "device_cgroup_rules" | "external_links" | "security_opt" | "volumes_from" => {
+                let items = self.string_list(node, path)?;
+                self.no_repeats(node, path, &items)?;
+                non_empty(items)
+            }
+            "group_add" => {
+                let items = self.scalar_list(node, path)?;
+                self.no_repeats(node, path, &items)?;
+                non_empty(items)
+            }
             "annotations" | "sysctls" => {
                 let map = self.labels(node, path)?;
                 (!map.is_empty()).then(|| json!(map))
@@ -105,8 +111,11 @@ impl Converter<'_> {
         let value = match key {
             "dockerfile_inline" | "isolation" => self.non_empty_string(node, path)?,
             "provenance" | "sbom" => Some(json!(self.scalar(node, path)?)),
-            "entitlements" | "cache_to" | "platforms" | "tags" => {
-                non_empty(self.string_or_list(node, path)?)
+            "entitlements" | "cache_to" | "tags" => non_empty(self.string_or_list(node, path)?),
+            "platforms" => {
+                let items = self.string_or_list(node, path)?;
+                self.no_repeats(node, path, &items)?;
+                non_empty(items)
             }
             "no_cache" | "pull" | "privileged" => self.true_only(node, path)?,
             "shm_size" => {
@@ -148,6 +157,26 @@ impl Converter<'_> {
             _ => Some(node.to_json()),
         };
         Ok(value)
+    }
+
+    /// Refuses a list with an entry repeated, as compose's schema does
+    /// (`uniqueItems`), pointing at the repeat.
+    pub fn no_repeats(&self, node: &Node, path: &str, items: &[String]) -> Result<(), SpecError> {
+        let mut seen = std::collections::HashSet::new();
+        for (i, item) in items.iter().enumerate() {
+            if !seen.insert(item) {
+                let pos = match &node.value {
+                    Value::Seq(nodes) => nodes.get(i).map(|n| n.pos).unwrap_or(node.pos),
+                    _ => node.pos,
+                };
+                return Err(self.error(
+                    pos,
+                    &format!("{path}[{i}]"),
+                    format!("`{item}` is listed twice"),
+                ));
+            }
+        }
+        Ok(())
     }
 
     fn non_empty_string(&self, node: &Node, path: &str) -> Result<Option<Json>, SpecError> {
@@ -413,6 +442,10 @@ impl Converter<'_> {
                 x if x.starts_with("x-") => {}
                 _ => return Err(self.unknown_key(key, entry, path, KEYS)),
             }
+        }
+        // Compose's default: no count and no ids means all devices.
+        if !map.contains_key("count") && !map.contains_key("device_ids") {
+            out.insert("count".into(), json!(-1));
         }
         if map.contains_key("count") && map.contains_key("device_ids") {
             return Err(self.error(
@@ -712,6 +745,12 @@ impl Converter<'_> {
     }
 }
 
+/// Drops repeated entries, keeping the first position.
+fn dedup(items: Vec<String>) -> Vec<String> {
+    let set: indexmap::IndexSet<String> = items.into_iter().collect();
+    set.into_iter().collect()
+}
+
 fn non_empty(list: Vec<String>) -> Option<Json> {
     (!list.is_empty()).then(|| json!(list))
 }
@@ -720,13 +759,9 @@ fn non_empty_json(list: Vec<Json>) -> Option<Json> {
     (!list.is_empty()).then_some(Json::Array(list))
 }
 
-/// A float as a JSON number, as Go prints a float32 (`1.5`, `0.1`).
+/// A float as a JSON number, as Go prints a float32 (`1.5`, `0.1`, `2`).
 fn number(value: f64) -> Json {
     let shortest = (value as f32).to_string();
-    shortest
-        .parse::<f64>()
-        .ok()
-        .and_then(serde_json::Number::from_f64)
-        .map(Json::Number)
-        .unwrap_or_else(|| json!(value))
+    let value = shortest.parse::<f64>().unwrap_or(value);
+    crate::spec::normalize::go_number(value)
 }

@@ -62,7 +62,8 @@ const MODELED: &[&str] = &[
 ];
 
 /// Service keys the engine does not apply to containers yet (a warning
-/// names them when a spec uses them): the [`CARRIED`] keys and the modeled
+/// names them when a spec uses them): the [`CARRIED`] keys (but `scale`,
+/// which [`crate::spec::model::Service::replicas`] reads) and the modeled
 /// `secrets`/`configs`. Remove a key here when the engine starts applying it.
 pub const NOT_APPLIED: &[&str] = &[
     "annotations",
@@ -106,7 +107,6 @@ pub const NOT_APPLIED: &[&str] = &[
     "pre_stop",
     "provider",
     "runtime",
-    "scale",
     "secrets",
     "security_opt",
     "storage_opt",
@@ -354,6 +354,16 @@ impl Converter<'_> {
                 }
             }
         }
+        // Compose copies `scale` into `deploy.replicas` when there is a `deploy`.
+        let scale = service
+            .other
+            .get("scale")
+            .and_then(serde_json::Value::as_u64);
+        if let (Some(scale), Some(deploy)) = (scale, service.deploy.as_mut()) {
+            if deploy.replicas.is_none() {
+                deploy.replicas = u32::try_from(scale).ok();
+            }
+        }
         self.resolve_bare_keys(&mut service);
         self.pending_files.insert(name.to_string(), files);
         Ok(service)
@@ -387,7 +397,10 @@ impl Converter<'_> {
                     "target" => build.target = self.opt_string(node, &p)?,
                     "labels" => build.labels = self.labels(node, &p)?,
                     "network" => build.network = self.opt_string(node, &p)?,
-                    "cache_from" => build.cache_from = self.string_list(node, &p)?,
+                    "cache_from" => {
+                        build.cache_from = self.string_or_list(node, &p)?;
+                        self.no_repeats(node, &p, &build.cache_from)?;
+                    }
                     "secrets" => build.secrets = self.file_mounts(node, &p, None)?,
                     k if k.starts_with("x-") => {
                         build.other.insert(key.clone(), node.to_json());
@@ -847,7 +860,20 @@ impl Converter<'_> {
                                 }
                                 mount.selinux = Some(value);
                             }
-                            "recursive" => {}
+                            "recursive" => {
+                                let value = self.string(&e.node, &q)?;
+                                if !matches!(
+                                    value.as_str(),
+                                    "enabled" | "disabled" | "writable" | "readonly"
+                                ) {
+                                    return Err(self.error(
+                                        e.node.pos,
+                                        &q,
+                                        format!("invalid value `{value}` (enabled, disabled, writable or readonly)"),
+                                    ));
+                                }
+                                mount.bind_recursive = Some(value);
+                            }
                             x if x.starts_with("x-") => {}
                             _ => {
                                 return Err(self.unknown_key(

@@ -36,9 +36,12 @@ pub fn convert_project(
     for (key, entry) in map {
         let node = &entry.node;
         match key.as_str() {
-            "version" => conv
-                .warnings
-                .push("the top-level `version` is obsolete and ignored".to_string()),
+            "version" => {
+                let file = conv.sources.display(entry.key_pos.file).to_string();
+                conv.warnings.push(format!(
+                    "{file}: the top-level `version` is obsolete and ignored; remove it"
+                ));
+            }
             "name" => {}
             "services" => {
                 for (service_name, e) in conv.map(node, "services")?.into_iter().flatten() {
@@ -672,7 +675,8 @@ pub(super) fn resource_name(
     let mut name = None;
     let mut external = false;
     if let Some(entry) = map.get("name") {
-        name = Some(conv.string(&entry.node, &format!("{path}.name"))?);
+        // An empty name (an unset variable) means the default name.
+        name = conv.opt_string(&entry.node, &format!("{path}.name"))?;
     }
     if let Some(entry) = map.get("external") {
         let p = format!("{path}.external");
@@ -680,6 +684,9 @@ pub(super) fn resource_name(
             Value::Map(ext) => {
                 external = true;
                 if let Some(e) = ext.get("name") {
+                    conv.warnings.push(format!(
+                        "{path}: `external.name` is deprecated; set `name` and `external: true`"
+                    ));
                     let ext_name = conv.string(&e.node, &format!("{p}.name"))?;
                     if name.as_ref().is_some_and(|n| *n != ext_name) {
                         return Err(conv.error(
@@ -739,7 +746,7 @@ fn networks(
                 "internal" => network.internal = conv.boolean(&e.node, &p)?,
                 "attachable" => network.attachable = conv.boolean(&e.node, &p)?,
                 "enable_ipv6" => network.enable_ipv6 = Some(conv.boolean(&e.node, &p)?),
-                "enable_ipv4" => conv.warnings.push(format!("{p}: torq ignores this key")),
+                "enable_ipv4" => network.enable_ipv4 = Some(conv.boolean(&e.node, &p)?),
                 "ipam" => {
                     conv.map(&e.node, &p)?;
                     network.ipam = Some(e.node.to_json());
