@@ -26,17 +26,22 @@ impl FramePacker {
         }
     }
 
-    /// Adds a frame; returns a chunk when one is full.
+    /// Adds a frame; returns a chunk when one is full. A chunk never grows
+    /// past [`CHUNK_BYTES`] (so its buffer is never reallocated), unless one
+    /// frame alone is larger.
     pub fn push(&mut self, stream: StreamKind, payload: &[u8]) -> Option<Bytes> {
         let kind = match stream {
             StreamKind::Stdout => 1,
             StreamKind::Stderr => 2,
         };
-        self.buf.reserve(HEADER + payload.len());
+        let needed = HEADER + payload.len();
+        let full = (!self.buf.is_empty() && self.buf.len() + needed > CHUNK_BYTES)
+            .then(|| self.take_chunk());
+        self.buf.reserve(needed);
         self.buf.put_u8(kind);
         self.buf.put_u32_le(payload.len() as u32);
         self.buf.put_slice(payload);
-        (self.buf.len() >= CHUNK_BYTES).then(|| self.take_chunk())
+        full
     }
 
     /// The frames packed so far, if any.
@@ -90,7 +95,7 @@ mod tests {
         }
         chunks.extend(packer.flush());
         assert!(chunks.len() > 1, "several chunks");
-        assert!(chunks.iter().all(|c| c.len() < CHUNK_BYTES + 64));
+        assert!(chunks.iter().all(|c| c.len() <= CHUNK_BYTES));
         let mut assembler = LineAssembler::new(3);
         let mut lines = Vec::new();
         for chunk in &chunks {
