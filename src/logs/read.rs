@@ -23,7 +23,7 @@ use crate::engine::Engine;
 pub const BATCH_LINES: usize = 512;
 
 /// Read-ahead of a merged read, shared by all its containers.
-pub const READ_AHEAD_BYTES: usize = 8 * 1024 * 1024;
+pub const READ_AHEAD_BYTES: usize = 6 * 1024 * 1024;
 
 /// Chunks each of `sources` containers may have waiting for the merge.
 pub fn read_ahead_chunks(sources: usize) -> usize {
