@@ -203,8 +203,11 @@ fn every_invalid_fixture_exits_1_naming_file_line_column() {
         let (location, message) = expect.split_once(' ').unwrap_or((expect, ""));
         let out = torq(&dir, &["-f", &name, "config"], &[]);
         let err = stderr(&out);
+        // `FILE:LINE:COLUMN` names another file (one an include or extends reads).
         let prefix = if location == "-" {
             format!("error: {name}: ")
+        } else if location.matches(':').count() == 2 {
+            format!("error: {location}: ")
         } else {
             format!("error: {name}:{location}: ")
         };

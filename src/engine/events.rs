@@ -43,6 +43,12 @@ pub struct Live {
     pub stopped: bool,
     /// It was removed.
     pub destroyed: bool,
+    /// `start` events seen.
+    pub start_events: u32,
+    /// torq started it, and the engine's `start` event has not arrived yet:
+    /// a `die` arriving now happened before that start (events come in
+    /// order), so it says nothing about the new run.
+    pub awaiting_start_event: bool,
 }
 
 impl Live {
@@ -66,6 +72,16 @@ impl Live {
         self.health == Some(HealthState::Healthy) || self.probe_healthy
     }
 
+    /// torq's start request succeeded; `start_events_before` is how many
+    /// `start` events had arrived before it was sent.
+    pub fn note_started(&mut self, start_events_before: u32) {
+        self.started = true;
+        if self.start_events == start_events_before {
+            self.exit_code = None;
+            self.awaiting_start_event = true;
+        }
+    }
+
     /// Applies one event's action and attributes.
     pub fn apply(&mut self, action: &str, attributes: &HashMap<String, String>) {
         match action {
@@ -73,7 +89,10 @@ impl Live {
                 self.started = true;
                 self.exit_code = None;
                 self.stopped = false;
+                self.start_events += 1;
+                self.awaiting_start_event = false;
             }
+            "die" if self.awaiting_start_event => {}
             "die" => {
                 self.exit_code = Some(
                     attributes
@@ -206,9 +225,20 @@ impl EventHub {
         });
     }
 
-    /// torq's start request for `id` succeeded.
-    pub fn mark_started(&self, id: &str) {
-        self.inner.sender(id).send_modify(|l| l.started = true);
+    /// How many `start` events of `id` arrived so far (read it before
+    /// sending a start request, for [`EventHub::mark_started`]).
+    pub fn start_events(&self, id: &str) -> u32 {
+        self.inner.sender(id).borrow().start_events
+    }
+
+    /// torq's start request for `id` succeeded; `start_events_before` is
+    /// what [`EventHub::start_events`] said before the request. Until the
+    /// engine's `start` event arrives, an earlier `die` (of a stop before
+    /// this start) no longer counts.
+    pub fn mark_started(&self, id: &str, start_events_before: u32) {
+        self.inner
+            .sender(id)
+            .send_modify(|l| l.note_started(start_events_before));
     }
 
     /// torq's health probe passed for `id`.
@@ -344,6 +374,31 @@ mod tests {
         assert_eq!(live.exit_code, Some(137));
         live.apply("stop", &attrs(&[]));
         assert!(live.stopped);
+    }
+
+    #[test]
+    fn a_die_from_before_a_restart_does_not_count() {
+        let mut live = Live::default();
+        live.apply("start", &attrs(&[]));
+        let before = live.start_events;
+        // torq restarts it: its start request returns before the engine's
+        // die (of the stop) and start events arrive.
+        live.note_started(before);
+        live.apply("die", &attrs(&[("exitCode", "0")]));
+        assert!(!live.died(), "the stop's die counted");
+        live.apply("start", &attrs(&[]));
+        live.apply("die", &attrs(&[("exitCode", "1")]));
+        assert_eq!(live.exit_code, Some(1), "a crash after the start counts");
+    }
+
+    #[test]
+    fn a_start_event_before_the_request_returns_keeps_crashes_visible() {
+        let mut live = Live::default();
+        let before = live.start_events;
+        live.apply("start", &attrs(&[]));
+        live.note_started(before);
+        live.apply("die", &attrs(&[("exitCode", "3")]));
+        assert_eq!(live.exit_code, Some(3));
     }
 
     #[test]

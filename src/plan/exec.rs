@@ -168,7 +168,18 @@ pub async fn execute(plan: &Plan, ctx: Arc<ExecContext>) -> ExecReport {
         let future = async move {
             let outcome = match await_dependencies(&ctx, &step, deps).await {
                 Some(skip) => skip,
-                None => run_step(&ctx, &step, &results).await,
+                None => {
+                    let began = std::time::Instant::now();
+                    let outcome = run_step(&ctx, &step, &results).await;
+                    tracing::debug!(
+                        step = step.id + 1,
+                        op = %step.op.describe(),
+                        ms = began.elapsed().as_secs_f64() * 1e3,
+                        ok = outcome.is_done(),
+                        "step finished"
+                    );
+                    outcome
+                }
             };
             report_outcome(&ctx, &step, &outcome);
             results
@@ -190,14 +201,23 @@ pub async fn execute(plan: &Plan, ctx: Arc<ExecContext>) -> ExecReport {
     ExecReport { outcomes }
 }
 
-/// Waits for every dependency; `Some(skip)` when a required one did not succeed.
+/// Waits for the step's dependencies; `Some(skip)` as soon as a required
+/// one did not succeed. The step's own earlier steps (same subject) come
+/// first; a start still blocked on other services after them reports that
+/// it is waiting, and for whom.
 async fn await_dependencies(
     ctx: &ExecContext,
     step: &Step,
-    deps: Vec<(EdgeKind, String, SharedOutcome)>,
+    mut deps: Vec<(EdgeKind, String, SharedOutcome)>,
 ) -> Option<Outcome> {
-    let mut skip: Option<Outcome> = None;
-    for (kind, dep_subject, dep) in deps {
+    deps.sort_by_key(|(_, subject, _)| *subject != step.subject);
+    let mut announced = false;
+    for i in 0..deps.len() {
+        let (kind, dep_subject, dep) = deps[i].clone();
+        if !announced && dep_subject != step.subject {
+            announced = true;
+            announce_waiting(ctx, step, &deps[i..]);
+        }
         let outcome = dep.await;
         if outcome.is_done() || kind == EdgeKind::Order {
             continue;
@@ -208,12 +228,10 @@ async fn await_dependencies(
         };
         match kind {
             EdgeKind::Required => {
-                if skip.is_none() {
-                    skip = Some(Outcome::Skipped {
-                        silent: dep_subject == step.subject,
-                        reason,
-                    });
-                }
+                return Some(Outcome::Skipped {
+                    silent: dep_subject == step.subject,
+                    reason,
+                })
             }
             EdgeKind::Optional => ctx.reporter.report(Event::Warning(format!(
                 "{}: optional dependency {dep_subject} did not succeed; starting anyway",
@@ -222,7 +240,27 @@ async fn await_dependencies(
             EdgeKind::Order => {}
         }
     }
-    skip
+    None
+}
+
+/// "api  waiting  for db" while a start waits for other services.
+fn announce_waiting(ctx: &ExecContext, step: &Step, deps: &[(EdgeKind, String, SharedOutcome)]) {
+    if !matches!(step.op, Op::StartContainer { .. }) {
+        return;
+    }
+    let mut pending: Vec<&str> = Vec::new();
+    for (_, subject, dep) in deps {
+        if dep.peek().is_none() && !pending.contains(&subject.as_str()) {
+            pending.push(subject);
+        }
+    }
+    if !pending.is_empty() {
+        ctx.reporter.progress(
+            &step.subject,
+            Phase::Waiting,
+            Some(format!("for {}", pending.join(", "))),
+        );
+    }
 }
 
 fn report_outcome(ctx: &ExecContext, step: &Step, outcome: &Outcome) {
@@ -338,9 +376,10 @@ async fn run_step(
             let Some(id) = resolve(container, results) else {
                 return Outcome::failed("its container was not created");
             };
+            let start_events = ctx.hub.start_events(&id);
             match ops::start_container(engine, &id).await {
                 Ok(()) => {
-                    ctx.hub.mark_started(&id);
+                    ctx.hub.mark_started(&id, start_events);
                     Outcome::Done {
                         container: Some(id),
                         killed: false,
@@ -385,7 +424,8 @@ async fn run_step(
         Op::RemoveContainer {
             container, force, ..
         } => {
-            let was_running = *force && !ctx.hub.live(&container.id).died();
+            let live = ctx.hub.live(&container.id);
+            let was_running = *force && live.started && !live.died();
             match ops::remove_container(engine, &container.id, &container.name, *force).await {
                 Ok(()) => Outcome::Done {
                     container: Some(container.id.clone()),

@@ -14,7 +14,7 @@ use tokio::time::Instant;
 
 use super::down::{plan_down, DownOptions};
 use super::exec::{execute, ExecContext, ExecReport, Failure, Outcome};
-use super::up::{plan_up, with_dependencies, UpInput, UpOptions};
+use super::up::{plan_up, UpInput, UpOptions};
 use super::{Op, Plan, WaitFor};
 use crate::engine::build::{self, BuildPolicy, ImageSet, ServiceImage};
 use crate::engine::container::{blueprint, Blueprint};
@@ -22,6 +22,7 @@ use crate::engine::events::EventHub;
 use crate::engine::lock::{lock_project, ProjectLock};
 use crate::engine::state::{observe, ProjectState};
 use crate::engine::{ops, Engine};
+use crate::spec::graph::DependencyGraph;
 use crate::spec::model::Project;
 use crate::ui::{Event, Phase, Reporter};
 
@@ -108,7 +109,10 @@ pub fn select_services(
             anyhow::bail!("no such service: {name}{hint}");
         }
     }
-    if no_deps && !requested.is_empty() {
+    if requested.is_empty() {
+        return Ok(project.services.keys().cloned().collect());
+    }
+    if no_deps {
         return Ok(project
             .services
             .keys()
@@ -116,7 +120,8 @@ pub fn select_services(
             .cloned()
             .collect());
     }
-    Ok(with_dependencies(project, requested))
+    let closure = DependencyGraph::new(project).closure(requested)?;
+    Ok(closure.into_iter().collect())
 }
 
 /// Parses `--scale SERVICE=N` values.
@@ -157,7 +162,16 @@ fn blueprints(
                 .map(String::from)
                 .or_else(|| service.image.clone())
                 .unwrap_or_else(|| format!("{}-{name}", project.name));
-            Some((name.clone(), blueprint(project, service, &image)))
+            let mut blueprint = blueprint(project, service, &image);
+            // compose's image label: the id the container runs (not hashed:
+            // an image change is detected by comparing ids).
+            if let (Some(id), Some(labels)) = (
+                images.id(name).filter(|id| !id.is_empty()),
+                blueprint.body.labels.as_mut(),
+            ) {
+                labels.insert(crate::engine::labels::IMAGE.into(), id.to_string());
+            }
+            Some((name.clone(), blueprint))
         })
         .collect()
 }
@@ -239,6 +253,7 @@ pub async fn up(
     request: &UpRequest,
     reporter: Arc<dyn Reporter>,
 ) -> anyhow::Result<UpOutcome> {
+    let began = std::time::Instant::now();
     let services = select_services(&project, &request.services, request.no_deps)?;
     let images = build::ensure_images(
         engine,
@@ -248,7 +263,9 @@ pub async fn up(
         reporter.as_ref(),
     )
     .await?;
+    tracing::debug!(ms = began.elapsed().as_secs_f64() * 1e3, "images ready");
     let state = observe(engine, &project.name).await?;
+    tracing::debug!(ms = began.elapsed().as_secs_f64() * 1e3, "state observed");
     warn_orphans(&project, &state, reporter.as_ref());
     let blueprints = blueprints(&project, &services, &images);
     let options = UpOptions {
@@ -287,7 +304,13 @@ pub async fn up(
         wait_timeout: request.wait_timeout,
         fast_health: request.fast_health,
     });
+    tracing::debug!(
+        ms = began.elapsed().as_secs_f64() * 1e3,
+        steps = plan.steps.len(),
+        "plan made"
+    );
     let report = execute(&plan, ctx).await;
+    tracing::debug!(ms = began.elapsed().as_secs_f64() * 1e3, "plan executed");
 
     let containers = converged_containers(&plan, &report);
     let mut failures = report.failures(&plan);

@@ -49,30 +49,6 @@ pub struct UpInput<'a> {
     pub options: &'a UpOptions,
 }
 
-/// The services `requested` needs: themselves and, transitively, their
-/// dependencies, in spec order. Empty `requested` means all services.
-pub fn with_dependencies(project: &Project, requested: &[String]) -> Vec<String> {
-    if requested.is_empty() {
-        return project.services.keys().cloned().collect();
-    }
-    let mut wanted: BTreeSet<&str> = BTreeSet::new();
-    let mut stack: Vec<&str> = requested.iter().map(String::as_str).collect();
-    while let Some(name) = stack.pop() {
-        if !wanted.insert(name) {
-            continue;
-        }
-        if let Some(service) = project.services.get(name) {
-            stack.extend(service.depends_on.keys().map(String::as_str));
-        }
-    }
-    project
-        .services
-        .keys()
-        .filter(|k| wanted.contains(k.as_str()))
-        .cloned()
-        .collect()
-}
-
 /// What happens to one wanted replica.
 enum Decision<'a> {
     Keep(&'a ObservedContainer),
@@ -104,6 +80,9 @@ pub fn plan_up(input: &UpInput) -> Plan {
     let mut handles: HashMap<&str, Vec<ContainerHandle>> = HashMap::new();
     let mut creates: HashMap<&str, Vec<StepId>> = HashMap::new();
     let mut start_deps_pending: Vec<(StepId, &Service)> = Vec::new();
+    // Services being recreated: the first step of each old container's
+    // removal (its stop, or the removal itself).
+    let mut recreated: HashMap<&str, Vec<StepId>> = HashMap::new();
 
     for service in &selected {
         let name = service.name.as_str();
@@ -149,10 +128,16 @@ pub fn plan_up(input: &UpInput) -> Plan {
                 }
                 decision => {
                     let (removed, cause) = match decision {
-                        Decision::Recreate { old, cause } => (
-                            Some(remove_container(&mut plan, &subject, old, &cause)),
-                            cause,
-                        ),
+                        Decision::Recreate { old, cause } => {
+                            let removal = remove_container(&mut plan, &subject, old, &cause);
+                            let first = plan.steps[removal]
+                                .after
+                                .first()
+                                .map(|e| e.on)
+                                .unwrap_or(removal);
+                            recreated.entry(name).or_default().push(first);
+                            (Some(removal), cause)
+                        }
                         Decision::Create { cause } => (None, cause),
                         Decision::Keep(_) => continue,
                     };
@@ -206,6 +191,14 @@ pub fn plan_up(input: &UpInput) -> Plan {
             remove_container(&mut plan, &subject, extra, "scaled down");
         }
     }
+
+    restart_dependents(
+        &mut plan,
+        &selected,
+        &recreated,
+        &mut starts,
+        &mut start_deps_pending,
+    );
 
     // Gating: each start waits for its dependencies' conditions.
     let mut waits: HashMap<(String, WaitFor), StepId> = HashMap::new();
@@ -273,6 +266,72 @@ pub fn plan_up(input: &UpInput) -> Plan {
     }
     plan.sort_topologically();
     plan
+}
+
+/// Services left alone that depend with `restart: true` on a service being
+/// recreated restart with it (as docker compose does): they stop before the
+/// old dependency stops and start again once the new one meets their
+/// condition (the gating pass adds that).
+fn restart_dependents<'a>(
+    plan: &mut Plan,
+    selected: &[&'a Service],
+    recreated: &HashMap<&str, Vec<StepId>>,
+    starts: &mut HashMap<&'a str, Vec<StepId>>,
+    start_deps_pending: &mut Vec<(StepId, &'a Service)>,
+) {
+    for service in selected {
+        let triggers: Vec<StepId> = service
+            .depends_on
+            .iter()
+            .filter(|(_, d)| d.restart)
+            .filter_map(|(dep, _)| recreated.get(dep.as_str()))
+            .flatten()
+            .copied()
+            .collect();
+        if triggers.is_empty() || recreated.contains_key(service.name.as_str()) {
+            continue;
+        }
+        let kept: Vec<(String, ContainerRef)> = plan
+            .unchanged
+            .iter()
+            .filter(|(subject, _)| {
+                subject == &service.name
+                    || subject
+                        .strip_prefix(service.name.as_str())
+                        .and_then(|rest| rest.strip_prefix('-'))
+                        .is_some_and(|n| n.parse::<u32>().is_ok())
+            })
+            .cloned()
+            .collect();
+        for (subject, container) in kept {
+            plan.unchanged.retain(|(_, c)| c.id != container.id);
+            let cause = "a dependency with restart: true is recreated".to_string();
+            let stop = plan.push(
+                subject.clone(),
+                Op::StopContainer {
+                    service: service.name.clone(),
+                    container: container.clone(),
+                    grace: None,
+                },
+                Vec::new(),
+                Some(cause.clone()),
+            );
+            for first in &triggers {
+                plan.steps[*first].after.push(order(stop));
+            }
+            let start = plan.push(
+                subject,
+                Op::StartContainer {
+                    service: service.name.clone(),
+                    container: ContainerHandle::Existing(container),
+                },
+                vec![required(stop)],
+                Some(cause),
+            );
+            starts.entry(service.name.as_str()).or_default().push(start);
+            start_deps_pending.push((start, service));
+        }
+    }
 }
 
 /// What `up --wait` waits for: completion when a selected service depends on
@@ -582,10 +641,16 @@ mod tests {
         services: &[&str],
         options: UpOptions,
     ) -> Plan {
-        let services: Vec<String> = with_dependencies(
-            project,
-            &services.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
-        );
+        let requested: Vec<String> = services.iter().map(|s| s.to_string()).collect();
+        let services: Vec<String> = if requested.is_empty() {
+            project.services.keys().cloned().collect()
+        } else {
+            crate::spec::graph::DependencyGraph::new(project)
+                .closure(&requested)
+                .unwrap()
+                .into_iter()
+                .collect()
+        };
         let bps = blueprints(project);
         let imgs = images(project);
         plan_up(&UpInput {
@@ -823,6 +888,42 @@ mod tests {
         assert!(text.contains("create container demo-job-2"), "{text}");
         assert!(text.contains("stop demo-job-3"), "{text}");
         assert!(text.contains("remove demo-job-3  after #"), "{text}");
+    }
+
+    #[test]
+    fn recreating_a_dependency_restarts_its_restart_true_dependents() {
+        let mut project = project();
+        project
+            .services
+            .get_mut("web")
+            .unwrap()
+            .depends_on
+            .get_mut("api")
+            .unwrap()
+            .restart = true;
+        let mut state = ProjectState::default();
+        for s in ["db", "migrate", "api", "web", "job"] {
+            let hash = (s == "api").then_some("old-hash");
+            state.containers.push(running(&project, s, hash));
+        }
+        let plan = plan_for(&project, &state, &[], UpOptions::default());
+        let text = plan.to_string();
+        assert!(!text.contains("keep demo-web-1"), "{text}");
+        assert_eq!(
+            depends(&plan, "stop demo-api-1", "stop demo-web-1"),
+            Some(EdgeKind::Order),
+            "{text}"
+        );
+        assert_eq!(
+            depends(&plan, "start demo-web-1", "stop demo-web-1"),
+            Some(EdgeKind::Required)
+        );
+        // web's condition on api (service_started, optional) gates the restart.
+        assert_eq!(
+            depends(&plan, "start demo-web-1", "start demo-api-1"),
+            Some(EdgeKind::Optional)
+        );
+        assert!(text.contains("keep demo-job-1"), "{text}");
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! Which spec files a project is made of: `-f` (or `TORQ_FILE`, which clap
-//! folds into the same option) > the first of [`SPEC_FILE_NAMES`] in the
+//! folds into the same option) > `COMPOSE_FILE` (process environment, else
+//! the `.env` of the project or working directory; `:`-separated, or
+//! `COMPOSE_PATH_SEPARATOR`), as compose reads it > the first of [`SPEC_FILE_NAMES`] in the
 //! working directory or its nearest parent that has one (plus an override
 //! file next to it, as compose loads `compose.override.yaml`) > the embedded
 //! Torq stack spec (an empty list here).
@@ -49,7 +51,46 @@ pub fn spec_files(options: &LoadOptions, working_dir: &Path) -> Result<Vec<PathB
             return Ok(files);
         }
     }
+    if let Some(list) = compose_file_variable(options, working_dir) {
+        let separator = options
+            .environment
+            .get("COMPOSE_PATH_SEPARATOR")
+            .cloned()
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| ":".to_string());
+        let mut files = Vec::new();
+        for file in list.split(separator.as_str()).filter(|f| !f.is_empty()) {
+            let path = absolute(Path::new(file), working_dir);
+            if !path.is_file() {
+                return Err(SpecError::new(format!(
+                    "spec file {file} (from COMPOSE_FILE) not found"
+                )));
+            }
+            files.push(path);
+        }
+        if !files.is_empty() {
+            return Ok(files);
+        }
+    }
     Ok(discover(working_dir))
+}
+
+/// `COMPOSE_FILE` from the process environment, else from the `.env` file
+/// of the project directory (or the working directory).
+fn compose_file_variable(options: &LoadOptions, working_dir: &Path) -> Option<String> {
+    if let Some(value) = options.environment.get("COMPOSE_FILE") {
+        return Some(value.clone());
+    }
+    let dir = options
+        .project_directory
+        .as_ref()
+        .map(|d| absolute(d, working_dir))
+        .unwrap_or_else(|| working_dir.to_path_buf());
+    let text = std::fs::read_to_string(dir.join(".env")).ok()?;
+    super::dotenv::parse(&text, &options.environment)
+        .ok()?
+        .get("COMPOSE_FILE")
+        .cloned()
 }
 
 /// Searches `start` and its parents for a spec file.

@@ -21,6 +21,32 @@ pub fn parse(
     parse_into(text, lookup, IndexMap::new())
 }
 
+/// Parses `text` in the `raw` format (`env_file: {format: raw}`), as
+/// `docker run --env-file` reads it: `KEY=VALUE` with the value taken
+/// verbatim (no quotes, escapes or interpolation), `#` comment lines, and a
+/// bare `KEY` taking its value from `lookup` when set there.
+pub fn parse_raw(text: &str, lookup: &IndexMap<String, String>) -> IndexMap<String, String> {
+    let mut out = IndexMap::new();
+    for line in text.lines() {
+        let line = line.trim_start();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        match line.split_once('=') {
+            Some((key, value)) => {
+                out.insert(key.to_string(), value.to_string());
+            }
+            None => {
+                let key = line.trim_end();
+                if let Some(value) = lookup.get(key) {
+                    out.insert(key.to_string(), value.clone());
+                }
+            }
+        }
+    }
+    out
+}
+
 /// Like [`parse`], starting from variables already defined (by earlier env
 /// files), which interpolation sees after `lookup`. Returns all of them.
 pub fn parse_into(

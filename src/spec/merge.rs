@@ -36,6 +36,31 @@ pub fn normalize_file(file: Node, sources: &Sources) -> Result<Node, SpecError> 
     merge_files(empty, file, sources)
 }
 
+/// Merges the service `overlay` over `base` (compose's `extends`): the
+/// same rules as merging files, at `services.<name>`.
+pub fn extend_service(
+    base: Node,
+    overlay: Node,
+    name: &str,
+    sources: &Sources,
+) -> Result<Node, SpecError> {
+    let mut path = vec!["services".to_string(), name.to_string()];
+    let base = strip(base, &mut path, sources)?;
+    merge(base, overlay, &mut path, sources)
+}
+
+/// A top-level resource (`services.x`, `volumes.y`, …) in merged form, for
+/// comparing definitions (`include` accepts a redefinition only when equal).
+pub fn normalize_resource(
+    node: Node,
+    kind: &str,
+    name: &str,
+    sources: &Sources,
+) -> Result<Node, SpecError> {
+    let mut path = vec![kind.to_string(), name.to_string()];
+    strip(node, &mut path, sources)
+}
+
 type Path = Vec<String>;
 
 fn matches(path: &Path, pattern: &[&str]) -> bool {
@@ -55,6 +80,10 @@ enum Rule {
     Build,
     Logging,
     ExtraHosts,
+    /// A string or a list, merged as lists (`dns`, `tmpfs`, `env_file`, …).
+    Sequence,
+    /// `gpus`: `all` or a list of requests, merged as lists.
+    Gpus,
     Default,
 }
 
@@ -89,6 +118,20 @@ fn rule_for(path: &Path) -> Rule {
         Rule::Build
     } else if matches(path, &["services", "*", "logging"]) {
         Rule::Logging
+    } else if [
+        "dns",
+        "dns_opt",
+        "dns_search",
+        "env_file",
+        "label_file",
+        "tmpfs",
+    ]
+    .iter()
+    .any(|key| matches(path, &["services", "*", key]))
+    {
+        Rule::Sequence
+    } else if matches(path, &["services", "*", "gpus"]) {
+        Rule::Gpus
     } else if matches(path, &["services", "*", "extra_hosts"])
         || matches(path, &["services", "*", "build", "extra_hosts"])
     {
@@ -157,7 +200,46 @@ fn merge(base: Node, overlay: Node, path: &mut Path, sources: &Sources) -> Resul
             }
             Ok(Node::new(Value::Seq(items), path_pos(path)))
         }
+        Rule::Sequence => {
+            let pos = base.pos;
+            let mut items = string_to_sequence(strip(base, path, sources)?);
+            items.extend(string_to_sequence(strip(overlay, path, sources)?));
+            Ok(Node::new(Value::Seq(items), pos))
+        }
+        Rule::Gpus => {
+            let pos = base.pos;
+            let mut items = gpus_to_sequence(strip(base, path, sources)?);
+            items.extend(gpus_to_sequence(strip(overlay, path, sources)?));
+            Ok(Node::new(Value::Seq(items), pos))
+        }
         Rule::Default => merge_generic(base, overlay, path, sources),
+    }
+}
+
+/// `gpus: all` as the request list it stands for; lists as they are.
+fn gpus_to_sequence(node: Node) -> Vec<Node> {
+    match node.value {
+        Value::Str(all) => {
+            let mut map = Map::new();
+            map.insert(
+                "count".into(),
+                Entry {
+                    key_pos: node.pos,
+                    node: Node::new(Value::Str(all), node.pos),
+                },
+            );
+            vec![Node::new(Value::Map(map), node.pos)]
+        }
+        other => string_to_sequence(Node::new(other, node.pos)),
+    }
+}
+
+/// A string as a one-element list; lists as they are; null as empty.
+fn string_to_sequence(node: Node) -> Vec<Node> {
+    match node.value {
+        Value::Seq(items) => items,
+        Value::Null => Vec::new(),
+        value => vec![Node::new(value, node.pos)],
     }
 }
 
@@ -411,6 +493,12 @@ fn list_to_map(
                         ),
                     ));
                 };
+                if out.contains_key(&name) {
+                    return Err(sources.error_at(
+                        item.pos,
+                        format!("{}: `{name}` is listed twice", dotted(path)),
+                    ));
+                }
                 let value = if with_defaults {
                     let mut defaults = Map::new();
                     defaults.insert(

@@ -7,19 +7,24 @@
 //! [`graph::DependencyGraph`] orders its services; [`normalize`] prints a
 //! project in compose's canonical form (`torq config`).
 //!
-//! The pipeline, file by file: read → [`yaml`] tree with positions →
-//! [`interpolate`] → [`merge`] into the files before it; then [`convert`]
-//! types and checks the merged tree.
+//! The pipeline, file by file ([`loader`]): read → [`yaml`] tree with
+//! positions → [`interpolate`] → [`include`] (other projects' resources,
+//! their paths resolved by [`paths`]) → [`extends`] → [`merge`] into the
+//! files before it; then [`convert`] types and checks the merged tree.
 
 pub mod convert;
 pub mod discover;
 pub mod dotenv;
 pub mod error;
+pub mod extends;
 pub mod graph;
+pub mod include;
 pub mod interpolate;
+pub mod loader;
 pub mod merge;
 pub mod model;
 pub mod normalize;
+pub mod paths;
 pub mod syntax;
 pub mod yaml;
 
@@ -31,7 +36,7 @@ pub use error::SpecError;
 pub use model::Project;
 
 use error::{FileId, Sources};
-use yaml::{Budget, Node, Value};
+use yaml::{Node, Value};
 
 /// The Torq stack's spec, compiled into the binary: used when no spec file is
 /// given or found.
@@ -73,76 +78,50 @@ pub fn load(options: &LoadOptions) -> Result<Project, SpecError> {
             .unwrap_or_else(|| working_dir.clone()),
     };
     let mut env = project_environment(options, &working_dir, &project_dir)?;
+    // Compose sets PWD when the environment lacks it.
+    env.entry("PWD".to_string())
+        .or_insert_with(|| working_dir.to_string_lossy().to_string());
 
-    let mut sources = Sources::default();
-    let mut budget = Budget::default();
+    let home = env.get("HOME").cloned();
+    let mut loader = loader::Loader::new(working_dir.clone(), home);
     let mut documents: Vec<(FileId, Vec<Node>)> = Vec::new();
     if spec_files.is_empty() {
-        let id = sources.add(
+        let id = loader.sources.add(
             Path::new(""),
             EMBEDDED_SPEC_NAME.into(),
             EMBEDDED_SPEC.into(),
         );
-        documents.push((id, parse_file(&sources, id, &mut budget)?));
+        documents.push((id, loader.parse(id)?));
     }
     for file in &spec_files {
-        let text = std::fs::read_to_string(file).map_err(|e| {
-            SpecError::in_file(
-                display_path(file, &working_dir),
-                format!("cannot read the spec: {e}"),
-            )
-        })?;
-        let id = sources.add(file, display_path(file, &working_dir), text);
-        documents.push((id, parse_file(&sources, id, &mut budget)?));
+        let id = loader.read(file)?;
+        documents.push((id, loader.parse(id)?));
     }
 
-    let name = project_name(options, &env, &documents, &project_dir, &sources)?;
+    let name = project_name(options, &env, &documents, &project_dir, &loader.sources)?;
     env.insert("COMPOSE_PROJECT_NAME".to_string(), name.clone());
 
-    let mut unset = Vec::new();
-    let mut merged: Option<Node> = None;
-    for (_, docs) in documents {
-        for mut doc in docs {
-            let environment = interpolate::Environment { vars: &env };
-            interpolate::interpolate_tree(&mut doc, &environment, &sources, &mut unset)?;
-            merged = Some(match merged {
-                None => merge::normalize_file(doc, &sources)?,
-                Some(base) => merge::merge_files(base, doc, &sources)?,
-            });
-        }
-    }
+    let scope = loader::Scope {
+        env: &env,
+        dir: &project_dir,
+        including: &[],
+    };
+    let merged = loader.load_model(documents, &scope)?;
     let root =
         merged.unwrap_or_else(|| Node::new(Value::Map(yaml::Map::new()), Default::default()));
 
-    let mut converter = convert::Converter::new(&sources, &project_dir, &env);
-    let mut project = convert::convert_project(&mut converter, &root, &name, &options.profiles)?;
+    let mut converter = convert::Converter::new(&loader.sources, &project_dir, &env);
+    let profiles = active_profiles(options, &env);
+    let mut project = convert::convert_project(&mut converter, &root, &name, &profiles)?;
     project.config_files = spec_files;
-    project.warnings = unset
+    project.warnings = loader
+        .unset
         .iter()
         .map(|v| format!("the {v} variable is not set; using an empty string"))
+        .chain(loader.warnings.iter().cloned())
         .chain(converter.warnings)
         .collect();
     Ok(project)
-}
-
-/// Parses a file into documents, each a mapping; an empty file is an error.
-fn parse_file(sources: &Sources, id: FileId, budget: &mut Budget) -> Result<Vec<Node>, SpecError> {
-    let docs = yaml::parse_documents(sources, id, budget)?;
-    if docs.is_empty() {
-        return Err(sources.error_in_file(
-            id,
-            "the spec is empty (expected a mapping with `services:`)",
-        ));
-    }
-    for doc in &docs {
-        if doc.as_map().is_none() {
-            return Err(sources.error_at(
-                doc.pos,
-                format!("the top level must be a mapping, found {}", doc.kind()),
-            ));
-        }
-    }
-    Ok(docs)
 }
 
 /// The interpolation environment: the process environment, plus the env
@@ -260,6 +239,23 @@ fn project_name(
     Ok(name)
 }
 
+/// `--profile`, else `COMPOSE_PROFILES` (comma separated; from the process
+/// environment or the env files), as compose reads it.
+fn active_profiles(options: &LoadOptions, env: &IndexMap<String, String>) -> Vec<String> {
+    if !options.profiles.is_empty() {
+        return options.profiles.clone();
+    }
+    env.get("COMPOSE_PROFILES")
+        .map(|list| {
+            list.split(',')
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// `path` made absolute against `base`, without touching the filesystem.
 fn absolute(path: &Path, base: &Path) -> PathBuf {
     let joined = if path.is_absolute() {
@@ -270,13 +266,8 @@ fn absolute(path: &Path, base: &Path) -> PathBuf {
     PathBuf::from(syntax::clean_path(&joined.to_string_lossy()))
 }
 
-/// How a file is named in messages: relative to the working directory when
-/// it lies below it, else absolute.
 fn display_path(path: &Path, working_dir: &Path) -> String {
-    match path.strip_prefix(working_dir) {
-        Ok(rel) if !rel.as_os_str().is_empty() => rel.display().to_string(),
-        _ => path.display().to_string(),
-    }
+    loader::display_path(path, working_dir)
 }
 
 #[cfg(test)]

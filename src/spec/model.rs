@@ -28,6 +28,10 @@ pub struct Project {
     pub disabled_services: IndexMap<String, Service>,
     pub networks: IndexMap<String, Network>,
     pub volumes: IndexMap<String, Volume>,
+    /// Top-level `secrets` some enabled service (or its build) uses.
+    pub secrets: IndexMap<String, FileObject>,
+    /// Top-level `configs` some enabled service uses.
+    pub configs: IndexMap<String, FileObject>,
     /// Top-level `x-*` extensions.
     pub extensions: IndexMap<String, serde_json::Value>,
     /// Things worth telling the user that do not stop loading (unset
@@ -81,19 +85,63 @@ pub struct Service {
     pub deploy: Option<Deploy>,
     pub platform: Option<String>,
     pub pull_policy: Option<String>,
+    /// `secrets:` the service mounts (`target` always set: default
+    /// `/run/secrets/<source>`; a relative target lies under `/run/secrets/`).
+    pub secrets: Vec<FileMount>,
+    /// `configs:` the service mounts (`target` `None` means `/<source>`).
+    pub configs: Vec<FileMount>,
     /// Service-level `x-*` extensions (e.g. torq's own `x-torq-*` keys).
     pub extensions: IndexMap<String, serde_json::Value>,
-    /// Compose keys torq accepts but does not act on (`secrets`, `sysctls`,
-    /// `devices`, ...), kept as written (after interpolation) so `torq config`
-    /// shows them.
+    /// Compose keys the model has no field for (`sysctls`, `devices`,
+    /// `mem_limit`, `links`, `develop`, ...), each in compose's canonical JSON
+    /// form (what `docker compose config --format json` prints for it; e.g.
+    /// `mem_limit` as a byte-count string, `devices` as a list of
+    /// `{source, target, permissions}`), so `torq config` prints them and the
+    /// engine can read them. See the README for the list.
     pub other: IndexMap<String, serde_json::Value>,
 }
 
 impl Service {
-    /// Replicas to run: `deploy.replicas`, else 1.
+    /// Replicas to run: `scale`, else `deploy.replicas`, else 1.
     pub fn replicas(&self) -> u32 {
-        self.deploy.as_ref().and_then(|d| d.replicas).unwrap_or(1)
+        self.other
+            .get("scale")
+            .and_then(serde_json::Value::as_u64)
+            .and_then(|s| u32::try_from(s).ok())
+            .or_else(|| self.deploy.as_ref().and_then(|d| d.replicas))
+            .unwrap_or(1)
     }
+}
+
+/// A top-level secret or config: where its content comes from.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct FileObject {
+    /// The engine-side name (`PROJECT_KEY` unless `name:` or external).
+    pub name: String,
+    /// Absolute path of the file holding the content.
+    pub file: Option<PathBuf>,
+    /// Name of the variable (of torq's environment) holding the content.
+    pub environment: Option<String>,
+    /// Inline content (configs only), after interpolation.
+    pub content: Option<String>,
+    pub external: bool,
+    pub labels: IndexMap<String, String>,
+    pub driver: Option<String>,
+    pub driver_opts: IndexMap<String, String>,
+    pub template_driver: Option<String>,
+}
+
+/// A service's (or a build's) use of a secret or config.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct FileMount {
+    /// The key of the top-level secret or config.
+    pub source: String,
+    /// Where it appears in the container.
+    pub target: Option<String>,
+    pub uid: Option<String>,
+    pub gid: Option<String>,
+    /// File mode (`0o440`).
+    pub mode: Option<u32>,
 }
 
 /// `build:` of a service.
@@ -108,7 +156,10 @@ pub struct Build {
     pub labels: IndexMap<String, String>,
     pub network: Option<String>,
     pub cache_from: Vec<String>,
-    /// Other compose build keys torq passes over (`ssh`, `secrets`, `tags`, ...).
+    /// Build secrets (`target` as written; BuildKit's default is the source).
+    pub secrets: Vec<FileMount>,
+    /// Other compose build keys (`ssh`, `tags`, `platforms`, ...), each in
+    /// compose's canonical JSON form.
     pub other: IndexMap<String, serde_json::Value>,
 }
 
@@ -140,9 +191,13 @@ pub struct Mount {
     /// bind: create the host path if missing (short syntax does).
     pub create_host_path: bool,
     pub bind_propagation: Option<String>,
+    /// bind: `recursive` (`enabled`, `disabled`, `writable`, `readonly`).
+    pub bind_recursive: Option<String>,
     pub selinux: Option<String>,
     pub volume_nocopy: bool,
     pub volume_subpath: Option<String>,
+    /// image mounts: the path inside the image to mount.
+    pub image_subpath: Option<String>,
     pub tmpfs_size: Option<u64>,
     pub tmpfs_mode: Option<u32>,
     pub consistency: Option<String>,
@@ -180,6 +235,11 @@ pub struct ServiceNetwork {
     pub ipv4_address: Option<String>,
     pub ipv6_address: Option<String>,
     pub priority: Option<i64>,
+    pub link_local_ips: Vec<String>,
+    pub mac_address: Option<String>,
+    pub driver_opts: IndexMap<String, String>,
+    pub gw_priority: Option<i64>,
+    pub interface_name: Option<String>,
     /// Written as a mapping (`front: {}`) rather than a bare name or `null`;
     /// only changes how `torq config` prints an attachment without options.
     pub as_mapping: bool,
@@ -272,6 +332,11 @@ pub struct Deploy {
     pub update_config: Option<UpdateConfig>,
     pub placement: Option<Placement>,
     pub labels: IndexMap<String, String>,
+    /// `resources.limits`/`resources.reservations` `devices` and
+    /// `generic_resources`, in compose's canonical JSON, keyed
+    /// `reservations.devices` etc. (GPU requests live in
+    /// `reservations.devices`: `[{capabilities, driver, count (-1 = all), device_ids, options}]`).
+    pub resources_other: IndexMap<String, serde_json::Value>,
     /// Other compose deploy keys (`endpoint_mode`, `rollback_config`), as written.
     pub other: IndexMap<String, serde_json::Value>,
 }
@@ -328,6 +393,7 @@ pub struct Network {
     pub internal: bool,
     pub attachable: bool,
     pub enable_ipv6: Option<bool>,
+    pub enable_ipv4: Option<bool>,
     pub labels: IndexMap<String, String>,
     pub ipam: Option<serde_json::Value>,
 }

@@ -13,14 +13,22 @@
 use serde_json::{json, Map, Value};
 
 use super::model::{
-    Build, Deploy, Healthcheck, Mount, MountKind, Network, Placement, Port, Project, ResourceSpec,
-    Service, Volume,
+    Build, Deploy, FileMount, FileObject, Healthcheck, Mount, MountKind, Network, Placement, Port,
+    Project, ResourceSpec, Service, Ulimit, Volume,
 };
 use super::syntax::format_duration;
 
 /// The project as compose's canonical JSON value.
 pub fn to_json(project: &Project) -> Value {
     let mut root = Map::new();
+    if !project.configs.is_empty() {
+        let configs: Map<String, Value> = project
+            .configs
+            .iter()
+            .map(|(k, c)| (k.clone(), file_object(c)))
+            .collect();
+        root.insert("configs".into(), Value::Object(configs));
+    }
     root.insert("name".into(), json!(project.name));
     if !project.networks.is_empty() {
         let networks: Map<String, Value> = project
@@ -29,6 +37,14 @@ pub fn to_json(project: &Project) -> Value {
             .map(|(k, n)| (k.clone(), network(n)))
             .collect();
         root.insert("networks".into(), Value::Object(networks));
+    }
+    if !project.secrets.is_empty() {
+        let secrets: Map<String, Value> = project
+            .secrets
+            .iter()
+            .map(|(k, c)| (k.clone(), file_object(c)))
+            .collect();
+        root.insert("secrets".into(), Value::Object(secrets));
     }
     let services: Map<String, Value> = project
         .services
@@ -109,6 +125,9 @@ fn service(s: &Service) -> Value {
     }
     m.insert("command".into(), json!(s.command));
     insert_if(&mut m, "container_name", s.container_name.clone());
+    if !s.configs.is_empty() {
+        m.insert("configs".into(), file_mounts(&s.configs));
+    }
     if !s.depends_on.is_empty() {
         let deps: Map<String, Value> = s
             .depends_on
@@ -175,7 +194,11 @@ fn service(s: &Service) -> Value {
         }
         m.insert("logging".into(), Value::Object(l));
     }
-    insert_if(&mut m, "network_mode", s.network_mode.clone());
+    insert_if(
+        &mut m,
+        "network_mode",
+        s.network_mode.clone().filter(|mode| !mode.is_empty()),
+    );
     if !s.networks.is_empty() {
         let networks: Map<String, Value> = s
             .networks
@@ -188,6 +211,15 @@ fn service(s: &Service) -> Value {
                 insert_if(&mut v, "ipv4_address", n.ipv4_address.clone());
                 insert_if(&mut v, "ipv6_address", n.ipv6_address.clone());
                 insert_if(&mut v, "priority", n.priority);
+                if !n.link_local_ips.is_empty() {
+                    v.insert("link_local_ips".into(), json!(n.link_local_ips));
+                }
+                insert_if(&mut v, "mac_address", n.mac_address.clone());
+                if !n.driver_opts.is_empty() {
+                    v.insert("driver_opts".into(), string_map(&n.driver_opts));
+                }
+                insert_if(&mut v, "gw_priority", n.gw_priority.filter(|p| *p != 0));
+                insert_if(&mut v, "interface_name", n.interface_name.clone());
                 let value = if v.is_empty() && !n.as_mapping {
                     Value::Null
                 } else {
@@ -216,6 +248,9 @@ fn service(s: &Service) -> Value {
         m.insert("read_only".into(), json!(true));
     }
     insert_if(&mut m, "restart", s.restart.clone());
+    if !s.secrets.is_empty() {
+        m.insert("secrets".into(), file_mounts(&s.secrets));
+    }
     insert_if(&mut m, "shm_size", s.shm_size.map(|b| b.to_string()));
     if s.stdin_open {
         m.insert("stdin_open".into(), json!(true));
@@ -230,27 +265,7 @@ fn service(s: &Service) -> Value {
         m.insert("tty".into(), json!(true));
     }
     if !s.ulimits.is_empty() {
-        let ulimits: Map<String, Value> = s
-            .ulimits
-            .iter()
-            .map(|(k, u)| {
-                // Compose leaves out zero values (and prints a zero single limit as `{}`).
-                let v = if u.single && u.soft != 0 {
-                    json!(u.soft)
-                } else {
-                    let mut limit = Map::new();
-                    if u.soft != 0 {
-                        limit.insert("soft".into(), json!(u.soft));
-                    }
-                    if u.hard != 0 {
-                        limit.insert("hard".into(), json!(u.hard));
-                    }
-                    Value::Object(limit)
-                };
-                (k.clone(), v)
-            })
-            .collect();
-        m.insert("ulimits".into(), Value::Object(ulimits));
+        m.insert("ulimits".into(), ulimits_value(&s.ulimits));
     }
     insert_if(&mut m, "user", s.user.clone());
     if !s.volumes.is_empty() {
@@ -286,6 +301,9 @@ fn build_value(b: &Build) -> Value {
         m.insert("cache_from".into(), json!(b.cache_from));
     }
     insert_if(&mut m, "network", b.network.clone());
+    if !b.secrets.is_empty() {
+        m.insert("secrets".into(), file_mounts(&b.secrets));
+    }
     insert_if(&mut m, "target", b.target.clone());
     for (k, v) in &b.other {
         m.insert(k.clone(), v.clone());
@@ -340,6 +358,7 @@ fn mount_value(v: &Mount) -> Value {
         bind.insert("create_host_path".into(), json!(true));
     }
     insert_if(&mut bind, "selinux", v.selinux.clone());
+    insert_if(&mut bind, "recursive", v.bind_recursive.clone());
     if !bind.is_empty() {
         m.insert("bind".into(), Value::Object(bind));
     }
@@ -351,6 +370,11 @@ fn mount_value(v: &Mount) -> Value {
         insert_if(&mut volume, "subpath", v.volume_subpath.clone());
         if !volume.is_empty() || v.short_syntax {
             m.insert("volume".into(), Value::Object(volume));
+        }
+    }
+    if v.kind == MountKind::Image {
+        if let Some(subpath) = &v.image_subpath {
+            m.insert("image".into(), json!({ "subpath": subpath }));
         }
     }
     let mut tmpfs = Map::new();
@@ -365,16 +389,24 @@ fn mount_value(v: &Mount) -> Value {
 fn resource_value(r: &ResourceSpec) -> Value {
     let mut m = Map::new();
     if let Some(cpus) = &r.cpus {
-        let number = cpus
-            .parse::<f64>()
-            .ok()
-            .and_then(serde_json::Number::from_f64)
-            .map(Value::Number)
-            .unwrap_or_else(|| json!(cpus));
-        m.insert("cpus".into(), number);
+        // Compose leaves zero values out.
+        match cpus.parse::<f64>() {
+            Ok(value) => {
+                if value != 0.0 {
+                    m.insert("cpus".into(), go_number(value));
+                }
+            }
+            Err(_) => {
+                m.insert("cpus".into(), json!(cpus));
+            }
+        }
     }
-    insert_if(&mut m, "memory", r.memory.map(|b| b.to_string()));
-    insert_if(&mut m, "pids", r.pids);
+    insert_if(
+        &mut m,
+        "memory",
+        r.memory.filter(|b| *b != 0).map(|b| b.to_string()),
+    );
+    insert_if(&mut m, "pids", r.pids.filter(|p| *p != 0));
     Value::Object(m)
 }
 
@@ -402,6 +434,13 @@ fn deploy_value(d: &Deploy) -> Value {
     }
     if let Some(r) = &d.resources.reservations {
         resources.insert("reservations".into(), resource_value(r));
+    }
+    for (key, value) in &d.resources_other {
+        if let Some((kind, field)) = key.split_once('.') {
+            if let Some(Value::Object(spec)) = resources.get_mut(kind) {
+                spec.insert(field.into(), value.clone());
+            }
+        }
     }
     m.insert("resources".into(), Value::Object(resources));
     if let Some(r) = &d.restart_policy {
@@ -452,6 +491,7 @@ fn network(n: &Network) -> Value {
         m.insert("attachable".into(), json!(true));
     }
     insert_if(&mut m, "enable_ipv6", n.enable_ipv6);
+    insert_if(&mut m, "enable_ipv4", n.enable_ipv4);
     if !n.labels.is_empty() {
         m.insert("labels".into(), string_map(&n.labels));
     }
@@ -472,4 +512,81 @@ fn volume(v: &Volume) -> Value {
         m.insert("labels".into(), string_map(&v.labels));
     }
     Value::Object(m)
+}
+
+fn file_mounts(mounts: &[FileMount]) -> Value {
+    Value::Array(
+        mounts
+            .iter()
+            .map(|f| {
+                let mut m = Map::new();
+                m.insert("source".into(), json!(f.source));
+                insert_if(&mut m, "target", f.target.clone());
+                insert_if(&mut m, "uid", f.uid.clone());
+                insert_if(&mut m, "gid", f.gid.clone());
+                // Compose prints the mode in octal, as a string.
+                insert_if(&mut m, "mode", f.mode.map(|mode| format!("0{mode:o}")));
+                Value::Object(m)
+            })
+            .collect(),
+    )
+}
+
+fn file_object(f: &FileObject) -> Value {
+    let mut m = Map::new();
+    m.insert("name".into(), json!(f.name));
+    insert_if(
+        &mut m,
+        "file",
+        f.file.as_ref().map(|p| p.to_string_lossy().to_string()),
+    );
+    insert_if(&mut m, "environment", f.environment.clone());
+    insert_if(&mut m, "content", f.content.clone());
+    if f.external {
+        m.insert("external".into(), json!(true));
+    }
+    if !f.labels.is_empty() {
+        m.insert("labels".into(), string_map(&f.labels));
+    }
+    insert_if(&mut m, "driver", f.driver.clone());
+    if !f.driver_opts.is_empty() {
+        m.insert("driver_opts".into(), string_map(&f.driver_opts));
+    }
+    insert_if(&mut m, "template_driver", f.template_driver.clone());
+    Value::Object(m)
+}
+
+/// `ulimits` as compose prints them: a single number for `nproc: 65535`,
+/// else `{soft, hard}`, zero values left out.
+pub fn ulimits_value(ulimits: &indexmap::IndexMap<String, Ulimit>) -> Value {
+    let map: Map<String, Value> = ulimits
+        .iter()
+        .map(|(k, u)| {
+            let v = if u.single && u.soft != 0 {
+                json!(u.soft)
+            } else {
+                let mut limit = Map::new();
+                if u.soft != 0 {
+                    limit.insert("soft".into(), json!(u.soft));
+                }
+                if u.hard != 0 {
+                    limit.insert("hard".into(), json!(u.hard));
+                }
+                Value::Object(limit)
+            };
+            (k.clone(), v)
+        })
+        .collect();
+    Value::Object(map)
+}
+
+/// A number as Go's JSON encoder prints it: integral values without a
+/// fraction (`2`, not `2.0`).
+pub fn go_number(value: f64) -> Value {
+    if value.fract() == 0.0 && value.abs() < 1e15 {
+        return json!(value as i64);
+    }
+    serde_json::Number::from_f64(value)
+        .map(Value::Number)
+        .unwrap_or_else(|| json!(value.to_string()))
 }

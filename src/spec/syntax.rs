@@ -142,64 +142,71 @@ pub fn parse_bytes(text: &str) -> Result<u64, String> {
     Ok(bytes as u64)
 }
 
-/// Splits a command string as a POSIX shell would (quotes, backslashes), without expansion.
+/// Splits a command string into words as compose does (go-shellwords,
+/// without variable or backtick expansion): blanks separate words; single
+/// quotes are literal; a backslash outside single quotes takes the next
+/// character literally (also inside double quotes); backquoted text stays
+/// one word, backquotes included; `''` and `""` are empty words. An unquoted
+/// `;`, `&`, `|`, `<` or `>` ends the command: the rest is dropped, and so is
+/// a word of digits right before `>` (a redirected file descriptor).
 pub fn shell_split(text: &str) -> Result<Vec<String>, String> {
     let mut words = Vec::new();
     let mut current = String::new();
-    let mut in_word = false;
-    let mut chars = text.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            ' ' | '\t' | '\n' | '\r' => {
-                if in_word {
-                    words.push(std::mem::take(&mut current));
-                    in_word = false;
-                }
-            }
-            '\'' => {
-                in_word = true;
-                loop {
-                    match chars.next() {
-                        Some('\'') => break,
-                        Some(c) => current.push(c),
-                        None => return Err(format!("unterminated single quote in `{text}`")),
-                    }
-                }
-            }
-            '"' => {
-                in_word = true;
-                loop {
-                    match chars.next() {
-                        Some('"') => break,
-                        Some('\\') => match chars.next() {
-                            Some(c @ ('"' | '\\' | '$' | '`')) => current.push(c),
-                            Some('\n') => {}
-                            Some(c) => {
-                                current.push('\\');
-                                current.push(c);
-                            }
-                            None => return Err(format!("unterminated double quote in `{text}`")),
-                        },
-                        Some(c) => current.push(c),
-                        None => return Err(format!("unterminated double quote in `{text}`")),
-                    }
-                }
-            }
-            '\\' => {
-                in_word = true;
-                match chars.next() {
-                    Some('\n') => {}
-                    Some(c) => current.push(c),
-                    None => current.push('\\'),
-                }
-            }
-            c => {
-                in_word = true;
-                current.push(c);
-            }
+    let mut got = false;
+    let (mut escaped, mut single, mut double, mut back) = (false, false, false, false);
+    for c in text.chars() {
+        if escaped {
+            current.push(c);
+            escaped = false;
+            got = true;
+            continue;
         }
+        if c == '\\' {
+            if single {
+                current.push(c);
+            } else {
+                escaped = true;
+            }
+            continue;
+        }
+        if matches!(c, ' ' | '\t' | '\r' | '\n') {
+            if single || double || back {
+                current.push(c);
+            } else if got {
+                words.push(std::mem::take(&mut current));
+                got = false;
+            }
+            continue;
+        }
+        match c {
+            '`' if !single && !double => back = !back,
+            '"' if !single => {
+                double = !double;
+                got = true;
+                continue;
+            }
+            '\'' if !double => {
+                single = !single;
+                got = true;
+                continue;
+            }
+            ';' | '&' | '|' | '<' | '>' if !(single || double || back) => {
+                if c == '>' && current.starts_with(|d: char| d.is_ascii_digit()) {
+                    got = false;
+                }
+                break;
+            }
+            _ => {}
+        }
+        got = true;
+        current.push(c);
     }
-    if in_word {
+    if escaped || single || double || back {
+        return Err(format!(
+            "invalid command line string `{text}` (unterminated quote or escape)"
+        ));
+    }
+    if got {
         words.push(current);
     }
     Ok(words)
@@ -550,6 +557,33 @@ mod tests {
         );
         assert_eq!(shell_split("a\\ b").unwrap(), ["a b"]);
         assert!(shell_split("'open").is_err());
+    }
+
+    #[test]
+    fn shell_words_as_compose_splits_them() {
+        // An unquoted operator ends the command; the rest is dropped.
+        assert_eq!(
+            shell_split("echo one && echo two").unwrap(),
+            ["echo", "one"]
+        );
+        assert_eq!(shell_split("echo a|b").unwrap(), ["echo", "a"]);
+        assert_eq!(shell_split("run.sh; echo done").unwrap(), ["run.sh"]);
+        // A file descriptor before `>` goes too.
+        assert_eq!(shell_split("echo x 2>&1").unwrap(), ["echo", "x"]);
+        assert_eq!(shell_split("echo x>out").unwrap(), ["echo", "x"]);
+        // Empty quotes are empty words; a backslash in double quotes takes any character.
+        assert_eq!(
+            shell_split(r#"echo '' "" x"#).unwrap(),
+            ["echo", "", "", "x"]
+        );
+        assert_eq!(
+            shell_split(r#"sh -c "a \n b""#).unwrap(),
+            ["sh", "-c", "a n b"]
+        );
+        // Backquoted text stays one word.
+        assert_eq!(shell_split("echo `a b` c").unwrap(), ["echo", "`a b`", "c"]);
+        assert_eq!(shell_split("").unwrap(), Vec::<String>::new());
+        assert!(shell_split("trailing\\").is_err());
     }
 
     #[test]

@@ -334,6 +334,161 @@ fn warnings_collect_unset_variables_and_carried_keys() {
     assert!(project.warnings.iter().any(|w| w.contains("sysctls")));
     assert_eq!(
         project.services["web"].other["sysctls"],
-        serde_json::json!({"net.core.somaxconn": 1024})
+        serde_json::json!({"net.core.somaxconn": "1024"})
+    );
+}
+
+#[test]
+fn extends_from_another_file_resolves_its_relative_paths() {
+    let p = TempProject::new(&[
+        (
+            "compose.yaml",
+            "services:\n  web:\n    extends:\n      file: common/base.yaml\n      service: app\n    environment: {B: '2'}\n",
+        ),
+        (
+            "common/base.yaml",
+            "services:\n  app:\n    build: ./ctx\n    volumes: ['./data:/data']\n    environment: {A: '1', B: '1'}\n",
+        ),
+    ]);
+    let project = p.load(&["compose.yaml"]).unwrap();
+    let web = &project.services["web"];
+    assert_eq!(
+        web.build.as_ref().unwrap().context,
+        p.path().join("common/ctx")
+    );
+    let data = p.path().join("common/data");
+    assert_eq!(web.volumes[0].source.as_deref(), data.to_str());
+    assert_eq!(web.environment["A"].as_deref(), Some("1"));
+    assert_eq!(web.environment["B"].as_deref(), Some("2"));
+}
+
+#[test]
+fn include_interpolates_with_its_own_env_file_below_the_including_one() {
+    let p = TempProject::new(&[
+        (
+            "compose.yaml",
+            "include: [sub/compose.yaml]\nservices:\n  web:\n    image: nginx\n",
+        ),
+        ("sub/.env", "TAG=from-sub\nONLY_SUB=yes\n"),
+        (
+            "sub/compose.yaml",
+            "services:\n  api:\n    image: api:${TAG}\n    environment: {X: '${ONLY_SUB}'}\n    volumes: ['./d:/d']\n",
+        ),
+    ]);
+    let mut options = p.options(&["compose.yaml"]);
+    options
+        .environment
+        .insert("TAG".into(), "from-process".into());
+    let project = load(&options).unwrap();
+    let api = &project.services["api"];
+    assert_eq!(api.image.as_deref(), Some("api:from-process"));
+    assert_eq!(api.environment["X"].as_deref(), Some("yes"));
+    let d = p.path().join("sub/d");
+    assert_eq!(api.volumes[0].source.as_deref(), d.to_str());
+}
+
+#[test]
+fn compose_profiles_enables_profiles_without_flags() {
+    let p = TempProject::new(&[(
+        "compose.yaml",
+        "services:\n  web:\n    image: nginx\n  tool:\n    image: busybox\n    profiles: [tools]\n",
+    )]);
+    let mut options = p.options(&["compose.yaml"]);
+    options
+        .environment
+        .insert("COMPOSE_PROFILES".into(), "tools,other".into());
+    let project = load(&options).unwrap();
+    assert!(project.services.contains_key("tool"));
+    options.profiles = vec!["other".into()];
+    let project = load(&options).unwrap();
+    assert!(!project.services.contains_key("tool"), "--profile wins");
+}
+
+#[test]
+fn env_files_of_disabled_services_are_not_read() {
+    let project = load_one(
+        "services:\n  web:\n    image: nginx\n  tool:\n    image: busybox\n    profiles: [tools]\n    env_file: missing.env\n",
+    )
+    .unwrap();
+    assert!(project.disabled_services.contains_key("tool"));
+}
+
+#[test]
+fn scale_sets_the_replicas() {
+    let project = load_one("services:\n  web:\n    image: nginx\n    scale: 3\n").unwrap();
+    assert_eq!(project.services["web"].replicas(), 3);
+}
+
+#[test]
+fn secrets_get_compose_default_targets() {
+    let project = load_one(
+        "services:\n  web:\n    image: nginx\n    secrets: [a, {source: b, target: custom, mode: 0440}]\n    configs: [c]\nsecrets:\n  a: {environment: HOME}\n  b: {file: b.txt}\nconfigs:\n  c: {content: hi}\n",
+    )
+    .unwrap();
+    let web = &project.services["web"];
+    assert_eq!(web.secrets[0].target.as_deref(), Some("/run/secrets/a"));
+    assert_eq!(web.secrets[1].target.as_deref(), Some("custom"));
+    assert_eq!(web.secrets[1].mode, Some(0o440));
+    assert_eq!(web.configs[0].target, None);
+    assert_eq!(project.secrets["a"].name, "test_a");
+    assert!(project.secrets["b"].file.as_ref().unwrap().is_absolute());
+    assert_eq!(project.configs["c"].content.as_deref(), Some("hi"));
+    assert!(project
+        .warnings
+        .iter()
+        .any(|w| w.contains("`secrets` (web)")));
+}
+
+#[test]
+fn links_and_shared_namespaces_imply_dependencies() {
+    let project = load_one(
+        "services:\n  db:\n    image: postgres\n  web:\n    image: nginx\n    links: ['db:database']\n    pid: service:db\n  backup:\n    image: busybox\n    volumes_from: ['db:ro', 'container:x']\n",
+    )
+    .unwrap();
+    let web = &project.services["web"].depends_on["db"];
+    assert!(web.restart && web.required);
+    let backup = &project.services["backup"].depends_on;
+    assert_eq!(backup.len(), 1);
+    assert!(!backup["db"].restart);
+}
+
+#[test]
+fn empty_strings_mean_unset() {
+    let project = load_one(
+        "services:\n  web:\n    image: nginx\n    platform: ''\n    user: ${NOBODY:-}\n    restart: ''\n",
+    )
+    .unwrap();
+    let web = &project.services["web"];
+    assert_eq!(web.platform, None);
+    assert_eq!(web.user, None);
+    assert_eq!(web.restart, None);
+    let err = load_one("services:\n  web:\n    image: ''\n").unwrap_err();
+    assert!(
+        err.message.contains("needs an `image` or a `build`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn compose_file_selects_the_files() {
+    let p = TempProject::new(&[
+        ("a.yaml", "services:\n  web:\n    image: a\n"),
+        ("b.yaml", "services:\n  web:\n    user: b\n"),
+        ("compose.yaml", "services:\n  other:\n    image: x\n"),
+        (".env", "COMPOSE_FILE=a.yaml:b.yaml\n"),
+    ]);
+    let project = p.load(&[]).unwrap();
+    let web = &project.services["web"];
+    assert_eq!(web.image.as_deref(), Some("a"));
+    assert_eq!(web.user.as_deref(), Some("b"));
+    assert!(!project.services.contains_key("other"));
+    let mut options = p.options(&[]);
+    options
+        .environment
+        .insert("COMPOSE_FILE".into(), "compose.yaml".into());
+    let project = load(&options).unwrap();
+    assert!(
+        project.services.contains_key("other"),
+        "the environment wins"
     );
 }

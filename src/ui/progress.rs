@@ -223,7 +223,11 @@ impl Reporter for BarReporter {
                 let mut state = self.bars.lock().unwrap_or_else(|e| e.into_inner());
                 state.width = state.width.max(subject.len());
                 let width = state.width;
-                let bar = match state.bars.iter().find(|(s, _)| *s == subject) {
+                let open = state
+                    .bars
+                    .iter()
+                    .find(|(s, bar)| *s == subject && !bar.is_finished());
+                let bar = match open {
                     Some((_, bar)) => bar.clone(),
                     None => {
                         let bar = self.multi.add(indicatif::ProgressBar::new_spinner());
@@ -236,7 +240,10 @@ impl Reporter for BarReporter {
                     }
                 };
                 let line = self.line(&subject, width, phase, detail.as_deref());
-                if phase.is_final() {
+                // A created network or volume has nothing more to do.
+                let resource_done = phase == Phase::Created
+                    && (subject.starts_with("network ") || subject.starts_with("volume "));
+                if phase.is_final() || resource_done {
                     let mark = match phase {
                         Phase::Failed | Phase::Killed => self.shell.paint_err(styles::RED, "✗"),
                         Phase::Skipped => self.shell.paint_err(styles::YELLOW, "-"),

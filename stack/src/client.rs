@@ -90,6 +90,11 @@ impl RelayLink {
         *self.connected.borrow()
     }
 
+    /// A receiver of the link state, to wait for its changes.
+    pub fn connection_changes(&self) -> watch::Receiver<bool> {
+        self.connected.clone()
+    }
+
     /// Frames dropped because the relay was unreachable or slow.
     pub fn dropped(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)

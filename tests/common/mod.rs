@@ -399,10 +399,11 @@ pub fn now_epoch_secs() -> f64 {
 }
 
 /// The container events of `project` between two epoch times (as recorded by
-/// the engine), oldest first. Call it after the fact: the engine replays its
+/// the engine, which runs on this machine's clock), oldest first. Call it after the fact: the engine replays its
 /// event log for a past window and the command returns.
 pub fn project_events(project: &str, since: f64, until: f64) -> Vec<EngineEvent> {
     let filter = format!("label={PROJECT_LABEL}={project}");
+    let (since_ns, until_ns) = ((since * 1e9) as i64, (until * 1e9) as i64);
     let since = format!("{:.3}", since.floor());
     let until = format!("{:.3}", until.ceil() + 1.0);
     let text = docker_ok(&[
@@ -435,6 +436,7 @@ pub fn project_events(project: &str, since: f64, until: f64) -> Vec<EngineEvent>
                 signal: attrs["signal"].as_str().map(String::from),
             }
         })
+        .filter(|e: &EngineEvent| e.time_nano >= since_ns && e.time_nano <= until_ns)
         .collect();
     events.sort_by_key(|e| e.time_nano);
     events

@@ -252,6 +252,17 @@ impl Drop for HostStack {
             let _ = service.child.kill();
             let _ = service.child.wait();
         }
+        // A failing test shows what every service logged.
+        if std::thread::panicking() {
+            for service in &self.services {
+                let log = std::fs::read_to_string(&service.log).unwrap_or_default();
+                eprintln!(
+                    "---- {} ({}) ----\n{log}",
+                    service.name,
+                    service.log.display()
+                );
+            }
+        }
     }
 }
 

@@ -7,6 +7,11 @@
 //! but the torq binary. The tag is `<repository of image:>:<first 12 hex
 //! digits of the executable's SHA-256>`: a rebuilt torq gets a new image, and
 //! an image whose tag exists is never rebuilt.
+//!
+//! Self images carry the label [`MARKER_LABEL`] (its value: the repository),
+//! and after a new one is built the older unused ones are removed ([`prune`]).
+
+pub mod prune;
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -31,6 +36,11 @@ const EXECUTABLE_NAME: &str = "torq";
 
 /// Hex digits of the executable's SHA-256 in the image tag.
 const TAG_DIGITS: usize = 12;
+
+/// The label that marks a self image. Its value is the image's repository
+/// (`torq/node`), so that even an untagged self image can be matched to the
+/// repository whose old images are pruned.
+pub const MARKER_LABEL: &str = "dev.torq.self-image";
 
 /// Why the self image cannot be made from an executable.
 #[derive(Debug, Error)]

@@ -8,6 +8,8 @@
 //! The helpers here read one kind of value; `service.rs` and `toplevel.rs`
 //! read the objects.
 
+mod extra;
+mod resources;
 mod service;
 mod toplevel;
 
@@ -35,6 +37,10 @@ pub struct Converter<'a> {
     /// Positions of things later cross-checks may complain about, by compose
     /// path (`services.web.depends_on.db`).
     pub positions: HashMap<String, Pos>,
+    /// Env and label files of each service, read for enabled services only.
+    pub pending_files: HashMap<String, service::ServiceFiles>,
+    /// Names of the top-level `models`.
+    pub models: std::collections::HashSet<String>,
 }
 
 impl<'a> Converter<'a> {
@@ -49,6 +55,8 @@ impl<'a> Converter<'a> {
             env,
             warnings: Vec::new(),
             positions: HashMap::new(),
+            pending_files: HashMap::new(),
+            models: std::collections::HashSet::new(),
         }
     }
 
@@ -60,7 +68,7 @@ impl<'a> Converter<'a> {
         }
     }
 
-    fn expected(&self, node: &Node, path: &str, what: &str) -> SpecError {
+    pub fn expected(&self, node: &Node, path: &str, what: &str) -> SpecError {
         let found = match (&node.value, node.scalar_text()) {
             (Value::Str(_), Some(text)) => format!("`{text}`"),
             (Value::Float(f), _) => format!("{} (`{f:?}`)", node.kind()),
@@ -111,6 +119,12 @@ impl<'a> Converter<'a> {
             Value::Str(s) => Ok(s.clone()),
             _ => Err(self.expected(node, path, "a string")),
         }
+    }
+
+    /// A string where empty means unset (compose leaves empty strings out).
+    pub fn opt_string(&self, node: &Node, path: &str) -> Result<Option<String>, SpecError> {
+        let text = self.string(node, path)?;
+        Ok((!text.is_empty()).then_some(text))
     }
 
     /// A string, or a number/boolean read as its text.
@@ -244,6 +258,23 @@ impl<'a> Converter<'a> {
         node: &Node,
         path: &str,
     ) -> Result<IndexMap<String, Option<String>>, SpecError> {
+        if let Value::Seq(items) = &node.value {
+            // A `KEY=VALUE` list where the merge layer did not normalize one.
+            let mut out = IndexMap::with_capacity(items.len());
+            for (i, item) in items.iter().enumerate() {
+                let text = match &item.value {
+                    Value::Str(_) | Value::Int(_) | Value::Float(_) | Value::Bool(_) => {
+                        item.scalar_text().unwrap_or_default()
+                    }
+                    _ => return Err(self.expected(item, &format!("{path}[{i}]"), "`KEY=VALUE`")),
+                };
+                match text.split_once('=') {
+                    Some((k, v)) => out.insert(k.to_string(), Some(v.to_string())),
+                    None => out.insert(text, None),
+                };
+            }
+            return Ok(out);
+        }
         let Some(map) = self.map(node, path)? else {
             return Ok(IndexMap::new());
         };

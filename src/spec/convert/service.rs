@@ -3,7 +3,7 @@
 //! extensions, and errors for anything else.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use indexmap::IndexMap;
 
@@ -57,16 +57,75 @@ const MODELED: &[&str] = &[
     "deploy",
     "platform",
     "pull_policy",
+    "secrets",
+    "configs",
 ];
 
-/// Compose service keys torq accepts and carries along without acting on them.
-const CARRIED: &[&str] = &[
+/// Service keys the engine does not apply to containers yet (a warning
+/// names them when a spec uses them): the [`CARRIED`] keys (but `scale`,
+/// which [`crate::spec::model::Service::replicas`] reads) and the modeled
+/// `secrets`/`configs`. Remove a key here when the engine starts applying it.
+pub const NOT_APPLIED: &[&str] = &[
     "annotations",
     "attach",
     "blkio_config",
     "cgroup",
     "cgroup_parent",
     "configs",
+    "cpu_count",
+    "cpu_percent",
+    "cpu_period",
+    "cpu_quota",
+    "cpu_rt_period",
+    "cpu_rt_runtime",
+    "cpu_shares",
+    "cpus",
+    "cpuset",
+    "credential_spec",
+    "develop",
+    "device_cgroup_rules",
+    "devices",
+    "dns_opt",
+    "dns_search",
+    "external_links",
+    "gpus",
+    "group_add",
+    "ipc",
+    "isolation",
+    "links",
+    "mac_address",
+    "mem_limit",
+    "mem_reservation",
+    "mem_swappiness",
+    "memswap_limit",
+    "models",
+    "oom_kill_disable",
+    "oom_score_adj",
+    "pid",
+    "pids_limit",
+    "post_start",
+    "pre_stop",
+    "provider",
+    "runtime",
+    "secrets",
+    "security_opt",
+    "storage_opt",
+    "sysctls",
+    "tmpfs",
+    "use_api_socket",
+    "userns_mode",
+    "uts",
+    "volumes_from",
+];
+
+/// Compose service keys the model has no field for: typed and kept in
+/// `Service::other` in compose's canonical form.
+const CARRIED: &[&str] = &[
+    "annotations",
+    "attach",
+    "blkio_config",
+    "cgroup",
+    "cgroup_parent",
     "cpu_count",
     "cpu_percent",
     "cpu_period",
@@ -100,13 +159,11 @@ const CARRIED: &[&str] = &[
     "pid",
     "pids_limit",
     "post_start",
-    "pre_start",
     "pre_stop",
     "provider",
     "pull_refresh_after",
     "runtime",
     "scale",
-    "secrets",
     "security_opt",
     "storage_opt",
     "sysctls",
@@ -117,12 +174,6 @@ const CARRIED: &[&str] = &[
     "volumes_from",
 ];
 
-/// Compose keys torq refuses, with the reason.
-const REFUSED: &[(&str, &str)] = &[(
-    "extends",
-    "`extends` is not supported by torq; merge files with several `-f` instead",
-)];
-
 const BUILD_MODELED: &[&str] = &[
     "context",
     "dockerfile",
@@ -131,6 +182,7 @@ const BUILD_MODELED: &[&str] = &[
     "labels",
     "network",
     "cache_from",
+    "secrets",
 ];
 const BUILD_CARRIED: &[&str] = &[
     "additional_contexts",
@@ -145,12 +197,43 @@ const BUILD_CARRIED: &[&str] = &[
     "provenance",
     "pull",
     "sbom",
-    "secrets",
     "shm_size",
     "ssh",
     "tags",
     "ulimits",
 ];
+
+/// Service keys whose position later consistency checks may need.
+const REMEMBERED: &[&str] = &[
+    "build",
+    "container_name",
+    "cpus",
+    "develop",
+    "mem_limit",
+    "mem_reservation",
+    "models",
+    "pids_limit",
+    "platform",
+    "scale",
+    "tmpfs",
+];
+
+/// An `env_file` entry.
+#[derive(Debug, Clone)]
+pub struct EnvFile {
+    pub path: PathBuf,
+    pub required: bool,
+    /// `format: raw`: values verbatim.
+    pub raw: bool,
+    pub pos: crate::spec::error::Pos,
+}
+
+/// A service's env and label files, read once profiles are known.
+#[derive(Debug, Clone, Default)]
+pub struct ServiceFiles {
+    pub env_files: Vec<EnvFile>,
+    pub label_files: Vec<(PathBuf, crate::spec::error::Pos)>,
+}
 
 fn all_keys(lists: &[&[&'static str]]) -> Vec<&'static str> {
     lists.iter().flat_map(|l| l.iter().copied()).collect()
@@ -167,17 +250,20 @@ impl Converter<'_> {
             name: name.to_string(),
             ..Service::default()
         };
-        let mut env_files: Vec<(PathBuf, bool, Node)> = Vec::new();
+        let mut files = ServiceFiles::default();
         for (key, entry) in map {
             let node = &entry.node;
             let p = format!("{path}.{key}");
+            if REMEMBERED.contains(&key.as_str()) {
+                self.remember(p.clone(), entry.key_pos);
+            }
             match key.as_str() {
-                "image" => service.image = Some(self.string(node, &p)?),
+                "image" => service.image = self.opt_string(node, &p)?,
                 "build" => service.build = Some(self.build(node, &p)?),
                 "command" => service.command = self.command(node, &p)?,
                 "entrypoint" => service.entrypoint = self.command(node, &p)?,
                 "environment" => service.environment = self.key_values(node, &p)?,
-                "env_file" => env_files = self.env_files(node, &p)?,
+                "env_file" => files.env_files = self.env_files(node, &p)?,
                 "ports" => service.ports = self.ports(node, &p)?,
                 "expose" => service.expose = self.expose(node, &p)?,
                 "volumes" => service.volumes = self.mounts(node, &p)?,
@@ -189,22 +275,24 @@ impl Converter<'_> {
                 "depends_on" => service.depends_on = self.depends_on(node, &p)?,
                 "healthcheck" => service.healthcheck = Some(self.healthcheck(node, &p)?),
                 "restart" => {
-                    let value = self.string(node, &p)?;
-                    syntax::check_restart(&value).map_err(|e| self.error(node.pos, &p, e))?;
-                    service.restart = Some(value);
+                    service.restart = self.opt_string(node, &p)?;
+                    if let Some(value) = &service.restart {
+                        syntax::check_restart(value).map_err(|e| self.error(node.pos, &p, e))?;
+                    }
                 }
                 "stop_signal" => {
-                    let value = self.string(node, &p)?;
-                    syntax::check_signal(&value).map_err(|e| self.error(node.pos, &p, e))?;
-                    service.stop_signal = Some(value);
+                    service.stop_signal = self.opt_string(node, &p)?;
+                    if let Some(value) = &service.stop_signal {
+                        syntax::check_signal(value).map_err(|e| self.error(node.pos, &p, e))?;
+                    }
                 }
                 "stop_grace_period" => service.stop_grace_period = Some(self.duration(node, &p)?),
                 "labels" => service.labels = self.labels(node, &p)?,
                 "container_name" => service.container_name = Some(self.string(node, &p)?),
-                "hostname" => service.hostname = Some(self.string(node, &p)?),
-                "domainname" => service.domainname = Some(self.string(node, &p)?),
-                "user" => service.user = Some(self.string(node, &p)?),
-                "working_dir" => service.working_dir = Some(self.string(node, &p)?),
+                "hostname" => service.hostname = self.opt_string(node, &p)?,
+                "domainname" => service.domainname = self.opt_string(node, &p)?,
+                "user" => service.user = self.opt_string(node, &p)?,
+                "working_dir" => service.working_dir = self.opt_string(node, &p)?,
                 "init" => service.init = Some(self.boolean(node, &p)?),
                 "tty" => service.tty = self.boolean(node, &p)?,
                 "stdin_open" => service.stdin_open = self.boolean(node, &p)?,
@@ -219,9 +307,18 @@ impl Converter<'_> {
                 "logging" => service.logging = Some(self.logging(node, &p)?),
                 "profiles" => service.profiles = dedup(self.string_list(node, &p)?),
                 "deploy" => service.deploy = self.deploy(node, &p)?,
-                "platform" => service.platform = Some(self.string(node, &p)?),
+                "platform" => service.platform = self.opt_string(node, &p)?,
+                "secrets" => service.secrets = self.file_mounts(node, &p, Some("/run/secrets"))?,
+                "configs" => service.configs = self.file_mounts(node, &p, None)?,
                 "pull_policy" => {
                     let value = self.string(node, &p)?;
+                    if !is_pull_policy(&value) {
+                        return Err(self.error(
+                            node.pos,
+                            &p,
+                            format!("invalid pull policy `{value}` (always, never, missing, build, if_not_present, refresh, daily, weekly or every_<duration>)"),
+                        ));
+                    }
                     service.pull_policy = Some(if value == "if_not_present" {
                         "missing".into()
                     } else {
@@ -231,15 +328,23 @@ impl Converter<'_> {
                 k if k.starts_with("x-") => {
                     service.extensions.insert(key.clone(), node.to_json());
                 }
-                k if CARRIED.contains(&k) => {
-                    self.warnings
-                        .push(format!("{p}: torq keeps this key but does not act on it"));
-                    service.other.insert(key.clone(), node.to_json());
+                "label_file" => {
+                    files.label_files = self
+                        .string_or_list(node, &p)?
+                        .iter()
+                        .map(|f| (PathBuf::from(self.host_path(f)), node.pos))
+                        .collect()
                 }
-                k => {
-                    if let Some((_, why)) = REFUSED.iter().find(|(r, _)| *r == k) {
-                        return Err(self.sources.error_at(entry.key_pos, format!("{p}: {why}")));
+                // Compose accepts it but prints (and uses) nothing of it.
+                "pull_refresh_after" => {
+                    self.string(node, &p)?;
+                }
+                k if CARRIED.contains(&k) => {
+                    if let Some(value) = self.service_extra(k, node, &p)? {
+                        service.other.insert(key.clone(), value);
                     }
+                }
+                _ => {
                     return Err(self.unknown_key(
                         key,
                         entry,
@@ -249,7 +354,18 @@ impl Converter<'_> {
                 }
             }
         }
-        self.resolve_environment(&mut service, env_files)?;
+        // Compose copies `scale` into `deploy.replicas` when there is a `deploy`.
+        let scale = service
+            .other
+            .get("scale")
+            .and_then(serde_json::Value::as_u64);
+        if let (Some(scale), Some(deploy)) = (scale, service.deploy.as_mut()) {
+            if deploy.replicas.is_none() {
+                deploy.replicas = u32::try_from(scale).ok();
+            }
+        }
+        self.resolve_bare_keys(&mut service);
+        self.pending_files.insert(name.to_string(), files);
         Ok(service)
     }
 
@@ -259,13 +375,17 @@ impl Converter<'_> {
         let mut build = Build::default();
         let mut context = ".".to_string();
         let mut inline = false;
+        let mut dockerfile_set = false;
         if let Some(map) = self.map(node, path)? {
             for (key, entry) in map {
                 let node = &entry.node;
                 let p = format!("{path}.{key}");
                 match key.as_str() {
                     "context" => context = self.string(node, &p)?,
-                    "dockerfile" => build.dockerfile = Some(self.string(node, &p)?),
+                    "dockerfile" => {
+                        dockerfile_set = true;
+                        build.dockerfile = self.opt_string(node, &p)?;
+                    }
                     "args" => {
                         for (k, v) in self.key_values(node, &p)? {
                             let v = v.or_else(|| self.env.get(&k).cloned());
@@ -274,13 +394,22 @@ impl Converter<'_> {
                             }
                         }
                     }
-                    "target" => build.target = Some(self.string(node, &p)?),
+                    "target" => build.target = self.opt_string(node, &p)?,
                     "labels" => build.labels = self.labels(node, &p)?,
-                    "network" => build.network = Some(self.string(node, &p)?),
-                    "cache_from" => build.cache_from = self.string_list(node, &p)?,
-                    k if k.starts_with("x-") || BUILD_CARRIED.contains(&k) => {
-                        inline |= k == "dockerfile_inline";
+                    "network" => build.network = self.opt_string(node, &p)?,
+                    "cache_from" => {
+                        build.cache_from = self.string_or_list(node, &p)?;
+                        self.no_repeats(node, &p, &build.cache_from)?;
+                    }
+                    "secrets" => build.secrets = self.file_mounts(node, &p, None)?,
+                    k if k.starts_with("x-") => {
                         build.other.insert(key.clone(), node.to_json());
+                    }
+                    k if BUILD_CARRIED.contains(&k) => {
+                        inline |= k == "dockerfile_inline";
+                        if let Some(value) = self.build_extra(k, node, &p)? {
+                            build.other.insert(key.clone(), value);
+                        }
                     }
                     _ => {
                         return Err(self.unknown_key(
@@ -293,7 +422,7 @@ impl Converter<'_> {
                 }
             }
         }
-        if build.dockerfile.is_none() && !inline {
+        if !dockerfile_set && !inline {
             build.dockerfile = Some("Dockerfile".into());
         }
         build.context = self.resolve_context(&context);
@@ -315,24 +444,18 @@ impl Converter<'_> {
     }
 
     /// A host path made absolute against the project directory (`~` is $HOME).
+    /// Windows paths (`C:\\…`) count as absolute, as in compose.
     pub fn host_path(&self, path: &str) -> String {
-        let expanded = match path.strip_prefix('~') {
-            Some(rest) if rest.is_empty() || rest.starts_with('/') => match self.env.get("HOME") {
-                Some(home) => format!("{home}{rest}"),
-                None => path.to_string(),
-            },
-            _ => path.to_string(),
-        };
-        if Path::new(&expanded).is_absolute() {
-            return expanded;
-        }
-        let joined = self.project_dir.join(&expanded);
-        syntax::clean_path(&joined.to_string_lossy())
+        crate::spec::paths::absolute(
+            path,
+            self.project_dir,
+            self.env.get("HOME").map(String::as_str),
+        )
     }
 
     // ---- environment -----------------------------------------------------
 
-    fn env_files(&self, node: &Node, path: &str) -> Result<Vec<(PathBuf, bool, Node)>, SpecError> {
+    fn env_files(&self, node: &Node, path: &str) -> Result<Vec<EnvFile>, SpecError> {
         let items: Vec<Node> = match &node.value {
             Value::Str(_) => vec![node.clone()],
             Value::Seq(items) => items.clone(),
@@ -343,18 +466,37 @@ impl Converter<'_> {
         for (i, item) in items.iter().enumerate() {
             let p = format!("{path}[{i}]");
             match &item.value {
-                Value::Str(file) => {
-                    files.push((PathBuf::from(self.host_path(file)), true, item.clone()))
-                }
+                Value::Str(file) => files.push(EnvFile {
+                    path: PathBuf::from(self.host_path(file)),
+                    required: true,
+                    raw: false,
+                    pos: item.pos,
+                }),
                 Value::Map(map) => {
                     let mut file = None;
                     let mut required = true;
+                    let mut raw = false;
                     for (key, entry) in map {
                         let q = format!("{p}.{key}");
                         match key.as_str() {
                             "path" => file = Some(self.string(&entry.node, &q)?),
                             "required" => required = self.boolean_const(&entry.node, &q)?,
-                            "format" => {}
+                            "format" => {
+                                let format = self.string(&entry.node, &q)?;
+                                raw = match format.as_str() {
+                                    "raw" => true,
+                                    "" | ".env" => false,
+                                    _ => {
+                                        return Err(self.error(
+                                            entry.node.pos,
+                                            &q,
+                                            format!(
+                                            "unsupported env_file format `{format}` (raw or .env)"
+                                        ),
+                                        ))
+                                    }
+                                };
+                            }
                             _ => {
                                 return Err(self.unknown_key(
                                     key,
@@ -368,7 +510,12 @@ impl Converter<'_> {
                     let Some(file) = file else {
                         return Err(self.error(item.pos, &p, "an env_file entry needs a `path`"));
                     };
-                    files.push((PathBuf::from(self.host_path(&file)), required, item.clone()));
+                    files.push(EnvFile {
+                        path: PathBuf::from(self.host_path(&file)),
+                        required,
+                        raw,
+                        pos: item.pos,
+                    });
                 }
                 _ => return Err(self.expected(item, &p, "a path")),
             }
@@ -386,12 +533,8 @@ impl Converter<'_> {
     }
 
     /// `KEY` without a value takes the interpolation environment's value when
-    /// it has one; `env_file` entries come first and `environment` overrides them.
-    fn resolve_environment(
-        &mut self,
-        service: &mut Service,
-        env_files: Vec<(PathBuf, bool, Node)>,
-    ) -> Result<(), SpecError> {
+    /// it has one.
+    fn resolve_bare_keys(&self, service: &mut Service) {
         for (key, value) in service.environment.iter_mut() {
             if value.is_none() {
                 if let Some(found) = self.env.get(key) {
@@ -399,6 +542,25 @@ impl Converter<'_> {
                 }
             }
         }
+    }
+
+    /// Reads the `env_file`s and `label_file`s of an enabled service (compose
+    /// reads none of a disabled one's): file values come first, `environment`
+    /// and `labels` override them.
+    pub fn resolve_files(
+        &mut self,
+        service: &mut Service,
+        files: ServiceFiles,
+    ) -> Result<(), SpecError> {
+        self.resolve_env_files(service, files.env_files)?;
+        self.resolve_label_files(service, files.label_files)
+    }
+
+    fn resolve_env_files(
+        &mut self,
+        service: &mut Service,
+        env_files: Vec<EnvFile>,
+    ) -> Result<(), SpecError> {
         if env_files.is_empty() {
             return Ok(());
         }
@@ -411,27 +573,30 @@ impl Converter<'_> {
             lookup.insert(k.clone(), v.clone());
         }
         let mut from_files: IndexMap<String, Option<String>> = IndexMap::new();
-        for (file, required, node) in env_files {
-            let text = match std::fs::read_to_string(&file) {
+        for file in env_files {
+            let text = match std::fs::read_to_string(&file.path) {
                 Ok(text) => text,
-                Err(_) if !required => continue,
+                Err(_) if !file.required => continue,
                 Err(e) => {
                     return Err(self.error(
-                        node.pos,
+                        file.pos,
                         &format!("services.{}.env_file", service.name),
-                        format!("cannot read env file {}: {e}", file.display()),
+                        format!("cannot read env file {}: {e}", file.path.display()),
                     ))
                 }
             };
-            let defined = file_vars(&from_files);
-            let vars =
+            let vars = if file.raw {
+                dotenv::parse_raw(&text, &lookup)
+            } else {
+                let defined = file_vars(&from_files);
                 dotenv::parse_into(&text, &lookup, defined).map_err(|(line, msg)| SpecError {
                     message: msg,
-                    file: Some(file.display().to_string()),
+                    file: Some(file.path.display().to_string()),
                     line: Some(line),
                     column: None,
                     snippet: None,
-                })?;
+                })?
+            };
             for (k, v) in vars {
                 from_files.insert(k, Some(v));
             }
@@ -440,6 +605,40 @@ impl Converter<'_> {
             from_files.insert(k, v);
         }
         service.environment = from_files;
+        Ok(())
+    }
+
+    fn resolve_label_files(
+        &mut self,
+        service: &mut Service,
+        label_files: Vec<(PathBuf, crate::spec::error::Pos)>,
+    ) -> Result<(), SpecError> {
+        if label_files.is_empty() {
+            return Ok(());
+        }
+        let mut labels: IndexMap<String, String> = IndexMap::new();
+        for (file, pos) in label_files {
+            let text = std::fs::read_to_string(&file).map_err(|e| {
+                self.error(
+                    pos,
+                    &format!("services.{}.label_file", service.name),
+                    format!("cannot read label file {}: {e}", file.display()),
+                )
+            })?;
+            let lookup = labels.clone();
+            let vars = dotenv::parse(&text, &lookup).map_err(|(line, msg)| SpecError {
+                message: msg,
+                file: Some(file.display().to_string()),
+                line: Some(line),
+                column: None,
+                snippet: None,
+            })?;
+            labels.extend(vars);
+        }
+        for (k, v) in std::mem::take(&mut service.labels) {
+            labels.insert(k, v);
+        }
+        service.labels = labels;
         Ok(())
     }
 
@@ -640,7 +839,7 @@ impl Converter<'_> {
                         }
                     });
                 }
-                "source" => mount.source = Some(self.string(node, &p)?),
+                "source" => mount.source = self.opt_string(node, &p)?,
                 "target" => target = Some(self.string(node, &p)?),
                 "read_only" => mount.read_only = self.boolean(node, &p)?,
                 "consistency" => mount.consistency = Some(self.string(node, &p)?),
@@ -661,7 +860,20 @@ impl Converter<'_> {
                                 }
                                 mount.selinux = Some(value);
                             }
-                            "recursive" => {}
+                            "recursive" => {
+                                let value = self.string(&e.node, &q)?;
+                                if !matches!(
+                                    value.as_str(),
+                                    "enabled" | "disabled" | "writable" | "readonly"
+                                ) {
+                                    return Err(self.error(
+                                        e.node.pos,
+                                        &q,
+                                        format!("invalid value `{value}` (enabled, disabled, writable or readonly)"),
+                                    ));
+                                }
+                                mount.bind_recursive = Some(value);
+                            }
                             x if x.starts_with("x-") => {}
                             _ => {
                                 return Err(self.unknown_key(
@@ -704,7 +916,16 @@ impl Converter<'_> {
                         }
                     }
                 }
-                "image" => {}
+                "image" => {
+                    for (k, e) in self.map(node, &p)?.into_iter().flatten() {
+                        let q = format!("{p}.{k}");
+                        match k.as_str() {
+                            "subpath" => mount.image_subpath = self.opt_string(&e.node, &q)?,
+                            x if x.starts_with("x-") => {}
+                            _ => return Err(self.unknown_key(k, e, &p, &["subpath"])),
+                        }
+                    }
+                }
                 k if k.starts_with("x-") => {}
                 _ => {
                     return Err(self.unknown_key(
@@ -764,9 +985,14 @@ impl Converter<'_> {
                         "ipv4_address" => attachment.ipv4_address = Some(self.string(&e.node, &q)?),
                         "ipv6_address" => attachment.ipv6_address = Some(self.string(&e.node, &q)?),
                         "priority" => attachment.priority = Some(self.integer(&e.node, &q)?),
-                        "link_local_ips" | "mac_address" | "driver_opts" | "gw_priority"
-                        | "interface_name" => {
-                            self.warnings.push(format!("{q}: torq ignores this key"))
+                        "link_local_ips" => {
+                            attachment.link_local_ips = dedup(self.string_list(&e.node, &q)?)
+                        }
+                        "mac_address" => attachment.mac_address = self.opt_string(&e.node, &q)?,
+                        "driver_opts" => attachment.driver_opts = self.string_map(&e.node, &q)?,
+                        "gw_priority" => attachment.gw_priority = Some(self.integer(&e.node, &q)?),
+                        "interface_name" => {
+                            attachment.interface_name = self.opt_string(&e.node, &q)?
                         }
                         k if k.starts_with("x-") => {}
                         _ => {
@@ -897,7 +1123,7 @@ impl Converter<'_> {
 
     // ---- misc --------------------------------------------------------------
 
-    fn extra_hosts(&self, node: &Node, path: &str) -> Result<Vec<String>, SpecError> {
+    pub(super) fn extra_hosts(&self, node: &Node, path: &str) -> Result<Vec<String>, SpecError> {
         let mut hosts = Vec::new();
         match &node.value {
             Value::Seq(items) => {
@@ -937,7 +1163,11 @@ impl Converter<'_> {
         Ok(dedup(hosts))
     }
 
-    fn ulimits(&self, node: &Node, path: &str) -> Result<IndexMap<String, Ulimit>, SpecError> {
+    pub(super) fn ulimits(
+        &self,
+        node: &Node,
+        path: &str,
+    ) -> Result<IndexMap<String, Ulimit>, SpecError> {
         let mut out = IndexMap::new();
         for (name, entry) in self.map(node, path)?.into_iter().flatten() {
             let p = format!("{path}.{name}");
@@ -984,7 +1214,7 @@ impl Converter<'_> {
         for (key, entry) in self.map(node, path)?.into_iter().flatten() {
             let p = format!("{path}.{key}");
             match key.as_str() {
-                "driver" => logging.driver = Some(self.string(&entry.node, &p)?),
+                "driver" => logging.driver = self.opt_string(&entry.node, &p)?,
                 "options" => logging.options = self.string_map(&entry.node, &p)?,
                 k if k.starts_with("x-") => {}
                 _ => return Err(self.unknown_key(key, entry, path, &["driver", "options"])),
@@ -1007,7 +1237,11 @@ impl Converter<'_> {
                 "mode" => deploy.mode = Some(self.string(node, &p)?),
                 "replicas" => deploy.replicas = Some(self.int_in::<u32>(node, &p)?),
                 "labels" => deploy.labels = self.labels(node, &p)?,
-                "resources" => deploy.resources = self.resources(node, &p)?,
+                "resources" => {
+                    let (resources, other) = self.resources(node, &p)?;
+                    deploy.resources = resources;
+                    deploy.resources_other = other;
+                }
                 "restart_policy" => deploy.restart_policy = Some(self.restart_policy(node, &p)?),
                 "update_config" => deploy.update_config = Some(self.update_config(node, &p)?),
                 "placement" => deploy.placement = Some(self.placement(node, &p)?),
@@ -1038,24 +1272,43 @@ impl Converter<'_> {
         Ok(Some(deploy))
     }
 
-    fn resources(&mut self, node: &Node, path: &str) -> Result<Resources, SpecError> {
+    #[allow(clippy::type_complexity)]
+    fn resources(
+        &mut self,
+        node: &Node,
+        path: &str,
+    ) -> Result<(Resources, IndexMap<String, serde_json::Value>), SpecError> {
         let mut resources = Resources::default();
+        let mut other = IndexMap::new();
         for (key, entry) in self.map(node, path)?.into_iter().flatten() {
             let p = format!("{path}.{key}");
             match key.as_str() {
-                "limits" => resources.limits = Some(self.resource_spec(&entry.node, &p)?),
-                "reservations" => {
-                    resources.reservations = Some(self.resource_spec(&entry.node, &p)?)
+                "limits" | "reservations" => {
+                    let (spec, extras) = self.resource_spec(&entry.node, &p)?;
+                    for (k, v) in extras {
+                        other.insert(format!("{key}.{k}"), v);
+                    }
+                    if key == "limits" {
+                        resources.limits = Some(spec);
+                    } else {
+                        resources.reservations = Some(spec);
+                    }
                 }
                 k if k.starts_with("x-") => {}
                 _ => return Err(self.unknown_key(key, entry, path, &["limits", "reservations"])),
             }
         }
-        Ok(resources)
+        Ok((resources, other))
     }
 
-    fn resource_spec(&mut self, node: &Node, path: &str) -> Result<ResourceSpec, SpecError> {
+    #[allow(clippy::type_complexity)]
+    fn resource_spec(
+        &mut self,
+        node: &Node,
+        path: &str,
+    ) -> Result<(ResourceSpec, Vec<(String, serde_json::Value)>), SpecError> {
         let mut spec = ResourceSpec::default();
+        let mut extras = Vec::new();
         for (key, entry) in self.map(node, path)?.into_iter().flatten() {
             let node = &entry.node;
             let p = format!("{path}.{key}");
@@ -1069,8 +1322,24 @@ impl Converter<'_> {
                 }
                 "memory" => spec.memory = Some(self.bytes(node, &p)?),
                 "pids" => spec.pids = Some(self.integer(node, &p)?),
-                "devices" | "generic_resources" => {
-                    self.warnings.push(format!("{p}: torq ignores this key"))
+                "devices" => {
+                    let Value::Seq(items) = &node.value else {
+                        return Err(self.expected(node, &p, "a list of device requests"));
+                    };
+                    let devices = items
+                        .iter()
+                        .enumerate()
+                        .map(|(i, item)| self.device_request(item, &format!("{p}[{i}]")))
+                        .collect::<Result<Vec<_>, _>>()?;
+                    if !devices.is_empty() {
+                        extras.push((key.clone(), serde_json::Value::Array(devices)));
+                    }
+                }
+                "generic_resources" => {
+                    let resources = self.generic_resources(node, &p)?;
+                    if !resources.is_empty() {
+                        extras.push((key.clone(), serde_json::Value::Array(resources)));
+                    }
                 }
                 k if k.starts_with("x-") => {}
                 _ => {
@@ -1083,7 +1352,49 @@ impl Converter<'_> {
                 }
             }
         }
-        Ok(spec)
+        Ok((spec, extras))
+    }
+
+    /// `generic_resources`: `[{discrete_resource_spec: {kind, value}}]`.
+    fn generic_resources(
+        &self,
+        node: &Node,
+        path: &str,
+    ) -> Result<Vec<serde_json::Value>, SpecError> {
+        let Value::Seq(items) = &node.value else {
+            return Err(self.expected(node, path, "a list"));
+        };
+        let mut out = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            let p = format!("{path}[{i}]");
+            let mut resource = serde_json::Map::new();
+            for (key, entry) in self.map(item, &p)?.into_iter().flatten() {
+                let q = format!("{p}.{key}");
+                match key.as_str() {
+                    "discrete_resource_spec" => {
+                        let mut spec = serde_json::Map::new();
+                        for (k, e) in self.map(&entry.node, &q)?.into_iter().flatten() {
+                            let r = format!("{q}.{k}");
+                            match k.as_str() {
+                                "kind" => {
+                                    spec.insert(k.clone(), self.string(&e.node, &r)?.into());
+                                }
+                                "value" => {
+                                    spec.insert(k.clone(), self.integer(&e.node, &r)?.into());
+                                }
+                                x if x.starts_with("x-") => {}
+                                _ => return Err(self.unknown_key(k, e, &q, &["kind", "value"])),
+                            }
+                        }
+                        resource.insert(key.clone(), serde_json::Value::Object(spec));
+                    }
+                    x if x.starts_with("x-") => {}
+                    _ => return Err(self.unknown_key(key, entry, &p, &["discrete_resource_spec"])),
+                }
+            }
+            out.push(serde_json::Value::Object(resource));
+        }
+        Ok(out)
     }
 
     fn restart_policy(&self, node: &Node, path: &str) -> Result<RestartPolicy, SpecError> {
@@ -1092,17 +1403,9 @@ impl Converter<'_> {
             let node = &entry.node;
             let p = format!("{path}.{key}");
             match key.as_str() {
-                "condition" => {
-                    let text = self.string(node, &p)?;
-                    if !matches!(text.as_str(), "none" | "on-failure" | "any") {
-                        return Err(self.error(
-                            node.pos,
-                            &p,
-                            format!("invalid condition `{text}` (none, on-failure or any)"),
-                        ));
-                    }
-                    policy.condition = Some(text);
-                }
+                // Compose leaves the value to the engine (`unless-stopped`
+                // is common in the wild).
+                "condition" => policy.condition = Some(self.string(node, &p)?),
                 "delay" => policy.delay = Some(self.duration(node, &p)?),
                 "max_attempts" => policy.max_attempts = Some(self.int_in::<u64>(node, &p)?),
                 "window" => policy.window = Some(self.duration(node, &p)?),
@@ -1196,6 +1499,28 @@ impl Converter<'_> {
         }
         Ok(placement)
     }
+}
+
+/// Compose's `pull_policy` pattern.
+fn is_pull_policy(value: &str) -> bool {
+    matches!(
+        value,
+        "always"
+            | "never"
+            | "build"
+            | "if_not_present"
+            | "missing"
+            | "refresh"
+            | "daily"
+            | "weekly"
+    ) || value.strip_prefix("every_").is_some_and(|rest| {
+        !rest.is_empty()
+            && rest.split_inclusive(['w', 'd', 'h', 'm', 's']).all(|part| {
+                part.len() >= 2
+                    && part[..part.len() - 1].chars().all(|c| c.is_ascii_digit())
+                    && part.ends_with(['w', 'd', 'h', 'm', 's'])
+            })
+    })
 }
 
 /// Variables the service's earlier env files defined (visible to later ones).

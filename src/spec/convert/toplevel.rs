@@ -6,6 +6,8 @@
 
 use indexmap::IndexMap;
 
+use super::resources::FileKind;
+use super::service::NOT_APPLIED;
 use super::Converter;
 use crate::spec::error::SpecError;
 use crate::spec::model::{Dependency, Network, Project, Service, ServiceNetwork, Volume};
@@ -34,9 +36,12 @@ pub fn convert_project(
     for (key, entry) in map {
         let node = &entry.node;
         match key.as_str() {
-            "version" => conv
-                .warnings
-                .push("the top-level `version` is obsolete and ignored".to_string()),
+            "version" => {
+                let file = conv.sources.display(entry.key_pos.file).to_string();
+                conv.warnings.push(format!(
+                    "{file}: the top-level `version` is obsolete and ignored; remove it"
+                ));
+            }
             "name" => {}
             "services" => {
                 for (service_name, e) in conv.map(node, "services")?.into_iter().flatten() {
@@ -48,15 +53,17 @@ pub fn convert_project(
             }
             "networks" => project.networks = networks(conv, node, name)?,
             "volumes" => project.volumes = volumes(conv, node, name)?,
-            "secrets" | "configs" | "models" => conv
-                .warnings
-                .push(format!("torq ignores the top-level `{key}`")),
-            "include" => {
-                return Err(conv.sources.error_at(
-                    entry.key_pos,
-                    "`include` is not supported by torq; pass the files with several `-f` instead",
-                ))
+            "secrets" => project.secrets = conv.file_objects(node, FileKind::Secret, name)?,
+            "configs" => project.configs = conv.file_objects(node, FileKind::Config, name)?,
+            "models" => {
+                for (model, _) in conv.map(node, "models")?.into_iter().flatten() {
+                    conv.models.insert(model.clone());
+                }
+                conv.warnings
+                    .push("torq ignores the top-level `models`".to_string());
             }
+            // Resolved (and removed) by the loader.
+            "include" => {}
             k if k.starts_with("x-") => {
                 project.extensions.insert(key.clone(), node.to_json());
             }
@@ -79,13 +86,44 @@ pub fn convert_project(
             },
         );
     }
-    let (enabled, disabled) = split_by_profiles(services, profiles);
+    let (mut enabled, disabled) = split_by_profiles(services, profiles);
+    for service in enabled.values_mut() {
+        if let Some(files) = conv.pending_files.remove(&service.name) {
+            conv.resolve_files(service, files)?;
+        }
+    }
     project.services = enabled;
     project.disabled_services = disabled;
+    warn_not_applied(conv, &project);
     check_references(conv, &project)?;
     check_cycles(conv, &project)?;
     prune_unused(&mut project);
     Ok(project)
+}
+
+/// One warning per compose key the engine does not apply yet, naming the
+/// services that use it.
+fn warn_not_applied(conv: &mut Converter<'_>, project: &Project) {
+    let mut users: IndexMap<&str, Vec<&str>> = IndexMap::new();
+    for (name, service) in &project.services {
+        let keys = service
+            .other
+            .keys()
+            .map(String::as_str)
+            .chain((!service.secrets.is_empty()).then_some("secrets"))
+            .chain((!service.configs.is_empty()).then_some("configs"));
+        for key in keys {
+            if NOT_APPLIED.contains(&key) {
+                users.entry(key).or_default().push(name);
+            }
+        }
+    }
+    for (key, services) in users {
+        conv.warnings.push(format!(
+            "`{key}` ({}) is kept in the model but not applied to containers yet",
+            services.join(", ")
+        ));
+    }
 }
 
 fn check_service_name(
@@ -107,28 +145,60 @@ fn check_service_name(
     }
 }
 
-/// `network_mode: service:X` makes the service depend on X, as in compose.
+/// Implicit dependencies, as compose adds them: `links` and a
+/// `service:X` namespace (`network_mode`, `ipc`, `pid`, `uts`, `cgroup`)
+/// make the service depend on X (restarting with it); `volumes_from: [X]`
+/// makes it depend on X. Explicit `depends_on` entries win.
 fn add_implicit_dependencies(service: &mut Service) {
-    if let Some(other) = service
-        .network_mode
-        .as_deref()
-        .and_then(|mode| mode.strip_prefix("service:"))
-    {
-        if !service.depends_on.contains_key(other) {
-            service.depends_on.insert(
-                other.to_string(),
-                Dependency {
-                    restart: true,
-                    ..Dependency::default()
-                },
-            );
+    let text = |v: &serde_json::Value| v.as_str().map(str::to_string);
+    let list = |key: &str| -> Vec<String> {
+        service
+            .other
+            .get(key)
+            .and_then(|v| v.as_array())
+            .map(|items| items.iter().filter_map(text).collect())
+            .unwrap_or_default()
+    };
+    let mut implied: Vec<(String, bool)> = Vec::new();
+    for link in list("links") {
+        let target = match link.split(':').collect::<Vec<_>>().as_slice() {
+            [name, _alias] => name.to_string(),
+            _ => link.clone(),
+        };
+        implied.push((target, true));
+    }
+    let namespaces = std::iter::once(service.network_mode.clone()).chain(
+        ["ipc", "pid", "uts", "cgroup"]
+            .iter()
+            .map(|k| service.other.get(*k).and_then(text)),
+    );
+    for namespace in namespaces.flatten() {
+        if let Some(other) = namespace.strip_prefix("service:") {
+            implied.push((other.to_string(), true));
         }
     }
+    for from in list("volumes_from") {
+        if !from.starts_with("container:") {
+            let name = from.split(':').next().unwrap_or_default().to_string();
+            implied.push((name, false));
+        }
+    }
+    for (name, restart) in implied {
+        service.depends_on.entry(name).or_insert(Dependency {
+            restart,
+            ..Dependency::default()
+        });
+    }
+}
+
+/// Provider services run nothing: compose attaches them to no network.
+fn is_provider(service: &Service) -> bool {
+    service.other.contains_key("provider")
 }
 
 /// A service with neither `networks` nor `network_mode` joins `default`.
 fn attach_default_network(service: &mut Service) {
-    if service.network_mode.is_none() && service.networks.is_empty() {
+    if service.network_mode.is_none() && service.networks.is_empty() && !is_provider(service) {
         service
             .networks
             .insert("default".into(), ServiceNetwork::default());
@@ -159,7 +229,7 @@ fn split_by_profiles(
 fn check_references(conv: &Converter<'_>, project: &Project) -> Result<(), SpecError> {
     for (name, service) in &project.services {
         let at = |path: String| conv.position(&path);
-        if service.image.is_none() && service.build.is_none() {
+        if service.image.is_none() && service.build.is_none() && !is_provider(service) {
             return Err(conv.error(
                 at(format!("services.{name}")),
                 &format!("services.{name}"),
@@ -243,16 +313,254 @@ fn check_references(conv: &Converter<'_>, project: &Project) -> Result<(), SpecE
                 ));
             }
         }
-        let replicas = service
-            .deploy
-            .as_ref()
-            .and_then(|d| d.replicas)
-            .unwrap_or(1);
-        if service.container_name.is_some() && replicas > 1 {
+        let uses = [
+            ("secrets", "secret", &service.secrets, &project.secrets),
+            ("configs", "config", &service.configs, &project.configs),
+        ];
+        let build_secrets = service.build.as_ref().map(|b| &b.secrets);
+        let build_uses =
+            build_secrets.map(|secrets| ("build.secrets", "secret", secrets, &project.secrets));
+        for (key, what, mounts, defined) in uses.into_iter().chain(build_uses) {
+            for (i, mount) in mounts.iter().enumerate() {
+                if !defined.contains_key(&mount.source) {
+                    let path = format!("services.{name}.{key}[{i}]");
+                    return Err(conv.error(
+                        at(path.clone()),
+                        &path,
+                        format!(
+                            "undefined {what} `{}` (declare it under the top-level `{}`)",
+                            mount.source,
+                            key.trim_start_matches("build.")
+                        ),
+                    ));
+                }
+            }
+        }
+        check_service_consistency(conv, project, name, service)?;
+    }
+    check_container_names(conv, project)
+}
+
+/// Compose's consistency checks on one service beyond references.
+fn check_service_consistency(
+    conv: &Converter<'_>,
+    project: &Project,
+    name: &str,
+    service: &Service,
+) -> Result<(), SpecError> {
+    let fail = |key: &str, message: String| -> Result<(), SpecError> {
+        let path = format!("services.{name}.{key}");
+        let pos = conv
+            .positions
+            .get(&path)
+            .copied()
+            .unwrap_or_else(|| conv.position(&format!("services.{name}")));
+        Err(conv.error(pos, &path, message))
+    };
+    let scale = service
+        .other
+        .get("scale")
+        .and_then(serde_json::Value::as_i64);
+    if let Some(scale) = scale {
+        if scale < 0 {
+            return fail("scale", "must be greater than or equal to 0".into());
+        }
+        let replicas = service.deploy.as_ref().and_then(|d| d.replicas);
+        if replicas.is_some_and(|r| i64::from(r) != scale) {
+            return fail(
+                "scale",
+                "`scale` and `deploy.replicas` cannot have different values".into(),
+            );
+        }
+    }
+    if service.container_name.is_some() && service.replicas() > 1 {
+        return fail(
+            "container_name",
+            "`container_name` cannot be combined with more than one replica (container names must be unique)".into(),
+        );
+    }
+    if let Some(build) = &service.build {
+        if build.other.contains_key("dockerfile_inline") && build.dockerfile.is_some() {
+            return fail(
+                "build",
+                "`dockerfile` and `dockerfile_inline` cannot both be set".into(),
+            );
+        }
+        if let Some(contexts) = build
+            .other
+            .get("additional_contexts")
+            .and_then(|c| c.as_object())
+        {
+            for (context, value) in contexts {
+                let Some(target) = value.as_str().and_then(|v| v.strip_prefix("service:")) else {
+                    continue;
+                };
+                match project.services.get(target) {
+                    None => {
+                        return fail(
+                            "build",
+                            format!("additional context `{context}` names unknown service `{target}`"),
+                        )
+                    }
+                    Some(other) if other.build.is_none() => {
+                        return fail(
+                            "build",
+                            format!("additional context `{context}` names service `{target}`, which has no `build`"),
+                        )
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+        let platforms: Vec<&str> = build
+            .other
+            .get("platforms")
+            .and_then(|p| p.as_array())
+            .map(|items| items.iter().filter_map(|p| p.as_str()).collect())
+            .unwrap_or_default();
+        if let Some(platform) = &service.platform {
+            if !platforms.is_empty() && !platforms.contains(&platform.as_str()) {
+                return fail(
+                    "platform",
+                    format!("`build.platforms` must include the service's platform `{platform}`"),
+                );
+            }
+        }
+    }
+    let limits = service
+        .deploy
+        .as_ref()
+        .and_then(|d| d.resources.limits.as_ref());
+    let reservations = service
+        .deploy
+        .as_ref()
+        .and_then(|d| d.resources.reservations.as_ref());
+    let bytes = |key: &str| {
+        service
+            .other
+            .get(key)
+            .and_then(|v| v.as_str())
+            .and_then(|v| v.parse::<u64>().ok())
+    };
+    if let (Some(cpus), Some(limit)) = (
+        service
+            .other
+            .get("cpus")
+            .and_then(serde_json::Value::as_f64),
+        limits
+            .and_then(|l| l.cpus.as_deref())
+            .and_then(|c| c.parse::<f64>().ok()),
+    ) {
+        if (cpus - limit).abs() > 1e-6 {
+            return fail(
+                "cpus",
+                "`cpus` and `deploy.resources.limits.cpus` cannot have different values".into(),
+            );
+        }
+    }
+    if let (Some(memory), Some(limit)) = (bytes("mem_limit"), limits.and_then(|l| l.memory)) {
+        if memory != limit {
+            return fail(
+                "mem_limit",
+                "`mem_limit` and `deploy.resources.limits.memory` cannot have different values"
+                    .into(),
+            );
+        }
+    }
+    if let (Some(memory), Some(reserved)) = (
+        bytes("mem_reservation"),
+        reservations.and_then(|r| r.memory),
+    ) {
+        if memory != reserved {
+            return fail(
+                "mem_reservation",
+                "`mem_reservation` and `deploy.resources.reservations.memory` cannot have different values".into(),
+            );
+        }
+    }
+    if let (Some(pids), Some(limit)) = (
+        service
+            .other
+            .get("pids_limit")
+            .and_then(serde_json::Value::as_i64),
+        limits.and_then(|l| l.pids),
+    ) {
+        if pids != limit {
+            return fail(
+                "pids_limit",
+                "`pids_limit` and `deploy.resources.limits.pids` cannot have different values"
+                    .into(),
+            );
+        }
+    }
+    let watch = service
+        .other
+        .get("develop")
+        .and_then(|d| d.get("watch"))
+        .and_then(|w| w.as_array());
+    for rule in watch.into_iter().flatten() {
+        let action = rule.get("action").and_then(|a| a.as_str()).unwrap_or("");
+        if rule.get("target").is_none() && !matches!(action, "rebuild" | "restart") {
+            return fail(
+                "develop",
+                format!("watch: a `{action}` rule needs a `target`"),
+            );
+        }
+    }
+    let mut mounted: std::collections::HashSet<String> = std::collections::HashSet::new();
+    let tmpfs = service.other.get("tmpfs").and_then(|t| t.as_array());
+    for entry in tmpfs.into_iter().flatten().filter_map(|t| t.as_str()) {
+        let target = entry.split(':').next().unwrap_or(entry);
+        if !mounted.insert(target.to_string()) {
+            return fail("tmpfs", format!("`{target}` is mounted twice"));
+        }
+    }
+    for (i, mount) in service.volumes.iter().enumerate() {
+        if !mounted.insert(mount.target.clone()) {
+            return fail(
+                &format!("volumes[{i}]"),
+                format!("`{}` is already mounted (by `tmpfs`)", mount.target),
+            );
+        }
+    }
+    if let Some(models) = service.other.get("models").and_then(|m| m.as_object()) {
+        for model in models.keys() {
+            if !conv.models.contains(model) {
+                return fail(
+                    "models",
+                    format!("undefined model `{model}` (declare it under the top-level `models`)"),
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Container names must be valid and unique across services.
+fn check_container_names(conv: &Converter<'_>, project: &Project) -> Result<(), SpecError> {
+    let mut owners: IndexMap<&str, &str> = IndexMap::new();
+    for (name, service) in &project.services {
+        let Some(container) = service.container_name.as_deref() else {
+            continue;
+        };
+        let path = format!("services.{name}.container_name");
+        let valid = container.len() >= 2
+            && container.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && container
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+        if !valid {
             return Err(conv.error(
-                at(format!("services.{name}")),
-                &format!("services.{name}"),
-                "`container_name` cannot be combined with more than one replica",
+                conv.position(&path),
+                &path,
+                format!("invalid container name `{container}` (letters, digits, `_`, `.` and `-`, starting with a letter or digit)"),
+            ));
+        }
+        if let Some(other) = owners.insert(container, name) {
+            return Err(conv.error(
+                conv.position(&path),
+                &path,
+                format!("container name `{container}` is already used by service `{other}`"),
             ));
         }
     }
@@ -336,9 +644,28 @@ fn prune_unused(project: &mut Project) {
         .filter_map(|m| m.source.clone())
         .collect();
     project.volumes.retain(|k, _| used_volumes.contains(k));
+    let used_secrets: std::collections::HashSet<&String> = project
+        .services
+        .values()
+        .flat_map(|s| {
+            s.secrets
+                .iter()
+                .chain(s.build.iter().flat_map(|b| b.secrets.iter()))
+        })
+        .map(|m| &m.source)
+        .collect();
+    let used_secrets: std::collections::HashSet<String> =
+        used_secrets.into_iter().cloned().collect();
+    project.secrets.retain(|k, _| used_secrets.contains(k));
+    let used_configs: std::collections::HashSet<String> = project
+        .services
+        .values()
+        .flat_map(|s| s.configs.iter().map(|m| m.source.clone()))
+        .collect();
+    project.configs.retain(|k, _| used_configs.contains(k));
 }
 
-fn resource_name(
+pub(super) fn resource_name(
     conv: &mut Converter<'_>,
     map: &crate::spec::yaml::Map,
     key: &str,
@@ -348,7 +675,8 @@ fn resource_name(
     let mut name = None;
     let mut external = false;
     if let Some(entry) = map.get("name") {
-        name = Some(conv.string(&entry.node, &format!("{path}.name"))?);
+        // An empty name (an unset variable) means the default name.
+        name = conv.opt_string(&entry.node, &format!("{path}.name"))?;
     }
     if let Some(entry) = map.get("external") {
         let p = format!("{path}.external");
@@ -356,6 +684,9 @@ fn resource_name(
             Value::Map(ext) => {
                 external = true;
                 if let Some(e) = ext.get("name") {
+                    conv.warnings.push(format!(
+                        "{path}: `external.name` is deprecated; set `name` and `external: true`"
+                    ));
                     let ext_name = conv.string(&e.node, &format!("{p}.name"))?;
                     if name.as_ref().is_some_and(|n| *n != ext_name) {
                         return Err(conv.error(
@@ -415,7 +746,7 @@ fn networks(
                 "internal" => network.internal = conv.boolean(&e.node, &p)?,
                 "attachable" => network.attachable = conv.boolean(&e.node, &p)?,
                 "enable_ipv6" => network.enable_ipv6 = Some(conv.boolean(&e.node, &p)?),
-                "enable_ipv4" => conv.warnings.push(format!("{p}: torq ignores this key")),
+                "enable_ipv4" => network.enable_ipv4 = Some(conv.boolean(&e.node, &p)?),
                 "ipam" => {
                     conv.map(&e.node, &p)?;
                     network.ipam = Some(e.node.to_json());
@@ -456,6 +787,15 @@ fn volumes(
                 "labels" => volume.labels = conv.labels(&e.node, &p)?,
                 x if x.starts_with("x-") => {}
                 _ => return Err(conv.unknown_key(k, e, &path, KEYS)),
+            }
+        }
+        // A local volume with `o: bind` is a bind mount of `device`: a
+        // relative device resolves against the project directory.
+        if volume.driver.as_deref() == Some("local")
+            && volume.driver_opts.get("o").map(String::as_str) == Some("bind")
+        {
+            if let Some(device) = volume.driver_opts.get_mut("device") {
+                *device = conv.host_path(device);
             }
         }
         out.insert(key.clone(), volume);

@@ -7,7 +7,6 @@ pub mod state;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context;
 use axum::extract::ws::{Message as WsMessage, WebSocket, WebSocketUpgrade};
@@ -99,8 +98,10 @@ fn subscribe(
         health,
         cancel.clone(),
     );
+    let mut link_state = link.connection_changes();
     let task = async move {
-        let mut link_state = tokio::time::interval(Duration::from_millis(250));
+        state.set_connected(domain, *link_state.borrow_and_update());
+        let mut link_open = true;
         loop {
             tokio::select! {
                 _ = cancel.cancelled() => return,
@@ -108,7 +109,10 @@ fn subscribe(
                     Some(frame) => state.on_frame(domain, &frame),
                     None => return,
                 },
-                _ = link_state.tick() => state.set_connected(domain, link.is_connected()),
+                changed = link_state.changed(), if link_open => match changed {
+                    Ok(()) => state.set_connected(domain, *link_state.borrow_and_update()),
+                    Err(_) => link_open = false,
+                },
             }
         }
     };

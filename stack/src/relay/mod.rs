@@ -8,7 +8,7 @@
 
 pub mod hub;
 
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -53,7 +53,7 @@ pub async fn run(
     health: Health,
     cancel: CancellationToken,
 ) -> anyhow::Result<()> {
-    let listener = bind(&options.socket)?;
+    let socket = RelaySocket::bind(&options.socket)?;
     health.set("listening", true);
     tracing::info!(
         "listening on {} (CRC {}, slow-client limit {} KiB)",
@@ -71,15 +71,17 @@ pub async fn run(
         heartbeats(hub.clone(), options.clone(), started, cancel.clone()).in_current_span(),
     );
     tokio::spawn(stats(hub.clone(), options.stats_interval, cancel.clone()).in_current_span());
+    // Not a child of `cancel`: clients are let go only once the socket is gone.
+    let release_clients = CancellationToken::new();
     let scanner = FrameScanner::new(options.domain, options.verify_crc);
     loop {
         let accepted = tokio::select! {
             _ = cancel.cancelled() => break,
-            accepted = listener.accept() => accepted,
+            accepted = socket.listener.accept() => accepted,
         };
         match accepted {
             Ok((stream, _)) => {
-                let client = Client::join(hub.clone(), scanner, cancel.clone());
+                let client = Client::join(hub.clone(), scanner, release_clients.clone());
                 tokio::spawn(client.serve(stream).in_current_span());
             }
             Err(error) => {
@@ -88,28 +90,79 @@ pub async fn run(
             }
         }
     }
-    let _ = std::fs::remove_file(&options.socket);
+    // First no new connection can reach this relay, then its clients are
+    // disconnected: a client reconnecting at once finds no socket (and backs
+    // off until the next relay binds one) instead of landing in the backlog of
+    // a listener about to close, which would reset it.
+    health.set("listening", false);
+    socket.close();
+    release_clients.cancel();
     tracing::info!("stopped; {}", counters_line(&hub, started.elapsed()));
     Ok(())
 }
 
-/// Binds the socket: creates its directory, replaces a stale socket file,
-/// refuses to steal the socket of a live relay.
-fn bind(path: &Path) -> anyhow::Result<UnixListener> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    }
-    if path.exists() {
-        if std::os::unix::net::UnixStream::connect(path).is_ok() {
-            bail!("another relay is already listening on {}", path.display());
+/// The relay's listening socket and the identity (device, inode) of the
+/// socket file it bound, so that it only ever unlinks its own file.
+struct RelaySocket {
+    listener: UnixListener,
+    path: PathBuf,
+    identity: Option<FileIdentity>,
+}
+
+/// A file's (device, inode).
+type FileIdentity = (u64, u64);
+
+impl RelaySocket {
+    /// Binds the socket: creates its directory, replaces a stale socket file,
+    /// refuses to steal the socket of a live relay.
+    fn bind(path: &Path) -> anyhow::Result<RelaySocket> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
         }
-        std::fs::remove_file(path)
-            .with_context(|| format!("cannot remove the stale socket {}", path.display()))?;
+        if path.exists() {
+            if std::os::unix::net::UnixStream::connect(path).is_ok() {
+                bail!("another relay is already listening on {}", path.display());
+            }
+            std::fs::remove_file(path)
+                .with_context(|| format!("cannot remove the stale socket {}", path.display()))?;
+        }
+        let listener = UnixListener::bind(path)
+            .with_context(|| format!("cannot listen on {}", path.display()))?;
+        let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o666));
+        Ok(RelaySocket {
+            listener,
+            path: path.to_path_buf(),
+            identity: file_identity(path),
+        })
     }
-    let listener =
-        UnixListener::bind(path).with_context(|| format!("cannot listen on {}", path.display()))?;
-    let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o666));
-    Ok(listener)
+
+    /// Stops listening: unlinks the socket file if it is still the one this
+    /// relay bound (a newer relay may have replaced it), then closes the listener.
+    fn close(self) {
+        let RelaySocket {
+            listener,
+            path,
+            identity,
+        } = self;
+        if identity.is_some() && file_identity(&path) == identity {
+            if let Err(error) = std::fs::remove_file(&path) {
+                tracing::warn!("cannot remove {}: {error}", path.display());
+            }
+        } else {
+            tracing::info!(
+                "{} is no longer this relay's socket: left in place",
+                path.display()
+            );
+        }
+        drop(listener);
+    }
+}
+
+fn file_identity(path: &Path) -> Option<FileIdentity> {
+    std::fs::symlink_metadata(path)
+        .ok()
+        .map(|meta| (meta.dev(), meta.ino()))
 }
 
 /// One connected client: its reader (this task) and its writer (spawned).
@@ -327,4 +380,116 @@ fn counters_line(hub: &Hub, uptime: Duration) -> String {
         c.slow_dropped.load(Ordering::Relaxed),
         uptime.as_secs()
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options(socket: &Path) -> RelayOptions {
+        RelayOptions {
+            domain: Domain::MarketData,
+            socket: socket.to_path_buf(),
+            verify_crc: false,
+            max_pending: 1 << 20,
+            stats_interval: Duration::from_secs(60),
+            heartbeat_interval: Duration::from_millis(50),
+        }
+    }
+
+    /// Connects, retrying until the relay has bound its socket.
+    async fn connect(socket: &Path) -> UnixStream {
+        let until = Instant::now() + Duration::from_secs(10);
+        loop {
+            match UnixStream::connect(socket).await {
+                Ok(stream) => return stream,
+                Err(error) => assert!(Instant::now() < until, "relay never listened: {error}"),
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Reads until the relay closes the connection.
+    async fn read_to_end(stream: &mut UnixStream) {
+        let mut buf = vec![0u8; 4096];
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_stopping_relay_is_unreachable_before_it_disconnects_its_clients() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let socket = dir.path().join("market_data.sock");
+        let cancel = CancellationToken::new();
+        let relay = tokio::spawn(run(options(&socket), Health::new(), cancel.clone()));
+        let mut clients = Vec::new();
+        for _ in 0..4 {
+            let mut client = connect(&socket).await;
+            // The first heartbeat: the client is registered.
+            let mut byte = [0u8; 1];
+            client.read_exact(&mut byte).await.expect("a heartbeat");
+            clients.push(client);
+        }
+        cancel.cancel();
+        for client in &mut clients {
+            read_to_end(client).await;
+            // What a reconnecting client does at once: it must not reach the stopping relay.
+            let reconnect = UnixStream::connect(&socket).await;
+            assert!(
+                reconnect.is_err(),
+                "a client reached a relay that had already disconnected its clients"
+            );
+        }
+        relay
+            .await
+            .expect("relay task")
+            .expect("relay stops cleanly");
+        assert!(!socket.exists(), "the relay removes its socket");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_stopping_relay_leaves_a_newer_relays_socket_in_place() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let socket = dir.path().join("market_data.sock");
+        let old_cancel = CancellationToken::new();
+        let old = tokio::spawn(run(options(&socket), Health::new(), old_cancel.clone()));
+        drop(connect(&socket).await);
+        // The old relay's file disappears (as if stale) and a new relay binds the path.
+        std::fs::remove_file(&socket).expect("remove the old socket file");
+        let new_cancel = CancellationToken::new();
+        let new = tokio::spawn(run(options(&socket), Health::new(), new_cancel.clone()));
+        drop(connect(&socket).await);
+
+        old_cancel.cancel();
+        old.await.expect("old relay task").expect("old relay stops");
+        let mut client = UnixStream::connect(&socket)
+            .await
+            .expect("the new relay's socket survives the old relay's shutdown");
+        let mut byte = [0u8; 1];
+        client.read_exact(&mut byte).await.expect("a heartbeat");
+
+        new_cancel.cancel();
+        new.await.expect("new relay task").expect("new relay stops");
+        assert!(!socket.exists(), "the new relay removes its own socket");
+    }
+
+    #[tokio::test]
+    async fn a_relay_refuses_the_socket_of_a_live_relay() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let socket = dir.path().join("signal.sock");
+        let cancel = CancellationToken::new();
+        let live = tokio::spawn(run(options(&socket), Health::new(), cancel.clone()));
+        drop(connect(&socket).await);
+        let error = run(options(&socket), Health::new(), CancellationToken::new())
+            .await
+            .expect_err("a second relay on the same socket");
+        assert!(error.to_string().contains("already listening"), "{error}");
+        cancel.cancel();
+        live.await.expect("relay task").expect("relay stops");
+        assert!(!socket.exists());
+    }
 }

@@ -1,0 +1,177 @@
+//! Reading spec files into one merged tree, file by file, as compose does:
+//! parse → interpolate → `include` (other projects' resources imported) →
+//! `extends` (services built on others) → merge over the files before.
+//! Typing happens after, on the merged tree (`convert`).
+//!
+//! The [`Loader`] owns every source read (so errors anywhere point at
+//! file:line:column), the alias budget shared by all of them, and the
+//! variables found unset. `include` lives in [`super::include`], `extends`
+//! in [`super::extends`].
+
+use std::path::{Path, PathBuf};
+
+use indexmap::IndexMap;
+
+use super::error::{FileId, Sources, SpecError};
+use super::interpolate;
+use super::merge;
+use super::yaml::{self, Budget, Node};
+
+/// Reads, parses and merges spec files.
+pub struct Loader {
+    pub sources: Sources,
+    budget: Budget,
+    /// Variables used but not set, in the order first met.
+    pub unset: Vec<String>,
+    /// The process working directory: files below it are named relatively.
+    pub working_dir: PathBuf,
+    /// `$HOME`, for `~` in paths.
+    pub home: Option<String>,
+    /// Things worth a warning (`version`, deprecated forms).
+    pub warnings: Vec<String>,
+}
+
+/// Where a set of files is loaded: the variables they interpolate, the
+/// directory their relative `include` and `extends.file` paths start from,
+/// and the chain of files including them (to refuse include cycles).
+pub struct Scope<'a> {
+    pub env: &'a IndexMap<String, String>,
+    pub dir: &'a Path,
+    pub including: &'a [PathBuf],
+}
+
+impl Loader {
+    pub fn new(working_dir: PathBuf, home: Option<String>) -> Loader {
+        Loader {
+            sources: Sources::default(),
+            budget: Budget::default(),
+            unset: Vec::new(),
+            working_dir,
+            home,
+            warnings: Vec::new(),
+        }
+    }
+
+    /// Reads a spec file and registers it.
+    pub fn read(&mut self, path: &Path) -> Result<FileId, SpecError> {
+        let shown = self.display_path(path);
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| SpecError::in_file(shown.clone(), format!("cannot read the spec: {e}")))?;
+        Ok(self.sources.add(path, shown, text))
+    }
+
+    /// Reads a file named by `include` or `extends`, with the error at `at`.
+    pub fn read_referenced(
+        &mut self,
+        path: &Path,
+        at: super::error::Pos,
+        what: &str,
+    ) -> Result<FileId, SpecError> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => {
+                let shown = self.display_path(path);
+                Ok(self.sources.add(path, shown, text))
+            }
+            Err(e) => Err(self
+                .sources
+                .error_at(at, format!("{what}: cannot read {}: {e}", path.display()))),
+        }
+    }
+
+    /// Parses a registered file into its documents, each a mapping; an
+    /// empty file is an error.
+    pub fn parse(&mut self, id: FileId) -> Result<Vec<Node>, SpecError> {
+        let docs = yaml::parse_documents(&self.sources, id, &mut self.budget)?;
+        if docs.is_empty() {
+            return Err(self.sources.error_in_file(
+                id,
+                "the spec is empty (expected a mapping with `services:`)",
+            ));
+        }
+        for doc in &docs {
+            if doc.as_map().is_none() {
+                return Err(self.sources.error_at(
+                    doc.pos,
+                    format!("the top level must be a mapping, found {}", doc.kind()),
+                ));
+            }
+        }
+        Ok(docs)
+    }
+
+    /// Interpolates, resolves `include` and `extends` in, and merges the
+    /// documents of `files` in order; `None` when there are none.
+    pub fn load_model(
+        &mut self,
+        files: Vec<(FileId, Vec<Node>)>,
+        scope: &Scope<'_>,
+    ) -> Result<Option<Node>, SpecError> {
+        let mut merged: Option<Node> = None;
+        for (id, docs) in files {
+            for doc in docs {
+                let doc = self.process_document(doc, id, scope)?;
+                merged = Some(match merged {
+                    None => merge::normalize_file(doc, &self.sources)?,
+                    Some(base) => merge::merge_files(base, doc, &self.sources)?,
+                });
+            }
+        }
+        Ok(merged)
+    }
+
+    /// One document: interpolated, its `include`s imported, its `extends`
+    /// applied.
+    fn process_document(
+        &mut self,
+        mut doc: Node,
+        id: FileId,
+        scope: &Scope<'_>,
+    ) -> Result<Node, SpecError> {
+        self.interpolate(&mut doc, scope.env)?;
+        let file = self.file_path(id);
+        let mut including = scope.including.to_vec();
+        if !file.as_os_str().is_empty() {
+            including.push(file);
+        }
+        let inner = Scope {
+            env: scope.env,
+            dir: scope.dir,
+            including: &including,
+        };
+        self.apply_include(&mut doc, &inner)?;
+        self.apply_extends(&mut doc, id, &inner)?;
+        Ok(doc)
+    }
+
+    pub fn interpolate(
+        &mut self,
+        doc: &mut Node,
+        env: &IndexMap<String, String>,
+    ) -> Result<(), SpecError> {
+        let environment = interpolate::Environment { vars: env };
+        interpolate::interpolate_tree(doc, &environment, &self.sources, &mut self.unset)
+    }
+
+    /// The absolute path of a registered file (empty for the embedded spec).
+    pub fn file_path(&self, id: FileId) -> PathBuf {
+        self.sources
+            .get(id)
+            .map(|s| s.path.clone())
+            .unwrap_or_default()
+    }
+
+    /// How a file is named in messages: relative to the working directory
+    /// when it lies below it, else absolute.
+    pub fn display_path(&self, path: &Path) -> String {
+        display_path(path, &self.working_dir)
+    }
+}
+
+/// How a file is named in messages: relative to `working_dir` when it lies
+/// below it, else absolute.
+pub fn display_path(path: &Path, working_dir: &Path) -> String {
+    match path.strip_prefix(working_dir) {
+        Ok(rel) if !rel.as_os_str().is_empty() => rel.display().to_string(),
+        _ => path.display().to_string(),
+    }
+}
