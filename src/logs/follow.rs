@@ -188,7 +188,7 @@ async fn follow_container(
         follow: true,
         tail,
         since: since.map(|ns| ns.div_euclid(1_000_000_000)),
-        until: None,
+        ..Default::default()
     };
     loop {
         let keep = |line: &LogLine| keep_new(line, since, &mut last_shown);
@@ -210,7 +210,7 @@ async fn follow_container(
             follow: true,
             tail: Tail::All,
             since: resume.map(|ns| ns.div_euclid(1_000_000_000)),
-            until: None,
+            ..Default::default()
         };
     }
 }

@@ -1,6 +1,6 @@
 //! Read-ahead in compact form: engine frames packed back to back into chunks
-//! of about [`CHUNK_BYTES`] (`kind: u8`, `length: u32` little-endian, then
-//! the payload), so a reader can run far ahead of the merge at a cost of five
+//! of about [`CHUNK_BYTES`] (`kind: u8` — 1 stdout, 2 stderr, plus 2 when the
+//! entries carry no timestamp — `length: u32` little-endian, then the payload), so a reader can run far ahead of the merge at a cost of five
 //! bytes per line instead of a parsed line's bookkeeping. The merge unpacks a
 //! chunk into lines only when it gets to it.
 
@@ -14,15 +14,30 @@ pub const CHUNK_BYTES: usize = 64 * 1024;
 const HEADER: usize = 5;
 
 /// Packs frames into chunks.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct FramePacker {
     buf: BytesMut,
+    /// The frames' entries start with the engine's timestamp.
+    timed: bool,
+}
+
+impl Default for FramePacker {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl FramePacker {
+    /// A packer of timestamped frames (`timestamps=true`).
     pub fn new() -> Self {
+        Self::with_timestamps(true)
+    }
+
+    /// A packer of frames whose entries carry a timestamp when `timed`.
+    pub fn with_timestamps(timed: bool) -> Self {
         FramePacker {
             buf: BytesMut::with_capacity(CHUNK_BYTES),
+            timed,
         }
     }
 
@@ -33,7 +48,7 @@ impl FramePacker {
         let kind = match stream {
             StreamKind::Stdout => 1,
             StreamKind::Stderr => 2,
-        };
+        } + if self.timed { 0 } else { 2 };
         let needed = HEADER + payload.len();
         let full = (!self.buf.is_empty() && self.buf.len() + needed > CHUNK_BYTES)
             .then(|| self.take_chunk());
@@ -59,11 +74,13 @@ impl FramePacker {
 pub fn unpack(chunk: &Bytes, assembler: &mut LineAssembler, out: &mut Vec<LogLine>) {
     let mut pos = 0;
     while pos + HEADER <= chunk.len() {
-        let stream = if chunk[pos] == 2 {
+        let kind = chunk[pos];
+        let stream = if kind % 2 == 0 {
             StreamKind::Stderr
         } else {
             StreamKind::Stdout
         };
+        assembler.set_timed(kind <= 2);
         let mut len = [0u8; 4];
         len.copy_from_slice(&chunk[pos + 1..pos + HEADER]);
         let len = u32::from_le_bytes(len) as usize;
@@ -106,6 +123,24 @@ mod tests {
         assert_eq!(lines[7].stream, StreamKind::Stderr);
         assert_eq!(lines[8].stream, StreamKind::Stdout);
         assert!(lines.iter().all(|l| l.source == 3));
+    }
+
+    #[test]
+    fn untimed_entries_keep_a_leading_time_in_the_message() {
+        let mut packer = FramePacker::with_timestamps(false);
+        packer.push(
+            StreamKind::Stderr,
+            b"2024-05-01T12:00:00Z is part of the message\n",
+        );
+        let chunk = packer.flush().unwrap();
+        let mut lines = Vec::new();
+        unpack(&chunk, &mut LineAssembler::new(0), &mut lines);
+        assert_eq!(lines[0].timestamp, None);
+        assert_eq!(
+            lines[0].message(),
+            b"2024-05-01T12:00:00Z is part of the message"
+        );
+        assert_eq!(lines[0].stream, StreamKind::Stderr);
     }
 
     #[test]

@@ -95,7 +95,7 @@ pub async fn read_source_packed(
         &request,
     );
     let mut frames = frames.ready_chunks(BATCH_LINES);
-    let mut packer = FramePacker::new();
+    let mut packer = FramePacker::with_timestamps(!request.without_timestamps);
     while let Some(ready) = frames.next().await {
         for item in ready {
             match item {
