@@ -250,3 +250,18 @@ fn an_invalid_project_name_is_refused() {
         stderr(&out)
     );
 }
+
+#[test]
+fn a_spec_from_a_pipe_is_read() {
+    // `torq -f <(…)`: the spec arrives through a FIFO (/dev/fd/N), as docker compose accepts.
+    let torq = env!("CARGO_BIN_EXE_torq");
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "{torq} -p piped -f <(printf 'services:\\n  piped:\\n    image: x\\n') config --services"
+        ))
+        .output()
+        .expect("bash runs");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out).trim(), "piped");
+}

@@ -106,3 +106,101 @@ services:
         project.containers()
     );
 }
+
+/// torq as PID 1 of its own image (docker/Dockerfile) ignores every signal
+/// it has no handler for. A SIGTERM that arrives while an attached `up` is
+/// still loading its spec must still end in a graceful down — not be dropped,
+/// leaving torq to start the project and be SIGKILLed over it. The env file
+/// is a FIFO, so torq is held inside the spec load until the signal is sent.
+#[test]
+fn sigterm_while_loading_the_spec_still_ends_in_a_down_as_pid_1() {
+    let project = TestProject::new(
+        "attach-early-term",
+        r#"
+services:
+  talker:
+    image: {image}
+    command: ["sh", "-c", "trap 'exit 0' TERM; while true; do echo talker-says-$$WORD; sleep 0.2; done"]
+    environment:
+      WORD: ${WORD}
+    stop_grace_period: 1s
+"#,
+    );
+    let image = format!("torq/torq:{}", unique_project("attach-early"));
+    let _image = ImageGuard(image.clone());
+    let mut build =
+        std::process::Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/docker/build.sh"));
+    build
+        .arg(&image)
+        .arg(env!("CARGO_BIN_EXE_torq"))
+        .env("DOCKER_BUILDKIT", "0");
+    run_with_deadline(build, COMMAND_DEADLINE).assert_code(0);
+
+    let fifo = project.dir.path().join("env.fifo");
+    let c_path = std::ffi::CString::new(fifo.to_string_lossy().as_bytes()).expect("fifo path");
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o644) }, 0, "mkfifo");
+    let name = format!("{}-torq", project.name);
+    let _container = ContainerGuard(name.clone());
+    let mount = format!("{}:/project", project.dir.path().display());
+    docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "-v",
+        "/var/run/docker.sock:/var/run/docker.sock",
+        "-v",
+        &mount,
+        &image,
+        "-p",
+        &project.name,
+        "-f",
+        "/project/compose.yaml",
+        "--env-file",
+        "/project/env.fifo",
+        "up",
+        "--attach",
+    ]);
+    // A non-blocking open for writing succeeds once torq has the FIFO open
+    // for reading; torq then blocks reading it until it is written and closed.
+    let mut writer = wait_for("torq to open its env file", Duration::from_secs(60), || {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(&fifo)
+            .ok()
+    });
+    docker_ok(&["kill", "--signal", "TERM", &name]);
+    std::io::Write::write_all(&mut writer, b"WORD=hello\n").expect("write the env file");
+    drop(writer);
+
+    wait_for(
+        "torq to end after SIGTERM (a dropped SIGTERM leaves it attached)",
+        Duration::from_secs(120),
+        || (docker_ok(&["inspect", "-f", "{{.State.Running}}", &name]) == "false").then_some(()),
+    );
+    let logs = docker(&["logs", &name]);
+    let stderr = String::from_utf8_lossy(&logs.stderr);
+    assert_eq!(
+        docker_ok(&["inspect", "-f", "{{.State.ExitCode}}", &name]),
+        "0",
+        "{stderr}"
+    );
+    assert!(stderr.contains("SIGTERM: stopping project"), "{stderr}");
+    assert!(
+        project.containers().is_empty(),
+        "{:#?}",
+        project.containers()
+    );
+}
+
+/// An image removed (untagged) on drop.
+struct ImageGuard(String);
+
+impl Drop for ImageGuard {
+    fn drop(&mut self) {
+        let _ = docker(&["image", "rm", "--force", &self.0]);
+    }
+}

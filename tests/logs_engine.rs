@@ -346,6 +346,23 @@ fn long_and_non_utf8_lines_come_out_whole() {
         lines.contains(&&b"bad \xff\xfe bytes"[..]),
         "raw bytes are passed through"
     );
+
+    // One service without -t is read without engine timestamps: the same lines.
+    let long_line = vec![b'x'; 40_000];
+    for (service, first) in [
+        ("long", &long_line[..]),
+        ("raw", &b"bad \xff\xfe bytes"[..]),
+    ] {
+        let mut cmd = project.torq_command(&["logs", "-n", "all", "--no-log-prefix", service]);
+        let alone = cmd.output().expect("run torq logs SERVICE");
+        assert!(alone.status.success());
+        let got: Vec<&[u8]> = alone
+            .stdout
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+            .collect();
+        assert_eq!(got, [first, b"END"], "{service}");
+    }
 }
 
 /// 100 INFO, 10 WARN, 5 ERROR lines on stdout, 3 ERROR lines on stderr, END.

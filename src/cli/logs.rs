@@ -101,6 +101,7 @@ struct Plan {
     format: FormatOptions,
     since: Option<Nanos>,
     until: Option<Nanos>,
+    stats: bool,
 }
 
 impl Plan {
@@ -155,18 +156,28 @@ impl Plan {
             },
             since,
             until,
+            stats: args.stats,
         })
     }
 
-    /// The engine request: whole seconds around the exact window (the filter
-    /// trims to the nanosecond).
-    fn request(&self, follow: bool) -> LogRequest {
+    /// The engine request for a read of `sources` containers: whole seconds
+    /// around the exact window (the filter trims to the nanosecond). One
+    /// container read without `-t`, a window or `--stats` needs no times, so
+    /// the engine is spared formatting them.
+    fn request(&self, follow: bool, sources: usize) -> LogRequest {
         let second = 1_000_000_000;
+        let times_needed = sources > 1
+            || follow
+            || self.format.timestamps
+            || self.stats
+            || self.since.is_some()
+            || self.until.is_some();
         LogRequest {
             follow,
             tail: self.tail,
             since: self.since.map(|ns| ns.div_euclid(second)),
             until: self.until.map(|ns| ns.div_euclid(second) + 1),
+            without_timestamps: !times_needed,
         }
     }
 }
@@ -298,7 +309,7 @@ async fn read(
             .info(&format!("project {project} has no containers (is it up?)"));
         return Ok(ExitStatus::Success);
     }
-    let request = plan.request(false);
+    let request = plan.request(false, sources.len());
     if args.stats {
         let services = service_order(&sources);
         let mut collector = StatsCollector::new(plan.filter.clone(), &services);
@@ -521,9 +532,29 @@ mod tests {
     #[test]
     fn the_engine_window_covers_the_exact_one() {
         let p = plan(&["--since", "1714564800.5", "--until", "1714564900.25"]).unwrap();
-        let r = p.request(false);
+        let r = p.request(false, 3);
         assert_eq!(r.since, Some(1_714_564_800));
         assert_eq!(r.until, Some(1_714_564_901));
+        assert!(!r.without_timestamps);
         assert_eq!(p.filter.since, Some(1_714_564_800_500_000_000));
+    }
+
+    #[test]
+    fn one_container_without_times_asks_for_none() {
+        assert!(plan(&[]).unwrap().request(false, 1).without_timestamps);
+        assert!(!plan(&[]).unwrap().request(false, 2).without_timestamps);
+        assert!(!plan(&["-t"]).unwrap().request(false, 1).without_timestamps);
+        assert!(
+            !plan(&["--stats"])
+                .unwrap()
+                .request(false, 1)
+                .without_timestamps
+        );
+        assert!(
+            !plan(&["--since", "1m"])
+                .unwrap()
+                .request(false, 1)
+                .without_timestamps
+        );
     }
 }

@@ -334,6 +334,7 @@ fn container_status(c: &ContainerFacts, facts: &Facts) -> ContainerStatus {
             seconds_since(c.finished_at.as_deref(), facts.now)
         },
         exit_code: c.exit_code.filter(|_| !running && c.finished_at.is_some()),
+        oom_killed: c.oom_killed && !running,
         restarts: c.restart_count,
         crash_loop,
         ports: c.ports.clone(),
@@ -438,6 +439,24 @@ fn warnings(services: &[ServiceStatus], facts: &Facts) -> Vec<Warning> {
             container_warnings(&s.service, c, &mut out);
         }
     }
+    let stopped: Vec<&str> = services
+        .iter()
+        .filter(|s| s.state == Some(State::Stopped))
+        .map(|s| s.service.as_str())
+        .collect();
+    if !stopped.is_empty() {
+        let (what, them) = if stopped.len() == 1 {
+            ("is", "it")
+        } else {
+            ("are", "them")
+        };
+        out.push(Warning {
+            kind: "stopped",
+            service: (stopped.len() == 1).then(|| stopped[0].to_string()),
+            message: format!("{} {what} not running (no container)", stopped.join(", ")),
+            hint: format!("start {them} with `torq up {}`", stopped.join(" ")),
+        });
+    }
     if let Some(disk) = facts.disk {
         let low = disk.available < LOW_DISK_BYTES || disk.available_percent() < LOW_DISK_PERCENT;
         if low {
@@ -489,6 +508,15 @@ fn container_warnings(service: &str, c: &ContainerStatus, out: &mut Vec<Warning>
                 c.name, c.restarts
             ),
             format!("{logs_hint} for why it exits"),
+        ));
+    } else if c.oom_killed {
+        out.push(warn(
+            "oom_killed",
+            format!("{} was killed for lack of memory (out of memory)", c.name),
+            format!(
+                "raise its memory limit (deploy.resources.limits.memory) or find what \
+                 grows; {logs_hint}"
+            ),
         ));
     } else if c.engine_state == "created" {
         out.push(warn(
@@ -618,9 +646,24 @@ mod tests {
         assert_eq!(db.exit_code, Some(3));
         assert_eq!(db.stopped_seconds, Some(120));
         assert_eq!(db.pid, None);
-        assert_eq!(r.warnings.len(), 1);
-        assert_eq!(r.warnings[0].kind, "exited");
+        let kinds: Vec<&str> = r.warnings.iter().map(|w| w.kind).collect();
+        assert_eq!(kinds, ["exited", "stopped"]);
         assert!(r.warnings[0].hint.contains("torq logs db"));
+        assert_eq!(
+            r.warnings[1].message,
+            "worker is not running (no container)"
+        );
+        assert_eq!(r.warnings[1].hint, "start it with `torq up worker`");
+    }
+
+    #[test]
+    fn out_of_memory_is_named() {
+        let mut db = facts("db", "exited");
+        db.oom_killed = true;
+        db.exit_code = Some(137);
+        let r = report(&[("db", 1)], vec![db]);
+        assert_eq!(r.warnings[0].kind, "oom_killed");
+        assert!(r.warnings[0].hint.contains("memory"));
     }
 
     #[test]

@@ -102,6 +102,17 @@ pub struct UpArgs {
 
 /// Runs `torq up`.
 pub fn run(ctx: &Context, args: UpArgs) -> anyhow::Result<ExitStatus> {
+    let attach = args.attach || args.abort_on_exit || args.exit_code_from.is_some();
+    let runtime = super::runtime()?;
+    // Watch for Ctrl-C and SIGTERM before anything else, so one that comes
+    // while the spec loads or services start still ends in a graceful down.
+    // (As PID 1 in a container, a signal without a handler is dropped.)
+    let signals = if attach {
+        let _runtime = runtime.enter();
+        Some(Signals::watch()?)
+    } else {
+        None
+    };
     let project = Arc::new(ctx.load_project()?);
     warn_spec(ctx, &project);
     let request = request_from(&project, &args)?;
@@ -110,8 +121,7 @@ pub fn run(ctx: &Context, args: UpArgs) -> anyhow::Result<ExitStatus> {
             anyhow::bail!("--exit-code-from {service}: no such service");
         }
     }
-    let attach = args.attach || args.abort_on_exit || args.exit_code_from.is_some();
-    super::runtime()?.block_on(async {
+    runtime.block_on(async {
         let engine = Engine::connect().await?;
         if args.dry_run {
             let text = lifecycle::dry_run_up(&engine, &project, &request).await?;
@@ -119,13 +129,6 @@ pub fn run(ctx: &Context, args: UpArgs) -> anyhow::Result<ExitStatus> {
             return Ok(ExitStatus::Success);
         }
         let reporter = reporter_for(&ctx.shell);
-        // Watch for Ctrl-C and SIGTERM from the start, so one that comes
-        // while services start still ends in a graceful down.
-        let signals = if attach {
-            Some(Signals::watch()?)
-        } else {
-            None
-        };
         let lock = lifecycle::acquire_lock(&engine, &project.name, reporter.as_ref()).await?;
         let started = crate::logs::time::now();
         let outcome = lifecycle::up(&engine, project.clone(), &request, reporter.clone()).await;

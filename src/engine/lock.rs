@@ -1,8 +1,12 @@
 //! The per-project lock: two torq processes changing one project (two `up`,
 //! or `up` and `down`) take turns, so they never create duplicate
 //! containers. It is an advisory `flock` on a file named after the engine
-//! address and the project, under `$XDG_RUNTIME_DIR` (else the temporary
-//! directory); the kernel releases it when the process ends, however it ends.
+//! address and the project, in `/tmp` — one fixed place for every torq on
+//! the machine, whatever its environment (a systemd unit has no
+//! `XDG_RUNTIME_DIR`, a login shell does; a per-environment place would let
+//! them change one project at once). Another user's lock file is opened
+//! read-only, which `flock` accepts. The kernel releases the lock when the
+//! process ends, however it ends.
 
 use std::fs::{File, OpenOptions};
 use std::io;
@@ -18,12 +22,12 @@ pub struct ProjectLock {
     pub path: PathBuf,
 }
 
+/// The directory of every project lock on this machine.
+const LOCK_DIR: &str = "/tmp";
+
 /// Where the lock of `project` on engine `host` lives.
 pub fn lock_path(host: &str, project: &str) -> PathBuf {
-    let dir = std::env::var_os("XDG_RUNTIME_DIR")
-        .map(PathBuf::from)
-        .filter(|d| d.is_dir())
-        .unwrap_or_else(std::env::temp_dir);
+    let dir = PathBuf::from(LOCK_DIR);
     let host_hash = hex::encode(&Sha256::digest(host.as_bytes())[..6]);
     dir.join(format!("torq-{host_hash}-{project}.lock"))
 }
@@ -36,12 +40,16 @@ pub async fn lock_project(
     on_wait: impl FnOnce(),
 ) -> io::Result<ProjectLock> {
     let path = lock_path(host, project);
-    let file = OpenOptions::new()
+    let file = match OpenOptions::new()
         .create(true)
         .truncate(false)
         .read(true)
         .write(true)
-        .open(&path)?;
+        .open(&path)
+    {
+        Err(err) if err.kind() == io::ErrorKind::PermissionDenied => File::open(&path)?,
+        other => other?,
+    };
     if try_flock(&file, libc::LOCK_EX | libc::LOCK_NB)? {
         return Ok(ProjectLock { _file: file, path });
     }

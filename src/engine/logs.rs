@@ -2,7 +2,7 @@
 //! log follower needs.
 //!
 //! [`container_logs`] asks for the log with `timestamps=true` (every entry
-//! starts with RFC 3339 nanoseconds), a tail, a since/until window (whole
+//! starts with RFC 3339 nanoseconds; leave them out with `without_timestamps`), a tail, a since/until window (whole
 //! seconds: the API takes integers) and optionally `follow`. The engine
 //! multiplexes stdout and stderr in frames; a TTY container's log is one raw
 //! stream, reported as stdout. Splitting frames into lines is the log layer's
@@ -59,6 +59,9 @@ pub struct LogRequest {
     pub since: Option<i64>,
     /// Entries before this Unix second.
     pub until: Option<i64>,
+    /// Ask for entries without the timestamp prefix (cheaper for the engine;
+    /// only when nothing needs the times: one container, no `-t`).
+    pub without_timestamps: bool,
 }
 
 /// One frame of a container's log.
@@ -82,7 +85,7 @@ pub fn container_logs(
         stderr: true,
         since: clamp_seconds(request.since),
         until: clamp_seconds(request.until),
-        timestamps: true,
+        timestamps: !request.without_timestamps,
         tail: request.tail.as_query(),
     };
     let op = format!("read the log of container {name}");

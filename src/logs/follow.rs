@@ -22,7 +22,7 @@ use tokio::sync::{mpsc, Notify};
 use tokio::task::{AbortHandle, JoinSet};
 
 use super::line::LogLine;
-use super::merge::SourceItem;
+use super::merge::{Chunk, SourceItem};
 use super::read::{project_sources, read_source, source_label};
 use super::sink::{LogSink, Source};
 use super::time::Nanos;
@@ -163,7 +163,7 @@ pub async fn follow_project(
 }
 
 fn write_item(item: SourceItem, sink: &mut dyn LogSink) -> std::io::Result<()> {
-    if let Ok(batch) = item {
+    if let Ok(Chunk::Lines(batch)) = item {
         for line in &batch {
             sink.line(line)?;
         }
@@ -188,7 +188,7 @@ async fn follow_container(
         follow: true,
         tail,
         since: since.map(|ns| ns.div_euclid(1_000_000_000)),
-        until: None,
+        ..Default::default()
     };
     loop {
         let keep = |line: &LogLine| keep_new(line, since, &mut last_shown);
@@ -210,7 +210,7 @@ async fn follow_container(
             follow: true,
             tail: Tail::All,
             since: resume.map(|ns| ns.div_euclid(1_000_000_000)),
-            until: None,
+            ..Default::default()
         };
     }
 }

@@ -41,10 +41,25 @@ pub struct LogLine {
     message_start: usize,
 }
 
+/// Splits an entry into timestamp and message start — or not, when the engine
+/// was asked for no timestamps (a message may itself start with a time).
+fn split(entry: &[u8], timed: bool) -> Option<(Nanos, usize)> {
+    if timed {
+        split_timestamp(entry)
+    } else {
+        None
+    }
+}
+
 impl LogLine {
     /// A line from an entry as the engine sends it (`"<ts> message"`, no newline).
     pub fn from_entry(source: usize, stream: StreamKind, entry: Bytes) -> LogLine {
-        let (timestamp, message_start) = match split_timestamp(&entry) {
+        Self::from_parts(source, stream, entry, true)
+    }
+
+    /// A line from an entry that carries a timestamp prefix when `timed`.
+    fn from_parts(source: usize, stream: StreamKind, entry: Bytes, timed: bool) -> LogLine {
+        let (timestamp, message_start) = match split(&entry, timed) {
             Some((ts, at)) => (Some(ts), at),
             None => (None, 0),
         };
@@ -89,6 +104,8 @@ struct Pending {
 pub struct LineAssembler {
     source: usize,
     max_line: usize,
+    /// Entries start with the engine's timestamp (`timestamps=true`).
+    timed: bool,
     pending: [Option<Pending>; 2],
 }
 
@@ -102,8 +119,14 @@ impl LineAssembler {
         LineAssembler {
             source,
             max_line: max_line.max(1),
+            timed: true,
             pending: [None, None],
         }
+    }
+
+    /// Whether entries carry the engine's timestamp (the default).
+    pub fn set_timed(&mut self, timed: bool) {
+        self.timed = timed;
     }
 
     /// Feeds one frame; completed lines are appended to `out`.
@@ -130,10 +153,11 @@ impl LineAssembler {
     pub fn finish(&mut self, out: &mut Vec<LogLine>) {
         for stream in [StreamKind::Stdout, StreamKind::Stderr] {
             if let Some(pending) = self.pending[slot(stream)].take() {
-                out.push(LogLine::from_entry(
+                out.push(LogLine::from_parts(
                     self.source,
                     stream,
                     pending.buf.freeze(),
+                    self.timed,
                 ));
             }
         }
@@ -143,13 +167,13 @@ impl LineAssembler {
         let slot = &mut self.pending[slot(stream)];
         if slot.is_none() && complete && piece.len() <= self.max_line + 40 {
             // The hot path: a whole entry in one frame, no copy.
-            out.push(LogLine::from_entry(self.source, stream, piece));
+            out.push(LogLine::from_parts(self.source, stream, piece, self.timed));
             return;
         }
         match slot {
             Some(pending) => {
                 // A continuation repeats the timestamp; keep the first one.
-                let rest = match split_timestamp(&piece) {
+                let rest = match split(&piece, self.timed) {
                     Some((_, at)) => piece.slice(at..),
                     None => piece,
                 };
@@ -164,10 +188,11 @@ impl LineAssembler {
         self.flush_oversized(stream, out);
         if complete {
             if let Some(pending) = self.pending[self::slot(stream)].take() {
-                out.push(LogLine::from_entry(
+                out.push(LogLine::from_parts(
                     self.source,
                     stream,
                     pending.buf.freeze(),
+                    self.timed,
                 ));
             }
         }
@@ -178,14 +203,21 @@ impl LineAssembler {
         let Some(pending) = self.pending[slot(stream)].as_mut() else {
             return;
         };
-        let ts_len = split_timestamp(&pending.buf).map(|(_, at)| at).unwrap_or(0);
+        let ts_len = split(&pending.buf, self.timed)
+            .map(|(_, at)| at)
+            .unwrap_or(0);
         while pending.buf.len() - ts_len > self.max_line {
             let head = pending.buf.split_to(ts_len + self.max_line);
             let mut next = BytesMut::with_capacity(ts_len + pending.buf.len());
             next.extend_from_slice(&head[..ts_len]);
             next.extend_from_slice(&pending.buf);
             pending.buf = next;
-            out.push(LogLine::from_entry(self.source, stream, head.freeze()));
+            out.push(LogLine::from_parts(
+                self.source,
+                stream,
+                head.freeze(),
+                self.timed,
+            ));
         }
     }
 }

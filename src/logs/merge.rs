@@ -1,12 +1,14 @@
 //! The k-way merge: many sources' lines, each source already in time order,
 //! into one stream in engine-timestamp order.
 //!
-//! Every source is read by its own task into a small bounded channel of
-//! batches (see [`CHANNEL_BATCHES`]), so the engine keeps sending all logs in
-//! parallel while the merge holds only the head batch of each source and a
-//! heap with one entry per source. Memory is bounded by the number of sources,
-//! never by the log volume. Ties go to the source with the lower index (spec
-//! order); a line without a timestamp sorts with its source's previous line.
+//! Every source is read by its own task into a bounded channel of chunks —
+//! engine frames packed compactly (see [`super::packed`]), or lines — so the
+//! engine keeps sending all logs in parallel, up to a read-ahead budget,
+//! while the merge unpacks only the head chunk of each source and keeps a
+//! heap with one entry per source. Memory is bounded by the budget and the
+//! number of sources, never by the log volume. Ties go to the source with the
+//! lower index (spec order); a line without a timestamp sorts with its
+//! source's previous line.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -14,18 +16,32 @@ use std::io;
 
 use tokio::sync::mpsc;
 
-use super::line::LogLine;
+use bytes::Bytes;
+
+use super::line::{LineAssembler, LogLine};
+use super::packed::unpack;
 use super::sink::LogSink;
 use super::time::Nanos;
 
 /// Lines a source sends at a time.
 pub type Batch = Vec<LogLine>;
 
-/// How many batches a source may have in flight before its reader waits.
+/// How many chunks a source may have in flight before its reader waits, when
+/// nothing else decides (a follow's shared channel, tests).
 pub const CHANNEL_BATCHES: usize = 8;
 
-/// What a source's reader sends: batches of lines, or why it stopped early.
-pub type SourceItem = Result<Batch, String>;
+/// What a source's reader sends.
+#[derive(Debug)]
+pub enum Chunk {
+    /// Lines, ready to merge.
+    Lines(Batch),
+    /// Engine frames packed by [`super::packed::FramePacker`], turned into
+    /// lines when the merge gets to them.
+    Frames(Bytes),
+}
+
+/// What a source's reader sends: a chunk, or why it stopped early.
+pub type SourceItem = Result<Chunk, String>;
 
 /// A source that failed part-way (its lines up to the failure were merged).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,6 +54,9 @@ pub struct SourceFailure {
 struct Cursor {
     receiver: mpsc::Receiver<SourceItem>,
     batch: std::vec::IntoIter<LogLine>,
+    /// Joins the lines of packed frames (a line may span frames and chunks).
+    assembler: LineAssembler,
+    finished: bool,
     last_ts: Nanos,
 }
 
@@ -52,20 +71,29 @@ impl Cursor {
 
     /// Waits for the next non-empty batch; `false` when the source is done.
     async fn refill(&mut self, source: usize, failures: &mut Vec<SourceFailure>) -> bool {
-        loop {
+        while !self.finished {
+            let mut lines = Vec::new();
             match self.receiver.recv().await {
-                Some(Ok(batch)) if batch.is_empty() => continue,
-                Some(Ok(batch)) => {
-                    self.batch = batch.into_iter();
-                    return true;
+                Some(Ok(Chunk::Lines(batch))) => lines = batch,
+                Some(Ok(Chunk::Frames(chunk))) => {
+                    unpack(&chunk, &mut self.assembler, &mut lines);
                 }
                 Some(Err(message)) => {
                     failures.push(SourceFailure { source, message });
-                    return false;
+                    self.assembler.finish(&mut lines);
+                    self.finished = true;
                 }
-                None => return false,
+                None => {
+                    self.assembler.finish(&mut lines);
+                    self.finished = true;
+                }
+            }
+            if !lines.is_empty() {
+                self.batch = lines.into_iter();
+                return true;
             }
         }
+        false
     }
 }
 
@@ -79,9 +107,12 @@ pub async fn merge_by_time(
     let mut failures = Vec::new();
     let mut cursors: Vec<Cursor> = receivers
         .into_iter()
-        .map(|receiver| Cursor {
+        .enumerate()
+        .map(|(index, receiver)| Cursor {
             receiver,
             batch: Vec::new().into_iter(),
+            assembler: LineAssembler::new(index),
+            finished: false,
             last_ts: Nanos::MIN,
         })
         .collect();
@@ -147,11 +178,11 @@ mod tests {
     }
 
     /// A source fed from `batches` by a task, like a real reader.
-    fn source(batches: Vec<SourceItem>) -> mpsc::Receiver<SourceItem> {
+    fn source(batches: Vec<Result<Batch, String>>) -> mpsc::Receiver<SourceItem> {
         let (tx, rx) = mpsc::channel(CHANNEL_BATCHES);
         tokio::spawn(async move {
             for batch in batches {
-                if tx.send(batch).await.is_err() {
+                if tx.send(batch.map(Chunk::Lines)).await.is_err() {
                     return;
                 }
             }
@@ -221,6 +252,42 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn packed_frames_are_merged_and_partial_lines_joined_across_chunks() {
+        use crate::logs::packed::FramePacker;
+        let (tx_a, rx_a) = mpsc::channel(CHANNEL_BATCHES);
+        let (tx_b, rx_b) = mpsc::channel(CHANNEL_BATCHES);
+        let pack = |frames: &[&str]| {
+            let mut packer = FramePacker::new();
+            for f in frames {
+                assert!(packer.push(StreamKind::Stdout, f.as_bytes()).is_none());
+            }
+            Chunk::Frames(packer.flush().unwrap())
+        };
+        // A line cut into two frames that travel in two chunks.
+        tx_a.send(Ok(pack(&[
+            "2024-05-01T12:00:01Z a1\n",
+            "2024-05-01T12:00:03Z lo",
+        ])))
+        .await
+        .unwrap();
+        tx_a.send(Ok(pack(&["2024-05-01T12:00:03Z ng\n"])))
+            .await
+            .unwrap();
+        tx_b.send(Ok(pack(&[
+            "2024-05-01T12:00:02Z b2\n",
+            "2024-05-01T12:00:04Z b4",
+        ])))
+        .await
+        .unwrap();
+        drop((tx_a, tx_b));
+        let mut sink = Recorder::default();
+        merge_by_time(vec![rx_a, rx_b], &mut sink).await.unwrap();
+        let order: Vec<(usize, &str)> = sink.lines.iter().map(|(s, m)| (*s, m.as_str())).collect();
+        // b4 has no newline: flushed when its source ends.
+        assert_eq!(order, [(0, "a1"), (1, "b2"), (0, "long"), (1, "b4")]);
+    }
+
+    #[tokio::test]
     async fn a_long_source_streams_through_the_small_channel() {
         // 100 000 lines through a channel of CHANNEL_BATCHES batches: the
         // producer can only finish if the merge consumes as it goes.
@@ -234,7 +301,7 @@ mod tests {
                         LogLine::from_entry(0, StreamKind::Stdout, Bytes::from(raw))
                     })
                     .collect();
-                tx.send(Ok(batch)).await.unwrap();
+                tx.send(Ok(Chunk::Lines(batch))).await.unwrap();
             }
         });
         let mut sink = Recorder::default();

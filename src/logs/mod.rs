@@ -19,6 +19,7 @@ pub mod format;
 pub mod level;
 pub mod line;
 pub mod merge;
+pub mod packed;
 pub mod read;
 pub mod sink;
 pub mod stats;

@@ -1,24 +1,34 @@
-//! Reading containers' logs: one task per container turns the engine's frames
-//! into batches of lines, and [`read_merged`] merges them by timestamp into a
-//! sink (`torq logs` without `-f`).
+//! Reading containers' logs: one task per container reads the engine's
+//! frames, and [`read_merged`] merges them by timestamp into a sink (`torq
+//! logs` without `-f`); [`read_source`] gives a follower batches of lines.
 //!
-//! Each reader sends batches of whatever lines are ready (up to
-//! [`BATCH_LINES`]) through a channel of [`CHANNEL_BATCHES`]: the engine
-//! streams every container in parallel, and no more than that is held per
-//! container however long its log is.
+//! A merged read lets every container's log run ahead of the merge, packed
+//! compactly (five bytes per frame plus the frame), up to [`READ_AHEAD_BYTES`]
+//! shared by all containers: the engine streams all of them in parallel even
+//! when one service's lines all come before another's (services that start
+//! one after the other), and memory stays bounded whatever the log volume.
 
 use futures::StreamExt;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use super::line::{LineAssembler, LogLine};
-use super::merge::{merge_by_time, SourceFailure, SourceItem, CHANNEL_BATCHES};
+use super::merge::{merge_by_time, Chunk, SourceFailure, SourceItem};
+use super::packed::{FramePacker, CHUNK_BYTES};
 use super::sink::{LogSink, Source};
 use crate::engine::logs::{container_logs, LogRequest};
 use crate::engine::Engine;
 
-/// Most lines sent in one batch.
+/// Most frames taken from the engine's stream at a time.
 pub const BATCH_LINES: usize = 512;
+
+/// Read-ahead of a merged read, shared by all its containers.
+pub const READ_AHEAD_BYTES: usize = 6 * 1024 * 1024;
+
+/// Chunks each of `sources` containers may have waiting for the merge.
+pub fn read_ahead_chunks(sources: usize) -> usize {
+    (READ_AHEAD_BYTES / CHUNK_BYTES / sources.max(1)).max(2)
+}
 
 /// Reads `source`'s log (`index` is its place in the sink's table) and sends
 /// its lines to `tx` until the log ends, the receiver goes away, or the
@@ -53,7 +63,7 @@ pub async fn read_source(
             }
         }
         batch.retain(&mut keep);
-        if !batch.is_empty() && tx.send(Ok(batch)).await.is_err() {
+        if !batch.is_empty() && tx.send(Ok(Chunk::Lines(batch))).await.is_err() {
             return;
         }
         if let Some(message) = failure {
@@ -65,7 +75,58 @@ pub async fn read_source(
     assembler.finish(&mut rest);
     rest.retain(&mut keep);
     if !rest.is_empty() {
-        let _ = tx.send(Ok(rest)).await;
+        let _ = tx.send(Ok(Chunk::Lines(rest))).await;
+    }
+}
+
+/// Reads `source`'s log and sends its frames packed into chunks (lines are
+/// cut out by the merge), until the log ends, the receiver goes away, or the
+/// engine fails (sent as the last item).
+pub async fn read_source_packed(
+    engine: Engine,
+    source: Source,
+    request: LogRequest,
+    tx: mpsc::Sender<SourceItem>,
+) {
+    let frames = container_logs(
+        &engine,
+        &source.container_id,
+        &source.container_name,
+        &request,
+    );
+    let mut frames = frames.ready_chunks(BATCH_LINES);
+    let mut packer = FramePacker::with_timestamps(!request.without_timestamps);
+    while let Some(ready) = frames.next().await {
+        for item in ready {
+            match item {
+                Ok(frame) => {
+                    if let Some(chunk) = packer.push(frame.stream, &frame.bytes) {
+                        if tx.send(Ok(Chunk::Frames(chunk))).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+                Err(err) => {
+                    if let Some(chunk) = packer.flush() {
+                        let _ = tx.send(Ok(Chunk::Frames(chunk))).await;
+                    }
+                    let _ = tx.send(Err(err.to_string())).await;
+                    return;
+                }
+            }
+        }
+        // Nothing more is ready: hand over what there is (a slow or
+        // following log is not held back), unless the merge is still busy.
+        if tx.capacity() == tx.max_capacity() {
+            if let Some(chunk) = packer.flush() {
+                if tx.send(Ok(Chunk::Frames(chunk))).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+    if let Some(chunk) = packer.flush() {
+        let _ = tx.send(Ok(Chunk::Frames(chunk))).await;
     }
 }
 
@@ -80,17 +141,16 @@ pub async fn read_merged(
 ) -> std::io::Result<Vec<SourceFailure>> {
     let mut readers = JoinSet::new();
     let mut receivers = Vec::with_capacity(sources.len());
+    let capacity = read_ahead_chunks(sources.len());
     for (index, source) in sources.iter().enumerate() {
         sink.add_source(index, source);
-        let (tx, rx) = mpsc::channel(CHANNEL_BATCHES);
+        let (tx, rx) = mpsc::channel(capacity);
         receivers.push(rx);
-        readers.spawn(read_source(
+        readers.spawn(read_source_packed(
             engine.clone(),
-            index,
             source.clone(),
             request,
             tx,
-            |_| true,
         ));
     }
     // Dropping `readers` (also on a sink error) aborts the remaining reads.

@@ -39,7 +39,7 @@ pub fn spec_files(options: &LoadOptions, working_dir: &Path) -> Result<Vec<PathB
                 continue;
             }
             let path = absolute(file, working_dir);
-            if !path.is_file() {
+            if !is_readable_spec(&path) {
                 return Err(SpecError::new(format!(
                     "spec file {} not found",
                     file.display()
@@ -61,7 +61,7 @@ pub fn spec_files(options: &LoadOptions, working_dir: &Path) -> Result<Vec<PathB
         let mut files = Vec::new();
         for file in list.split(separator.as_str()).filter(|f| !f.is_empty()) {
             let path = absolute(Path::new(file), working_dir);
-            if !path.is_file() {
+            if !is_readable_spec(&path) {
                 return Err(SpecError::new(format!(
                     "spec file {file} (from COMPOSE_FILE) not found"
                 )));
@@ -73,6 +73,13 @@ pub fn spec_files(options: &LoadOptions, working_dir: &Path) -> Result<Vec<PathB
         }
     }
     Ok(discover(working_dir))
+}
+
+/// Whether a named spec file can be read: a regular file, or anything else
+/// that is not a directory — a FIFO or `/dev/fd/N` (`torq -f <(…)`), as
+/// docker compose accepts.
+fn is_readable_spec(path: &Path) -> bool {
+    path.exists() && !path.is_dir()
 }
 
 /// `COMPOSE_FILE` from the process environment, else from the `.env` file

@@ -83,6 +83,8 @@ pub struct ContainerStatus {
     /// Seconds since it stopped (not running).
     pub stopped_seconds: Option<i64>,
     pub exit_code: Option<i64>,
+    /// The kernel killed it for lack of memory.
+    pub oom_killed: bool,
     pub restarts: i64,
     pub crash_loop: bool,
     pub ports: Vec<String>,
@@ -99,7 +101,7 @@ pub struct ContainerStatus {
 /// Something wrong, and what to do about it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Warning {
-    /// unhealthy, crash_loop, exited, oom_killed, not_started, zombies, low_disk, slow_engine.
+    /// unhealthy, crash_loop, exited, oom_killed, not_started, stopped, zombies, low_disk, slow_engine.
     pub kind: &'static str,
     pub service: Option<String>,
     pub message: String,
