@@ -5,8 +5,10 @@
 //! ```text
 //! bench_floor up   PROJECT IMAGE N [--strategy S] -- CMD...
 //!     create a network and N containers running CMD, start them all
-//! bench_floor down PROJECT [--strategy S]
-//!     stop (10 s grace) and remove every container of PROJECT, then its network
+//! bench_floor down PROJECT [--strategy S | --levels CONFIG.json]
+//!     stop (10 s grace) and remove every container of PROJECT, then its network;
+//!     with --levels, in reverse dependency order (a level stops after the
+//!     levels that depend on it; each container is removed once stopped)
 //! bench_floor logs PROJECT [--timestamps]
 //!     read every container's whole log (stdout+stderr) and discard it
 //! bench_floor stack8 PROJECT CONFIG.json [--gate health|exec]
@@ -16,6 +18,9 @@
 //!     event (`health`, the default), or as soon as the service's healthcheck
 //!     test, run by exec back to back from the moment the start returns,
 //!     passes (`exec`: the floor of torq's fast health)
+//!
+//! bench_floor measure FILE -- CMD...
+//!     run CMD, write its wall time and peak RSS (`SECONDS MAXRSS_KB`) to FILE
 //! ```
 //!
 //! Strategies (`--strategy`), for `up` and `down`:
@@ -45,9 +50,20 @@ use futures::{Future, StreamExt, TryStreamExt};
 use serde_json::Value;
 use torq::engine::{labels, Engine};
 
-#[tokio::main]
-async fn main() -> Result<()> {
+fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("measure") {
+        // Before any runtime exists: this process's own footprint is the
+        // baseline the measured child is forked from.
+        return measure(&args[1..]);
+    }
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(run(args))
+}
+
+async fn run(args: Vec<String>) -> Result<()> {
     let engine = Engine::connect().await?;
     let started = Instant::now();
     match args.first().map(String::as_str) {
@@ -55,10 +71,66 @@ async fn main() -> Result<()> {
         Some("down") => down(&engine, &args[1..]).await?,
         Some("logs") => logs(&engine, &args[1..]).await?,
         Some("stack8") => stack8(&engine, &args[1..]).await?,
-        _ => bail!("usage: bench_floor up|down|logs|stack8 PROJECT ..."),
+        _ => bail!("usage: bench_floor up|down|logs|stack8 PROJECT ... | measure FILE -- CMD..."),
     }
     println!("{:.3}", started.elapsed().as_secs_f64());
     Ok(())
+}
+
+/// `measure FILE -- CMD...`: runs CMD as a child forked from this small
+/// process and writes `SECONDS MAXRSS_KB` to FILE; exits with CMD's exit code
+/// (128+N when killed by signal N). A child forked from a big process (a
+/// Python harness) inherits that process's resident size into its peak RSS
+/// (`ru_maxrss` counts the memory it had before `exec`), which would hide
+/// any figure below it.
+fn measure(args: &[String]) -> Result<()> {
+    use std::ffi::CString;
+    let file = arg(args, 0)?;
+    let command: Vec<CString> = args
+        .iter()
+        .skip_while(|a| *a != "--")
+        .skip(1)
+        .map(|a| CString::new(a.as_bytes()))
+        .collect::<Result<_, _>>()?;
+    if command.is_empty() {
+        bail!("usage: bench_floor measure FILE -- CMD...");
+    }
+    let mut argv: Vec<*const libc::c_char> = command.iter().map(|c| c.as_ptr()).collect();
+    argv.push(std::ptr::null());
+    let started = Instant::now();
+    // SAFETY: plain fork/exec; the child only calls async-signal-safe
+    // functions (execvp, _exit) on memory prepared before the fork.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        bail!("fork: {}", std::io::Error::last_os_error());
+    }
+    if pid == 0 {
+        unsafe {
+            libc::execvp(argv[0], argv.as_ptr());
+            libc::_exit(127);
+        }
+    }
+    let mut status: libc::c_int = 0;
+    // SAFETY: rusage is plain data, written by the kernel.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    loop {
+        let rc = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+        if rc == pid {
+            break;
+        }
+        let err = std::io::Error::last_os_error();
+        if err.raw_os_error() != Some(libc::EINTR) {
+            bail!("wait4: {err}");
+        }
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    std::fs::write(file, format!("{seconds:.6} {}\n", usage.ru_maxrss))?;
+    let code = if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        128 + libc::WTERMSIG(status)
+    };
+    std::process::exit(code);
 }
 
 fn arg(args: &[String], i: usize) -> Result<&str> {
@@ -237,6 +309,10 @@ async fn down(engine: &Engine, args: &[String]) -> Result<()> {
     let project = arg(args, 0)?;
     let strategy = Strategy::parse(option(args, "--strategy"))?;
     let docker = engine.docker();
+    if let Some(config) = option(args, "--levels") {
+        down_by_levels(docker, project, config).await?;
+        return remove_network(docker, project).await;
+    }
     let ids = project_containers(engine, project).await?;
     match strategy {
         Strategy::Pipeline(k) => {
@@ -254,10 +330,43 @@ async fn down(engine: &Engine, args: &[String]) -> Result<()> {
             bounded(k, ids.iter().map(|id| remove(docker, id))).await?;
         }
     }
+    remove_network(docker, project).await
+}
+
+async fn remove_network(docker: &Docker, project: &str) -> Result<()> {
     docker
         .remove_network(&format!("{project}_default"))
         .await
-        .context("remove network")?;
+        .context("remove network")
+}
+
+/// Stops the services of a compose project deepest level first (a service
+/// stops once everything that depends on it has stopped), each level's
+/// members at once; each container is removed as soon as it has stopped,
+/// while the next level stops.
+async fn down_by_levels(docker: &Docker, project: &str, config_path: &str) -> Result<()> {
+    let config: Value = serde_json::from_str(&std::fs::read_to_string(config_path)?)?;
+    let services = config["services"]
+        .as_object()
+        .context("no services in the config")?;
+    let level = levels(services)?;
+    let depth = level.values().max().copied().unwrap_or(0) + 1;
+    let mut removals = Vec::new();
+    for l in (0..depth).rev() {
+        let members: Vec<String> = level
+            .iter()
+            .filter(|(_, v)| **v == l)
+            .map(|(k, _)| format!("{project}-{k}-1"))
+            .collect();
+        bounded(0, members.iter().map(|c| stop(docker, c))).await?;
+        for c in members {
+            let docker = docker.clone();
+            removals.push(tokio::spawn(async move { remove(&docker, &c).await }));
+        }
+    }
+    for removal in removals {
+        removal.await??;
+    }
     Ok(())
 }
 
@@ -416,6 +525,9 @@ async fn stack8(engine: &Engine, args: &[String]) -> Result<()> {
         .as_object()
         .context("no services in the config")?;
     let docker = engine.docker();
+    // Events are replayed from a second before anything happens: bollard
+    // sends the request only when the stream is first polled.
+    let since = (now_ns() / 1_000_000_000 - 1).to_string();
     let network = create_network(docker, project).await?;
     let level = levels(services)?;
     let depth = level.values().max().copied().unwrap_or(0) + 1;
@@ -450,7 +562,12 @@ async fn stack8(engine: &Engine, args: &[String]) -> Result<()> {
         ("label", vec![labels::project_filter(project)]),
         ("type", vec!["container".to_string()]),
     ]);
-    let mut events = docker.events(Some(EventsOptionsBuilder::new().filters(&filters).build()));
+    let mut events = docker.events(Some(
+        EventsOptionsBuilder::new()
+            .since(&since)
+            .filters(&filters)
+            .build(),
+    ));
     let mut event_floor_ns = 0i64;
     for l in 0..depth {
         let members: Vec<&String> = level
