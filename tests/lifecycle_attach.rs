@@ -107,6 +107,75 @@ services:
     );
 }
 
+/// A SIGTERM while the attached `up` still waits for a dependency's health
+/// (here one that never comes) cancels the `up` at once — the waiting
+/// dependent is never created — and takes the project down gracefully. (An
+/// `up` that ignored it until its 600 s wait timed out would outlive the
+/// test's deadline, as it would be SIGKILLed by `docker stop` long before.)
+#[test]
+fn sigterm_during_startup_cancels_the_up_and_takes_the_project_down() {
+    let project = TestProject::new(
+        "attach-startup-term",
+        r#"
+services:
+  never_healthy:
+    image: {image}
+    command: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 0.2; done"]
+    stop_grace_period: 5s
+    healthcheck:
+      test: ["CMD", "false"]
+      interval: 1h
+      start_period: 1h
+  app:
+    image: {image}
+    command: ["sh", "-c", "echo app-started; sleep 1000"]
+    depends_on:
+      never_healthy: {condition: service_healthy}
+"#,
+    );
+    let mut child = ChildGuard(
+        project
+            .torq_command(&[
+                "up",
+                "--attach",
+                "--no-fast-health",
+                "--wait-timeout",
+                "600",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn torq up --attach"),
+    );
+    let mut stderr = child.0.stderr.take().expect("stderr");
+    let err_reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text);
+        text
+    });
+    wait_for("never_healthy to run", Duration::from_secs(60), || {
+        project
+            .containers()
+            .into_iter()
+            .find(|c| c.service == "never_healthy" && c.state == "running")
+    });
+    // SAFETY: signalling our own child process by its pid.
+    let rc = unsafe { libc::kill(child.0.id() as libc::pid_t, libc::SIGTERM) };
+    assert_eq!(rc, 0, "cannot signal torq");
+    let status = wait_for("torq to end after SIGTERM", COMMAND_DEADLINE, || {
+        child.0.try_wait().expect("wait for torq")
+    });
+    let stderr = err_reader.join().unwrap_or_default();
+    assert_eq!(status.code(), Some(0), "stderr:\n{stderr}");
+    assert!(stderr.contains("SIGTERM: stopping project"), "{stderr}");
+    assert!(!stderr.contains("killed"), "stopped gracefully:\n{stderr}");
+    assert!(
+        project.containers().is_empty(),
+        "{:#?}",
+        project.containers()
+    );
+}
+
 /// torq as PID 1 of its own image (docker/Dockerfile) ignores every signal
 /// it has no handler for. A SIGTERM that arrives while an attached `up` is
 /// still loading its spec must still end in a graceful down — not be dropped,

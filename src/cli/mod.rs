@@ -380,11 +380,15 @@ fn report_clap_error(err: clap::Error) -> ExitStatus {
     }
 }
 
-/// Builds a tokio runtime for a command. Commands are I/O bound; a
-/// multi-threaded runtime lets the executor overlap engine calls.
+/// Builds a tokio runtime for a command: one thread. Commands are I/O bound
+/// (every engine call overlaps on one thread just as well), and on a small
+/// machine the engine itself needs the cores: worker threads handing tasks to
+/// each other cost futex wake-ups and CPU that the engine then lacks — `logs`
+/// over 200,000 lines took 0.9 s multi-threaded and 0.65 s on one thread
+/// (README, Benchmarks).
 pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     use anyhow::Context as _;
-    tokio::runtime::Builder::new_multi_thread()
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")

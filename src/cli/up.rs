@@ -17,7 +17,7 @@ use crate::logs::{FormatOptions, LineFilter, LineFormatter, LinePrinter, LogSink
 use crate::plan::down::DownOptions;
 use crate::plan::lifecycle::{self, FailureSummary, UpRequest};
 use crate::spec::model::Project;
-use crate::ui::progress::reporter_for;
+use crate::ui::progress::{reporter_for, PlainReporter};
 use crate::ui::styles;
 
 pub const AFTER_HELP: &str = "\
@@ -129,33 +129,51 @@ pub fn run(ctx: &Context, args: UpArgs) -> anyhow::Result<ExitStatus> {
             return Ok(ExitStatus::Success);
         }
         let reporter = reporter_for(&ctx.shell);
-        let lock = lifecycle::acquire_lock(&engine, &project.name, reporter.as_ref()).await?;
-        let started = crate::logs::time::now();
-        let outcome = lifecycle::up(&engine, project.clone(), &request, reporter.clone()).await;
-        reporter.finish();
-        let outcome = outcome?;
-        let status = print_summary(ctx, &project.name, &outcome.failures, &outcome.skipped);
-        if let Some(signals) = signals {
-            // The lock guards convergence, not the foreground session.
+        let Some(mut signals) = signals else {
+            let lock = lifecycle::acquire_lock(&engine, &project.name, reporter.as_ref()).await?;
+            let outcome = lifecycle::up(&engine, project.clone(), &request, reporter.clone()).await;
+            reporter.finish();
             drop(lock);
-            let session = Attached {
-                project: &project,
-                args: &args,
-                outcome: &outcome,
-                started,
-                up_status: status,
-            };
-            return attached(ctx, &engine, session, signals).await;
-        }
-        if status == ExitStatus::Success && !ctx.shell.is_quiet() {
-            ctx.shell.info(&format!(
-                "{} project {}: {} up",
-                ctx.shell.paint_err(styles::OK, "✓"),
-                project.name,
-                plural(outcome.services.len(), "service")
-            ));
-        }
-        Ok(status)
+            let outcome = outcome?;
+            let status = print_summary(ctx, &project.name, &outcome.failures, &outcome.skipped);
+            if status == ExitStatus::Success && !ctx.shell.is_quiet() {
+                ctx.shell.info(&format!(
+                    "{} project {}: {} up",
+                    ctx.shell.paint_err(styles::OK, "✓"),
+                    project.name,
+                    plural(outcome.services.len(), "service")
+                ));
+            }
+            return Ok(status);
+        };
+        // Attached: a signal while waiting for the lock or converging cancels
+        // the `up` (its running steps are aborted) and takes the project down.
+        let started = crate::logs::time::now();
+        let converge = async {
+            let _lock = lifecycle::acquire_lock(&engine, &project.name, reporter.as_ref()).await?;
+            lifecycle::up(&engine, project.clone(), &request, reporter.clone()).await
+        };
+        let converged = tokio::select! {
+            biased;
+            _ = signals.interrupt.recv() => Err("Ctrl-C"),
+            _ = signals.terminate.recv() => Err("SIGTERM"),
+            outcome = converge => Ok(outcome),
+        };
+        reporter.finish();
+        let session = match converged {
+            Ok(outcome) => {
+                let outcome = outcome?;
+                let up_status =
+                    print_summary(ctx, &project.name, &outcome.failures, &outcome.skipped);
+                Session::Converged {
+                    outcome,
+                    started,
+                    up_status,
+                }
+            }
+            Err(signal) => Session::Interrupted(signal),
+        };
+        attached(ctx, &engine, &project, &args, session, signals).await
     })
 }
 
@@ -267,15 +285,17 @@ impl Signals {
     }
 }
 
-/// What an attached session starts from.
-struct Attached<'a> {
-    project: &'a Project,
-    args: &'a UpArgs,
-    outcome: &'a lifecycle::UpOutcome,
-    /// When `up` began: logs are shown from here on.
-    started: crate::logs::time::Nanos,
-    /// How `up` itself went.
-    up_status: ExitStatus,
+/// How the `up` of an attached session went.
+enum Session {
+    /// `up` ran to its end (with or without failures).
+    Converged {
+        outcome: lifecycle::UpOutcome,
+        /// When `up` began: logs are shown from here on.
+        started: crate::logs::time::Nanos,
+        up_status: ExitStatus,
+    },
+    /// Ctrl-C or SIGTERM came before `up` was done.
+    Interrupted(&'static str),
 }
 
 /// Why an attached session ended.
@@ -290,22 +310,26 @@ enum AttachEnd {
     UpFailed,
 }
 
+impl AttachEnd {
+    /// Whether the log follow is still worth polling while the project stops.
+    fn follow_live(&self) -> bool {
+        matches!(self, AttachEnd::Interrupted(_) | AttachEnd::Exited { .. })
+    }
+}
+
 /// `up --attach`: streams every service's logs (from the start of this `up`)
 /// until Ctrl-C/SIGTERM, or with `--abort-on-exit`/`--exit-code-from` until a
-/// container exits; then a graceful `down` (a second Ctrl-C forces it).
+/// container exits; then a graceful `down` (a second Ctrl-C forces it), with
+/// the logs still streaming so the services' last lines show, as with
+/// `docker compose up`.
 async fn attached(
     ctx: &Context,
     engine: &Engine,
-    session: Attached<'_>,
+    project: &Project,
+    args: &UpArgs,
+    session: Session,
     signals: Signals,
 ) -> anyhow::Result<ExitStatus> {
-    let Attached {
-        project,
-        args,
-        outcome,
-        started,
-        up_status,
-    } = session;
     let Signals {
         mut interrupt,
         mut terminate,
@@ -328,73 +352,69 @@ async fn attached(
     );
     // `attach: false` services run but their logs are not shown.
     let shown = attached_services(project);
+    let (since, up_status) = match &session {
+        Session::Converged {
+            started, up_status, ..
+        } => (Some(*started), *up_status),
+        Session::Interrupted(_) => (None, ExitStatus::Success),
+    };
     let options = FollowOptions {
         services: shown.clone().unwrap_or_default(),
         tail: Tail::All,
-        since: Some(started),
+        since,
     };
-    let watch_exit = args.abort_on_exit || args.exit_code_from.is_some();
-    let end = if up_status != ExitStatus::Success {
-        AttachEnd::UpFailed
-    } else {
-        ctx.shell.info(&format!(
-            "attached to project {}: Ctrl-C (or SIGTERM) stops it, a second Ctrl-C kills it",
-            project.name
-        ));
-        let follow = async {
-            if shown.as_ref().is_some_and(Vec::is_empty) {
-                return std::future::pending().await;
+    let mut follow = Box::pin(async {
+        if shown.as_ref().is_some_and(Vec::is_empty) {
+            return std::future::pending().await;
+        }
+        follow_project(engine, &project.name, &options, &mut printer).await
+    });
+    let end = match &session {
+        Session::Interrupted(what) => AttachEnd::Interrupted(what),
+        Session::Converged { up_status, .. } if *up_status != ExitStatus::Success => {
+            AttachEnd::UpFailed
+        }
+        Session::Converged { outcome, .. } => {
+            ctx.shell.info(&format!(
+                "attached to project {}: Ctrl-C (or SIGTERM) stops it, a second Ctrl-C kills it",
+                project.name
+            ));
+            let watch_exit = args.abort_on_exit || args.exit_code_from.is_some();
+            let exits = first_exit(outcome, args.exit_code_from.as_deref(), watch_exit);
+            tokio::select! {
+                result = &mut follow => AttachEnd::Follow(result.err().map(anyhow::Error::from)),
+                _ = interrupt.recv() => AttachEnd::Interrupted("Ctrl-C"),
+                _ = terminate.recv() => AttachEnd::Interrupted("SIGTERM"),
+                (service, code) = exits => AttachEnd::Exited { service, code },
             }
-            follow_project(engine, &project.name, &options, &mut printer).await
-        };
-        tokio::pin!(follow);
-        let exits = first_exit(outcome, args.exit_code_from.as_deref(), watch_exit);
-        tokio::select! {
-            result = &mut follow => AttachEnd::Follow(result.err().map(anyhow::Error::from)),
-            _ = interrupt.recv() => AttachEnd::Interrupted("Ctrl-C"),
-            _ = terminate.recv() => AttachEnd::Interrupted("SIGTERM"),
-            (service, code) = exits => AttachEnd::Exited { service, code },
         }
     };
-    let _ = printer.flush();
-    drop(printer);
+    announce_end(ctx, &project.name, &end);
 
-    match &end {
-        AttachEnd::Interrupted(what) => ctx
-            .shell
-            .info(&format!("{what}: stopping project {}", project.name)),
-        AttachEnd::Exited { service, code } => ctx.shell.info(&format!(
-            "{service} exited with code {code}: stopping project {}",
-            project.name
-        )),
-        AttachEnd::Follow(Some(err)) => ctx.shell.warn(&format!(
-            "log stream ended: {err:#}; stopping project {}",
-            project.name
-        )),
-        AttachEnd::Follow(None) => {}
-        AttachEnd::UpFailed => ctx.shell.info(&format!(
-            "not attaching: up failed; stopping project {}",
-            project.name
-        )),
-    }
-
-    let reporter = reporter_for(&ctx.shell);
+    // Progress as plain lines: they interleave with the logs still streaming.
+    let reporter: Arc<dyn crate::ui::Reporter> = Arc::new(PlainReporter::new(ctx.shell.clone()));
     let graceful = DownOptions {
         grace: args.timeout.map(Duration::from_secs),
         ..Default::default()
     };
+    let mut follow_live = end.follow_live() && matches!(session, Session::Converged { .. });
     let down = {
         let graceful_down = lifecycle::down(engine, &project.name, &graceful, reporter.clone());
         tokio::pin!(graceful_down);
-        tokio::select! {
-            result = &mut graceful_down => result,
-            _ = interrupt.recv() => {
-                reporter.report(crate::ui::Event::Info("second Ctrl-C: killing everything".into()));
-                let forced = DownOptions { force: true, ..Default::default() };
-                lifecycle::down(engine, &project.name, &forced, reporter.clone()).await
+        loop {
+            tokio::select! {
+                result = &mut graceful_down => break result,
+                _ = interrupt.recv() => {
+                    reporter.report(crate::ui::Event::Info("second Ctrl-C: killing everything".into()));
+                    let forced = DownOptions { force: true, ..Default::default() };
+                    break lifecycle::down(engine, &project.name, &forced, reporter.clone()).await;
+                }
+                _ = &mut follow, if follow_live => follow_live = false,
             }
         }
     };
+    drop(follow);
+    let _ = printer.flush();
     reporter.finish();
     let down_status = super::down::report(ctx, &project.name, &down?);
     Ok(match end {
@@ -404,6 +424,25 @@ async fn attached(
         _ if down_status != ExitStatus::Success => down_status,
         _ => up_status,
     })
+}
+
+/// Says why the attached session ends and that the project is stopping.
+fn announce_end(ctx: &Context, project: &str, end: &AttachEnd) {
+    match end {
+        AttachEnd::Interrupted(what) => ctx
+            .shell
+            .info(&format!("{what}: stopping project {project}")),
+        AttachEnd::Exited { service, code } => ctx.shell.info(&format!(
+            "{service} exited with code {code}: stopping project {project}"
+        )),
+        AttachEnd::Follow(Some(err)) => ctx.shell.warn(&format!(
+            "log stream ended: {err:#}; stopping project {project}"
+        )),
+        AttachEnd::Follow(None) => {}
+        AttachEnd::UpFailed => ctx.shell.info(&format!(
+            "not attaching: up failed; stopping project {project}"
+        )),
+    }
 }
 
 /// The services whose logs an attached `up` shows: `None` for all of

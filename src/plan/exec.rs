@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use futures::future::{join_all, BoxFuture, FutureExt, Shared};
 use tokio::time::Instant;
+use tokio_util::task::AbortOnDropHandle;
 
 use super::{ContainerHandle, EdgeKind, Op, Plan, Step, StepId, WaitFor};
 use crate::engine::container::{create, Blueprint};
@@ -192,7 +193,13 @@ pub async fn execute(plan: &Plan, ctx: Arc<ExecContext>) -> ExecReport {
         .shared();
         futures.push(future);
     }
-    let tasks: Vec<_> = futures.iter().cloned().map(tokio::spawn).collect();
+    // Dropping this future (an attached `up` interrupted while it converges)
+    // aborts every step still running: none goes on creating or starting.
+    let tasks: Vec<_> = futures
+        .iter()
+        .cloned()
+        .map(|f| AbortOnDropHandle::new(tokio::spawn(f)))
+        .collect();
     let outcomes = join_all(tasks)
         .await
         .into_iter()
@@ -547,14 +554,14 @@ async fn wait_one(
                 },
             };
             let prober = probe.filter(|_| ctx.fast_health).map(|(cmd, timeout)| {
-                tokio::spawn(health::probe_until_settled(
+                AbortOnDropHandle::new(tokio::spawn(health::probe_until_settled(
                     ctx.engine.clone(),
                     ctx.hub.clone(),
                     id.clone(),
                     cmd,
                     timeout,
                     ctx.wait_deadline,
-                ))
+                )))
             });
             let result = ctx
                 .hub
@@ -570,9 +577,7 @@ async fn wait_one(
                     }
                 })
                 .await;
-            if let Some(prober) = prober {
-                prober.abort();
-            }
+            drop(prober);
             result
         }
     };
