@@ -265,3 +265,37 @@ fn a_spec_from_a_pipe_is_read() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stdout(&out).trim(), "piped");
 }
+
+#[test]
+fn a_spec_on_stdin_is_read_with_dash() {
+    // `torq -f - config`, as `docker compose -f - config`: the spec comes from
+    // standard input, the project directory is the working directory, and
+    // errors name `<stdin>` with line and column.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let project_dir = dir.path().join("from-stdin");
+    std::fs::create_dir(&project_dir).expect("project dir");
+    let run = |spec: &str| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_torq"))
+            .current_dir(&project_dir)
+            .env("NO_COLOR", "1")
+            .args(["-f", "-", "config", "--format", "json"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run torq");
+        std::io::Write::write_all(child.stdin.as_mut().expect("stdin"), spec.as_bytes())
+            .expect("write the spec");
+        drop(child.stdin.take());
+        child.wait_with_output().expect("torq ends")
+    };
+    let out = run("services:\n  web:\n    image: x\n");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let json: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
+    assert_eq!(json["name"], "from-stdin");
+    assert_eq!(json["services"]["web"]["image"], "x");
+
+    let out = run("services:\n  web:\n    image: x\n    retries: 3\n");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("<stdin>:4:5"), "{}", stderr(&out));
+}

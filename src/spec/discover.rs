@@ -4,7 +4,7 @@
 //! `COMPOSE_PATH_SEPARATOR`), as compose reads it > the first of [`SPEC_FILE_NAMES`] in the
 //! working directory or its nearest parent that has one (plus an override
 //! file next to it, as compose loads `compose.override.yaml`) > the embedded
-//! Torq stack spec (an empty list here).
+//! Torq stack spec (an empty list here). `-f -` reads standard input.
 
 use std::path::{Path, PathBuf};
 
@@ -30,12 +30,20 @@ pub const OVERRIDE_FILE_NAMES: [&str; 6] = [
     "docker-compose.override.yml",
 ];
 
-/// The spec files to load, absolute; empty means "the embedded spec".
+/// `-f -`: the spec is read from standard input (the project directory is
+/// then the working directory), as with docker compose.
+pub const STDIN_SPEC: &str = "-";
+
+/// The spec files to load, absolute (or [`STDIN_SPEC`]); empty means "the embedded spec".
 pub fn spec_files(options: &LoadOptions, working_dir: &Path) -> Result<Vec<PathBuf>, SpecError> {
     if !options.files.is_empty() {
         let mut files = Vec::new();
         for file in &options.files {
             if file.as_os_str().is_empty() {
+                continue;
+            }
+            if file == Path::new(STDIN_SPEC) {
+                files.push(PathBuf::from(STDIN_SPEC));
                 continue;
             }
             let path = absolute(file, working_dir);

@@ -54,10 +54,25 @@ impl Loader {
 
     /// Reads a spec file and registers it.
     pub fn read(&mut self, path: &Path) -> Result<FileId, SpecError> {
+        if path == Path::new(super::discover::STDIN_SPEC) {
+            return self.read_stdin();
+        }
         let shown = self.display_path(path);
         let text = std::fs::read_to_string(path)
             .map_err(|e| SpecError::in_file(shown.clone(), format!("cannot read the spec: {e}")))?;
         Ok(self.sources.add(path, shown, text))
+    }
+
+    /// Reads the spec from standard input (`-f -`), named `<stdin>` in messages.
+    fn read_stdin(&mut self) -> Result<FileId, SpecError> {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin().lock(), &mut text)
+            .map_err(|e| SpecError::in_file("<stdin>", format!("cannot read the spec: {e}")))?;
+        Ok(self.sources.add(
+            Path::new(super::discover::STDIN_SPEC),
+            "<stdin>".into(),
+            text,
+        ))
     }
 
     /// Reads a file named by `include` or `extends`, with the error at `at`.

@@ -73,6 +73,7 @@ pub fn load(options: &LoadOptions) -> Result<Project, SpecError> {
         Some(dir) => absolute(dir, &working_dir),
         None => spec_files
             .first()
+            .filter(|f| f.as_path() != Path::new(discover::STDIN_SPEC))
             .and_then(|f| f.parent())
             .map(Path::to_path_buf)
             .unwrap_or_else(|| working_dir.clone()),
