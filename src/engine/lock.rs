@@ -7,6 +7,11 @@
 //! them change one project at once). Another user's lock file is opened
 //! read-only, which `flock` accepts. The kernel releases the lock when the
 //! process ends, however it ends.
+//!
+//! The holder removes the file as it releases the lock, so `/tmp` does not
+//! collect one file per project ever run (CI runs many). A waiter may then
+//! hold a lock on a file that no longer has the name: after locking, it checks
+//! that the path still names the file it locked, and starts over if not.
 
 use std::fs::{File, OpenOptions};
 use std::io;
@@ -15,11 +20,23 @@ use std::path::PathBuf;
 
 use sha2::{Digest, Sha256};
 
-/// Held while a command changes a project; released on drop.
+/// Held while a command changes a project; released (and its file removed)
+/// on drop.
 #[derive(Debug)]
 pub struct ProjectLock {
-    _file: File,
+    file: File,
     pub path: PathBuf,
+}
+
+impl Drop for ProjectLock {
+    fn drop(&mut self) {
+        // Before the lock goes with the file: a waiter that gets it next
+        // sees the name gone and starts over on a fresh file. Another user's
+        // file in sticky /tmp cannot be removed; it stays, harmlessly.
+        if names_file(&self.path, &self.file) {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
 }
 
 /// The directory of every project lock on this machine.
@@ -40,30 +57,53 @@ pub async fn lock_project(
     on_wait: impl FnOnce(),
 ) -> io::Result<ProjectLock> {
     let path = lock_path(host, project);
-    let file = match OpenOptions::new()
+    let mut on_wait = Some(on_wait);
+    loop {
+        let file = open_lock_file(&path)?;
+        let file = if try_flock(&file, libc::LOCK_EX | libc::LOCK_NB)? {
+            file
+        } else {
+            if let Some(on_wait) = on_wait.take() {
+                on_wait();
+            }
+            tokio::task::spawn_blocking(move || -> io::Result<File> {
+                loop {
+                    if try_flock(&file, libc::LOCK_EX)? {
+                        return Ok(file);
+                    }
+                }
+            })
+            .await
+            .map_err(io::Error::other)??
+        };
+        if names_file(&path, &file) {
+            return Ok(ProjectLock { file, path });
+        }
+        // The previous holder removed it as it let go: lock the new one.
+    }
+}
+
+/// Opens (creating) the lock file; another user's read-only.
+fn open_lock_file(path: &std::path::Path) -> io::Result<File> {
+    match OpenOptions::new()
         .create(true)
         .truncate(false)
         .read(true)
         .write(true)
-        .open(&path)
+        .open(path)
     {
-        Err(err) if err.kind() == io::ErrorKind::PermissionDenied => File::open(&path)?,
-        other => other?,
-    };
-    if try_flock(&file, libc::LOCK_EX | libc::LOCK_NB)? {
-        return Ok(ProjectLock { _file: file, path });
+        Err(err) if err.kind() == io::ErrorKind::PermissionDenied => File::open(path),
+        other => other,
     }
-    on_wait();
-    let file = tokio::task::spawn_blocking(move || -> io::Result<File> {
-        loop {
-            if try_flock(&file, libc::LOCK_EX)? {
-                return Ok(file);
-            }
-        }
-    })
-    .await
-    .map_err(io::Error::other)??;
-    Ok(ProjectLock { _file: file, path })
+}
+
+/// Whether `path` still names `file` (same device and inode).
+fn names_file(path: &std::path::Path, file: &File) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::metadata(path), file.metadata()) {
+        (Ok(named), Ok(held)) => named.dev() == held.dev() && named.ino() == held.ino(),
+        _ => false,
+    }
 }
 
 /// `Ok(true)` when locked, `Ok(false)` when held elsewhere (non-blocking) or interrupted.
@@ -110,7 +150,7 @@ mod tests {
         let second = second.await.unwrap().unwrap();
         assert_eq!(second.path, path);
         drop(second);
-        let _ = std::fs::remove_file(path);
+        assert!(!path.exists(), "the last holder removes the lock file");
     }
 
     #[test]
