@@ -394,14 +394,6 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
-/// The answer of a command that is not built yet: say so and fail, never fake success.
-pub fn not_built_yet(ctx: &Context, command: &str) -> anyhow::Result<ExitStatus> {
-    ctx.shell.error(&format!(
-        "`torq {command}` is not built yet in this version"
-    ));
-    Ok(ExitStatus::Failure)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
