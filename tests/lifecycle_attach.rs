@@ -52,7 +52,7 @@ fn sigterm_ends_an_attached_up_with_a_graceful_down() {
 services:
   talker:
     image: {image}
-    command: ["sh", "-c", "trap 'exit 0' TERM; while true; do echo talker-says-hello; sleep 0.2; done"]
+    command: ["sh", "-c", "trap 'echo talker-stops-now; exit 0' TERM; while true; do echo talker-says-hello; sleep 0.2; done"]
     stop_grace_period: 1s
 "#,
     );
@@ -99,6 +99,8 @@ services:
     let stderr = err_reader.join().unwrap_or_default();
     assert_eq!(status.code(), Some(0), "stderr:\n{stderr}");
     assert!(stdout.contains("talker-says-hello"), "{stdout}");
+    // The logs keep streaming during the down: the service's last words show.
+    assert!(stdout.contains("talker-stops-now"), "{stdout}");
     assert!(stderr.contains("SIGTERM: stopping project"), "{stderr}");
     assert!(
         project.containers().is_empty(),

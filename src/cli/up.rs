@@ -413,6 +413,11 @@ async fn attached(
             }
         }
     };
+    if follow_live {
+        // Lines that arrived as the last containers stopped are queued:
+        // write them (one poll drains what is ready, waits for nothing).
+        let _ = futures::FutureExt::now_or_never(&mut follow);
+    }
     drop(follow);
     let _ = printer.flush();
     reporter.finish();
