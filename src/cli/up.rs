@@ -17,7 +17,7 @@ use crate::logs::{FormatOptions, LineFilter, LineFormatter, LinePrinter, LogSink
 use crate::plan::down::DownOptions;
 use crate::plan::lifecycle::{self, FailureSummary, UpRequest};
 use crate::spec::model::Project;
-use crate::ui::progress::{reporter_for, PlainReporter};
+use crate::ui::progress::{reporter_for, NullReporter, PlainReporter};
 use crate::ui::styles;
 
 pub const AFTER_HELP: &str = "\
@@ -398,7 +398,9 @@ async fn attached(
         ..Default::default()
     };
     let mut follow_live = end.follow_live() && matches!(session, Session::Converged { .. });
-    let down = {
+    // The session let go of the lock once `up` was done; `down` takes it again.
+    let _lock = lifecycle::acquire_lock(engine, &project.name, reporter.as_ref()).await?;
+    let mut down = {
         let graceful_down = lifecycle::down(engine, &project.name, &graceful, reporter.clone());
         tokio::pin!(graceful_down);
         loop {
@@ -413,6 +415,12 @@ async fn attached(
             }
         }
     };
+    if let (Session::Interrupted(_), Ok(first)) = (&session, &mut down) {
+        // A create the cancelled `up` had already sent may land after the
+        // down listed the project's containers: one more pass removes it.
+        let quiet: Arc<dyn crate::ui::Reporter> = Arc::new(NullReporter);
+        first.absorb(lifecycle::down(engine, &project.name, &graceful, quiet).await?);
+    }
     if follow_live {
         // Lines that arrived as the last containers stopped are queued:
         // write them (one poll drains what is ready, waits for nothing).

@@ -463,6 +463,19 @@ pub struct DownOutcome {
     pub failures: Vec<FailureSummary>,
 }
 
+impl DownOutcome {
+    /// Adds what a second pass of `down` did to this one.
+    pub fn absorb(&mut self, other: DownOutcome) {
+        self.nothing &= other.nothing;
+        self.stopped.extend(other.stopped);
+        self.killed.extend(other.killed);
+        self.removed_containers.extend(other.removed_containers);
+        self.removed_networks.extend(other.removed_networks);
+        self.removed_volumes.extend(other.removed_volumes);
+        self.failures.extend(other.failures);
+    }
+}
+
 /// Stops and removes the project's containers (orphans included), then its
 /// networks and, with `options.volumes`, its volumes. The caller holds the lock.
 pub async fn down(
