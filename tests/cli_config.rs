@@ -80,6 +80,22 @@ fn services_and_volumes_lists() {
 }
 
 #[test]
+fn services_list_in_dependency_order() {
+    // As docker compose: a service comes after the services it depends on,
+    // even when the spec lists it first.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("compose.yaml"),
+        "services:\n  zeta: {image: x, depends_on: [mid]}\n  alpha: {image: x}\n  \
+         mid: {image: x, depends_on: [beta]}\n  beta: {image: x}\n",
+    )
+    .unwrap();
+    let out = torq(dir.path(), &["config", "--services"], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "beta\nmid\nzeta\nalpha\n");
+}
+
+#[test]
 fn quiet_only_validates() {
     let out = torq(&fixtures().join("valid/misc"), &["config", "-q"], &[]);
     assert!(out.status.success(), "{}", stderr(&out));
