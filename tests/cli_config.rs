@@ -46,6 +46,29 @@ fn yaml_is_the_default_format() {
 }
 
 #[test]
+fn yaml_leaves_out_what_compose_yaml_leaves_out() {
+    // compose's JSON prints `ipam: {}`, `deploy.placement: {}`,
+    // `deploy.resources: {}` and a watch's `exec: {command: null}`; its YAML does not.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("compose.yaml"),
+        "services:\n  app:\n    image: x\n    deploy: {replicas: 2}\n    develop:\n      \
+         watch: [{path: ./src, action: sync, target: /app}]\n",
+    )
+    .unwrap();
+    let out = torq(dir.path(), &["config"], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    for absent in ["ipam", "placement", "resources", "exec"] {
+        assert!(!text.contains(absent), "`{absent}` in\n{text}");
+    }
+    assert!(text.contains("replicas: 2"), "{text}");
+    let out = torq(dir.path(), &["config", "--format", "json"], &[]);
+    let value: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("JSON");
+    assert_eq!(value["networks"]["default"]["ipam"], serde_json::json!({}));
+}
+
+#[test]
 fn json_has_compose_shapes() {
     let out = torq(
         &fixtures().join("valid/ports"),
@@ -77,6 +100,22 @@ fn services_and_volumes_lists() {
         &[],
     );
     assert_eq!(stdout(&out), "db\nmigrate\ncache\napp\nsidecar\nnetns\n");
+}
+
+#[test]
+fn services_list_in_dependency_order() {
+    // As docker compose: a service comes after the services it depends on,
+    // even when the spec lists it first.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("compose.yaml"),
+        "services:\n  zeta: {image: x, depends_on: [mid]}\n  alpha: {image: x}\n  \
+         mid: {image: x, depends_on: [beta]}\n  beta: {image: x}\n",
+    )
+    .unwrap();
+    let out = torq(dir.path(), &["config", "--services"], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "beta\nmid\nzeta\nalpha\n");
 }
 
 #[test]

@@ -32,8 +32,10 @@ use std::time::Duration;
 use bollard::Docker;
 use thiserror::Error;
 
-/// How long reaching the engine may take before torq gives up.
-pub const CONNECT_DEADLINE: Duration = Duration::from_secs(2);
+/// How long reaching the engine may take before torq gives up. Below 2 s,
+/// so that torq, process start and spec loading included, exits within 2 s
+/// when the engine does not answer.
+pub const CONNECT_DEADLINE: Duration = Duration::from_millis(1500);
 
 /// Deadline for one ordinary API request (the engine's answer headers; a
 /// container stop may legitimately take its grace period).
@@ -67,7 +69,7 @@ pub enum ConnectError {
     #[error(
         "the Docker engine at {host} did not answer within {}s\n  \
          Is it overloaded or hung? Check `docker info`, or DOCKER_HOST.",
-        CONNECT_DEADLINE.as_secs()
+        CONNECT_DEADLINE.as_secs_f64()
     )]
     Timeout { host: String },
 

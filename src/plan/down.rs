@@ -8,7 +8,7 @@
 //! in the spec) like any other container. `--force` kills and removes
 //! everything at once.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use super::{order, required, ContainerRef, Edge, Op, Plan, StepId};
@@ -103,11 +103,21 @@ pub fn plan_down(state: &ProjectState, options: &DownOptions) -> Plan {
             stops.entry(c.service.as_str()).or_default().push(step);
             stop_of.push((step, c));
         }
+        // What each running container depends on, directly or through other
+        // services — also through containers that no longer run (an exited
+        // `init` between `app` and `db` still stops `app` before `db`, as
+        // compose does).
+        let direct = direct_dependencies(state);
+        let closures: Vec<HashSet<String>> = stop_of
+            .iter()
+            .map(|(_, c)| transitive_dependencies(&c.service, &direct))
+            .collect();
         for (step, c) in &stop_of {
             let dependents: Vec<Edge> = stop_of
                 .iter()
-                .filter(|(_, other)| label_dependencies(other).contains(&c.service))
-                .map(|(other_step, _)| order(*other_step))
+                .zip(&closures)
+                .filter(|(_, deps)| deps.contains(&c.service))
+                .map(|((other_step, _), _)| order(*other_step))
                 .collect();
             plan.steps[*step].after.extend(dependents);
         }
@@ -157,6 +167,36 @@ pub fn plan_down(state: &ProjectState, options: &DownOptions) -> Plan {
     }
     plan.sort_topologically();
     plan
+}
+
+/// Each service's direct dependencies, from all of the project's containers' labels.
+fn direct_dependencies(state: &ProjectState) -> HashMap<String, HashSet<String>> {
+    let mut direct: HashMap<String, HashSet<String>> = HashMap::new();
+    for c in &state.containers {
+        direct
+            .entry(c.service.clone())
+            .or_default()
+            .extend(label_dependencies(c));
+    }
+    direct
+}
+
+/// The services `service` depends on, directly or transitively (cycles end).
+fn transitive_dependencies(
+    service: &str,
+    direct: &HashMap<String, HashSet<String>>,
+) -> HashSet<String> {
+    let mut seen: HashSet<String> = HashSet::new();
+    let mut todo: Vec<&str> = vec![service];
+    while let Some(s) = todo.pop() {
+        for dep in direct.get(s).into_iter().flatten() {
+            if seen.insert(dep.clone()) {
+                todo.push(dep);
+            }
+        }
+    }
+    seen.remove(service);
+    seen
 }
 
 fn container_ref(c: &ObservedContainer) -> ContainerRef {
@@ -274,6 +314,32 @@ mod tests {
             .find(|op| matches!(op, Op::RemoveVolume { .. }))
             .is_empty());
         assert_eq!(step(&plan, "stop demo-api-2").subject, "api-2");
+    }
+
+    #[test]
+    fn stops_wait_for_dependents_behind_an_exited_container() {
+        // app -> init (exited, service_completed_successfully) -> db: app stops before db.
+        let state = ProjectState {
+            project: "demo".into(),
+            containers: vec![
+                container("db", 1, "", RunState::Running),
+                container("init", 1, "db:service_started:false", RunState::Exited),
+                container(
+                    "app",
+                    1,
+                    "init:service_completed_successfully:false",
+                    RunState::Running,
+                ),
+            ],
+            ..Default::default()
+        };
+        let plan = plan_down(&state, &DownOptions::default());
+        assert_eq!(
+            after(&plan, "stop demo-db-1", "stop demo-app-1"),
+            Some(EdgeKind::Order),
+            "{plan}"
+        );
+        assert!(step(&plan, "stop demo-app-1").after.is_empty());
     }
 
     #[test]

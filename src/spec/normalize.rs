@@ -96,10 +96,34 @@ pub fn to_yaml_string(project: &Project) -> String {
         for service in services.values_mut() {
             if let Some(service) = service.as_object_mut() {
                 service.retain(|k, v| !((k == "command" || k == "entrypoint") && v.is_null()));
+                // compose's YAML leaves out what its JSON prints empty.
+                if let Some(deploy) = service.get_mut("deploy").and_then(Value::as_object_mut) {
+                    deploy.retain(|k, v| {
+                        !(matches!(k.as_str(), "placement" | "resources") && is_empty_object(v))
+                    });
+                }
+                let watches = service
+                    .get_mut("develop")
+                    .and_then(|d| d.get_mut("watch"))
+                    .and_then(Value::as_array_mut);
+                for watch in watches.into_iter().flatten() {
+                    if let Some(watch) = watch.as_object_mut() {
+                        watch.retain(|k, v| !(k == "exec" && *v == json!({"command": null})));
+                    }
+                }
             }
         }
     }
+    if let Some(networks) = value.get_mut("networks").and_then(Value::as_object_mut) {
+        for network in networks.values_mut().filter_map(Value::as_object_mut) {
+            network.retain(|k, v| !(k == "ipam" && is_empty_object(v)));
+        }
+    }
     serde_saphyr::to_string(&value).unwrap_or_else(|e| format!("# cannot print YAML: {e}\n"))
+}
+
+fn is_empty_object(v: &Value) -> bool {
+    v.as_object().is_some_and(Map::is_empty)
 }
 
 fn insert_if<T: Into<Value>>(map: &mut Map<String, Value>, key: &str, value: Option<T>) {
