@@ -474,3 +474,61 @@ services:
     assert!(new_api_started < first_event(&events, "web", "start").unwrap().time_nano);
     assert!(project.containers().iter().all(|c| c.state == "running"));
 }
+
+/// A recreated container takes over the anonymous volumes of the one it
+/// replaces (as docker compose does), so a config change keeps a database's
+/// data; `--renew-anon-volumes` starts it afresh; `down` removes them.
+#[test]
+fn a_recreated_service_keeps_its_anonymous_volume_data() {
+    const STORE: &str = r#"
+services:
+  store:
+    image: {image}
+    command: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 0.2; done"]
+    volumes: ["/data"]
+    environment:
+      GENERATION: "1"
+"#;
+    let project = TestProject::new("anon-volume", STORE);
+    project.torq(&["up"]).assert_code(0);
+    let container = format!("{}-store-1", project.name);
+    docker_ok(&["exec", &container, "sh", "-c", "echo keep > /data/f"]);
+    let volume_of = |container: &str| {
+        docker_ok(&[
+            "inspect",
+            "-f",
+            "{{range .Mounts}}{{.Name}}{{end}}",
+            container,
+        ])
+    };
+    let volume = volume_of(&container);
+    assert_eq!(volume.len(), 64, "an anonymous volume: {volume}");
+
+    let before = ids_by_service(&project);
+    project.write_spec(&STORE.replace("GENERATION: \"1\"", "GENERATION: \"2\""));
+    let result = project.torq(&["up"]);
+    result.assert_code(0);
+    assert_ne!(
+        before["store"],
+        ids_by_service(&project)["store"],
+        "recreated"
+    );
+    assert_eq!(docker_ok(&["exec", &container, "cat", "/data/f"]), "keep");
+    assert_eq!(volume_of(&container), volume);
+
+    project.write_spec(&STORE.replace("GENERATION: \"1\"", "GENERATION: \"3\""));
+    project.torq(&["up", "--renew-anon-volumes"]).assert_code(0);
+    let missing = docker(&["exec", &container, "cat", "/data/f"]);
+    assert!(!missing.status.success(), "a fresh volume has no file");
+    assert_ne!(volume_of(&container), volume);
+    let listed = docker_ok(&["volume", "ls", "-q"]);
+    assert!(
+        !listed.lines().any(|v| v == volume),
+        "the renewed volume went with its old container"
+    );
+
+    let fresh = volume_of(&container);
+    project.torq(&["down"]).assert_code(0);
+    let listed = docker_ok(&["volume", "ls", "-q"]);
+    assert!(!listed.lines().any(|v| v == fresh), "down removes it");
+}

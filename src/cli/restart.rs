@@ -80,6 +80,7 @@ pub fn run(ctx: &Context, args: RestartArgs) -> anyhow::Result<ExitStatus> {
         wait_timeout: Duration::from_secs(args.wait_timeout),
         fast_health: true,
         scale: Default::default(),
+        renew_anon_volumes: false,
     };
     let grace = Duration::try_from_secs_f64(args.grace.max(0.0)).unwrap_or(Duration::ZERO);
     super::runtime()?.block_on(async {

@@ -66,6 +66,12 @@ pub struct UpArgs {
     #[arg(long)]
     pub force_recreate: bool,
 
+    /// Give recreated containers fresh anonymous volumes instead of taking
+    /// over the old container's (and their data).
+    /// (`-V` in docker compose; here `-V` is `--version`.)
+    #[arg(long)]
+    pub renew_anon_volumes: bool,
+
     /// Don't start the services' dependencies.
     #[arg(long)]
     pub no_deps: bool,
@@ -205,6 +211,7 @@ pub fn request_from(project: &Project, args: &UpArgs) -> anyhow::Result<UpReques
         wait_timeout: Duration::from_secs(args.wait_timeout),
         fast_health: !args.no_fast_health,
         scale: lifecycle::parse_scale(project, &args.scale)?,
+        renew_anon_volumes: args.renew_anon_volumes,
     })
 }
 

@@ -162,17 +162,25 @@ pub async fn kill_container(
     }
 }
 
-/// Removes a container (and its anonymous volumes); `force` kills it first.
-/// Already gone is success.
+/// How a container is removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Removal {
+    /// Kill it first if it runs.
+    pub force: bool,
+    /// Remove its anonymous volumes with it.
+    pub anonymous_volumes: bool,
+}
+
+/// Removes a container. Already gone is success.
 pub async fn remove_container(
     engine: &Engine,
     id: &str,
     name: &str,
-    force: bool,
+    removal: Removal,
 ) -> Result<(), ApiError> {
     let options = RemoveContainerOptions {
-        v: true,
-        force,
+        v: removal.anonymous_volumes,
+        force: removal.force,
         link: false,
     };
     match with_deadline(

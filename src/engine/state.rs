@@ -65,6 +65,21 @@ pub struct ObservedContainer {
     /// The engine's human status text (`Up 3 minutes (healthy)`).
     pub status_text: String,
     pub labels: HashMap<String, String>,
+    /// Anonymous volumes mounted in the container (the engine named them:
+    /// 64 hex digits), which a recreated container takes over.
+    pub anonymous_volumes: Vec<AnonymousVolume>,
+}
+
+/// An anonymous volume and where a container mounts it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AnonymousVolume {
+    pub name: String,
+    pub destination: String,
+}
+
+/// Whether a volume name is one the engine made up (64 hex digits).
+pub fn is_anonymous_volume_name(name: &str) -> bool {
+    name.len() == 64 && name.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 impl ObservedContainer {
@@ -338,6 +353,17 @@ pub async fn list_volumes(engine: &Engine, project: &str) -> Result<Vec<Observed
 /// One container from a list entry; `None` when the engine gave no id.
 fn container_from_summary(summary: ContainerSummary) -> Option<ObservedContainer> {
     let id = summary.id?;
+    let anonymous_volumes = summary
+        .mounts
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|m| m.typ.as_deref() == Some("volume"))
+        .filter_map(|m| {
+            let name = m.name.filter(|n| is_anonymous_volume_name(n))?;
+            let destination = m.destination.filter(|d| !d.is_empty())?;
+            Some(AnonymousVolume { name, destination })
+        })
+        .collect();
     let labels = summary.labels.unwrap_or_default();
     let name = summary
         .names
@@ -382,6 +408,7 @@ fn container_from_summary(summary: ContainerSummary) -> Option<ObservedContainer
         restart_count: None,
         status_text,
         labels,
+        anonymous_volumes,
     })
 }
 

@@ -29,6 +29,11 @@ pub struct DownOptions {
     pub services: Option<Vec<String>>,
 }
 
+/// The names of a container's anonymous volumes.
+pub fn anonymous_volume_names(c: &ObservedContainer) -> Vec<String> {
+    c.anonymous_volumes.iter().map(|v| v.name.clone()).collect()
+}
+
 /// The services a container's `depends_on` label names.
 pub fn label_dependencies(c: &ObservedContainer) -> Vec<String> {
     c.labels
@@ -80,6 +85,8 @@ pub fn plan_down(state: &ProjectState, options: &DownOptions) -> Plan {
                     service: c.service.clone(),
                     container: container_ref(c),
                     force: true,
+                    keep_anonymous_volumes: false,
+                    anonymous_volumes: anonymous_volume_names(c),
                 },
                 Vec::new(),
                 None,
@@ -132,6 +139,8 @@ pub fn plan_down(state: &ProjectState, options: &DownOptions) -> Plan {
                     service: c.service.clone(),
                     container: container_ref(c),
                     force: false,
+                    keep_anonymous_volumes: false,
+                    anonymous_volumes: anonymous_volume_names(c),
                 },
                 stop.into_iter().collect(),
                 None,

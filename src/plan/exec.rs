@@ -18,7 +18,7 @@ use crate::engine::container::{create, Blueprint};
 use crate::engine::events::{EventHub, Live};
 use crate::engine::health;
 use crate::engine::ops;
-use crate::engine::state::HealthState;
+use crate::engine::state::{AnonymousVolume, HealthState};
 use crate::engine::Engine;
 use crate::spec::model::{Healthcheck, Project};
 use crate::ui::{Event, Phase, Reporter};
@@ -377,8 +377,11 @@ async fn run_step(
             }
         }
         Op::CreateContainer {
-            service, number, ..
-        } => create_container(ctx, service, *number).await,
+            service,
+            number,
+            inherit,
+            ..
+        } => create_container(ctx, service, *number, inherit).await,
         Op::StartContainer { service, container } => {
             let Some(id) = resolve(container, results) else {
                 return Outcome::failed("its container was not created");
@@ -437,15 +440,26 @@ async fn run_step(
             },
         },
         Op::RemoveContainer {
-            container, force, ..
+            container,
+            force,
+            keep_anonymous_volumes,
+            anonymous_volumes,
+            ..
         } => {
             let live = ctx.hub.live(&container.id);
             let was_running = *force && live.started && !live.died();
-            match ops::remove_container(engine, &container.id, &container.name, *force).await {
-                Ok(()) => Outcome::Done {
-                    container: Some(container.id.clone()),
-                    killed: was_running,
-                },
+            let removal = ops::Removal {
+                force: *force,
+                anonymous_volumes: !*keep_anonymous_volumes,
+            };
+            match ops::remove_container(engine, &container.id, &container.name, removal).await {
+                Ok(()) => {
+                    remove_anonymous_volumes(engine, anonymous_volumes).await;
+                    Outcome::Done {
+                        container: Some(container.id.clone()),
+                        killed: was_running,
+                    }
+                }
                 Err(err) => Outcome::Failed {
                     reason: err.message(),
                     container: Some(container.id.clone()),
@@ -463,7 +477,22 @@ async fn run_step(
     }
 }
 
-async fn create_container(ctx: &ExecContext, service: &str, number: u32) -> Outcome {
+/// Removes the anonymous volumes a removed container leaves behind; one
+/// still in use elsewhere (or already gone) stays as it is.
+async fn remove_anonymous_volumes(engine: &Engine, names: &[String]) {
+    for name in names {
+        if let Err(err) = ops::remove_volume(engine, name).await {
+            tracing::debug!(volume = %name, %err, "anonymous volume kept");
+        }
+    }
+}
+
+async fn create_container(
+    ctx: &ExecContext,
+    service: &str,
+    number: u32,
+    inherit: &[AnonymousVolume],
+) -> Outcome {
     let (Some(blueprint), Some(spec)) = (
         ctx.blueprints.get(service),
         ctx.project.services.get(service),
@@ -472,7 +501,8 @@ async fn create_container(ctx: &ExecContext, service: &str, number: u32) -> Outc
             "internal error: no blueprint for service {service}"
         ));
     };
-    match create::create_replica(&ctx.engine, &ctx.project, spec, blueprint, number).await {
+    let replica = create::Replica { number, inherit };
+    match create::create_replica(&ctx.engine, &ctx.project, spec, blueprint, replica).await {
         Ok(id) => Outcome::Done {
             container: Some(id),
             killed: false,

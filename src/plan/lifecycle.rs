@@ -43,6 +43,20 @@ pub struct UpRequest {
     /// Probe health by exec while waiting.
     pub fast_health: bool,
     pub scale: HashMap<String, u32>,
+    /// Recreated containers get fresh anonymous volumes.
+    pub renew_anon_volumes: bool,
+}
+
+impl UpRequest {
+    /// The options that shape the plan.
+    fn plan_options(&self) -> UpOptions {
+        UpOptions {
+            force_recreate: self.force_recreate,
+            wait: self.wait,
+            scale: self.scale.clone(),
+            renew_anon_volumes: self.renew_anon_volumes,
+        }
+    }
 }
 
 /// A failure for the final summary.
@@ -251,11 +265,7 @@ pub async fn dry_run_up(
     }
     let state = observe(engine, &project.name).await?;
     let blueprints = blueprints(project, &services, &images);
-    let options = UpOptions {
-        force_recreate: request.force_recreate,
-        wait: request.wait,
-        scale: request.scale.clone(),
-    };
+    let options = request.plan_options();
     let plan = plan_up(&UpInput {
         project,
         state: &state,
@@ -295,11 +305,7 @@ pub async fn up(
     tracing::debug!(ms = began.elapsed().as_secs_f64() * 1e3, "state observed");
     warn_orphans(&project, &state, reporter.as_ref());
     let blueprints = blueprints(&project, &services, &images);
-    let options = UpOptions {
-        force_recreate: request.force_recreate,
-        wait: request.wait,
-        scale: request.scale.clone(),
-    };
+    let options = request.plan_options();
     let plan = plan_up(&UpInput {
         project: &project,
         state: &state,

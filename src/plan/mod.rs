@@ -20,6 +20,7 @@ pub mod up;
 use std::fmt;
 use std::time::Duration;
 
+use crate::engine::state::AnonymousVolume;
 use crate::spec::model::Condition;
 
 /// Index of a step in its plan.
@@ -133,6 +134,9 @@ pub enum Op {
         service: String,
         number: u32,
         name: String,
+        /// The anonymous volumes of the container it replaces, mounted again
+        /// where they were (as docker compose does), so a recreate keeps data.
+        inherit: Vec<AnonymousVolume>,
     },
     StartContainer {
         service: String,
@@ -150,11 +154,17 @@ pub enum Op {
         container: ContainerRef,
         grace: Option<Duration>,
     },
-    /// Remove; `force` kills a running container first.
+    /// Remove; `force` kills a running container first. Its anonymous
+    /// volumes go with it unless a replacement inherits them.
     RemoveContainer {
         service: String,
         container: ContainerRef,
         force: bool,
+        keep_anonymous_volumes: bool,
+        /// Anonymous volumes to remove once the container is gone: one a
+        /// container inherited is mounted by name, and the engine's own
+        /// removal (`v`) no longer counts it as the container's.
+        anonymous_volumes: Vec<String>,
     },
     RemoveNetwork {
         id: String,
@@ -183,7 +193,11 @@ impl Op {
         match self {
             Op::CreateNetwork { name, .. } => format!("create network {name}"),
             Op::CreateVolume { name, .. } => format!("create volume {name}"),
-            Op::CreateContainer { name, .. } => format!("create container {name}"),
+            Op::CreateContainer { name, inherit, .. } => match inherit.len() {
+                0 => format!("create container {name}"),
+                1 => format!("create container {name}, reusing 1 anonymous volume"),
+                n => format!("create container {name}, reusing {n} anonymous volumes"),
+            },
             Op::StartContainer { container, .. } => format!("start {}", container.name()),
             Op::Wait {
                 service, condition, ..

@@ -23,8 +23,8 @@ use crate::engine::container::{
     network_mode_service, network_name, referenced_services, service_network_keys,
     service_volume_keys, volume_name, Blueprint,
 };
-use crate::engine::state::{ObservedContainer, ProjectState};
-use crate::spec::model::{Condition, Project, Service};
+use crate::engine::state::{AnonymousVolume, ObservedContainer, ProjectState};
+use crate::spec::model::{Condition, MountKind, Project, Service};
 
 /// Options of `up` that shape the plan.
 #[derive(Debug, Clone, Default)]
@@ -35,6 +35,9 @@ pub struct UpOptions {
     pub wait: bool,
     /// Replica count overrides (`--scale`).
     pub scale: HashMap<String, u32>,
+    /// A recreated container gets fresh anonymous volumes instead of the
+    /// old container's (`--renew-anon-volumes`).
+    pub renew_anon_volumes: bool,
 }
 
 /// Everything the planner reads.
@@ -127,9 +130,19 @@ pub fn plan_up(input: &UpInput) -> Plan {
                         .push(ContainerHandle::Existing(container_ref(c)));
                 }
                 decision => {
+                    let mut inherit = Vec::new();
                     let (removed, cause) = match decision {
                         Decision::Recreate { old, cause } => {
-                            let removal = remove_container(&mut plan, &subject, old, &cause);
+                            if !input.options.renew_anon_volumes {
+                                inherit = inherited_volumes(input, service, old);
+                            }
+                            let removal = remove_container_keeping(
+                                &mut plan,
+                                &subject,
+                                old,
+                                &cause,
+                                !inherit.is_empty(),
+                            );
                             let first = plan.steps[removal]
                                 .after
                                 .first()
@@ -161,6 +174,7 @@ pub fn plan_up(input: &UpInput) -> Plan {
                             service: name.to_string(),
                             number,
                             name: container_name.clone(),
+                            inherit,
                         },
                         after,
                         Some(cause),
@@ -428,8 +442,50 @@ fn stale_reason(c: &ObservedContainer) -> String {
     }
 }
 
+/// The anonymous volumes a replacement of `old` takes over, as docker
+/// compose does: those the spec mounts anonymously at the same place, and —
+/// when the image is unchanged — those the spec does not mount at all (the
+/// image's own `VOLUME`s).
+fn inherited_volumes(
+    input: &UpInput,
+    service: &Service,
+    old: &ObservedContainer,
+) -> Vec<AnonymousVolume> {
+    let same_image = input
+        .images
+        .id(&service.name)
+        .is_some_and(|id| !id.is_empty() && id == old.image_id);
+    old.anonymous_volumes
+        .iter()
+        .filter(|v| {
+            let destination = v.destination.trim_end_matches('/');
+            match service
+                .volumes
+                .iter()
+                .find(|m| m.target.trim_end_matches('/') == destination)
+            {
+                Some(m) => m.kind == MountKind::Volume && m.source.is_none(),
+                None => same_image,
+            }
+        })
+        .cloned()
+        .collect()
+}
+
 /// Stop (if running) and remove an existing container; returns the remove step.
 fn remove_container(plan: &mut Plan, subject: &str, c: &ObservedContainer, cause: &str) -> StepId {
+    remove_container_keeping(plan, subject, c, cause, false)
+}
+
+/// [`remove_container`], keeping its anonymous volumes when asked (a
+/// replacement inherits them).
+fn remove_container_keeping(
+    plan: &mut Plan,
+    subject: &str,
+    c: &ObservedContainer,
+    cause: &str,
+    keep_anonymous_volumes: bool,
+) -> StepId {
     let mut after = Vec::new();
     if c.is_running() {
         let stop = plan.push(
@@ -450,6 +506,12 @@ fn remove_container(plan: &mut Plan, subject: &str, c: &ObservedContainer, cause
             service: c.service.clone(),
             container: container_ref(c),
             force: false,
+            keep_anonymous_volumes,
+            anonymous_volumes: if keep_anonymous_volumes {
+                Vec::new()
+            } else {
+                super::down::anonymous_volume_names(c)
+            },
         },
         after,
         Some(cause.to_string()),
@@ -807,6 +869,72 @@ mod tests {
             plan.steps.iter().all(|s| matches!(s.op, Op::Wait { .. })),
             "only waits expected:\n{plan}"
         );
+    }
+
+    #[test]
+    fn a_recreated_container_takes_over_its_anonymous_volumes() {
+        let mut project = project();
+        let job = project.services.get_mut("job").unwrap();
+        job.volumes = vec![crate::spec::model::Mount {
+            target: "/cache".into(),
+            ..Default::default()
+        }];
+        let mut state = ProjectState::default();
+        let mut old = running(&project, "job", Some("old-hash"));
+        let anonymous = |c: char, destination: &str| AnonymousVolume {
+            name: c.to_string().repeat(64),
+            destination: destination.into(),
+        };
+        old.anonymous_volumes = vec![
+            anonymous('a', "/cache"),   // the spec's anonymous volume
+            anonymous('b', "/img-vol"), // the image's VOLUME (same image)
+        ];
+        state.containers.push(old);
+
+        let plan = plan_for(&project, &state, &["job"], UpOptions::default());
+        let inherited = plan.find(|op| matches!(op, Op::CreateContainer { .. }));
+        let Op::CreateContainer { inherit, .. } = &inherited[0].op else {
+            unreachable!()
+        };
+        assert_eq!(
+            *inherit,
+            vec![anonymous('a', "/cache"), anonymous('b', "/img-vol")]
+        );
+        let text = plan.to_string();
+        assert!(text.contains("reusing 2 anonymous volumes"), "{text}");
+        let removal = plan.find(|op| matches!(op, Op::RemoveContainer { .. }));
+        assert!(matches!(
+            removal[0].op,
+            Op::RemoveContainer {
+                keep_anonymous_volumes: true,
+                ..
+            }
+        ));
+
+        // A new image: the old one's VOLUMEs are not the new one's.
+        state.containers[0].image_id = "sha256:older".into();
+        let plan = plan_for(&project, &state, &["job"], UpOptions::default());
+        let created = plan.find(|op| matches!(op, Op::CreateContainer { .. }));
+        let Op::CreateContainer { inherit, .. } = &created[0].op else {
+            unreachable!()
+        };
+        assert_eq!(*inherit, vec![anonymous('a', "/cache")]);
+
+        // --renew-anon-volumes: fresh ones, the old ones go with the old container.
+        let renew = UpOptions {
+            renew_anon_volumes: true,
+            ..Default::default()
+        };
+        let plan = plan_for(&project, &state, &["job"], renew);
+        assert!(!plan.to_string().contains("reusing"), "{plan}");
+        let removal = plan.find(|op| matches!(op, Op::RemoveContainer { .. }));
+        assert!(matches!(
+            removal[0].op,
+            Op::RemoveContainer {
+                keep_anonymous_volumes: false,
+                ..
+            }
+        ));
     }
 
     #[test]

@@ -3,7 +3,10 @@
 //! then the secrets and configs copied in before it ever starts; and the
 //! `post_start` hooks once it runs.
 
+use bollard::models::{ContainerCreateBody, Mount, MountType};
+
 use super::{files, hooks, Blueprint};
+use crate::engine::state::AnonymousVolume;
 use crate::engine::{ops, Engine};
 use crate::spec::model::{Project, Service};
 
@@ -15,16 +18,26 @@ pub struct CreateFailure {
     pub container: Option<String>,
 }
 
-/// Creates replica `number` of `service`, connects its extra networks and
-/// copies in its injected files; returns the container id.
+/// Which replica to create, and what it takes over from the container it
+/// replaces.
+#[derive(Debug, Clone, Copy)]
+pub struct Replica<'a> {
+    pub number: u32,
+    /// Anonymous volumes of the replaced container, mounted again where they were.
+    pub inherit: &'a [AnonymousVolume],
+}
+
+/// Creates a replica of `service`, connects its extra networks and copies
+/// in its injected files; returns the container id.
 pub async fn create_replica(
     engine: &Engine,
     project: &Project,
     service: &Service,
     blueprint: &Blueprint,
-    number: u32,
+    replica: Replica<'_>,
 ) -> Result<String, CreateFailure> {
-    let (name, body) = blueprint.for_replica(project, service, number);
+    let (name, mut body) = blueprint.for_replica(project, service, replica.number);
+    inherit_volumes(&mut body, replica.inherit);
     let id = ops::create_container(engine, &name, body)
         .await
         .map_err(|err| CreateFailure {
@@ -46,6 +59,35 @@ pub async fn create_replica(
             .map_err(|err| failed(err.message()))?;
     }
     Ok(id)
+}
+
+/// Mounts each inherited volume where it was, in place of an anonymous
+/// volume the request asks for there. Not part of the config hash: which
+/// volume holds the data does not change what the container is.
+fn inherit_volumes(body: &mut ContainerCreateBody, inherit: &[AnonymousVolume]) {
+    if inherit.is_empty() {
+        return;
+    }
+    let host = body.host_config.get_or_insert_with(Default::default);
+    let mounts = host.mounts.get_or_insert_with(Vec::new);
+    for volume in inherit {
+        let place = volume.destination.trim_end_matches('/');
+        let anonymous_there = mounts.iter_mut().find(|m| {
+            m.typ == Some(MountType::VOLUME)
+                && m.source.is_none()
+                && m.target.as_deref().map(|t| t.trim_end_matches('/')) == Some(place)
+        });
+        match anonymous_there {
+            // The spec's own options (read-only, nocopy) stay.
+            Some(mount) => mount.source = Some(volume.name.clone()),
+            None => mounts.push(Mount {
+                typ: Some(MountType::VOLUME),
+                source: Some(volume.name.clone()),
+                target: Some(volume.destination.clone()),
+                ..Default::default()
+            }),
+        }
+    }
 }
 
 /// Runs the blueprint's `post_start` hooks in the started container `id`.
