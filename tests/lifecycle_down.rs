@@ -291,3 +291,77 @@ services:
     assert_eq!(before["web"], after["web"], "web has no restart: true");
     assert!(project.containers().iter().all(|c| c.state == "running"));
 }
+
+/// A container the plan saw not running but that runs by the time it is
+/// removed — an `up --attach` cancelled by SIGTERM while its start request
+/// was still in flight at the engine: the removal stops it gracefully (its
+/// own stop signal, SIGTERM), then removes it, instead of failing with "You
+/// cannot remove a running container" and leaving it (and the network)
+/// behind.
+#[test]
+fn a_container_started_after_the_plan_is_stopped_then_removed() {
+    use std::collections::HashMap;
+    use std::sync::Arc;
+
+    use torq::engine::events::EventHub;
+    use torq::engine::Engine;
+    use torq::plan::exec::{execute, ExecContext};
+    use torq::plan::{ContainerRef, Op, Plan};
+    use torq::spec::model::Project;
+    use torq::ui::progress::NullReporter;
+
+    let project = TestProject::new(
+        "startedlate",
+        "services:\n  svc:\n    image: {image}\n    command: [\"sh\", \"-c\", \"{loop}\"]\n",
+    );
+    project.torq(&["up"]).assert_code(0);
+    let row = project.containers().remove(0);
+    assert_eq!(row.state, "running");
+    let since = now_epoch_secs();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let report = runtime.block_on(async {
+        let engine = Engine::connect().await.expect("engine");
+        let mut plan = Plan::default();
+        plan.push(
+            "svc",
+            Op::RemoveContainer {
+                service: "svc".into(),
+                container: ContainerRef {
+                    id: row.id.clone(),
+                    name: row.name.clone(),
+                },
+                force: false,
+            },
+            Vec::new(),
+            None,
+        );
+        let ctx = Arc::new(ExecContext {
+            hub: Arc::new(EventHub::subscribe(&engine, &project.name)),
+            engine,
+            project: Arc::new(Project {
+                name: project.name.clone(),
+                ..Default::default()
+            }),
+            blueprints: Arc::new(HashMap::new()),
+            reporter: Arc::new(NullReporter),
+            wait_deadline: tokio::time::Instant::now(),
+            wait_timeout: Duration::ZERO,
+            fast_health: false,
+        });
+        execute(&plan, ctx).await
+    });
+    assert!(
+        report.outcomes[0].is_done(),
+        "removal failed: {:?}",
+        report.outcomes[0]
+    );
+    assert!(project.containers().is_empty());
+    let events = project_events(&project.name, since, now_epoch_secs());
+    let signals: Vec<_> = events_of(&events, "svc", "kill")
+        .iter()
+        .map(|e| e.signal.clone().unwrap_or_default())
+        .collect();
+    assert_eq!(signals, ["15"], "stopped with SIGTERM only: {events:#?}");
+    let died = first_event(&events, "svc", "die").expect("a die event");
+    assert_eq!(died.exit_code, Some(0));
+}

@@ -334,6 +334,11 @@ fn done_phase(step: &Step, killed: bool) -> (Phase, Option<String>) {
     }
 }
 
+/// The engine refused to remove a container because it runs.
+fn started_meanwhile(err: &crate::engine::error::ApiError) -> bool {
+    err.is_conflict() && err.message().contains("running container")
+}
+
 /// The container id behind a handle (a created one: from its create step).
 fn resolve(handle: &ContainerHandle, results: &Mutex<HashMap<StepId, Outcome>>) -> Option<String> {
     match handle {
@@ -447,17 +452,41 @@ async fn run_step(
             ..
         } => {
             let live = ctx.hub.live(&container.id);
-            let was_running = *force && live.started && !live.died();
+            let mut killed = *force && live.started && !live.died();
             let removal = ops::Removal {
                 force: *force,
                 anonymous_volumes: !*keep_anonymous_volumes,
             };
-            match ops::remove_container(engine, &container.id, &container.name, removal).await {
+            let mut removed =
+                ops::remove_container(engine, &container.id, &container.name, removal).await;
+            if !*force && matches!(&removed, Err(err) if started_meanwhile(err)) {
+                // Seen not running when the plan was made, but started since
+                // (a start request still in flight when an `up` was
+                // cancelled): stop it gracefully, with its own stop signal
+                // and grace period, then remove it.
+                removed = match ops::stop_container(engine, &container.id, &container.name, None)
+                    .await
+                {
+                    Ok(()) => {
+                        let deadline = Instant::now() + STOP_EVENT_GRACE;
+                        killed = ctx
+                            .hub
+                            .wait_for(&container.id, deadline, |l| {
+                                (l.died() || l.stopped || l.destroyed).then_some(l.sigkilled)
+                            })
+                            .await
+                            .unwrap_or(false);
+                        ops::remove_container(engine, &container.id, &container.name, removal).await
+                    }
+                    Err(err) => Err(err),
+                };
+            }
+            match removed {
                 Ok(()) => {
                     remove_anonymous_volumes(engine, anonymous_volumes).await;
                     Outcome::Done {
                         container: Some(container.id.clone()),
-                        killed: was_running,
+                        killed,
                     }
                 }
                 Err(err) => Outcome::Failed {
