@@ -331,6 +331,8 @@ fn a_container_started_after_the_plan_is_stopped_then_removed() {
                     name: row.name.clone(),
                 },
                 force: false,
+                keep_anonymous_volumes: false,
+                anonymous_volumes: Vec::new(),
             },
             Vec::new(),
             None,
