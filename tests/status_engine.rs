@@ -216,6 +216,39 @@ services:
     project.torq(&["status"]).assert_code(0);
 }
 
+/// A one-shot service another waits for (`service_completed_successfully`)
+/// that ran and exited 0 is COMPLETED, and the project is healthy: exit 0.
+#[test]
+fn a_completed_one_shot_service_keeps_status_at_0() {
+    let project = TestProject::new(
+        "status-oneshot",
+        r#"
+services:
+  migrate:
+    image: {image}
+    command: ["sh", "-c", "echo migrated"]
+  api:
+    image: {image}
+    command: ["sh", "-c", "{loop}"]
+    depends_on:
+      migrate: {condition: service_completed_successfully}
+"#,
+    );
+    project.torq(&["up"]).assert_code(0);
+    let (code, json) = status_json(&project, &[]);
+    assert_eq!(code, Some(0), "{json:#}");
+    assert_eq!(service(&json, "migrate")["state"], "completed");
+    assert_eq!(service(&json, "api")["state"], "running");
+    let table = project.torq(&["status"]);
+    table.assert_code(0);
+    assert_eq!(
+        row(&table.stdout, "migrate")[1],
+        "✓ COMPLETED",
+        "{}",
+        table.stdout
+    );
+}
+
 #[test]
 fn a_crash_loop_is_dead() {
     let project = TestProject::new(

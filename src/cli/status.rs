@@ -34,9 +34,12 @@ Examples:
   torq status -q              Container ids only
 
 States: ● RUNNING (the container runs), ○ STOPPED (no container),
-✗ DEAD (the container exists but does not run, or keeps restarting).
+✗ DEAD (the container exists but does not run, or keeps restarting),
+✓ COMPLETED (a one-shot service others wait for with
+service_completed_successfully, exited 0).
 
-Exit codes: 0 every service running and none unhealthy; 1 error; 2 otherwise.";
+Exit codes: 0 every service running (or completed) and none unhealthy; 1 error;
+2 otherwise.";
 
 /// Output formats of `torq status`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -309,8 +312,22 @@ fn classify(c: &ContainerFacts, now: Nanos) -> (State, bool) {
     }
 }
 
-fn container_status(c: &ContainerFacts, facts: &Facts) -> ContainerStatus {
-    let (state, crash_loop) = classify(c, facts.now);
+/// Services another service waits for with `service_completed_successfully`:
+/// meant to run once and exit.
+fn one_shot_services(spec: &crate::spec::Project) -> Vec<String> {
+    spec.services
+        .values()
+        .flat_map(|s| s.depends_on.iter())
+        .filter(|(_, d)| d.condition == crate::spec::model::Condition::CompletedSuccessfully)
+        .map(|(name, _)| name.clone())
+        .collect()
+}
+
+fn container_status(c: &ContainerFacts, facts: &Facts, one_shot: bool) -> ContainerStatus {
+    let (mut state, crash_loop) = classify(c, facts.now);
+    if one_shot && c.state == "exited" && c.exit_code == Some(0) {
+        state = State::Completed;
+    }
     let running = c.state == "running";
     let usage = facts.usage.get(&c.id).filter(|_| running);
     ContainerStatus {
@@ -349,12 +366,15 @@ fn container_status(c: &ContainerFacts, facts: &Facts) -> ContainerStatus {
 }
 
 /// The aggregate of a service's containers: DEAD if any is, STOPPED if fewer
-/// run than the spec asks for (or none exists), RUNNING otherwise.
+/// exist than the spec asks for (or none), COMPLETED if all completed,
+/// RUNNING otherwise.
 fn service_state(containers: &[ContainerStatus], replicas: u32) -> State {
     if containers.iter().any(|c| c.state == Some(State::Dead)) {
         State::Dead
     } else if containers.is_empty() || (containers.len() as u32) < replicas {
         State::Stopped
+    } else if containers.iter().all(|c| c.state == Some(State::Completed)) {
+        State::Completed
     } else {
         State::Running
     }
@@ -397,14 +417,16 @@ fn build_report(
         }
         order.push((c.service.clone(), 0, spec.is_some()));
     }
+    let one_shot_services = spec.map(one_shot_services).unwrap_or_default();
     let services: Vec<ServiceStatus> = order
         .into_iter()
         .map(|(service, replicas, orphan)| {
+            let one_shot = one_shot_services.contains(&service);
             let mut containers: Vec<ContainerStatus> = facts
                 .containers
                 .iter()
                 .filter(|c| c.service == service && !c.oneoff)
-                .map(|c| container_status(c, &facts))
+                .map(|c| container_status(c, &facts, one_shot))
                 .collect();
             containers.sort_by_key(|c| c.number);
             ServiceStatus {
@@ -419,7 +441,7 @@ fn build_report(
         .collect();
     let ok = services
         .iter()
-        .all(|s| s.state == Some(State::Running) && s.health.as_deref() != Some("unhealthy"));
+        .all(|s| s.state.is_some_and(State::is_fine) && s.health.as_deref() != Some("unhealthy"));
     let warnings = warnings(&services, &facts);
     StatusReport {
         project: project.to_string(),
@@ -654,6 +676,46 @@ mod tests {
             "worker is not running (no container)"
         );
         assert_eq!(r.warnings[1].hint, "start it with `torq up worker`");
+    }
+
+    #[test]
+    fn a_one_shot_service_that_exited_0_is_completed_not_dead() {
+        let mut spec = spec(&[("migrate", 1), ("api", 1)]);
+        spec.services.get_mut("api").unwrap().depends_on.insert(
+            "migrate".into(),
+            crate::spec::model::Dependency {
+                condition: crate::spec::model::Condition::CompletedSuccessfully,
+                ..Default::default()
+            },
+        );
+        let build = |migrate_exit: i64| {
+            let mut migrate = facts("migrate", "exited");
+            migrate.exit_code = Some(migrate_exit);
+            let f = Facts {
+                now: NOW,
+                containers: vec![migrate, facts("api", "running")],
+                ..Default::default()
+            };
+            build_report("demo", Some(&spec), &[], f)
+        };
+        let done = build(0);
+        assert!(done.ok, "a completed one-shot is fine");
+        assert_eq!(done.services[0].state, Some(State::Completed));
+        assert!(done.warnings.is_empty(), "{:?}", done.warnings);
+        let failed = build(1);
+        assert!(!failed.ok);
+        assert_eq!(failed.services[0].state, Some(State::Dead));
+        // Without the dependency, an exit 0 is a stopped service like any other.
+        let r = report(
+            &[("migrate", 1)],
+            vec![{
+                let mut m = facts("migrate", "exited");
+                m.exit_code = Some(0);
+                m
+            }],
+        );
+        assert_eq!(r.services[0].state, Some(State::Dead));
+        assert!(!r.ok);
     }
 
     #[test]

@@ -21,7 +21,7 @@ pub struct StatusReport {
     pub engine: EngineStatus,
 }
 
-/// The three states of a service or container.
+/// The states of a service or container.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum State {
@@ -31,21 +31,31 @@ pub enum State {
     Stopped,
     /// `✗ DEAD`: the container exists but does not run, or keeps restarting.
     Dead,
+    /// `✓ COMPLETED`: a one-shot service (another waits for it with
+    /// `service_completed_successfully`) that ran and exited 0 — done, as
+    /// intended, not failed.
+    Completed,
 }
 
 impl State {
-    /// `● RUNNING`, `○ STOPPED`, `✗ DEAD`.
+    /// `● RUNNING`, `○ STOPPED`, `✗ DEAD`, `✓ COMPLETED`.
     pub fn label(self) -> &'static str {
         match self {
             State::Running => "● RUNNING",
             State::Stopped => "○ STOPPED",
             State::Dead => "✗ DEAD",
+            State::Completed => "✓ COMPLETED",
         }
+    }
+
+    /// Running, or a one-shot service that completed: nothing to fix.
+    pub fn is_fine(self) -> bool {
+        matches!(self, State::Running | State::Completed)
     }
 
     fn style(self) -> anstyle::Style {
         match self {
-            State::Running => styles::OK,
+            State::Running | State::Completed => styles::OK,
             State::Stopped => styles::YELLOW,
             State::Dead => styles::RED,
         }
