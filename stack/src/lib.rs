@@ -31,6 +31,10 @@ use std::time::Duration;
 /// everything after `torq node` — and returns the process exit code: 0 after
 /// a clean stop (SIGTERM or SIGINT), 1 on a usage error or a failure.
 pub fn run(args: Vec<OsString>) -> i32 {
+    // First thing: a stop signal that comes before the handlers exist stays
+    // pending instead of being lost (PID 1 of a container drops a signal it
+    // has no handler for, and is then SIGKILLed at the end of its grace).
+    shutdown::hold_stop_signals(true);
     let argv = std::iter::once(OsString::from("torq node")).chain(args);
     let command = match <cli::NodeCli as clap::Parser>::try_parse_from(argv) {
         Ok(parsed) => parsed.service,
@@ -40,7 +44,10 @@ pub fn run(args: Vec<OsString>) -> i32 {
         }
     };
     match command {
-        cli::Service::Probe(args) => cli::probe(args),
+        cli::Service::Probe(args) => {
+            shutdown::hold_stop_signals(false);
+            cli::probe(args)
+        }
         service => serve(service),
     }
 }

@@ -11,11 +11,32 @@ use tracing::Instrument;
 /// How long a service may take to wind down after the signal.
 pub const GRACE: Duration = Duration::from_millis(700);
 
-/// A token cancelled on the first SIGTERM or SIGINT.
+/// Blocks (`true`) or unblocks SIGTERM and SIGINT for the calling thread
+/// (and the threads it starts later). While blocked, they wait as pending.
+pub fn hold_stop_signals(hold: bool) {
+    // SAFETY: plain libc calls on a local, initialized signal set.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGTERM);
+        libc::sigaddset(&mut set, libc::SIGINT);
+        let how = if hold {
+            libc::SIG_BLOCK
+        } else {
+            libc::SIG_UNBLOCK
+        };
+        libc::pthread_sigmask(how, &set, std::ptr::null_mut());
+    }
+}
+
+/// A token cancelled on the first SIGTERM or SIGINT. Call it on the thread
+/// that blocked them at start ([`hold_stop_signals`]): once the handlers are
+/// in place they are unblocked there, and one that came early is delivered.
 pub fn on_signal() -> anyhow::Result<CancellationToken> {
     let token = CancellationToken::new();
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
+    hold_stop_signals(false);
     let cancel = token.clone();
     tokio::spawn(
         async move {
