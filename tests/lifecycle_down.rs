@@ -367,3 +367,37 @@ fn a_container_started_after_the_plan_is_stopped_then_removed() {
     let died = first_event(&events, "svc", "die").expect("a die event");
     assert_eq!(died.exit_code, Some(0));
 }
+
+/// `down --dry-run` prints what it would stop and remove, in order, and
+/// touches nothing.
+#[test]
+fn dry_run_prints_the_down_plan_and_touches_nothing() {
+    let project = TestProject::new(
+        "down-dry",
+        r#"
+services:
+  db:
+    image: {image}
+    command: ["sh", "-c", "{loop}"]
+  api:
+    image: {image}
+    command: ["sh", "-c", "{loop}"]
+    depends_on: [db]
+"#,
+    );
+    project.torq(&["up"]).assert_code(0);
+    let before = project.containers();
+    let result = project.torq(&["down", "--dry-run"]);
+    result.assert_code(0);
+    let text = &result.stdout;
+    let at = |needle: &str| {
+        text.find(needle)
+            .unwrap_or_else(|| panic!("`{needle}` missing from:\n{text}"))
+    };
+    let db = format!("stop {}-db-1", project.name);
+    let api = format!("stop {}-api-1", project.name);
+    assert!(at(&api) < at(&db), "api stops before db:\n{text}");
+    at(&format!("remove network {}_default", project.name));
+    assert_eq!(project.containers(), before, "nothing touched");
+    assert!(project.containers().iter().all(|c| c.state == "running"));
+}

@@ -17,6 +17,7 @@ Examples:
   torq down -t 30        Allow 30 s per container before SIGKILL
   torq down -v           Also remove the project's named volumes
   torq down --force      Emergency: SIGKILL everything at once and remove it
+  torq down --dry-run    Print what would be stopped and removed, touch nothing
 
 Exit codes: 0 stopped and removed (also when nothing was running); 1 spec or
 engine error; 2 a container failed to stop or be removed.";
@@ -36,6 +37,10 @@ pub struct DownArgs {
     #[arg(long)]
     pub force: bool,
 
+    /// Print the plan (what would be stopped and removed, in order) and touch nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
     #[command(flatten)]
     pub output: OutputArgsNoShortV,
 }
@@ -51,6 +56,11 @@ pub fn run(ctx: &Context, args: DownArgs) -> anyhow::Result<ExitStatus> {
     };
     super::runtime()?.block_on(async {
         let engine = Engine::connect().await?;
+        if args.dry_run {
+            ctx.shell
+                .out(&lifecycle::dry_run_down(&engine, &project, &options).await?);
+            return Ok(ExitStatus::Success);
+        }
         let reporter = reporter_for(&ctx.shell);
         let _lock = lifecycle::acquire_lock(&engine, &project, reporter.as_ref()).await?;
         let outcome = lifecycle::down(&engine, &project, &options, reporter.clone()).await;

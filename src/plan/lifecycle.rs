@@ -484,6 +484,22 @@ impl DownOutcome {
 
 /// Stops and removes the project's containers (orphans included), then its
 /// networks and, with `options.volumes`, its volumes. The caller holds the lock.
+/// The plan `down` would run, as text, touching nothing.
+pub async fn dry_run_down(
+    engine: &Engine,
+    project_name: &str,
+    options: &DownOptions,
+) -> anyhow::Result<String> {
+    let state = observe(engine, project_name).await?;
+    let plan = plan_down(&state, options);
+    if plan.is_empty() {
+        return Ok(format!(
+            "   nothing to do: project {project_name} has no containers, networks or volumes\n"
+        ));
+    }
+    Ok(plan.to_string())
+}
+
 pub async fn down(
     engine: &Engine,
     project_name: &str,
