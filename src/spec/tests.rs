@@ -492,3 +492,17 @@ fn compose_file_selects_the_files() {
         "the environment wins"
     );
 }
+
+#[test]
+fn ipam_options_are_dropped_with_a_warning_as_compose_drops_them() {
+    let project = load_one(
+        "services:\n  a:\n    image: x\n    networks: [n]\nnetworks:\n  n:\n    ipam:\n      driver: default\n      options: {foo: bar}\n",
+    )
+    .unwrap();
+    let ipam = project.networks["n"].ipam.as_ref().unwrap();
+    assert_eq!(ipam, &serde_json::json!({"driver": "default"}));
+    assert!(project
+        .warnings
+        .iter()
+        .any(|w| w.contains("networks.n.ipam.options")));
+}

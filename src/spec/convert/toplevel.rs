@@ -749,7 +749,18 @@ fn networks(
                 "enable_ipv4" => network.enable_ipv4 = Some(conv.boolean(&e.node, &p)?),
                 "ipam" => {
                     conv.map(&e.node, &p)?;
-                    network.ipam = Some(e.node.to_json());
+                    let mut ipam = e.node.to_json();
+                    // docker compose's model has no ipam options: it drops them.
+                    let dropped = ipam
+                        .as_object_mut()
+                        .and_then(|m| m.remove("options"))
+                        .is_some();
+                    if dropped {
+                        conv.warnings.push(format!(
+                            "networks.{key}.ipam.options is ignored, as docker compose ignores it"
+                        ));
+                    }
+                    network.ipam = Some(ipam);
                 }
                 "labels" => network.labels = conv.labels(&e.node, &p)?,
                 x if x.starts_with("x-") => {}
