@@ -93,9 +93,15 @@ fn escape_dollars(value: &mut Value) {
 pub fn to_yaml_string(project: &Project) -> String {
     let mut value = printable(project);
     if let Some(services) = value.get_mut("services").and_then(Value::as_object_mut) {
-        for service in services.values_mut() {
+        for (name, service) in services.iter_mut() {
             if let Some(service) = service.as_object_mut() {
                 service.retain(|k, v| !((k == "command" || k == "entrypoint") && v.is_null()));
+                if let Some(spec) = project.services.get(name).filter(|s| !s.ulimits.is_empty()) {
+                    service.insert("ulimits".into(), ulimits_yaml_value(&spec.ulimits));
+                }
+                if let Some(blkio) = service.get_mut("blkio_config") {
+                    lowercase_device_keys(blkio);
+                }
                 // compose's YAML leaves out what its JSON prints empty.
                 if let Some(deploy) = service.get_mut("deploy").and_then(Value::as_object_mut) {
                     deploy.retain(|k, v| {
@@ -120,6 +126,39 @@ pub fn to_yaml_string(project: &Project) -> String {
         }
     }
     serde_saphyr::to_string(&value).unwrap_or_else(|e| format!("# cannot print YAML: {e}\n"))
+}
+
+/// `ulimits` as compose's YAML prints them: a single number for `nproc:
+/// 65535`, else `{soft, hard}` with both (its JSON leaves zeros out).
+fn ulimits_yaml_value(ulimits: &indexmap::IndexMap<String, Ulimit>) -> Value {
+    let map: Map<String, Value> = ulimits
+        .iter()
+        .map(|(k, u)| {
+            let v = if u.single && u.soft != 0 {
+                json!(u.soft)
+            } else {
+                json!({"soft": u.soft, "hard": u.hard})
+            };
+            (k.clone(), v)
+        })
+        .collect();
+    Value::Object(map)
+}
+
+/// blkio device entries: compose's JSON says `Path`, `Rate`, `Weight`; its
+/// YAML `path`, `rate`, `weight`.
+fn lowercase_device_keys(blkio: &mut Value) {
+    let Some(blkio) = blkio.as_object_mut() else {
+        return;
+    };
+    for devices in blkio.values_mut().filter_map(Value::as_array_mut) {
+        for device in devices.iter_mut().filter_map(Value::as_object_mut) {
+            *device = std::mem::take(device)
+                .into_iter()
+                .map(|(k, v)| (k.to_lowercase(), v))
+                .collect();
+        }
+    }
 }
 
 fn is_empty_object(v: &Value) -> bool {

@@ -506,3 +506,22 @@ fn ipam_options_are_dropped_with_a_warning_as_compose_drops_them() {
         .iter()
         .any(|w| w.contains("networks.n.ipam.options")));
 }
+
+#[test]
+fn yaml_prints_ulimits_and_blkio_devices_as_compose_yaml_does() {
+    let project = load_one(
+        "services:\n  a:\n    image: x\n    ulimits:\n      core: 0\n      nproc: 65535\n    blkio_config:\n      device_read_bps:\n        - {path: /dev/sda, rate: 1mb}\n",
+    )
+    .unwrap();
+    let yaml = crate::spec::normalize::to_yaml_string(&project);
+    assert!(
+        yaml.contains("core:\n        soft: 0\n        hard: 0"),
+        "{yaml}"
+    );
+    assert!(yaml.contains("nproc: 65535"), "{yaml}");
+    assert!(yaml.contains("- path: /dev/sda"), "{yaml}");
+    assert!(
+        yaml.contains("rate: '1048576'") || yaml.contains("rate: \"1048576\""),
+        "{yaml}"
+    );
+}
