@@ -238,6 +238,21 @@ pub fn run(ctx: &Context, args: LogsArgs) -> anyhow::Result<ExitStatus> {
     })
 }
 
+/// The labels of the spec's services (`service-N` for replicas beyond the
+/// first), in spec order: they fix each service's color.
+pub fn color_order(spec: Option<&crate::spec::Project>) -> Vec<String> {
+    spec.map(|spec| {
+        spec.services
+            .iter()
+            .flat_map(|(name, service)| {
+                (1..=service.replicas().max(1))
+                    .map(move |n| crate::logs::read::source_label(name, n))
+            })
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
 /// The widest prefix the spec's services can need (`service-N` for the
 /// replicas it asks for), so a follow's columns don't shift when containers
 /// join later.
@@ -323,7 +338,7 @@ async fn read(
         .map(|s| s.label.chars().count())
         .max()
         .unwrap_or(0);
-    let formatter = LineFormatter::new(plan.format, width);
+    let formatter = LineFormatter::new(plan.format, width).with_color_order(color_order(spec));
     let mut printer = LinePrinter::new(formatter, plan.filter.clone(), stdout_writer());
     match read_merged(engine, &sources, request, &mut printer).await {
         Ok(failures) => {
@@ -359,7 +374,8 @@ async fn follow(
         print_stats(ctx, &collector.into_stats());
         return outcome;
     }
-    let formatter = LineFormatter::new(plan.format, label_width(spec, &args.services));
+    let formatter = LineFormatter::new(plan.format, label_width(spec, &args.services))
+        .with_color_order(color_order(spec));
     let mut printer = LinePrinter::new(formatter, plan.filter.clone(), stdout_writer());
     follow_until_interrupted(engine, project, &options, &mut printer).await
 }

@@ -353,7 +353,7 @@ async fn attached(
         timestamps: false,
     };
     let mut printer = LinePrinter::new(
-        LineFormatter::new(format, width),
+        LineFormatter::new(format, width).with_color_order(super::logs::color_order(Some(project))),
         LineFilter::default(),
         std::io::BufWriter::new(std::io::stdout()),
     );

@@ -1,6 +1,10 @@
-//! Colors of the log stream: a stable color per service (a hash of its name
-//! into a palette, so a service keeps its color across runs and machines) and
-//! one color per level (ERROR red, WARN yellow, INFO blue, DEBUG/TRACE gray).
+//! Colors of the log stream: a stable color per service and one color per
+//! level (ERROR red, WARN yellow, INFO blue, DEBUG/TRACE gray).
+//!
+//! A service's color comes from its place in the spec when the spec is at
+//! hand (so up to 12 services all differ, and each keeps its color whichever
+//! of them are shown), else from a hash of its name (the same across runs and
+//! machines, but two names may share a color).
 //!
 //! The service palette leaves out red and yellow, which mean ERROR and WARN.
 
@@ -36,6 +40,16 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 pub fn service_style(service: &str) -> Style {
     let index = (fnv1a(service.as_bytes()) % SERVICE_PALETTE.len() as u64) as usize;
     Style::new().fg_color(Some(SERVICE_PALETTE[index]))
+}
+
+/// The color of `label` given `order`, the labels of the spec's services
+/// (replicas `service-N` included) in spec order: the palette color at its
+/// place there; a label not in `order` falls back to [`service_style`].
+pub fn service_style_in(label: &str, order: &[String]) -> Style {
+    match order.iter().position(|l| l == label) {
+        Some(place) => Style::new().fg_color(Some(SERVICE_PALETTE[place % SERVICE_PALETTE.len()])),
+        None => service_style(label),
+    }
 }
 
 /// The color of a level's word.

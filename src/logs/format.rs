@@ -5,9 +5,10 @@
 //! Prefixes are rendered once per source and reused, so writing a line is a
 //! few `write_all` calls into a buffered writer and allocates nothing.
 
+use anstyle::Style;
 use std::io::{self, Write};
 
-use super::color::{level_style, service_style};
+use super::color::{level_style, service_style_in};
 use super::level::{Detected, Level};
 use super::line::{LogLine, StreamKind};
 
@@ -41,6 +42,8 @@ pub struct LineFormatter {
     /// Per source: the rendered stdout and stderr prefixes.
     prefixes: Vec<[Vec<u8>; 2]>,
     codes: AnsiCodes,
+    /// The spec's labels in spec order, which fix each service's color.
+    color_order: Vec<String>,
 }
 
 /// ANSI sequences rendered once, written as bytes per line.
@@ -71,7 +74,16 @@ impl LineFormatter {
             width: min_width,
             prefixes: Vec::new(),
             codes: AnsiCodes::new(),
+            color_order: Vec::new(),
         }
+    }
+
+    /// Colors services by their place in `order` (the spec's labels in spec
+    /// order, see [`super::color::service_style_in`]).
+    pub fn with_color_order(mut self, order: Vec<String>) -> Self {
+        self.color_order = order;
+        self.render_prefixes();
+        self
     }
 
     pub fn options(&self) -> FormatOptions {
@@ -102,9 +114,13 @@ impl LineFormatter {
             .labels
             .iter()
             .map(|label| {
+                let style = self
+                    .options
+                    .color
+                    .then(|| service_style_in(label, &self.color_order));
                 [
-                    render_prefix(label, self.width, '|', self.options.color),
-                    render_prefix(label, self.width, '!', self.options.color),
+                    render_prefix(label, self.width, '|', style),
+                    render_prefix(label, self.width, '!', style),
                 ]
             })
             .collect();
@@ -151,15 +167,13 @@ impl LineFormatter {
     }
 }
 
-/// `label` padded to `width`, then ` | ` (or ` ! `), colored as the service.
-fn render_prefix(label: &str, width: usize, separator: char, color: bool) -> Vec<u8> {
+/// `label` padded to `width`, then ` | ` (or ` ! `), in the service's color.
+fn render_prefix(label: &str, width: usize, separator: char, style: Option<Style>) -> Vec<u8> {
     let pad = width.saturating_sub(label.chars().count());
     let text = format!("{label}{:pad$} {separator}", "");
-    if color {
-        let style = service_style(label);
-        format!("{}{text}{} ", style.render(), style.render_reset()).into_bytes()
-    } else {
-        format!("{text} ").into_bytes()
+    match style {
+        Some(style) => format!("{}{text}{} ", style.render(), style.render_reset()).into_bytes(),
+        None => format!("{text} ").into_bytes(),
     }
 }
 
@@ -240,7 +254,7 @@ mod tests {
         f.set_source(0, "web");
         let l = line(0, StreamKind::Stdout, "2024-05-01T12:00:00Z x ERROR y");
         let out = render(&f, &l);
-        let svc = service_style("web");
+        let svc = crate::logs::color::service_style("web");
         let red = level_style(crate::logs::level::Level::Error);
         assert_eq!(
             out,
@@ -252,6 +266,31 @@ mod tests {
                 red.render_reset()
             )
         );
+    }
+
+    #[test]
+    fn services_take_their_color_from_their_place_in_the_spec() {
+        let order: Vec<String> = ["a", "b", "c"].iter().map(|s| s.to_string()).collect();
+        let color = FormatOptions {
+            color: true,
+            prefix: true,
+            timestamps: false,
+        };
+        // Only `c` shown: it keeps the color of its place, not of the selection.
+        let mut f = LineFormatter::new(color, 0).with_color_order(order.clone());
+        f.set_source(0, "c");
+        let out = render(&f, &line(0, StreamKind::Stdout, "2024-05-01T12:00:00Z x"));
+        let third = crate::logs::color::service_style_in("c", &order);
+        assert!(out.starts_with(&third.render().to_string()), "{out:?}");
+        let styles: std::collections::HashSet<String> = order
+            .iter()
+            .map(|l| {
+                crate::logs::color::service_style_in(l, &order)
+                    .render()
+                    .to_string()
+            })
+            .collect();
+        assert_eq!(styles.len(), 3, "distinct colors");
     }
 
     #[test]
