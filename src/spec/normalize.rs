@@ -97,7 +97,7 @@ pub fn to_yaml_string(project: &Project) -> String {
             if let Some(service) = service.as_object_mut() {
                 service.retain(|k, v| !((k == "command" || k == "entrypoint") && v.is_null()));
                 if let Some(spec) = project.services.get(name).filter(|s| !s.ulimits.is_empty()) {
-                    service.insert("ulimits".into(), ulimits_yaml_value(&spec.ulimits));
+                    service.insert("ulimits".into(), ulimits_shaped(&spec.ulimits, true));
                 }
                 if let Some(blkio) = service.get_mut("blkio_config") {
                     lowercase_device_keys(blkio);
@@ -126,23 +126,6 @@ pub fn to_yaml_string(project: &Project) -> String {
         }
     }
     serde_saphyr::to_string(&value).unwrap_or_else(|e| format!("# cannot print YAML: {e}\n"))
-}
-
-/// `ulimits` as compose's YAML prints them: a single number for `nproc:
-/// 65535`, else `{soft, hard}` with both (its JSON leaves zeros out).
-fn ulimits_yaml_value(ulimits: &indexmap::IndexMap<String, Ulimit>) -> Value {
-    let map: Map<String, Value> = ulimits
-        .iter()
-        .map(|(k, u)| {
-            let v = if u.single && u.soft != 0 {
-                json!(u.soft)
-            } else {
-                json!({"soft": u.soft, "hard": u.hard})
-            };
-            (k.clone(), v)
-        })
-        .collect();
-    Value::Object(map)
 }
 
 /// blkio device entries: compose's JSON says `Path`, `Rate`, `Weight`; its
@@ -619,9 +602,15 @@ fn file_object(f: &FileObject) -> Value {
     Value::Object(m)
 }
 
-/// `ulimits` as compose prints them: a single number for `nproc: 65535`,
-/// else `{soft, hard}`, zero values left out.
+/// `ulimits` as compose's JSON prints them: a single number for `nproc:
+/// 65535`, else `{soft, hard}`, zero values left out.
 pub fn ulimits_value(ulimits: &indexmap::IndexMap<String, Ulimit>) -> Value {
+    ulimits_shaped(ulimits, false)
+}
+
+/// [`ulimits_value`]; with `keep_zeros`, as compose's YAML prints them:
+/// `{soft, hard}` always with both.
+fn ulimits_shaped(ulimits: &indexmap::IndexMap<String, Ulimit>, keep_zeros: bool) -> Value {
     let map: Map<String, Value> = ulimits
         .iter()
         .map(|(k, u)| {
@@ -629,10 +618,10 @@ pub fn ulimits_value(ulimits: &indexmap::IndexMap<String, Ulimit>) -> Value {
                 json!(u.soft)
             } else {
                 let mut limit = Map::new();
-                if u.soft != 0 {
+                if keep_zeros || u.soft != 0 {
                     limit.insert("soft".into(), json!(u.soft));
                 }
-                if u.hard != 0 {
+                if keep_zeros || u.hard != 0 {
                     limit.insert("hard".into(), json!(u.hard));
                 }
                 Value::Object(limit)
