@@ -444,7 +444,11 @@ async fn no_build_with_missing_images_fails_clearly() {
     assert!(app_failure.contains("torq build app"), "{app_failure}");
     let db_failure = failures[1].to_string();
     assert!(db_failure.contains(&absent), "{db_failure}");
-    assert!(db_failure.contains("does not pull"), "{db_failure}");
+    // Not on the engine: it is pulled (--no-build stops builds, not pulls),
+    // and with no registry to answer, the failure says so and what to do.
+    assert!(db_failure.contains("could not pull"), "{db_failure}");
+    assert!(db_failure.contains("docker load"), "{db_failure}");
+    assert_eq!(recorder.phases("db"), vec![Phase::Pulling, Phase::Failed]);
     assert_eq!(recorder.phases("app"), vec![Phase::Failed]);
     assert!(recorder.output().is_empty());
     assert!(build::image_id(&engine, &app).await.unwrap().is_none());

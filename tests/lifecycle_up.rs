@@ -532,3 +532,26 @@ services:
     let listed = docker_ok(&["volume", "ls", "-q"]);
     assert!(!listed.lines().any(|v| v == fresh), "down removes it");
 }
+
+/// A missing image without a `build:` section is pulled, as docker compose
+/// does; with no registry answering, `up` fails before creating anything and
+/// says why. `pull_policy: never` does not even try.
+#[test]
+fn a_missing_image_is_pulled_unless_pull_policy_never() {
+    let absent = format!("{}:1", unique_project("torq-absent"));
+    let spec = format!("services:\n  db:\n    image: {absent}\n");
+    let project = TestProject::new("pull", &spec);
+    let result = project.torq(&["up"]);
+    result.assert_code(1);
+    let all = result.output();
+    assert!(all.contains("  pulling  "), "{all}");
+    assert!(all.contains("could not pull"), "{all}");
+    assert!(project.containers().is_empty());
+
+    project.write_spec(&format!("{spec}    pull_policy: never\n"));
+    let result = project.torq(&["up"]);
+    result.assert_code(1);
+    let all = result.output();
+    assert!(!all.contains("  pulling  "), "no pull phase: {all}");
+    assert!(all.contains("pull_policy: never"), "{all}");
+}

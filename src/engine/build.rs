@@ -17,8 +17,9 @@
 //! - the self image (`x-torq-self-image: true`, [`self_image`]): torq's own
 //!   executable in a `FROM scratch` image, tagged by the executable's hash;
 //!   once a new one is built, the older unused ones are removed;
-//! - otherwise the image must already be on the engine: there is no registry
-//!   to pull from, so a missing one is reported with how to provide it.
+//! - otherwise an image the engine has, or pulls from its registry when it
+//!   is missing (as compose does, unless `pull_policy: never`); where no
+//!   registry answers, the engine's reason and how to provide the image.
 //!
 //! Build output lines go to the [`Reporter`] as [`Event::BuildOutput`]; a failed
 //! build is reported with its failing step, the engine's message and the
@@ -44,6 +45,12 @@ pub use self_image::{is_self_image, Executable, SelfImageError};
 
 /// Builds that run at once by default.
 pub const DEFAULT_PARALLEL_BUILDS: usize = 2;
+
+/// Pulls that run at once.
+const PARALLEL_PULLS: usize = 4;
+
+/// How long one pull may take.
+const PULL_DEADLINE: std::time::Duration = std::time::Duration::from_secs(30 * 60);
 
 /// Output lines of the failing step kept for the error report.
 const FAILURE_OUTPUT_LINES: usize = 20;
@@ -150,7 +157,9 @@ pub enum ImageAction {
     Build,
     /// Use the image the engine has.
     Use,
-    /// It is absent and may not (or cannot) be built.
+    /// It is absent: have the engine pull it.
+    Pull,
+    /// It is absent and may not (or cannot) be built or pulled.
     Missing,
 }
 
@@ -164,6 +173,8 @@ pub struct ImagePlan {
     /// The engine's id for `reference`, when it exists.
     pub existing: Option<String>,
     pub action: ImageAction,
+    /// A service running it says `pull_policy: never`.
+    pub pull_never: bool,
 }
 
 impl ImagePlan {
@@ -172,6 +183,7 @@ impl ImagePlan {
         let verb = match self.action {
             ImageAction::Build => "build",
             ImageAction::Use => "use",
+            ImageAction::Pull => "pull",
             ImageAction::Missing => "missing",
         };
         format!("{verb} {} for {}", self.reference, self.services.join(", "))
@@ -180,9 +192,13 @@ impl ImagePlan {
     fn missing_hint(&self, policy: BuildPolicy) -> String {
         let services = self.services.join(" ");
         match (&self.source, policy) {
+            (ImageSource::Existing, _) if self.pull_never => format!(
+                "it is not on the engine and `pull_policy: never` forbids pulling it: \
+                 load or build it first (`docker load`, `docker build -t {} …`)",
+                self.reference
+            ),
             (ImageSource::Existing, _) => format!(
-                "it is not on the engine, and torq does not pull images (there is no registry): \
-                 load or build it first (`docker load`, `docker build -t {} …`), or give the \
+                "load or build it first (`docker load`, `docker build -t {} …`), or give the \
                  service a `build:` section",
                 self.reference
             ),
@@ -199,6 +215,9 @@ impl ImagePlan {
 pub enum FailureReason {
     /// Absent, and not to be built; the hint says how to provide it.
     Missing { hint: String },
+    /// The engine could not pull it (the engine's message), and how to
+    /// provide it otherwise.
+    Pull { message: String, hint: String },
     /// The build context could not be assembled or sent.
     Context(String),
     /// The build failed: the failing step (`Step 2/5 : RUN …`), the engine's
@@ -225,6 +244,9 @@ impl ImageFailure {
     pub fn short(&self) -> String {
         match &self.reason {
             FailureReason::Missing { .. } => format!("image {} is missing", self.reference),
+            FailureReason::Pull { message, .. } => {
+                format!("cannot pull {}: {}", self.reference, first_line(message))
+            }
             FailureReason::Context(msg) | FailureReason::Engine(msg) => first_line(msg),
             FailureReason::Step {
                 step: Some(step), ..
@@ -246,6 +268,12 @@ impl fmt::Display for ImageFailure {
             FailureReason::Missing { hint } => {
                 write!(f, "image {} of {who} is missing: {hint}", self.reference)
             }
+            FailureReason::Pull { message, hint } => write!(
+                f,
+                "image {} of {who} is missing: the engine could not pull it ({}); {hint}",
+                self.reference,
+                message.trim_end()
+            ),
             FailureReason::Context(msg) => write!(
                 f,
                 "image {} of {who}: cannot send the build context: {msg}",
@@ -377,6 +405,7 @@ pub async fn ensure_images_with(
     let mut images = ImageSet::default();
     let mut failures = Vec::new();
     let mut to_build = Vec::new();
+    let mut to_pull = Vec::new();
     for plan in plans {
         match (plan.action, &plan.existing) {
             (ImageAction::Use, Some(id)) => {
@@ -389,6 +418,7 @@ pub async fn ensure_images_with(
                 add_image(&mut images, &plan, id);
             }
             (ImageAction::Build, _) => to_build.push(plan),
+            (ImageAction::Pull, _) => to_pull.push(plan),
             _ => {
                 let failure = ImageFailure {
                     reference: plan.reference.clone(),
@@ -396,6 +426,29 @@ pub async fn ensure_images_with(
                     reason: FailureReason::Missing {
                         hint: plan.missing_hint(options.policy),
                     },
+                };
+                report_failure(reporter, &failure);
+                failures.push(failure);
+            }
+        }
+    }
+
+    let pulled: Vec<(ImagePlan, Result<String, FailureReason>)> = futures::stream::iter(to_pull)
+        .map(|plan| async move {
+            let result = pull_image(engine, &plan, reporter).await;
+            (plan, result)
+        })
+        .buffer_unordered(PARALLEL_PULLS)
+        .collect()
+        .await;
+    for (plan, result) in pulled {
+        match result {
+            Ok(id) => add_image(&mut images, &plan, &id),
+            Err(reason) => {
+                let failure = ImageFailure {
+                    reference: plan.reference,
+                    services: plan.services,
+                    reason,
                 };
                 report_failure(reporter, &failure);
                 failures.push(failure);
@@ -485,9 +538,11 @@ pub async fn plan_images(
     let mut plans: IndexMap<String, ImagePlan> = IndexMap::new();
     for service in selected {
         let (reference, source) = image_of(project, service, executable.as_ref())?;
+        let pull_never = service.pull_policy.as_deref() == Some("never");
         match plans.get_mut(&reference) {
             Some(plan) => {
                 plan.services.push(service.name.clone());
+                plan.pull_never |= pull_never;
                 merge_source(plan, source, &service.name, reporter);
             }
             None => {
@@ -499,6 +554,7 @@ pub async fn plan_images(
                         source,
                         existing: None,
                         action: ImageAction::Use,
+                        pull_never,
                     },
                 );
             }
@@ -511,7 +567,7 @@ pub async fn plan_images(
         .try_collect::<Vec<_>>()
         .await?;
     for (plan, id) in plans.iter_mut().zip(ids) {
-        plan.action = decide(&plan.source, id.is_some(), options.policy);
+        plan.action = decide(&plan.source, id.is_some(), options.policy, plan.pull_never);
         plan.existing = id;
     }
     Ok(plans)
@@ -599,12 +655,18 @@ fn merge_source(plan: &mut ImagePlan, source: ImageSource, service: &str, report
     }
 }
 
-fn decide(source: &ImageSource, present: bool, policy: BuildPolicy) -> ImageAction {
+fn decide(
+    source: &ImageSource,
+    present: bool,
+    policy: BuildPolicy,
+    pull_never: bool,
+) -> ImageAction {
     match (source, present, policy) {
         // The self image's tag names its content: an existing one is current.
         (ImageSource::SelfImage(_), true, _) => ImageAction::Use,
         (ImageSource::Existing, true, _) => ImageAction::Use,
-        (ImageSource::Existing, false, _) => ImageAction::Missing,
+        (ImageSource::Existing, false, _) if pull_never => ImageAction::Missing,
+        (ImageSource::Existing, false, _) => ImageAction::Pull,
         (_, false, BuildPolicy::Never) => ImageAction::Missing,
         (_, true, BuildPolicy::Never | BuildPolicy::Missing) => ImageAction::Use,
         (_, _, _) => ImageAction::Build,
@@ -626,6 +688,64 @@ pub async fn image_id(engine: &Engine, reference: &str) -> Result<Option<String>
 }
 
 /// Builds one image and returns its id.
+/// Has the engine pull `plan`'s image (anonymously: no registry
+/// credentials are sent); returns its id.
+async fn pull_image(
+    engine: &Engine,
+    plan: &ImagePlan,
+    reporter: &dyn Reporter,
+) -> Result<String, FailureReason> {
+    for service in &plan.services {
+        reporter.progress(service, Phase::Pulling, Some(plan.reference.clone()));
+    }
+    let options = bollard::query_parameters::CreateImageOptionsBuilder::new()
+        .from_image(&plan.reference)
+        .build();
+    let pull = async {
+        let mut stream = engine.docker().create_image(Some(options), None, None);
+        while let Some(item) = stream.next().await {
+            let info = item?;
+            if let Some(status) = info.status {
+                for service in &plan.services {
+                    reporter.report(Event::BuildOutput {
+                        subject: service.clone(),
+                        line: status.clone(),
+                    });
+                }
+            }
+        }
+        Ok::<_, bollard::errors::Error>(())
+    };
+    let failed = |message: String| FailureReason::Pull {
+        message,
+        hint: plan.missing_hint(BuildPolicy::Missing),
+    };
+    match tokio::time::timeout(PULL_DEADLINE, pull).await {
+        Ok(Ok(())) => {}
+        Ok(Err(err)) => {
+            let op = format!("pull {}", plan.reference);
+            return Err(failed(
+                super::error::ApiError::from_bollard(op, err).message(),
+            ));
+        }
+        Err(_) => return Err(failed(format!("no answer within {PULL_DEADLINE:?}"))),
+    }
+    match image_id(engine, &plan.reference).await {
+        Ok(Some(id)) => {
+            for service in &plan.services {
+                reporter.progress(
+                    service,
+                    Phase::Unchanged,
+                    Some(format!("pulled {}", plan.reference)),
+                );
+            }
+            Ok(id)
+        }
+        Ok(None) => Err(failed("the pull ended without the image".into())),
+        Err(err) => Err(FailureReason::Engine(err.to_string())),
+    }
+}
+
 async fn build_image(
     engine: &Engine,
     plan: &ImagePlan,
@@ -1097,15 +1217,22 @@ mod tests {
             (&exe, true, Always, A::Use),
             (&exe, false, Missing, A::Build),
             (&exe, false, Never, A::Missing),
-            (&ImageSource::Existing, false, Always, A::Missing),
+            (&ImageSource::Existing, false, Always, A::Pull),
+            (&ImageSource::Existing, false, Never, A::Pull),
             (&ImageSource::Existing, true, Never, A::Use),
         ] {
             assert_eq!(
-                decide(source, present, policy),
+                decide(source, present, policy, false),
                 expected,
                 "{source:?} present={present} {policy:?}"
             );
         }
+        // `pull_policy: never`: a missing image stays missing.
+        assert_eq!(
+            decide(&ImageSource::Existing, false, Missing, true),
+            A::Missing
+        );
+        assert_eq!(decide(&ImageSource::Existing, true, Missing, true), A::Use);
     }
 
     #[test]
@@ -1137,6 +1264,7 @@ mod tests {
             source: ImageSource::Existing,
             existing: None,
             action: ImageAction::Use,
+            pull_never: false,
         };
         let build = ImageSource::Build(Box::new(Build {
             context: "/a".into(),
@@ -1156,13 +1284,16 @@ mod tests {
             source: ImageSource::Existing,
             existing: None,
             action: ImageAction::Missing,
+            pull_never: true,
         };
         let hint = plan.missing_hint(BuildPolicy::Missing);
-        assert!(hint.contains("does not pull"), "{hint}");
+        assert!(hint.contains("pull_policy: never"), "{hint}");
+        assert!(hint.contains("docker build -t postgres:16"), "{hint}");
         let plan = ImagePlan {
             source: ImageSource::Build(Box::default()),
             reference: "shop-web".into(),
             services: vec!["web".into()],
+            pull_never: false,
             ..plan
         };
         let hint = plan.missing_hint(BuildPolicy::Never);
