@@ -20,16 +20,6 @@ fn fixture(name: &str) -> PathBuf {
 }
 
 /// Removes image tags when dropped, also when the test fails.
-struct ImageGuard(Vec<String>);
-
-impl Drop for ImageGuard {
-    fn drop(&mut self) {
-        for reference in &self.0 {
-            let _ = docker(&["image", "rm", "-f", reference]);
-        }
-    }
-}
-
 fn image_exists(reference: &str) -> bool {
     docker(&["image", "inspect", "--format", "{{.Id}}", reference])
         .status

@@ -198,7 +198,7 @@ services:
 "#,
     );
     let image = format!("torq/torq:{}", unique_project("attach-early"));
-    let _image = ImageGuard(image.clone());
+    let _image = ImageGuard(vec![image.clone()]);
     let mut build =
         std::process::Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/docker/build.sh"));
     build
@@ -265,13 +265,4 @@ services:
         "{:#?}",
         project.containers()
     );
-}
-
-/// An image removed (untagged) on drop.
-struct ImageGuard(String);
-
-impl Drop for ImageGuard {
-    fn drop(&mut self) {
-        let _ = docker(&["image", "rm", "--force", &self.0]);
-    }
 }

@@ -555,3 +555,48 @@ fn a_missing_image_is_pulled_unless_pull_policy_never() {
     assert!(!all.contains("  pulling  "), "no pull phase: {all}");
     assert!(all.contains("pull_policy: never"), "{all}");
 }
+
+/// Without a terminal, progress is one plain line per change, and the phase
+/// column stays put from the first line to the last: the build's line for
+/// `a` comes first, yet the network's longer name is counted in from the start.
+#[test]
+fn plain_progress_keeps_one_column() {
+    busybox_image();
+    let context = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/build/good");
+    let project = TestProject::new(
+        "plain-progress",
+        &format!(
+            r#"
+services:
+  a:
+    build: {context}
+    command: ["sh", "-c", "{{loop}}"]
+    stop_grace_period: 1s
+"#
+        ),
+    );
+    let image = format!("{}-a", project.name);
+    let _image = ImageGuard(vec![image]);
+    let result = project.torq(&["up"]);
+    result.assert_code(0);
+    let columns: Vec<usize> = result
+        .stderr
+        .lines()
+        .filter_map(|line| {
+            [
+                "building", "built", "creating", "created", "starting", "started", "running",
+            ]
+            .iter()
+            .filter_map(|phase| line.find(&format!("  {phase}")))
+            .min()
+            .map(|at| at + 2)
+        })
+        .collect();
+    assert!(columns.len() >= 4, "{}", result.stderr);
+    assert!(
+        columns.iter().all(|c| *c == columns[0]),
+        "{:?}\n{}",
+        columns,
+        result.stderr
+    );
+}

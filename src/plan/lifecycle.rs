@@ -226,6 +226,37 @@ async fn preflight(
     }
 }
 
+/// Everything `up` may name in its progress: each replica of the services
+/// (`web`, or `web-2` when there are several), and the project's networks and
+/// volumes (`network NAME`, `volume NAME`).
+fn progress_subjects(
+    project: &Project,
+    services: &[String],
+    scale: &HashMap<String, u32>,
+) -> Vec<String> {
+    let replicas = services.iter().flat_map(|name| {
+        let count = scale
+            .get(name)
+            .copied()
+            .or_else(|| project.services.get(name).map(|s| s.replicas()))
+            .unwrap_or(1);
+        (1..=count.max(1)).map(move |n| crate::plan::up::subject_of(name, n, count > 1))
+    });
+    let networks = project.networks.keys().map(|key| {
+        format!(
+            "network {}",
+            crate::engine::container::network_name(project, key)
+        )
+    });
+    let volumes = project.volumes.keys().map(|key| {
+        format!(
+            "volume {}",
+            crate::engine::container::volume_name(project, key)
+        )
+    });
+    replicas.chain(networks).chain(volumes).collect()
+}
+
 /// The plan `up` would run, as text, touching nothing: which images would
 /// be built or used, then the steps.
 pub async fn dry_run_up(
@@ -291,6 +322,7 @@ pub async fn up(
 ) -> anyhow::Result<UpOutcome> {
     let began = std::time::Instant::now();
     let services = select_services(&project, &request.services, request.no_deps)?;
+    reporter.expect_subjects(&progress_subjects(&project, &services, &request.scale));
     preflight(engine, &project, &services, reporter.as_ref()).await?;
     let images = build::ensure_images(
         engine,

@@ -118,8 +118,18 @@ pub trait Reporter: Send + Sync {
         });
     }
 
+    /// The subjects the operation may report (services, `network NAME`,
+    /// …), before it starts: the subject column is made wide enough for all
+    /// of them at once, so it does not shift halfway through.
+    fn expect_subjects(&self, _subjects: &[String]) {}
+
     /// Called once the operation is over, so bars can be finished.
     fn finish(&self) {}
+}
+
+/// The widest of `subjects`.
+fn widest(subjects: &[String]) -> usize {
+    subjects.iter().map(String::len).max().unwrap_or(0)
 }
 
 /// Discards everything (tests, `--dry-run`).
@@ -175,6 +185,11 @@ impl Reporter for PlainReporter {
             Event::Info(msg) => self.shell.info(&msg),
         }
     }
+
+    fn expect_subjects(&self, subjects: &[String]) {
+        let mut width = self.width.lock().unwrap_or_else(|e| e.into_inner());
+        *width = (*width).max(widest(subjects));
+    }
 }
 
 /// Progress bars on a terminal: one line per subject, updated in place
@@ -213,6 +228,11 @@ impl BarReporter {
 }
 
 impl Reporter for BarReporter {
+    fn expect_subjects(&self, subjects: &[String]) {
+        let mut state = self.bars.lock().unwrap_or_else(|e| e.into_inner());
+        state.width = state.width.max(widest(subjects));
+    }
+
     fn report(&self, event: Event) {
         match event {
             Event::Progress {

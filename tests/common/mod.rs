@@ -493,3 +493,14 @@ impl Drop for ChildGuard {
         }
     }
 }
+
+/// Removes images by reference when dropped, even when the test fails.
+pub struct ImageGuard(pub Vec<String>);
+
+impl Drop for ImageGuard {
+    fn drop(&mut self) {
+        for reference in &self.0 {
+            let _ = docker(&["image", "rm", "--force", reference]);
+        }
+    }
+}
