@@ -10,7 +10,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{busybox_image, docker, unique_project, TestProject};
+use common::{busybox_image, docker, unique_project, ImageGuard, TestProject};
 use sha2::{Digest, Sha256};
 
 fn fixture(name: &str) -> PathBuf {
