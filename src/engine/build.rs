@@ -687,7 +687,16 @@ pub async fn image_id(engine: &Engine, reference: &str) -> Result<Option<String>
     }
 }
 
-/// Builds one image and returns its id.
+/// `reference`, with `:latest` when it names neither a tag nor a digest.
+fn with_default_tag(reference: &str) -> String {
+    let name = reference.rsplit('/').next().unwrap_or(reference);
+    if reference.contains('@') || name.contains(':') {
+        reference.to_string()
+    } else {
+        format!("{reference}:latest")
+    }
+}
+
 /// Has the engine pull `plan`'s image (anonymously: no registry
 /// credentials are sent); returns its id.
 async fn pull_image(
@@ -698,8 +707,10 @@ async fn pull_image(
     for service in &plan.services {
         reporter.progress(service, Phase::Pulling, Some(plan.reference.clone()));
     }
+    // Without a tag the engine would pull every tag of the repository
+    // (`docker pull` adds `:latest` on the client side; so does torq).
     let options = bollard::query_parameters::CreateImageOptionsBuilder::new()
-        .from_image(&plan.reference)
+        .from_image(&with_default_tag(&plan.reference))
         .build();
     let pull = async {
         let mut stream = engine.docker().create_image(Some(options), None, None);
@@ -746,6 +757,7 @@ async fn pull_image(
     }
 }
 
+/// Builds one image and returns its id.
 async fn build_image(
     engine: &Engine,
     plan: &ImagePlan,
@@ -1299,6 +1311,21 @@ mod tests {
         let hint = plan.missing_hint(BuildPolicy::Never);
         assert!(hint.contains("torq build web"), "{hint}");
         assert_eq!(plan.describe(), "missing shop-web for web");
+    }
+
+    #[test]
+    fn pulls_name_a_tag() {
+        assert_eq!(with_default_tag("redis"), "redis:latest");
+        assert_eq!(with_default_tag("redis:7"), "redis:7");
+        assert_eq!(
+            with_default_tag("registry.local:5000/team/app"),
+            "registry.local:5000/team/app:latest"
+        );
+        assert_eq!(
+            with_default_tag("registry.local:5000/team/app:2"),
+            "registry.local:5000/team/app:2"
+        );
+        assert_eq!(with_default_tag("app@sha256:abc"), "app@sha256:abc");
     }
 
     #[test]

@@ -514,8 +514,6 @@ impl DownOutcome {
     }
 }
 
-/// Stops and removes the project's containers (orphans included), then its
-/// networks and, with `options.volumes`, its volumes. The caller holds the lock.
 /// The plan `down` would run, as text, touching nothing.
 pub async fn dry_run_down(
     engine: &Engine,
@@ -532,6 +530,8 @@ pub async fn dry_run_down(
     Ok(plan.to_string())
 }
 
+/// Stops and removes the project's containers (orphans included), then its
+/// networks and, with `options.volumes`, its volumes. The caller holds the lock.
 pub async fn down(
     engine: &Engine,
     project_name: &str,
