@@ -600,3 +600,44 @@ services:
         result.stderr
     );
 }
+
+/// The image's own `VOLUME` keeps its data when the service is recreated
+/// for a new image (`up --build` after a change), as with compose: the new
+/// container takes over the old one's anonymous volume at that path.
+#[test]
+fn a_rebuilt_image_keeps_the_data_of_its_volume() {
+    let project = TestProject::new(
+        "image-volume",
+        r#"
+services:
+  db:
+    build:
+      context: ./db
+      args:
+        GENERATION: "1"
+    command: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 0.2; done"]
+"#,
+    );
+    let context = project.dir.path().join("db");
+    std::fs::create_dir(&context).expect("context dir");
+    std::fs::write(
+        context.join("Dockerfile"),
+        "FROM torq-test/bb\nARG GENERATION\nRUN echo $GENERATION > /generation\nVOLUME /var/lib/db\n",
+    )
+    .expect("Dockerfile");
+    let _image = ImageGuard(vec![format!("{}-db", project.name)]);
+    project.torq(&["up"]).assert_code(0);
+    let container = format!("{}-db-1", project.name);
+    docker_ok(&["exec", &container, "sh", "-c", "echo keep > /var/lib/db/f"]);
+    let before = ids_by_service(&project);
+
+    let spec = std::fs::read_to_string(project.spec_path()).expect("spec");
+    project.write_spec(&spec.replace("GENERATION: \"1\"", "GENERATION: \"2\""));
+    project.torq(&["up", "--build"]).assert_code(0);
+    assert_ne!(before["db"], ids_by_service(&project)["db"], "recreated");
+    assert_eq!(docker_ok(&["exec", &container, "cat", "/generation"]), "2");
+    assert_eq!(
+        docker_ok(&["exec", &container, "cat", "/var/lib/db/f"]),
+        "keep"
+    );
+}

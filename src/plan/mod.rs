@@ -135,7 +135,8 @@ pub enum Op {
         number: u32,
         name: String,
         /// The anonymous volumes of the container it replaces, mounted again
-        /// where they were (as docker compose does), so a recreate keeps data.
+        /// where they were (as docker compose does), so a recreate keeps data:
+        /// at the spec's anonymous mounts, and at the new image's `VOLUME`s.
         inherit: Vec<AnonymousVolume>,
     },
     StartContainer {
@@ -193,11 +194,12 @@ impl Op {
         match self {
             Op::CreateNetwork { name, .. } => format!("create network {name}"),
             Op::CreateVolume { name, .. } => format!("create volume {name}"),
-            Op::CreateContainer { name, inherit, .. } => match inherit.len() {
-                0 => format!("create container {name}"),
-                1 => format!("create container {name}, reusing 1 anonymous volume"),
-                n => format!("create container {name}, reusing {n} anonymous volumes"),
-            },
+            Op::CreateContainer { name, inherit, .. } if inherit.is_empty() => {
+                format!("create container {name}")
+            }
+            Op::CreateContainer { name, .. } => {
+                format!("create container {name}, reusing the old one's anonymous volumes")
+            }
             Op::StartContainer { container, .. } => format!("start {}", container.name()),
             Op::Wait {
                 service, condition, ..

@@ -133,16 +133,15 @@ pub fn plan_up(input: &UpInput) -> Plan {
                     let mut inherit = Vec::new();
                     let (removed, cause) = match decision {
                         Decision::Recreate { old, cause } => {
-                            if !input.options.renew_anon_volumes {
-                                inherit = inherited_volumes(input, service, old);
+                            // As compose: the old container's anonymous volumes
+                            // stay (the new one may take them over), unless
+                            // fresh ones are asked for.
+                            let renew = input.options.renew_anon_volumes;
+                            if !renew {
+                                inherit = inherited_volumes(service, old);
                             }
-                            let removal = remove_container_keeping(
-                                &mut plan,
-                                &subject,
-                                old,
-                                &cause,
-                                !inherit.is_empty(),
-                            );
+                            let removal =
+                                remove_container_keeping(&mut plan, &subject, old, &cause, !renew);
                             let first = plan.steps[removal]
                                 .after
                                 .first()
@@ -442,19 +441,11 @@ fn stale_reason(c: &ObservedContainer) -> String {
     }
 }
 
-/// The anonymous volumes a replacement of `old` takes over, as docker
-/// compose does: those the spec mounts anonymously at the same place, and —
-/// when the image is unchanged — those the spec does not mount at all (the
-/// image's own `VOLUME`s).
-fn inherited_volumes(
-    input: &UpInput,
-    service: &Service,
-    old: &ObservedContainer,
-) -> Vec<AnonymousVolume> {
-    let same_image = input
-        .images
-        .id(&service.name)
-        .is_some_and(|id| !id.is_empty() && id == old.image_id);
+/// The anonymous volumes a replacement of `old` may take over, as docker
+/// compose does: those at a path the spec mounts anonymously, and those at a
+/// path the spec does not mount at all — which the create step keeps only
+/// where the new image declares a `VOLUME`.
+fn inherited_volumes(service: &Service, old: &ObservedContainer) -> Vec<AnonymousVolume> {
     old.anonymous_volumes
         .iter()
         .filter(|v| {
@@ -465,7 +456,7 @@ fn inherited_volumes(
                 .find(|m| m.target.trim_end_matches('/') == destination)
             {
                 Some(m) => m.kind == MountKind::Volume && m.source.is_none(),
-                None => same_image,
+                None => true,
             }
         })
         .cloned()
@@ -875,10 +866,18 @@ mod tests {
     fn a_recreated_container_takes_over_its_anonymous_volumes() {
         let mut project = project();
         let job = project.services.get_mut("job").unwrap();
-        job.volumes = vec![crate::spec::model::Mount {
-            target: "/cache".into(),
-            ..Default::default()
-        }];
+        job.volumes = vec![
+            crate::spec::model::Mount {
+                target: "/cache".into(),
+                ..Default::default()
+            },
+            crate::spec::model::Mount {
+                kind: MountKind::Bind,
+                source: Some("/srv".into()),
+                target: "/srv".into(),
+                ..Default::default()
+            },
+        ];
         let mut state = ProjectState::default();
         let mut old = running(&project, "job", Some("old-hash"));
         let anonymous = |c: char, destination: &str| AnonymousVolume {
@@ -887,13 +886,14 @@ mod tests {
         };
         old.anonymous_volumes = vec![
             anonymous('a', "/cache"),   // the spec's anonymous volume
-            anonymous('b', "/img-vol"), // the image's VOLUME (same image)
+            anonymous('b', "/img-vol"), // maybe the image's VOLUME: the create step checks
+            anonymous('c', "/srv"),     // now a bind mount: not taken over
         ];
         state.containers.push(old);
 
         let plan = plan_for(&project, &state, &["job"], UpOptions::default());
-        let inherited = plan.find(|op| matches!(op, Op::CreateContainer { .. }));
-        let Op::CreateContainer { inherit, .. } = &inherited[0].op else {
+        let created = plan.find(|op| matches!(op, Op::CreateContainer { .. }));
+        let Op::CreateContainer { inherit, .. } = &created[0].op else {
             unreachable!()
         };
         assert_eq!(
@@ -901,24 +901,17 @@ mod tests {
             vec![anonymous('a', "/cache"), anonymous('b', "/img-vol")]
         );
         let text = plan.to_string();
-        assert!(text.contains("reusing 2 anonymous volumes"), "{text}");
+        assert!(
+            text.contains("reusing the old one's anonymous volumes"),
+            "{text}"
+        );
+        // The old container's volumes stay, as with compose, whatever is taken over.
         let removal = plan.find(|op| matches!(op, Op::RemoveContainer { .. }));
         assert!(matches!(
-            removal[0].op,
-            Op::RemoveContainer {
-                keep_anonymous_volumes: true,
-                ..
-            }
+            &removal[0].op,
+            Op::RemoveContainer { keep_anonymous_volumes: true, anonymous_volumes, .. }
+                if anonymous_volumes.is_empty()
         ));
-
-        // A new image: the old one's VOLUMEs are not the new one's.
-        state.containers[0].image_id = "sha256:older".into();
-        let plan = plan_for(&project, &state, &["job"], UpOptions::default());
-        let created = plan.find(|op| matches!(op, Op::CreateContainer { .. }));
-        let Op::CreateContainer { inherit, .. } = &created[0].op else {
-            unreachable!()
-        };
-        assert_eq!(*inherit, vec![anonymous('a', "/cache")]);
 
         // --renew-anon-volumes: fresh ones, the old ones go with the old container.
         let renew = UpOptions {
@@ -929,11 +922,9 @@ mod tests {
         assert!(!plan.to_string().contains("reusing"), "{plan}");
         let removal = plan.find(|op| matches!(op, Op::RemoveContainer { .. }));
         assert!(matches!(
-            removal[0].op,
-            Op::RemoveContainer {
-                keep_anonymous_volumes: false,
-                ..
-            }
+            &removal[0].op,
+            Op::RemoveContainer { keep_anonymous_volumes: false, anonymous_volumes, .. }
+                if anonymous_volumes.len() == 3
         ));
     }
 

@@ -91,9 +91,23 @@ pub fn remove_project(project: &str) {
     };
     let containers = ids(&["ps", "-aq", "--filter", &filter]);
     if !containers.is_empty() {
+        // Anonymous volumes a recreated container took over are mounted by
+        // name, so `rm -v` leaves them: remove them by name afterwards.
+        let mut inspect = vec!["inspect", "-f", "{{range .Mounts}}{{.Name}} {{end}}"];
+        inspect.extend(containers.iter().map(String::as_str));
+        let anonymous: Vec<String> = String::from_utf8_lossy(&docker(&inspect).stdout)
+            .split_whitespace()
+            .filter(|n| n.len() == 64 && n.bytes().all(|b| b.is_ascii_hexdigit()))
+            .map(String::from)
+            .collect();
         let mut args = vec!["rm", "-f", "-v"];
         args.extend(containers.iter().map(String::as_str));
         let _ = docker(&args);
+        if !anonymous.is_empty() {
+            let mut args = vec!["volume", "rm", "-f"];
+            args.extend(anonymous.iter().map(String::as_str));
+            let _ = docker(&args);
+        }
     }
     let networks = ids(&["network", "ls", "-q", "--filter", &filter]);
     if !networks.is_empty() {

@@ -37,7 +37,10 @@ pub async fn create_replica(
     replica: Replica<'_>,
 ) -> Result<String, CreateFailure> {
     let (name, mut body) = blueprint.for_replica(project, service, replica.number);
-    inherit_volumes(&mut body, replica.inherit);
+    if !replica.inherit.is_empty() {
+        let image_volumes = image_volumes(engine, body.image.as_deref().unwrap_or_default()).await;
+        inherit_volumes(&mut body, replica.inherit, &image_volumes);
+    }
     let id = ops::create_container(engine, &name, body)
         .await
         .map_err(|err| CreateFailure {
@@ -61,31 +64,51 @@ pub async fn create_replica(
     Ok(id)
 }
 
-/// Mounts each inherited volume where it was, in place of an anonymous
-/// volume the request asks for there. Not part of the config hash: which
-/// volume holds the data does not change what the container is.
-fn inherit_volumes(body: &mut ContainerCreateBody, inherit: &[AnonymousVolume]) {
-    if inherit.is_empty() {
-        return;
+/// The paths `image` declares as `VOLUME`s (none when it cannot be read).
+async fn image_volumes(engine: &Engine, image: &str) -> Vec<String> {
+    match engine.docker().inspect_image(image).await {
+        Ok(inspect) => inspect
+            .config
+            .and_then(|c| c.volumes)
+            .map(|v| v.into_iter().collect())
+            .unwrap_or_default(),
+        Err(err) => {
+            tracing::debug!(image, %err, "cannot read the image's volumes");
+            Vec::new()
+        }
     }
+}
+
+/// Mounts each inherited volume where it was: in place of an anonymous
+/// volume the request asks for there, or at one of the new image's
+/// `VOLUME`s; one at neither place is left out (and left alone, as compose
+/// leaves it). Not part of the config hash: which volume holds the data does
+/// not change what the container is.
+fn inherit_volumes(
+    body: &mut ContainerCreateBody,
+    inherit: &[AnonymousVolume],
+    image_volumes: &[String],
+) {
     let host = body.host_config.get_or_insert_with(Default::default);
     let mounts = host.mounts.get_or_insert_with(Vec::new);
+    let trimmed = |p: &str| p.trim_end_matches('/').to_string();
     for volume in inherit {
-        let place = volume.destination.trim_end_matches('/');
+        let place = trimmed(&volume.destination);
         let anonymous_there = mounts.iter_mut().find(|m| {
             m.typ == Some(MountType::VOLUME)
                 && m.source.is_none()
-                && m.target.as_deref().map(|t| t.trim_end_matches('/')) == Some(place)
+                && m.target.as_deref().map(trimmed).as_deref() == Some(place.as_str())
         });
         match anonymous_there {
             // The spec's own options (read-only, nocopy) stay.
             Some(mount) => mount.source = Some(volume.name.clone()),
-            None => mounts.push(Mount {
+            None if image_volumes.iter().any(|v| trimmed(v) == place) => mounts.push(Mount {
                 typ: Some(MountType::VOLUME),
                 source: Some(volume.name.clone()),
                 target: Some(volume.destination.clone()),
                 ..Default::default()
             }),
+            None => {}
         }
     }
 }
@@ -93,4 +116,48 @@ fn inherit_volumes(body: &mut ContainerCreateBody, inherit: &[AnonymousVolume]) 
 /// Runs the blueprint's `post_start` hooks in the started container `id`.
 pub async fn after_start(engine: &Engine, blueprint: &Blueprint, id: &str) -> Result<(), String> {
     hooks::run_all(engine, id, &blueprint.post_start).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inherited_volumes_go_to_the_specs_anonymous_mounts_and_the_images_volumes() {
+        let anonymous_mount = |target: &str, read_only: bool| Mount {
+            typ: Some(MountType::VOLUME),
+            target: Some(target.into()),
+            read_only: Some(read_only),
+            ..Default::default()
+        };
+        let mut body = ContainerCreateBody {
+            host_config: Some(bollard::models::HostConfig {
+                mounts: Some(vec![anonymous_mount("/cache", true)]),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let volume = |name: &str, destination: &str| AnonymousVolume {
+            name: name.into(),
+            destination: destination.into(),
+        };
+        let inherit = [
+            volume("a", "/cache/"),
+            volume("b", "/var/lib/db"),
+            volume("c", "/gone"),
+        ];
+        inherit_volumes(&mut body, &inherit, &["/var/lib/db".to_string()]);
+        let mounts = body.host_config.unwrap().mounts.unwrap();
+        let summary: Vec<(Option<&str>, Option<&str>, Option<bool>)> = mounts
+            .iter()
+            .map(|m| (m.source.as_deref(), m.target.as_deref(), m.read_only))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                (Some("a"), Some("/cache"), Some(true)),
+                (Some("b"), Some("/var/lib/db"), None),
+            ]
+        );
+    }
 }
