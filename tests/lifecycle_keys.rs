@@ -285,7 +285,7 @@ fn attach_false_keeps_a_service_out_of_attached_logs() {
 services:
   shown:
     image: {image}
-    command: ["sh", "-c", "echo SHOWN-LINE; sleep 1; exit 0"]
+    command: ["sh", "-c", "echo SHOWN-LINE; sleep 1; exit 4"]
   hidden:
     image: {image}
     command: ["sh", "-c", "echo HIDDEN-LINE; {loop}"]
@@ -294,7 +294,8 @@ services:
 "#,
     );
     let result = project.torq(&["up", "--attach", "--abort-on-exit"]);
-    result.assert_code(0);
+    // The code of the container that exited first.
+    result.assert_code(4);
     assert!(result.stdout.contains("SHOWN-LINE"), "{}", result.output());
     assert!(
         !result.stdout.contains("HIDDEN-LINE"),

@@ -33,7 +33,8 @@ Examples:
 
 Exit codes: 0 all started and healthy; 1 spec or engine error; 2 a service failed
 (failed to start, exited, unhealthy, or the wait timed out); with --exit-code-from,
-that service's exit code.";
+that service's exit code; with --abort-on-exit, the code of the first container
+to exit.";
 
 /// Arguments of `torq up`.
 #[derive(Debug, Clone, Args)]
@@ -85,7 +86,7 @@ pub struct UpArgs {
     #[arg(short = 'a', long)]
     pub attach: bool,
 
-    /// With --attach: stop everything when any container exits.
+    /// With --attach: stop everything when any container exits, and exit with its code.
     #[arg(long)]
     pub abort_on_exit: bool,
 
@@ -438,7 +439,8 @@ async fn attached(
     reporter.finish();
     let down_status = super::down::report(ctx, &project.name, &down?);
     Ok(match end {
-        AttachEnd::Exited { code, .. } if args.exit_code_from.is_some() => {
+        // As compose: the code of SERVICE, or of the first container to exit.
+        AttachEnd::Exited { code, .. } if args.exit_code_from.is_some() || args.abort_on_exit => {
             ExitStatus::Code(u8::try_from(code.clamp(0, 255)).unwrap_or(255))
         }
         _ if down_status != ExitStatus::Success => down_status,
