@@ -266,3 +266,72 @@ services:
         project.containers()
     );
 }
+
+/// An attached `up` still waiting for another torq's project lock has
+/// started nothing: a signal then ends it (exit 0) without a `down`, which
+/// would stop what the other torq is bringing up.
+#[test]
+fn a_signal_while_waiting_for_the_lock_takes_nothing_down() {
+    let project = TestProject::new(
+        "attach-lockwait",
+        r#"
+services:
+  talker:
+    image: {image}
+    command: ["sh", "-c", "{loop}"]
+"#,
+    );
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let lock = runtime.block_on(async {
+        let engine = torq::engine::Engine::connect().await.expect("engine");
+        torq::engine::lock::lock_project(engine.host(), &project.name, || {})
+            .await
+            .expect("take the project lock")
+    });
+    let mut child = ChildGuard(
+        project
+            .torq_command(&["up", "--attach"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn torq up --attach"),
+    );
+    let stderr = child.0.stderr.take().expect("stderr");
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let reader = {
+        let seen = seen.clone();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                let mut text = seen.lock().unwrap();
+                text.push_str(&line);
+                text.push('\n');
+            }
+        })
+    };
+    wait_for("torq to wait for the lock", Duration::from_secs(60), || {
+        seen.lock()
+            .unwrap()
+            .contains("waiting for it to finish")
+            .then_some(())
+    });
+    // SAFETY: signalling our own child process by its pid.
+    let rc = unsafe { libc::kill(child.0.id() as libc::pid_t, libc::SIGTERM) };
+    assert_eq!(rc, 0, "cannot signal torq");
+    let status = wait_for("torq to end after SIGTERM", COMMAND_DEADLINE, || {
+        child.0.try_wait().expect("wait for torq")
+    });
+    let _ = reader.join();
+    let stderr = seen.lock().unwrap().clone();
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("SIGTERM while waiting for the project lock"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("stopping project"), "no down: {stderr}");
+    assert!(project.containers().is_empty());
+    drop(lock);
+}

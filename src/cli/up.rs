@@ -156,8 +156,14 @@ pub fn run(ctx: &Context, args: UpArgs) -> anyhow::Result<ExitStatus> {
         // Attached: a signal while waiting for the lock or converging cancels
         // the `up` (its running steps are aborted) and takes the project down.
         let started = crate::logs::time::now();
+        let (waiting, locked) = (std::cell::Cell::new(false), std::cell::Cell::new(false));
         let converge = async {
-            let _lock = lifecycle::acquire_lock(&engine, &project.name, reporter.as_ref()).await?;
+            let _lock =
+                lifecycle::acquire_lock_noting(&engine, &project.name, reporter.as_ref(), || {
+                    waiting.set(true)
+                })
+                .await?;
+            locked.set(true);
             lifecycle::up(&engine, project.clone(), &request, reporter.clone()).await
         };
         let converged = tokio::select! {
@@ -177,6 +183,14 @@ pub fn run(ctx: &Context, args: UpArgs) -> anyhow::Result<ExitStatus> {
                     started,
                     up_status,
                 }
+            }
+            Err(signal) if waiting.get() && !locked.get() => {
+                // Still waiting for another torq: this session started nothing,
+                // and takes down nothing the other one is bringing up.
+                ctx.shell.info(&format!(
+                    "{signal} while waiting for the project lock: nothing was started"
+                ));
+                return Ok(ExitStatus::Success);
             }
             Err(signal) => Session::Interrupted(signal),
         };
@@ -427,7 +441,12 @@ async fn attached(
         // A create the cancelled `up` had already sent may land after the
         // down listed the project's containers: one more pass removes it.
         let quiet: Arc<dyn crate::ui::Reporter> = Arc::new(NullReporter);
-        first.absorb(lifecycle::down(engine, &project.name, &graceful, quiet).await?);
+        match lifecycle::down(engine, &project.name, &graceful, quiet).await {
+            Ok(second) => first.absorb(second),
+            Err(err) => ctx
+                .shell
+                .warn(&format!("the second pass of the down failed: {err:#}")),
+        }
     }
     if follow_live {
         // Lines that arrived as the last containers stopped are queued:

@@ -39,6 +39,9 @@ impl Drop for ProjectLock {
     }
 }
 
+/// How often a waiter tries the lock again.
+const LOCK_POLL: std::time::Duration = std::time::Duration::from_millis(50);
+
 /// The directory of every project lock on this machine.
 const LOCK_DIR: &str = "/tmp";
 
@@ -60,22 +63,15 @@ pub async fn lock_project(
     let mut on_wait = Some(on_wait);
     loop {
         let file = open_lock_file(&path)?;
-        let file = if try_flock(&file, libc::LOCK_EX | libc::LOCK_NB)? {
-            file
-        } else {
+        // Polled, not a blocking `flock` on a thread of its own: a waiter
+        // that is cancelled (Ctrl-C while waiting) leaves no thread behind
+        // for the runtime to wait for.
+        while !try_flock(&file, libc::LOCK_EX | libc::LOCK_NB)? {
             if let Some(on_wait) = on_wait.take() {
                 on_wait();
             }
-            tokio::task::spawn_blocking(move || -> io::Result<File> {
-                loop {
-                    if try_flock(&file, libc::LOCK_EX)? {
-                        return Ok(file);
-                    }
-                }
-            })
-            .await
-            .map_err(io::Error::other)??
-        };
+            tokio::time::sleep(LOCK_POLL).await;
+        }
         if names_file(&path, &file) {
             return Ok(ProjectLock { file, path });
         }
@@ -106,7 +102,7 @@ fn names_file(path: &std::path::Path, file: &File) -> bool {
     }
 }
 
-/// `Ok(true)` when locked, `Ok(false)` when held elsewhere (non-blocking) or interrupted.
+/// `Ok(true)` when locked, `Ok(false)` when held elsewhere or interrupted.
 fn try_flock(file: &File, operation: libc::c_int) -> io::Result<bool> {
     // SAFETY: the descriptor belongs to `file`, which outlives the call.
     let rc = unsafe { libc::flock(file.as_raw_fd(), operation) };

@@ -89,7 +89,18 @@ pub async fn acquire_lock(
     project: &str,
     reporter: &dyn Reporter,
 ) -> anyhow::Result<ProjectLock> {
+    acquire_lock_noting(engine, project, reporter, || {}).await
+}
+
+/// [`acquire_lock`], calling `on_wait` too when another torq holds the lock.
+pub async fn acquire_lock_noting(
+    engine: &Engine,
+    project: &str,
+    reporter: &dyn Reporter,
+    on_wait: impl FnOnce(),
+) -> anyhow::Result<ProjectLock> {
     lock_project(engine.host(), project, || {
+        on_wait();
         reporter.report(Event::Info(format!(
             "another torq is working on project {project}; waiting for it to finish…"
         )))
