@@ -136,66 +136,94 @@ pub fn run(ctx: &Context, args: UpArgs) -> anyhow::Result<ExitStatus> {
             return Ok(ExitStatus::Success);
         }
         let reporter = reporter_for(&ctx.shell);
-        let Some(mut signals) = signals else {
-            let lock = lifecycle::acquire_lock(&engine, &project.name, reporter.as_ref()).await?;
-            let outcome = lifecycle::up(&engine, project.clone(), &request, reporter.clone()).await;
-            reporter.finish();
-            drop(lock);
-            let outcome = outcome?;
-            let status = print_summary(ctx, &project.name, &outcome.failures, &outcome.skipped);
-            if status == ExitStatus::Success && !ctx.shell.is_quiet() {
-                ctx.shell.info(&format!(
-                    "{} project {}: {} up",
-                    ctx.shell.paint_err(styles::OK, "✓"),
-                    project.name,
-                    plural(outcome.services.len(), "service")
-                ));
+        match signals {
+            None => detached(ctx, &engine, project, &request, reporter).await,
+            Some(signals) => {
+                let converging =
+                    converge_attached(ctx, &engine, &project, &request, reporter, signals);
+                let Some((session, signals)) = converging.await? else {
+                    return Ok(ExitStatus::Success);
+                };
+                attached(ctx, &engine, &project, &args, session, signals).await
             }
-            return Ok(status);
-        };
-        // Attached: a signal while waiting for the lock or converging cancels
-        // the `up` (its running steps are aborted) and takes the project down.
-        let started = crate::logs::time::now();
-        let (waiting, locked) = (std::cell::Cell::new(false), std::cell::Cell::new(false));
-        let converge = async {
-            let _lock =
-                lifecycle::acquire_lock_noting(&engine, &project.name, reporter.as_ref(), || {
-                    waiting.set(true)
-                })
-                .await?;
-            locked.set(true);
-            lifecycle::up(&engine, project.clone(), &request, reporter.clone()).await
-        };
-        let converged = tokio::select! {
-            biased;
-            _ = signals.interrupt.recv() => Err("Ctrl-C"),
-            _ = signals.terminate.recv() => Err("SIGTERM"),
-            outcome = converge => Ok(outcome),
-        };
-        reporter.finish();
-        let session = match converged {
-            Ok(outcome) => {
-                let outcome = outcome?;
-                let up_status =
-                    print_summary(ctx, &project.name, &outcome.failures, &outcome.skipped);
-                Session::Converged {
-                    outcome,
-                    started,
-                    up_status,
-                }
-            }
-            Err(signal) if waiting.get() && !locked.get() => {
-                // Still waiting for another torq: this session started nothing,
-                // and takes down nothing the other one is bringing up.
-                ctx.shell.info(&format!(
-                    "{signal} while waiting for the project lock: nothing was started"
-                ));
-                return Ok(ExitStatus::Success);
-            }
-            Err(signal) => Session::Interrupted(signal),
-        };
-        attached(ctx, &engine, &project, &args, session, signals).await
+        }
     })
+}
+
+/// `up` without `--attach`: converge, print the summary, return.
+async fn detached(
+    ctx: &Context,
+    engine: &Engine,
+    project: Arc<Project>,
+    request: &UpRequest,
+    reporter: Arc<dyn crate::ui::Reporter>,
+) -> anyhow::Result<ExitStatus> {
+    let lock = lifecycle::acquire_lock(engine, &project.name, reporter.as_ref()).await?;
+    let outcome = lifecycle::up(engine, project.clone(), request, reporter.clone()).await;
+    reporter.finish();
+    drop(lock);
+    let outcome = outcome?;
+    let status = print_summary(ctx, &project.name, &outcome.failures, &outcome.skipped);
+    if status == ExitStatus::Success && !ctx.shell.is_quiet() {
+        ctx.shell.info(&format!(
+            "{} project {}: {} up",
+            ctx.shell.paint_err(styles::OK, "✓"),
+            project.name,
+            plural(outcome.services.len(), "service")
+        ));
+    }
+    Ok(status)
+}
+
+/// The start of an attached `up`: a signal while waiting for the lock or
+/// converging cancels the `up` (its running steps are aborted). `None` when
+/// the signal came while another torq held the project lock: this session
+/// started nothing, and takes down nothing the other one brings up.
+async fn converge_attached(
+    ctx: &Context,
+    engine: &Engine,
+    project: &Arc<Project>,
+    request: &UpRequest,
+    reporter: Arc<dyn crate::ui::Reporter>,
+    mut signals: Signals,
+) -> anyhow::Result<Option<(Session, Signals)>> {
+    let started = crate::logs::time::now();
+    let (waiting, locked) = (std::cell::Cell::new(false), std::cell::Cell::new(false));
+    let converge = async {
+        let _lock =
+            lifecycle::acquire_lock_noting(engine, &project.name, reporter.as_ref(), || {
+                waiting.set(true)
+            })
+            .await?;
+        locked.set(true);
+        lifecycle::up(engine, project.clone(), request, reporter.clone()).await
+    };
+    let converged = tokio::select! {
+        biased;
+        _ = signals.interrupt.recv() => Err("Ctrl-C"),
+        _ = signals.terminate.recv() => Err("SIGTERM"),
+        outcome = converge => Ok(outcome),
+    };
+    reporter.finish();
+    let session = match converged {
+        Ok(outcome) => {
+            let outcome = outcome?;
+            let up_status = print_summary(ctx, &project.name, &outcome.failures, &outcome.skipped);
+            Session::Converged {
+                outcome,
+                started,
+                up_status,
+            }
+        }
+        Err(signal) if waiting.get() && !locked.get() => {
+            ctx.shell.info(&format!(
+                "{signal} while waiting for the project lock: nothing was started"
+            ));
+            return Ok(None);
+        }
+        Err(signal) => Session::Interrupted(signal),
+    };
+    Ok(Some((session, signals)))
 }
 
 /// Prints the spec loader's warnings (unset variables, ignored keys).
