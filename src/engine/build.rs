@@ -441,20 +441,7 @@ pub async fn ensure_images_with(
         .buffer_unordered(PARALLEL_PULLS)
         .collect()
         .await;
-    for (plan, result) in pulled {
-        match result {
-            Ok(id) => add_image(&mut images, &plan, &id),
-            Err(reason) => {
-                let failure = ImageFailure {
-                    reference: plan.reference,
-                    services: plan.services,
-                    reason,
-                };
-                report_failure(reporter, &failure);
-                failures.push(failure);
-            }
-        }
-    }
+    absorb_results(pulled, &mut images, &mut failures);
 
     let parallel = match options.parallel {
         0 => DEFAULT_PARALLEL_BUILDS,
@@ -468,16 +455,7 @@ pub async fn ensure_images_with(
         .buffer_unordered(parallel)
         .collect()
         .await;
-    for (plan, result) in results {
-        match result {
-            Ok(id) => add_image(&mut images, &plan, &id),
-            Err(reason) => failures.push(ImageFailure {
-                reference: plan.reference,
-                services: plan.services,
-                reason,
-            }),
-        }
-    }
+    absorb_results(results, &mut images, &mut failures);
 
     // Spec order, whatever order the builds finished in.
     let order: HashMap<&String, usize> = project.services.keys().zip(0..).collect();
@@ -497,6 +475,25 @@ pub async fn ensure_images_with(
             failures,
             built: images,
         })
+    }
+}
+
+/// Pulled or built images into `images`, failures (already reported) into
+/// `failures`.
+fn absorb_results(
+    results: Vec<(ImagePlan, Result<String, FailureReason>)>,
+    images: &mut ImageSet,
+    failures: &mut Vec<ImageFailure>,
+) {
+    for (plan, result) in results {
+        match result {
+            Ok(id) => add_image(images, &plan, &id),
+            Err(reason) => failures.push(ImageFailure {
+                reference: plan.reference,
+                services: plan.services,
+                reason,
+            }),
+        }
     }
 }
 
@@ -700,6 +697,25 @@ fn with_default_tag(reference: &str) -> String {
 /// Has the engine pull `plan`'s image (anonymously: no registry
 /// credentials are sent); returns its id.
 async fn pull_image(
+    engine: &Engine,
+    plan: &ImagePlan,
+    reporter: &dyn Reporter,
+) -> Result<String, FailureReason> {
+    let result = run_pull(engine, plan, reporter).await;
+    if let Err(reason) = &result {
+        report_failure(
+            reporter,
+            &ImageFailure {
+                reference: plan.reference.clone(),
+                services: plan.services.clone(),
+                reason: reason.clone(),
+            },
+        );
+    }
+    result
+}
+
+async fn run_pull(
     engine: &Engine,
     plan: &ImagePlan,
     reporter: &dyn Reporter,
