@@ -336,7 +336,13 @@ fn done_phase(step: &Step, killed: bool) -> (Phase, Option<String>) {
 
 /// The engine refused to remove a container because it runs.
 fn started_meanwhile(err: &crate::engine::error::ApiError) -> bool {
-    err.is_conflict() && err.message().contains("running container")
+    // "You cannot remove a running (or restarting) container …. Stop the
+    // container before attempting removal or force remove".
+    let message = err.message();
+    err.is_conflict()
+        && (message.contains("running container")
+            || message.contains("restarting container")
+            || message.contains("Stop the container before attempting removal"))
 }
 
 /// The container id behind a handle (a created one: from its create step).
@@ -682,4 +688,27 @@ async fn image_healthcheck(ctx: &ExecContext, id: &str) -> Option<Healthcheck> {
             .map(|t| Duration::from_nanos(t as u64)),
         ..Default::default()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_removal_refused_because_the_container_runs_or_restarts_is_recognised() {
+        let conflict = |message: &str| crate::engine::error::ApiError::Engine {
+            op: "remove container demo-web-1".into(),
+            message: message.into(),
+            status: Some(409),
+        };
+        assert!(started_meanwhile(&conflict(
+            "You cannot remove a running container abc. Stop the container before attempting removal or force remove"
+        )));
+        assert!(started_meanwhile(&conflict(
+            "You cannot remove a restarting container abc. Stop the container before attempting removal or force remove"
+        )));
+        assert!(!started_meanwhile(&conflict(
+            "removal of container abc is already in progress"
+        )));
+    }
 }
