@@ -6,7 +6,7 @@ mod common;
 
 use std::io::Read;
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 
@@ -56,47 +56,11 @@ services:
     stop_grace_period: 1s
 "#,
     );
-    let mut child = project
-        .torq_command(&["up", "--attach"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn torq up --attach");
-    let mut stdout = child.stdout.take().expect("stdout");
-    let mut stderr = child.stderr.take().expect("stderr");
-    let out_reader = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stdout.read_to_string(&mut text);
-        text
-    });
-    let err_reader = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stderr.read_to_string(&mut text);
-        text
-    });
-    let guard_pid = child.id();
-    wait_for("the talker to run", Duration::from_secs(60), || {
-        project
-            .containers()
-            .into_iter()
-            .find(|c| c.service == "talker" && c.state == "running")
-    });
-    // SAFETY: signalling our own child process by its pid.
-    let rc = unsafe { libc::kill(guard_pid as libc::pid_t, libc::SIGTERM) };
-    assert_eq!(rc, 0, "cannot signal torq");
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for torq") {
-            break status;
-        }
-        if started.elapsed() > COMMAND_DEADLINE {
-            let _ = child.kill();
-            panic!("torq up --attach did not end after SIGTERM");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let stdout = out_reader.join().unwrap_or_default();
-    let stderr = err_reader.join().unwrap_or_default();
+    let mut torq = Watched::spawn(project.torq_command(&["up", "--attach"]));
+    // Attached: the start is over (a signal before would cancel it instead).
+    torq.wait_for_stderr("attached to project");
+    torq.signal(libc::SIGTERM);
+    let (status, stdout, stderr) = torq.finish();
     assert_eq!(status.code(), Some(0), "stderr:\n{stderr}");
     assert!(stdout.contains("talker-says-hello"), "{stdout}");
     // The logs keep streaming during the down: the service's last words show.
@@ -135,39 +99,21 @@ services:
       never_healthy: {condition: service_healthy}
 "#,
     );
-    let mut child = ChildGuard(
-        project
-            .torq_command(&[
-                "up",
-                "--attach",
-                "--no-fast-health",
-                "--wait-timeout",
-                "600",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn torq up --attach"),
-    );
-    let mut stderr = child.0.stderr.take().expect("stderr");
-    let err_reader = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stderr.read_to_string(&mut text);
-        text
-    });
+    let mut torq = Watched::spawn(project.torq_command(&[
+        "up",
+        "--attach",
+        "--no-fast-health",
+        "--wait-timeout",
+        "600",
+    ]));
     wait_for("never_healthy to run", Duration::from_secs(60), || {
         project
             .containers()
             .into_iter()
             .find(|c| c.service == "never_healthy" && c.state == "running")
     });
-    // SAFETY: signalling our own child process by its pid.
-    let rc = unsafe { libc::kill(child.0.id() as libc::pid_t, libc::SIGTERM) };
-    assert_eq!(rc, 0, "cannot signal torq");
-    let status = wait_for("torq to end after SIGTERM", COMMAND_DEADLINE, || {
-        child.0.try_wait().expect("wait for torq")
-    });
-    let stderr = err_reader.join().unwrap_or_default();
+    torq.signal(libc::SIGTERM);
+    let (status, _, stderr) = torq.finish();
     assert_eq!(status.code(), Some(0), "stderr:\n{stderr}");
     assert!(stderr.contains("SIGTERM: stopping project"), "{stderr}");
     assert!(!stderr.contains("killed"), "stopped gracefully:\n{stderr}");
@@ -288,44 +234,10 @@ services:
             .await
             .expect("take the project lock")
     });
-    let mut child = ChildGuard(
-        project
-            .torq_command(&["up", "--attach"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn torq up --attach"),
-    );
-    let stderr = child.0.stderr.take().expect("stderr");
-    let seen = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
-    let reader = {
-        let seen = seen.clone();
-        std::thread::spawn(move || {
-            use std::io::BufRead;
-            for line in std::io::BufReader::new(stderr)
-                .lines()
-                .map_while(Result::ok)
-            {
-                let mut text = seen.lock().unwrap();
-                text.push_str(&line);
-                text.push('\n');
-            }
-        })
-    };
-    wait_for("torq to wait for the lock", Duration::from_secs(60), || {
-        seen.lock()
-            .unwrap()
-            .contains("waiting for it to finish")
-            .then_some(())
-    });
-    // SAFETY: signalling our own child process by its pid.
-    let rc = unsafe { libc::kill(child.0.id() as libc::pid_t, libc::SIGTERM) };
-    assert_eq!(rc, 0, "cannot signal torq");
-    let status = wait_for("torq to end after SIGTERM", COMMAND_DEADLINE, || {
-        child.0.try_wait().expect("wait for torq")
-    });
-    let _ = reader.join();
-    let stderr = seen.lock().unwrap().clone();
+    let mut torq = Watched::spawn(project.torq_command(&["up", "--attach"]));
+    torq.wait_for_stderr("waiting for it to finish");
+    torq.signal(libc::SIGTERM);
+    let (status, _, stderr) = torq.finish();
     assert_eq!(status.code(), Some(0), "{stderr}");
     assert!(
         stderr.contains("SIGTERM while waiting for the project lock"),
@@ -334,4 +246,77 @@ services:
     assert!(!stderr.contains("stopping project"), "no down: {stderr}");
     assert!(project.containers().is_empty());
     drop(lock);
+}
+
+/// A running torq whose stdout and stderr are collected as they come, killed
+/// on drop if it still runs.
+struct Watched {
+    child: ChildGuard,
+    stdout: std::sync::Arc<std::sync::Mutex<String>>,
+    stderr: std::sync::Arc<std::sync::Mutex<String>>,
+    readers: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Watched {
+    fn spawn(mut command: std::process::Command) -> Watched {
+        let mut child = command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn torq");
+        let stdout = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let collect = |pipe: Box<dyn Read + Send>,
+                       into: std::sync::Arc<std::sync::Mutex<String>>| {
+            std::thread::spawn(move || {
+                use std::io::BufRead;
+                for line in std::io::BufReader::new(pipe).lines().map_while(Result::ok) {
+                    let mut text = into.lock().unwrap();
+                    text.push_str(&line);
+                    text.push('\n');
+                }
+            })
+        };
+        let readers = vec![
+            collect(
+                Box::new(child.stdout.take().expect("stdout")),
+                stdout.clone(),
+            ),
+            collect(
+                Box::new(child.stderr.take().expect("stderr")),
+                stderr.clone(),
+            ),
+        ];
+        Watched {
+            child: ChildGuard(child),
+            stdout,
+            stderr,
+            readers,
+        }
+    }
+
+    fn wait_for_stderr(&self, needle: &str) {
+        wait_for(&format!("`{needle}` on stderr"), COMMAND_DEADLINE, || {
+            self.stderr.lock().unwrap().contains(needle).then_some(())
+        });
+    }
+
+    fn signal(&self, signal: libc::c_int) {
+        // SAFETY: signalling our own child process by its pid.
+        let rc = unsafe { libc::kill(self.child.0.id() as libc::pid_t, signal) };
+        assert_eq!(rc, 0, "cannot signal torq");
+    }
+
+    /// Waits for the end; its status, stdout and stderr.
+    fn finish(&mut self) -> (std::process::ExitStatus, String, String) {
+        let status = wait_for("torq to end", COMMAND_DEADLINE, || {
+            self.child.0.try_wait().expect("wait for torq")
+        });
+        for reader in self.readers.drain(..) {
+            let _ = reader.join();
+        }
+        let stdout = self.stdout.lock().unwrap().clone();
+        let stderr = self.stderr.lock().unwrap().clone();
+        (status, stdout, stderr)
+    }
 }
