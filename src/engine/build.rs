@@ -509,6 +509,16 @@ fn add_image(images: &mut ImageSet, plan: &ImagePlan, id: &str) {
     }
 }
 
+/// Reports that `plan`'s image could not be provided, for `reason`.
+fn report_plan_failure(reporter: &dyn Reporter, plan: &ImagePlan, reason: &FailureReason) {
+    let failure = ImageFailure {
+        reference: plan.reference.clone(),
+        services: plan.services.clone(),
+        reason: reason.clone(),
+    };
+    report_failure(reporter, &failure);
+}
+
 fn report_failure(reporter: &dyn Reporter, failure: &ImageFailure) {
     for service in &failure.services {
         reporter.progress(service, Phase::Failed, Some(failure.short()));
@@ -703,14 +713,7 @@ async fn pull_image(
 ) -> Result<String, FailureReason> {
     let result = run_pull(engine, plan, reporter).await;
     if let Err(reason) = &result {
-        report_failure(
-            reporter,
-            &ImageFailure {
-                reference: plan.reference.clone(),
-                services: plan.services.clone(),
-                reason: reason.clone(),
-            },
-        );
+        report_plan_failure(reporter, plan, reason);
     }
     result
 }
@@ -791,14 +794,7 @@ async fn build_image(
                 prune_self_images(engine, plan, id, options, reporter).await;
             }
         }
-        Err(reason) => report_failure(
-            reporter,
-            &ImageFailure {
-                reference: plan.reference.clone(),
-                services: plan.services.clone(),
-                reason: reason.clone(),
-            },
-        ),
+        Err(reason) => report_plan_failure(reporter, plan, reason),
     }
     result
 }
