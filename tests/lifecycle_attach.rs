@@ -65,12 +65,7 @@ services:
     assert!(stdout.contains("talker-says-hello"), "{stdout}");
     // The logs keep streaming during the down: the service's last words show.
     assert!(stdout.contains("talker-stops-now"), "{stdout}");
-    assert!(stderr.contains("SIGTERM: stopping project"), "{stderr}");
-    assert!(
-        project.containers().is_empty(),
-        "{:#?}",
-        project.containers()
-    );
+    assert_taken_down_after_sigterm(&project, &stderr);
 }
 
 /// A SIGTERM while the attached `up` still waits for a dependency's health
@@ -115,13 +110,8 @@ services:
     torq.signal(libc::SIGTERM);
     let (status, _, stderr) = torq.finish();
     assert_eq!(status.code(), Some(0), "stderr:\n{stderr}");
-    assert!(stderr.contains("SIGTERM: stopping project"), "{stderr}");
     assert!(!stderr.contains("killed"), "stopped gracefully:\n{stderr}");
-    assert!(
-        project.containers().is_empty(),
-        "{:#?}",
-        project.containers()
-    );
+    assert_taken_down_after_sigterm(&project, &stderr);
 }
 
 /// torq as PID 1 of its own image (docker/Dockerfile) ignores every signal
@@ -205,12 +195,7 @@ services:
         "0",
         "{stderr}"
     );
-    assert!(stderr.contains("SIGTERM: stopping project"), "{stderr}");
-    assert!(
-        project.containers().is_empty(),
-        "{:#?}",
-        project.containers()
-    );
+    assert_taken_down_after_sigterm(&project, &stderr);
 }
 
 /// An attached `up` still waiting for another torq's project lock has
@@ -319,4 +304,12 @@ impl Watched {
         let stderr = self.stderr.lock().unwrap().clone();
         (status, stdout, stderr)
     }
+}
+
+/// The session said it stops the project on SIGTERM, and nothing of the
+/// project is left.
+fn assert_taken_down_after_sigterm(project: &TestProject, stderr: &str) {
+    assert!(stderr.contains("SIGTERM: stopping project"), "{stderr}");
+    let left = project.containers();
+    assert!(left.is_empty(), "{left:#?}");
 }
