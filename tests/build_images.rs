@@ -22,7 +22,7 @@ use indexmap::IndexMap;
 use sha2::{Digest, Sha256};
 use torq::engine::build::{self, BuildError, BuildOptions, BuildPolicy, FailureReason, ImageSet};
 use torq::engine::Engine;
-use torq::spec::model::{Build, Project, Service};
+use torq::compose::model::{Build, Project, Service};
 use torq::ui::{Event, Phase, Reporter};
 
 mod common;

@@ -192,7 +192,7 @@ fn torq_file_and_parent_discovery() {
     let out = torq(&sub, &["config"], &[]);
     let expected = format!(
         "name: {}",
-        torq::spec::syntax::normalize_project_name(
+        torq::compose::syntax::normalize_project_name(
             &root.path().file_name().unwrap().to_string_lossy()
         )
     );

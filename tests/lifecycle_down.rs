@@ -307,7 +307,7 @@ fn a_container_started_after_the_plan_is_stopped_then_removed() {
     use torq::engine::Engine;
     use torq::plan::exec::{execute, ExecContext};
     use torq::plan::{ContainerRef, Op, Plan};
-    use torq::spec::model::Project;
+    use torq::compose::model::Project;
     use torq::ui::progress::NullReporter;
 
     let project = TestProject::new(

@@ -10,7 +10,7 @@
 use std::path::{Path, PathBuf};
 
 use indexmap::IndexMap;
-use torq::spec::{self, LoadOptions};
+use torq::compose::{self, LoadOptions};
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/spec")
@@ -82,7 +82,7 @@ fn every_invalid_fixture_fails_where_it_says() {
             environment: base_env(),
             ..LoadOptions::default()
         };
-        match spec::load(&options) {
+        match compose::load(&options) {
             Ok(_) => failures.push(format!("{name}: loaded, but should fail")),
             Err(err) => {
                 let shown = err.to_string();
@@ -161,13 +161,13 @@ fn every_valid_fixture_loads() {
     dirs.sort();
     let mut failures = Vec::new();
     for dir in &dirs {
-        match spec::load(&valid_options(dir)) {
+        match compose::load(&valid_options(dir)) {
             Ok(project) => {
                 if project.services.is_empty() {
                     failures.push(format!("{}: no services", dir.display()));
                 }
                 // The graph of every valid project covers every enabled service.
-                let graph = spec::graph::DependencyGraph::new(&project);
+                let graph = compose::graph::DependencyGraph::new(&project);
                 let placed: usize = graph.start_levels().iter().map(Vec::len).sum();
                 if placed != project.services.len() {
                     failures.push(format!("{}: graph places {placed} services", dir.display()));
@@ -181,8 +181,8 @@ fn every_valid_fixture_loads() {
 
 #[test]
 fn fixture_details_survive_loading() {
-    let project = spec::load(&valid_options(&fixtures().join("valid/depends_on"))).unwrap();
-    let graph = spec::graph::DependencyGraph::new(&project);
+    let project = compose::load(&valid_options(&fixtures().join("valid/depends_on"))).unwrap();
+    let graph = compose::graph::DependencyGraph::new(&project);
     assert_eq!(graph.start_levels()[0], vec!["db", "cache"]);
     // app restarts with db; netns shares app's network namespace (an
     // implicit dependency with restart), so it follows transitively.
@@ -190,12 +190,12 @@ fn fixture_details_survive_loading() {
     let app = &project.services["app"];
     assert_eq!(
         app.depends_on["migrate"].condition,
-        spec::model::Condition::CompletedSuccessfully
+        compose::model::Condition::CompletedSuccessfully
     );
     assert!(!app.depends_on["metrics"].required);
     assert!(project.disabled_services.contains_key("metrics"));
 
-    let project = spec::load(&valid_options(&fixtures().join("valid/anchors"))).unwrap();
+    let project = compose::load(&valid_options(&fixtures().join("valid/anchors"))).unwrap();
     let two = &project.services["two"];
     assert_eq!(two.restart.as_deref(), Some("no"));
     assert_eq!(two.environment["REGION"].as_deref(), Some("us"));
@@ -216,7 +216,7 @@ fn merge_conflict_points_at_the_later_file() {
         environment: base_env(),
         ..LoadOptions::default()
     };
-    let err = spec::load(&options).unwrap_err();
+    let err = compose::load(&options).unwrap_err();
     assert_eq!(err.file.as_deref(), Some("overlay.yaml"));
     assert_eq!((err.line, err.column), (Some(4), Some(7)));
     assert!(err.message.contains("services.web.ports"), "{err}");
@@ -251,9 +251,9 @@ fn a_ten_megabyte_spec_loads() {
         project_name: Some("big".into()),
         ..LoadOptions::default()
     };
-    let project = spec::load(&options).unwrap();
+    let project = compose::load(&options).unwrap();
     assert_eq!(project.services.len(), count);
-    let graph = spec::graph::DependencyGraph::new(&project);
+    let graph = compose::graph::DependencyGraph::new(&project);
     assert_eq!(
         graph.start_levels().len(),
         count,

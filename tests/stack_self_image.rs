@@ -18,7 +18,7 @@ use std::time::Duration;
 use stack_common::unique;
 use torq::engine::build::{self, self_image, BuildOptions, BuildPolicy};
 use torq::engine::Engine;
-use torq::spec::model::{Project, Service};
+use torq::compose::model::{Project, Service};
 use torq::ui::{Event, Reporter};
 
 /// Keeps the verbose build lines.

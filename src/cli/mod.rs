@@ -301,8 +301,8 @@ pub struct Context {
 
 impl Context {
     /// The spec layer's inputs, from the global options and the process.
-    pub fn load_options(&self) -> crate::spec::LoadOptions {
-        crate::spec::LoadOptions {
+    pub fn load_options(&self) -> crate::compose::LoadOptions {
+        crate::compose::LoadOptions {
             files: self.project.files.clone(),
             project_name: self.project.project_name.clone(),
             project_directory: self.project.project_directory.clone(),
@@ -314,8 +314,8 @@ impl Context {
     }
 
     /// Loads the project the global options select.
-    pub fn load_project(&self) -> anyhow::Result<crate::spec::Project> {
-        Ok(crate::spec::load(&self.load_options())?)
+    pub fn load_project(&self) -> anyhow::Result<crate::compose::Project> {
+        Ok(crate::compose::load(&self.load_options())?)
     }
 }
 

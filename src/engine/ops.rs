@@ -25,7 +25,7 @@ use thiserror::Error;
 use super::error::{with_deadline, ApiError, QUICK};
 use super::labels;
 use super::Engine;
-use crate::spec::model::{Network, Volume};
+use crate::compose::model::{Network, Volume};
 
 /// Extra time a stop may take beyond its grace period before torq calls it hung.
 const STOP_SLACK: Duration = Duration::from_secs(30);

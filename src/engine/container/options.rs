@@ -22,7 +22,7 @@ use bollard::models::{HostConfig, HostConfigCgroupnsModeEnum};
 
 use super::values;
 use super::{container_name, network_mode_service};
-use crate::spec::model::{Project, Service};
+use crate::compose::model::{Project, Service};
 
 /// Sets every option of `host` the service asks for.
 pub fn apply(project: &Project, service: &Service, host: &mut HostConfig) {
@@ -318,7 +318,7 @@ mod tests {
     #[test]
     fn service_references_name_containers() {
         let mut db = svc("db", json!({}));
-        db.deploy = Some(crate::spec::model::Deploy {
+        db.deploy = Some(crate::compose::model::Deploy {
             replicas: Some(2),
             ..Default::default()
         });

@@ -6,7 +6,7 @@
 //! long-syntax ports and volumes, `depends_on` as a map with
 //! condition/required/restart, environment as a map, durations as
 //! [`std::time::Duration`] (printed like `1m30s`). Serialization to that
-//! canonical JSON/YAML is the spec layer's job (see `spec::normalize`).
+//! canonical JSON/YAML is the spec layer's job (see `compose::normalize`).
 
 use std::path::PathBuf;
 use std::time::Duration;

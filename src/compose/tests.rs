@@ -513,7 +513,7 @@ fn yaml_prints_ulimits_and_blkio_devices_as_compose_yaml_does() {
         "services:\n  a:\n    image: x\n    ulimits:\n      core: 0\n      nproc: 65535\n    blkio_config:\n      device_read_bps:\n        - {path: /dev/sda, rate: 1mb}\n",
     )
     .unwrap();
-    let yaml = crate::spec::normalize::to_yaml_string(&project);
+    let yaml = crate::compose::normalize::to_yaml_string(&project);
     assert!(
         yaml.contains("core:\n        soft: 0\n        hard: 0"),
         "{yaml}"

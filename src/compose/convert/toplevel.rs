@@ -9,9 +9,9 @@ use indexmap::IndexMap;
 use super::resources::FileKind;
 use super::service::NOT_APPLIED;
 use super::Converter;
-use crate::spec::error::SpecError;
-use crate::spec::model::{Dependency, Network, Project, Service, ServiceNetwork, Volume};
-use crate::spec::yaml::{Node, Value};
+use crate::compose::error::SpecError;
+use crate::compose::model::{Dependency, Network, Project, Service, ServiceNetwork, Volume};
+use crate::compose::yaml::{Node, Value};
 
 const TOP_LEVEL: &[&str] = &[
     "version", "name", "services", "networks", "volumes", "secrets", "configs", "models", "include",
@@ -129,7 +129,7 @@ fn warn_not_applied(conv: &mut Converter<'_>, project: &Project) {
 fn check_service_name(
     conv: &Converter<'_>,
     name: &str,
-    entry: &crate::spec::yaml::Entry,
+    entry: &crate::compose::yaml::Entry,
 ) -> Result<(), SpecError> {
     let valid = !name.is_empty()
         && name
@@ -296,7 +296,7 @@ fn check_references(conv: &Converter<'_>, project: &Project) -> Result<(), SpecE
             }
         }
         for (i, mount) in service.volumes.iter().enumerate() {
-            if mount.kind != crate::spec::model::MountKind::Volume {
+            if mount.kind != crate::compose::model::MountKind::Volume {
                 continue;
             }
             let Some(source) = &mount.source else {
@@ -640,7 +640,7 @@ fn prune_unused(project: &mut Project) {
         .services
         .values()
         .flat_map(|s| s.volumes.iter())
-        .filter(|m| m.kind == crate::spec::model::MountKind::Volume)
+        .filter(|m| m.kind == crate::compose::model::MountKind::Volume)
         .filter_map(|m| m.source.clone())
         .collect();
     project.volumes.retain(|k, _| used_volumes.contains(k));
@@ -667,7 +667,7 @@ fn prune_unused(project: &mut Project) {
 
 pub(super) fn resource_name(
     conv: &mut Converter<'_>,
-    map: &crate::spec::yaml::Map,
+    map: &crate::compose::yaml::Map,
     key: &str,
     path: &str,
     project: &str,
@@ -729,7 +729,7 @@ fn networks(
     let mut out = IndexMap::new();
     for (key, entry) in conv.map(node, "networks")?.into_iter().flatten() {
         let path = format!("networks.{key}");
-        let empty = crate::spec::yaml::Map::new();
+        let empty = crate::compose::yaml::Map::new();
         let map = conv.map(&entry.node, &path)?.unwrap_or(&empty);
         let (name, external) = resource_name(conv, map, key, &path, project)?;
         let mut network = Network {
@@ -781,7 +781,7 @@ fn volumes(
     let mut out = IndexMap::new();
     for (key, entry) in conv.map(node, "volumes")?.into_iter().flatten() {
         let path = format!("volumes.{key}");
-        let empty = crate::spec::yaml::Map::new();
+        let empty = crate::compose::yaml::Map::new();
         let map = conv.map(&entry.node, &path)?.unwrap_or(&empty);
         let (name, external) = resource_name(conv, map, key, &path, project)?;
         let mut volume = Volume {

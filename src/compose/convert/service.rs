@@ -8,14 +8,14 @@ use std::path::PathBuf;
 use indexmap::IndexMap;
 
 use super::Converter;
-use crate::spec::dotenv;
-use crate::spec::error::SpecError;
-use crate::spec::model::{
+use crate::compose::dotenv;
+use crate::compose::error::SpecError;
+use crate::compose::model::{
     Build, Condition, Dependency, Deploy, Healthcheck, Logging, Mount, MountKind, Placement, Port,
     ResourceSpec, Resources, RestartPolicy, Service, ServiceNetwork, Ulimit, UpdateConfig,
 };
-use crate::spec::syntax;
-use crate::spec::yaml::{Map, Node, Value};
+use crate::compose::syntax;
+use crate::compose::yaml::{Map, Node, Value};
 
 /// Service keys torq reads.
 const MODELED: &[&str] = &[
@@ -192,14 +192,14 @@ pub struct EnvFile {
     pub required: bool,
     /// `format: raw`: values verbatim.
     pub raw: bool,
-    pub pos: crate::spec::error::Pos,
+    pub pos: crate::compose::error::Pos,
 }
 
 /// A service's env and label files, read once profiles are known.
 #[derive(Debug, Clone, Default)]
 pub struct ServiceFiles {
     pub env_files: Vec<EnvFile>,
-    pub label_files: Vec<(PathBuf, crate::spec::error::Pos)>,
+    pub label_files: Vec<(PathBuf, crate::compose::error::Pos)>,
 }
 
 fn all_keys(lists: &[&[&'static str]]) -> Vec<&'static str> {
@@ -413,7 +413,7 @@ impl Converter<'_> {
     /// A host path made absolute against the project directory (`~` is $HOME).
     /// Windows paths (`C:\\…`) count as absolute, as in compose.
     pub fn host_path(&self, path: &str) -> String {
-        crate::spec::paths::absolute(
+        crate::compose::paths::absolute(
             path,
             self.project_dir,
             self.env.get("HOME").map(String::as_str),
@@ -578,7 +578,7 @@ impl Converter<'_> {
     fn resolve_label_files(
         &mut self,
         service: &mut Service,
-        label_files: Vec<(PathBuf, crate::spec::error::Pos)>,
+        label_files: Vec<(PathBuf, crate::compose::error::Pos)>,
     ) -> Result<(), SpecError> {
         if label_files.is_empty() {
             return Ok(());
@@ -1285,7 +1285,7 @@ impl Converter<'_> {
                     if cpus < 0.0 {
                         return Err(self.error(node.pos, &p, "must not be negative"));
                     }
-                    spec.cpus = Some(crate::spec::yaml::format_float(cpus));
+                    spec.cpus = Some(crate::compose::yaml::format_float(cpus));
                 }
                 "memory" => spec.memory = Some(self.bytes(node, &p)?),
                 "pids" => spec.pids = Some(self.integer(node, &p)?),

@@ -13,9 +13,9 @@
 use serde_json::{json, Map as JsonMap, Value as Json};
 
 use super::Converter;
-use crate::spec::error::SpecError;
-use crate::spec::syntax;
-use crate::spec::yaml::{Node, Value};
+use crate::compose::error::SpecError;
+use crate::compose::syntax;
+use crate::compose::yaml::{Node, Value};
 
 impl Converter<'_> {
     /// The canonical JSON of service key `key`, or `None` when compose
@@ -127,7 +127,7 @@ impl Converter<'_> {
                 let resolved: JsonMap<String, Json> = contexts
                     .into_iter()
                     .map(|(k, v)| {
-                        let v = if crate::spec::paths::is_remote_context(&v) {
+                        let v = if crate::compose::paths::is_remote_context(&v) {
                             v
                         } else {
                             self.host_path(&v)
@@ -152,7 +152,7 @@ impl Converter<'_> {
             }
             "ulimits" => {
                 let ulimits = self.ulimits(node, path)?;
-                (!ulimits.is_empty()).then(|| crate::spec::normalize::ulimits_value(&ulimits))
+                (!ulimits.is_empty()).then(|| crate::compose::normalize::ulimits_value(&ulimits))
             }
             _ => Some(node.to_json()),
         };
@@ -763,5 +763,5 @@ fn non_empty_json(list: Vec<Json>) -> Option<Json> {
 fn number(value: f64) -> Json {
     let shortest = (value as f32).to_string();
     let value = shortest.parse::<f64>().unwrap_or(value);
-    crate::spec::normalize::go_number(value)
+    crate::compose::normalize::go_number(value)
 }

@@ -305,8 +305,8 @@ fn map_value<'n>(node: &'n mut Node, key: &str) -> Option<&'n mut Node> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::spec::error::Sources;
-    use crate::spec::yaml::{parse_documents, Budget};
+    use crate::compose::error::Sources;
+    use crate::compose::yaml::{parse_documents, Budget};
 
     fn resolved(text: &str) -> serde_json::Value {
         let mut sources = Sources::default();

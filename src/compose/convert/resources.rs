@@ -14,9 +14,9 @@ use indexmap::IndexMap;
 
 use super::toplevel::resource_name;
 use super::Converter;
-use crate::spec::error::SpecError;
-use crate::spec::model::{FileMount, FileObject};
-use crate::spec::yaml::{Node, Value};
+use crate::compose::error::SpecError;
+use crate::compose::model::{FileMount, FileObject};
+use crate::compose::yaml::{Node, Value};
 
 /// Which kind of file object is being read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -591,7 +591,7 @@ fn to_sequence(node: Node) -> Vec<Node> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::spec::yaml::{parse_documents, Budget};
+    use crate::compose::yaml::{parse_documents, Budget};
     use std::path::Path as FsPath;
 
     fn merged(files: &[&str]) -> Result<serde_json::Value, SpecError> {

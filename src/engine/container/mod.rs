@@ -41,7 +41,7 @@ use bollard::models::{
 use sha2::{Digest, Sha256};
 
 use super::labels;
-use crate::spec::model::{Mount, MountKind, Project, Service};
+use crate::compose::model::{Mount, MountKind, Project, Service};
 
 pub use options::referenced_services;
 
@@ -665,7 +665,7 @@ pub fn canonical_json(value: &serde_json::Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::spec::model::{
+    use crate::compose::model::{
         Dependency, Deploy, Healthcheck, Logging, Port, ResourceSpec, Resources, ServiceNetwork,
         Ulimit,
     };
@@ -1178,7 +1178,7 @@ mod tests {
 
     #[test]
     fn secrets_and_configs_mount_or_inject_and_hash() {
-        use crate::spec::model::{FileMount, FileObject};
+        use crate::compose::model::{FileMount, FileObject};
         let mut s = web();
         s.secrets = vec![FileMount {
             source: "token".into(),

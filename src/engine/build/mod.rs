@@ -39,7 +39,7 @@ use indexmap::IndexMap;
 use thiserror::Error;
 
 use super::Engine;
-use crate::spec::model::{Build, Project, Service};
+use crate::compose::model::{Build, Project, Service};
 use crate::ui::{Event, Phase, Reporter};
 pub use self_image::{is_self_image, Executable, SelfImageError};
 

@@ -23,13 +23,13 @@ use sha2::{Digest, Sha256};
 use thiserror::Error;
 
 use super::context::{Entry, PreparedContext};
-use crate::spec::model::Service;
+use crate::compose::model::Service;
 
 /// The service extension that selects the self image.
 pub const EXTENSION: &str = "x-torq-self-image";
 
 /// The Dockerfile of the self image.
-pub const DOCKERFILE: &str = include_str!("../../../images/node/Dockerfile");
+pub const DOCKERFILE: &str = include_str!("../../../../images/node/Dockerfile");
 
 /// The executable's name inside the build context (the Dockerfile copies it).
 const EXECUTABLE_NAME: &str = "torq";

@@ -228,7 +228,7 @@ fn levels_of(dependencies: &IndexMap<String, Vec<String>>) -> Vec<Vec<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::spec::model::{Dependency, Service};
+    use crate::compose::model::{Dependency, Service};
 
     fn project(edges: &[(&str, &[(&str, bool)])]) -> Project {
         let mut project = Project::default();
