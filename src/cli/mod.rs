@@ -299,6 +299,13 @@ pub struct Context {
     pub project: ProjectArgs,
 }
 
+/// The Torq stack's spec, compiled into the binary: loaded when no spec file
+/// is given or found.
+const TORQ_STACK_SPEC: crate::compose::FallbackSpec = crate::compose::FallbackSpec {
+    name: "compose/torq.yaml (embedded)",
+    text: include_str!("../../compose/torq.yaml"),
+};
+
 impl Context {
     /// The spec layer's inputs, from the global options and the process.
     pub fn load_options(&self) -> crate::compose::LoadOptions {
@@ -310,6 +317,7 @@ impl Context {
             profiles: self.project.profiles.clone(),
             working_dir: std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
             environment: std::env::vars().collect(),
+            fallback: Some(TORQ_STACK_SPEC),
         }
     }
 

@@ -9,6 +9,7 @@ use clap::Args;
 use super::{Context, ExitStatus, OutputArgs};
 use anyhow::Context as _;
 
+use crate::compose::model::Project;
 use crate::engine::build::BuildPolicy;
 use crate::engine::logs::Tail;
 use crate::engine::Engine;
@@ -16,7 +17,6 @@ use crate::logs::follow::{follow_project, FollowOptions};
 use crate::logs::{FormatOptions, LineFilter, LineFormatter, LinePrinter, LogSink};
 use crate::plan::down::DownOptions;
 use crate::plan::lifecycle::{self, FailureSummary, UpRequest};
-use crate::compose::model::Project;
 use crate::ui::progress::{reporter_for, NullReporter, PlainReporter};
 use crate::ui::styles;
 
@@ -517,9 +517,7 @@ fn announce_end(ctx: &Context, project: &str, end: &AttachEnd) {
 /// The services whose logs an attached `up` shows: `None` for all of
 /// them, else those without `attach: false`.
 fn attached_services(project: &Project) -> Option<Vec<String>> {
-    let detached = |s: &crate::compose::model::Service| {
-        s.other.get("attach").and_then(serde_json::Value::as_bool) == Some(false)
-    };
+    let detached = |s: &crate::compose::model::Service| s.attach == Some(false);
     if !project.services.values().any(detached) {
         return None;
     }

@@ -12,7 +12,8 @@
 //! their paths resolved by [`paths`]) → [`extends`] → [`merge`] into the
 //! files before it; then [`convert`] types and checks the merged tree.
 
-pub mod convert;
+pub mod canonical;
+pub(crate) mod decode;
 pub mod discover;
 pub mod dotenv;
 pub mod error;
@@ -23,9 +24,10 @@ pub mod interpolate;
 pub mod loader;
 pub mod merge;
 pub mod model;
-pub mod normalize;
+pub(crate) mod normalize;
 pub mod paths;
 pub mod syntax;
+pub(crate) mod validate;
 pub mod yaml;
 
 use std::path::{Path, PathBuf};
@@ -38,12 +40,14 @@ pub use model::Project;
 use error::{FileId, Sources};
 use yaml::{Node, Value};
 
-/// The Torq stack's spec, compiled into the binary: used when no spec file is
-/// given or found.
-pub const EMBEDDED_SPEC: &str = include_str!("../../compose/torq.yaml");
-
-/// How the embedded spec is named in messages.
-pub const EMBEDDED_SPEC_NAME: &str = "compose/torq.yaml (embedded)";
+/// A spec given as text rather than a file: the application's own stack,
+/// used when no spec file is given or found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FallbackSpec {
+    /// How the spec is named in messages.
+    pub name: &'static str,
+    pub text: &'static str,
+}
 
 /// Everything that decides which project is loaded and how.
 #[derive(Debug, Clone, Default)]
@@ -63,6 +67,8 @@ pub struct LoadOptions {
     /// The process environment used for interpolation (passed in, so loading is
     /// a pure function of its inputs).
     pub environment: IndexMap<String, String>,
+    /// The spec loaded when no file is given or found (none: that is an error).
+    pub fallback: Option<FallbackSpec>,
 }
 
 /// Loads, interpolates, merges, validates and normalizes the project.
@@ -87,11 +93,15 @@ pub fn load(options: &LoadOptions) -> Result<Project, SpecError> {
     let mut loader = loader::Loader::new(working_dir.clone(), home);
     let mut documents: Vec<(FileId, Vec<Node>)> = Vec::new();
     if spec_files.is_empty() {
-        let id = loader.sources.add(
-            Path::new(""),
-            EMBEDDED_SPEC_NAME.into(),
-            EMBEDDED_SPEC.into(),
-        );
+        let Some(fallback) = options.fallback else {
+            return Err(SpecError::new(format!(
+                "no spec file found in {} or its parents (compose.yaml, docker-compose.yaml, ...); pass -f FILE",
+                working_dir.display()
+            )));
+        };
+        let id = loader
+            .sources
+            .add(Path::new(""), fallback.name.into(), fallback.text.into());
         documents.push((id, loader.parse(id)?));
     }
     for file in &spec_files {
@@ -111,16 +121,17 @@ pub fn load(options: &LoadOptions) -> Result<Project, SpecError> {
     let root =
         merged.unwrap_or_else(|| Node::new(Value::Map(yaml::Map::new()), Default::default()));
 
-    let mut converter = convert::Converter::new(&loader.sources, &project_dir, &env);
-    let profiles = active_profiles(options, &env);
-    let mut project = convert::convert_project(&mut converter, &root, &name, &profiles)?;
+    let mut decoder = decode::Decoder::new(&loader.sources, &project_dir, &env);
+    let mut project = decode::decode_project(&mut decoder, &root, &name)?;
+    normalize::normalize(&mut decoder, &mut project, &active_profiles(options, &env))?;
+    validate::validate(&mut decoder, &project)?;
     project.config_files = spec_files;
     project.warnings = loader
         .unset
         .iter()
         .map(|v| format!("the {v} variable is not set; using an empty string"))
         .chain(loader.warnings.iter().cloned())
-        .chain(converter.warnings)
+        .chain(decoder.warnings)
         .collect();
     Ok(project)
 }

@@ -1,17 +1,24 @@
-//! Typing: turns the merged, interpolated YAML tree into the model
+//! Decoding: turns the merged, interpolated YAML tree into the model
 //! ([`super::model`]), checking every value as it goes: types (with compose's
 //! string-to-number/boolean casts), unknown keys (anything but `x-*` and the
-//! compose keys), durations, sizes, ports, signals, conditions. Each error
-//! names the compose path (`services.web.healthcheck.retries`) and points at
-//! file:line:column.
+//! object's keys, see [`object`]), durations, sizes, ports, signals,
+//! conditions. Each error names the compose path
+//! (`services.web.healthcheck.retries`) and points at file:line:column.
+//! Decoding does not look across objects: [`super::normalize`] and
+//! [`super::validate`] run on the decoded project.
 //!
-//! The helpers here read one kind of value; `service.rs` and `toplevel.rs`
-//! read the objects.
+//! The readers here read one kind of value; [`values`] reads the values of
+//! particular keys; the other files decode the objects whose keys need more
+//! than their type's decoder.
 
-mod extra;
-mod resources;
+mod build;
+mod container;
+mod deploy;
+mod files;
+pub(crate) mod object;
 mod service;
 mod toplevel;
+mod values;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -23,10 +30,10 @@ use super::error::{Pos, Sources, SpecError};
 use super::syntax;
 use super::yaml::{Entry, Map, Node, Value};
 
-pub use toplevel::convert_project;
+pub(crate) use toplevel::decode_project;
 
 /// State shared while typing one project.
-pub struct Converter<'a> {
+pub struct Decoder<'a> {
     pub sources: &'a Sources,
     /// The project directory (relative paths resolve against it).
     pub project_dir: &'a Path,
@@ -37,25 +44,22 @@ pub struct Converter<'a> {
     /// Positions of things later cross-checks may complain about, by compose
     /// path (`services.web.depends_on.db`).
     pub positions: HashMap<String, Pos>,
-    /// Env and label files of each service, read for enabled services only.
-    pub pending_files: HashMap<String, service::ServiceFiles>,
     /// Names of the top-level `models`.
     pub models: std::collections::HashSet<String>,
 }
 
-impl<'a> Converter<'a> {
+impl<'a> Decoder<'a> {
     pub fn new(
         sources: &'a Sources,
         project_dir: &'a Path,
         env: &'a IndexMap<String, String>,
     ) -> Self {
-        Converter {
+        Decoder {
             sources,
             project_dir,
             env,
             warnings: Vec::new(),
             positions: HashMap::new(),
-            pending_files: HashMap::new(),
             models: std::collections::HashSet::new(),
         }
     }
@@ -312,6 +316,40 @@ impl<'a> Converter<'a> {
         path: &str,
     ) -> Result<IndexMap<String, String>, SpecError> {
         self.labels(node, path)
+    }
+}
+
+impl Decoder<'_> {
+    /// A list, each item read by `item` (with its `path[i]`).
+    pub(crate) fn list<T>(
+        &mut self,
+        node: &Node,
+        path: &str,
+        mut item: impl FnMut(&mut Self, &Node, &str) -> Result<T, SpecError>,
+    ) -> Result<Vec<T>, SpecError> {
+        let Value::Seq(items) = &node.value else {
+            return Err(self.expected(node, path, "a list"));
+        };
+        items
+            .iter()
+            .enumerate()
+            .map(|(i, node)| item(self, node, &format!("{path}[{i}]")))
+            .collect()
+    }
+
+    /// A list where `null` means empty, `what` naming it in errors.
+    pub(crate) fn optional_list<T>(
+        &mut self,
+        node: &Node,
+        path: &str,
+        what: &str,
+        item: impl FnMut(&mut Self, &Node, &str) -> Result<T, SpecError>,
+    ) -> Result<Vec<T>, SpecError> {
+        match &node.value {
+            Value::Null => Ok(Vec::new()),
+            Value::Seq(_) => self.list(node, path, item),
+            _ => Err(self.expected(node, path, what)),
+        }
     }
 }
 

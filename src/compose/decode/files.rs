@@ -12,21 +12,22 @@ use std::path::PathBuf;
 
 use indexmap::IndexMap;
 
+use super::object::decode_map;
 use super::toplevel::resource_name;
-use super::Converter;
+use super::Decoder;
 use crate::compose::error::SpecError;
 use crate::compose::model::{FileMount, FileObject};
 use crate::compose::yaml::{Node, Value};
 
 /// Which kind of file object is being read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FileKind {
+pub(crate) enum FileKind {
     Secret,
     Config,
 }
 
 impl FileKind {
-    pub fn key(self) -> &'static str {
+    pub(crate) fn key(self) -> &'static str {
         match self {
             FileKind::Secret => "secrets",
             FileKind::Config => "configs",
@@ -65,9 +66,9 @@ impl FileKind {
     }
 }
 
-impl Converter<'_> {
+impl Decoder<'_> {
     /// The top-level `secrets` or `configs` mapping.
-    pub fn file_objects(
+    pub(crate) fn file_objects(
         &mut self,
         node: &Node,
         kind: FileKind,
@@ -147,10 +148,28 @@ impl Converter<'_> {
         Ok(out)
     }
 
+    /// A service's `secrets`: without `target`, at `/run/secrets/<source>`.
+    pub(crate) fn secret_mounts(
+        &mut self,
+        node: &Node,
+        path: &str,
+    ) -> Result<Vec<FileMount>, SpecError> {
+        self.file_mounts(node, path, Some("/run/secrets"))
+    }
+
+    /// A service's `configs`: without `target`, at `/<source>`.
+    pub(crate) fn config_mounts(
+        &mut self,
+        node: &Node,
+        path: &str,
+    ) -> Result<Vec<FileMount>, SpecError> {
+        self.file_mounts(node, path, None)
+    }
+
     /// A service's (or build's) `secrets`/`configs` list. With
     /// `default_target`, a mount without `target` gets
     /// `<default_target>/<source>` (`/run/secrets` for a service's secrets).
-    pub fn file_mounts(
+    pub(crate) fn file_mounts(
         &mut self,
         node: &Node,
         path: &str,
@@ -170,25 +189,7 @@ impl Converter<'_> {
             match &item.value {
                 Value::Str(source) => mount.source = source.clone(),
                 Value::Map(map) => {
-                    for (k, e) in map {
-                        let q = format!("{p}.{k}");
-                        match k.as_str() {
-                            "source" => mount.source = self.string(&e.node, &q)?,
-                            "target" => mount.target = Some(self.string(&e.node, &q)?),
-                            "uid" => mount.uid = Some(self.string(&e.node, &q)?),
-                            "gid" => mount.gid = Some(self.string(&e.node, &q)?),
-                            "mode" => mount.mode = Some(self.file_mode(&e.node, &q)?),
-                            x if x.starts_with("x-") => {}
-                            _ => {
-                                return Err(self.unknown_key(
-                                    k,
-                                    e,
-                                    &p,
-                                    &["source", "target", "uid", "gid", "mode"],
-                                ))
-                            }
-                        }
-                    }
+                    decode_map(self, map, &p, &mut mount)?;
                 }
                 _ => return Err(self.expected(item, &p, "a name or a mapping")),
             }
@@ -215,21 +216,5 @@ impl Converter<'_> {
             self.remember(format!("{path}[{index}]"), item.pos);
         }
         Ok(mounts)
-    }
-
-    /// A file mode: a number, or a string read as octal (`"0440"`).
-    fn file_mode(&self, node: &Node, path: &str) -> Result<u32, SpecError> {
-        match &node.value {
-            Value::Int(i) => u32::try_from(*i)
-                .map_err(|_| self.error(node.pos, path, format!("invalid file mode {i}"))),
-            Value::Str(s) => u32::from_str_radix(s.trim(), 8).map_err(|_| {
-                self.error(
-                    node.pos,
-                    path,
-                    format!("invalid file mode `{s}` (an octal number such as 0440)"),
-                )
-            }),
-            _ => Err(self.expected(node, path, "a file mode such as 0440")),
-        }
     }
 }

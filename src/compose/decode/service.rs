@@ -1,0 +1,726 @@
+//! Decoding one service definition (its keys through [`Service`]'s table),
+//! and the service keys whose values need more than a type: env and label
+//! files, ports and `expose`, volumes, networks, `depends_on`,
+//! `extra_hosts`, `ulimits`.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use indexmap::IndexMap;
+
+use super::object::{decode_map, decode_object};
+use super::values::dedup;
+use super::Decoder;
+use crate::compose::dotenv;
+use crate::compose::error::{Pos, SpecError};
+use crate::compose::model::{
+    Dependency, EnvFile, Healthcheck, Mount, MountKind, Port, Service, ServiceNetwork, Ulimit,
+};
+use crate::compose::syntax;
+use crate::compose::yaml::{Map, Node, Value};
+
+impl Decoder<'_> {
+    /// Types the service `name` defined by `node`.
+    pub(crate) fn service(&mut self, name: &str, node: &Node) -> Result<Service, SpecError> {
+        let path = format!("services.{name}");
+        let Some(map) = self.map(node, &path)? else {
+            return Err(self.error(node.pos, &path, "a service needs a definition (a mapping)"));
+        };
+        for (key, entry) in map {
+            self.remember(format!("{path}.{key}"), entry.key_pos);
+        }
+        let mut service = Service {
+            name: name.to_string(),
+            ..Service::default()
+        };
+        service.extensions = decode_map(self, map, &path, &mut service)?;
+        self.resolve_bare_keys(&mut service);
+        Ok(service)
+    }
+
+    /// A host path made absolute against the project directory (`~` is $HOME).
+    /// Windows paths (`C:\\…`) count as absolute, as in compose.
+    pub(crate) fn host_path(&self, path: &str) -> String {
+        crate::compose::paths::absolute(
+            path,
+            self.project_dir,
+            self.env.get("HOME").map(String::as_str),
+        )
+    }
+
+    // ---- environment -----------------------------------------------------
+
+    pub(crate) fn env_files(&self, node: &Node, path: &str) -> Result<Vec<EnvFile>, SpecError> {
+        let items: Vec<Node> = match &node.value {
+            Value::Str(_) => vec![node.clone()],
+            Value::Seq(items) => items.clone(),
+            Value::Null => Vec::new(),
+            _ => return Err(self.expected(node, path, "a path or a list of paths")),
+        };
+        let mut files = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            let p = format!("{path}[{i}]");
+            match &item.value {
+                Value::Str(file) => files.push(EnvFile {
+                    path: PathBuf::from(self.host_path(file)),
+                    required: true,
+                    raw: false,
+                    pos: item.pos,
+                }),
+                Value::Map(map) => {
+                    let mut file = None;
+                    let mut required = true;
+                    let mut raw = false;
+                    for (key, entry) in map {
+                        let q = format!("{p}.{key}");
+                        match key.as_str() {
+                            "path" => file = Some(self.string(&entry.node, &q)?),
+                            "required" => required = self.boolean_const(&entry.node, &q)?,
+                            "format" => {
+                                let format = self.string(&entry.node, &q)?;
+                                raw = match format.as_str() {
+                                    "raw" => true,
+                                    "" | ".env" => false,
+                                    _ => {
+                                        return Err(self.error(
+                                            entry.node.pos,
+                                            &q,
+                                            format!(
+                                            "unsupported env_file format `{format}` (raw or .env)"
+                                        ),
+                                        ))
+                                    }
+                                };
+                            }
+                            _ => {
+                                return Err(self.unknown_key(
+                                    key,
+                                    entry,
+                                    &p,
+                                    &["path", "required", "format"],
+                                ))
+                            }
+                        }
+                    }
+                    let Some(file) = file else {
+                        return Err(self.error(item.pos, &p, "an env_file entry needs a `path`"));
+                    };
+                    files.push(EnvFile {
+                        path: PathBuf::from(self.host_path(&file)),
+                        required,
+                        raw,
+                        pos: item.pos,
+                    });
+                }
+                _ => return Err(self.expected(item, &p, "a path")),
+            }
+        }
+        Ok(files)
+    }
+
+    fn boolean_const(&self, node: &Node, path: &str) -> Result<bool, SpecError> {
+        match &node.value {
+            Value::Bool(b) => Ok(*b),
+            Value::Str(s) if s == "true" => Ok(true),
+            Value::Str(s) if s == "false" => Ok(false),
+            _ => Err(self.expected(node, path, "a boolean")),
+        }
+    }
+
+    /// `KEY` without a value takes the interpolation environment's value when
+    /// it has one.
+    fn resolve_bare_keys(&self, service: &mut Service) {
+        for (key, value) in service.environment.iter_mut() {
+            if value.is_none() {
+                if let Some(found) = self.env.get(key) {
+                    *value = Some(found.clone());
+                }
+            }
+        }
+    }
+
+    /// Reads the `env_file`s and `label_file`s of an enabled service (compose
+    /// reads none of a disabled one's): file values come first, `environment`
+    /// and `labels` override them.
+    pub(crate) fn resolve_files(&mut self, service: &mut Service) -> Result<(), SpecError> {
+        let env_files = std::mem::take(&mut service.env_file);
+        self.resolve_env_files(service, env_files)?;
+        let label_files = std::mem::take(&mut service.label_file);
+        self.resolve_label_files(service, label_files)
+    }
+
+    /// `label_file`: one path or a list.
+    pub(crate) fn label_files(
+        &self,
+        node: &Node,
+        path: &str,
+    ) -> Result<Vec<(PathBuf, Pos)>, SpecError> {
+        Ok(self
+            .string_or_list(node, path)?
+            .iter()
+            .map(|f| (PathBuf::from(self.host_path(f)), node.pos))
+            .collect())
+    }
+
+    fn resolve_env_files(
+        &mut self,
+        service: &mut Service,
+        env_files: Vec<EnvFile>,
+    ) -> Result<(), SpecError> {
+        if env_files.is_empty() {
+            return Ok(());
+        }
+        let mut lookup: IndexMap<String, String> = service
+            .environment
+            .iter()
+            .filter_map(|(k, v)| v.clone().map(|v| (k.clone(), v)))
+            .collect();
+        for (k, v) in self.env {
+            lookup.insert(k.clone(), v.clone());
+        }
+        let mut from_files: IndexMap<String, Option<String>> = IndexMap::new();
+        for file in env_files {
+            let text = match std::fs::read_to_string(&file.path) {
+                Ok(text) => text,
+                Err(_) if !file.required => continue,
+                Err(e) => {
+                    return Err(self.error(
+                        file.pos,
+                        &format!("services.{}.env_file", service.name),
+                        format!("cannot read env file {}: {e}", file.path.display()),
+                    ))
+                }
+            };
+            let vars = if file.raw {
+                dotenv::parse_raw(&text, &lookup)
+            } else {
+                let defined = file_vars(&from_files);
+                dotenv::parse_into(&text, &lookup, defined).map_err(|(line, msg)| SpecError {
+                    message: msg,
+                    file: Some(file.path.display().to_string()),
+                    line: Some(line),
+                    column: None,
+                    snippet: None,
+                })?
+            };
+            for (k, v) in vars {
+                from_files.insert(k, Some(v));
+            }
+        }
+        for (k, v) in std::mem::take(&mut service.environment) {
+            from_files.insert(k, v);
+        }
+        service.environment = from_files;
+        Ok(())
+    }
+
+    fn resolve_label_files(
+        &mut self,
+        service: &mut Service,
+        label_files: Vec<(PathBuf, Pos)>,
+    ) -> Result<(), SpecError> {
+        if label_files.is_empty() {
+            return Ok(());
+        }
+        let mut labels: IndexMap<String, String> = IndexMap::new();
+        for (file, pos) in label_files {
+            let text = std::fs::read_to_string(&file).map_err(|e| {
+                self.error(
+                    pos,
+                    &format!("services.{}.label_file", service.name),
+                    format!("cannot read label file {}: {e}", file.display()),
+                )
+            })?;
+            let lookup = labels.clone();
+            let vars = dotenv::parse(&text, &lookup).map_err(|(line, msg)| SpecError {
+                message: msg,
+                file: Some(file.display().to_string()),
+                line: Some(line),
+                column: None,
+                snippet: None,
+            })?;
+            labels.extend(vars);
+        }
+        for (k, v) in std::mem::take(&mut service.labels) {
+            labels.insert(k, v);
+        }
+        service.labels = labels;
+        Ok(())
+    }
+
+    // ---- ports and expose --------------------------------------------------
+
+    pub(crate) fn ports(&self, node: &Node, path: &str) -> Result<Vec<Port>, SpecError> {
+        let Value::Seq(items) = &node.value else {
+            if node.is_null() {
+                return Ok(Vec::new());
+            }
+            return Err(self.expected(node, path, "a list of ports"));
+        };
+        let mut ports: Vec<Port> = Vec::new();
+        let mut index: HashMap<(String, String, u16, String), usize> = HashMap::new();
+        for (i, item) in items.iter().enumerate() {
+            let p = format!("{path}[{i}]");
+            let parsed = match &item.value {
+                Value::Int(_) | Value::Str(_) => {
+                    let text = item.scalar_text().unwrap_or_default();
+                    syntax::parse_port(&text).map_err(|e| self.error(item.pos, &p, e))?
+                }
+                Value::Map(map) => vec![self.long_port(map, item, &p)?],
+                _ => return Err(self.expected(item, &p, "a port (`8080:80`) or a mapping")),
+            };
+            for port in parsed {
+                // A later entry with the same binding replaces the earlier one.
+                match index.get(&port_key(&port)) {
+                    Some(&j) => ports[j] = port,
+                    None => {
+                        index.insert(port_key(&port), ports.len());
+                        ports.push(port);
+                    }
+                }
+            }
+        }
+        Ok(ports)
+    }
+
+    fn long_port(&self, map: &Map, node: &Node, path: &str) -> Result<Port, SpecError> {
+        let mut port = Port {
+            protocol: "tcp".into(),
+            mode: "ingress".into(),
+            ..Port::default()
+        };
+        let mut has_target = false;
+        for (key, entry) in map {
+            let node = &entry.node;
+            let p = format!("{path}.{key}");
+            match key.as_str() {
+                "target" => {
+                    port.target = self.int_in::<u16>(node, &p)?;
+                    has_target = true;
+                }
+                "published" => {
+                    let text = self.scalar(node, &p)?;
+                    syntax::parse_port_range(&text).map_err(|e| self.error(node.pos, &p, e))?;
+                    port.published = Some(text);
+                }
+                "host_ip" => port.host_ip = Some(self.string(node, &p)?),
+                "protocol" => {
+                    let proto = self.string(node, &p)?.to_ascii_lowercase();
+                    if !matches!(proto.as_str(), "tcp" | "udp" | "sctp") {
+                        return Err(self.error(
+                            node.pos,
+                            &p,
+                            format!("invalid protocol `{proto}` (tcp, udp or sctp)"),
+                        ));
+                    }
+                    port.protocol = proto;
+                }
+                "mode" => {
+                    let mode = self.string(node, &p)?;
+                    if !matches!(mode.as_str(), "host" | "ingress") {
+                        return Err(self.error(
+                            node.pos,
+                            &p,
+                            format!("invalid mode `{mode}` (host or ingress)"),
+                        ));
+                    }
+                    port.mode = mode;
+                }
+                "name" => port.name = Some(self.string(node, &p)?),
+                "app_protocol" => port.app_protocol = Some(self.string(node, &p)?),
+                k if k.starts_with("x-") => {}
+                _ => {
+                    return Err(self.unknown_key(
+                        key,
+                        entry,
+                        path,
+                        &[
+                            "target",
+                            "published",
+                            "host_ip",
+                            "protocol",
+                            "mode",
+                            "name",
+                            "app_protocol",
+                        ],
+                    ))
+                }
+            }
+        }
+        if !has_target {
+            return Err(self.error(node.pos, path, "a port needs a `target`"));
+        }
+        Ok(port)
+    }
+
+    pub(crate) fn expose(&self, node: &Node, path: &str) -> Result<Vec<String>, SpecError> {
+        let Value::Seq(items) = &node.value else {
+            if node.is_null() {
+                return Ok(Vec::new());
+            }
+            return Err(self.expected(node, path, "a list of ports"));
+        };
+        let mut out = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            let p = format!("{path}[{i}]");
+            let text = match &item.value {
+                Value::Int(_) | Value::Str(_) => item.scalar_text().unwrap_or_default(),
+                _ => return Err(self.expected(item, &p, "a port")),
+            };
+            let port = text.split('/').next().unwrap_or("");
+            syntax::parse_port_range(port).map_err(|e| self.error(item.pos, &p, e))?;
+            out.push(text);
+        }
+        Ok(dedup(out))
+    }
+
+    // ---- volumes -----------------------------------------------------------
+
+    pub(crate) fn mounts(&mut self, node: &Node, path: &str) -> Result<Vec<Mount>, SpecError> {
+        let Value::Seq(items) = &node.value else {
+            if node.is_null() {
+                return Ok(Vec::new());
+            }
+            return Err(self.expected(node, path, "a list of volumes"));
+        };
+        let mut mounts: Vec<Mount> = Vec::new();
+        let mut by_target: HashMap<String, usize> = HashMap::new();
+        for (i, item) in items.iter().enumerate() {
+            let p = format!("{path}[{i}]");
+            let mut mount = match &item.value {
+                Value::Str(spec) => {
+                    let short =
+                        syntax::parse_volume(spec).map_err(|e| self.error(item.pos, &p, e))?;
+                    let mut mount = short.mount;
+                    mount.short_syntax = true;
+                    mount
+                }
+                Value::Map(map) => self.long_mount(map, item, &p)?,
+                _ => return Err(self.expected(item, &p, "a volume (`src:dst`) or a mapping")),
+            };
+            if mount.kind == MountKind::Bind {
+                if let Some(source) = &mount.source {
+                    mount.source = Some(self.host_path(source));
+                }
+            }
+            mount.target = syntax::clean_path(&mount.target);
+            let index = match by_target.get(&mount.target) {
+                Some(&j) => {
+                    mounts[j] = mount;
+                    j
+                }
+                None => {
+                    by_target.insert(mount.target.clone(), mounts.len());
+                    mounts.push(mount);
+                    mounts.len() - 1
+                }
+            };
+            self.remember(format!("{path}[{index}]"), item.pos);
+        }
+        Ok(mounts)
+    }
+
+    fn long_mount(&mut self, map: &Map, node: &Node, path: &str) -> Result<Mount, SpecError> {
+        let mut mount = Mount::default();
+        let mut kind = None;
+        let mut target = None;
+        for (key, entry) in map {
+            let node = &entry.node;
+            let p = format!("{path}.{key}");
+            match key.as_str() {
+                "type" => {
+                    let text = self.string(node, &p)?;
+                    kind = Some(match text.as_str() {
+                        "volume" => MountKind::Volume,
+                        "bind" => MountKind::Bind,
+                        "tmpfs" => MountKind::Tmpfs,
+                        "npipe" => MountKind::Npipe,
+                        "image" => MountKind::Image,
+                        _ => {
+                            return Err(self.error(
+                                node.pos,
+                                &p,
+                                format!("invalid volume type `{text}` (volume, bind, tmpfs, npipe or image)"),
+                            ))
+                        }
+                    });
+                }
+                "source" => mount.source = self.opt_string(node, &p)?,
+                "target" => target = Some(self.string(node, &p)?),
+                "read_only" => mount.read_only = self.boolean(node, &p)?,
+                "consistency" => mount.consistency = Some(self.string(node, &p)?),
+                "bind" => {
+                    for (k, e) in self.map(node, &p)?.into_iter().flatten() {
+                        let q = format!("{p}.{k}");
+                        match k.as_str() {
+                            "propagation" => {
+                                mount.bind_propagation = Some(self.string(&e.node, &q)?)
+                            }
+                            "create_host_path" => {
+                                mount.create_host_path = self.boolean(&e.node, &q)?
+                            }
+                            "selinux" => {
+                                let value = self.string(&e.node, &q)?;
+                                if !matches!(value.as_str(), "z" | "Z") {
+                                    return Err(self.error(e.node.pos, &q, "expected `z` or `Z`"));
+                                }
+                                mount.selinux = Some(value);
+                            }
+                            "recursive" => {
+                                let value = self.string(&e.node, &q)?;
+                                if !matches!(
+                                    value.as_str(),
+                                    "enabled" | "disabled" | "writable" | "readonly"
+                                ) {
+                                    return Err(self.error(
+                                        e.node.pos,
+                                        &q,
+                                        format!("invalid value `{value}` (enabled, disabled, writable or readonly)"),
+                                    ));
+                                }
+                                mount.bind_recursive = Some(value);
+                            }
+                            x if x.starts_with("x-") => {}
+                            _ => {
+                                return Err(self.unknown_key(
+                                    k,
+                                    e,
+                                    &p,
+                                    &["propagation", "create_host_path", "selinux", "recursive"],
+                                ))
+                            }
+                        }
+                    }
+                }
+                "volume" => {
+                    for (k, e) in self.map(node, &p)?.into_iter().flatten() {
+                        let q = format!("{p}.{k}");
+                        match k.as_str() {
+                            "nocopy" => mount.volume_nocopy = self.boolean(&e.node, &q)?,
+                            "subpath" => mount.volume_subpath = Some(self.string(&e.node, &q)?),
+                            "labels" => {}
+                            x if x.starts_with("x-") => {}
+                            _ => {
+                                return Err(self.unknown_key(
+                                    k,
+                                    e,
+                                    &p,
+                                    &["nocopy", "subpath", "labels"],
+                                ))
+                            }
+                        }
+                    }
+                }
+                "tmpfs" => {
+                    for (k, e) in self.map(node, &p)?.into_iter().flatten() {
+                        let q = format!("{p}.{k}");
+                        match k.as_str() {
+                            "size" => mount.tmpfs_size = Some(self.bytes(&e.node, &q)?),
+                            "mode" => mount.tmpfs_mode = Some(self.int_in::<u32>(&e.node, &q)?),
+                            x if x.starts_with("x-") => {}
+                            _ => return Err(self.unknown_key(k, e, &p, &["size", "mode"])),
+                        }
+                    }
+                }
+                "image" => {
+                    for (k, e) in self.map(node, &p)?.into_iter().flatten() {
+                        let q = format!("{p}.{k}");
+                        match k.as_str() {
+                            "subpath" => mount.image_subpath = self.opt_string(&e.node, &q)?,
+                            x if x.starts_with("x-") => {}
+                            _ => return Err(self.unknown_key(k, e, &p, &["subpath"])),
+                        }
+                    }
+                }
+                k if k.starts_with("x-") => {}
+                _ => {
+                    return Err(self.unknown_key(
+                        key,
+                        entry,
+                        path,
+                        &[
+                            "type",
+                            "source",
+                            "target",
+                            "read_only",
+                            "consistency",
+                            "bind",
+                            "volume",
+                            "tmpfs",
+                            "image",
+                        ],
+                    ))
+                }
+            }
+        }
+        let Some(kind) = kind else {
+            return Err(self.error(node.pos, path, "a volume mapping needs a `type`"));
+        };
+        mount.kind = kind;
+        let Some(target) = target else {
+            return Err(self.error(node.pos, path, "a volume mapping needs a `target`"));
+        };
+        mount.target = target;
+        if kind == MountKind::Bind && mount.source.is_none() {
+            return Err(self.error(node.pos, path, "a bind mount needs a `source`"));
+        }
+        Ok(mount)
+    }
+
+    // ---- networks and dependencies ------------------------------------------
+
+    pub(crate) fn service_networks(
+        &mut self,
+        node: &Node,
+        path: &str,
+    ) -> Result<IndexMap<String, ServiceNetwork>, SpecError> {
+        let Some(map) = self.map(node, path)? else {
+            return Ok(IndexMap::new());
+        };
+        let mut out = IndexMap::new();
+        for (name, entry) in map {
+            let p = format!("{path}.{name}");
+            self.remember(p.clone(), entry.key_pos);
+            let mut attachment = ServiceNetwork::default();
+            if let Some(options) = self.map(&entry.node, &p)? {
+                attachment.as_mapping = true;
+                decode_map(self, options, &p, &mut attachment)?;
+            }
+            out.insert(name.clone(), attachment);
+        }
+        Ok(out)
+    }
+
+    pub(crate) fn depends_on(
+        &mut self,
+        node: &Node,
+        path: &str,
+    ) -> Result<IndexMap<String, Dependency>, SpecError> {
+        let Some(map) = self.map(node, path)? else {
+            return Ok(IndexMap::new());
+        };
+        let mut out = IndexMap::new();
+        for (name, entry) in map {
+            let p = format!("{path}.{name}");
+            self.remember(p.clone(), entry.key_pos);
+            out.insert(name.clone(), decode_object(self, &entry.node, &p)?);
+        }
+        Ok(out)
+    }
+
+    // ---- healthcheck -------------------------------------------------------
+
+    pub(crate) fn healthcheck(
+        &mut self,
+        node: &Node,
+        path: &str,
+    ) -> Result<Option<Healthcheck>, SpecError> {
+        decode_object(self, node, path).map(Some)
+    }
+
+    // ---- misc --------------------------------------------------------------
+
+    pub(crate) fn extra_hosts(&self, node: &Node, path: &str) -> Result<Vec<String>, SpecError> {
+        let mut hosts = Vec::new();
+        match &node.value {
+            Value::Seq(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    let p = format!("{path}[{i}]");
+                    let text = self.string(item, &p)?;
+                    let (host, ip) = text
+                        .split_once('=')
+                        .or_else(|| text.split_once(':'))
+                        .ok_or_else(|| {
+                            self.error(item.pos, &p, format!("expected `host:ip`, found `{text}`"))
+                        })?;
+                    hosts.push(format!("{host}:{ip}"));
+                }
+            }
+            Value::Map(map) => {
+                let mut pairs = Vec::new();
+                for (host, entry) in map {
+                    let p = format!("{path}.{host}");
+                    match &entry.node.value {
+                        Value::Seq(items) => {
+                            for (i, item) in items.iter().enumerate() {
+                                pairs
+                                    .push((host.clone(), self.string(item, &format!("{p}[{i}]"))?));
+                            }
+                        }
+                        _ => pairs.push((host.clone(), self.string(&entry.node, &p)?)),
+                    }
+                }
+                hosts.extend(pairs.into_iter().map(|(h, ip)| format!("{h}:{ip}")));
+            }
+            Value::Null => {}
+            _ => return Err(self.expected(node, path, "a list or a mapping of hosts")),
+        }
+        // Compose sorts the entries (as `host=ip` strings).
+        hosts.sort_by_key(|h| h.replacen(':', "=", 1));
+        Ok(dedup(hosts))
+    }
+
+    pub(crate) fn ulimits(
+        &self,
+        node: &Node,
+        path: &str,
+    ) -> Result<IndexMap<String, Ulimit>, SpecError> {
+        let mut out = IndexMap::new();
+        for (name, entry) in self.map(node, path)?.into_iter().flatten() {
+            let p = format!("{path}.{name}");
+            let limit = match &entry.node.value {
+                Value::Map(map) => {
+                    let mut limit = Ulimit::default();
+                    let (mut soft, mut hard) = (None, None);
+                    for (key, e) in map {
+                        let q = format!("{p}.{key}");
+                        match key.as_str() {
+                            "soft" => soft = Some(self.integer(&e.node, &q)?),
+                            "hard" => hard = Some(self.integer(&e.node, &q)?),
+                            k if k.starts_with("x-") => {}
+                            _ => return Err(self.unknown_key(key, e, &p, &["soft", "hard"])),
+                        }
+                    }
+                    let (Some(s), Some(h)) = (soft, hard) else {
+                        return Err(self.error(
+                            entry.node.pos,
+                            &p,
+                            "a ulimit mapping needs `soft` and `hard`",
+                        ));
+                    };
+                    limit.soft = s;
+                    limit.hard = h;
+                    limit
+                }
+                _ => {
+                    let value = self.integer(&entry.node, &p)?;
+                    Ulimit {
+                        soft: value,
+                        hard: value,
+                        single: true,
+                    }
+                }
+            };
+            out.insert(name.clone(), limit);
+        }
+        Ok(out)
+    }
+}
+
+/// Variables the service's earlier env files defined (visible to later ones).
+fn file_vars(from_files: &IndexMap<String, Option<String>>) -> IndexMap<String, String> {
+    from_files
+        .iter()
+        .filter_map(|(k, v)| v.clone().map(|v| (k.clone(), v)))
+        .collect()
+}
+
+/// The identity of a published port for de-duplication, as compose computes it.
+fn port_key(port: &Port) -> (String, String, u16, String) {
+    (
+        port.host_ip.clone().unwrap_or_else(|| "0.0.0.0".into()),
+        port.published.clone().unwrap_or_default(),
+        port.target,
+        port.protocol.clone(),
+    )
+}

@@ -1,0 +1,278 @@
+//! The normalized compose model: what a loaded, interpolated, merged and
+//! validated spec looks like. Every other layer reads these types; only the
+//! compose layer builds them.
+//!
+//! Each compose object is declared once, with [`compose_object!`]: its keys
+//! are its fields, each with the decoder that types it, and the declaration
+//! is the object's table of allowed keys. Shapes follow docker compose's
+//! canonical form (`docker compose config`): long-syntax ports and volumes,
+//! `depends_on` as a map with condition/required/restart, environment as a
+//! map, durations as [`std::time::Duration`]. Printing that form is
+//! [`crate::compose::canonical`]'s job.
+//!
+//! Files: [`service`] (a service's keys), [`build`], [`deploy`],
+//! [`container`] (healthcheck, logging, devices, hooks, …); this file holds
+//! the project and the small shared objects.
+
+mod build;
+mod container;
+mod deploy;
+mod service;
+
+pub use build::Build;
+pub use container::{
+    BlkioConfig, CredentialSpec, Develop, DeviceMapping, Healthcheck, Hook, Logging, Provider,
+    ServiceModel, ThrottleDevice, WatchRule, WeightDevice,
+};
+pub use deploy::{
+    Deploy, DeviceRequest, DiscreteResourceSpec, GenericResource, Placement, ResourceSpec,
+    Resources, RestartPolicy, UpdateConfig,
+};
+pub use service::Service;
+pub(crate) use service::NOT_APPLIED;
+
+use crate::compose::decode::object::compose_object;
+use crate::compose::decode::Decoder;
+use std::path::PathBuf;
+
+use indexmap::IndexMap;
+
+/// A whole project, ready to run.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Project {
+    /// The normalized project name (`[a-z0-9][a-z0-9_-]*`).
+    pub name: String,
+    /// The project directory: relative paths were resolved against it.
+    pub working_dir: PathBuf,
+    /// The spec files in merge order (absolute paths; empty for the embedded spec).
+    pub config_files: Vec<PathBuf>,
+    /// Services enabled by the active profiles, in spec order.
+    pub services: IndexMap<String, Service>,
+    /// Services left out because none of their profiles is active.
+    pub disabled_services: IndexMap<String, Service>,
+    pub networks: IndexMap<String, Network>,
+    pub volumes: IndexMap<String, Volume>,
+    /// Top-level `secrets` some enabled service (or its build) uses.
+    pub secrets: IndexMap<String, FileObject>,
+    /// Top-level `configs` some enabled service uses.
+    pub configs: IndexMap<String, FileObject>,
+    /// Top-level `x-*` extensions.
+    pub extensions: IndexMap<String, serde_json::Value>,
+    /// Things worth telling the user that do not stop loading (unset
+    /// variables, ignored keys). The CLI prints them as warnings.
+    pub warnings: Vec<String>,
+}
+
+/// A top-level secret or config: where its content comes from.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct FileObject {
+    /// The engine-side name (`PROJECT_KEY` unless `name:` or external).
+    pub name: String,
+    /// Absolute path of the file holding the content.
+    pub file: Option<PathBuf>,
+    /// Name of the variable (of torq's environment) holding the content.
+    pub environment: Option<String>,
+    /// The value of that variable in the project environment (the process
+    /// environment and `.env`) when the spec was loaded; `None` when unset.
+    /// Never printed (`torq config` shows the variable's name).
+    pub environment_value: Option<String>,
+    /// Inline content (configs only), after interpolation.
+    pub content: Option<String>,
+    pub external: bool,
+    pub labels: IndexMap<String, String>,
+    pub driver: Option<String>,
+    pub driver_opts: IndexMap<String, String>,
+    pub template_driver: Option<String>,
+}
+
+compose_object! {
+    /// A service's (or a build's) use of a secret or config.
+    #[derive(Debug, Clone, PartialEq, Eq, Default)]
+    pub struct FileMount {
+        gid: Option<String> => Decoder::some_string,
+        /// File mode (`0o440`; a string is read as octal).
+        mode: Option<u32> => Decoder::file_mode,
+        /// The key of the top-level secret or config.
+        source: String,
+        /// Where it appears in the container.
+        target: Option<String> => Decoder::some_string,
+        uid: Option<String> => Decoder::some_string,
+    }
+    state {}
+}
+
+/// An `env_file` entry of a service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvFile {
+    pub path: PathBuf,
+    pub required: bool,
+    /// `format: raw`: values verbatim.
+    pub raw: bool,
+    pub pos: crate::compose::error::Pos,
+}
+
+/// A published port, long syntax.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Port {
+    pub target: u16,
+    /// Host port or range (`"8080"`, `"8000-8010"`); `None` means an ephemeral port.
+    pub published: Option<String>,
+    pub host_ip: Option<String>,
+    /// `tcp` (default), `udp` or `sctp`.
+    pub protocol: String,
+    /// `ingress` (default) or `host`.
+    pub mode: String,
+    pub name: Option<String>,
+    pub app_protocol: Option<String>,
+}
+
+/// A mount, long syntax.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Mount {
+    pub kind: MountKind,
+    /// Host path (bind, absolute), or the key of a top-level volume (volume;
+    /// its engine name is `Project::volumes[key].name`; `None` = anonymous);
+    /// unused for tmpfs.
+    pub source: Option<String>,
+    pub target: String,
+    pub read_only: bool,
+    /// bind: create the host path if missing (short syntax does).
+    pub create_host_path: bool,
+    pub bind_propagation: Option<String>,
+    /// bind: `recursive` (`enabled`, `disabled`, `writable`, `readonly`).
+    pub bind_recursive: Option<String>,
+    pub selinux: Option<String>,
+    pub volume_nocopy: bool,
+    pub volume_subpath: Option<String>,
+    /// image mounts: the path inside the image to mount.
+    pub image_subpath: Option<String>,
+    pub tmpfs_size: Option<u64>,
+    pub tmpfs_mode: Option<u32>,
+    pub consistency: Option<String>,
+    /// Written in short syntax (`SRC:DST[:OPTS]`); only changes how
+    /// `torq config` prints it (compose prints `volume: {}` for those).
+    pub short_syntax: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MountKind {
+    #[default]
+    Volume,
+    Bind,
+    Tmpfs,
+    Npipe,
+    Image,
+}
+
+impl MountKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MountKind::Volume => "volume",
+            MountKind::Bind => "bind",
+            MountKind::Tmpfs => "tmpfs",
+            MountKind::Npipe => "npipe",
+            MountKind::Image => "image",
+        }
+    }
+}
+
+compose_object! {
+    /// A service's attachment to one network.
+    #[derive(Debug, Clone, PartialEq, Eq, Default)]
+    pub struct ServiceNetwork {
+        aliases: Vec<String> => Decoder::unique_list,
+        driver_opts: IndexMap<String, String>,
+        gw_priority: Option<i64>,
+        interface_name: Option<String>,
+        ipv4_address: Option<String> => Decoder::some_string,
+        ipv6_address: Option<String> => Decoder::some_string,
+        link_local_ips: Vec<String> => Decoder::unique_list,
+        mac_address: Option<String>,
+        priority: Option<i64>,
+    }
+    state {
+        /// Written as a mapping (`front: {}`) rather than a bare name or
+        /// `null`; only changes how `torq config` prints an attachment
+        /// without options.
+        as_mapping: bool,
+    }
+}
+
+compose_object! {
+    /// One entry of `depends_on`.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct Dependency {
+        condition: Condition,
+        /// `false`: a failed or missing dependency is a warning, not a failure.
+        required: bool,
+        /// `true`: restarting the dependency restarts this service too.
+        restart: bool,
+    }
+    state {}
+}
+
+impl Default for Dependency {
+    fn default() -> Self {
+        Dependency {
+            condition: Condition::Started,
+            required: true,
+            restart: false,
+        }
+    }
+}
+
+/// When a dependency counts as ready.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Condition {
+    /// `service_started`
+    Started,
+    /// `service_healthy`
+    Healthy,
+    /// `service_completed_successfully`
+    CompletedSuccessfully,
+}
+
+impl Condition {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Condition::Started => "service_started",
+            Condition::Healthy => "service_healthy",
+            Condition::CompletedSuccessfully => "service_completed_successfully",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Ulimit {
+    pub soft: i64,
+    pub hard: i64,
+    /// Written as a single number (`nproc: 65535`): soft = hard.
+    pub single: bool,
+}
+
+/// A top-level network.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Network {
+    /// The engine-side name (`PROJECT_KEY` unless `name:` or external).
+    pub name: String,
+    pub driver: Option<String>,
+    pub driver_opts: IndexMap<String, String>,
+    pub external: bool,
+    pub internal: bool,
+    pub attachable: bool,
+    pub enable_ipv6: Option<bool>,
+    pub enable_ipv4: Option<bool>,
+    pub labels: IndexMap<String, String>,
+    pub ipam: Option<serde_json::Value>,
+}
+
+/// A top-level volume.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Volume {
+    /// The engine-side name (`PROJECT_KEY` unless `name:` or external).
+    pub name: String,
+    pub driver: Option<String>,
+    pub driver_opts: IndexMap<String, String>,
+    pub external: bool,
+    pub labels: IndexMap<String, String>,
+}
