@@ -25,7 +25,7 @@ use super::model::{
 use super::syntax::format_duration;
 
 /// The project as compose's canonical JSON value.
-pub fn to_json(project: &Project) -> Value {
+pub(crate) fn to_json(project: &Project) -> Value {
     let mut root = Map::new();
     if !project.configs.is_empty() {
         let configs: Map<String, Value> = project
@@ -73,14 +73,14 @@ pub fn to_json(project: &Project) -> Value {
 }
 
 /// Pretty JSON, as `docker compose config --format json`.
-pub fn to_json_string(project: &Project) -> String {
+pub(crate) fn to_json_string(project: &Project) -> String {
     serde_json::to_string_pretty(&printable(project)).unwrap_or_else(|_| "{}".into())
 }
 
 /// [`to_json`] with every `$` in a string value written `$$`, as compose
 /// prints it, so the output is itself a spec that interpolates back to the
 /// same values.
-pub fn printable(project: &Project) -> Value {
+pub(crate) fn printable(project: &Project) -> Value {
     let mut value = to_json(project);
     escape_dollars(&mut value);
     value
@@ -96,7 +96,7 @@ fn escape_dollars(value: &mut Value) {
 }
 
 /// YAML, as `docker compose config` (without the JSON-only `null` commands).
-pub fn to_yaml_string(project: &Project) -> String {
+pub(crate) fn to_yaml_string(project: &Project) -> String {
     let mut value = printable(project);
     if let Some(services) = value.get_mut("services").and_then(Value::as_object_mut) {
         for (name, service) in services.iter_mut() {
@@ -464,7 +464,7 @@ fn ulimits_shaped(ulimits: &indexmap::IndexMap<String, Ulimit>, keep_zeros: bool
 
 /// A number as Go's JSON encoder prints it: integral values without a
 /// fraction (`2`, not `2.0`).
-pub fn go_number(value: f64) -> Value {
+pub(crate) fn go_number(value: f64) -> Value {
     if value.fract() == 0.0 && value.abs() < 1e15 {
         return json!(value as i64);
     }

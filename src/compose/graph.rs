@@ -16,7 +16,6 @@ use super::model::Project;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DependencyGraph {
     levels: Vec<Vec<String>>,
-    stop: Vec<Vec<String>>,
     /// service → the services it depends on (enabled ones only), spec order.
     dependencies: IndexMap<String, Vec<String>>,
     /// service → the services that depend on it with `restart: true`.
@@ -54,10 +53,8 @@ impl DependencyGraph {
             }
         }
         let levels = levels_of(&dependencies);
-        let stop = levels.iter().rev().cloned().collect();
         DependencyGraph {
             levels,
-            stop,
             dependencies,
             restart_dependents,
         }
@@ -69,13 +66,8 @@ impl DependencyGraph {
         &self.levels
     }
 
-    /// Stop order: the start levels reversed (dependents stop first).
-    pub fn stop_levels(&self) -> &[Vec<String>] {
-        &self.stop
-    }
-
     /// The services a service depends on (enabled ones), in spec order.
-    pub fn dependencies_of(&self, service: &str) -> &[String] {
+    pub(crate) fn dependencies_of(&self, service: &str) -> &[String] {
         self.dependencies
             .get(service)
             .map(Vec::as_slice)
@@ -85,7 +77,7 @@ impl DependencyGraph {
     /// `selected` plus everything they depend on, transitively, in start
     /// order (level by level, spec order within a level). An unknown name is
     /// an error.
-    pub fn closure(&self, selected: &[String]) -> Result<IndexSet<String>, SpecError> {
+    pub(crate) fn closure(&self, selected: &[String]) -> Result<IndexSet<String>, SpecError> {
         let mut wanted: IndexSet<String> = IndexSet::new();
         let mut stack: Vec<String> = Vec::new();
         for name in selected {
@@ -113,21 +105,6 @@ impl DependencyGraph {
             .filter(|s| wanted.contains(*s))
             .cloned()
             .collect())
-    }
-
-    /// The start levels restricted to `services` (e.g. a closure).
-    pub fn levels_within(&self, services: &IndexSet<String>) -> Vec<Vec<String>> {
-        self.levels
-            .iter()
-            .map(|level| {
-                level
-                    .iter()
-                    .filter(|s| services.contains(*s))
-                    .cloned()
-                    .collect::<Vec<_>>()
-            })
-            .filter(|level| !level.is_empty())
-            .collect()
     }
 
     /// The services that must restart when `service` restarts: those that
@@ -289,8 +266,9 @@ mod tests {
     #[test]
     fn stop_levels_are_reversed() {
         let graph = DependencyGraph::new(&torq_like());
-        assert_eq!(graph.stop_levels()[0], vec!["dashboard_websocket"]);
-        assert_eq!(graph.stop_levels().len(), 3);
+        let stop: Vec<&Vec<String>> = graph.start_levels().iter().rev().collect();
+        assert_eq!(stop[0], &vec!["dashboard_websocket".to_string()]);
+        assert_eq!(stop.len(), 3);
     }
 
     #[test]

@@ -12,23 +12,23 @@
 //! their paths resolved by [`paths`]) → [`extends`] → [`merge`] into the
 //! files before it; then [`convert`] types and checks the merged tree.
 
-pub mod canonical;
+pub(crate) mod canonical;
 pub(crate) mod decode;
-pub mod discover;
-pub mod dotenv;
-pub mod error;
-pub mod extends;
+pub(crate) mod discover;
+pub(crate) mod dotenv;
+pub(crate) mod error;
+pub(crate) mod extends;
 pub mod graph;
-pub mod include;
-pub mod interpolate;
-pub mod loader;
-pub mod merge;
+pub(crate) mod include;
+pub(crate) mod interpolate;
+pub(crate) mod loader;
+pub(crate) mod merge;
 pub mod model;
 pub(crate) mod normalize;
-pub mod paths;
+pub(crate) mod paths;
 pub mod syntax;
 pub(crate) mod validate;
-pub mod yaml;
+pub(crate) mod yaml;
 
 use std::path::{Path, PathBuf};
 
