@@ -19,8 +19,7 @@ use serde::{Serialize, Serializer};
 use serde_json::{json, Map, Value};
 
 use super::model::{
-    Dependency, FileMount, FileObject, Mount, MountKind, Network, Port, Project, ServiceNetwork,
-    Ulimit, Volume,
+    Dependency, FileMount, FileObject, Mount, MountKind, Port, Project, ServiceNetwork, Ulimit,
 };
 use super::syntax::format_duration;
 
@@ -40,7 +39,7 @@ pub(crate) fn to_json(project: &Project) -> Value {
         let networks: Map<String, Value> = project
             .networks
             .iter()
-            .map(|(k, n)| (k.clone(), network(n)))
+            .map(|(k, n)| (k.clone(), serde_json::to_value(n).unwrap_or_default()))
             .collect();
         root.insert("networks".into(), Value::Object(networks));
     }
@@ -62,7 +61,7 @@ pub(crate) fn to_json(project: &Project) -> Value {
         let volumes: Map<String, Value> = project
             .volumes
             .iter()
-            .map(|(k, v)| (k.clone(), volume(v)))
+            .map(|(k, v)| (k.clone(), serde_json::to_value(v).unwrap_or_default()))
             .collect();
         root.insert("volumes".into(), Value::Object(volumes));
     }
@@ -215,47 +214,6 @@ fn mount_value(v: &Mount) -> Value {
     insert_if(&mut tmpfs, "mode", v.tmpfs_mode);
     if !tmpfs.is_empty() {
         m.insert("tmpfs".into(), Value::Object(tmpfs));
-    }
-    Value::Object(m)
-}
-
-fn network(n: &Network) -> Value {
-    let mut m = Map::new();
-    m.insert("name".into(), json!(n.name));
-    insert_if(&mut m, "driver", n.driver.clone());
-    if !n.driver_opts.is_empty() {
-        m.insert("driver_opts".into(), string_map(&n.driver_opts));
-    }
-    m.insert("ipam".into(), n.ipam.clone().unwrap_or_else(|| json!({})));
-    if n.external {
-        m.insert("external".into(), json!(true));
-    }
-    if n.internal {
-        m.insert("internal".into(), json!(true));
-    }
-    if n.attachable {
-        m.insert("attachable".into(), json!(true));
-    }
-    insert_if(&mut m, "enable_ipv6", n.enable_ipv6);
-    insert_if(&mut m, "enable_ipv4", n.enable_ipv4);
-    if !n.labels.is_empty() {
-        m.insert("labels".into(), string_map(&n.labels));
-    }
-    Value::Object(m)
-}
-
-fn volume(v: &Volume) -> Value {
-    let mut m = Map::new();
-    m.insert("name".into(), json!(v.name));
-    insert_if(&mut m, "driver", v.driver.clone());
-    if !v.driver_opts.is_empty() {
-        m.insert("driver_opts".into(), string_map(&v.driver_opts));
-    }
-    if v.external {
-        m.insert("external".into(), json!(true));
-    }
-    if !v.labels.is_empty() {
-        m.insert("labels".into(), string_map(&v.labels));
     }
     Value::Object(m)
 }
@@ -419,6 +377,17 @@ pub(crate) fn ulimits<S: Serializer>(
     serializer: S,
 ) -> Result<S::Ok, S::Error> {
     ulimits_value(value).serialize(serializer)
+}
+
+/// An optional value compose prints as `{}` when absent (`ipam`).
+pub(crate) fn or_empty_object<S: Serializer>(
+    value: &Option<Value>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match value {
+        Some(v) => v.serialize(serializer),
+        None => Map::new().serialize(serializer),
+    }
 }
 
 /// An optional object compose always prints (`deploy.placement`).

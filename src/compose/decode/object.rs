@@ -3,7 +3,8 @@
 //!
 //! [`compose_object!`] declares a model type once: each compose key is a
 //! field, named as the key, with the decoder that types its value (by
-//! default the field type's [`Decode`]). From that one declaration come the
+//! default the field type's [`Decode`]; `field as "key"` names a key that
+//! is not the field's name). From that one declaration come the
 //! struct, its [`Object::KEYS`] (the allowed keys, which the unknown-key
 //! error and its "did you mean" hint read) and the dispatch from a key to
 //! its decoder. Fields in the `state` block are not compose keys (the
@@ -106,7 +107,7 @@ macro_rules! compose_object {
         pub struct $name:ident {
             $(
                 $(#[$fmeta:meta])*
-                $field:ident : $ty:ty $(=> $decode:path)?
+                $field:ident $(as $key:literal)? : $ty:ty $(=> $decode:path)?
             ),* $(,)?
         }
         state {
@@ -124,7 +125,7 @@ macro_rules! compose_object {
 
         impl $crate::compose::decode::object::Object for $name {
             const KEYS: &'static [&'static str] =
-                &[$($crate::compose::decode::object::key_name(stringify!($field))),*];
+                &[$($crate::compose::decode::object::compose_object!(@key $field $(, $key)?)),*];
 
             fn decode_key(
                 &mut self,
@@ -135,7 +136,7 @@ macro_rules! compose_object {
             ) -> Option<Result<(), $crate::compose::error::SpecError>> {
                 match key {
                     $(
-                        k if k == $crate::compose::decode::object::key_name(stringify!($field)) => Some($crate::compose::decode::object::set(
+                        k if k == $crate::compose::decode::object::compose_object!(@key $field $(, $key)?) => Some($crate::compose::decode::object::set(
                             &mut self.$field,
                             d,
                             node,
@@ -148,6 +149,8 @@ macro_rules! compose_object {
             }
         }
     };
+    (@key $field:ident) => { $crate::compose::decode::object::key_name(stringify!($field)) };
+    (@key $field:ident, $key:literal) => { $key };
     (@decoder $ty:ty) => { <$ty as $crate::compose::decode::object::Decode>::decode };
     (@decoder $ty:ty, $decode:path) => { $decode };
 }

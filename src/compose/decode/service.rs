@@ -50,7 +50,7 @@ impl Decoder<'_> {
 
     // ---- environment -----------------------------------------------------
 
-    pub(crate) fn env_files(&self, node: &Node, path: &str) -> Result<Vec<EnvFile>, SpecError> {
+    pub(crate) fn env_files(&mut self, node: &Node, path: &str) -> Result<Vec<EnvFile>, SpecError> {
         let items: Vec<Node> = match &node.value {
             Value::Str(_) => vec![node.clone()],
             Value::Seq(items) => items.clone(),
@@ -63,54 +63,19 @@ impl Decoder<'_> {
             match &item.value {
                 Value::Str(file) => files.push(EnvFile {
                     path: PathBuf::from(self.host_path(file)),
-                    required: true,
-                    raw: false,
                     pos: item.pos,
+                    ..EnvFile::default()
                 }),
                 Value::Map(map) => {
-                    let mut file = None;
-                    let mut required = true;
-                    let mut raw = false;
-                    for (key, entry) in map {
-                        let q = format!("{p}.{key}");
-                        match key.as_str() {
-                            "path" => file = Some(self.string(&entry.node, &q)?),
-                            "required" => required = self.boolean_const(&entry.node, &q)?,
-                            "format" => {
-                                let format = self.string(&entry.node, &q)?;
-                                raw = match format.as_str() {
-                                    "raw" => true,
-                                    "" | ".env" => false,
-                                    _ => {
-                                        return Err(self.error(
-                                            entry.node.pos,
-                                            &q,
-                                            format!(
-                                            "unsupported env_file format `{format}` (raw or .env)"
-                                        ),
-                                        ))
-                                    }
-                                };
-                            }
-                            _ => {
-                                return Err(self.unknown_key(
-                                    key,
-                                    entry,
-                                    &p,
-                                    &["path", "required", "format"],
-                                ))
-                            }
-                        }
-                    }
-                    let Some(file) = file else {
-                        return Err(self.error(item.pos, &p, "an env_file entry needs a `path`"));
-                    };
-                    files.push(EnvFile {
-                        path: PathBuf::from(self.host_path(&file)),
-                        required,
-                        raw,
+                    let mut file = EnvFile {
                         pos: item.pos,
-                    });
+                        ..EnvFile::default()
+                    };
+                    decode_map(self, map, &p, &mut file)?;
+                    if !map.contains_key("path") {
+                        return Err(self.error(item.pos, &p, "an env_file entry needs a `path`"));
+                    }
+                    files.push(file);
                 }
                 _ => return Err(self.expected(item, &p, "a path")),
             }
@@ -118,13 +83,37 @@ impl Decoder<'_> {
         Ok(files)
     }
 
-    fn boolean_const(&self, node: &Node, path: &str) -> Result<bool, SpecError> {
+    /// A boolean written as one, or as the text `true`/`false`.
+    pub(crate) fn strict_bool_or_text(&self, node: &Node, path: &str) -> Result<bool, SpecError> {
         match &node.value {
             Value::Bool(b) => Ok(*b),
             Value::Str(s) if s == "true" => Ok(true),
             Value::Str(s) if s == "false" => Ok(false),
             _ => Err(self.expected(node, path, "a boolean")),
         }
+    }
+
+    /// `env_file[].format`: `raw` or `.env`.
+    pub(crate) fn env_file_format(
+        &self,
+        node: &Node,
+        path: &str,
+    ) -> Result<Option<String>, SpecError> {
+        let format = self.string(node, path)?;
+        match format.as_str() {
+            "raw" | ".env" => Ok(Some(format)),
+            "" => Ok(None),
+            _ => Err(self.error(
+                node.pos,
+                path,
+                format!("unsupported env_file format `{format}` (raw or .env)"),
+            )),
+        }
+    }
+
+    /// A host path, made absolute.
+    pub(crate) fn host_path_buf(&self, node: &Node, path: &str) -> Result<PathBuf, SpecError> {
+        Ok(PathBuf::from(self.host_path(&self.string(node, path)?)))
     }
 
     /// `KEY` without a value takes the interpolation environment's value when
@@ -191,7 +180,7 @@ impl Decoder<'_> {
                     ))
                 }
             };
-            let vars = if file.raw {
+            let vars = if file.is_raw() {
                 dotenv::parse_raw(&text, &lookup)
             } else {
                 let defined = file_vars(&from_files);
@@ -250,7 +239,7 @@ impl Decoder<'_> {
 
     // ---- ports and expose --------------------------------------------------
 
-    pub(crate) fn ports(&self, node: &Node, path: &str) -> Result<Vec<Port>, SpecError> {
+    pub(crate) fn ports(&mut self, node: &Node, path: &str) -> Result<Vec<Port>, SpecError> {
         let Value::Seq(items) = &node.value else {
             if node.is_null() {
                 return Ok(Vec::new());
@@ -283,74 +272,48 @@ impl Decoder<'_> {
         Ok(ports)
     }
 
-    fn long_port(&self, map: &Map, node: &Node, path: &str) -> Result<Port, SpecError> {
+    fn long_port(&mut self, map: &Map, node: &Node, path: &str) -> Result<Port, SpecError> {
         let mut port = Port {
             protocol: "tcp".into(),
             mode: "ingress".into(),
             ..Port::default()
         };
-        let mut has_target = false;
-        for (key, entry) in map {
-            let node = &entry.node;
-            let p = format!("{path}.{key}");
-            match key.as_str() {
-                "target" => {
-                    port.target = self.int_in::<u16>(node, &p)?;
-                    has_target = true;
-                }
-                "published" => {
-                    let text = self.scalar(node, &p)?;
-                    syntax::parse_port_range(&text).map_err(|e| self.error(node.pos, &p, e))?;
-                    port.published = Some(text);
-                }
-                "host_ip" => port.host_ip = Some(self.string(node, &p)?),
-                "protocol" => {
-                    let proto = self.string(node, &p)?.to_ascii_lowercase();
-                    if !matches!(proto.as_str(), "tcp" | "udp" | "sctp") {
-                        return Err(self.error(
-                            node.pos,
-                            &p,
-                            format!("invalid protocol `{proto}` (tcp, udp or sctp)"),
-                        ));
-                    }
-                    port.protocol = proto;
-                }
-                "mode" => {
-                    let mode = self.string(node, &p)?;
-                    if !matches!(mode.as_str(), "host" | "ingress") {
-                        return Err(self.error(
-                            node.pos,
-                            &p,
-                            format!("invalid mode `{mode}` (host or ingress)"),
-                        ));
-                    }
-                    port.mode = mode;
-                }
-                "name" => port.name = Some(self.string(node, &p)?),
-                "app_protocol" => port.app_protocol = Some(self.string(node, &p)?),
-                k if k.starts_with("x-") => {}
-                _ => {
-                    return Err(self.unknown_key(
-                        key,
-                        entry,
-                        path,
-                        &[
-                            "target",
-                            "published",
-                            "host_ip",
-                            "protocol",
-                            "mode",
-                            "name",
-                            "app_protocol",
-                        ],
-                    ))
-                }
-            }
-        }
-        if !has_target {
+        decode_map(self, map, path, &mut port)?;
+        if !map.contains_key("target") {
             return Err(self.error(node.pos, path, "a port needs a `target`"));
         }
         Ok(port)
+    }
+
+    pub(crate) fn port_number(&self, node: &Node, path: &str) -> Result<u16, SpecError> {
+        self.int_in(node, path)
+    }
+
+    /// `published`: a port or a range.
+    pub(crate) fn published_port(
+        &self,
+        node: &Node,
+        path: &str,
+    ) -> Result<Option<String>, SpecError> {
+        let text = self.scalar(node, path)?;
+        syntax::parse_port_range(&text).map_err(|e| self.error(node.pos, path, e))?;
+        Ok(Some(text))
+    }
+
+    pub(crate) fn port_protocol(&self, node: &Node, path: &str) -> Result<String, SpecError> {
+        let protocol = self.string(node, path)?.to_ascii_lowercase();
+        if !matches!(protocol.as_str(), "tcp" | "udp" | "sctp") {
+            return Err(self.error(
+                node.pos,
+                path,
+                format!("invalid protocol `{protocol}` (tcp, udp or sctp)"),
+            ));
+        }
+        Ok(protocol)
+    }
+
+    pub(crate) fn port_mode(&self, node: &Node, path: &str) -> Result<String, SpecError> {
+        self.one_of(node, path, "mode", &["host", "ingress"])
     }
 
     pub(crate) fn expose(&self, node: &Node, path: &str) -> Result<Vec<String>, SpecError> {
@@ -661,7 +624,7 @@ impl Decoder<'_> {
     }
 
     pub(crate) fn ulimits(
-        &self,
+        &mut self,
         node: &Node,
         path: &str,
     ) -> Result<IndexMap<String, Ulimit>, SpecError> {
@@ -671,25 +634,14 @@ impl Decoder<'_> {
             let limit = match &entry.node.value {
                 Value::Map(map) => {
                     let mut limit = Ulimit::default();
-                    let (mut soft, mut hard) = (None, None);
-                    for (key, e) in map {
-                        let q = format!("{p}.{key}");
-                        match key.as_str() {
-                            "soft" => soft = Some(self.integer(&e.node, &q)?),
-                            "hard" => hard = Some(self.integer(&e.node, &q)?),
-                            k if k.starts_with("x-") => {}
-                            _ => return Err(self.unknown_key(key, e, &p, &["soft", "hard"])),
-                        }
-                    }
-                    let (Some(s), Some(h)) = (soft, hard) else {
+                    decode_map(self, map, &p, &mut limit)?;
+                    if !(map.contains_key("soft") && map.contains_key("hard")) {
                         return Err(self.error(
                             entry.node.pos,
                             &p,
                             "a ulimit mapping needs `soft` and `hard`",
                         ));
-                    };
-                    limit.soft = s;
-                    limit.hard = h;
+                    }
                     limit
                 }
                 _ => {

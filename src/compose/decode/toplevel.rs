@@ -6,13 +6,55 @@
 use indexmap::IndexMap;
 
 use super::files::FileKind;
+use super::object::decode_map;
 use super::Decoder;
 use crate::compose::error::SpecError;
 use crate::compose::model::{Network, Project, Volume};
-use crate::compose::yaml::{Entry, Node, Value};
+use crate::compose::yaml::{Entry, Map, Node, Value};
 
-const TOP_LEVEL: &[&str] = &[
-    "version", "name", "services", "networks", "volumes", "secrets", "configs", "models", "include",
+/// Reads one top-level key into the project.
+type TopLevelKey = fn(&mut Decoder<'_>, &Entry, &mut Project) -> Result<(), SpecError>;
+
+/// The top-level keys, each with its decoder.
+const TOP_LEVEL: &[(&str, TopLevelKey)] = &[
+    ("version", |d, entry, _| {
+        let file = d.sources.display(entry.key_pos.file).to_string();
+        d.warnings.push(format!(
+            "{file}: the top-level `version` is obsolete and ignored; remove it"
+        ));
+        Ok(())
+    }),
+    // Read by the loader.
+    ("name", |_, _, _| Ok(())),
+    ("services", |d, entry, project| {
+        services(d, &entry.node, project)
+    }),
+    ("networks", |d, entry, project| {
+        project.networks = networks(d, &entry.node, &project.name)?;
+        Ok(())
+    }),
+    ("volumes", |d, entry, project| {
+        project.volumes = volumes(d, &entry.node, &project.name)?;
+        Ok(())
+    }),
+    ("secrets", |d, entry, project| {
+        project.secrets = d.file_objects(&entry.node, FileKind::Secret, &project.name)?;
+        Ok(())
+    }),
+    ("configs", |d, entry, project| {
+        project.configs = d.file_objects(&entry.node, FileKind::Config, &project.name)?;
+        Ok(())
+    }),
+    ("models", |d, entry, _| {
+        for (model, _) in d.map(&entry.node, "models")?.into_iter().flatten() {
+            d.models.insert(model.clone());
+        }
+        d.warnings
+            .push("torq ignores the top-level `models`".to_string());
+        Ok(())
+    }),
+    // Resolved and removed by the loader.
+    ("include", |_, _, _| Ok(())),
 ];
 
 /// Decodes the merged tree `root` as project `name`: every service in
@@ -31,32 +73,13 @@ pub(crate) fn decode_project(
         return Err(d.error(root.pos, "", "the top level must be a mapping"));
     };
     for (key, entry) in map {
-        let node = &entry.node;
-        match key.as_str() {
-            "version" => {
-                let file = d.sources.display(entry.key_pos.file).to_string();
-                d.warnings.push(format!(
-                    "{file}: the top-level `version` is obsolete and ignored; remove it"
-                ));
-            }
-            // Read by the loader (`name`) or resolved and removed by it (`include`).
-            "name" | "include" => {}
-            "services" => services(d, node, &mut project)?,
-            "networks" => project.networks = networks(d, node, name)?,
-            "volumes" => project.volumes = volumes(d, node, name)?,
-            "secrets" => project.secrets = d.file_objects(node, FileKind::Secret, name)?,
-            "configs" => project.configs = d.file_objects(node, FileKind::Config, name)?,
-            "models" => {
-                for (model, _) in d.map(node, "models")?.into_iter().flatten() {
-                    d.models.insert(model.clone());
-                }
-                d.warnings
-                    .push("torq ignores the top-level `models`".to_string());
-            }
-            k if k.starts_with("x-") => {
-                project.extensions.insert(key.clone(), node.to_json());
-            }
-            _ => return Err(d.unknown_key(key, entry, "", TOP_LEVEL)),
+        if let Some((_, decode)) = TOP_LEVEL.iter().find(|(k, _)| k == key) {
+            decode(d, entry, &mut project)?;
+        } else if key.starts_with("x-") {
+            project.extensions.insert(key.clone(), entry.node.to_json());
+        } else {
+            let keys: Vec<&str> = TOP_LEVEL.iter().map(|(k, _)| *k).collect();
+            return Err(d.unknown_key(key, entry, "", &keys));
         }
     }
     Ok(project)
@@ -137,59 +160,15 @@ fn networks(
     node: &Node,
     project: &str,
 ) -> Result<IndexMap<String, Network>, SpecError> {
-    const KEYS: &[&str] = &[
-        "name",
-        "driver",
-        "driver_opts",
-        "external",
-        "internal",
-        "attachable",
-        "enable_ipv6",
-        "enable_ipv4",
-        "ipam",
-        "labels",
-    ];
     let mut out = IndexMap::new();
     for (key, entry) in d.map(node, "networks")?.into_iter().flatten() {
         let path = format!("networks.{key}");
-        let empty = crate::compose::yaml::Map::new();
+        let empty = Map::new();
         let map = d.map(&entry.node, &path)?.unwrap_or(&empty);
         let (name, external) = resource_name(d, map, key, &path, project)?;
-        let mut network = Network {
-            name,
-            external,
-            ..Network::default()
-        };
-        for (k, e) in map {
-            let p = format!("{path}.{k}");
-            match k.as_str() {
-                "name" | "external" => {}
-                "driver" => network.driver = Some(d.string(&e.node, &p)?),
-                "driver_opts" => network.driver_opts = d.string_map(&e.node, &p)?,
-                "internal" => network.internal = d.boolean(&e.node, &p)?,
-                "attachable" => network.attachable = d.boolean(&e.node, &p)?,
-                "enable_ipv6" => network.enable_ipv6 = Some(d.boolean(&e.node, &p)?),
-                "enable_ipv4" => network.enable_ipv4 = Some(d.boolean(&e.node, &p)?),
-                "ipam" => {
-                    d.map(&e.node, &p)?;
-                    let mut ipam = e.node.to_json();
-                    // docker compose's model has no ipam options: it drops them.
-                    let dropped = ipam
-                        .as_object_mut()
-                        .and_then(|m| m.remove("options"))
-                        .is_some();
-                    if dropped {
-                        d.warnings.push(format!(
-                            "networks.{key}.ipam.options is ignored, as docker compose ignores it"
-                        ));
-                    }
-                    network.ipam = Some(ipam);
-                }
-                "labels" => network.labels = d.labels(&e.node, &p)?,
-                x if x.starts_with("x-") => {}
-                _ => return Err(d.unknown_key(k, e, &path, KEYS)),
-            }
-        }
+        let mut network = Network::default();
+        decode_map(d, map, &path, &mut network)?;
+        (network.name, network.external) = (name, external);
         out.insert(key.clone(), network);
     }
     Ok(out)
@@ -200,39 +179,58 @@ fn volumes(
     node: &Node,
     project: &str,
 ) -> Result<IndexMap<String, Volume>, SpecError> {
-    const KEYS: &[&str] = &["name", "driver", "driver_opts", "external", "labels"];
     let mut out = IndexMap::new();
     for (key, entry) in d.map(node, "volumes")?.into_iter().flatten() {
         let path = format!("volumes.{key}");
-        let empty = crate::compose::yaml::Map::new();
+        let empty = Map::new();
         let map = d.map(&entry.node, &path)?.unwrap_or(&empty);
         let (name, external) = resource_name(d, map, key, &path, project)?;
-        let mut volume = Volume {
-            name,
-            external,
-            ..Volume::default()
-        };
-        for (k, e) in map {
-            let p = format!("{path}.{k}");
-            match k.as_str() {
-                "name" | "external" => {}
-                "driver" => volume.driver = Some(d.string(&e.node, &p)?),
-                "driver_opts" => volume.driver_opts = d.string_map(&e.node, &p)?,
-                "labels" => volume.labels = d.labels(&e.node, &p)?,
-                x if x.starts_with("x-") => {}
-                _ => return Err(d.unknown_key(k, e, &path, KEYS)),
-            }
-        }
-        // A local volume with `o: bind` is a bind mount of `device`: a
-        // relative device resolves against the project directory.
-        if volume.driver.as_deref() == Some("local")
-            && volume.driver_opts.get("o").map(String::as_str) == Some("bind")
-        {
-            if let Some(device) = volume.driver_opts.get_mut("device") {
-                *device = d.host_path(device);
-            }
-        }
+        let mut volume = Volume::default();
+        decode_map(d, map, &path, &mut volume)?;
+        (volume.name, volume.external) = (name, external);
+        resolve_bind_device(d, &mut volume);
         out.insert(key.clone(), volume);
     }
     Ok(out)
+}
+
+/// A local volume with `o: bind` is a bind mount of `device`: a relative
+/// device resolves against the project directory.
+fn resolve_bind_device(d: &Decoder<'_>, volume: &mut Volume) {
+    if volume.driver.as_deref() == Some("local")
+        && volume.driver_opts.get("o").map(String::as_str) == Some("bind")
+    {
+        if let Some(device) = volume.driver_opts.get_mut("device") {
+            *device = d.host_path(device);
+        }
+    }
+}
+
+impl Decoder<'_> {
+    /// `external` (with `name`) is read by [`resource_name`], before the
+    /// object's other keys.
+    pub(crate) fn external(&self, _node: &Node, _path: &str) -> Result<bool, SpecError> {
+        Ok(false)
+    }
+
+    /// A network's `ipam`, as written, without `options` (docker compose's
+    /// model has none: it drops them, with a warning here).
+    pub(crate) fn ipam(
+        &mut self,
+        node: &Node,
+        path: &str,
+    ) -> Result<Option<serde_json::Value>, SpecError> {
+        self.map(node, path)?;
+        let mut ipam = node.to_json();
+        let dropped = ipam
+            .as_object_mut()
+            .and_then(|m| m.remove("options"))
+            .is_some();
+        if dropped {
+            self.warnings.push(format!(
+                "{path}.options is ignored, as docker compose ignores it"
+            ));
+        }
+        Ok(Some(ipam))
+    }
 }

@@ -195,7 +195,7 @@ impl Decoder<'_> {
     }
 
     /// A string out of `allowed`, named `what` in the error.
-    fn one_of(
+    pub(crate) fn one_of(
         &self,
         node: &Node,
         path: &str,
@@ -308,6 +308,12 @@ impl Decoder<'_> {
             }
         }
         Ok(test)
+    }
+}
+
+impl Decode for i64 {
+    fn decode(d: &mut Decoder<'_>, node: &Node, path: &str) -> Result<Self, SpecError> {
+        d.integer(node, path)
     }
 }
 

@@ -31,11 +31,15 @@ pub use deploy::{
 pub use service::Service;
 pub(crate) use service::NOT_APPLIED;
 
-use crate::compose::decode::object::compose_object;
-use crate::compose::decode::Decoder;
 use std::path::PathBuf;
 
 use indexmap::IndexMap;
+use serde::Serialize;
+
+use crate::compose::canonical as print;
+use crate::compose::decode::object::compose_object;
+use crate::compose::decode::Decoder;
+use crate::compose::error::Pos;
 
 /// A whole project, ready to run.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -101,29 +105,57 @@ compose_object! {
     state {}
 }
 
-/// An `env_file` entry of a service.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EnvFile {
-    pub path: PathBuf,
-    pub required: bool,
-    /// `format: raw`: values verbatim.
-    pub raw: bool,
-    pub pos: crate::compose::error::Pos,
+compose_object! {
+    /// An `env_file` entry of a service.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct EnvFile {
+        /// `raw` (values verbatim) or `.env`.
+        format: Option<String> => Decoder::env_file_format,
+        /// Absolute.
+        path: PathBuf => Decoder::host_path_buf,
+        /// `false`: a missing file is skipped.
+        required: bool => Decoder::strict_bool_or_text,
+    }
+    state {
+        pos: Pos,
+    }
 }
 
-/// A published port, long syntax.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Port {
-    pub target: u16,
-    /// Host port or range (`"8080"`, `"8000-8010"`); `None` means an ephemeral port.
-    pub published: Option<String>,
-    pub host_ip: Option<String>,
-    /// `tcp` (default), `udp` or `sctp`.
-    pub protocol: String,
-    /// `ingress` (default) or `host`.
-    pub mode: String,
-    pub name: Option<String>,
-    pub app_protocol: Option<String>,
+impl Default for EnvFile {
+    fn default() -> Self {
+        EnvFile {
+            format: None,
+            path: PathBuf::new(),
+            required: true,
+            pos: Pos::default(),
+        }
+    }
+}
+
+impl EnvFile {
+    /// `format: raw`: values verbatim.
+    pub fn is_raw(&self) -> bool {
+        self.format.as_deref() == Some("raw")
+    }
+}
+
+compose_object! {
+    /// A published port, long syntax.
+    #[derive(Debug, Clone, PartialEq, Eq, Default)]
+    pub struct Port {
+        app_protocol: Option<String> => Decoder::some_string,
+        host_ip: Option<String> => Decoder::some_string,
+        /// `ingress` (default) or `host`.
+        mode: String => Decoder::port_mode,
+        name: Option<String> => Decoder::some_string,
+        /// Host port or range (`"8080"`, `"8000-8010"`); `None` means an
+        /// ephemeral port.
+        published: Option<String> => Decoder::published_port,
+        /// `tcp` (default), `udp` or `sctp`.
+        protocol: String => Decoder::port_protocol,
+        target: u16 => Decoder::port_number,
+    }
+    state {}
 }
 
 /// A mount, long syntax.
@@ -242,37 +274,63 @@ impl Condition {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Ulimit {
-    pub soft: i64,
-    pub hard: i64,
-    /// Written as a single number (`nproc: 65535`): soft = hard.
-    pub single: bool,
+compose_object! {
+    /// One of `ulimits`.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+    pub struct Ulimit {
+        hard: i64,
+        soft: i64,
+    }
+    state {
+        /// Written as a single number (`nproc: 65535`): soft = hard.
+        single: bool,
+    }
 }
 
-/// A top-level network.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Network {
-    /// The engine-side name (`PROJECT_KEY` unless `name:` or external).
-    pub name: String,
-    pub driver: Option<String>,
-    pub driver_opts: IndexMap<String, String>,
-    pub external: bool,
-    pub internal: bool,
-    pub attachable: bool,
-    pub enable_ipv6: Option<bool>,
-    pub enable_ipv4: Option<bool>,
-    pub labels: IndexMap<String, String>,
-    pub ipam: Option<serde_json::Value>,
+compose_object! {
+    /// A top-level network.
+    #[derive(Debug, Clone, PartialEq, Default, Serialize)]
+    pub struct Network {
+        #[serde(skip_serializing_if = "print::is_false")]
+        attachable: bool,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        driver: Option<String> => Decoder::some_string,
+        #[serde(skip_serializing_if = "IndexMap::is_empty")]
+        driver_opts: IndexMap<String, String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        enable_ipv4: Option<bool>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        enable_ipv6: Option<bool>,
+        #[serde(skip_serializing_if = "print::is_false")]
+        external: bool => Decoder::external,
+        #[serde(skip_serializing_if = "print::is_false")]
+        internal: bool,
+        /// As written, without `options` (compose drops them); printed `{}`
+        /// when absent.
+        #[serde(serialize_with = "print::or_empty_object")]
+        ipam: Option<serde_json::Value> => Decoder::ipam,
+        #[serde(skip_serializing_if = "IndexMap::is_empty")]
+        labels: IndexMap<String, String>,
+        /// The engine-side name (`PROJECT_KEY` unless `name:` or external).
+        name: String,
+    }
+    state {}
 }
 
-/// A top-level volume.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Volume {
-    /// The engine-side name (`PROJECT_KEY` unless `name:` or external).
-    pub name: String,
-    pub driver: Option<String>,
-    pub driver_opts: IndexMap<String, String>,
-    pub external: bool,
-    pub labels: IndexMap<String, String>,
+compose_object! {
+    /// A top-level volume.
+    #[derive(Debug, Clone, PartialEq, Default, Serialize)]
+    pub struct Volume {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        driver: Option<String> => Decoder::some_string,
+        #[serde(skip_serializing_if = "IndexMap::is_empty")]
+        driver_opts: IndexMap<String, String>,
+        #[serde(skip_serializing_if = "print::is_false")]
+        external: bool => Decoder::external,
+        #[serde(skip_serializing_if = "IndexMap::is_empty")]
+        labels: IndexMap<String, String>,
+        /// The engine-side name (`PROJECT_KEY` unless `name:` or external).
+        name: String,
+    }
+    state {}
 }
