@@ -18,9 +18,7 @@ use indexmap::IndexMap;
 use serde::{Serialize, Serializer};
 use serde_json::{json, Map, Value};
 
-use super::model::{
-    Dependency, FileMount, FileObject, Mount, MountKind, Port, Project, ServiceNetwork, Ulimit,
-};
+use super::model::{Dependency, FileMount, FileObject, Port, Project, ServiceNetwork, Ulimit};
 use super::syntax::format_duration;
 
 /// The project as compose's canonical JSON value.
@@ -175,49 +173,6 @@ fn port_value(p: &Port) -> Value {
     Value::Object(m)
 }
 
-fn mount_value(v: &Mount) -> Value {
-    let mut m = Map::new();
-    m.insert("type".into(), json!(v.kind.as_str()));
-    insert_if(&mut m, "source", v.source.clone());
-    m.insert("target".into(), json!(v.target));
-    if v.read_only {
-        m.insert("read_only".into(), json!(true));
-    }
-    insert_if(&mut m, "consistency", v.consistency.clone());
-    let mut bind = Map::new();
-    insert_if(&mut bind, "propagation", v.bind_propagation.clone());
-    if v.create_host_path {
-        bind.insert("create_host_path".into(), json!(true));
-    }
-    insert_if(&mut bind, "selinux", v.selinux.clone());
-    insert_if(&mut bind, "recursive", v.bind_recursive.clone());
-    if !bind.is_empty() {
-        m.insert("bind".into(), Value::Object(bind));
-    }
-    if v.kind == MountKind::Volume {
-        let mut volume = Map::new();
-        if v.volume_nocopy {
-            volume.insert("nocopy".into(), json!(true));
-        }
-        insert_if(&mut volume, "subpath", v.volume_subpath.clone());
-        if !volume.is_empty() || v.short_syntax {
-            m.insert("volume".into(), Value::Object(volume));
-        }
-    }
-    if v.kind == MountKind::Image {
-        if let Some(subpath) = &v.image_subpath {
-            m.insert("image".into(), json!({ "subpath": subpath }));
-        }
-    }
-    let mut tmpfs = Map::new();
-    insert_if(&mut tmpfs, "size", v.tmpfs_size.map(|s| s.to_string()));
-    insert_if(&mut tmpfs, "mode", v.tmpfs_mode);
-    if !tmpfs.is_empty() {
-        m.insert("tmpfs".into(), Value::Object(tmpfs));
-    }
-    Value::Object(m)
-}
-
 fn file_object(f: &FileObject) -> Value {
     let mut m = Map::new();
     m.insert("name".into(), json!(f.name));
@@ -258,12 +213,6 @@ impl Serialize for FileMount {
 impl Serialize for Port {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         port_value(self).serialize(serializer)
-    }
-}
-
-impl Serialize for Mount {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        mount_value(self).serialize(serializer)
     }
 }
 

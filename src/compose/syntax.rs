@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use super::model::{Mount, MountKind, Port};
+use super::model::{Mount, MountKind, Port, VolumeOptions};
 
 /// Parses a Go-style duration (`1h2m3.5s`, `300ms`, `90s`, `0`).
 pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
@@ -398,6 +398,7 @@ pub(crate) fn parse_volume(spec: &str) -> Result<ShortVolume, String> {
     };
     if spec.len() <= 2 {
         mount.target = spec.to_string();
+        mount.volume = Some(VolumeOptions::default());
         return Ok(ShortVolume {
             mount,
             is_bind: false,
@@ -428,22 +429,29 @@ pub(crate) fn parse_volume(spec: &str) -> Result<ShortVolume, String> {
     }
     mount.target = target.unwrap_or_default().to_string();
     mount.source = source.map(str::to_string);
+    let mut nocopy = false;
     for option in options.unwrap_or("").split(',') {
         match option {
             "ro" => mount.read_only = true,
             "rw" => mount.read_only = false,
-            "nocopy" => mount.volume_nocopy = true,
+            "nocopy" => nocopy = true,
             "rprivate" | "private" | "rshared" | "shared" | "rslave" | "slave" => {
-                mount.bind_propagation = Some(option.to_string())
+                mount.bind_options().propagation = Some(option.to_string())
             }
-            "z" | "Z" => mount.selinux = Some(option.to_string()),
+            "z" | "Z" => mount.bind_options().selinux = Some(option.to_string()),
             _ => {}
         }
     }
     let is_bind = mount.source.as_deref().is_some_and(is_host_path);
     if is_bind {
         mount.kind = MountKind::Bind;
-        mount.create_host_path = true;
+        mount.bind_options().create_host_path = true;
+    } else {
+        // Compose prints `volume: {}` for a short-syntax volume.
+        mount.volume = Some(VolumeOptions {
+            nocopy,
+            ..VolumeOptions::default()
+        });
     }
     Ok(ShortVolume { mount, is_bind })
 }
@@ -664,7 +672,7 @@ mod tests {
         let v = parse_volume("./data:/data:ro").unwrap();
         assert!(v.is_bind);
         assert_eq!(v.mount.kind, MountKind::Bind);
-        assert!(v.mount.read_only && v.mount.create_host_path);
+        assert!(v.mount.read_only && v.mount.creates_host_path());
         assert_eq!(v.mount.source.as_deref(), Some("./data"));
 
         let v = parse_volume("cache:/cache").unwrap();
@@ -677,8 +685,9 @@ mod tests {
         assert_eq!(v.mount.target, "/anon");
 
         let v = parse_volume("/host:/c:ro,z,rshared").unwrap();
-        assert_eq!(v.mount.selinux.as_deref(), Some("z"));
-        assert_eq!(v.mount.bind_propagation.as_deref(), Some("rshared"));
+        let bind = v.mount.bind.as_ref().unwrap();
+        assert_eq!(bind.selinux.as_deref(), Some("z"));
+        assert_eq!(bind.propagation.as_deref(), Some("rshared"));
 
         assert!(parse_volume("ab:cd:ro:x").is_err());
         assert!(parse_volume("ab::c").is_err());

@@ -354,9 +354,7 @@ impl Decoder<'_> {
                 Value::Str(spec) => {
                     let short =
                         syntax::parse_volume(spec).map_err(|e| self.error(item.pos, &p, e))?;
-                    let mut mount = short.mount;
-                    mount.short_syntax = true;
-                    mount
+                    short.mount
                 }
                 Value::Map(map) => self.long_mount(map, item, &p)?,
                 _ => return Err(self.expected(item, &p, "a volume (`src:dst`) or a mapping")),
@@ -385,149 +383,65 @@ impl Decoder<'_> {
 
     fn long_mount(&mut self, map: &Map, node: &Node, path: &str) -> Result<Mount, SpecError> {
         let mut mount = Mount::default();
-        let mut kind = None;
-        let mut target = None;
-        for (key, entry) in map {
-            let node = &entry.node;
-            let p = format!("{path}.{key}");
-            match key.as_str() {
-                "type" => {
-                    let text = self.string(node, &p)?;
-                    kind = Some(match text.as_str() {
-                        "volume" => MountKind::Volume,
-                        "bind" => MountKind::Bind,
-                        "tmpfs" => MountKind::Tmpfs,
-                        "npipe" => MountKind::Npipe,
-                        "image" => MountKind::Image,
-                        _ => {
-                            return Err(self.error(
-                                node.pos,
-                                &p,
-                                format!("invalid volume type `{text}` (volume, bind, tmpfs, npipe or image)"),
-                            ))
-                        }
-                    });
-                }
-                "source" => mount.source = self.opt_string(node, &p)?,
-                "target" => target = Some(self.string(node, &p)?),
-                "read_only" => mount.read_only = self.boolean(node, &p)?,
-                "consistency" => mount.consistency = Some(self.string(node, &p)?),
-                "bind" => {
-                    for (k, e) in self.map(node, &p)?.into_iter().flatten() {
-                        let q = format!("{p}.{k}");
-                        match k.as_str() {
-                            "propagation" => {
-                                mount.bind_propagation = Some(self.string(&e.node, &q)?)
-                            }
-                            "create_host_path" => {
-                                mount.create_host_path = self.boolean(&e.node, &q)?
-                            }
-                            "selinux" => {
-                                let value = self.string(&e.node, &q)?;
-                                if !matches!(value.as_str(), "z" | "Z") {
-                                    return Err(self.error(e.node.pos, &q, "expected `z` or `Z`"));
-                                }
-                                mount.selinux = Some(value);
-                            }
-                            "recursive" => {
-                                let value = self.string(&e.node, &q)?;
-                                if !matches!(
-                                    value.as_str(),
-                                    "enabled" | "disabled" | "writable" | "readonly"
-                                ) {
-                                    return Err(self.error(
-                                        e.node.pos,
-                                        &q,
-                                        format!("invalid value `{value}` (enabled, disabled, writable or readonly)"),
-                                    ));
-                                }
-                                mount.bind_recursive = Some(value);
-                            }
-                            x if x.starts_with("x-") => {}
-                            _ => {
-                                return Err(self.unknown_key(
-                                    k,
-                                    e,
-                                    &p,
-                                    &["propagation", "create_host_path", "selinux", "recursive"],
-                                ))
-                            }
-                        }
-                    }
-                }
-                "volume" => {
-                    for (k, e) in self.map(node, &p)?.into_iter().flatten() {
-                        let q = format!("{p}.{k}");
-                        match k.as_str() {
-                            "nocopy" => mount.volume_nocopy = self.boolean(&e.node, &q)?,
-                            "subpath" => mount.volume_subpath = Some(self.string(&e.node, &q)?),
-                            "labels" => {}
-                            x if x.starts_with("x-") => {}
-                            _ => {
-                                return Err(self.unknown_key(
-                                    k,
-                                    e,
-                                    &p,
-                                    &["nocopy", "subpath", "labels"],
-                                ))
-                            }
-                        }
-                    }
-                }
-                "tmpfs" => {
-                    for (k, e) in self.map(node, &p)?.into_iter().flatten() {
-                        let q = format!("{p}.{k}");
-                        match k.as_str() {
-                            "size" => mount.tmpfs_size = Some(self.bytes(&e.node, &q)?),
-                            "mode" => mount.tmpfs_mode = Some(self.int_in::<u32>(&e.node, &q)?),
-                            x if x.starts_with("x-") => {}
-                            _ => return Err(self.unknown_key(k, e, &p, &["size", "mode"])),
-                        }
-                    }
-                }
-                "image" => {
-                    for (k, e) in self.map(node, &p)?.into_iter().flatten() {
-                        let q = format!("{p}.{k}");
-                        match k.as_str() {
-                            "subpath" => mount.image_subpath = self.opt_string(&e.node, &q)?,
-                            x if x.starts_with("x-") => {}
-                            _ => return Err(self.unknown_key(k, e, &p, &["subpath"])),
-                        }
-                    }
-                }
-                k if k.starts_with("x-") => {}
-                _ => {
-                    return Err(self.unknown_key(
-                        key,
-                        entry,
-                        path,
-                        &[
-                            "type",
-                            "source",
-                            "target",
-                            "read_only",
-                            "consistency",
-                            "bind",
-                            "volume",
-                            "tmpfs",
-                            "image",
-                        ],
-                    ))
-                }
+        decode_map(self, map, path, &mut mount)?;
+        for required in ["type", "target"] {
+            if !map.contains_key(required) {
+                return Err(self.error(
+                    node.pos,
+                    path,
+                    format!("a volume mapping needs a `{required}`"),
+                ));
             }
         }
-        let Some(kind) = kind else {
-            return Err(self.error(node.pos, path, "a volume mapping needs a `type`"));
-        };
-        mount.kind = kind;
-        let Some(target) = target else {
-            return Err(self.error(node.pos, path, "a volume mapping needs a `target`"));
-        };
-        mount.target = target;
-        if kind == MountKind::Bind && mount.source.is_none() {
+        if mount.kind == MountKind::Bind && mount.source.is_none() {
             return Err(self.error(node.pos, path, "a bind mount needs a `source`"));
         }
+        mount.drop_empty_options();
         Ok(mount)
+    }
+
+    /// A mount's `type`.
+    pub(crate) fn mount_kind(&self, node: &Node, path: &str) -> Result<MountKind, SpecError> {
+        let text = self.string(node, path)?;
+        let kind = match text.as_str() {
+            "volume" => MountKind::Volume,
+            "bind" => MountKind::Bind,
+            "tmpfs" => MountKind::Tmpfs,
+            "npipe" => MountKind::Npipe,
+            "image" => MountKind::Image,
+            _ => {
+                return Err(self.error(
+                    node.pos,
+                    path,
+                    format!("invalid volume type `{text}` (volume, bind, tmpfs, npipe or image)"),
+                ))
+            }
+        };
+        Ok(kind)
+    }
+
+    /// `bind.selinux`: `z` or `Z`.
+    pub(crate) fn selinux(&self, node: &Node, path: &str) -> Result<Option<String>, SpecError> {
+        let value = self.string(node, path)?;
+        if !matches!(value.as_str(), "z" | "Z") {
+            return Err(self.error(node.pos, path, "expected `z` or `Z`"));
+        }
+        Ok(Some(value))
+    }
+
+    /// `bind.recursive`.
+    pub(crate) fn bind_recursive(
+        &self,
+        node: &Node,
+        path: &str,
+    ) -> Result<Option<String>, SpecError> {
+        self.one_of(
+            node,
+            path,
+            "value",
+            &["enabled", "disabled", "writable", "readonly"],
+        )
+        .map(Some)
     }
 
     // ---- networks and dependencies ------------------------------------------

@@ -158,32 +158,118 @@ compose_object! {
     state {}
 }
 
-/// A mount, long syntax.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Mount {
-    pub kind: MountKind,
-    /// Host path (bind, absolute), or the key of a top-level volume (volume;
-    /// its engine name is `Project::volumes[key].name`; `None` = anonymous);
-    /// unused for tmpfs.
-    pub source: Option<String>,
-    pub target: String,
-    pub read_only: bool,
-    /// bind: create the host path if missing (short syntax does).
-    pub create_host_path: bool,
-    pub bind_propagation: Option<String>,
-    /// bind: `recursive` (`enabled`, `disabled`, `writable`, `readonly`).
-    pub bind_recursive: Option<String>,
-    pub selinux: Option<String>,
-    pub volume_nocopy: bool,
-    pub volume_subpath: Option<String>,
-    /// image mounts: the path inside the image to mount.
-    pub image_subpath: Option<String>,
-    pub tmpfs_size: Option<u64>,
-    pub tmpfs_mode: Option<u32>,
-    pub consistency: Option<String>,
-    /// Written in short syntax (`SRC:DST[:OPTS]`); only changes how
-    /// `torq config` prints it (compose prints `volume: {}` for those).
-    pub short_syntax: bool,
+compose_object! {
+    /// A mount, long syntax (short syntax is parsed into the same shape).
+    /// Option groups that say nothing are `None`: a `volume` only on volume
+    /// mounts (`{}` when written in short syntax, as compose prints it), an
+    /// `image` only on image mounts with a `subpath`.
+    #[derive(Debug, Clone, PartialEq, Default, Serialize)]
+    pub struct Mount {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        bind: Option<BindOptions>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        consistency: Option<String> => Decoder::some_string,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        image: Option<ImageOptions>,
+        #[serde(skip_serializing_if = "print::is_false")]
+        read_only: bool,
+        /// Host path (bind, absolute), or the key of a top-level volume
+        /// (volume; its engine name is `Project::volumes[key].name`; `None` =
+        /// anonymous); unused for tmpfs.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        source: Option<String>,
+        target: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        tmpfs: Option<TmpfsOptions>,
+        #[serde(rename = "type")]
+        kind as "type": MountKind => Decoder::mount_kind,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        volume: Option<VolumeOptions>,
+    }
+    state {}
+}
+
+compose_object! {
+    /// `bind:` options of a mount.
+    #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+    pub struct BindOptions {
+        /// Create the host path if missing (short syntax does).
+        #[serde(skip_serializing_if = "print::is_false")]
+        create_host_path: bool,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        propagation: Option<String> => Decoder::some_string,
+        /// `enabled`, `disabled`, `writable` or `readonly`.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        recursive: Option<String> => Decoder::bind_recursive,
+        /// `z` or `Z`.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        selinux: Option<String> => Decoder::selinux,
+    }
+    state {}
+}
+
+compose_object! {
+    /// `volume:` options of a mount.
+    #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+    pub struct VolumeOptions {
+        /// Accepted and not used, as compose uses none.
+        #[serde(skip)]
+        labels: IndexMap<String, String>,
+        #[serde(skip_serializing_if = "print::is_false")]
+        nocopy: bool,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        subpath: Option<String> => Decoder::some_string,
+    }
+    state {}
+}
+
+compose_object! {
+    /// `tmpfs:` options of a mount.
+    #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+    pub struct TmpfsOptions {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        mode: Option<u32>,
+        /// Bytes.
+        #[serde(skip_serializing_if = "Option::is_none", serialize_with = "print::bytes")]
+        size: Option<u64> => Decoder::some_bytes,
+    }
+    state {}
+}
+
+compose_object! {
+    /// `image:` options of a mount.
+    #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+    pub struct ImageOptions {
+        /// The path inside the image to mount.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        subpath: Option<String>,
+    }
+    state {}
+}
+
+impl Mount {
+    /// Whether a bind mount may create its missing host path.
+    pub fn creates_host_path(&self) -> bool {
+        self.bind.as_ref().is_some_and(|b| b.create_host_path)
+    }
+
+    /// The bind options, created empty when missing.
+    pub(crate) fn bind_options(&mut self) -> &mut BindOptions {
+        self.bind.get_or_insert_with(BindOptions::default)
+    }
+
+    /// Drops the option groups that say nothing, as compose prints them.
+    pub(crate) fn drop_empty_options(&mut self) {
+        self.bind.take_if(|b| *b == BindOptions::default());
+        self.tmpfs.take_if(|t| *t == TmpfsOptions::default());
+        if self.kind != MountKind::Volume {
+            self.volume = None;
+        }
+        if self.kind != MountKind::Image {
+            self.image = None;
+        }
+        self.image.take_if(|i| i.subpath.is_none());
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -194,6 +280,12 @@ pub enum MountKind {
     Tmpfs,
     Npipe,
     Image,
+}
+
+impl Serialize for MountKind {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
 }
 
 impl MountKind {

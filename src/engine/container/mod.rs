@@ -524,7 +524,7 @@ fn mounts(project: &Project, service: &Service) -> (Vec<String>, Vec<ApiMount>) 
     let mut mounts = Vec::new();
     for m in &service.volumes {
         match m.kind {
-            MountKind::Bind if m.create_host_path => binds.push(bind_string(m)),
+            MountKind::Bind if m.creates_host_path() => binds.push(bind_string(m)),
             _ => mounts.push(api_mount(project, m)),
         }
     }
@@ -536,11 +536,9 @@ fn bind_string(m: &Mount) -> String {
     if m.read_only {
         options.push("ro".to_string());
     }
-    if let Some(p) = &m.bind_propagation {
-        options.push(p.clone());
-    }
-    if let Some(s) = &m.selinux {
-        options.push(s.clone());
+    if let Some(bind) = &m.bind {
+        options.extend(bind.propagation.clone());
+        options.extend(bind.selinux.clone());
     }
     let source = m.source.clone().unwrap_or_default();
     if options.is_empty() {
@@ -561,7 +559,7 @@ fn api_mount(project: &Project, m: &Mount) -> ApiMount {
         MountKind::Volume => {
             mount.typ = Some(MountType::VOLUME);
             mount.source = m.source.as_deref().map(|key| volume_name(project, key));
-            if m.volume_nocopy {
+            if m.volume.as_ref().is_some_and(|v| v.nocopy) {
                 mount.volume_options = Some(MountVolumeOptions {
                     no_copy: Some(true),
                     ..Default::default()
@@ -571,17 +569,18 @@ fn api_mount(project: &Project, m: &Mount) -> ApiMount {
         MountKind::Bind => {
             mount.typ = Some(MountType::BIND);
             mount.source = m.source.clone();
-            mount.bind_options = m.bind_propagation.as_deref().map(|p| MountBindOptions {
+            let propagation_of = m.bind.as_ref().and_then(|b| b.propagation.as_deref());
+            mount.bind_options = propagation_of.map(|p| MountBindOptions {
                 propagation: propagation(p),
                 ..Default::default()
             });
         }
         MountKind::Tmpfs => {
             mount.typ = Some(MountType::TMPFS);
-            if m.tmpfs_size.is_some() || m.tmpfs_mode.is_some() {
+            if let Some(tmpfs) = &m.tmpfs {
                 mount.tmpfs_options = Some(MountTmpfsOptions {
-                    size_bytes: m.tmpfs_size.map(|s| i64::try_from(s).unwrap_or(i64::MAX)),
-                    mode: m.tmpfs_mode.map(i64::from),
+                    size_bytes: tmpfs.size.map(|s| i64::try_from(s).unwrap_or(i64::MAX)),
+                    mode: tmpfs.mode.map(i64::from),
                     ..Default::default()
                 });
             }
@@ -835,13 +834,19 @@ mod tests {
                 source: Some("/tmp/x".into()),
                 target: "/x".into(),
                 read_only: true,
-                create_host_path: true,
+                bind: Some(crate::compose::model::BindOptions {
+                    create_host_path: true,
+                    ..Default::default()
+                }),
                 ..Default::default()
             },
             Mount {
                 kind: MountKind::Tmpfs,
                 target: "/t".into(),
-                tmpfs_size: Some(1000),
+                tmpfs: Some(crate::compose::model::TmpfsOptions {
+                    size: Some(1000),
+                    ..Default::default()
+                }),
                 ..Default::default()
             },
         ];
