@@ -18,7 +18,7 @@ use indexmap::IndexMap;
 use serde::{Serialize, Serializer};
 use serde_json::{json, Map, Value};
 
-use super::model::{Dependency, FileMount, FileObject, Port, Project, ServiceNetwork, Ulimit};
+use super::model::{Project, ServiceNetwork, Ulimit};
 use super::syntax::format_duration;
 
 /// The project as compose's canonical JSON value.
@@ -28,7 +28,7 @@ pub(crate) fn to_json(project: &Project) -> Value {
         let configs: Map<String, Value> = project
             .configs
             .iter()
-            .map(|(k, c)| (k.clone(), file_object(c)))
+            .map(|(k, c)| (k.clone(), serde_json::to_value(c).unwrap_or_default()))
             .collect();
         root.insert("configs".into(), Value::Object(configs));
     }
@@ -45,7 +45,7 @@ pub(crate) fn to_json(project: &Project) -> Value {
         let secrets: Map<String, Value> = project
             .secrets
             .iter()
-            .map(|(k, c)| (k.clone(), file_object(c)))
+            .map(|(k, c)| (k.clone(), serde_json::to_value(c).unwrap_or_default()))
             .collect();
         root.insert("secrets".into(), Value::Object(secrets));
     }
@@ -151,111 +151,6 @@ fn is_empty_object(v: &Value) -> bool {
     v.as_object().is_some_and(Map::is_empty)
 }
 
-fn insert_if<T: Into<Value>>(map: &mut Map<String, Value>, key: &str, value: Option<T>) {
-    if let Some(v) = value {
-        map.insert(key.into(), v.into());
-    }
-}
-
-fn string_map(map: &indexmap::IndexMap<String, String>) -> Value {
-    Value::Object(map.iter().map(|(k, v)| (k.clone(), json!(v))).collect())
-}
-
-fn port_value(p: &Port) -> Value {
-    let mut m = Map::new();
-    insert_if(&mut m, "name", p.name.clone());
-    m.insert("mode".into(), json!(p.mode));
-    insert_if(&mut m, "host_ip", p.host_ip.clone());
-    m.insert("target".into(), json!(p.target));
-    insert_if(&mut m, "published", p.published.clone());
-    m.insert("protocol".into(), json!(p.protocol));
-    insert_if(&mut m, "app_protocol", p.app_protocol.clone());
-    Value::Object(m)
-}
-
-fn file_object(f: &FileObject) -> Value {
-    let mut m = Map::new();
-    m.insert("name".into(), json!(f.name));
-    insert_if(
-        &mut m,
-        "file",
-        f.file.as_ref().map(|p| p.to_string_lossy().to_string()),
-    );
-    insert_if(&mut m, "environment", f.environment.clone());
-    insert_if(&mut m, "content", f.content.clone());
-    if f.external {
-        m.insert("external".into(), json!(true));
-    }
-    if !f.labels.is_empty() {
-        m.insert("labels".into(), string_map(&f.labels));
-    }
-    insert_if(&mut m, "driver", f.driver.clone());
-    if !f.driver_opts.is_empty() {
-        m.insert("driver_opts".into(), string_map(&f.driver_opts));
-    }
-    insert_if(&mut m, "template_driver", f.template_driver.clone());
-    Value::Object(m)
-}
-
-impl Serialize for FileMount {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut m = Map::new();
-        m.insert("source".into(), json!(self.source));
-        insert_if(&mut m, "target", self.target.clone());
-        insert_if(&mut m, "uid", self.uid.clone());
-        insert_if(&mut m, "gid", self.gid.clone());
-        // Compose prints the mode in octal, as a string.
-        insert_if(&mut m, "mode", self.mode.map(|mode| format!("0{mode:o}")));
-        m.serialize(serializer)
-    }
-}
-
-impl Serialize for Port {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        port_value(self).serialize(serializer)
-    }
-}
-
-/// `null` for a bare attachment, else its options.
-impl Serialize for ServiceNetwork {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut v = Map::new();
-        if !self.aliases.is_empty() {
-            v.insert("aliases".into(), json!(self.aliases));
-        }
-        insert_if(&mut v, "ipv4_address", self.ipv4_address.clone());
-        insert_if(&mut v, "ipv6_address", self.ipv6_address.clone());
-        insert_if(&mut v, "priority", self.priority);
-        if !self.link_local_ips.is_empty() {
-            v.insert("link_local_ips".into(), json!(self.link_local_ips));
-        }
-        insert_if(&mut v, "mac_address", self.mac_address.clone());
-        if !self.driver_opts.is_empty() {
-            v.insert("driver_opts".into(), string_map(&self.driver_opts));
-        }
-        insert_if(&mut v, "gw_priority", self.gw_priority.filter(|p| *p != 0));
-        insert_if(&mut v, "interface_name", self.interface_name.clone());
-        if v.is_empty() && !self.as_mapping {
-            Value::Null.serialize(serializer)
-        } else {
-            v.serialize(serializer)
-        }
-    }
-}
-
-/// `condition`, `required` always; `restart` when true.
-impl Serialize for Dependency {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut dep = Map::new();
-        dep.insert("condition".into(), json!(self.condition.as_str()));
-        if self.restart {
-            dep.insert("restart".into(), json!(true));
-        }
-        dep.insert("required".into(), json!(self.required));
-        dep.serialize(serializer)
-    }
-}
-
 // ---- field shapes (serde helpers the model's attributes name) -------------
 
 pub(crate) fn is_false(value: &bool) -> bool {
@@ -326,6 +221,30 @@ pub(crate) fn ulimits<S: Serializer>(
     serializer: S,
 ) -> Result<S::Ok, S::Error> {
     ulimits_value(value).serialize(serializer)
+}
+
+/// A service's networks: a bare attachment prints as `null`.
+pub(crate) fn attachments<S: Serializer>(
+    networks: &IndexMap<String, ServiceNetwork>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    let shown: Map<String, Value> = networks
+        .iter()
+        .map(|(name, attachment)| {
+            let value = serde_json::to_value(attachment).unwrap_or_default();
+            let bare = is_empty_object(&value) && !attachment.as_mapping;
+            (name.clone(), if bare { Value::Null } else { value })
+        })
+        .collect();
+    shown.serialize(serializer)
+}
+
+/// A file mode in octal, as a string (`"0440"`), as compose prints it.
+pub(crate) fn file_mode<S: Serializer>(
+    mode: &Option<u32>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    mode.map(|mode| format!("0{mode:o}")).serialize(serializer)
 }
 
 /// An optional value compose prints as `{}` when absent (`ipam`).

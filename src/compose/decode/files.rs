@@ -12,12 +12,12 @@ use std::path::PathBuf;
 
 use indexmap::IndexMap;
 
-use super::object::decode_map;
+use super::object::{decode_map, Object};
 use super::toplevel::resource_name;
 use super::Decoder;
 use crate::compose::error::SpecError;
 use crate::compose::model::{FileMount, FileObject};
-use crate::compose::yaml::{Node, Value};
+use crate::compose::yaml::{Map, Node, Value};
 
 /// Which kind of file object is being read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,27 +41,11 @@ impl FileKind {
         }
     }
 
-    fn keys(self) -> &'static [&'static str] {
+    /// The keys of [`FileObject`] this kind does not have.
+    fn lacks(self) -> &'static [&'static str] {
         match self {
-            FileKind::Secret => &[
-                "name",
-                "file",
-                "environment",
-                "external",
-                "labels",
-                "driver",
-                "driver_opts",
-                "template_driver",
-            ],
-            FileKind::Config => &[
-                "name",
-                "file",
-                "environment",
-                "content",
-                "external",
-                "labels",
-                "template_driver",
-            ],
+            FileKind::Secret => &["content"],
+            FileKind::Config => &["driver", "driver_opts"],
         }
     }
 }
@@ -85,40 +69,14 @@ impl Decoder<'_> {
                 ));
             };
             let (name, external) = resource_name(self, map, key, &path, project)?;
-            let mut object = FileObject {
-                name,
-                external,
-                ..FileObject::default()
-            };
-            for (k, e) in map {
-                let p = format!("{path}.{k}");
-                let node = &e.node;
-                match k.as_str() {
-                    "name" | "external" => {}
-                    "file" => {
-                        let file = self.string(node, &p)?;
-                        object.file = Some(PathBuf::from(self.host_path(&file)));
-                    }
-                    "environment" => {
-                        let variable = self.string(node, &p)?;
-                        object.environment_value = self.env.get(&variable).cloned();
-                        object.environment = Some(variable);
-                    }
-                    "content" if kind == FileKind::Config => {
-                        object.content = Some(self.string(node, &p)?)
-                    }
-                    "labels" => object.labels = self.labels(node, &p)?,
-                    "driver" if kind == FileKind::Secret => {
-                        object.driver = Some(self.string(node, &p)?)
-                    }
-                    "driver_opts" if kind == FileKind::Secret => {
-                        object.driver_opts = self.string_map(node, &p)?
-                    }
-                    "template_driver" => object.template_driver = Some(self.string(node, &p)?),
-                    x if x.starts_with("x-") => {}
-                    _ => return Err(self.unknown_key(k, e, &path, kind.keys())),
-                }
-            }
+            self.refuse_other_keys(map, &path, kind)?;
+            let mut object = FileObject::default();
+            decode_map(self, map, &path, &mut object)?;
+            (object.name, object.external) = (name, external);
+            object.environment_value = object
+                .environment
+                .as_ref()
+                .and_then(|variable| self.env.get(variable).cloned());
             let given: Vec<&str> = kind
                 .sources()
                 .iter()
@@ -146,6 +104,28 @@ impl Decoder<'_> {
             out.insert(key.clone(), object);
         }
         Ok(out)
+    }
+
+    /// Refuses the keys this kind of file object does not have (and any
+    /// other unknown key, first in spec order), hinting at the kind's keys.
+    fn refuse_other_keys(&self, map: &Map, path: &str, kind: FileKind) -> Result<(), SpecError> {
+        let keys: Vec<&str> = FileObject::KEYS
+            .iter()
+            .copied()
+            .filter(|k| !kind.lacks().contains(k))
+            .collect();
+        let unknown = map
+            .iter()
+            .find(|(k, _)| !k.starts_with("x-") && !keys.contains(&k.as_str()));
+        match unknown {
+            Some((key, entry)) => Err(self.unknown_key(key, entry, path, &keys)),
+            None => Ok(()),
+        }
+    }
+
+    /// A host file path, made absolute.
+    pub(crate) fn host_file(&self, node: &Node, path: &str) -> Result<Option<PathBuf>, SpecError> {
+        self.host_path_buf(node, path).map(Some)
     }
 
     /// A service's `secrets`: without `target`, at `/run/secrets/<source>`.

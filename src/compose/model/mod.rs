@@ -67,39 +67,58 @@ pub struct Project {
     pub warnings: Vec<String>,
 }
 
-/// A top-level secret or config: where its content comes from.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct FileObject {
-    /// The engine-side name (`PROJECT_KEY` unless `name:` or external).
-    pub name: String,
-    /// Absolute path of the file holding the content.
-    pub file: Option<PathBuf>,
-    /// Name of the variable (of torq's environment) holding the content.
-    pub environment: Option<String>,
-    /// The value of that variable in the project environment (the process
-    /// environment and `.env`) when the spec was loaded; `None` when unset.
-    /// Never printed (`torq config` shows the variable's name).
-    pub environment_value: Option<String>,
-    /// Inline content (configs only), after interpolation.
-    pub content: Option<String>,
-    pub external: bool,
-    pub labels: IndexMap<String, String>,
-    pub driver: Option<String>,
-    pub driver_opts: IndexMap<String, String>,
-    pub template_driver: Option<String>,
+compose_object! {
+    /// A top-level secret or config: where its content comes from. Secrets
+    /// have no `content`; configs no `driver` nor `driver_opts`.
+    #[derive(Debug, Clone, PartialEq, Default, Serialize)]
+    pub struct FileObject {
+        /// Inline content (configs only), after interpolation.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        content: Option<String> => Decoder::some_string,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        driver: Option<String> => Decoder::some_string,
+        #[serde(skip_serializing_if = "IndexMap::is_empty")]
+        driver_opts: IndexMap<String, String>,
+        /// Name of the variable (of torq's environment) holding the content.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        environment: Option<String> => Decoder::some_string,
+        #[serde(skip_serializing_if = "print::is_false")]
+        external: bool => Decoder::external,
+        /// Absolute path of the file holding the content.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        file: Option<PathBuf> => Decoder::host_file,
+        #[serde(skip_serializing_if = "IndexMap::is_empty")]
+        labels: IndexMap<String, String>,
+        /// The engine-side name (`PROJECT_KEY` unless `name:` or external).
+        name: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        template_driver: Option<String> => Decoder::some_string,
+    }
+    state {
+        /// The value of `environment`'s variable in the project environment
+        /// (the process environment and `.env`) when the spec was loaded;
+        /// `None` when unset. Never printed (`torq config` shows the
+        /// variable's name).
+        #[serde(skip)]
+        environment_value: Option<String>,
+    }
 }
 
 compose_object! {
     /// A service's (or a build's) use of a secret or config.
-    #[derive(Debug, Clone, PartialEq, Eq, Default)]
+    #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
     pub struct FileMount {
+        #[serde(skip_serializing_if = "Option::is_none")]
         gid: Option<String> => Decoder::some_string,
         /// File mode (`0o440`; a string is read as octal).
+        #[serde(skip_serializing_if = "Option::is_none", serialize_with = "print::file_mode")]
         mode: Option<u32> => Decoder::file_mode,
         /// The key of the top-level secret or config.
         source: String,
         /// Where it appears in the container.
+        #[serde(skip_serializing_if = "Option::is_none")]
         target: Option<String> => Decoder::some_string,
+        #[serde(skip_serializing_if = "Option::is_none")]
         uid: Option<String> => Decoder::some_string,
     }
     state {}
@@ -141,15 +160,19 @@ impl EnvFile {
 
 compose_object! {
     /// A published port, long syntax.
-    #[derive(Debug, Clone, PartialEq, Eq, Default)]
+    #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
     pub struct Port {
+        #[serde(skip_serializing_if = "Option::is_none")]
         app_protocol: Option<String> => Decoder::some_string,
+        #[serde(skip_serializing_if = "Option::is_none")]
         host_ip: Option<String> => Decoder::some_string,
         /// `ingress` (default) or `host`.
         mode: String => Decoder::port_mode,
+        #[serde(skip_serializing_if = "Option::is_none")]
         name: Option<String> => Decoder::some_string,
         /// Host port or range (`"8080"`, `"8000-8010"`); `None` means an
         /// ephemeral port.
+        #[serde(skip_serializing_if = "Option::is_none")]
         published: Option<String> => Decoder::published_port,
         /// `tcp` (default), `udp` or `sctp`.
         protocol: String => Decoder::port_protocol,
@@ -302,19 +325,29 @@ impl MountKind {
 
 compose_object! {
     /// A service's attachment to one network.
-    #[derive(Debug, Clone, PartialEq, Eq, Default)]
+    #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
     pub struct ServiceNetwork {
+        #[serde(skip_serializing_if = "Vec::is_empty")]
         aliases: Vec<String> => Decoder::unique_list,
+        #[serde(skip_serializing_if = "IndexMap::is_empty")]
         driver_opts: IndexMap<String, String>,
+        #[serde(skip_serializing_if = "print::is_zero_or_none")]
         gw_priority: Option<i64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
         interface_name: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
         ipv4_address: Option<String> => Decoder::some_string,
+        #[serde(skip_serializing_if = "Option::is_none")]
         ipv6_address: Option<String> => Decoder::some_string,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
         link_local_ips: Vec<String> => Decoder::unique_list,
+        #[serde(skip_serializing_if = "Option::is_none")]
         mac_address: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
         priority: Option<i64>,
     }
     state {
+        #[serde(skip)]
         /// Written as a mapping (`front: {}`) rather than a bare name or
         /// `null`; only changes how `torq config` prints an attachment
         /// without options.
@@ -324,12 +357,13 @@ compose_object! {
 
 compose_object! {
     /// One entry of `depends_on`.
-    #[derive(Debug, Clone, PartialEq, Eq)]
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
     pub struct Dependency {
         condition: Condition,
         /// `false`: a failed or missing dependency is a warning, not a failure.
         required: bool,
         /// `true`: restarting the dependency restarts this service too.
+        #[serde(skip_serializing_if = "print::is_false")]
         restart: bool,
     }
     state {}
@@ -354,6 +388,12 @@ pub enum Condition {
     Healthy,
     /// `service_completed_successfully`
     CompletedSuccessfully,
+}
+
+impl Serialize for Condition {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
 }
 
 impl Condition {

@@ -156,7 +156,7 @@ compose_object! {
         network_mode: Option<String> => Decoder::network_mode,
         /// Networks the service joins, with per-network options. Empty plus
         /// no `network_mode` means the project's `default` network.
-        #[serde(skip_serializing_if = "IndexMap::is_empty")]
+        #[serde(skip_serializing_if = "IndexMap::is_empty", serialize_with = "print::attachments")]
         networks: IndexMap<String, ServiceNetwork> => Decoder::service_networks,
         #[serde(skip_serializing_if = "print::is_false")]
         oom_kill_disable: bool,
