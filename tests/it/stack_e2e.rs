@@ -4,21 +4,18 @@
 //! adapters, Polygon pool events, an arbitrage_opportunity and an
 //! order_request; `torq down` stops all eight with exit code 0 (none killed).
 
-mod common;
-mod stack_common;
-
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{
+use crate::support::TORQ;
+use crate::support::{
     docker_ok, now_epoch_secs, project_containers, project_events, run_with_deadline,
     unique_project, wait_for, CommandResult, ProjectGuard, COMMAND_DEADLINE,
 };
 use futures::StreamExt;
 use serde_json::Value;
-use stack_common::TORQ;
 use tokio_tungstenite::tungstenite::Message;
 
 fn torq(project: &str, args: &[&str]) -> CommandResult {
