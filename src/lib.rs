@@ -34,6 +34,7 @@ pub mod cli;
 pub mod compose;
 pub mod engine;
 pub mod logs;
+pub mod naming;
 pub mod plan;
 pub mod progress;
 pub mod ui;

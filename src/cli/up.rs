@@ -11,9 +11,9 @@ use anyhow::Context as _;
 
 use crate::compose::model::Project;
 use crate::engine::build::BuildPolicy;
+use crate::engine::logs::follow::{follow_project, FollowOptions};
 use crate::engine::logs::Tail;
 use crate::engine::Engine;
-use crate::logs::follow::{follow_project, FollowOptions};
 use crate::logs::{FormatOptions, LineFilter, LineFormatter, LinePrinter, LogSink};
 use crate::plan::down::DownOptions;
 use crate::plan::lifecycle::{self, FailureSummary, UpRequest};
