@@ -23,7 +23,7 @@ use sha2::{Digest, Sha256};
 use torq::compose::model::{Build, Project, Service};
 use torq::engine::build::{self, BuildError, BuildOptions, BuildPolicy, FailureReason, ImageSet};
 use torq::engine::Engine;
-use torq::ui::{Event, Phase, Reporter};
+use torq::progress::{Event, Phase, Reporter};
 
 use crate::support::{busybox_image, unique_project as unique};
 

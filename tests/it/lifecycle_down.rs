@@ -306,7 +306,7 @@ fn a_container_started_after_the_plan_is_stopped_then_removed() {
     use torq::engine::Engine;
     use torq::plan::exec::{execute, ExecContext};
     use torq::plan::{ContainerRef, Op, Plan};
-    use torq::ui::progress::NullReporter;
+    use torq::progress::NullReporter;
 
     let project = TestProject::new(
         "startedlate",

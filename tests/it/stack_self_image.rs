@@ -17,7 +17,7 @@ use crate::support::unique_project;
 use torq::compose::model::{Project, Service};
 use torq::engine::build::{self, self_image, BuildOptions, BuildPolicy};
 use torq::engine::Engine;
-use torq::ui::{Event, Reporter};
+use torq::progress::{Event, Reporter};
 
 /// Keeps the verbose build lines.
 #[derive(Default)]
