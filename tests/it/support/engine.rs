@@ -160,7 +160,7 @@ pub fn busybox_image() -> &'static str {
         let busybox = Path::new("/bin/busybox");
         assert!(
             busybox.exists(),
-            "/bin/busybox is missing: install Debian's busybox-static (apt-get install busybox-static)"
+            "/bin/busybox is missing: run the suite with `cargo xtask test` (it installs Debian's busybox-static)"
         );
         let dir = tempfile::tempdir().expect("temporary build context");
         std::fs::copy(busybox, dir.path().join("busybox")).expect("copy /bin/busybox");
