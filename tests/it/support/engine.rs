@@ -169,21 +169,27 @@ pub fn busybox_image() -> &'static str {
             "FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"--install\", \"-s\", \"/bin\"]\n",
         )
         .expect("write Dockerfile");
-        let context = dir.path().to_string_lossy().to_string();
-        // The classic builder: this engine has no buildx/BuildKit client here.
-        let out = Command::new("docker")
-            .args(["build", "-q", "-t", BUSYBOX_IMAGE, &context])
-            .env("DOCKER_BUILDKIT", "0")
-            .stdin(Stdio::null())
-            .output()
-            .expect("run docker build");
-        assert!(
-            out.status.success(),
-            "building {BUSYBOX_IMAGE} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        docker_build(dir.path(), BUSYBOX_IMAGE);
     });
     BUSYBOX_IMAGE
+}
+
+/// Builds `context` as `tag` with the docker CLI and the classic builder
+/// (the docker CLI here has no buildx plugin); panics with the engine's
+/// output when the build fails.
+pub fn docker_build(context: &Path, tag: &str) {
+    let out = Command::new("docker")
+        .args(["build", "-q", "-t", tag])
+        .arg(context)
+        .env("DOCKER_BUILDKIT", "0")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run docker build");
+    assert!(
+        out.status.success(),
+        "building {tag} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// A project in a temporary directory: its `compose.yaml`, its unique name,
