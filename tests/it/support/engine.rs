@@ -12,7 +12,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::OnceLock;
+use std::sync::{OnceLock, PoisonError, RwLock, RwLockReadGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// The compose project label.
@@ -144,6 +144,28 @@ impl Drop for ContainerGuard {
     fn drop(&mut self) {
         let _ = docker(&["rm", "-f", "-v", &self.0]);
     }
+}
+
+/// The engine's swarm mode is shared by every test of the process: a test
+/// that inits a swarm holds `swarm_lock().write()` from `docker swarm init`
+/// until it has left the swarm again; a test whose outcome depends on the
+/// engine *not* being a swarm manager holds a read guard ([`plain_engine`]).
+pub fn swarm_lock() -> &'static RwLock<()> {
+    static LOCK: RwLock<()> = RwLock::new(());
+    &LOCK
+}
+
+/// A read guard on [`swarm_lock`], once the engine is known not to be a
+/// swarm manager (panics, saying how to fix it, when a swarm is left over).
+pub fn plain_engine() -> RwLockReadGuard<'static, ()> {
+    let guard = swarm_lock().read().unwrap_or_else(PoisonError::into_inner);
+    let state = docker_ok(&["info", "--format", "{{.Swarm.LocalNodeState}}"]);
+    assert_ne!(
+        state, "active",
+        "this test needs an engine outside swarm mode, but it is a swarm manager \
+         (left by an earlier run? `docker swarm leave --force`)"
+    );
+    guard
 }
 
 /// Makes sure `torq-test/bb` exists (built from `/bin/busybox` once per
