@@ -2,8 +2,9 @@
 //! `.cargo/config.toml`).
 //!
 //! - `cargo xtask test [ARGS…]` makes this machine ready for the test suite
-//!   (see [`setup`]) and then runs `cargo test ARGS…` in the workspace root;
-//!   its exit code is cargo's, and cargo's output is the last thing printed.
+//!   (see [`setup`]) and then runs `cargo test --no-fail-fast ARGS…` in the
+//!   workspace root; its exit code is cargo's, and cargo's output is the
+//!   last thing printed.
 //! - `cargo xtask setup` does only the preparation.
 
 mod setup;
@@ -18,7 +19,8 @@ usage: cargo xtask <command>
 
 commands:
   test [ARGS...]   install/start what the tests need when missing (Docker engine,
-                   docker compose v2, busybox-static, Chromium), then `cargo test ARGS...`
+                   docker compose v2, busybox-static, Chromium), then
+                   `cargo test --no-fail-fast ARGS...`
   setup            only the installing/starting part
   help             this text";
 
@@ -46,8 +48,14 @@ fn main() -> ExitCode {
 fn run_tests(args: Vec<String>) -> Result<ExitCode> {
     setup::prepare()?;
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let status = Command::new(cargo)
-        .arg("test")
+    let mut cargo_test = Command::new(cargo);
+    cargo_test.arg("test");
+    // Every test target runs even when an earlier one fails, so one run
+    // reports every failure (cargo otherwise stops at the first failed target).
+    if !args.iter().any(|a| a == "--no-fail-fast") {
+        cargo_test.arg("--no-fail-fast");
+    }
+    let status = cargo_test
         .args(&args)
         .current_dir(workspace_root())
         .status()
