@@ -11,10 +11,10 @@ use anyhow::{bail, Context as _};
 use clap::Args;
 
 use super::{Context, ExitStatus, OutputArgs};
+use crate::engine::logs::follow::{follow_project, FollowError, FollowOptions};
+use crate::engine::logs::read::{project_sources, read_merged};
 use crate::engine::logs::{LogRequest, Tail};
 use crate::engine::Engine;
-use crate::logs::follow::{follow_project, FollowError, FollowOptions};
-use crate::logs::read::{project_sources, read_merged};
 use crate::logs::time::{self, Nanos};
 use crate::logs::{
     FormatOptions, Level, LineFilter, LineFormatter, LinePrinter, LogSink, ServiceStats, Source,
@@ -245,8 +245,7 @@ pub fn color_order(spec: Option<&crate::compose::Project>) -> Vec<String> {
         spec.services
             .iter()
             .flat_map(|(name, service)| {
-                (1..=service.replicas().max(1))
-                    .map(move |n| crate::logs::read::source_label(name, n))
+                (1..=service.replicas().max(1)).map(move |n| crate::naming::log_label(name, n))
             })
             .collect()
     })
@@ -269,7 +268,7 @@ fn label_width(spec: Option<&crate::compose::Project>, services: &[String]) -> u
         .filter(|(name, _)| services.is_empty() || services.contains(name))
         .map(|(name, service)| {
             let replicas = service.replicas();
-            let label = crate::logs::read::source_label(name, replicas);
+            let label = crate::naming::log_label(name, replicas);
             label.chars().count()
         })
         .max()
@@ -501,16 +500,29 @@ mod tests {
         assert_eq!(plan(&["--stats"]).unwrap().tail, Tail::All);
         assert_eq!(plan(&["-n", "all"]).unwrap().tail, Tail::All);
         assert_eq!(plan(&["--stats", "-n", "5"]).unwrap().tail, Tail::Lines(5));
-        assert!(plan(&["-n", "many"]).is_err());
+        let err = plan(&["-n", "many"]).err().unwrap();
+        assert!(format!("{err:#}").contains(r#"not "many""#), "{err:#}");
     }
 
     #[test]
     fn bad_filters_are_usage_errors() {
-        assert!(plan(&["--grep", "("]).is_err());
+        let err = plan(&["--grep", "("]).err().unwrap();
+        assert!(
+            format!("{err:#}").contains("--grep is not a valid regular expression"),
+            "{err:#}"
+        );
         let err = plan(&["--level", "loud"]).err().unwrap();
         assert!(format!("{err:#}").contains("loud"));
-        assert!(plan(&["--since", "yesterday"]).is_err());
-        assert!(plan(&["-f", "--until", "1m"]).is_err());
+        let err = plan(&["--since", "yesterday"]).err().unwrap();
+        assert!(
+            format!("{err:#}").contains(r#"--since: cannot read "yesterday""#),
+            "{err:#}"
+        );
+        let err = plan(&["-f", "--until", "1m"]).err().unwrap();
+        assert!(
+            format!("{err:#}").contains("--until cannot be used with --follow"),
+            "{err:#}"
+        );
     }
 
     #[test]

@@ -7,11 +7,12 @@
 //! `pre_stop` hooks are not run: `torq down` works from the containers'
 //! labels, without the spec that holds them (the spec layer warns).
 
+use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
+use futures::StreamExt;
+
 use crate::compose::model::{self, Service};
 use crate::engine::error::with_deadline;
 use crate::engine::Engine;
-use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
-use futures::StreamExt;
 
 /// How long one hook may run.
 pub const HOOK_DEADLINE: std::time::Duration = std::time::Duration::from_secs(300);
