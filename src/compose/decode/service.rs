@@ -451,21 +451,14 @@ impl Decoder<'_> {
         node: &Node,
         path: &str,
     ) -> Result<IndexMap<String, ServiceNetwork>, SpecError> {
-        let Some(map) = self.map(node, path)? else {
-            return Ok(IndexMap::new());
-        };
-        let mut out = IndexMap::new();
-        for (name, entry) in map {
-            let p = format!("{path}.{name}");
-            self.remember(p.clone(), entry.key_pos);
+        self.named_entries(node, path, |d, entry, at| {
             let mut attachment = ServiceNetwork::default();
-            if let Some(options) = self.map(&entry.node, &p)? {
+            if let Some(options) = d.map(entry, at)? {
                 attachment.as_mapping = true;
-                decode_map(self, options, &p, &mut attachment)?;
+                decode_map(d, options, at, &mut attachment)?;
             }
-            out.insert(name.clone(), attachment);
-        }
-        Ok(out)
+            Ok(attachment)
+        })
     }
 
     pub(crate) fn depends_on(
@@ -473,14 +466,22 @@ impl Decoder<'_> {
         node: &Node,
         path: &str,
     ) -> Result<IndexMap<String, Dependency>, SpecError> {
-        let Some(map) = self.map(node, path)? else {
-            return Ok(IndexMap::new());
-        };
+        self.named_entries(node, path, decode_object)
+    }
+
+    /// A mapping of names to objects (`null` is empty), remembering where
+    /// each name is for later checks.
+    fn named_entries<T>(
+        &mut self,
+        node: &Node,
+        path: &str,
+        mut item: impl FnMut(&mut Self, &Node, &str) -> Result<T, SpecError>,
+    ) -> Result<IndexMap<String, T>, SpecError> {
         let mut out = IndexMap::new();
-        for (name, entry) in map {
-            let p = format!("{path}.{name}");
-            self.remember(p.clone(), entry.key_pos);
-            out.insert(name.clone(), decode_object(self, &entry.node, &p)?);
+        for (name, entry) in self.map(node, path)?.into_iter().flatten() {
+            let at = format!("{path}.{name}");
+            self.remember(at.clone(), entry.key_pos);
+            out.insert(name.clone(), item(self, &entry.node, &at)?);
         }
         Ok(out)
     }
