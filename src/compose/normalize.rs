@@ -5,11 +5,14 @@
 //! `labels` (for enabled services only); networks, volumes, secrets and
 //! configs no enabled service uses dropped.
 
+use std::path::PathBuf;
+
 use indexmap::IndexMap;
 
 use super::decode::Decoder;
-use super::error::SpecError;
-use super::model::{Dependency, MountKind, Network, Project, Service, ServiceNetwork};
+use super::dotenv;
+use super::error::{Pos, SpecError};
+use super::model::{Dependency, EnvFile, MountKind, Network, Project, Service, ServiceNetwork};
 
 /// Normalizes `project` with `profiles` active.
 pub(crate) fn normalize(
@@ -169,4 +172,113 @@ fn prune_unused(project: &mut Project) {
         .flat_map(|s| s.configs.iter().map(|m| m.source.clone()))
         .collect();
     project.configs.retain(|k, _| used_configs.contains(k));
+}
+
+/// Reading a service's env and label files into its `environment` and
+/// `labels` (errors point at the `env_file`/`label_file` entry, or at the
+/// file's line).
+impl Decoder<'_> {
+    /// Reads the `env_file`s and `label_file`s of an enabled service (compose
+    /// reads none of a disabled one's): file values come first, `environment`
+    /// and `labels` override them.
+    fn resolve_files(&mut self, service: &mut Service) -> Result<(), SpecError> {
+        let env_files = std::mem::take(&mut service.env_file);
+        self.resolve_env_files(service, env_files)?;
+        let label_files = std::mem::take(&mut service.label_file);
+        self.resolve_label_files(service, label_files)
+    }
+
+    fn resolve_env_files(
+        &mut self,
+        service: &mut Service,
+        env_files: Vec<EnvFile>,
+    ) -> Result<(), SpecError> {
+        if env_files.is_empty() {
+            return Ok(());
+        }
+        let mut lookup: IndexMap<String, String> = service
+            .environment
+            .iter()
+            .filter_map(|(k, v)| v.clone().map(|v| (k.clone(), v)))
+            .collect();
+        for (k, v) in self.env {
+            lookup.insert(k.clone(), v.clone());
+        }
+        let mut from_files: IndexMap<String, Option<String>> = IndexMap::new();
+        for file in env_files {
+            let text = match std::fs::read_to_string(&file.path) {
+                Ok(text) => text,
+                Err(_) if !file.required => continue,
+                Err(e) => {
+                    return Err(self.error(
+                        file.pos,
+                        &format!("services.{}.env_file", service.name),
+                        format!("cannot read env file {}: {e}", file.path.display()),
+                    ))
+                }
+            };
+            let vars = if file.is_raw() {
+                dotenv::parse_raw(&text, &lookup)
+            } else {
+                let defined = file_vars(&from_files);
+                dotenv::parse_into(&text, &lookup, defined).map_err(|(line, msg)| SpecError {
+                    message: msg,
+                    file: Some(file.path.display().to_string()),
+                    line: Some(line),
+                    column: None,
+                    snippet: None,
+                })?
+            };
+            for (k, v) in vars {
+                from_files.insert(k, Some(v));
+            }
+        }
+        for (k, v) in std::mem::take(&mut service.environment) {
+            from_files.insert(k, v);
+        }
+        service.environment = from_files;
+        Ok(())
+    }
+
+    fn resolve_label_files(
+        &mut self,
+        service: &mut Service,
+        label_files: Vec<(PathBuf, Pos)>,
+    ) -> Result<(), SpecError> {
+        if label_files.is_empty() {
+            return Ok(());
+        }
+        let mut labels: IndexMap<String, String> = IndexMap::new();
+        for (file, pos) in label_files {
+            let text = std::fs::read_to_string(&file).map_err(|e| {
+                self.error(
+                    pos,
+                    &format!("services.{}.label_file", service.name),
+                    format!("cannot read label file {}: {e}", file.display()),
+                )
+            })?;
+            let lookup = labels.clone();
+            let vars = dotenv::parse(&text, &lookup).map_err(|(line, msg)| SpecError {
+                message: msg,
+                file: Some(file.display().to_string()),
+                line: Some(line),
+                column: None,
+                snippet: None,
+            })?;
+            labels.extend(vars);
+        }
+        for (k, v) in std::mem::take(&mut service.labels) {
+            labels.insert(k, v);
+        }
+        service.labels = labels;
+        Ok(())
+    }
+}
+
+/// Variables the service's earlier env files defined (visible to later ones).
+fn file_vars(from_files: &IndexMap<String, Option<String>>) -> IndexMap<String, String> {
+    from_files
+        .iter()
+        .filter_map(|(k, v)| v.clone().map(|v| (k.clone(), v)))
+        .collect()
 }

@@ -1,6 +1,6 @@
 //! Decoding one service definition (its keys through [`Service`]'s table),
-//! and the service keys whose values need more than a type: env and label
-//! files, ports and `expose`, volumes, networks, `depends_on`,
+//! and the service keys whose values need more than a type: `env_file` and
+//! `label_file` entries (read later, by the normalize pass), ports and `expose`, volumes, networks, `depends_on`,
 //! `extra_hosts`, `ulimits`.
 
 use std::collections::HashMap;
@@ -11,7 +11,6 @@ use indexmap::IndexMap;
 use super::object::{decode_map, decode_object};
 use super::values::dedup;
 use super::Decoder;
-use crate::compose::dotenv;
 use crate::compose::error::{Pos, SpecError};
 use crate::compose::model::{
     Dependency, EnvFile, Healthcheck, Mount, MountKind, Port, Service, ServiceNetwork, Ulimit,
@@ -128,16 +127,6 @@ impl Decoder<'_> {
         }
     }
 
-    /// Reads the `env_file`s and `label_file`s of an enabled service (compose
-    /// reads none of a disabled one's): file values come first, `environment`
-    /// and `labels` override them.
-    pub(crate) fn resolve_files(&mut self, service: &mut Service) -> Result<(), SpecError> {
-        let env_files = std::mem::take(&mut service.env_file);
-        self.resolve_env_files(service, env_files)?;
-        let label_files = std::mem::take(&mut service.label_file);
-        self.resolve_label_files(service, label_files)
-    }
-
     /// `label_file`: one path or a list.
     pub(crate) fn label_files(
         &self,
@@ -149,92 +138,6 @@ impl Decoder<'_> {
             .iter()
             .map(|f| (PathBuf::from(self.host_path(f)), node.pos))
             .collect())
-    }
-
-    fn resolve_env_files(
-        &mut self,
-        service: &mut Service,
-        env_files: Vec<EnvFile>,
-    ) -> Result<(), SpecError> {
-        if env_files.is_empty() {
-            return Ok(());
-        }
-        let mut lookup: IndexMap<String, String> = service
-            .environment
-            .iter()
-            .filter_map(|(k, v)| v.clone().map(|v| (k.clone(), v)))
-            .collect();
-        for (k, v) in self.env {
-            lookup.insert(k.clone(), v.clone());
-        }
-        let mut from_files: IndexMap<String, Option<String>> = IndexMap::new();
-        for file in env_files {
-            let text = match std::fs::read_to_string(&file.path) {
-                Ok(text) => text,
-                Err(_) if !file.required => continue,
-                Err(e) => {
-                    return Err(self.error(
-                        file.pos,
-                        &format!("services.{}.env_file", service.name),
-                        format!("cannot read env file {}: {e}", file.path.display()),
-                    ))
-                }
-            };
-            let vars = if file.is_raw() {
-                dotenv::parse_raw(&text, &lookup)
-            } else {
-                let defined = file_vars(&from_files);
-                dotenv::parse_into(&text, &lookup, defined).map_err(|(line, msg)| SpecError {
-                    message: msg,
-                    file: Some(file.path.display().to_string()),
-                    line: Some(line),
-                    column: None,
-                    snippet: None,
-                })?
-            };
-            for (k, v) in vars {
-                from_files.insert(k, Some(v));
-            }
-        }
-        for (k, v) in std::mem::take(&mut service.environment) {
-            from_files.insert(k, v);
-        }
-        service.environment = from_files;
-        Ok(())
-    }
-
-    fn resolve_label_files(
-        &mut self,
-        service: &mut Service,
-        label_files: Vec<(PathBuf, Pos)>,
-    ) -> Result<(), SpecError> {
-        if label_files.is_empty() {
-            return Ok(());
-        }
-        let mut labels: IndexMap<String, String> = IndexMap::new();
-        for (file, pos) in label_files {
-            let text = std::fs::read_to_string(&file).map_err(|e| {
-                self.error(
-                    pos,
-                    &format!("services.{}.label_file", service.name),
-                    format!("cannot read label file {}: {e}", file.display()),
-                )
-            })?;
-            let lookup = labels.clone();
-            let vars = dotenv::parse(&text, &lookup).map_err(|(line, msg)| SpecError {
-                message: msg,
-                file: Some(file.display().to_string()),
-                line: Some(line),
-                column: None,
-                snippet: None,
-            })?;
-            labels.extend(vars);
-        }
-        for (k, v) in std::mem::take(&mut service.labels) {
-            labels.insert(k, v);
-        }
-        service.labels = labels;
-        Ok(())
     }
 
     // ---- ports and expose --------------------------------------------------
@@ -572,14 +475,6 @@ impl Decoder<'_> {
         }
         Ok(out)
     }
-}
-
-/// Variables the service's earlier env files defined (visible to later ones).
-fn file_vars(from_files: &IndexMap<String, Option<String>>) -> IndexMap<String, String> {
-    from_files
-        .iter()
-        .filter_map(|(k, v)| v.clone().map(|v| (k.clone(), v)))
-        .collect()
 }
 
 /// The identity of a published port for de-duplication, as compose computes it.
