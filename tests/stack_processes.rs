@@ -1,8 +1,10 @@
 //! The Torq stack as eight host processes of the torq executable (no Docker):
-//! the dashboard's `/ws` delivers quotes from all three adapters, arbitrage
-//! signals and order requests; the services survive a relay restart by
+//! the dashboard's `/ws` delivers quotes from all three adapters, DEX
+//! arbitrage signals (the default mode) and order requests, and `/status`
+//! the sequence tracking; the services survive a relay restart by
 //! reconnecting, and data flows through the new relay; every service exits 0
-//! on SIGTERM.
+//! on SIGTERM. A second run puts the relays on TCP and the strategy in its
+//! exchange-to-exchange mode.
 
 mod stack_common;
 
@@ -75,7 +77,7 @@ async fn stack_processes_stream_events_reconnect_and_stop_cleanly() {
             match event["msg_type"].as_str() {
                 Some("quote") => {
                     assert!(
-                        event["bid"].as_f64() < event["ask"].as_f64(),
+                        event["bid_price"].as_f64() < event["ask_price"].as_f64(),
                         "crossed quote {event}"
                     );
                     quote_venues.insert(venue);
@@ -84,11 +86,14 @@ async fn stack_processes_stream_events_reconnect_and_stop_cleanly() {
                     pool_venues.insert(venue);
                 }
                 Some("arbitrage_opportunity") => {
+                    // The original's DEX strategy: two Polygon pools, profit after every cost.
                     assert!(
-                        event["expected_profit"].as_f64().unwrap_or(0.0) > 0.0,
+                        event["net_profit_usd"].as_f64().unwrap_or(0.0) > 0.0,
                         "{event}"
                     );
-                    assert_ne!(event["buy_venue"], event["sell_venue"]);
+                    assert_eq!(event["chain_id"], 137, "{event}");
+                    assert_ne!(event["pool_a"], event["pool_b"]);
+                    assert_ne!(event["dex_buy"], event["dex_sell"]);
                     signals += 1;
                 }
                 Some("order_request") => orders += 1,
@@ -112,10 +117,14 @@ async fn stack_processes_stream_events_reconnect_and_stop_cleanly() {
             || {
                 let (_, body) = http_get(addr, "/status").ok()?;
                 let status: Value = serde_json::from_str(&body).expect("/status JSON");
-                ["market_data", "signal", "execution"]
-                    .iter()
-                    .all(|relay| status["relays"][relay]["connected"] == true)
-                    .then_some(())
+                let tracked = status["sequences"]["streams"]
+                    .as_array()
+                    .is_some_and(|s| s.iter().any(|s| s["source"] == "kraken_adapter"));
+                (tracked
+                    && ["market_data", "signal", "execution"]
+                        .iter()
+                        .all(|relay| status["relays"][relay]["connected"] == true))
+                .then_some(())
             },
         )
     });
@@ -141,7 +150,7 @@ async fn stack_processes_stream_events_reconnect_and_stop_cleanly() {
         "quotes and pool events through the restarted relay",
         Duration::from_secs(60),
         |event| {
-            if event["timestamp_ns"].as_u64().unwrap_or(0) > restarted_ns {
+            if event["timestamp"].as_u64().unwrap_or(0) > restarted_ns {
                 match event["msg_type"].as_str() {
                     Some("quote") => {
                         fresh_quotes
@@ -186,6 +195,51 @@ async fn stack_processes_stream_events_reconnect_and_stop_cleanly() {
         );
     }
 
+    let statuses = tokio::task::block_in_place(|| stack.terminate_all());
+    assert_eq!(statuses.len(), 8);
+    for (service, status) in statuses {
+        assert_eq!(status.code(), Some(0), "{service} exits 0 on SIGTERM");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_stack_runs_over_tcp_in_exchange_mode() {
+    let mut stack = HostStack::start_with(&[], &["--mode", "exchange"], true);
+    let addr = tokio::task::block_in_place(|| stack.dashboard_addr());
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws"))
+        .await
+        .expect("connect to /ws");
+    let (mut quotes, mut signals, mut orders) = (BTreeSet::new(), 0, 0);
+    read_until(
+        &mut ws,
+        "quotes, an exchange-to-exchange signal and an order over TCP relays",
+        Duration::from_secs(60),
+        |event| {
+            match event["msg_type"].as_str() {
+                Some("quote") => {
+                    quotes.insert(event["venue"].as_str().unwrap_or_default().to_string());
+                }
+                Some("arbitrage_opportunity") => {
+                    // The exchange mode on the DEX-shaped record: chain 0, venues as the sides.
+                    assert_eq!(event["chain_id"], 0, "{event}");
+                    let sides = [event["dex_buy"].as_str(), event["dex_sell"].as_str()];
+                    assert!(
+                        sides == [Some("kraken"), Some("coinbase")]
+                            || sides == [Some("coinbase"), Some("kraken")],
+                        "{event}"
+                    );
+                    assert!(event["net_profit_usd"].as_f64().unwrap_or(0.0) > 0.0);
+                    signals += 1;
+                }
+                Some("order_request") => orders += 1,
+                _ => {}
+            }
+            quotes.len() == 2 && signals > 0 && orders > 0
+        },
+    )
+    .await;
+    let relay_log = stack.log("market_data_relay");
+    assert!(relay_log.contains("listening on tcp://127.0.0.1:"), "{relay_log}");
     let statuses = tokio::task::block_in_place(|| stack.terminate_all());
     assert_eq!(statuses.len(), 8);
     for (service, status) in statuses {
