@@ -309,7 +309,10 @@ async fn dashboard_page_shows_live_quotes_signals_and_relays() {
     let painted = page
         .eval("(() => { const c = document.getElementById('chart-price-ETHUSD'); const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i]) n++; return n; })()")
         .await;
-    assert!(painted.as_u64().is_some_and(|n| n > 100), "painted pixels: {painted}");
+    assert!(
+        painted.as_u64().is_some_and(|n| n > 100),
+        "painted pixels: {painted}"
+    );
 
     // The page fits a 1280-pixel-wide window: no horizontal scrolling.
     let widths = page
@@ -317,5 +320,8 @@ async fn dashboard_page_shows_live_quotes_signals_and_relays() {
         .await;
     let [inner, scroll, client] = [0, 1, 2].map(|i| widths[i].as_u64().unwrap_or(u64::MAX));
     assert_eq!(inner, 1280, "window width: {widths}");
-    assert!(scroll <= client, "horizontal scroll in a 1280-px window: {widths}");
+    assert!(
+        scroll <= client,
+        "horizontal scroll in a 1280-px window: {widths}"
+    );
 }

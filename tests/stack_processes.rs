@@ -239,7 +239,10 @@ async fn the_stack_runs_over_tcp_in_exchange_mode() {
     )
     .await;
     let relay_log = stack.log("market_data_relay");
-    assert!(relay_log.contains("listening on tcp://127.0.0.1:"), "{relay_log}");
+    assert!(
+        relay_log.contains("listening on tcp://127.0.0.1:"),
+        "{relay_log}"
+    );
     let statuses = tokio::task::block_in_place(|| stack.terminate_all());
     assert_eq!(statuses.len(), 8);
     for (service, status) in statuses {

@@ -157,7 +157,10 @@ fn a_quote_is_the_56_byte_struct_not_the_registrys_52() {
     let mut payload = vec![2, 56];
     payload.extend_from_slice(&body.0);
     assert_eq!(encode_payload(&[Message::Quote(quote)]).unwrap(), payload);
-    assert_eq!(decode_payload(&payload).unwrap().messages, vec![Message::Quote(quote)]);
+    assert_eq!(
+        decode_payload(&payload).unwrap().messages,
+        vec![Message::Quote(quote)]
+    );
 }
 
 #[test]
@@ -244,7 +247,10 @@ fn pool_swap_and_sync_follow_define_tlv_ordering_with_u128_first() {
     assert_eq!(Message::PoolSync(sync).body(), body.0);
     let mut payload = vec![16, 160];
     payload.extend_from_slice(&body.0);
-    assert_eq!(decode_payload(&payload).unwrap().messages, vec![Message::PoolSync(sync)]);
+    assert_eq!(
+        decode_payload(&payload).unwrap().messages,
+        vec![Message::PoolSync(sync)]
+    );
 }
 
 #[test]
@@ -303,9 +309,15 @@ fn the_arbitrage_signal_is_the_packed_170_byte_struct() {
     payload.extend_from_slice(&body.0);
     assert_eq!(decode_payload(&payload).unwrap().messages, vec![message]);
     // The dashboard's JSON uses the original message_converter's names.
-    let json = serde_json::to_value(Event::from_message(&decode_payload(&payload).unwrap().messages[0]).unwrap()).unwrap();
+    let json = serde_json::to_value(
+        Event::from_message(&decode_payload(&payload).unwrap().messages[0]).unwrap(),
+    )
+    .unwrap();
     assert_eq!(json["msg_type"], "arbitrage_opportunity");
-    assert_eq!((json["dex_buy"].as_str(), json["dex_sell"].as_str()), (Some("quickswap"), Some("sushiswap")));
+    assert_eq!(
+        (json["dex_buy"].as_str(), json["dex_sell"].as_str()),
+        (Some("quickswap"), Some("sushiswap"))
+    );
     assert_eq!(json["net_profit_usd"], 29.99);
     assert_eq!(json["signal_id"], "1234605616436508552");
 }

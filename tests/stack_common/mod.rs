@@ -417,7 +417,10 @@ impl FrameClient {
     /// Waits for the relay's first heartbeat: then this client is registered.
     pub fn wait_registered(&mut self) {
         let (header, _) = self.read_frame();
-        assert!(is_relay_frame(&header), "the first frame is a relay heartbeat");
+        assert!(
+            is_relay_frame(&header),
+            "the first frame is a relay heartbeat"
+        );
     }
 
     /// The next frame that is not a relay heartbeat.

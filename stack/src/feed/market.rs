@@ -259,7 +259,7 @@ mod tests {
         messages
             .iter()
             .filter_map(|m| match m {
-                Message::Quote(q) => Some(q.clone()),
+                Message::Quote(q) => Some(*q),
                 _ => None,
             })
             .collect()
