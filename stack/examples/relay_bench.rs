@@ -19,8 +19,10 @@
 //! not how fast a queue can grow.
 //!
 //! Frames are the original Protocol V2's: the checksum covers header bytes
-//! 0–28 and the payload, so the publisher re-stamps it after patching each
-//! frame's sequence number; with `--crc` the relay verifies it on every frame.
+//! 0–28 and the payload, so with `--crc` (the relay verifies every frame)
+//! the publisher re-stamps it after patching each frame's sequence number;
+//! without, it leaves the stale checksum alone (nobody reads it), so the
+//! publisher's own cost stays what it was.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -207,7 +209,7 @@ async fn run_once(
     let publish = tokio::spawn(publish(
         publisher,
         frames,
-        settings.frames_per_write,
+        (settings.frames_per_write, settings.verify_crc),
         progress,
     ));
     let mut finished = started;
@@ -245,11 +247,12 @@ async fn wait_for_heartbeat(stream: &mut UnixStream) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Writes `frames` 64-byte frames, `per_write` per syscall (sequence numbers patched per batch).
+/// Writes `frames` 64-byte frames, `per_write` per syscall (sequence numbers
+/// patched per batch, and the checksum re-stamped when the relay verifies it).
 async fn publish(
     mut stream: UnixStream,
     frames: u64,
-    per_write: usize,
+    (per_write, stamp_crc): (usize, bool),
     progress: Arc<Progress>,
 ) -> anyhow::Result<()> {
     let mut builder = FrameBuilder::new(Domain::MarketData, Source::MetricsCollector as u8);
@@ -272,8 +275,10 @@ async fn publish(
         for frame in batch.chunks_exact_mut(FRAME_LEN).take(n) {
             sequence += 1;
             frame[8..16].copy_from_slice(&sequence.to_le_bytes());
-            let crc = checksum(frame, &frame[HEADER_LEN..]);
-            frame[CHECKSUM_SCOPE..HEADER_LEN].copy_from_slice(&crc.to_le_bytes());
+            if stamp_crc {
+                let crc = checksum(frame, &frame[HEADER_LEN..]);
+                frame[CHECKSUM_SCOPE..HEADER_LEN].copy_from_slice(&crc.to_le_bytes());
+            }
         }
         stream.write_all(&batch[..n * FRAME_LEN]).await?;
         left -= n as u64;

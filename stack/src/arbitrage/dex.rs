@@ -20,7 +20,7 @@
 use std::collections::HashMap;
 
 use crate::protocol::event::normalize;
-use crate::protocol::instrument::{catalog, Address};
+use crate::protocol::instrument::{catalog, venue_name, Address};
 use crate::protocol::tlv::PoolSync;
 
 /// The original's gas estimate for a flash-arbitrage transaction.
@@ -197,6 +197,16 @@ pub struct DexOpportunity {
 }
 
 impl DexOpportunity {
+    /// The route: pair, buy DEX, sell DEX.
+    pub fn route(&self) -> String {
+        format!(
+            "{} {}>{}",
+            self.buy.pool.pair(),
+            venue_name(self.buy.pool.dex),
+            venue_name(self.sell.pool.dex)
+        )
+    }
+
     /// The spread between the pools, basis points of their mean price.
     pub fn spread_bps(&self) -> f64 {
         let (low, high) = (self.buy.price(), self.sell.price());

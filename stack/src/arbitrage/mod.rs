@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::client::{self, LinkConfig, RelayLink};
 use crate::health::Health;
+use crate::protocol::instrument::venue_name;
 use crate::protocol::tlv::{decode_payload, encode_payload};
 use crate::protocol::{now_ns, Domain, Frame, FrameBuilder, Message, Source};
 use crate::transport::Endpoint;
@@ -186,13 +187,10 @@ impl Strategy {
         let Some(found) = self.pools.best_opportunity(&updated, &self.options.dex) else {
             return;
         };
-        let route = format!(
-            "{} {:?}>{:?}",
-            found.buy.pool.pair(),
-            found.buy.pool.address,
-            found.sell.pool.address
-        );
-        if !self.cooldown.allow(route, now, self.options.cooldown_ns) {
+        if !self
+            .cooldown
+            .allow(found.route(), now, self.options.cooldown_ns)
+        {
             return;
         }
         let id = self.take_id();
@@ -203,8 +201,8 @@ impl Strategy {
             t.base,
             found.buy.pool.token0.symbol,
             t.input,
-            crate::protocol::instrument::venue_name(found.buy.pool.dex),
-            crate::protocol::instrument::venue_name(found.sell.pool.dex),
+            venue_name(found.buy.pool.dex),
+            venue_name(found.sell.pool.dex),
             t.output,
             found.spread_bps(),
             t.net(),
