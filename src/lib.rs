@@ -10,7 +10,7 @@
 //! - [`cli`] — clap definitions, one file per command. Turns arguments into
 //!   calls of the layers below and their results into an [`cli::ExitStatus`].
 //!   No Docker API calls of its own.
-//! - [`spec`] — the compose model: discovery, YAML loading (anchors, merge
+//! - [`compose`] — the compose model: discovery, YAML loading (anchors, merge
 //!   keys), interpolation, `-f` overlay merging, validation, normalization and
 //!   the dependency graph. Pure: it reads the spec and env files, nothing else.
 //! - [`engine`] — everything that speaks the Docker Engine API (through
@@ -34,5 +34,5 @@ pub mod cli;
 pub mod engine;
 pub mod logs;
 pub mod plan;
-pub mod spec;
+pub mod compose;
 pub mod ui;

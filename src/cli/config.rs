@@ -3,8 +3,8 @@
 use clap::{Args, ValueEnum};
 
 use super::{Context, ExitStatus, OutputArgs};
-use crate::spec::graph::DependencyGraph;
-use crate::spec::normalize;
+use crate::compose::graph::DependencyGraph;
+use crate::compose::normalize;
 
 pub const AFTER_HELP: &str = "\
 Examples:

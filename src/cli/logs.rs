@@ -187,7 +187,7 @@ impl Plan {
 /// containers' labels (as with `docker compose -p NAME logs`).
 pub(crate) fn target_project(
     ctx: &Context,
-) -> anyhow::Result<(String, Option<crate::spec::Project>)> {
+) -> anyhow::Result<(String, Option<crate::compose::Project>)> {
     match ctx.load_project() {
         Ok(project) => Ok((project.name.clone(), Some(project))),
         Err(err) => match &ctx.project.project_name {
@@ -204,7 +204,7 @@ pub(crate) fn target_project(
 
 /// Checks the named services exist in the spec (when there is one).
 pub(crate) fn check_services(
-    spec: Option<&crate::spec::Project>,
+    spec: Option<&crate::compose::Project>,
     services: &[String],
 ) -> anyhow::Result<()> {
     let Some(spec) = spec else {
@@ -240,7 +240,7 @@ pub fn run(ctx: &Context, args: LogsArgs) -> anyhow::Result<ExitStatus> {
 
 /// The labels of the spec's services (`service-N` for replicas beyond the
 /// first), in spec order: they fix each service's color.
-pub fn color_order(spec: Option<&crate::spec::Project>) -> Vec<String> {
+pub fn color_order(spec: Option<&crate::compose::Project>) -> Vec<String> {
     spec.map(|spec| {
         spec.services
             .iter()
@@ -256,7 +256,7 @@ pub fn color_order(spec: Option<&crate::spec::Project>) -> Vec<String> {
 /// The widest prefix the spec's services can need (`service-N` for the
 /// replicas it asks for), so a follow's columns don't shift when containers
 /// join later.
-fn label_width(spec: Option<&crate::spec::Project>, services: &[String]) -> usize {
+fn label_width(spec: Option<&crate::compose::Project>, services: &[String]) -> usize {
     let Some(spec) = spec else {
         return services
             .iter()
@@ -313,7 +313,7 @@ async fn read(
     ctx: &Context,
     engine: &Engine,
     project: &str,
-    spec: Option<&crate::spec::Project>,
+    spec: Option<&crate::compose::Project>,
     args: &LogsArgs,
     plan: &Plan,
 ) -> anyhow::Result<ExitStatus> {
@@ -356,7 +356,7 @@ async fn follow(
     ctx: &Context,
     engine: &Engine,
     project: &str,
-    spec: Option<&crate::spec::Project>,
+    spec: Option<&crate::compose::Project>,
     args: &LogsArgs,
     plan: &Plan,
 ) -> anyhow::Result<ExitStatus> {
@@ -403,7 +403,7 @@ async fn follow_until_interrupted(
 
 /// Puts sources in spec order (services the spec lacks last), replicas by
 /// number: ties in time and `--stats` rows follow it.
-fn sort_by_spec(sources: &mut [Source], spec: Option<&crate::spec::Project>) {
+fn sort_by_spec(sources: &mut [Source], spec: Option<&crate::compose::Project>) {
     let Some(spec) = spec else {
         return;
     };
@@ -501,16 +501,29 @@ mod tests {
         assert_eq!(plan(&["--stats"]).unwrap().tail, Tail::All);
         assert_eq!(plan(&["-n", "all"]).unwrap().tail, Tail::All);
         assert_eq!(plan(&["--stats", "-n", "5"]).unwrap().tail, Tail::Lines(5));
-        assert!(plan(&["-n", "many"]).is_err());
+        let err = plan(&["-n", "many"]).err().unwrap();
+        assert!(format!("{err:#}").contains(r#"not "many""#), "{err:#}");
     }
 
     #[test]
     fn bad_filters_are_usage_errors() {
-        assert!(plan(&["--grep", "("]).is_err());
+        let err = plan(&["--grep", "("]).err().unwrap();
+        assert!(
+            format!("{err:#}").contains("--grep is not a valid regular expression"),
+            "{err:#}"
+        );
         let err = plan(&["--level", "loud"]).err().unwrap();
         assert!(format!("{err:#}").contains("loud"));
-        assert!(plan(&["--since", "yesterday"]).is_err());
-        assert!(plan(&["-f", "--until", "1m"]).is_err());
+        let err = plan(&["--since", "yesterday"]).err().unwrap();
+        assert!(
+            format!("{err:#}").contains(r#"--since: cannot read "yesterday""#),
+            "{err:#}"
+        );
+        let err = plan(&["-f", "--until", "1m"]).err().unwrap();
+        assert!(
+            format!("{err:#}").contains("--until cannot be used with --follow"),
+            "{err:#}"
+        );
     }
 
     #[test]
@@ -529,10 +542,10 @@ mod tests {
 
     #[test]
     fn label_width_makes_room_for_replicas() {
-        let mut spec = crate::spec::Project::default();
+        let mut spec = crate::compose::Project::default();
         for (name, replicas) in [("web", 12), ("database", 1)] {
-            let service = crate::spec::model::Service {
-                deploy: Some(crate::spec::model::Deploy {
+            let service = crate::compose::model::Service {
+                deploy: Some(crate::compose::model::Deploy {
                     replicas: Some(replicas),
                     ..Default::default()
                 }),

@@ -301,8 +301,8 @@ pub struct Context {
 
 impl Context {
     /// The spec layer's inputs, from the global options and the process.
-    pub fn load_options(&self) -> crate::spec::LoadOptions {
-        crate::spec::LoadOptions {
+    pub fn load_options(&self) -> crate::compose::LoadOptions {
+        crate::compose::LoadOptions {
             files: self.project.files.clone(),
             project_name: self.project.project_name.clone(),
             project_directory: self.project.project_directory.clone(),
@@ -314,8 +314,8 @@ impl Context {
     }
 
     /// Loads the project the global options select.
-    pub fn load_project(&self) -> anyhow::Result<crate::spec::Project> {
-        Ok(crate::spec::load(&self.load_options())?)
+    pub fn load_project(&self) -> anyhow::Result<crate::compose::Project> {
+        Ok(crate::compose::load(&self.load_options())?)
     }
 }
 
@@ -404,12 +404,24 @@ mod tests {
     }
 
     #[test]
-    fn aliases_parse() {
-        for (alias, _) in [("start", "up"), ("stop", "down"), ("ps", "status")] {
-            let cli = Cli::try_parse_from(["torq", alias]).expect(alias);
-            let name = format!("{:?}", cli.command);
-            assert!(!name.is_empty());
-        }
+    fn aliases_parse_as_their_commands() {
+        let parse = |args: &[&str]| {
+            Cli::try_parse_from(args)
+                .unwrap_or_else(|e| panic!("{args:?} does not parse: {e}"))
+                .command
+        };
+        let start = parse(&["torq", "start", "web"]);
+        assert!(
+            matches!(&start, Command::Up(a) if a.services == ["web"]),
+            "`start web` parsed as {start:?}"
+        );
+        let stop = parse(&["torq", "stop", "-v"]);
+        assert!(
+            matches!(&stop, Command::Down(a) if a.volumes),
+            "`stop -v` parsed as {stop:?}"
+        );
+        let ps = parse(&["torq", "ps"]);
+        assert!(matches!(&ps, Command::Status(_)), "`ps` parsed as {ps:?}");
     }
 
     #[test]

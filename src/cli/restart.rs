@@ -11,8 +11,8 @@ use crate::engine::build::BuildPolicy;
 use crate::engine::Engine;
 use crate::plan::down::DownOptions;
 use crate::plan::lifecycle::{self, UpRequest};
-use crate::spec::graph::DependencyGraph;
-use crate::spec::model::Project;
+use crate::compose::graph::DependencyGraph;
+use crate::compose::model::Project;
 use crate::ui::progress::reporter_for;
 use crate::ui::Event;
 

@@ -314,11 +314,11 @@ fn classify(c: &ContainerFacts, now: Nanos) -> (State, bool) {
 
 /// Services another service waits for with `service_completed_successfully`:
 /// meant to run once and exit.
-fn one_shot_services(spec: &crate::spec::Project) -> Vec<String> {
+fn one_shot_services(spec: &crate::compose::Project) -> Vec<String> {
     spec.services
         .values()
         .flat_map(|s| s.depends_on.iter())
-        .filter(|(_, d)| d.condition == crate::spec::model::Condition::CompletedSuccessfully)
+        .filter(|(_, d)| d.condition == crate::compose::model::Condition::CompletedSuccessfully)
         .map(|(name, _)| name.clone())
         .collect()
 }
@@ -399,7 +399,7 @@ fn worst_health(containers: &[ContainerStatus]) -> Option<String> {
 /// the warnings, and whether all is well.
 fn build_report(
     project: &str,
-    spec: Option<&crate::spec::Project>,
+    spec: Option<&crate::compose::Project>,
     selected: &[String],
     facts: Facts,
 ) -> StatusReport {
@@ -603,18 +603,18 @@ mod tests {
         }
     }
 
-    fn spec(services: &[(&str, u32)]) -> crate::spec::Project {
-        let mut p = crate::spec::Project {
+    fn spec(services: &[(&str, u32)]) -> crate::compose::Project {
+        let mut p = crate::compose::Project {
             name: "demo".into(),
             ..Default::default()
         };
         for (name, replicas) in services {
-            let mut s = crate::spec::model::Service {
+            let mut s = crate::compose::model::Service {
                 name: name.to_string(),
                 ..Default::default()
             };
             if *replicas != 1 {
-                s.deploy = Some(crate::spec::model::Deploy {
+                s.deploy = Some(crate::compose::model::Deploy {
                     replicas: Some(*replicas),
                     ..Default::default()
                 });
@@ -683,8 +683,8 @@ mod tests {
         let mut spec = spec(&[("migrate", 1), ("api", 1)]);
         spec.services.get_mut("api").unwrap().depends_on.insert(
             "migrate".into(),
-            crate::spec::model::Dependency {
-                condition: crate::spec::model::Condition::CompletedSuccessfully,
+            crate::compose::model::Dependency {
+                condition: crate::compose::model::Condition::CompletedSuccessfully,
                 ..Default::default()
             },
         );

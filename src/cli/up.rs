@@ -16,7 +16,7 @@ use crate::logs::follow::{follow_project, FollowOptions};
 use crate::logs::{FormatOptions, LineFilter, LineFormatter, LinePrinter, LogSink};
 use crate::plan::down::DownOptions;
 use crate::plan::lifecycle::{self, FailureSummary, UpRequest};
-use crate::spec::model::Project;
+use crate::compose::model::Project;
 use crate::ui::progress::{reporter_for, NullReporter, PlainReporter};
 use crate::ui::styles;
 
@@ -517,7 +517,7 @@ fn announce_end(ctx: &Context, project: &str, end: &AttachEnd) {
 /// The services whose logs an attached `up` shows: `None` for all of
 /// them, else those without `attach: false`.
 fn attached_services(project: &Project) -> Option<Vec<String>> {
-    let detached = |s: &crate::spec::model::Service| {
+    let detached = |s: &crate::compose::model::Service| {
         s.other.get("attach").and_then(serde_json::Value::as_bool) == Some(false)
     };
     if !project.services.values().any(detached) {

@@ -18,7 +18,7 @@ use tokio::time::Instant;
 use super::events::EventHub;
 use super::ops;
 use super::Engine;
-use crate::spec::model::Healthcheck;
+use crate::compose::model::Healthcheck;
 
 /// Pause between probes during the first second.
 pub const FIRST_CADENCE: Duration = Duration::from_millis(100);

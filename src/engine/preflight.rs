@@ -30,7 +30,7 @@ use super::container::{self, network_name, service_network_keys, volume_name};
 use super::error::{with_deadline, ApiError, QUICK};
 use super::labels;
 use super::Engine;
-use crate::spec::model::{Network, Project, Volume};
+use crate::compose::model::{Network, Project, Volume};
 
 /// The outcome of the checks: warnings to show; errors refuse the `up`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -20,7 +20,7 @@ use crate::engine::health;
 use crate::engine::ops;
 use crate::engine::state::{AnonymousVolume, HealthState};
 use crate::engine::Engine;
-use crate::spec::model::{Healthcheck, Project};
+use crate::compose::model::{Healthcheck, Project};
 use crate::ui::{Event, Phase, Reporter};
 
 /// How long `down` listens for a stopped container's last events (to tell

@@ -22,8 +22,8 @@ use crate::engine::events::EventHub;
 use crate::engine::lock::{lock_project, ProjectLock};
 use crate::engine::state::{observe, ProjectState};
 use crate::engine::{ops, Engine};
-use crate::spec::graph::DependencyGraph;
-use crate::spec::model::Project;
+use crate::compose::graph::DependencyGraph;
+use crate::compose::model::Project;
 use crate::ui::{Event, Phase, Reporter};
 
 /// Log lines shown under a failed service in the summary.

@@ -21,7 +21,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::engine::state::AnonymousVolume;
-use crate::spec::model::Condition;
+use crate::compose::model::Condition;
 
 /// Index of a step in its plan.
 pub type StepId = usize;

@@ -24,7 +24,7 @@ use crate::engine::container::{
     service_volume_keys, volume_name, Blueprint,
 };
 use crate::engine::state::{AnonymousVolume, ObservedContainer, ProjectState};
-use crate::spec::model::{Condition, MountKind, Project, Service};
+use crate::compose::model::{Condition, MountKind, Project, Service};
 
 /// Options of `up` that shape the plan.
 #[derive(Debug, Clone, Default)]
@@ -602,7 +602,7 @@ mod tests {
     use super::*;
     use crate::engine::container::blueprint;
     use crate::engine::state::{HealthState, RunState};
-    use crate::spec::model::{Dependency, Healthcheck, Volume};
+    use crate::compose::model::{Dependency, Healthcheck, Volume};
 
     /// db (healthcheck) ← api (service_healthy) ← web (service_started); job
     /// independent; migrate completes before api.
@@ -619,7 +619,7 @@ mod tests {
         };
         let mut db = svc("db");
         db.healthcheck = Some(hc);
-        db.volumes = vec![crate::spec::model::Mount {
+        db.volumes = vec![crate::compose::model::Mount {
             source: Some("data".into()),
             target: "/data".into(),
             ..Default::default()
@@ -699,7 +699,7 @@ mod tests {
         let services: Vec<String> = if requested.is_empty() {
             project.services.keys().cloned().collect()
         } else {
-            crate::spec::graph::DependencyGraph::new(project)
+            crate::compose::graph::DependencyGraph::new(project)
                 .closure(&requested)
                 .unwrap()
                 .into_iter()
@@ -867,11 +867,11 @@ mod tests {
         let mut project = project();
         let job = project.services.get_mut("job").unwrap();
         job.volumes = vec![
-            crate::spec::model::Mount {
+            crate::compose::model::Mount {
                 target: "/cache".into(),
                 ..Default::default()
             },
-            crate::spec::model::Mount {
+            crate::compose::model::Mount {
                 kind: MountKind::Bind,
                 source: Some("/srv".into()),
                 target: "/srv".into(),

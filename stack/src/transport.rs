@@ -114,9 +114,12 @@ mod tests {
             "tcp://[::1]:7001".parse(),
             Ok(Endpoint::Tcp("[::1]:7001".into()))
         );
-        assert!("tcp://nohost".parse::<Endpoint>().is_err());
-        assert!("tcp://:7001".parse::<Endpoint>().is_err());
-        assert!("http://x:1".parse::<Endpoint>().is_err());
+        for bad in ["tcp://nohost", "tcp://:7001", "tcp://h:port"] {
+            let err = bad.parse::<Endpoint>().unwrap_err();
+            assert!(err.contains("needs a host and a port"), "{err}");
+        }
+        let err = "http://x:1".parse::<Endpoint>().unwrap_err();
+        assert!(err.contains("neither a socket path nor tcp://"), "{err}");
         assert_eq!(
             Endpoint::Tcp("h:1".into()).to_string(),
             "tcp://h:1".to_string()

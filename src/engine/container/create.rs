@@ -8,7 +8,7 @@ use bollard::models::{ContainerCreateBody, Mount, MountType};
 use super::{files, hooks, Blueprint};
 use crate::engine::state::AnonymousVolume;
 use crate::engine::{ops, Engine};
-use crate::spec::model::{Project, Service};
+use crate::compose::model::{Project, Service};
 
 /// Why a replica could not be created.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -19,7 +19,7 @@ use bollard::query_parameters::UploadToContainerOptions;
 
 use crate::engine::error::{with_deadline, ApiError, QUICK};
 use crate::engine::Engine;
-use crate::spec::model::{FileMount, FileObject, Project, Service};
+use crate::compose::model::{FileMount, FileObject, Project, Service};
 
 /// A file copied into a container after it is created.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -477,8 +477,8 @@ mod tests {
     fn a_volume_at_the_same_target_wins() {
         let web = Service {
             name: "web".into(),
-            volumes: vec![crate::spec::model::Mount {
-                kind: crate::spec::model::MountKind::Bind,
+            volumes: vec![crate::compose::model::Mount {
+                kind: crate::compose::model::MountKind::Bind,
                 source: Some("/host".into()),
                 target: "/run/secrets/token".into(),
                 ..Default::default()

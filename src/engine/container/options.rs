@@ -22,7 +22,7 @@ use bollard::models::{HostConfig, HostConfigCgroupnsModeEnum};
 
 use super::values;
 use super::{container_name, network_mode_service};
-use crate::spec::model::{Project, Service};
+use crate::compose::model::{Project, Service};
 
 /// Sets every option of `host` the service asks for.
 pub fn apply(project: &Project, service: &Service, host: &mut HostConfig) {
@@ -318,7 +318,7 @@ mod tests {
     #[test]
     fn service_references_name_containers() {
         let mut db = svc("db", json!({}));
-        db.deploy = Some(crate::spec::model::Deploy {
+        db.deploy = Some(crate::compose::model::Deploy {
             replicas: Some(2),
             ..Default::default()
         });
@@ -375,6 +375,7 @@ mod tests {
         assert!(!unconfined);
         let err = security_opts(dir.path(), &["seccomp=missing.json".into()]).unwrap_err();
         assert!(err.contains("missing.json"), "{err}");
-        assert!(security_opts(dir.path(), &["bogus".into()]).is_err());
+        let err = security_opts(dir.path(), &["bogus".into()]).unwrap_err();
+        assert_eq!(err, "invalid security_opt `bogus`");
     }
 }

@@ -20,7 +20,7 @@ use bollard::models::{
 use serde_json::Value;
 
 use super::values::{self, as_integer, object_strings, string_list};
-use crate::spec::model::Service;
+use crate::compose::model::Service;
 
 /// Sets every resource field of `host` the service asks for.
 pub fn apply(service: &Service, host: &mut HostConfig) {
@@ -211,7 +211,7 @@ fn is_cdi_name(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::spec::model::{Deploy, ResourceSpec, Resources};
+    use crate::compose::model::{Deploy, ResourceSpec, Resources};
     use serde_json::json;
 
     fn service(other: Value) -> Service {

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
-use crate::spec::model::Service;
+use crate::compose::model::Service;
 
 /// A string value (`pid: host`), `None` when absent or empty.
 pub fn text<'a>(service: &'a Service, key: &str) -> Option<&'a str> {
