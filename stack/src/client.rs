@@ -240,7 +240,8 @@ impl Connector {
 
     async fn deliver(&mut self, reader: &mut FrameReader) -> Result<(), String> {
         while let Some(next) = reader.next_frame() {
-            if let Ok(frame) = &next {
+            // Consumers track publishers' sequences; a publish-only link discards what it reads.
+            if let (Ok(frame), Some(_)) = (&next, &self.inbound) {
                 self.track(frame);
             }
             match (next, &self.inbound) {

@@ -9,9 +9,9 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use crate::support::{http_get, wait_for, HostStack};
+use crate::support::{frame, http_get, wait_for, FrameClient, HostStack};
 use futures::StreamExt;
-use serde_json::Value;
+use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
 
 const MSG_TYPES: [&str; 6] = [
@@ -126,6 +126,58 @@ async fn stack_processes_stream_events_reconnect_and_stop_cleanly() {
             },
         )
     });
+
+    // A publisher skips frames 3 and 4 and repeats 5: the consumers see the
+    // gap (with its range) and the duplicate, on /status and in their logs.
+    let socket = std::path::PathBuf::from(stack.socket("market_data"));
+    tokio::task::block_in_place(|| {
+        let mut gemini = FrameClient::connect(&socket);
+        gemini.wait_registered();
+        for sequence in [1, 2, 5, 5, 6] {
+            gemini.send(&frame(1, 5, sequence, &[], None));
+        }
+        let stream = wait_for(
+            "/status to show the gemini collector's gap and duplicate",
+            Duration::from_secs(30),
+            || {
+                let (_, body) = http_get(addr, "/status").ok()?;
+                let status: Value = serde_json::from_str(&body).expect("/status JSON");
+                let streams = status["sequences"]["streams"].as_array()?.clone();
+                streams
+                    .into_iter()
+                    .find(|s| s["source"] == "gemini_collector" && s["frames"] == 5)
+            },
+        );
+        assert_eq!(
+            (&stream["gaps"], &stream["missing"], &stream["duplicates"]),
+            (&json!(1), &json!(2), &json!(1)),
+            "{stream}"
+        );
+        assert_eq!(stream["last_gap"], json!([3, 4]));
+    });
+    for consumer in ["dashboard_websocket", "flash_arbitrage"] {
+        let gap = "sequence gap from gemini_collector on market_data: frames 3..=4 missing";
+        let log = tokio::task::block_in_place(|| {
+            wait_for(
+                &format!("{consumer} to log the gap"),
+                Duration::from_secs(10),
+                || {
+                    let log = stack.log(consumer);
+                    log.contains(gap).then_some(log)
+                },
+            )
+        });
+        assert!(
+            log.lines().any(|l| l.contains(" WARN ") && l.contains(gap)),
+            "{consumer} logs the gap at WARN:\n{log}"
+        );
+        assert!(
+            log.contains(
+                "duplicate sequence from gemini_collector on market_data: got 5, expected 6"
+            ),
+            "{consumer}:\n{log}"
+        );
+    }
 
     // The market-data relay goes away and comes back: adapters and subscribers reconnect.
     let stopped = tokio::task::block_in_place(|| stack.terminate("market_data_relay"));
