@@ -4,7 +4,9 @@
 //! the sequence tracking; the services survive a relay restart by
 //! reconnecting, and data flows through the new relay; every service exits 0
 //! on SIGTERM. A second run puts the relays on TCP and the strategy in its
-//! exchange-to-exchange mode.
+//! exchange-to-exchange mode. A third replays a `/ws` capture through an
+//! adapter: its venue's market data, frames as recorded, the rest skipped
+//! and counted.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -298,4 +300,77 @@ async fn the_stack_runs_over_tcp_in_exchange_mode() {
     for (service, status) in statuses {
         assert_eq!(status.code(), Some(0), "{service} exits 0 on SIGTERM");
     }
+}
+
+/// A /ws capture, as the dashboard sends it: two Kraken events recorded
+/// together, a Coinbase quote, a signal and its orders, a later Kraken quote.
+const CAPTURE: &str = r#"{"msg_type":"quote","venue":"kraken","instrument":"BTC/USD","instrument_id":0,"bid_price":60000.5,"bid_size":1,"ask_price":60001,"ask_size":2,"quote_timestamp_ns":1,"source":"kraken_adapter","sequence":7,"timestamp":1700000000000000000}
+{"msg_type":"trade","venue":"kraken","instrument":"BTC/USD","instrument_id":0,"price":60001,"volume":0.5,"side":"buy","execution_timestamp_ns":1,"source":"kraken_adapter","sequence":7,"timestamp":1700000000000000000}
+{"msg_type":"quote","venue":"coinbase","instrument":"BTC/USD","instrument_id":0,"bid_price":60100,"bid_size":1,"ask_price":60101,"ask_size":1,"quote_timestamp_ns":1,"source":"coinbase_adapter","sequence":3,"timestamp":1700000000100000000}
+{"msg_type":"arbitrage_opportunity","signal_id":"1","pair":"BTC/USD","net_profit_usd":40,"source":"flash_arbitrage","sequence":1,"timestamp":1700000000150000000}
+{"msg_type":"order_request","signal_id":1,"venue":"kraken","instrument":"BTC/USD","side":"buy","price":60001,"quantity":1,"source":"flash_arbitrage","sequence":1,"timestamp":1700000000150000000}
+{"msg_type":"quote","venue":"kraken","instrument":"ETH/USD","instrument_id":0,"bid_price":3000,"bid_size":1,"ask_price":3000.5,"ask_size":1,"quote_timestamp_ns":2,"source":"kraken_adapter","sequence":8,"timestamp":1700000000300000000}
+"#;
+
+#[test]
+fn an_adapter_replays_its_venues_market_data_from_a_ws_capture() {
+    use torq_stack::protocol::tlv::{decode_payload, Message};
+    let mut stack = HostStack::empty();
+    stack.start_relay("market_data");
+    let socket = std::path::PathBuf::from(stack.socket("market_data"));
+    let mut subscriber = FrameClient::connect(&socket);
+    subscriber.wait_registered();
+    let capture = stack.dir.path().join("capture.jsonl");
+    std::fs::write(&capture, CAPTURE).expect("write the capture");
+    let relay = stack.socket("market_data");
+    let capture = capture.display().to_string();
+    let args = [
+        "adapter", "--venue", "kraken", "--relay", &relay, "--replay", &capture, "--speed", "10",
+    ];
+    stack.spawn("kraken_adapter", &args);
+
+    // The two events recorded together travel in one frame, then the later quote.
+    let frames: Vec<([u8; 32], Vec<Message>)> = (0..2)
+        .map(|_| {
+            let (header, payload) = subscriber.next_data_frame();
+            (header, decode_payload(&payload).expect("records").messages)
+        })
+        .collect();
+    let kinds: Vec<Vec<&str>> = frames
+        .iter()
+        .map(|(_, messages)| {
+            messages
+                .iter()
+                .map(|m| match m {
+                    Message::Quote(q) if q.instrument.symbol() == "BTC/USD" => "BTC quote",
+                    Message::Quote(q) if q.instrument.symbol() == "ETH/USD" => "ETH quote",
+                    Message::Trade(_) => "trade",
+                    _ => "other",
+                })
+                .collect()
+        })
+        .collect();
+    assert_eq!(kinds, vec![vec!["BTC quote", "trade"], vec!["ETH quote"]]);
+    for (index, (header, _)) in frames.iter().enumerate() {
+        assert_eq!(header[6], 2, "published as the Kraken collector");
+        assert_eq!(
+            u64::from_le_bytes(header[8..16].try_into().unwrap()),
+            index as u64 + 1
+        );
+    }
+    let Message::Quote(quote) = &frames[0].1[0] else {
+        panic!()
+    };
+    assert_eq!(quote.bid_price.to_f64(), 60000.5);
+
+    let log = wait_for("the replay to finish", Duration::from_secs(20), || {
+        let log = stack.log("kraken_adapter");
+        log.contains("replay finished").then_some(log)
+    });
+    assert!(
+        log.contains("skipped 1 arbitrage_opportunity, 1 order_request, 1 other venues"),
+        "{log}"
+    );
+    let status = stack.terminate("kraken_adapter");
+    assert_eq!(status.code(), Some(0), "the adapter exits 0 on SIGTERM");
 }

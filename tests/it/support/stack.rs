@@ -168,7 +168,19 @@ impl HostStack {
             .collect()
     }
 
-    fn spawn(&mut self, name: &str, args: &[&str]) {
+    /// No service yet: start what a test needs with [`HostStack::start_relay`]
+    /// and [`HostStack::spawn`].
+    pub fn empty() -> HostStack {
+        HostStack {
+            dir: tempfile::tempdir().expect("temp dir"),
+            services: Vec::new(),
+            health_prefix: unique_project("health"),
+            tcp_ports: None,
+        }
+    }
+
+    /// Starts `torq node ARGS…` as service `name`, logging to a file in the stack's directory.
+    pub fn spawn(&mut self, name: &str, args: &[&str]) {
         let log = self
             .dir
             .path()
