@@ -6,6 +6,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use anyhow::bail;
 use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 
@@ -13,6 +14,7 @@ use crate::client::{self, LinkConfig, RelayLink};
 use crate::feed::market::{SyntheticFeed, VenueParams};
 use crate::feed::replay::{self, Batch};
 use crate::health::Health;
+use crate::protocol::instrument::catalog;
 use crate::protocol::tlv::encode_payload;
 use crate::protocol::{now_ns, Domain, FrameBuilder, Message, Venue};
 use crate::transport::Endpoint;
@@ -63,6 +65,19 @@ pub async fn run(
     cancel: CancellationToken,
 ) -> anyhow::Result<()> {
     let period = Duration::from_secs_f64(1.0 / options.rate.clamp(0.01, 100_000.0));
+    if let (Venue::Polygon, FeedSource::Synthetic { instruments, .. }) =
+        (options.venue, &options.feed)
+    {
+        let unknown = catalog::unknown_pairs(instruments);
+        if !unknown.is_empty() {
+            let tokens: Vec<&str> = catalog::TOKENS.iter().map(|t| t.symbol).collect();
+            bail!(
+                "no synthetic pool for {} (the pools pair these tokens: {})",
+                unknown.join(", "),
+                tokens.join(", ")
+            );
+        }
+    }
     // A replay file is read (and refused) before anything connects.
     let replay = match &options.feed {
         FeedSource::Replay { path, speed, .. } => {

@@ -378,19 +378,37 @@ pub mod catalog {
     /// The default pairs of the Polygon adapter.
     pub const DEFAULT_PAIRS: [&str; 3] = ["WETH/USDC", "WBTC/USDC", "WMATIC/USDC"];
 
-    /// The synthetic pool at `address`, among the default pairs' pools.
+    /// The synthetic pool at `address` (any pair of catalog tokens).
     pub fn pool_by_address(address: &Address) -> Option<Pool> {
-        default_pools().into_iter().find(|p| &p.address == address)
+        all_pools().iter().find(|p| &p.address == address).copied()
     }
 
-    /// The synthetic pool of an `InstrumentId`, among the default pairs' pools.
+    /// The synthetic pool of an `InstrumentId` (any pair of catalog tokens).
     pub fn pool_by_instrument(id: InstrumentId) -> Option<Pool> {
-        default_pools().into_iter().find(|p| p.instrument() == id)
+        all_pools().iter().find(|p| p.instrument() == id).copied()
     }
 
-    fn default_pools() -> Vec<Pool> {
-        let pairs: Vec<String> = DEFAULT_PAIRS.iter().map(|p| p.to_string()).collect();
-        pools(&pairs)
+    /// Every pool the catalog can name: each ordered pair of its tokens on each DEX.
+    fn all_pools() -> &'static [Pool] {
+        static POOLS: std::sync::OnceLock<Vec<Pool>> = std::sync::OnceLock::new();
+        POOLS.get_or_init(|| {
+            let pairs: Vec<String> = TOKENS
+                .iter()
+                .flat_map(|a| TOKENS.iter().map(move |b| (a, b)))
+                .filter(|(a, b)| a.symbol != b.symbol)
+                .map(|(a, b)| format!("{}/{}", a.symbol, b.symbol))
+                .collect();
+            pools(&pairs)
+        })
+    }
+
+    /// The pairs of `pairs` the catalog cannot make pools of.
+    pub fn unknown_pairs(pairs: &[String]) -> Vec<String> {
+        pairs
+            .iter()
+            .filter(|pair| DEXES.iter().any(|(dex, _)| Pool::new(*dex, pair).is_none()))
+            .cloned()
+            .collect()
     }
 
     /// A deterministic 20-byte address of a synthetic pool.
@@ -448,5 +466,10 @@ mod tests {
         assert_eq!(pools[0].instrument().name(), "WETH/USDC");
         assert_eq!(venue_name(400), "quickswap");
         assert_eq!(venue_by_name("coinbase"), Some(102));
+        let pairs = vec!["WETH/USDC".to_string(), "DOGE/USDC".to_string()];
+        assert_eq!(
+            catalog::unknown_pairs(&pairs),
+            vec!["DOGE/USDC".to_string()]
+        );
     }
 }
