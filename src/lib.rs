@@ -37,4 +37,5 @@ pub mod logs;
 pub mod naming;
 pub mod plan;
 pub mod progress;
+pub mod service;
 pub mod ui;

@@ -2,9 +2,10 @@
 //! dispatch from a parsed command to the function that runs it.
 //!
 //! Each command has a file of its own holding its argument struct and a `run`
-//! function that turns those arguments into calls on the library layers
-//! (`spec`, `engine`, `plan`, `logs`) and returns an [`ExitStatus`]. This layer
-//! talks to Docker only through those layers.
+//! function that maps those arguments to a call of the service layer
+//! (`crate::service`), renders its outcome and returns an [`ExitStatus`].
+//! No Docker and no command logic here; command files import none of each
+//! other, only [`shared`] (what several commands print the same way).
 //!
 //! Global options (`-f`, `-p`, `--project-directory`, `--env-file`,
 //! `--profile`) come before the command, as with `docker compose`; after the
@@ -18,6 +19,7 @@ pub mod down;
 pub mod logs;
 pub mod node;
 pub mod restart;
+mod shared;
 pub mod status;
 pub mod up;
 
@@ -316,6 +318,43 @@ impl Context {
     /// Loads the project the global options select.
     pub fn load_project(&self) -> anyhow::Result<crate::compose::Project> {
         Ok(crate::compose::load(&self.load_options())?)
+    }
+
+    /// The project a command looks at: its name, and its spec when one loads.
+    /// With `-p NAME` a project whose spec is not at hand is still found by its
+    /// containers' labels (as with `docker compose -p NAME logs`).
+    pub(crate) fn target_project(
+        &self,
+    ) -> anyhow::Result<(String, Option<crate::compose::Project>)> {
+        match self.load_project() {
+            Ok(project) => Ok((project.name.clone(), Some(project))),
+            Err(err) => match &self.project.project_name {
+                Some(name) if self.project.files.is_empty() => {
+                    self.shell.verbose(&format!(
+                        "no spec ({err:#}); looking at project {name} by its labels only"
+                    ));
+                    Ok((name.clone(), None))
+                }
+                _ => Err(err),
+            },
+        }
+    }
+
+    /// The project to take down: the spec's, else `-p` alone (down needs no
+    /// spec: the containers' labels say everything).
+    pub(crate) fn project_name(&self) -> anyhow::Result<String> {
+        match self.load_project() {
+            Ok(project) => Ok(project.name),
+            Err(err) => match &self.project.project_name {
+                Some(name) => {
+                    self.shell.verbose(&format!(
+                        "no usable spec ({err}); taking down project {name} by its labels"
+                    ));
+                    Ok(name.clone())
+                }
+                None => Err(err),
+            },
+        }
     }
 }
 

@@ -25,6 +25,7 @@ pub mod merge;
 pub mod model;
 pub mod normalize;
 pub mod paths;
+pub mod select;
 pub mod syntax;
 pub mod yaml;
 

@@ -26,11 +26,12 @@ use bollard::models::{LocalNodeState, Network as ApiNetwork};
 use bollard::query_parameters::ListNetworksOptions;
 use futures::future::join_all;
 
-use super::container::{self, network_name, service_network_keys, volume_name};
+use super::container::{self, service_network_keys};
 use super::error::{with_deadline, ApiError, QUICK};
 use super::labels;
 use super::Engine;
 use crate::compose::model::{Network, Project, Volume};
+use crate::naming::{network_name, volume_name};
 
 /// The outcome of the checks: warnings to show; errors refuse the `up`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

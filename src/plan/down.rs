@@ -12,6 +12,7 @@ use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use super::{order, required, ContainerRef, Edge, Op, Plan, StepId};
+use crate::compose::graph::reachable;
 use crate::engine::labels;
 use crate::engine::state::{ObservedContainer, ProjectState};
 
@@ -117,7 +118,7 @@ pub fn plan_down(state: &ProjectState, options: &DownOptions) -> Plan {
         let direct = direct_dependencies(state);
         let closures: Vec<HashSet<String>> = stop_of
             .iter()
-            .map(|(_, c)| transitive_dependencies(&c.service, &direct))
+            .map(|(_, c)| reachable(&c.service, &direct))
             .collect();
         for (step, c) in &stop_of {
             let dependents: Vec<Edge> = stop_of
@@ -188,24 +189,6 @@ fn direct_dependencies(state: &ProjectState) -> HashMap<String, HashSet<String>>
             .extend(label_dependencies(c));
     }
     direct
-}
-
-/// The services `service` depends on, directly or transitively (cycles end).
-fn transitive_dependencies(
-    service: &str,
-    direct: &HashMap<String, HashSet<String>>,
-) -> HashSet<String> {
-    let mut seen: HashSet<String> = HashSet::new();
-    let mut todo: Vec<&str> = vec![service];
-    while let Some(s) = todo.pop() {
-        for dep in direct.get(s).into_iter().flatten() {
-            if seen.insert(dep.clone()) {
-                todo.push(dep);
-            }
-        }
-    }
-    seen.remove(service);
-    seen
 }
 
 fn container_ref(c: &ObservedContainer) -> ContainerRef {

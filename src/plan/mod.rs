@@ -14,7 +14,6 @@
 
 pub mod down;
 pub mod exec;
-pub mod lifecycle;
 pub mod up;
 
 use std::fmt;

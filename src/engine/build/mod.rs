@@ -375,10 +375,7 @@ fn first_line(text: &str) -> String {
 /// The image reference a service with a `build:` section is tagged with:
 /// its `image:`, else compose's default `PROJECT-SERVICE`.
 pub fn default_reference(project: &Project, service: &Service) -> String {
-    match &service.image {
-        Some(image) => image.clone(),
-        None => format!("{}-{}", project.name, service.name).to_lowercase(),
-    }
+    crate::naming::image_reference(project, service)
 }
 
 /// Makes sure each of `services` (all of the project's when empty) has its

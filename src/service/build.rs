@@ -1,0 +1,87 @@
+//! `build`: build (or rebuild) services' images through the engine's build
+//! API. Each image is built once, at most two at a time; a failed build does
+//! not stop the others, and every failure comes back with its step.
+
+use std::collections::BTreeSet;
+
+use super::connect;
+use crate::compose::model::Project;
+use crate::engine::build::{self, BuildError, BuildOptions, BuildPolicy};
+use crate::progress::Reporter;
+
+/// The services a `build` looks at, split by whether they build anything.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Selection {
+    /// Services with a `build:` section or the self image (unknown names
+    /// are kept, so the build reports them).
+    pub buildable: Vec<String>,
+    /// Named services that only run an image: (service, image).
+    pub image_only: Vec<(String, String)>,
+}
+
+/// The selected services (all when `names` is empty) that have something
+/// to build; a named service that only runs an image is listed apart.
+pub fn select(project: &Project, names: &[String]) -> Selection {
+    let candidates: Vec<String> = if names.is_empty() {
+        project.services.keys().cloned().collect()
+    } else {
+        names.to_vec()
+    };
+    let mut selection = Selection::default();
+    for name in candidates {
+        match project.services.get(&name) {
+            Some(service) if service.build.is_none() && !build::is_self_image(service) => {
+                if !names.is_empty() {
+                    let image = service.image.clone().unwrap_or_else(|| "?".into());
+                    selection.image_only.push((name, image));
+                }
+            }
+            _ => selection.buildable.push(name),
+        }
+    }
+    selection
+}
+
+/// What a `build` did.
+#[derive(Debug, Default)]
+pub struct BuildOutcome {
+    /// Distinct images ready.
+    pub images: usize,
+    /// Each failed image, as a message with its step and output.
+    pub failures: Vec<String>,
+    /// Every failure was the engine's (not a build step's).
+    pub engine_failures_only: bool,
+}
+
+/// Runs `torq build` for `services`: builds them all, even present images.
+pub async fn run(
+    project: &Project,
+    services: &[String],
+    no_cache: bool,
+    reporter: &dyn Reporter,
+) -> anyhow::Result<BuildOutcome> {
+    let options = BuildOptions {
+        policy: BuildPolicy::Always,
+        no_cache,
+        ..BuildOptions::default()
+    };
+    let engine = connect().await?;
+    let result = build::ensure_images_with(&engine, project, services, &options, reporter).await;
+    reporter.finish();
+    match result {
+        Ok(images) => Ok(BuildOutcome {
+            images: images
+                .iter()
+                .map(|(_, image)| image.reference.as_str())
+                .collect::<BTreeSet<_>>()
+                .len(),
+            ..Default::default()
+        }),
+        Err(BuildError::Images { failures, .. }) => Ok(BuildOutcome {
+            images: 0,
+            engine_failures_only: failures.iter().all(|f| f.is_engine_error()),
+            failures: failures.iter().map(ToString::to_string).collect(),
+        }),
+        Err(other) => Err(other.into()),
+    }
+}
