@@ -6,7 +6,7 @@ use clap::Args;
 
 use super::shared::plural;
 use super::{Context, ExitStatus, OutputArgs};
-use crate::service::build::{self, BuildOutcome};
+use crate::service::build::{self, BuildOutcome, BuildRequest};
 use crate::ui::progress::PlainReporter;
 
 pub const AFTER_HELP: &str = "\
@@ -48,7 +48,12 @@ pub fn run(ctx: &Context, args: BuildArgs) -> anyhow::Result<ExitStatus> {
     }
     super::runtime()?.block_on(async {
         let reporter = PlainReporter::new(ctx.shell.clone());
-        let outcome = build::run(&project, &selection.buildable, args.no_cache, &reporter).await?;
+        let request = BuildRequest {
+            services: selection.buildable,
+            no_cache: args.no_cache,
+            self_image_dockerfile: ctx.self_image_dockerfile(),
+        };
+        let outcome = build::run(&project, &request, &reporter).await?;
         Ok(report(ctx, &outcome))
     })
 }

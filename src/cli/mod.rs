@@ -20,6 +20,7 @@ pub mod logs;
 pub mod node;
 pub mod restart;
 mod shared;
+mod stack;
 pub mod status;
 pub mod up;
 
@@ -310,9 +311,15 @@ impl Context {
             project_directory: self.project.project_directory.clone(),
             env_files: self.project.env_files.clone(),
             profiles: self.project.profiles.clone(),
+            builtin: Some(stack::SPEC),
             working_dir: std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
             environment: std::env::vars().collect(),
         }
+    }
+
+    /// The Dockerfile of the self image the stack's services run.
+    pub(crate) fn self_image_dockerfile(&self) -> Option<&'static str> {
+        Some(stack::SELF_IMAGE_DOCKERFILE)
     }
 
     /// Loads the project the global options select.

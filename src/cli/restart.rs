@@ -73,6 +73,7 @@ pub fn run(ctx: &Context, args: RestartArgs) -> anyhow::Result<ExitStatus> {
             fast_health: true,
             scale: Default::default(),
             renew_anon_volumes: false,
+            self_image_dockerfile: ctx.self_image_dockerfile(),
         },
     };
     super::runtime()?.block_on(async {

@@ -119,7 +119,7 @@ pub fn run(ctx: &Context, args: UpArgs) -> anyhow::Result<ExitStatus> {
     };
     let project = Arc::new(ctx.load_project()?);
     warn_spec(ctx, &project);
-    let request = request_from(&project, &args)?;
+    let request = request_from(ctx, &project, &args)?;
     if let Some(service) = &args.exit_code_from {
         if let Err(err) = check_services(&project, std::slice::from_ref(service)) {
             anyhow::bail!("--exit-code-from {service}: {err}");
@@ -214,7 +214,7 @@ async fn attached(
 }
 
 /// The service layer's request from the command line.
-fn request_from(project: &Project, args: &UpArgs) -> anyhow::Result<UpRequest> {
+fn request_from(ctx: &Context, project: &Project, args: &UpArgs) -> anyhow::Result<UpRequest> {
     let build = if args.build {
         BuildPolicy::Always
     } else if args.no_build {
@@ -235,5 +235,6 @@ fn request_from(project: &Project, args: &UpArgs) -> anyhow::Result<UpRequest> {
         fast_health: !args.no_fast_health,
         scale: up::parse_scale(project, &args.scale)?,
         renew_anon_volumes: args.renew_anon_volumes,
+        self_image_dockerfile: ctx.self_image_dockerfile(),
     })
 }

@@ -53,18 +53,29 @@ pub struct BuildOutcome {
     pub engine_failures_only: bool,
 }
 
-/// Runs `torq build` for `services`: builds them all, even present images.
+/// What `build` is asked to do.
+#[derive(Debug, Clone, Default)]
+pub struct BuildRequest {
+    pub services: Vec<String>,
+    /// Ignore the engine's build cache.
+    pub no_cache: bool,
+    /// The Dockerfile of the self image (the application's).
+    pub self_image_dockerfile: Option<&'static str>,
+}
+
+/// Runs `torq build`: builds every requested image, even present ones.
 pub async fn run(
     project: &Project,
-    services: &[String],
-    no_cache: bool,
+    request: &BuildRequest,
     reporter: &dyn Reporter,
 ) -> anyhow::Result<BuildOutcome> {
     let options = BuildOptions {
         policy: BuildPolicy::Always,
-        no_cache,
+        no_cache: request.no_cache,
+        self_image_dockerfile: request.self_image_dockerfile,
         ..BuildOptions::default()
     };
+    let services = &request.services;
     let engine = connect().await?;
     let result = build::ensure_images_with(&engine, project, services, &options, reporter).await;
     reporter.finish();

@@ -14,7 +14,7 @@ use tokio::time::Instant;
 use super::{acquire_lock, connect, select_services, with_last_logs, FailureSummary};
 use crate::compose::model::Project;
 use crate::compose::select::NoSuchService;
-use crate::engine::build::{self, ImageSet, ServiceImage};
+use crate::engine::build::{self, BuildOptions, ImageSet, ServiceImage};
 use crate::engine::container::{blueprint, Blueprint};
 use crate::engine::events::EventHub;
 use crate::engine::state::{observe, ProjectState};
@@ -43,9 +43,20 @@ pub struct UpRequest {
     pub scale: HashMap<String, u32>,
     /// Recreated containers get fresh anonymous volumes.
     pub renew_anon_volumes: bool,
+    /// The Dockerfile of the self image (the application's).
+    pub self_image_dockerfile: Option<&'static str>,
 }
 
 impl UpRequest {
+    /// How images are provided.
+    fn build_options(&self) -> BuildOptions {
+        BuildOptions {
+            policy: self.build,
+            self_image_dockerfile: self.self_image_dockerfile,
+            ..BuildOptions::default()
+        }
+    }
+
     /// The options that shape the plan.
     fn plan_options(&self) -> UpOptions {
         UpOptions {
@@ -198,7 +209,7 @@ pub async fn dry_run(project: &Project, request: &UpRequest) -> anyhow::Result<S
         engine,
         project,
         &services,
-        &request.build.into(),
+        &request.build_options(),
         &crate::progress::NullReporter,
     )
     .await?;
@@ -246,11 +257,11 @@ pub(crate) async fn converge(
     let services = select_services(&project, &request.services, request.no_deps)?;
     reporter.expect_subjects(&progress_subjects(&project, &services, &request.scale));
     preflight(engine, &project, &services, reporter.as_ref()).await?;
-    let images = build::ensure_images(
+    let images = build::ensure_images_with(
         engine,
         &project,
         &services,
-        request.build,
+        &request.build_options(),
         reporter.as_ref(),
     )
     .await?;

@@ -76,6 +76,9 @@ pub struct BuildOptions {
     /// The executable for self images (default: the running one,
     /// `/proc/self/exe`). Tests that call the library set torq's binary here.
     pub self_executable: Option<PathBuf>,
+    /// The Dockerfile self images are built from (the application's; none:
+    /// a service that asks for the self image is an error).
+    pub self_image_dockerfile: Option<&'static str>,
     /// Builds at once (0 means [`DEFAULT_PARALLEL_BUILDS`]).
     pub parallel: usize,
     /// How much older than a newly built self image an unused one must be to
@@ -533,7 +536,11 @@ pub async fn plan_images(
     reporter: &dyn Reporter,
 ) -> Result<Vec<ImagePlan>, BuildError> {
     let selected = select_services(project, services)?;
-    let executable = if selected.iter().any(|s| is_self_image(s)) {
+    let executable = if let Some(service) = selected.iter().find(|s| is_self_image(s)) {
+        if options.self_image_dockerfile.is_none() {
+            let service = service.name.clone();
+            return Err(SelfImageError::NoDockerfile { service }.into());
+        }
         Some(load_executable(options.self_executable.clone()).await?)
     } else {
         None
@@ -816,7 +823,7 @@ async fn run_build(
             (context, request)
         }
         ImageSource::SelfImage(exe) => {
-            let context = exe.context();
+            let context = exe.context(options.self_image_dockerfile.unwrap_or_default());
             let request = self_image_request(&plan.reference, &context.dockerfile, exe, options);
             (context, request)
         }
