@@ -9,7 +9,7 @@
 //! - [`filter`], [`stats`]: which lines count, and counting them;
 //! - [`merge`]: the k-way merge by timestamp;
 //! - [`sink`]: where lines go ([`LogSink`], [`LinePrinter`], [`StatsCollector`]);
-//! - [`time`]: engine timestamps and `--since`/`--until`.
+//! - [`time`], [`tail`]: engine timestamps, `--since`/`--until`, `-n`.
 //!
 //! This layer never prints: lines go to a [`LogSink`] the caller provides.
 
@@ -22,6 +22,7 @@ pub mod merge;
 pub mod packed;
 pub mod sink;
 pub mod stats;
+pub mod tail;
 pub mod time;
 
 pub use filter::LineFilter;
@@ -30,3 +31,4 @@ pub use level::Level;
 pub use line::{LogLine, StreamKind};
 pub use sink::{LinePrinter, LogSink, Source, StatsCollector};
 pub use stats::ServiceStats;
+pub use tail::Tail;

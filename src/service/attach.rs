@@ -18,10 +18,10 @@ use super::up::{converge, UpOutcome, UpRequest};
 use super::{acquire_lock, acquire_lock_noting, connect};
 use crate::compose::model::Project;
 use crate::engine::logs::follow::{follow_project, FollowOptions};
-use crate::engine::logs::Tail;
 use crate::engine::Engine;
 use crate::logs::time::{self, Nanos};
 use crate::logs::LogSink;
+use crate::logs::Tail;
 use crate::progress::{Event, NullReporter, Reporter};
 
 /// Ctrl-C and SIGTERM, watched (so they no longer end the process at once).

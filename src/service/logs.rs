@@ -13,9 +13,10 @@ use anyhow::Context as _;
 use crate::compose::model::Project;
 use crate::engine::logs::follow::{follow_project, FollowError, FollowOptions};
 use crate::engine::logs::read::{project_sources, read_merged};
-use crate::engine::logs::{LogRequest, Tail};
+use crate::engine::logs::LogRequest;
 use crate::engine::Engine;
 use crate::logs::time::Nanos;
+use crate::logs::Tail;
 use crate::logs::{
     FormatOptions, LineFilter, LineFormatter, LinePrinter, LogSink, ServiceStats, Source,
     StatsCollector,

@@ -28,31 +28,7 @@ pub mod read;
 use super::error::ApiError;
 use super::{labels, Engine};
 use crate::logs::line::StreamKind;
-
-/// How many lines from the end of a log to send.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Tail {
-    #[default]
-    All,
-    Lines(u64),
-}
-
-impl Tail {
-    /// Parses `all` or a number (as `-n/--tail` takes it).
-    pub fn parse(text: &str) -> Option<Tail> {
-        if text.eq_ignore_ascii_case("all") {
-            return Some(Tail::All);
-        }
-        text.trim().parse().ok().map(Tail::Lines)
-    }
-
-    fn as_query(self) -> String {
-        match self {
-            Tail::All => "all".to_string(),
-            Tail::Lines(n) => n.to_string(),
-        }
-    }
-}
+use crate::logs::Tail;
 
 /// What part of a container's log to send.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -92,7 +68,7 @@ pub fn container_logs(
         since: clamp_seconds(request.since),
         until: clamp_seconds(request.until),
         timestamps: !request.without_timestamps,
-        tail: request.tail.as_query(),
+        tail: tail_query(request.tail),
     };
     let op = format!("read the log of container {name}");
     engine
@@ -115,6 +91,14 @@ pub fn container_logs(
             };
             std::future::ready(out)
         })
+}
+
+/// The engine's `tail` parameter.
+fn tail_query(tail: Tail) -> String {
+    match tail {
+        Tail::All => "all".to_string(),
+        Tail::Lines(n) => n.to_string(),
+    }
 }
 
 /// The API takes 32-bit seconds; 0 means "no bound".
@@ -230,13 +214,9 @@ mod tests {
     use bollard::models::{EventActor, EventMessage};
 
     #[test]
-    fn tail_parses() {
-        assert_eq!(Tail::parse("all"), Some(Tail::All));
-        assert_eq!(Tail::parse("ALL"), Some(Tail::All));
-        assert_eq!(Tail::parse("50"), Some(Tail::Lines(50)));
-        assert_eq!(Tail::parse("-1"), None);
-        assert_eq!(Tail::parse("x"), None);
-        assert_eq!(Tail::Lines(0).as_query(), "0");
+    fn tail_is_sent_as_the_api_takes_it() {
+        assert_eq!(tail_query(Tail::Lines(0)), "0");
+        assert_eq!(tail_query(Tail::All), "all");
     }
 
     #[test]

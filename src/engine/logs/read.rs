@@ -13,6 +13,8 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use super::{container_logs, LogRequest};
+use crate::engine::error::ApiError;
+use crate::engine::state::{service_containers, ObservedContainer};
 use crate::engine::Engine;
 use crate::logs::line::{LineAssembler, LogLine};
 use crate::logs::merge::{merge_by_time, Chunk, SourceFailure, SourceItem};
@@ -158,23 +160,24 @@ pub async fn read_merged(
     merge_by_time(receivers, sink).await
 }
 
-/// The project's containers of `services` (all when empty), one-off
-/// containers excluded, by service then number.
+/// The log source of a container: labeled by its service (and number).
+pub fn source_of(c: &ObservedContainer) -> Source {
+    Source {
+        label: log_label(&c.service, c.number),
+        service: c.service.clone(),
+        number: c.number,
+        container_id: c.id.clone(),
+        container_name: c.name.clone(),
+    }
+}
+
+/// The log sources of the project's containers of `services` (all when
+/// empty), one-off containers excluded, by service then number.
 pub async fn project_sources(
     engine: &Engine,
     project: &str,
     services: &[String],
-) -> Result<Vec<Source>, crate::engine::error::ApiError> {
-    let containers = crate::engine::state::list_containers(engine, project).await?;
-    Ok(containers
-        .into_iter()
-        .filter(|c| !c.oneoff && (services.is_empty() || services.contains(&c.service)))
-        .map(|c| Source {
-            label: log_label(&c.service, c.number),
-            service: c.service,
-            number: c.number,
-            container_id: c.id,
-            container_name: c.name,
-        })
-        .collect())
+) -> Result<Vec<Source>, ApiError> {
+    let containers = service_containers(engine, project, services).await?;
+    Ok(containers.iter().map(source_of).collect())
 }

@@ -13,14 +13,16 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use crate::compose::model::{Condition, Project};
-use crate::engine::inspect::{container_facts, ContainerFacts};
-use crate::engine::logs::read::{project_sources, read_merged};
-use crate::engine::logs::{LogRequest, Tail};
+use crate::engine::inspect::inspect;
+use crate::engine::logs::read::{read_merged, source_of};
+use crate::engine::logs::LogRequest;
+use crate::engine::state::{service_containers, ObservedContainer, RunState};
 use crate::engine::stats::{self, DiskSpace, UsageSample};
 use crate::engine::Engine;
 use crate::logs::sink::RecentErrors;
 use crate::logs::time::{self, Nanos};
 use crate::logs::Source;
+use crate::logs::Tail;
 use report::{
     bytes, ContainerStatus, EngineStatus, RecentError, ServiceStatus, State, StatusReport, Warning,
 };
@@ -57,7 +59,7 @@ pub async fn run(
 #[derive(Debug, Default)]
 struct Facts {
     now: Nanos,
-    containers: Vec<ContainerFacts>,
+    containers: Vec<ObservedContainer>,
     zombies: HashMap<String, u32>,
     usage: HashMap<String, (Option<f64>, UsageSample)>,
     log_sizes: HashMap<String, u64>,
@@ -84,9 +86,10 @@ async fn gather(
         }
     };
     let containers = async {
-        let sources = project_sources(engine, project, services).await?;
-        let ids: Vec<String> = sources.iter().map(|s| s.container_id.clone()).collect();
-        let inspects = futures::future::join_all(ids.iter().map(|id| container_facts(engine, id)));
+        let listed = service_containers(engine, project, services).await?;
+        let sources: Vec<Source> = listed.iter().map(source_of).collect();
+        let ids: Vec<String> = listed.iter().map(|c| c.id.clone()).collect();
+        let inspects = futures::future::join_all(listed.into_iter().map(|c| inspect(engine, c)));
         let usage = async {
             if verbose {
                 stats::usage(engine, &ids, CPU_SAMPLE_INTERVAL).await
@@ -161,10 +164,10 @@ async fn recent_errors(engine: &Engine, sources: &[Source]) -> Vec<RecentError> 
 /// the engine's PIDs are ours (a local engine, and `/proc/PID/cgroup` names
 /// the container — not so when torq itself runs in a container), else
 /// through the engine's `top`.
-async fn zombies(engine: &Engine, containers: &[ContainerFacts]) -> HashMap<String, u32> {
+async fn zombies(engine: &Engine, containers: &[ObservedContainer]) -> HashMap<String, u32> {
     let running: Vec<(String, i64)> = containers
         .iter()
-        .filter(|c| c.state == "running")
+        .filter(|c| c.state == RunState::Running)
         .filter_map(|c| Some((c.id.clone(), c.pid?)))
         .collect();
     let mut counts = HashMap::new();
@@ -202,7 +205,7 @@ async fn zombies(engine: &Engine, containers: &[ContainerFacts]) -> HashMap<Stri
 }
 
 /// Sizes of the containers' log files (a local engine's files).
-fn log_sizes(containers: &[ContainerFacts]) -> HashMap<String, u64> {
+fn log_sizes(containers: &[ObservedContainer]) -> HashMap<String, u64> {
     containers
         .iter()
         .filter_map(|c| {
@@ -219,17 +222,17 @@ fn seconds_since(rfc3339: Option<&str>, now: Nanos) -> Option<i64> {
 }
 
 /// The state of one container, and whether it is crash-looping.
-fn classify(c: &ContainerFacts, now: Nanos) -> (State, bool) {
-    match c.state.as_str() {
-        "running" => {
+fn classify(c: &ObservedContainer, now: Nanos) -> (State, bool) {
+    match c.state {
+        RunState::Running => {
             let up = seconds_since(c.started_at.as_deref(), now).unwrap_or(i64::MAX);
-            if c.restart_count >= CRASH_LOOP_RESTARTS && up < CRASH_LOOP_WINDOW {
+            if c.restart_count.unwrap_or(0) >= CRASH_LOOP_RESTARTS && up < CRASH_LOOP_WINDOW {
                 (State::Dead, true)
             } else {
                 (State::Running, false)
             }
         }
-        "restarting" => (State::Dead, true),
+        RunState::Restarting => (State::Dead, true),
         _ => (State::Dead, false),
     }
 }
@@ -245,20 +248,20 @@ fn one_shot_services(spec: &Project) -> Vec<String> {
         .collect()
 }
 
-fn container_status(c: &ContainerFacts, facts: &Facts, one_shot: bool) -> ContainerStatus {
+fn container_status(c: &ObservedContainer, facts: &Facts, one_shot: bool) -> ContainerStatus {
     let (mut state, crash_loop) = classify(c, facts.now);
-    if one_shot && c.state == "exited" && c.exit_code == Some(0) {
+    if one_shot && c.state == RunState::Exited && c.exit_code == Some(0) {
         state = State::Completed;
     }
-    let running = c.state == "running";
+    let running = c.state == RunState::Running;
     let usage = facts.usage.get(&c.id).filter(|_| running);
     ContainerStatus {
         id: c.id.clone(),
         name: c.name.clone(),
         number: c.number,
         state: Some(state),
-        engine_state: c.state.clone(),
-        health: c.health.clone().filter(|_| running),
+        engine_state: c.state.as_str().to_string(),
+        health: c.health.filter(|_| running).map(|h| h.as_str().to_string()),
         pid: c.pid.filter(|_| running),
         started_at: c.started_at.clone(),
         finished_at: c.finished_at.clone(),
@@ -274,7 +277,7 @@ fn container_status(c: &ContainerFacts, facts: &Facts, one_shot: bool) -> Contai
         },
         exit_code: c.exit_code.filter(|_| !running && c.finished_at.is_some()),
         oom_killed: c.oom_killed && !running,
-        restarts: c.restart_count,
+        restarts: c.restart_count.unwrap_or(0),
         crash_loop,
         ports: c.ports.clone(),
         image: c.image.clone(),
@@ -510,17 +513,17 @@ mod tests {
 
     const NOW: Nanos = 1_714_564_800_000_000_000; // 2024-05-01T12:00:00Z
 
-    fn facts(service: &str, state: &str) -> ContainerFacts {
-        ContainerFacts {
+    fn facts(service: &str, state: &str) -> ObservedContainer {
+        ObservedContainer {
             id: format!("{service}-id"),
             name: format!("demo-{service}-1"),
             service: service.into(),
             number: 1,
-            state: state.into(),
+            state: RunState::parse(state),
             pid: Some(10),
             started_at: Some("2024-05-01T11:00:00Z".into()),
             finished_at: Some("2024-05-01T11:58:00Z".into()),
-            exit_code: Some(if state == "running" { 0 } else { 3 }),
+            exit_code: (state != "running").then_some(3),
             ..Default::default()
         }
     }
@@ -546,7 +549,7 @@ mod tests {
         p
     }
 
-    fn report(spec_services: &[(&str, u32)], containers: Vec<ContainerFacts>) -> StatusReport {
+    fn report(spec_services: &[(&str, u32)], containers: Vec<ObservedContainer>) -> StatusReport {
         let f = Facts {
             now: NOW,
             containers,
@@ -653,7 +656,7 @@ mod tests {
     #[test]
     fn unhealthy_fails_and_warns() {
         let mut web = facts("web", "running");
-        web.health = Some("unhealthy".into());
+        web.health = Some(crate::engine::state::HealthState::Unhealthy);
         let r = report(&[("web", 1)], vec![web]);
         assert!(!r.ok);
         assert_eq!(r.services[0].state, Some(State::Running));
@@ -661,21 +664,21 @@ mod tests {
         assert_eq!(r.warnings[0].kind, "unhealthy");
         // Starting is not unhealthy.
         let mut web = facts("web", "running");
-        web.health = Some("starting".into());
+        web.health = Some(crate::engine::state::HealthState::Starting);
         assert!(report(&[("web", 1)], vec![web]).ok);
     }
 
     #[test]
     fn crash_loops_are_dead() {
         let mut web = facts("web", "restarting");
-        web.restart_count = 7;
+        web.restart_count = Some(7);
         let r = report(&[("web", 1)], vec![web]);
         assert_eq!(r.services[0].state, Some(State::Dead));
         assert!(r.services[0].containers[0].crash_loop);
         assert_eq!(r.warnings[0].kind, "crash_loop");
         // Running again for a moment after many restarts: still a loop.
         let mut web = facts("web", "running");
-        web.restart_count = 5;
+        web.restart_count = Some(5);
         web.started_at = Some("2024-05-01T11:59:58Z".into());
         assert_eq!(classify(&web, NOW), (State::Dead, true));
         // Many restarts long ago, running for an hour: fine.
