@@ -33,9 +33,9 @@
 pub mod cli;
 pub mod compose;
 pub mod engine;
-pub mod logs;
-pub mod naming;
+pub(crate) mod logs;
+pub(crate) mod naming;
 pub mod plan;
 pub mod progress;
-pub mod service;
-pub mod ui;
+pub(crate) mod service;
+pub(crate) mod ui;

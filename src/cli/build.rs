@@ -9,7 +9,7 @@ use super::{Context, ExitStatus, OutputArgs};
 use crate::service::build::{self, BuildOutcome, BuildRequest};
 use crate::ui::progress::PlainReporter;
 
-pub const AFTER_HELP: &str = "\
+pub(crate) const AFTER_HELP: &str = "\
 Examples:
   torq build                 Build every service that has a `build:` section
   torq build kraken_adapter  Build one service's image
@@ -20,7 +20,7 @@ Exit codes: 0 built; 1 spec or engine error; 2 a build failed (the others were s
 
 /// Arguments of `torq build`.
 #[derive(Debug, Clone, Args)]
-pub struct BuildArgs {
+pub(crate) struct BuildArgs {
     /// Services whose images to build (default: all with a build section).
     #[arg(value_name = "SERVICE")]
     pub services: Vec<String>,
@@ -34,7 +34,7 @@ pub struct BuildArgs {
 }
 
 /// Runs `torq build`.
-pub fn run(ctx: &Context, args: BuildArgs) -> anyhow::Result<ExitStatus> {
+pub(crate) fn run(ctx: &Context, args: BuildArgs) -> anyhow::Result<ExitStatus> {
     let project = ctx.load_project()?;
     let selection = build::select(&project, &args.services);
     for (name, image) in &selection.image_only {

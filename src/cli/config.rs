@@ -6,7 +6,7 @@ use super::{Context, ExitStatus, OutputArgs};
 use crate::compose::graph::DependencyGraph;
 use crate::compose::normalize;
 
-pub const AFTER_HELP: &str = "\
+pub(crate) const AFTER_HELP: &str = "\
 Examples:
   torq config                       The normalized spec as YAML
   torq config --format json         As JSON (comparable with `docker compose config --format json`)
@@ -18,14 +18,14 @@ Exit codes: 0 valid; 1 the spec is invalid.";
 
 /// Output formats of `torq config`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ConfigFormat {
+pub(crate) enum ConfigFormat {
     Yaml,
     Json,
 }
 
 /// Arguments of `torq config`.
 #[derive(Debug, Clone, Args)]
-pub struct ConfigArgs {
+pub(crate) struct ConfigArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = ConfigFormat::Yaml)]
     pub format: ConfigFormat,
@@ -43,7 +43,7 @@ pub struct ConfigArgs {
 }
 
 /// Runs `torq config`.
-pub fn run(ctx: &Context, args: ConfigArgs) -> anyhow::Result<ExitStatus> {
+pub(crate) fn run(ctx: &Context, args: ConfigArgs) -> anyhow::Result<ExitStatus> {
     let project = ctx.load_project()?;
     for warning in &project.warnings {
         ctx.shell.warn(warning);

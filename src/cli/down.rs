@@ -10,7 +10,7 @@ use super::{Context, ExitStatus, OutputArgsNoShortV};
 use crate::service::down::{self, DownOptions};
 use crate::ui::progress::reporter_for;
 
-pub const AFTER_HELP: &str = "\
+pub(crate) const AFTER_HELP: &str = "\
 Examples:
   torq down              Graceful stop (stop_signal, grace period, then SIGKILL) and remove
   torq down -t 30        Allow 30 s per container before SIGKILL
@@ -23,7 +23,7 @@ engine error; 2 a container failed to stop or be removed.";
 
 /// Arguments of `torq down`.
 #[derive(Debug, Clone, Args)]
-pub struct DownArgs {
+pub(crate) struct DownArgs {
     /// Grace period in seconds before SIGKILL (overrides each service's stop_grace_period).
     #[arg(short = 't', long, value_name = "SECONDS")]
     pub timeout: Option<u64>,
@@ -45,7 +45,7 @@ pub struct DownArgs {
 }
 
 /// Runs `torq down`.
-pub fn run(ctx: &Context, args: DownArgs) -> anyhow::Result<ExitStatus> {
+pub(crate) fn run(ctx: &Context, args: DownArgs) -> anyhow::Result<ExitStatus> {
     let project = ctx.project_name()?;
     let options = DownOptions {
         grace: args.timeout.map(Duration::from_secs),

@@ -19,7 +19,7 @@ use crate::logs::{FormatOptions, Level, LineFilter, ServiceStats};
 use crate::service::logs::{self, EndedEarly, LogsOutcome, LogsQuery};
 use crate::ui::table::{Align, Cell, Table};
 
-pub const AFTER_HELP: &str = "\
+pub(crate) const AFTER_HELP: &str = "\
 Examples:
   torq logs                        Last 50 lines of every service, merged by time
   torq logs -f kraken_adapter      Follow one service (survives restarts)
@@ -33,11 +33,11 @@ Lines from a container's stderr are marked with `!` instead of `|`.
 Exit codes: 0 success; 1 spec or engine error.";
 
 /// The default `-n`: lines per service.
-pub const DEFAULT_TAIL: u64 = 50;
+pub(crate) const DEFAULT_TAIL: u64 = 50;
 
 /// Arguments of `torq logs`.
 #[derive(Debug, Clone, Args)]
-pub struct LogsArgs {
+pub(crate) struct LogsArgs {
     /// Services to show (default: all).
     #[arg(value_name = "SERVICE")]
     pub services: Vec<String>,
@@ -147,7 +147,7 @@ fn query(args: &LogsArgs, color: bool) -> anyhow::Result<LogsQuery> {
 }
 
 /// Runs `torq logs`.
-pub fn run(ctx: &Context, args: LogsArgs) -> anyhow::Result<ExitStatus> {
+pub(crate) fn run(ctx: &Context, args: LogsArgs) -> anyhow::Result<ExitStatus> {
     let query = query(&args, ctx.shell.out_color())?;
     let (project, spec) = ctx.target_project()?;
     if let Some(spec) = &spec {

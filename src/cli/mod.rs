@@ -13,16 +13,16 @@
 //! removes volumes). The output options `-v/--verbose`, `-q/--quiet` and
 //! `--color` are accepted both before and after the command.
 
-pub mod build;
-pub mod config;
-pub mod down;
-pub mod logs;
-pub mod node;
-pub mod restart;
+mod build;
+mod config;
+mod down;
+mod logs;
+mod node;
+mod restart;
 mod shared;
 mod stack;
-pub mod status;
-pub mod up;
+mod status;
+mod up;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -35,7 +35,7 @@ use crate::ui::{ColorChoice, Shell, Verbosity};
 /// What a command's outcome means for the process exit code (see the README's
 /// "Exit codes").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ExitStatus {
+pub(crate) enum ExitStatus {
     /// Everything asked for happened.
     Success,
     /// A usage, spec or engine error: nothing (more) could be done.
@@ -49,7 +49,7 @@ pub enum ExitStatus {
 
 impl ExitStatus {
     /// The numeric process exit code.
-    pub fn code(self) -> u8 {
+    pub(crate) fn code(self) -> u8 {
         match self {
             ExitStatus::Success => 0,
             ExitStatus::Failure => 1,
@@ -93,7 +93,7 @@ ordinary compose files too.",
     subcommand_required = true,
     arg_required_else_help = true
 )]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(flatten)]
     pub project: ProjectArgs,
 
@@ -107,7 +107,7 @@ pub struct Cli {
 /// Options that select the project: which spec files, which name, which
 /// environment. They come before the command.
 #[derive(Debug, Clone, Default, Args)]
-pub struct ProjectArgs {
+pub(crate) struct ProjectArgs {
     /// Spec file (repeatable; later files merge over earlier ones). Default: the
     /// first torq.yaml, torq.yml, compose.yaml, compose.yml, docker-compose.yaml
     /// or docker-compose.yml in the working directory or a parent, else the
@@ -157,7 +157,7 @@ pub struct ProjectArgs {
 
 /// Output options, accepted before and after the command.
 #[derive(Debug, Clone, Default, Args)]
-pub struct OutputArgs {
+pub(crate) struct OutputArgs {
     /// More output: -v shows details and torq's own tracing events on stderr
     /// (filter them with TORQ_LOG), -vv more.
     #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count, global = false)]
@@ -176,7 +176,7 @@ pub struct OutputArgs {
 /// The same output options for commands where `-v` means something else
 /// (`down -v` removes volumes, as in docker compose): `--verbose` has no short form.
 #[derive(Debug, Clone, Default, Args)]
-pub struct OutputArgsNoShortV {
+pub(crate) struct OutputArgsNoShortV {
     /// More output (see the global -v/--verbose).
     #[arg(long = "verbose", action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -202,7 +202,7 @@ impl From<OutputArgsNoShortV> for OutputArgs {
 
 /// `--color` values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ColorWhen {
+pub(crate) enum ColorWhen {
     /// Color when writing to a terminal, unless NO_COLOR is set (CLICOLOR_FORCE forces it).
     Auto,
     /// Always color.
@@ -213,7 +213,7 @@ pub enum ColorWhen {
 
 impl OutputArgs {
     /// Combines the options given before the command with those given after it.
-    pub fn merged(&self, after: &OutputArgs) -> OutputArgs {
+    pub(crate) fn merged(&self, after: &OutputArgs) -> OutputArgs {
         OutputArgs {
             verbose: self.verbose.saturating_add(after.verbose),
             quiet: self.quiet || after.quiet,
@@ -242,7 +242,7 @@ impl OutputArgs {
 
 /// torq's commands.
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Build missing images, create networks and volumes, start services level by
     /// level and wait until they are running/healthy (detached by default).
     #[command(visible_alias = "start", after_help = up::AFTER_HELP)]
@@ -297,14 +297,14 @@ impl Command {
 
 /// What every command gets: the shell to report through and the project
 /// selection options.
-pub struct Context {
+pub(crate) struct Context {
     pub shell: Shell,
     pub project: ProjectArgs,
 }
 
 impl Context {
     /// The spec layer's inputs, from the global options and the process.
-    pub fn load_options(&self) -> crate::compose::LoadOptions {
+    pub(crate) fn load_options(&self) -> crate::compose::LoadOptions {
         crate::compose::LoadOptions {
             files: self.project.files.clone(),
             project_name: self.project.project_name.clone(),
@@ -323,7 +323,7 @@ impl Context {
     }
 
     /// Loads the project the global options select.
-    pub fn load_project(&self) -> anyhow::Result<crate::compose::Project> {
+    pub(crate) fn load_project(&self) -> anyhow::Result<crate::compose::Project> {
         Ok(crate::compose::load(&self.load_options())?)
     }
 
@@ -371,7 +371,7 @@ pub fn main() -> ExitCode {
 }
 
 /// Parses `args` (including the program name) and runs the command.
-pub fn run(args: Vec<OsString>) -> ExitStatus {
+pub(crate) fn run(args: Vec<OsString>) -> ExitStatus {
     // The stack's services parse their own arguments; hand them over untouched.
     if args.get(1).map(|a| a == "node").unwrap_or(false) {
         return node::run_raw(args.into_iter().skip(2).collect());
@@ -432,7 +432,7 @@ fn report_clap_error(err: clap::Error) -> ExitStatus {
 /// each other cost futex wake-ups and CPU that the engine then lacks — `logs`
 /// over 200,000 lines took 0.9 s multi-threaded and 0.65 s on one thread
 /// (README, Benchmarks).
-pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     use anyhow::Context as _;
     tokio::runtime::Builder::new_current_thread()
         .enable_all()

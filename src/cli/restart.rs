@@ -12,7 +12,7 @@ use crate::service::restart::{self, RestartOutcome, RestartRequest};
 use crate::service::up::{BuildPolicy, UpRequest};
 use crate::ui::progress::reporter_for;
 
-pub const AFTER_HELP: &str = "\
+pub(crate) const AFTER_HELP: &str = "\
 Examples:
   torq restart                   Restart the whole project
   torq restart kraken_adapter    Restart one service (and dependents with restart: true)
@@ -22,7 +22,7 @@ Exit codes: as `torq up`.";
 
 /// Arguments of `torq restart`.
 #[derive(Debug, Clone, Args)]
-pub struct RestartArgs {
+pub(crate) struct RestartArgs {
     /// Services to restart (default: all).
     #[arg(value_name = "SERVICE")]
     pub services: Vec<String>,
@@ -52,7 +52,7 @@ pub struct RestartArgs {
 }
 
 /// Runs `torq restart`.
-pub fn run(ctx: &Context, args: RestartArgs) -> anyhow::Result<ExitStatus> {
+pub(crate) fn run(ctx: &Context, args: RestartArgs) -> anyhow::Result<ExitStatus> {
     let project = Arc::new(ctx.load_project()?);
     warn_spec(ctx, &project);
     let request = RestartRequest {

@@ -10,7 +10,7 @@ use crate::compose::select::check_services;
 use crate::service::status::{self, report::StatusReport};
 use crate::ui::status::{render, RenderOptions};
 
-pub const AFTER_HELP: &str = "\
+pub(crate) const AFTER_HELP: &str = "\
 Examples:
   torq status                 The table; exit 2 if a service is not running or unhealthy
   torq status --verbose       Adds CPU, memory, image, log file path and size
@@ -27,7 +27,7 @@ Exit codes: 0 every service running (or completed) and none unhealthy; 1 error;
 
 /// Output formats of `torq status`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum StatusFormat {
+pub(crate) enum StatusFormat {
     /// A table for people.
     Table,
     /// JSON for scripts.
@@ -36,7 +36,7 @@ pub enum StatusFormat {
 
 /// Arguments of `torq status`.
 #[derive(Debug, Clone, Args)]
-pub struct StatusArgs {
+pub(crate) struct StatusArgs {
     /// Services to show (default: all).
     #[arg(value_name = "SERVICE")]
     pub services: Vec<String>,
@@ -50,7 +50,7 @@ pub struct StatusArgs {
 }
 
 /// Runs `torq status`.
-pub fn run(ctx: &Context, args: StatusArgs) -> anyhow::Result<ExitStatus> {
+pub(crate) fn run(ctx: &Context, args: StatusArgs) -> anyhow::Result<ExitStatus> {
     let (project, spec) = ctx.target_project()?;
     if let Some(spec) = &spec {
         check_services(spec, &args.services)?;

@@ -18,7 +18,7 @@ use crate::service::up::{self, BuildPolicy, UpRequest};
 use crate::ui::progress::{reporter_for, PlainReporter};
 use crate::ui::styles;
 
-pub const AFTER_HELP: &str = "\
+pub(crate) const AFTER_HELP: &str = "\
 Examples:
   torq up                          Start everything, wait until running/healthy
   torq up dashboard_websocket      Start one service and what it depends on
@@ -36,7 +36,7 @@ to exit.";
 
 /// Arguments of `torq up`.
 #[derive(Debug, Clone, Args)]
-pub struct UpArgs {
+pub(crate) struct UpArgs {
     /// Services to start (default: all). Their dependencies start too.
     #[arg(value_name = "SERVICE")]
     pub services: Vec<String>,
@@ -106,7 +106,7 @@ pub struct UpArgs {
 }
 
 /// Runs `torq up`.
-pub fn run(ctx: &Context, args: UpArgs) -> anyhow::Result<ExitStatus> {
+pub(crate) fn run(ctx: &Context, args: UpArgs) -> anyhow::Result<ExitStatus> {
     let attach = args.attach || args.abort_on_exit || args.exit_code_from.is_some();
     let runtime = super::runtime()?;
     // Watch for Ctrl-C and SIGTERM before anything else, so one that comes

@@ -11,7 +11,7 @@ use super::Engine;
 
 /// Inspects `container` (as listed) and refines it; `Ok(None)` when it is
 /// gone (removed since it was listed).
-pub async fn inspect(
+pub(crate) async fn inspect(
     engine: &Engine,
     mut container: ObservedContainer,
 ) -> Result<Option<ObservedContainer>, ApiError> {
@@ -29,7 +29,7 @@ pub async fn inspect(
 
 /// Fills `c` from an inspect response: its identity and labels, and
 /// everything a list entry lacks.
-pub fn refine(c: &mut ObservedContainer, r: bollard::models::ContainerInspectResponse) {
+pub(crate) fn refine(c: &mut ObservedContainer, r: bollard::models::ContainerInspectResponse) {
     let config = r.config.unwrap_or_default();
     let labels = config.labels.unwrap_or_default();
     let state = r.state.unwrap_or_default();

@@ -3,7 +3,7 @@
 
 /// How many lines from the end of a log to show.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Tail {
+pub(crate) enum Tail {
     #[default]
     All,
     Lines(u64),
@@ -11,7 +11,7 @@ pub enum Tail {
 
 impl Tail {
     /// Parses `all` or a number (as `-n/--tail` takes it).
-    pub fn parse(text: &str) -> Option<Tail> {
+    pub(crate) fn parse(text: &str) -> Option<Tail> {
         if text.eq_ignore_ascii_case("all") {
             return Some(Tail::All);
         }

@@ -18,7 +18,7 @@ use crate::engine::state::{ObservedContainer, ProjectState};
 
 /// Options of `down` (and of the stop half of `restart`).
 #[derive(Debug, Clone, Default)]
-pub struct DownOptions {
+pub(crate) struct DownOptions {
     /// Grace period before SIGKILL for every container (`-t`); `None`: each
     /// container's own stop timeout (its `stop_grace_period`, else 10 s).
     pub grace: Option<Duration>,
@@ -31,12 +31,12 @@ pub struct DownOptions {
 }
 
 /// The names of a container's anonymous volumes.
-pub fn anonymous_volume_names(c: &ObservedContainer) -> Vec<String> {
+pub(crate) fn anonymous_volume_names(c: &ObservedContainer) -> Vec<String> {
     c.anonymous_volumes.iter().map(|v| v.name.clone()).collect()
 }
 
 /// The services a container's `depends_on` label names.
-pub fn label_dependencies(c: &ObservedContainer) -> Vec<String> {
+pub(crate) fn label_dependencies(c: &ObservedContainer) -> Vec<String> {
     c.labels
         .get(labels::DEPENDS_ON)
         .map(|v| {
@@ -51,7 +51,7 @@ pub fn label_dependencies(c: &ObservedContainer) -> Vec<String> {
 }
 
 /// Builds the plan of `torq down`.
-pub fn plan_down(state: &ProjectState, options: &DownOptions) -> Plan {
+pub(crate) fn plan_down(state: &ProjectState, options: &DownOptions) -> Plan {
     let mut plan = Plan::default();
     let containers: Vec<&ObservedContainer> = state
         .containers

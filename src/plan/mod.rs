@@ -12,9 +12,9 @@
 //!   on are done; a failed step skips the steps that require it, independent
 //!   steps carry on.
 
-pub mod down;
+pub(crate) mod down;
 pub mod exec;
-pub mod up;
+pub(crate) mod up;
 
 use std::fmt;
 use std::time::Duration;

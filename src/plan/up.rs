@@ -28,7 +28,7 @@ use crate::naming::{container_name, network_name, replica_subject, volume_name};
 
 /// Options of `up` that shape the plan.
 #[derive(Debug, Clone, Default)]
-pub struct UpOptions {
+pub(crate) struct UpOptions {
     /// Recreate even up-to-date containers.
     pub force_recreate: bool,
     /// Wait (final step) until services are running/healthy.
@@ -41,7 +41,7 @@ pub struct UpOptions {
 }
 
 /// Everything the planner reads.
-pub struct UpInput<'a> {
+pub(crate) struct UpInput<'a> {
     pub project: &'a Project,
     pub state: &'a ProjectState,
     /// The services to converge (the caller has added dependencies unless `--no-deps`).
@@ -65,7 +65,7 @@ enum Decision<'a> {
 }
 
 /// Builds the plan of `torq up`.
-pub fn plan_up(input: &UpInput) -> Plan {
+pub(crate) fn plan_up(input: &UpInput) -> Plan {
     let mut plan = Plan::default();
     let project = input.project;
     let selected: Vec<&Service> = input

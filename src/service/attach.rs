@@ -25,7 +25,7 @@ use crate::logs::Tail;
 use crate::progress::{Event, NullReporter, Reporter};
 
 /// Ctrl-C and SIGTERM, watched (so they no longer end the process at once).
-pub struct Signals {
+pub(crate) struct Signals {
     interrupt: tokio::signal::unix::Signal,
     terminate: tokio::signal::unix::Signal,
 }
@@ -35,7 +35,7 @@ impl Signals {
     /// so a signal while the spec loads or services start still ends in a
     /// graceful down. (As PID 1 in a container, a signal without a handler
     /// is dropped.)
-    pub fn watch() -> anyhow::Result<Signals> {
+    pub(crate) fn watch() -> anyhow::Result<Signals> {
         use tokio::signal::unix::{signal, SignalKind};
         Ok(Signals {
             interrupt: signal(SignalKind::interrupt()).context("cannot watch for Ctrl-C")?,
@@ -46,7 +46,7 @@ impl Signals {
 
 /// How the session should end, besides a signal.
 #[derive(Debug, Clone, Default)]
-pub struct AttachOptions {
+pub(crate) struct AttachOptions {
     /// Stop everything when any container exits.
     pub abort_on_exit: bool,
     /// Stop everything when this service's container exits.
@@ -74,7 +74,7 @@ enum Converged {
 }
 
 /// An attached session after its `up`.
-pub struct Session {
+pub(crate) struct Session {
     engine: Engine,
     project: Arc<Project>,
     converged: Converged,
@@ -82,7 +82,7 @@ pub struct Session {
 }
 
 /// How [`start`] ended.
-pub enum Start {
+pub(crate) enum Start {
     /// The session goes on: attach to it.
     Session(Box<Session>),
     /// A signal came while another torq held the project lock: this session
@@ -92,7 +92,7 @@ pub enum Start {
 
 /// Why an attached session ended.
 #[derive(Debug)]
-pub enum AttachEnd {
+pub(crate) enum AttachEnd {
     /// Ctrl-C or SIGTERM.
     Interrupted(&'static str),
     /// A container exited (`abort_on_exit`, `exit_code_from`).
@@ -131,7 +131,7 @@ impl AttachEnd {
 }
 
 /// What an attached session did after its `up`.
-pub struct Attached {
+pub(crate) struct Attached {
     pub end: AttachEnd,
     pub down: DownOutcome,
 }
@@ -139,7 +139,7 @@ pub struct Attached {
 /// The start of an attached `up`: connects, takes the lock, converges. A
 /// signal while waiting for the lock or converging cancels the `up` (its
 /// running steps are aborted). Finishes the progress.
-pub async fn start(
+pub(crate) async fn start(
     project: Arc<Project>,
     request: &UpRequest,
     reporter: Arc<dyn Reporter>,
@@ -183,7 +183,7 @@ pub async fn start(
 
 impl Session {
     /// The `up`'s outcome; `None` when a signal interrupted it.
-    pub fn outcome(&self) -> Option<&UpOutcome> {
+    pub(crate) fn outcome(&self) -> Option<&UpOutcome> {
         match &self.converged {
             Converged::Done { outcome, .. } => Some(outcome),
             Converged::Interrupted(_) => None,
@@ -192,13 +192,13 @@ impl Session {
 
     /// The services whose logs the session shows: all but those with
     /// `attach: false` (they run, but their logs are not shown).
-    pub fn shown_services(&self) -> Vec<String> {
+    pub(crate) fn shown_services(&self) -> Vec<String> {
         attached_services(&self.project).unwrap_or_default()
     }
 
     /// Streams the logs into `sink` until the session ends, then takes the
     /// project down; notes and the down's progress go to `reporter`.
-    pub async fn attach(
+    pub(crate) async fn attach(
         self,
         options: &AttachOptions,
         sink: &mut dyn LogSink,
@@ -300,7 +300,7 @@ impl Session {
 }
 
 /// Whether `up` converged everything: no failure, nothing skipped.
-pub fn up_succeeded(outcome: &UpOutcome) -> bool {
+pub(crate) fn up_succeeded(outcome: &UpOutcome) -> bool {
     outcome.failures.is_empty() && outcome.skipped.is_empty()
 }
 

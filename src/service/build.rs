@@ -11,7 +11,7 @@ use crate::progress::Reporter;
 
 /// The services a `build` looks at, split by whether they build anything.
 #[derive(Debug, Default, PartialEq, Eq)]
-pub struct Selection {
+pub(crate) struct Selection {
     /// Services with a `build:` section or the self image (unknown names
     /// are kept, so the build reports them).
     pub buildable: Vec<String>,
@@ -21,7 +21,7 @@ pub struct Selection {
 
 /// The selected services (all when `names` is empty) that have something
 /// to build; a named service that only runs an image is listed apart.
-pub fn select(project: &Project, names: &[String]) -> Selection {
+pub(crate) fn select(project: &Project, names: &[String]) -> Selection {
     let candidates: Vec<String> = if names.is_empty() {
         project.services.keys().cloned().collect()
     } else {
@@ -44,7 +44,7 @@ pub fn select(project: &Project, names: &[String]) -> Selection {
 
 /// What a `build` did.
 #[derive(Debug, Default)]
-pub struct BuildOutcome {
+pub(crate) struct BuildOutcome {
     /// Distinct images ready.
     pub images: usize,
     /// Each failed image, as a message with its step and output.
@@ -55,7 +55,7 @@ pub struct BuildOutcome {
 
 /// What `build` is asked to do.
 #[derive(Debug, Clone, Default)]
-pub struct BuildRequest {
+pub(crate) struct BuildRequest {
     pub services: Vec<String>,
     /// Ignore the engine's build cache.
     pub no_cache: bool,
@@ -64,7 +64,7 @@ pub struct BuildRequest {
 }
 
 /// Runs `torq build`: builds every requested image, even present ones.
-pub async fn run(
+pub(crate) async fn run(
     project: &Project,
     request: &BuildRequest,
     reporter: &dyn Reporter,

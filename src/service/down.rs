@@ -19,11 +19,11 @@ use crate::plan::exec::{execute, ExecContext, Outcome};
 use crate::plan::Op;
 use crate::progress::Reporter;
 
-pub use crate::plan::down::DownOptions;
+pub(crate) use crate::plan::down::DownOptions;
 
 /// What `down` did.
 #[derive(Debug, Default)]
-pub struct DownOutcome {
+pub(crate) struct DownOutcome {
     /// The project had nothing: no containers, networks or volumes.
     pub nothing: bool,
     pub stopped: Vec<String>,
@@ -37,7 +37,7 @@ pub struct DownOutcome {
 
 impl DownOutcome {
     /// Adds what a second pass of `down` did to this one.
-    pub fn absorb(&mut self, other: DownOutcome) {
+    pub(crate) fn absorb(&mut self, other: DownOutcome) {
         self.nothing &= other.nothing;
         self.stopped.extend(other.stopped);
         self.killed.extend(other.killed);
@@ -49,7 +49,7 @@ impl DownOutcome {
 }
 
 /// The plan `down` would run, as text, touching nothing.
-pub async fn dry_run(project_name: &str, options: &DownOptions) -> anyhow::Result<String> {
+pub(crate) async fn dry_run(project_name: &str, options: &DownOptions) -> anyhow::Result<String> {
     let engine = connect().await?;
     let state = observe(&engine, project_name).await?;
     let plan = plan_down(&state, options);
@@ -123,7 +123,7 @@ pub(crate) async fn take_down(
 
 /// `torq down`: connects, takes the project lock, takes the project down,
 /// and finishes the progress.
-pub async fn run(
+pub(crate) async fn run(
     project_name: &str,
     options: &DownOptions,
     reporter: Arc<dyn Reporter>,

@@ -25,7 +25,7 @@ use crate::naming::log_label;
 
 /// What `logs` is asked to show, in the log layer's terms.
 #[derive(Debug, Clone)]
-pub struct LogsQuery {
+pub(crate) struct LogsQuery {
     /// Services to show (empty: all).
     pub services: Vec<String>,
     /// Follow until Ctrl-C.
@@ -44,7 +44,7 @@ impl LogsQuery {
     /// around the exact window (the filter trims to the nanosecond). One
     /// container read without `-t`, a window or `--stats` needs no times, so
     /// the engine is spared formatting them.
-    pub fn request(&self, follow: bool, sources: usize) -> LogRequest {
+    pub(crate) fn request(&self, follow: bool, sources: usize) -> LogRequest {
         let second = 1_000_000_000;
         let times_needed = sources > 1
             || follow
@@ -64,7 +64,7 @@ impl LogsQuery {
 
 /// A container whose log could not be read to its end.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EndedEarly {
+pub(crate) struct EndedEarly {
     pub container: String,
     /// The engine's reason.
     pub reason: String,
@@ -72,7 +72,7 @@ pub struct EndedEarly {
 
 /// What `logs` did.
 #[derive(Debug)]
-pub enum LogsOutcome {
+pub(crate) enum LogsOutcome {
     /// The project has no containers (of the selected services).
     NoContainers,
     /// The lines were written (until the reader went away, or Ctrl-C).
@@ -86,7 +86,7 @@ pub enum LogsOutcome {
 
 /// Runs `torq logs`: shows `project`'s logs per `query` through `out`. A
 /// closed `out` (`torq logs | head`) is a quiet end.
-pub async fn run<W: Write>(
+pub(crate) async fn run<W: Write>(
     project: &str,
     spec: Option<&Project>,
     query: &LogsQuery,
@@ -102,7 +102,7 @@ pub async fn run<W: Write>(
 
 /// The labels of the spec's services (`service-N` for replicas beyond the
 /// first), in spec order: they fix each service's color.
-pub fn color_order(spec: Option<&Project>) -> Vec<String> {
+pub(crate) fn color_order(spec: Option<&Project>) -> Vec<String> {
     spec.map(|spec| {
         spec.services
             .iter()
@@ -117,7 +117,7 @@ pub fn color_order(spec: Option<&Project>) -> Vec<String> {
 /// The widest prefix the spec's services (of `services`, or all) can need
 /// (`service-N` for the replicas it asks for), so a follow's columns don't
 /// shift when containers join later.
-pub fn label_width(spec: Option<&Project>, services: &[String]) -> usize {
+pub(crate) fn label_width(spec: Option<&Project>, services: &[String]) -> usize {
     let Some(spec) = spec else {
         return services
             .iter()
@@ -134,7 +134,7 @@ pub fn label_width(spec: Option<&Project>, services: &[String]) -> usize {
 }
 
 /// A printer of formatted lines into `out`, colored in spec order.
-pub fn printer<W: Write>(
+pub(crate) fn printer<W: Write>(
     spec: Option<&Project>,
     format: FormatOptions,
     width: usize,

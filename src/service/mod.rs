@@ -15,13 +15,13 @@
 //! Shared here: the project lock, the selection of services, and the
 //! failures a summary lists.
 
-pub mod attach;
-pub mod build;
-pub mod down;
-pub mod logs;
-pub mod restart;
-pub mod status;
-pub mod up;
+pub(crate) mod attach;
+pub(crate) mod build;
+pub(crate) mod down;
+pub(crate) mod logs;
+pub(crate) mod restart;
+pub(crate) mod status;
+pub(crate) mod up;
 
 use anyhow::Context as _;
 use futures::future::join_all;
@@ -35,11 +35,11 @@ use crate::plan::exec::Failure;
 use crate::progress::{Event, Reporter};
 
 /// Log lines shown under a failed service in the summary.
-pub const FAILURE_LOG_LINES: usize = 10;
+pub(crate) const FAILURE_LOG_LINES: usize = 10;
 
 /// A failure for the final summary.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FailureSummary {
+pub(crate) struct FailureSummary {
     pub subject: String,
     pub reason: String,
     /// The failed container's last log lines.
@@ -80,7 +80,7 @@ pub(crate) async fn acquire_lock_noting(
 /// The services a command works on: the selection (named services must
 /// exist) plus, unless `no_deps`, their dependencies; in spec order when
 /// `no_deps`, else in start order.
-pub fn select_services(
+pub(crate) fn select_services(
     project: &Project,
     requested: &[String],
     no_deps: bool,

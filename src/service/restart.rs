@@ -14,7 +14,7 @@ use crate::progress::{Event, Reporter};
 
 /// What `restart` is asked to do.
 #[derive(Debug, Clone)]
-pub struct RestartRequest {
+pub(crate) struct RestartRequest {
     /// Services to restart (empty: all).
     pub services: Vec<String>,
     /// Pause between stopping and starting.
@@ -26,7 +26,7 @@ pub struct RestartRequest {
 }
 
 /// How a restart went.
-pub enum RestartOutcome {
+pub(crate) enum RestartOutcome {
     /// Stopping failed for some containers: nothing was started again.
     StopFailed(DownOutcome),
     /// Stopped, then started again.
@@ -35,7 +35,7 @@ pub enum RestartOutcome {
 
 /// Runs `torq restart`: connects, takes the project lock, takes the
 /// services down, pauses, brings them up; finishes the progress.
-pub async fn run(
+pub(crate) async fn run(
     project: Arc<Project>,
     request: &RestartRequest,
     reporter: Arc<dyn Reporter>,

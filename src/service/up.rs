@@ -25,11 +25,11 @@ use crate::plan::up::{plan_up, UpInput, UpOptions};
 use crate::plan::{Op, Plan, WaitFor};
 use crate::progress::{Event, Phase, Reporter};
 
-pub use crate::engine::build::BuildPolicy;
+pub(crate) use crate::engine::build::BuildPolicy;
 
 /// What `up` is asked to do.
 #[derive(Debug, Clone)]
-pub struct UpRequest {
+pub(crate) struct UpRequest {
     /// Services to start (empty: all); their dependencies too unless `no_deps`.
     pub services: Vec<String>,
     pub no_deps: bool,
@@ -69,9 +69,7 @@ impl UpRequest {
 }
 
 /// What `up` did.
-pub struct UpOutcome {
-    pub plan: Plan,
-    pub report: ExecReport,
+pub(crate) struct UpOutcome {
     pub failures: Vec<FailureSummary>,
     /// (subject, reason) of skipped services.
     pub skipped: Vec<(String, String)>,
@@ -84,7 +82,10 @@ pub struct UpOutcome {
 }
 
 /// Parses `--scale SERVICE=N` values.
-pub fn parse_scale(project: &Project, values: &[String]) -> anyhow::Result<HashMap<String, u32>> {
+pub(crate) fn parse_scale(
+    project: &Project,
+    values: &[String],
+) -> anyhow::Result<HashMap<String, u32>> {
     let mut scale = HashMap::new();
     for value in values {
         let (service, count) = value
@@ -201,7 +202,7 @@ fn progress_subjects(
 
 /// The plan `up` would run, as text, touching nothing: which images would
 /// be built or used, then the steps.
-pub async fn dry_run(project: &Project, request: &UpRequest) -> anyhow::Result<String> {
+pub(crate) async fn dry_run(project: &Project, request: &UpRequest) -> anyhow::Result<String> {
     let engine = &connect().await?;
     let services = select_services(project, &request.services, request.no_deps)?;
     preflight(engine, project, &services, &crate::progress::NullReporter).await?;
@@ -322,8 +323,6 @@ pub(crate) async fn converge(
         services,
         hub,
         containers,
-        report,
-        plan,
     })
 }
 
@@ -404,7 +403,7 @@ fn exited_meanwhile(
 
 /// `torq up` without `--attach`: connects, takes the project lock,
 /// converges, and finishes the progress.
-pub async fn run(
+pub(crate) async fn run(
     project: Arc<Project>,
     request: &UpRequest,
     reporter: Arc<dyn Reporter>,

@@ -16,7 +16,7 @@ fn state_style(state: State) -> anstyle::Style {
 
 /// How much to show.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RenderOptions {
+pub(crate) struct RenderOptions {
     pub color: bool,
     /// CPU, memory, image and log files.
     pub verbose: bool,
@@ -24,7 +24,7 @@ pub struct RenderOptions {
 
 /// The report as text: the table, then log files (verbose), warnings and
 /// recent errors.
-pub fn render(report: &StatusReport, options: RenderOptions) -> String {
+pub(crate) fn render(report: &StatusReport, options: RenderOptions) -> String {
     let mut out = table(report, options).render(options.color);
     if options.verbose {
         out.push_str(&log_files(report, options));
@@ -228,7 +228,7 @@ fn heading(text: &str, options: RenderOptions) -> String {
 }
 
 /// The first 12 hex digits of a container id (`-` when there is none).
-pub fn short_id(id: &str) -> String {
+pub(crate) fn short_id(id: &str) -> String {
     if id.is_empty() {
         "-".into()
     } else {
@@ -237,7 +237,7 @@ pub fn short_id(id: &str) -> String {
 }
 
 /// `42s`, `5m12s`, `2h13m`, `3d4h`.
-pub fn duration(seconds: i64) -> String {
+pub(crate) fn duration(seconds: i64) -> String {
     let s = seconds.max(0);
     match s {
         0..=59 => format!("{s}s"),

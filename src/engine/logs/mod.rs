@@ -22,8 +22,8 @@ use bollard::query_parameters::{EventsOptions, LogsOptions};
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
 
-pub mod follow;
-pub mod read;
+pub(crate) mod follow;
+pub(crate) mod read;
 
 use super::error::ApiError;
 use super::{labels, Engine};
@@ -32,7 +32,7 @@ use crate::logs::Tail;
 
 /// What part of a container's log to send.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct LogRequest {
+pub(crate) struct LogRequest {
     /// Keep the stream open and send new entries as they are written; the
     /// engine ends the stream when the container stops.
     pub follow: bool,
@@ -48,14 +48,14 @@ pub struct LogRequest {
 
 /// One frame of a container's log.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Frame {
+pub(crate) struct Frame {
     pub stream: StreamKind,
     /// One or more timestamped entries (normally exactly one).
     pub bytes: Bytes,
 }
 
 /// Streams `container`'s log (`name` is only used in error messages).
-pub fn container_logs(
+pub(crate) fn container_logs(
     engine: &Engine,
     container: &str,
     name: &str,
@@ -111,7 +111,7 @@ fn clamp_seconds(secs: Option<i64>) -> i32 {
 
 /// What happened to a container of the project.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ContainerAction {
+pub(crate) enum ContainerAction {
     Create,
     Start,
     Die,
@@ -120,7 +120,7 @@ pub enum ContainerAction {
 
 /// A lifecycle event of one of the project's containers.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ContainerEvent {
+pub(crate) struct ContainerEvent {
     pub action: ContainerAction,
     pub id: String,
     /// The container's name (without `/`).
@@ -137,7 +137,7 @@ pub struct ContainerEvent {
 /// happen at or after `since_nanos` (epoch nanoseconds; the engine replays
 /// older ones). The request is sent when the stream is first polled, so pass
 /// the time taken *before* listing the containers: nothing in between is lost.
-pub fn container_events(
+pub(crate) fn container_events(
     engine: &Engine,
     project: &str,
     since_nanos: i64,

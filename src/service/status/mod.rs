@@ -7,7 +7,7 @@
 //! decided by pure functions here and unit-tested; the result is a
 //! [`StatusReport`] for the CLI to render.
 
-pub mod report;
+pub(crate) mod report;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -44,7 +44,7 @@ const CPU_SAMPLE_INTERVAL: Duration = Duration::from_millis(500);
 
 /// Runs `torq status` for `project` (its spec when at hand), limited to
 /// `services` when given; `verbose` adds CPU/memory samples and log files.
-pub async fn run(
+pub(crate) async fn run(
     project: &str,
     spec: Option<&Project>,
     services: &[String],

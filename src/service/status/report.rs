@@ -5,7 +5,7 @@ use serde::Serialize;
 
 /// What status found, for one project.
 #[derive(Debug, Clone, Default, Serialize)]
-pub struct StatusReport {
+pub(crate) struct StatusReport {
     pub project: String,
     /// Every service running and none unhealthy (exit code 0).
     pub ok: bool,
@@ -18,7 +18,7 @@ pub struct StatusReport {
 /// The states of a service or container.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum State {
+pub(crate) enum State {
     /// `● RUNNING`: the container runs.
     Running,
     /// `○ STOPPED`: there is no container.
@@ -33,7 +33,7 @@ pub enum State {
 
 impl State {
     /// `● RUNNING`, `○ STOPPED`, `✗ DEAD`, `✓ COMPLETED`.
-    pub fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             State::Running => "● RUNNING",
             State::Stopped => "○ STOPPED",
@@ -43,14 +43,14 @@ impl State {
     }
 
     /// Running, or a one-shot service that completed: nothing to fix.
-    pub fn is_fine(self) -> bool {
+    pub(crate) fn is_fine(self) -> bool {
         matches!(self, State::Running | State::Completed)
     }
 }
 
 /// One service: its aggregate state and its containers.
 #[derive(Debug, Clone, Default, Serialize)]
-pub struct ServiceStatus {
+pub(crate) struct ServiceStatus {
     pub service: String,
     pub state: Option<State>,
     /// The worst health of its containers: unhealthy, starting, healthy.
@@ -64,7 +64,7 @@ pub struct ServiceStatus {
 
 /// One container of a service.
 #[derive(Debug, Clone, Default, Serialize)]
-pub struct ContainerStatus {
+pub(crate) struct ContainerStatus {
     pub id: String,
     pub name: String,
     pub number: u32,
@@ -96,7 +96,7 @@ pub struct ContainerStatus {
 
 /// Something wrong, and what to do about it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Warning {
+pub(crate) struct Warning {
     /// unhealthy, crash_loop, exited, oom_killed, not_started, stopped, zombies, low_disk, slow_engine.
     pub kind: &'static str,
     pub service: Option<String>,
@@ -106,7 +106,7 @@ pub struct Warning {
 
 /// A recent ERROR (or FATAL) line of a service.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct RecentError {
+pub(crate) struct RecentError {
     pub service: String,
     /// RFC 3339 UTC.
     pub time: String,
@@ -115,7 +115,7 @@ pub struct RecentError {
 
 /// The engine as status saw it.
 #[derive(Debug, Clone, Default, Serialize)]
-pub struct EngineStatus {
+pub(crate) struct EngineStatus {
     pub host: String,
     pub local: bool,
     pub ping_ms: Option<f64>,
@@ -125,7 +125,7 @@ pub struct EngineStatus {
 }
 
 /// `512 B`, `1.5 KiB`, `12.0 MiB`, `3.2 GiB`.
-pub fn bytes(n: u64) -> String {
+pub(crate) fn bytes(n: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut value = n as f64;
     let mut unit = 0;
