@@ -212,22 +212,6 @@ impl ProjectState {
             .iter()
             .filter(move |c| c.service == service && !c.oneoff)
     }
-
-    /// Whether the engine holds nothing of this project.
-    pub fn is_empty(&self) -> bool {
-        self.containers.is_empty() && self.networks.is_empty() && self.volumes.is_empty()
-    }
-
-    /// Names of the services that have containers, in container order, deduplicated.
-    pub fn services(&self) -> Vec<String> {
-        let mut names: Vec<String> = Vec::new();
-        for c in &self.containers {
-            if !names.contains(&c.service) {
-                names.push(c.service.clone());
-            }
-        }
-        names
-    }
 }
 
 /// The label filter selecting `project`'s objects, in the engine's filter form.

@@ -314,6 +314,7 @@ impl Plan {
     }
 
     /// Steps whose operation matches `pred`.
+    #[cfg(test)]
     pub fn find(&self, pred: impl Fn(&Op) -> bool) -> Vec<&Step> {
         self.steps.iter().filter(|s| pred(&s.op)).collect()
     }

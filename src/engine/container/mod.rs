@@ -55,7 +55,6 @@ pub const TORQ_VERSION_LABEL: &str = concat!("torq-", env!("CARGO_PKG_VERSION"))
 /// The per-service part of a container's create request.
 #[derive(Debug, Clone)]
 pub struct Blueprint {
-    pub service: String,
     /// The create request, with the project-wide and service labels (the
     /// config hash included) and the first network.
     pub body: ContainerCreateBody,
@@ -162,7 +161,6 @@ pub fn blueprint(project: &Project, service: &Service, image: &str) -> Blueprint
         labels.insert(labels::VERSION.into(), TORQ_VERSION_LABEL.into());
     }
     Blueprint {
-        service: service.name.clone(),
         body,
         extra_networks,
         config_hash,
