@@ -25,9 +25,7 @@ use torq::engine::build::{self, BuildError, BuildOptions, BuildPolicy, FailureRe
 use torq::engine::Engine;
 use torq::progress::{Event, Phase, Reporter};
 
-mod common;
-
-use common::{busybox_image, unique_project as unique};
+use crate::support::{busybox_image, unique_project as unique};
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -367,7 +365,7 @@ async fn the_self_image_runs_torq_from_scratch_and_is_built_once() {
     let options = BuildOptions {
         policy: BuildPolicy::Missing,
         self_executable: Some(torq.clone()),
-        self_image_dockerfile: Some(include_str!("../images/node/Dockerfile")),
+        self_image_dockerfile: Some(include_str!("../../images/node/Dockerfile")),
         ..Default::default()
     };
     let recorder = Recorder::default();
