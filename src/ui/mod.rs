@@ -3,8 +3,9 @@
 //! - [`Shell`] owns verbosity, the color decision (`--color`, `NO_COLOR`,
 //!   `CLICOLOR_FORCE`, TTY detection) and the output streams; a closed stdout
 //!   (`torq logs | head`) ends the process quietly with exit 0.
-//! - [`Reporter`] is how the core layers (`engine`, `plan`) report progress
-//!   without printing: the CLI hands them an implementation from [`progress`].
+//! - [`progress`] implements the core layers' `progress::Reporter` for the
+//!   terminal: bars on a TTY, plain lines otherwise.
+//! - [`status`] renders the service layer's status report as a table.
 //! - [`init_tracing`] routes torq's own tracing events to stderr with `-v` or
 //!   `TORQ_LOG`.
 

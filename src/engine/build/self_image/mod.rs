@@ -31,7 +31,7 @@ use crate::compose::model::Service;
 pub const EXTENSION: &str = "x-torq-self-image";
 
 /// The executable's name inside the build context (the Dockerfile copies it).
-pub const EXECUTABLE_NAME: &str = "torq";
+const EXECUTABLE_NAME: &str = "torq";
 
 /// Hex digits of the executable's SHA-256 in the image tag.
 const TAG_DIGITS: usize = 12;
