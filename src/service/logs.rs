@@ -93,11 +93,23 @@ pub(crate) async fn run<W: Write>(
     out: W,
 ) -> anyhow::Result<LogsOutcome> {
     let engine = super::connect().await?;
+    let target = Target {
+        engine: &engine,
+        project,
+        spec,
+    };
     if query.follow {
-        follow(&engine, project, spec, query, out).await
+        follow(&target, query, out).await
     } else {
-        read(&engine, project, spec, query, out).await
+        read(&target, query, out).await
     }
+}
+
+/// Whose logs: the project on the engine, and its spec when at hand.
+struct Target<'a> {
+    engine: &'a Engine,
+    project: &'a str,
+    spec: Option<&'a Project>,
 }
 
 /// The labels of the spec's services (`service-N` for replicas beyond the
@@ -147,12 +159,15 @@ pub(crate) fn printer<W: Write>(
 
 /// `torq logs` without `-f`: every container's log, merged by time.
 async fn read<W: Write>(
-    engine: &Engine,
-    project: &str,
-    spec: Option<&Project>,
+    target: &Target<'_>,
     query: &LogsQuery,
     out: W,
 ) -> anyhow::Result<LogsOutcome> {
+    let Target {
+        engine,
+        project,
+        spec,
+    } = *target;
     let mut sources = project_sources(engine, project, &query.services).await?;
     sort_by_spec(&mut sources, spec);
     if sources.is_empty() {
@@ -199,12 +214,15 @@ fn quiet_if_closed(err: io::Error) -> anyhow::Result<()> {
 
 /// `torq logs -f`: follow until Ctrl-C.
 async fn follow<W: Write>(
-    engine: &Engine,
-    project: &str,
-    spec: Option<&Project>,
+    target: &Target<'_>,
     query: &LogsQuery,
     out: W,
 ) -> anyhow::Result<LogsOutcome> {
+    let Target {
+        engine,
+        project,
+        spec,
+    } = *target;
     let options = FollowOptions {
         services: query.services.clone(),
         tail: query.tail,
