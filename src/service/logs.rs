@@ -99,9 +99,9 @@ pub(crate) async fn run<W: Write>(
         spec,
     };
     if query.follow {
-        follow(&target, query, out).await
+        target.follow(query, out).await
     } else {
-        read(&target, query, out).await
+        target.read(query, out).await
     }
 }
 
@@ -157,49 +157,71 @@ pub(crate) fn printer<W: Write>(
     LinePrinter::new(formatter, filter, out)
 }
 
-/// `torq logs` without `-f`: every container's log, merged by time.
-async fn read<W: Write>(
-    target: &Target<'_>,
-    query: &LogsQuery,
-    out: W,
-) -> anyhow::Result<LogsOutcome> {
-    let Target {
-        engine,
-        project,
-        spec,
-    } = *target;
-    let mut sources = project_sources(engine, project, &query.services).await?;
-    sort_by_spec(&mut sources, spec);
-    if sources.is_empty() {
-        return Ok(LogsOutcome::NoContainers);
-    }
-    let request = query.request(false, sources.len());
-    if query.stats {
-        let services = service_order(&sources);
-        let mut collector = StatsCollector::new(query.filter.clone(), &services);
-        let failures = read_merged(engine, &sources, request, &mut collector).await?;
-        return Ok(LogsOutcome::Stats {
-            stats: collector.into_stats(),
-            ended_early: ended_early(&sources, &failures),
-        });
-    }
-    let width = sources
-        .iter()
-        .map(|s| s.label.chars().count())
-        .max()
-        .unwrap_or(0);
-    let mut printer = printer(spec, query.format, width, query.filter.clone(), out);
-    match read_merged(engine, &sources, request, &mut printer).await {
-        Ok(failures) => {
-            printer.flush().or_else(quiet_if_closed)?;
-            Ok(LogsOutcome::Shown {
+impl Target<'_> {
+    /// `torq logs` without `-f`: every container's log, merged by time.
+    async fn read<W: Write>(&self, query: &LogsQuery, out: W) -> anyhow::Result<LogsOutcome> {
+        let (engine, project, spec) = (self.engine, self.project, self.spec);
+        let mut sources = project_sources(engine, project, &query.services).await?;
+        sort_by_spec(&mut sources, spec);
+        if sources.is_empty() {
+            return Ok(LogsOutcome::NoContainers);
+        }
+        let request = query.request(false, sources.len());
+        if query.stats {
+            let services = service_order(&sources);
+            let mut collector = StatsCollector::new(query.filter.clone(), &services);
+            let failures = read_merged(engine, &sources, request, &mut collector).await?;
+            return Ok(LogsOutcome::Stats {
+                stats: collector.into_stats(),
                 ended_early: ended_early(&sources, &failures),
+            });
+        }
+        let width = sources
+            .iter()
+            .map(|s| s.label.chars().count())
+            .max()
+            .unwrap_or(0);
+        let mut printer = printer(spec, query.format, width, query.filter.clone(), out);
+        match read_merged(engine, &sources, request, &mut printer).await {
+            Ok(failures) => {
+                printer.flush().or_else(quiet_if_closed)?;
+                Ok(LogsOutcome::Shown {
+                    ended_early: ended_early(&sources, &failures),
+                })
+            }
+            Err(err) if err.kind() == io::ErrorKind::BrokenPipe => Ok(LogsOutcome::Shown {
+                ended_early: Vec::new(),
+            }),
+            Err(err) => Err(err).context("cannot write the log lines"),
+        }
+    }
+
+    /// `torq logs -f`: follow until Ctrl-C.
+    async fn follow<W: Write>(&self, query: &LogsQuery, out: W) -> anyhow::Result<LogsOutcome> {
+        let (engine, project, spec) = (self.engine, self.project, self.spec);
+        let options = FollowOptions {
+            services: query.services.clone(),
+            tail: query.tail,
+            since: query.since,
+        };
+        if query.stats {
+            let services: Vec<String> = spec
+                .map(|s| s.services.keys().cloned().collect())
+                .unwrap_or_default();
+            let mut collector = StatsCollector::new(query.filter.clone(), &services);
+            let outcome = follow_until_interrupted(engine, project, &options, &mut collector).await;
+            outcome.map(|()| LogsOutcome::Stats {
+                stats: collector.into_stats(),
+                ended_early: Vec::new(),
+            })
+        } else {
+            let width = label_width(spec, &query.services);
+            let mut printer = printer(spec, query.format, width, query.filter.clone(), out);
+            follow_until_interrupted(engine, project, &options, &mut printer).await?;
+            Ok(LogsOutcome::Shown {
+                ended_early: Vec::new(),
             })
         }
-        Err(err) if err.kind() == io::ErrorKind::BrokenPipe => Ok(LogsOutcome::Shown {
-            ended_early: Vec::new(),
-        }),
-        Err(err) => Err(err).context("cannot write the log lines"),
     }
 }
 
@@ -209,42 +231,6 @@ fn quiet_if_closed(err: io::Error) -> anyhow::Result<()> {
         Ok(())
     } else {
         Err(err).context("cannot write the log lines")
-    }
-}
-
-/// `torq logs -f`: follow until Ctrl-C.
-async fn follow<W: Write>(
-    target: &Target<'_>,
-    query: &LogsQuery,
-    out: W,
-) -> anyhow::Result<LogsOutcome> {
-    let Target {
-        engine,
-        project,
-        spec,
-    } = *target;
-    let options = FollowOptions {
-        services: query.services.clone(),
-        tail: query.tail,
-        since: query.since,
-    };
-    if query.stats {
-        let services: Vec<String> = spec
-            .map(|s| s.services.keys().cloned().collect())
-            .unwrap_or_default();
-        let mut collector = StatsCollector::new(query.filter.clone(), &services);
-        let outcome = follow_until_interrupted(engine, project, &options, &mut collector).await;
-        outcome.map(|()| LogsOutcome::Stats {
-            stats: collector.into_stats(),
-            ended_early: Vec::new(),
-        })
-    } else {
-        let width = label_width(spec, &query.services);
-        let mut printer = printer(spec, query.format, width, query.filter.clone(), out);
-        follow_until_interrupted(engine, project, &options, &mut printer).await?;
-        Ok(LogsOutcome::Shown {
-            ended_early: Vec::new(),
-        })
     }
 }
 
