@@ -40,6 +40,7 @@ use thiserror::Error;
 
 use super::Engine;
 use crate::compose::model::{Build, Project, Service};
+use crate::compose::select::{check_services, NoSuchService};
 use crate::progress::{Event, Phase, Reporter};
 pub use self_image::{is_self_image, Executable, SelfImageError};
 
@@ -312,8 +313,8 @@ impl fmt::Display for ImageFailure {
 #[derive(Debug, Error)]
 pub enum BuildError {
     /// A selected service is not in the project.
-    #[error("no such service: {name}{hint}")]
-    UnknownService { name: String, hint: String },
+    #[error(transparent)]
+    UnknownService(#[from] NoSuchService),
 
     /// A service says neither what to run nor how to build it.
     #[error("service {service:?} has neither `image:` nor `build:`, so there is nothing to run")]
@@ -589,20 +590,7 @@ fn select_services<'p>(
     project: &'p Project,
     names: &[String],
 ) -> Result<Vec<&'p Service>, BuildError> {
-    for name in names {
-        if !project.services.contains_key(name) {
-            let hint = if project.disabled_services.contains_key(name) {
-                " (its profile is not enabled: add --profile)".to_string()
-            } else {
-                let known: Vec<&str> = project.services.keys().map(String::as_str).collect();
-                format!(" (services: {})", known.join(", "))
-            };
-            return Err(BuildError::UnknownService {
-                name: name.clone(),
-                hint,
-            });
-        }
-    }
+    check_services(project, names)?;
     Ok(project
         .services
         .values()
