@@ -24,8 +24,8 @@
 //! `pull_policy` never reach the request, so they never change the hash.
 
 pub mod create;
-pub mod files;
-pub mod hooks;
+pub(crate) mod files;
+pub(crate) mod hooks;
 pub mod options;
 pub mod resources;
 mod values;
