@@ -26,6 +26,7 @@ pub(crate) mod merge;
 pub mod model;
 pub(crate) mod normalize;
 pub(crate) mod paths;
+pub mod select;
 pub mod syntax;
 pub(crate) mod validate;
 pub(crate) mod yaml;
@@ -40,11 +41,11 @@ pub use model::Project;
 use error::{FileId, Sources};
 use yaml::{Node, Value};
 
-/// A spec given as text rather than a file: the application's own stack,
-/// used when no spec file is given or found.
+/// A spec compiled into the application (the Torq stack's, handed in by the
+/// CLI): loaded when no spec file is given or found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FallbackSpec {
-    /// How the spec is named in messages.
+pub struct BuiltinSpec {
+    /// How the spec is named in messages (`compose/torq.yaml (embedded)`).
     pub name: &'static str,
     pub text: &'static str,
 }
@@ -62,13 +63,13 @@ pub struct LoadOptions {
     pub env_files: Vec<PathBuf>,
     /// `--profile`.
     pub profiles: Vec<String>,
+    /// The spec to load when discovery finds none (none: that is an error).
+    pub builtin: Option<BuiltinSpec>,
     /// Where discovery starts (the process's working directory).
     pub working_dir: PathBuf,
     /// The process environment used for interpolation (passed in, so loading is
     /// a pure function of its inputs).
     pub environment: IndexMap<String, String>,
-    /// The spec loaded when no file is given or found (none: that is an error).
-    pub fallback: Option<FallbackSpec>,
 }
 
 /// Loads, interpolates, merges, validates and normalizes the project.
@@ -93,15 +94,16 @@ pub fn load(options: &LoadOptions) -> Result<Project, SpecError> {
     let mut loader = loader::Loader::new(working_dir.clone(), home);
     let mut documents: Vec<(FileId, Vec<Node>)> = Vec::new();
     if spec_files.is_empty() {
-        let Some(fallback) = options.fallback else {
-            return Err(SpecError::new(format!(
-                "no spec file found in {} or its parents (compose.yaml, docker-compose.yaml, ...); pass -f FILE",
+        let builtin = options.builtin.ok_or_else(|| {
+            SpecError::new(format!(
+                "no spec file found: none of {} in {} or a parent directory (give one with -f)",
+                discover::SPEC_FILE_NAMES.join(", "),
                 working_dir.display()
-            )));
-        };
+            ))
+        })?;
         let id = loader
             .sources
-            .add(Path::new(""), fallback.name.into(), fallback.text.into());
+            .add(Path::new(""), builtin.name.into(), builtin.text.into());
         documents.push((id, loader.parse(id)?));
     }
     for file in &spec_files {
