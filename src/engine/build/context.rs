@@ -183,7 +183,7 @@ pub fn prepare_directory(
         .ok()
         .map(slash_path);
 
-    let mut matcher = read_ignore_file(dir, &dockerfile_path)?;
+    let mut matcher = read_ignore_file(dir, Some(&dockerfile_path))?;
     matcher.keep_always(".dockerignore");
     if let Some(rel) = &inside {
         matcher.keep_always(rel);
@@ -198,10 +198,29 @@ pub fn prepare_directory(
     }
 }
 
-fn read_ignore_file(dir: &Path, dockerfile: &Path) -> Result<IgnoreMatcher, ContextError> {
-    let mut specific = dockerfile.as_os_str().to_os_string();
-    specific.push(".dockerignore");
-    let candidates = [PathBuf::from(specific), dir.join(".dockerignore")];
+/// Lists the files of `dir` for a build whose Dockerfile is `text`
+/// (`build.dockerfile_inline`): the Dockerfile travels in the archive under
+/// a generated name, and `.dockerignore` at the context root applies.
+pub fn prepare_inline(dir: &Path, text: &str) -> Result<PreparedContext, ContextError> {
+    if !dir.is_dir() {
+        return Err(ContextError::MissingContext(dir.to_path_buf()));
+    }
+    let mut matcher = read_ignore_file(dir, None)?;
+    matcher.keep_always(".dockerignore");
+    let mut entries = Vec::new();
+    walk(dir, "", &ParentMatches::default(), &matcher, &mut entries)?;
+    add_generated_dockerfile(entries, text.as_bytes().to_vec())
+}
+
+/// The ignore file: `<Dockerfile>.dockerignore` when it exists (as BuildKit
+/// does), else `.dockerignore` at the context root.
+fn read_ignore_file(dir: &Path, dockerfile: Option<&Path>) -> Result<IgnoreMatcher, ContextError> {
+    let specific = dockerfile.map(|d| {
+        let mut specific = d.as_os_str().to_os_string();
+        specific.push(".dockerignore");
+        PathBuf::from(specific)
+    });
+    let candidates = specific.into_iter().chain([dir.join(".dockerignore")]);
     let Some(file) = candidates.into_iter().find(|p| p.is_file()) else {
         return Ok(IgnoreMatcher::default());
     };
@@ -274,10 +293,20 @@ fn walk(
 /// generated name, listed in `.dockerignore` so the engine drops it (and the
 /// ignore file) from the files a `COPY .` sees — what the Docker CLI does.
 fn add_outside_dockerfile(
-    mut entries: Vec<Entry>,
+    entries: Vec<Entry>,
     dockerfile: &Path,
 ) -> Result<PreparedContext, ContextError> {
     let data = fs::read(dockerfile).map_err(read_error(dockerfile))?;
+    add_generated_dockerfile(entries, data)
+}
+
+/// Adds a Dockerfile that is not a file of the context (one outside it, or
+/// an inline one) under a generated name, and lists that name in the
+/// archive's `.dockerignore` so `COPY .` does not copy it.
+fn add_generated_dockerfile(
+    mut entries: Vec<Entry>,
+    data: Vec<u8>,
+) -> Result<PreparedContext, ContextError> {
     let digest = hex::encode(Sha256::digest(&data));
     let name = format!(".dockerfile.{}", &digest[..20]);
 

@@ -25,8 +25,10 @@
 //! build is reported with its failing step, the engine's message and the
 //! step's last output lines.
 
+pub(crate) mod buildkit;
 pub mod context;
 pub mod dockerignore;
+pub(crate) mod request;
 pub mod self_image;
 
 use std::collections::{HashMap, VecDeque};
@@ -39,7 +41,10 @@ use indexmap::IndexMap;
 use thiserror::Error;
 
 use super::Engine;
-use crate::compose::model::{Build, Project, Service};
+use crate::compose::model::{Build, FileObject, Project, Service};
+use buildkit::Builder;
+use request::{BuilderKind, EngineRequest, RequestInput};
+pub use buildkit::BUILDKIT_ENV;
 use crate::ui::{Event, Phase, Reporter};
 pub use self_image::{is_self_image, Executable, SelfImageError};
 
@@ -220,6 +225,8 @@ pub enum FailureReason {
     Pull { message: String, hint: String },
     /// The build context could not be assembled or sent.
     Context(String),
+    /// The `build:` section asks for something the builder cannot do.
+    Unsupported(String),
     /// The build failed: the failing step (`Step 2/5 : RUN …`), the engine's
     /// message and the step's last output lines.
     Step {
@@ -247,7 +254,9 @@ impl ImageFailure {
             FailureReason::Pull { message, .. } => {
                 format!("cannot pull {}: {}", self.reference, first_line(message))
             }
-            FailureReason::Context(msg) | FailureReason::Engine(msg) => first_line(msg),
+            FailureReason::Context(msg)
+            | FailureReason::Engine(msg)
+            | FailureReason::Unsupported(msg) => first_line(msg),
             FailureReason::Step {
                 step: Some(step), ..
             } => format!("at {step}"),
@@ -281,6 +290,9 @@ impl fmt::Display for ImageFailure {
             ),
             FailureReason::Engine(msg) => {
                 write!(f, "image {} of {who}: engine error: {msg}", self.reference)
+            }
+            FailureReason::Unsupported(msg) => {
+                write!(f, "image {} of {who} cannot be built: {msg}", self.reference)
             }
             FailureReason::Step {
                 step,
@@ -447,9 +459,23 @@ pub async fn ensure_images_with(
         0 => DEFAULT_PARALLEL_BUILDS,
         n => n,
     };
+    let builder = match to_build.is_empty() {
+        true => None,
+        false => Some(buildkit::choose(engine).await),
+    };
+    let builder = builder.as_ref();
+    let secrets = &project.secrets;
     let results: Vec<(ImagePlan, Result<String, FailureReason>)> = futures::stream::iter(to_build)
         .map(|plan| async move {
-            let result = build_image(engine, &plan, options, reporter).await;
+            let run = BuildRun {
+                engine,
+                plan: &plan,
+                options,
+                builder,
+                secrets,
+                reporter,
+            };
+            let result = build_image(&run).await;
             (plan, result)
         })
         .buffer_unordered(parallel)
@@ -776,94 +802,113 @@ async fn run_pull(
     }
 }
 
+/// One image build and everything it needs.
+struct BuildRun<'a> {
+    engine: &'a Engine,
+    plan: &'a ImagePlan,
+    options: &'a BuildOptions,
+    /// The builder chosen for this run (always set when something is built).
+    builder: Option<&'a Builder>,
+    /// The project's top-level secrets, for `build.secrets`.
+    secrets: &'a IndexMap<String, FileObject>,
+    reporter: &'a dyn Reporter,
+}
+
+impl BuildRun<'_> {
+    fn subject(&self) -> String {
+        self.plan.services.first().cloned().unwrap_or_default()
+    }
+
+    fn output(&self, line: String) {
+        self.reporter.report(Event::BuildOutput {
+            subject: self.subject(),
+            line,
+        });
+    }
+
+    fn progress(&self, phase: Phase, detail: String) {
+        for service in &self.plan.services {
+            self.reporter.progress(service, phase, Some(detail.clone()));
+        }
+    }
+}
+
 /// Builds one image and returns its id.
-async fn build_image(
-    engine: &Engine,
-    plan: &ImagePlan,
-    options: &BuildOptions,
-    reporter: &dyn Reporter,
-) -> Result<String, FailureReason> {
-    let result = run_build(engine, plan, options, reporter).await;
+async fn build_image(run: &BuildRun<'_>) -> Result<String, FailureReason> {
+    let result = run_build(run).await;
     match &result {
         Ok(id) => {
-            let detail = format!("{} {}", plan.reference, short_id(id));
-            for service in &plan.services {
-                reporter.progress(service, Phase::Built, Some(detail.clone()));
-            }
-            if let ImageSource::SelfImage(_) = plan.source {
-                prune_self_images(engine, plan, id, options, reporter).await;
+            run.progress(
+                Phase::Built,
+                format!("{} {}", run.plan.reference, short_id(id)),
+            );
+            if let ImageSource::SelfImage(_) = run.plan.source {
+                prune_self_images(run.engine, run.plan, id, run.options, run.reporter).await;
             }
         }
-        Err(reason) => report_plan_failure(reporter, plan, reason),
+        Err(reason) => report_plan_failure(run.reporter, run.plan, reason),
     }
     result
 }
 
-async fn run_build(
-    engine: &Engine,
-    plan: &ImagePlan,
-    options: &BuildOptions,
-    reporter: &dyn Reporter,
-) -> Result<String, FailureReason> {
-    let (context, request) = match &plan.source {
-        ImageSource::Build(build) => {
-            let dir = build.context.clone();
-            let dockerfile = build.dockerfile.clone();
-            let context = tokio::task::spawn_blocking(move || {
-                context::prepare_directory(&dir, dockerfile.as_deref())
-            })
-            .await
-            .map_err(|e| FailureReason::Context(e.to_string()))?
-            .map_err(|e| FailureReason::Context(error_text(&e)))?;
-            let request = build_request(&plan.reference, &context.dockerfile, build, options);
-            (context, request)
-        }
-        ImageSource::SelfImage(exe) => {
-            let context = exe.context();
-            let request = self_image_request(&plan.reference, &context.dockerfile, exe, options);
-            (context, request)
-        }
+async fn run_build(run: &BuildRun<'_>) -> Result<String, FailureReason> {
+    let plan = run.plan;
+    let (context, build) = match &plan.source {
+        ImageSource::Build(build) => (prepare_context(build).await?, Some(build.as_ref())),
+        ImageSource::SelfImage(exe) => (exe.context(), None),
         ImageSource::Existing => {
             return Err(FailureReason::Missing {
-                hint: plan.missing_hint(options.policy),
+                hint: plan.missing_hint(run.options.policy),
             })
         }
     };
-
-    let detail = format!("{} ({})", plan.reference, context.summary());
-    for service in &plan.services {
-        reporter.progress(service, Phase::Building, Some(detail.clone()));
-    }
-    let subject = plan.services.first().cloned().unwrap_or_default();
-    let (archive, writer) = context::into_stream(context);
-    let mut log = BuildLog::default();
-    let mut failure = None;
-    {
-        let mut output =
-            engine
-                .docker()
-                .build_image(request, None, Some(bollard::body_try_stream(archive)));
-        while let Some(item) = output.next().await {
-            match item {
-                Ok(info) => {
-                    for line in log.record(&info) {
-                        reporter.report(Event::BuildOutput {
-                            subject: subject.clone(),
-                            line,
-                        });
-                    }
-                }
-                Err(bollard::errors::Error::DockerStreamError { error }) => {
-                    failure = Some(log.failure(error));
-                    break;
-                }
-                Err(other) => {
-                    failure = Some(FailureReason::Engine(error_text(&other)));
-                    break;
-                }
+    // The self image is one COPY into `FROM scratch`: the classic builder
+    // does it without shipping the executable through a BuildKit upload.
+    let mut kind = match (build, run.builder) {
+        (Some(_), Some(builder)) => builder.kind,
+        _ => BuilderKind::Classic,
+    };
+    let mut request = engine_request_for(run, &context, build, kind)?;
+    let session = match kind {
+        BuilderKind::BuildKit => match open_session(run, &mut request).await {
+            Ok(session) => Some(session),
+            Err(reason) => {
+                run.reporter.report(Event::Warning(format!(
+                    "{}: {reason}; building with the classic builder",
+                    plan.reference
+                )));
+                kind = BuilderKind::Classic;
+                request = engine_request_for(run, &context, build, kind)?;
+                None
             }
-        }
+        },
+        BuilderKind::Classic => None,
+    };
+    announce_builder(run, kind);
+    for warning in &request.warnings {
+        run.reporter
+            .report(Event::Warning(format!("{}: {warning}", plan.reference)));
     }
+    run.progress(
+        Phase::Building,
+        format!("{} ({})", plan.reference, context.summary()),
+    );
+    let (archive, writer) = context::into_stream(context);
+    let client = buildkit::with_query(
+        run.engine.docker(),
+        kind == BuilderKind::BuildKit,
+        request::encode_query(&request.extra_query),
+    );
+    let output = client.build_image(
+        request.options.clone(),
+        None,
+        Some(bollard::body_try_stream(archive)),
+    );
+    let failure = match kind {
+        BuilderKind::BuildKit => follow_buildkit(run, output).await,
+        BuilderKind::Classic => follow_classic(run, output).await,
+    };
+    drop(session);
     // The upload ends once the request is gone; its own error explains a
     // broken request better than the engine's.
     let written = writer.await;
@@ -877,57 +922,200 @@ async fn run_build(
         }
         (Some(reason), _) => Err(reason),
         (None, Ok(Err(io))) => Err(FailureReason::Context(io.to_string())),
-        (None, _) => match image_id(engine, &plan.reference).await {
-            Ok(Some(id)) => Ok(id),
-            Ok(None) => Err(FailureReason::Engine(format!(
-                "the build finished but the engine has no image {}",
-                plan.reference
-            ))),
-            Err(err) => Err(FailureReason::Engine(error_text(&err))),
-        },
+        (None, _) => finish_image(run, &request.tags).await,
     }
 }
 
-/// The engine's build parameters for a `build:` section.
-fn build_request(
-    reference: &str,
-    dockerfile: &str,
-    build: &Build,
-    options: &BuildOptions,
-) -> bollard::query_parameters::BuildImageOptions {
-    // forcerm: a failed step leaves no stopped intermediate container behind.
-    let mut request = BuildImageOptionsBuilder::default()
-        .dockerfile(dockerfile)
-        .t(reference)
-        .rm(true)
-        .forcerm(true)
-        .nocache(options.no_cache);
-    let args: HashMap<String, String> = build
-        .args
-        .iter()
-        .filter_map(|(k, v)| v.as_ref().map(|v| (k.clone(), v.clone())))
-        .collect();
-    if !args.is_empty() {
-        request = request.buildargs(&args);
+/// The context archive's entries for a `build:` section.
+async fn prepare_context(build: &Build) -> Result<context::PreparedContext, FailureReason> {
+    let dir = build.context.clone();
+    let dockerfile = build.dockerfile.clone();
+    let inline = request::dockerfile_inline(build);
+    tokio::task::spawn_blocking(move || match inline {
+        Some(text) => context::prepare_inline(&dir, &text),
+        None => context::prepare_directory(&dir, dockerfile.as_deref()),
+    })
+    .await
+    .map_err(|e| FailureReason::Context(e.to_string()))?
+    .map_err(|e| FailureReason::Context(error_text(&e)))
+}
+
+/// The engine request for this build on builder `kind`.
+fn engine_request_for(
+    run: &BuildRun<'_>,
+    context: &context::PreparedContext,
+    build: Option<&Build>,
+    kind: BuilderKind,
+) -> Result<EngineRequest, FailureReason> {
+    match (&run.plan.source, build) {
+        (ImageSource::SelfImage(exe), _) => Ok(EngineRequest {
+            options: self_image_request(&run.plan.reference, &context.dockerfile, exe, run.options),
+            extra_query: Vec::new(),
+            tags: Vec::new(),
+            provided: Default::default(),
+            warnings: Vec::new(),
+        }),
+        (_, Some(build)) => request::engine_request(&RequestInput {
+            reference: &run.plan.reference,
+            dockerfile: &context.dockerfile,
+            build,
+            secrets: run.secrets,
+            builder: kind,
+            platform: run.builder.map_or("linux/amd64", |b| b.platform.as_str()),
+            no_cache: run.options.no_cache,
+        })
+        .map_err(FailureReason::Unsupported),
+        _ => Err(FailureReason::Missing {
+            hint: run.plan.missing_hint(run.options.policy),
+        }),
     }
-    if let Some(target) = &build.target {
-        request = request.target(target);
+}
+
+/// Opens the BuildKit session this build's request names.
+async fn open_session(
+    run: &BuildRun<'_>,
+    request: &mut EngineRequest,
+) -> Result<buildkit::session::Session, String> {
+    let api = run.builder.map_or("1.41", |b| b.api.as_str());
+    let provided = std::mem::take(&mut request.provided);
+    let session = buildkit::session::open(run.engine.host(), api, provided)
+        .await
+        .map_err(|e| e.to_string())?;
+    request.options.session = Some(session.id().to_string());
+    Ok(session)
+}
+
+/// Says which builder runs (shown with `-v`).
+fn announce_builder(run: &BuildRun<'_>, kind: BuilderKind) {
+    let why = match (run.builder, &run.plan.source) {
+        (_, ImageSource::SelfImage(_)) => "the self image is a single COPY".to_string(),
+        (Some(builder), _) if builder.kind == kind => builder.reason.clone(),
+        _ => "BuildKit is unavailable".to_string(),
+    };
+    tracing::debug!(image = %run.plan.reference, builder = kind.name(), %why);
+    run.output(format!("builder: {} ({why})", kind.name()));
+}
+
+/// The engine's answer to a build request.
+type BuildItem = Result<bollard::models::BuildInfo, bollard::errors::Error>;
+
+/// Follows a classic build's output; returns its failure, if any.
+async fn follow_classic(
+    run: &BuildRun<'_>,
+    output: impl futures::Stream<Item = BuildItem>,
+) -> Option<FailureReason> {
+    let mut output = std::pin::pin!(output);
+    let mut log = BuildLog::default();
+    while let Some(item) = output.next().await {
+        match item {
+            Ok(info) => {
+                for line in log.record(&info) {
+                    run.output(line);
+                }
+            }
+            Err(bollard::errors::Error::DockerStreamError { error }) => {
+                return Some(log.failure(error))
+            }
+            Err(other) => return Some(FailureReason::Engine(error_text(&other))),
+        }
     }
-    if !build.labels.is_empty() {
-        let labels: HashMap<String, String> = build
-            .labels
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        request = request.labels(&labels);
+    None
+}
+
+/// Follows a BuildKit build's trace: each step's start and end as progress,
+/// its output with `-v`; returns the failure with its step and output.
+async fn follow_buildkit(
+    run: &BuildRun<'_>,
+    output: impl futures::Stream<Item = BuildItem>,
+) -> Option<FailureReason> {
+    use bollard::models::BuildInfoAux;
+    let mut output = std::pin::pin!(output);
+    let mut trace = buildkit::progress::Trace::default();
+    while let Some(item) = output.next().await {
+        match item {
+            Ok(info) => {
+                if let Some(BuildInfoAux::BuildKit(status)) = &info.aux {
+                    for event in trace.record(status) {
+                        report_step(run, &event);
+                    }
+                }
+                if let Some(text) = &info.stream {
+                    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+                        run.output(line.to_string());
+                    }
+                }
+            }
+            Err(bollard::errors::Error::DockerStreamError { error }) => {
+                let failed = trace.failed_step();
+                return Some(FailureReason::Step {
+                    step: failed.as_ref().map(|f| f.step.clone()),
+                    message: error,
+                    output: failed.map(|f| f.output).unwrap_or_default(),
+                });
+            }
+            Err(other) => return Some(FailureReason::Engine(error_text(&other))),
+        }
     }
-    if let Some(network) = &build.network {
-        request = request.networkmode(network);
+    None
+}
+
+/// A step of the Dockerfile moves the service's progress line; BuildKit's
+/// bookkeeping steps and every output line show with `-v`.
+fn report_step(run: &BuildRun<'_>, event: &buildkit::progress::StepEvent) {
+    use buildkit::progress::StepEvent;
+    let line = event.line();
+    if event.is_internal() || matches!(event, StepEvent::Output { .. }) {
+        run.output(line);
+        return;
     }
-    if !build.cache_from.is_empty() {
-        request = request.cachefrom(&build.cache_from);
+    let detail = match event {
+        StepEvent::Cached { number, name } => format!("#{number} {name} CACHED"),
+        StepEvent::Done {
+            number,
+            name,
+            seconds,
+        } => format!("#{number} {name} DONE {seconds:.1}s"),
+        _ => line,
+    };
+    run.progress(Phase::Building, detail);
+}
+
+/// After a successful build: the extra tags, then the image's id.
+async fn finish_image(run: &BuildRun<'_>, tags: &[String]) -> Result<String, FailureReason> {
+    let reference = &run.plan.reference;
+    for tag in tags {
+        let (repo, tag_part) = split_tag(tag);
+        let options = bollard::query_parameters::TagImageOptionsBuilder::new()
+            .repo(repo)
+            .tag(tag_part)
+            .build();
+        if let Err(err) = run.engine.docker().tag_image(reference, Some(options)).await {
+            return Err(FailureReason::Engine(format!(
+                "tagging {reference} as {tag}: {}",
+                error_text(&err)
+            )));
+        }
+        run.output(format!("tagged {tag}"));
     }
-    request.build()
+    match image_id(run.engine, reference).await {
+        Ok(Some(id)) => Ok(id),
+        Ok(None) => Err(FailureReason::Engine(format!(
+            "the build finished but the engine has no image {reference}"
+        ))),
+        Err(err) => Err(FailureReason::Engine(error_text(&err))),
+    }
+}
+
+/// `repo:tag` → (`repo`, `tag`); no tag means `latest`.
+fn split_tag(reference: &str) -> (&str, &str) {
+    let name_start = reference.rfind('/').map_or(0, |i| i + 1);
+    match reference[name_start..].rfind(':') {
+        Some(i) => (
+            &reference[..name_start + i],
+            &reference[name_start + i + 1..],
+        ),
+        None => (reference, "latest"),
+    }
 }
 
 /// After a new self image is built: removes the older unused self images of

@@ -1,0 +1,148 @@
+//! Builds through the engine's BuildKit, over the Engine API: which builder
+//! runs ([`choose`]), and one BuildKit build ([`run`]).
+//!
+//! How a build runs: torq opens a BuildKit session on the engine
+//! ([`session`], serving build secrets and SSH agents), then posts the
+//! context archive to `POST /build` with `version=2` and the session's id.
+//! The engine's BuildKit (built into Docker 18.09+, no `buildx` needed)
+//! resolves `FROM` against the engine's own images first, so a locally built
+//! base image needs no registry. Progress comes back in the same response as
+//! `moby.buildkit.trace` messages, decoded by bollard's `buildkit` feature and
+//! read by [`progress::Trace`].
+//!
+//! bollard 0.21 starts its own session (registry credentials only) whenever
+//! a request says `version=2`; torq's session must be the one the build uses,
+//! so the request goes out as bollard's classic build and a request modifier
+//! on a per-build client switches it to `version=2` ([`with_query`]). The
+//! same modifier appends the query pairs bollard's options hold only one of.
+
+pub(crate) mod progress;
+pub(crate) mod session;
+
+use bollard::Docker;
+
+use super::request::BuilderKind;
+use super::Engine;
+
+/// The oldest API version whose engines have BuildKit (Docker 18.09).
+const BUILDKIT_API: (u32, u32) = (1, 39);
+
+/// The environment variable that turns BuildKit off (`TORQ_BUILDKIT=0`),
+/// as `DOCKER_BUILDKIT=0` does for docker.
+pub const BUILDKIT_ENV: &str = "TORQ_BUILDKIT";
+
+/// The builder for this run, why, and what BuildKit needs to know.
+#[derive(Debug, Clone)]
+pub(crate) struct Builder {
+    pub kind: BuilderKind,
+    /// Why this builder (for `-v`).
+    pub reason: String,
+    /// The engine's platform (`linux/amd64`): the only one it builds.
+    pub platform: String,
+    /// The negotiated API version (`1.41`).
+    pub api: String,
+}
+
+/// BuildKit when the engine has it and `TORQ_BUILDKIT` does not say `0`;
+/// the classic builder otherwise.
+pub(crate) async fn choose(engine: &Engine) -> Builder {
+    let api = engine.docker().client_version().to_string();
+    let version = engine.docker().version().await;
+    let (os, arch) = match &version {
+        Ok(v) => (
+            v.os.clone().unwrap_or_else(|| "linux".into()),
+            v.arch.clone().unwrap_or_else(|| "amd64".into()),
+        ),
+        Err(_) => ("linux".into(), std::env::consts::ARCH.replace("x86_64", "amd64")),
+    };
+    let platform = format!("{os}/{arch}");
+    let (kind, reason) = match std::env::var(BUILDKIT_ENV) {
+        Ok(value) if is_off(&value) => (
+            BuilderKind::Classic,
+            format!("{BUILDKIT_ENV}={value} asks for the classic builder"),
+        ),
+        _ if os != "linux" => (
+            BuilderKind::Classic,
+            format!("the engine runs {os} containers; BuildKit builds Linux images only"),
+        ),
+        _ if !api_at_least(&api, BUILDKIT_API) => (
+            BuilderKind::Classic,
+            format!("the engine's API {api} predates BuildKit (1.39)"),
+        ),
+        _ => (
+            BuilderKind::BuildKit,
+            format!("the engine (API {api}) has BuildKit built in"),
+        ),
+    };
+    Builder {
+        kind,
+        reason,
+        platform,
+        api,
+    }
+}
+
+/// `0`, `false`, `no` and `off` turn BuildKit off, as for `DOCKER_BUILDKIT`.
+fn is_off(value: &str) -> bool {
+    matches!(
+        value.trim().to_ascii_lowercase().as_str(),
+        "0" | "false" | "no" | "off"
+    )
+}
+
+fn api_at_least(api: &str, (major, minor): (u32, u32)) -> bool {
+    let mut parts = api.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
+    let have = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    have >= (major, minor)
+}
+
+/// A client for one build request: `version=2` when `buildkit`, and `extra`
+/// (an encoded query string) appended to the `/build` request's query.
+pub(crate) fn with_query(docker: &Docker, buildkit: bool, extra: String) -> Docker {
+    docker.clone().with_request_modifier(move |mut request| {
+        if !request.uri().path().ends_with("/build") {
+            return request;
+        }
+        let uri = request.uri().to_string();
+        let (base, query) = uri.split_once('?').unwrap_or((uri.as_str(), ""));
+        let mut pairs: Vec<String> = query
+            .split('&')
+            .filter(|p| !p.is_empty())
+            .map(|p| match (buildkit, p) {
+                (true, "version=1") => "version=2".to_string(),
+                _ => p.to_string(),
+            })
+            .collect();
+        if !extra.is_empty() {
+            pairs.push(extra.clone());
+        }
+        let rewritten = format!("{base}?{}", pairs.join("&"));
+        if let Ok(parsed) = rewritten.parse() {
+            *request.uri_mut() = parsed;
+        }
+        request
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_versions_compare_numerically() {
+        assert!(api_at_least("1.41", BUILDKIT_API));
+        assert!(api_at_least("1.39", BUILDKIT_API));
+        assert!(!api_at_least("1.38", BUILDKIT_API));
+        assert!(api_at_least("2.0", BUILDKIT_API));
+    }
+
+    #[test]
+    fn buildkit_is_turned_off_as_docker_does() {
+        for off in ["0", "false", "NO", " off "] {
+            assert!(is_off(off), "{off}");
+        }
+        for on in ["1", "true", ""] {
+            assert!(!is_off(on), "{on}");
+        }
+    }
+}
