@@ -39,14 +39,20 @@ fn a_cache_mount_is_seen_by_the_next_build_of_a_rebuilt_step() {
         "FROM {{image}}\nARG RUN_ID\nRUN --mount=type=cache,id={cache},target=/cache \
          echo \"$RUN_ID\" >> /cache/runs && cp /cache/runs /runs\n"
     );
-    let spec = |run: &str| format!("services:\n  app:\n    build:\n      context: .\n      args: {{RUN_ID: {run}}}\n");
+    let spec = |run: &str| {
+        format!("services:\n  app:\n    build:\n      context: .\n      args: {{RUN_ID: {run}}}\n")
+    };
     let project = project_with("bk-cache", &spec("first"), &dockerfile);
     let image = default_tag(&project, "app");
     let _images = ImageGuard(vec![image.clone()]);
 
     let first = project.torq(&["build", "-v"]);
     first.assert_code(0);
-    assert!(first.output().contains("builder: BuildKit"), "{}", first.output());
+    assert!(
+        first.output().contains("builder: BuildKit"),
+        "{}",
+        first.output()
+    );
     assert_eq!(read_file(&image, "/runs").trim(), "first");
 
     // A changed argument: the RUN step runs again, and finds the first run's file.
@@ -65,13 +71,17 @@ fn a_cache_mount_is_seen_by_the_next_build_of_a_rebuilt_step() {
 fn build_secrets_are_readable_in_run_and_absent_from_every_layer() {
     let from_file = format!("file-secret-{}", unique_project("s"));
     let from_env = format!("env-secret-{}", unique_project("s"));
-    // The step records the secrets' digests, never their values.
-    let dockerfile = "FROM {image}\nRUN --mount=type=secret,id=token --mount=type=secret,id=api_key \
-                      sha256sum /run/secrets/token /run/secrets/api_key > /sums\n";
+    // The step records the secrets' digests, never their values. BuildKit's
+    // cache key ignores secret values: a unique word makes the step run.
+    let dockerfile = format!(
+        "FROM {{image}}\nRUN --mount=type=secret,id=token --mount=type=secret,id=api_key \
+         echo {} > /run-id && sha256sum /run/secrets/token /run/secrets/api_key > /sums\n",
+        unique_project("run")
+    );
     let yaml = "services:\n  app:\n    build:\n      context: .\n      secrets:\n        - token\n        \
                 - source: key\n          target: api_key\nsecrets:\n  token:\n    file: ./token.txt\n  \
                 key:\n    environment: TORQ_TEST_BUILD_SECRET\n";
-    let project = project_with("bk-secrets", yaml, dockerfile);
+    let project = project_with("bk-secrets", yaml, &dockerfile);
     std::fs::write(project.dir.path().join("token.txt"), &from_file).expect("write token.txt");
     let image = default_tag(&project, "app");
     let _images = ImageGuard(vec![image.clone()]);
@@ -86,7 +96,10 @@ fn build_secrets_are_readable_in_run_and_absent_from_every_layer() {
     );
     result.assert_code(0);
     let sums = read_file(&image, "/sums");
-    for (secret, path) in [(&from_file, "/run/secrets/token"), (&from_env, "/run/secrets/api_key")] {
+    for (secret, path) in [
+        (&from_file, "/run/secrets/token"),
+        (&from_env, "/run/secrets/api_key"),
+    ] {
         let digest = hex::encode(Sha256::digest(secret.as_bytes()));
         assert!(
             sums.contains(&format!("{digest}  {path}")),
@@ -98,7 +111,10 @@ fn build_secrets_are_readable_in_run_and_absent_from_every_layer() {
     let saved = docker(&["save", &image]);
     assert!(saved.status.success(), "docker save {image} failed");
     let layers = layer_contents(&saved.stdout);
-    assert!(!layers.is_empty(), "docker save {image} holds no layer file");
+    assert!(
+        !layers.is_empty(),
+        "docker save {image} holds no layer file"
+    );
     for secret in [&from_file, &from_env] {
         assert!(
             !contains(&saved.stdout, secret.as_bytes()),
@@ -144,7 +160,8 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 
 #[test]
 fn a_multi_stage_build_honors_target_and_args() {
-    let dockerfile = "FROM {image} AS builder\nARG FLAVOR=plain\nRUN echo \"built-$FLAVOR\" > /artifact\n\
+    let dockerfile =
+        "FROM {image} AS builder\nARG FLAVOR=plain\nRUN echo \"built-$FLAVOR\" > /artifact\n\
                       FROM {image} AS runtime\nCOPY --from=builder /artifact /artifact\n\
                       FROM runtime AS debug\nRUN echo debug > /debug\n";
     let yaml = "services:\n  app:\n    build:\n      context: .\n      target: runtime\n      \
@@ -165,9 +182,8 @@ fn a_multi_stage_build_honors_target_and_args() {
 #[test]
 fn a_failing_run_is_reported_with_its_command_and_output() {
     let marker = unique_project("out");
-    let dockerfile = format!(
-        "FROM {{image}}\nRUN echo \"{marker}\" && echo second-line && exit 3\n"
-    );
+    let dockerfile =
+        format!("FROM {{image}}\nRUN echo \"{marker}\" && echo second-line && exit 3\n");
     let project = project_with("bk-fail", "services:\n  app:\n    build: .\n", &dockerfile);
     let _images = ImageGuard(vec![default_tag(&project, "app")]);
 
@@ -175,19 +191,31 @@ fn a_failing_run_is_reported_with_its_command_and_output() {
     result.assert_code(2);
     let all = result.output();
     assert!(
-        all.contains(&format!("[2/2] RUN echo \"{marker}\" && echo second-line && exit 3")),
+        all.contains(&format!(
+            "[2/2] RUN echo \"{marker}\" && echo second-line && exit 3"
+        )),
         "the failing step is not named:\n{all}"
     );
-    assert!(all.contains("exit code: 3"), "the exit code is missing:\n{all}");
+    assert!(
+        all.contains("exit code: 3"),
+        "the exit code is missing:\n{all}"
+    );
     assert!(all.contains("last output of the step"), "{all}");
-    assert!(all.contains(&format!("    {marker}\n")), "the step's output is missing:\n{all}");
+    assert!(
+        all.contains(&format!("    {marker}\n")),
+        "the step's output is missing:\n{all}"
+    );
     assert!(all.contains("    second-line"), "{all}");
 }
 
 #[test]
 fn torq_buildkit_0_builds_with_the_classic_builder() {
     let dockerfile = "FROM {image}\nRUN echo classic > /built-by\n";
-    let project = project_with("bk-classic", "services:\n  app:\n    build: .\n", dockerfile);
+    let project = project_with(
+        "bk-classic",
+        "services:\n  app:\n    build: .\n",
+        dockerfile,
+    );
     let image = default_tag(&project, "app");
     let _images = ImageGuard(vec![image.clone()]);
 
@@ -196,9 +224,15 @@ fn torq_buildkit_0_builds_with_the_classic_builder() {
     let result = crate::support::run_with_deadline(cmd, crate::support::COMMAND_DEADLINE);
     result.assert_code(0);
     let all = result.output();
-    assert!(all.contains("builder: the classic builder (TORQ_BUILDKIT=0"), "{all}");
+    assert!(
+        all.contains("builder: the classic builder (TORQ_BUILDKIT=0"),
+        "{all}"
+    );
     // The classic builder's own output, not BuildKit's steps.
-    assert!(all.contains("Step 2/2 : RUN echo classic > /built-by"), "{all}");
+    assert!(
+        all.contains("Step 2/2 : RUN echo classic > /built-by"),
+        "{all}"
+    );
     assert_eq!(read_file(&image, "/built-by").trim(), "classic");
 
     // What only BuildKit can do is refused, not dropped.

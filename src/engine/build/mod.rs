@@ -42,10 +42,11 @@ use thiserror::Error;
 
 use super::Engine;
 use crate::compose::model::{Build, FileObject, Project, Service};
-use buildkit::Builder;
-use request::{BuilderKind, EngineRequest, RequestInput};
-pub use buildkit::BUILDKIT_ENV;
 use crate::ui::{Event, Phase, Reporter};
+use buildkit::Builder;
+pub use buildkit::BUILDKIT_ENV;
+pub use request::BuilderKind;
+use request::{EngineRequest, RequestInput};
 pub use self_image::{is_self_image, Executable, SelfImageError};
 
 /// Builds that run at once by default.
@@ -86,6 +87,9 @@ pub struct BuildOptions {
     /// How much older than a newly built self image an unused one must be to
     /// be removed (default: [`self_image::prune::GRACE`]).
     pub self_image_prune_grace: Option<std::time::Duration>,
+    /// The builder to use; `None` chooses BuildKit when the engine has it and
+    /// `TORQ_BUILDKIT` does not turn it off.
+    pub builder: Option<BuilderKind>,
 }
 
 impl From<BuildPolicy> for BuildOptions {
@@ -292,7 +296,11 @@ impl fmt::Display for ImageFailure {
                 write!(f, "image {} of {who}: engine error: {msg}", self.reference)
             }
             FailureReason::Unsupported(msg) => {
-                write!(f, "image {} of {who} cannot be built: {msg}", self.reference)
+                write!(
+                    f,
+                    "image {} of {who} cannot be built: {msg}",
+                    self.reference
+                )
             }
             FailureReason::Step {
                 step,
@@ -461,7 +469,7 @@ pub async fn ensure_images_with(
     };
     let builder = match to_build.is_empty() {
         true => None,
-        false => Some(buildkit::choose(engine).await),
+        false => Some(buildkit::choose(engine, options.builder).await),
     };
     let builder = builder.as_ref();
     let secrets = &project.secrets;
@@ -1089,7 +1097,12 @@ async fn finish_image(run: &BuildRun<'_>, tags: &[String]) -> Result<String, Fai
             .repo(repo)
             .tag(tag_part)
             .build();
-        if let Err(err) = run.engine.docker().tag_image(reference, Some(options)).await {
+        if let Err(err) = run
+            .engine
+            .docker()
+            .tag_image(reference, Some(options))
+            .await
+        {
             return Err(FailureReason::Engine(format!(
                 "tagging {reference} as {tag}: {}",
                 error_text(&err)

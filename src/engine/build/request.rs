@@ -145,10 +145,12 @@ pub(crate) fn engine_request(input: &RequestInput) -> Result<EngineRequest, Stri
 fn refuse_unsupported(input: &RequestInput) -> Result<(), String> {
     let build = input.build;
     if build.other.contains_key("additional_contexts") {
-        return Err("`build.additional_contexts` cannot be honored: the engine's build API \
+        return Err(
+            "`build.additional_contexts` cannot be honored: the engine's build API \
                     (POST /build) has no named contexts; copy the files into the context or \
                     build the other image first and use it with `FROM`"
-            .into());
+                .into(),
+        );
     }
     let platforms = strings(build, "platforms");
     if let Some(other) = platforms.iter().find(|p| p.as_str() != input.platform) {
@@ -325,17 +327,24 @@ mod tests {
 
     #[test]
     fn compose_keys_become_query_parameters() {
-        let mut build = Build::default();
-        build.target = Some("runtime".into());
+        let mut build = Build {
+            target: Some("runtime".into()),
+            ..Build::default()
+        };
         build.other.insert("shm_size".into(), json!("1048576"));
         build.other.insert("no_cache".into(), json!(true));
         build.other.insert("pull".into(), json!(true));
+        build.other.insert(
+            "extra_hosts".into(),
+            json!(["db=10.0.0.2", "cache=10.0.0.3"]),
+        );
         build
             .other
-            .insert("extra_hosts".into(), json!(["db=10.0.0.2", "cache=10.0.0.3"]));
-        build.other.insert("platforms".into(), json!(["linux/amd64"]));
+            .insert("platforms".into(), json!(["linux/amd64"]));
         build.other.insert("tags".into(), json!(["p/web:1"]));
-        build.other.insert("cache_to".into(), json!(["type=inline"]));
+        build
+            .other
+            .insert("cache_to".into(), json!(["type=inline"]));
         let none = IndexMap::new();
         let request = engine_request(&input(&build, &none, BuilderKind::BuildKit)).unwrap();
         assert_eq!(request.options.target, "runtime");
@@ -349,7 +358,11 @@ mod tests {
             "extrahosts=db%3A10.0.0.2&extrahosts=cache%3A10.0.0.3"
         );
         assert_eq!(request.warnings.len(), 1);
-        assert!(request.warnings[0].contains("cache_to"), "{:?}", request.warnings);
+        assert!(
+            request.warnings[0].contains("cache_to"),
+            "{:?}",
+            request.warnings
+        );
     }
 
     #[test]
@@ -396,9 +409,14 @@ mod tests {
     fn what_cannot_be_honored_is_refused() {
         let none = IndexMap::new();
         let mut build = Build::default();
-        build.other.insert("platforms".into(), json!(["linux/arm64"]));
+        build
+            .other
+            .insert("platforms".into(), json!(["linux/arm64"]));
         let err = engine_request(&input(&build, &none, BuilderKind::BuildKit)).unwrap_err();
-        assert!(err.contains("linux/arm64") && err.contains("linux/amd64"), "{err}");
+        assert!(
+            err.contains("linux/arm64") && err.contains("linux/amd64"),
+            "{err}"
+        );
         let mut build = Build::default();
         build
             .other

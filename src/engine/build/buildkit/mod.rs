@@ -43,9 +43,9 @@ pub(crate) struct Builder {
     pub api: String,
 }
 
-/// BuildKit when the engine has it and `TORQ_BUILDKIT` does not say `0`;
-/// the classic builder otherwise.
-pub(crate) async fn choose(engine: &Engine) -> Builder {
+/// `forced` when given; else BuildKit when the engine has it and
+/// `TORQ_BUILDKIT` does not say `0`; the classic builder otherwise.
+pub(crate) async fn choose(engine: &Engine, forced: Option<BuilderKind>) -> Builder {
     let api = engine.docker().client_version().to_string();
     let version = engine.docker().version().await;
     let (os, arch) = match &version {
@@ -53,11 +53,15 @@ pub(crate) async fn choose(engine: &Engine) -> Builder {
             v.os.clone().unwrap_or_else(|| "linux".into()),
             v.arch.clone().unwrap_or_else(|| "amd64".into()),
         ),
-        Err(_) => ("linux".into(), std::env::consts::ARCH.replace("x86_64", "amd64")),
+        Err(_) => (
+            "linux".into(),
+            std::env::consts::ARCH.replace("x86_64", "amd64"),
+        ),
     };
     let platform = format!("{os}/{arch}");
-    let (kind, reason) = match std::env::var(BUILDKIT_ENV) {
-        Ok(value) if is_off(&value) => (
+    let (kind, reason) = match (forced, std::env::var(BUILDKIT_ENV)) {
+        (Some(kind), _) => (kind, "chosen by the caller".to_string()),
+        (None, Ok(value)) if is_off(&value) => (
             BuilderKind::Classic,
             format!("{BUILDKIT_ENV}={value} asks for the classic builder"),
         ),

@@ -96,7 +96,11 @@ impl Drop for Session {
 
 /// Opens a session on the engine at `host` (`unix://…` or `tcp://…`) with API
 /// version `api` (`1.41`), serving `provided`.
-pub(crate) async fn open(host: &str, api: &str, provided: Provided) -> Result<Session, SessionError> {
+pub(crate) async fn open(
+    host: &str,
+    api: &str,
+    provided: Provided,
+) -> Result<Session, SessionError> {
     let id = new_id();
     let request = upgrade_request(api, &id);
     let connect_error = |source| SessionError::Connect {
@@ -148,7 +152,9 @@ fn upgrade_request(api: &str, id: &str) -> String {
          X-Docker-Expose-Session-Name: torq\r\nX-Docker-Expose-Session-Sharedkey: torq\r\n"
     );
     for method in METHODS {
-        request.push_str(&format!("X-Docker-Expose-Session-Grpc-Method: {method}\r\n"));
+        request.push_str(&format!(
+            "X-Docker-Expose-Session-Grpc-Method: {method}\r\n"
+        ));
     }
     request.push_str("\r\n");
     request
@@ -162,7 +168,10 @@ async fn upgrade<S: AsyncRead + AsyncWrite + Unpin>(
     request: &str,
 ) -> Result<(), SessionError> {
     let refused = |e: io::Error| SessionError::Refused(e.to_string());
-    stream.write_all(request.as_bytes()).await.map_err(refused)?;
+    stream
+        .write_all(request.as_bytes())
+        .await
+        .map_err(refused)?;
     let mut head = Vec::new();
     while !head.ends_with(b"\r\n\r\n") {
         if head.len() > 16 * 1024 {
@@ -304,9 +313,9 @@ impl Ssh for SshAgents {
             .unwrap_or_default()
             .to_string();
         let path = self.agent(&id)?.clone();
-        let socket = tokio::net::UnixStream::connect(&path).await.map_err(|e| {
-            Status::unavailable(format!("ssh agent {}: {e}", path.display()))
-        })?;
+        let socket = tokio::net::UnixStream::connect(&path)
+            .await
+            .map_err(|e| Status::unavailable(format!("ssh agent {}: {e}", path.display())))?;
         let (read, mut write) = socket.into_split();
         let mut incoming = request.into_inner();
         tokio::spawn(async move {
