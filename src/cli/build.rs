@@ -10,7 +10,7 @@ use super::{Context, ExitStatus, OutputArgs};
 use crate::compose::model::Project;
 use crate::engine::build::{self, BuildError, BuildOptions, BuildPolicy};
 use crate::engine::Engine;
-use crate::ui::progress::PlainReporter;
+use crate::ui::progress::reporter_for;
 use crate::ui::Reporter;
 
 pub const AFTER_HELP: &str = "\
@@ -53,9 +53,10 @@ pub fn run(ctx: &Context, args: BuildArgs) -> anyhow::Result<ExitStatus> {
     };
     super::runtime()?.block_on(async {
         let engine = Engine::connect().await?;
-        let reporter = PlainReporter::new(ctx.shell.clone());
+        let reporter = reporter_for(&ctx.shell);
         let result =
-            build::ensure_images_with(&engine, &project, &services, &options, &reporter).await;
+            build::ensure_images_with(&engine, &project, &services, &options, reporter.as_ref())
+                .await;
         reporter.finish();
         report(ctx, result)
     })
