@@ -1055,9 +1055,11 @@ async fn follow_buildkit(
             }
             Err(bollard::errors::Error::DockerStreamError { error }) => {
                 let failed = trace.failed_step();
+                let step = failed.as_ref().map(|f| f.step.clone());
+                let message = with_base_image_hint(run, step.as_deref(), error);
                 return Some(FailureReason::Step {
-                    step: failed.as_ref().map(|f| f.step.clone()),
-                    message: error,
+                    step,
+                    message,
                     output: failed.map(|f| f.output).unwrap_or_default(),
                 });
             }
@@ -1065,6 +1067,25 @@ async fn follow_buildkit(
         }
     }
     None
+}
+
+/// A base image BuildKit could not resolve: say where it must come from.
+fn with_base_image_hint(run: &BuildRun<'_>, step: Option<&str>, message: String) -> String {
+    if !step.is_some_and(|s| s.contains("load metadata for ")) {
+        return message;
+    }
+    let pull = match &run.plan.source {
+        ImageSource::Build(build) => request::pulls(build),
+        _ => false,
+    };
+    let hint = if pull {
+        "`build.pull: true` makes BuildKit ask the registry even for a base image the engine \
+         has; drop it to build from local images"
+    } else {
+        "the base image is not on the engine and no registry provided it: build or load it \
+         first (`docker images` lists what the engine has)"
+    };
+    format!("{message}\n  hint: {hint}")
 }
 
 /// A step of the Dockerfile moves the service's progress line; BuildKit's

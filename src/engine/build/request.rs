@@ -285,6 +285,11 @@ fn strings(build: &Build, key: &str) -> Vec<String> {
     }
 }
 
+/// Whether `build.pull: true` asks for fresh base images.
+pub(crate) fn pulls(build: &Build) -> bool {
+    flag(build, "pull")
+}
+
 /// `build.dockerfile_inline`, when set.
 pub(crate) fn dockerfile_inline(build: &Build) -> Option<String> {
     build
