@@ -11,7 +11,6 @@ use crate::compose::model::Project;
 use crate::engine::build::{self, BuildError, BuildOptions, BuildPolicy};
 use crate::engine::Engine;
 use crate::ui::progress::reporter_for;
-use crate::ui::Reporter;
 
 pub const AFTER_HELP: &str = "\
 Examples:

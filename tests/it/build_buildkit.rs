@@ -9,7 +9,10 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::support::{docker, docker_ok, unique_project, ImageGuard, TestProject};
+use crate::support::{
+    docker, docker_ok, run_with_deadline, unique_project, CommandResult, ImageGuard, TestProject,
+    COMMAND_DEADLINE,
+};
 
 /// A project whose context directory holds `dockerfile`, with `yaml`.
 fn project_with(purpose: &str, yaml: &str, dockerfile: &str) -> TestProject {
@@ -24,6 +27,20 @@ fn project_with(purpose: &str, yaml: &str, dockerfile: &str) -> TestProject {
 
 fn default_tag(project: &TestProject, service: &str) -> String {
     format!("{}-{service}", project.name)
+}
+
+/// `torq ARGS…` on `project` with one more environment variable.
+fn torq_with(project: &TestProject, args: &[&str], (name, value): (&str, &str)) -> CommandResult {
+    let mut cmd = project.torq_command(args);
+    cmd.env(name, value);
+    run_with_deadline(cmd, COMMAND_DEADLINE)
+}
+
+/// Panics with the whole output unless it holds every one of `needles`.
+fn assert_output_has(output: &str, needles: &[&str]) {
+    for needle in needles {
+        assert!(output.contains(needle), "missing {needle:?} in:\n{output}");
+    }
 }
 
 /// `cat FILE` in a fresh container of `image`.
@@ -48,11 +65,7 @@ fn a_cache_mount_is_seen_by_the_next_build_of_a_rebuilt_step() {
 
     let first = project.torq(&["build", "-v"]);
     first.assert_code(0);
-    assert!(
-        first.output().contains("builder: BuildKit"),
-        "{}",
-        first.output()
-    );
+    assert_output_has(&first.output(), &["builder: BuildKit"]);
     assert_eq!(read_file(&image, "/runs").trim(), "first");
 
     // A changed argument: the RUN step runs again, and finds the first run's file.
@@ -86,15 +99,7 @@ fn build_secrets_are_readable_in_run_and_absent_from_every_layer() {
     let image = default_tag(&project, "app");
     let _images = ImageGuard(vec![image.clone()]);
 
-    let result = crate::support::run_with_deadline(
-        {
-            let mut cmd = project.torq_command(&["build"]);
-            cmd.env("TORQ_TEST_BUILD_SECRET", &from_env);
-            cmd
-        },
-        crate::support::COMMAND_DEADLINE,
-    );
-    result.assert_code(0);
+    torq_with(&project, &["build"], ("TORQ_TEST_BUILD_SECRET", &from_env)).assert_code(0);
     let sums = read_file(&image, "/sums");
     for (secret, path) in [
         (&from_file, "/run/secrets/token"),
@@ -189,23 +194,18 @@ fn a_failing_run_is_reported_with_its_command_and_output() {
 
     let result = project.torq(&["build"]);
     result.assert_code(2);
-    let all = result.output();
-    assert!(
-        all.contains(&format!(
-            "[2/2] RUN echo \"{marker}\" && echo second-line && exit 3"
-        )),
-        "the failing step is not named:\n{all}"
+    let step = format!("[2/2] RUN echo \"{marker}\" && echo second-line && exit 3");
+    let output_line = format!("    {marker}\n");
+    assert_output_has(
+        &result.output(),
+        &[
+            &step,
+            "exit code: 3",
+            "last output of the step",
+            &output_line,
+            "    second-line",
+        ],
     );
-    assert!(
-        all.contains("exit code: 3"),
-        "the exit code is missing:\n{all}"
-    );
-    assert!(all.contains("last output of the step"), "{all}");
-    assert!(
-        all.contains(&format!("    {marker}\n")),
-        "the step's output is missing:\n{all}"
-    );
-    assert!(all.contains("    second-line"), "{all}");
 }
 
 #[test]
@@ -219,19 +219,15 @@ fn torq_buildkit_0_builds_with_the_classic_builder() {
     let image = default_tag(&project, "app");
     let _images = ImageGuard(vec![image.clone()]);
 
-    let mut cmd = project.torq_command(&["build", "-v"]);
-    cmd.env("TORQ_BUILDKIT", "0");
-    let result = crate::support::run_with_deadline(cmd, crate::support::COMMAND_DEADLINE);
+    let result = torq_with(&project, &["build", "-v"], ("TORQ_BUILDKIT", "0"));
     result.assert_code(0);
-    let all = result.output();
-    assert!(
-        all.contains("builder: the classic builder (TORQ_BUILDKIT=0"),
-        "{all}"
-    );
     // The classic builder's own output, not BuildKit's steps.
-    assert!(
-        all.contains("Step 2/2 : RUN echo classic > /built-by"),
-        "{all}"
+    assert_output_has(
+        &result.output(),
+        &[
+            "builder: the classic builder (TORQ_BUILDKIT=0",
+            "Step 2/2 : RUN echo classic > /built-by",
+        ],
     );
     assert_eq!(read_file(&image, "/built-by").trim(), "classic");
 
@@ -240,13 +236,7 @@ fn torq_buildkit_0_builds_with_the_classic_builder() {
     project.write_spec(
         "services:\n  app:\n    build:\n      context: .\n      secrets: [s]\nsecrets:\n  s:\n    file: ./s.txt\n",
     );
-    let mut cmd = project.torq_command(&["build"]);
-    cmd.env("TORQ_BUILDKIT", "0");
-    let result = crate::support::run_with_deadline(cmd, crate::support::COMMAND_DEADLINE);
+    let result = torq_with(&project, &["build"], ("TORQ_BUILDKIT", "0"));
     result.assert_code(2);
-    assert!(
-        result.output().contains("`build.secrets` needs BuildKit"),
-        "{}",
-        result.output()
-    );
+    assert_output_has(&result.output(), &["`build.secrets` needs BuildKit"]);
 }
