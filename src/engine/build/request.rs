@@ -66,6 +66,9 @@ const WARNED: [&str; 7] = [
     "ulimits",
 ];
 
+/// The `build.network` values the engine's BuildKit takes.
+const BUILDKIT_NETWORKS: [&str; 3] = ["default", "host", "none"];
+
 /// Everything a request is made from besides the `build:` section.
 pub(crate) struct RequestInput<'a> {
     pub reference: &'a str,
@@ -157,6 +160,14 @@ fn refuse_unsupported(input: &RequestInput) -> Result<(), String> {
         return Err(format!(
             "`build.platforms` lists {other}, but this engine builds only its own platform {}",
             input.platform
+        ));
+    }
+    let network = build.network.as_deref().unwrap_or("default");
+    if input.builder == BuilderKind::BuildKit && !BUILDKIT_NETWORKS.contains(&network) {
+        return Err(format!(
+            "`build.network: {network}`: the engine's BuildKit runs build steps on the default \
+             network, `host` or `none` only (TORQ_BUILDKIT=0 builds with the classic builder, \
+             which joins named networks)"
         ));
     }
     if input.builder == BuilderKind::Classic {
@@ -434,5 +445,15 @@ mod tests {
             .insert("ssh".into(), json!(["deploy=/nonexistent/agent.sock"]));
         let err = engine_request(&input(&build, &none, BuilderKind::BuildKit)).unwrap_err();
         assert!(err.contains("not an SSH agent socket"), "{err}");
+        let build = Build {
+            network: Some("backend".into()),
+            ..Build::default()
+        };
+        let err = engine_request(&input(&build, &none, BuilderKind::BuildKit)).unwrap_err();
+        assert!(
+            err.contains("network: backend") && err.contains("TORQ_BUILDKIT=0"),
+            "{err}"
+        );
+        assert!(engine_request(&input(&build, &none, BuilderKind::Classic)).is_ok());
     }
 }

@@ -107,25 +107,30 @@ pub(crate) fn with_query(docker: &Docker, buildkit: bool, extra: String) -> Dock
         if !request.uri().path().ends_with("/build") {
             return request;
         }
-        let uri = request.uri().to_string();
-        let (base, query) = uri.split_once('?').unwrap_or((uri.as_str(), ""));
-        let mut pairs: Vec<String> = query
-            .split('&')
-            .filter(|p| !p.is_empty())
-            .map(|p| match (buildkit, p) {
-                (true, "version=1") => "version=2".to_string(),
-                _ => p.to_string(),
-            })
-            .collect();
-        if !extra.is_empty() {
-            pairs.push(extra.clone());
-        }
-        let rewritten = format!("{base}?{}", pairs.join("&"));
+        let rewritten = rewrite_query(&request.uri().to_string(), buildkit, &extra);
         if let Ok(parsed) = rewritten.parse() {
             *request.uri_mut() = parsed;
         }
         request
     })
+}
+
+/// `uri` with `version=1` turned into `version=2` (when `buildkit`) and
+/// `extra` appended to its query.
+fn rewrite_query(uri: &str, buildkit: bool, extra: &str) -> String {
+    let (base, query) = uri.split_once('?').unwrap_or((uri, ""));
+    let mut pairs: Vec<&str> = query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| match (buildkit, p) {
+            (true, "version=1") => "version=2",
+            _ => p,
+        })
+        .collect();
+    if !extra.is_empty() {
+        pairs.push(extra);
+    }
+    format!("{base}?{}", pairs.join("&"))
 }
 
 #[cfg(test)]
@@ -138,6 +143,22 @@ mod tests {
         assert!(api_at_least("1.39", BUILDKIT_API));
         assert!(!api_at_least("1.38", BUILDKIT_API));
         assert!(api_at_least("2.0", BUILDKIT_API));
+    }
+
+    #[test]
+    fn build_queries_switch_to_version_2_and_gain_the_extra_pairs() {
+        assert_eq!(
+            rewrite_query(
+                "http://h/v1.41/build?dockerfile=Dockerfile&version=1&session=x",
+                true,
+                "extrahosts=db%3A10.0.0.2"
+            ),
+            "http://h/v1.41/build?dockerfile=Dockerfile&version=2&session=x&extrahosts=db%3A10.0.0.2"
+        );
+        assert_eq!(
+            rewrite_query("http://h/v1.41/build?version=1", false, ""),
+            "http://h/v1.41/build?version=1"
+        );
     }
 
     #[test]

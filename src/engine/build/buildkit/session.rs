@@ -335,3 +335,60 @@ impl Ssh for SshAgents {
         Ok(Response::new(Box::pin(outgoing)))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_ids_are_25_base36_characters_and_differ() {
+        let (a, b) = (new_id(), new_id());
+        assert_eq!(a.len(), 25);
+        assert!(
+            a.chars()
+                .all(|c| c.is_ascii_digit() || c.is_ascii_lowercase()),
+            "{a}"
+        );
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn the_upgrade_request_names_the_session_and_its_methods() {
+        let request = upgrade_request("1.41", "abc");
+        assert!(
+            request.starts_with("POST /v1.41/session HTTP/1.1\r\n"),
+            "{request}"
+        );
+        assert!(request.contains("Upgrade: h2c\r\n"), "{request}");
+        assert!(
+            request.contains("X-Docker-Expose-Session-Uuid: abc\r\n"),
+            "{request}"
+        );
+        for method in METHODS {
+            assert!(
+                request.contains(&format!(
+                    "X-Docker-Expose-Session-Grpc-Method: {method}\r\n"
+                )),
+                "{request}"
+            );
+        }
+        assert!(request.ends_with("\r\n\r\n"), "{request}");
+    }
+
+    #[tokio::test]
+    async fn a_refusal_carries_the_engine_status_line() {
+        let (mut client, mut engine) = tokio::io::duplex(1024);
+        let answer = tokio::spawn(async move {
+            let mut buffer = [0u8; 1024];
+            let _ = engine.read(&mut buffer).await;
+            engine
+                .write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
+                .await
+        });
+        let err = upgrade(&mut client, "POST /session\r\n\r\n")
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("404 Not Found"), "{err}");
+        answer.await.unwrap().unwrap();
+    }
+}
