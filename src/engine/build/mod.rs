@@ -1024,7 +1024,7 @@ async fn follow_classic(
             Err(bollard::errors::Error::DockerStreamError { error }) => {
                 return Some(log.failure(error))
             }
-            Err(other) => return Some(FailureReason::Engine(error_text(&other))),
+            Err(other) => return Some(engine_failure(other)),
         }
     }
     None
@@ -1063,10 +1063,15 @@ async fn follow_buildkit(
                     output: failed.map(|f| f.output).unwrap_or_default(),
                 });
             }
-            Err(other) => return Some(FailureReason::Engine(error_text(&other))),
+            Err(other) => return Some(engine_failure(other)),
         }
     }
     None
+}
+
+/// The engine's own reason for a failed build request.
+fn engine_failure(err: bollard::errors::Error) -> FailureReason {
+    FailureReason::Engine(super::error::ApiError::from_bollard("build", err).message())
 }
 
 /// A base image BuildKit could not resolve: say where it must come from.
