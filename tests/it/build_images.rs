@@ -192,19 +192,6 @@ async fn dockerignore_excludes_files_and_keeps_exceptions() {
     let reference = build::default_reference(&project, &project.services["app"]);
     let _guard = ImageGuard(vec![reference.clone()]);
 
-    let images = build::ensure_images(
-        &engine,
-        &project,
-        &[],
-        BuildPolicy::Missing,
-        &Recorder::default(),
-    )
-    .await
-    .expect("the build succeeds");
-    assert_eq!(images.reference("app"), Some(reference.as_str()));
-
-    let (code, output) = run(&engine, &reference, &["find", "/ctx", "-type", "f"]).await;
-    assert_eq!(code, 0, "{output}");
     let expected: BTreeSet<String> = [
         "/ctx/.dockerignore",
         "/ctx/Dockerfile",
@@ -216,7 +203,22 @@ async fn dockerignore_excludes_files_and_keeps_exceptions() {
     .iter()
     .map(|s| s.to_string())
     .collect();
-    assert_eq!(lines(&output), expected);
+    // The classic builder gets an archive, BuildKit the session's file sync:
+    // the same files either way.
+    for builder in [BuilderKind::Classic, BuilderKind::BuildKit] {
+        let options = BuildOptions {
+            builder: Some(builder),
+            ..BuildPolicy::Always.into()
+        };
+        let images =
+            build::ensure_images_with(&engine, &project, &[], &options, &Recorder::default())
+                .await
+                .expect("the build succeeds");
+        assert_eq!(images.reference("app"), Some(reference.as_str()));
+        let (code, output) = run(&engine, &reference, &["find", "/ctx", "-type", "f"]).await;
+        assert_eq!(code, 0, "{output}");
+        assert_eq!(lines(&output), expected, "{builder:?}");
+    }
 }
 
 #[tokio::test]
@@ -281,22 +283,24 @@ async fn a_dockerfile_outside_the_context_is_used_and_not_copied() {
     let reference = build::default_reference(&project, &project.services["outside"]);
     let _guard = ImageGuard(vec![reference.clone()]);
 
-    // The classic builder drops the generated Dockerfile from the context;
-    // BuildKit on this engine applies no `.dockerignore` to an uploaded
-    // archive (docs/buildkit.md), so this behavior is the classic one's.
-    let options = BuildOptions {
-        builder: Some(BuilderKind::Classic),
-        ..BuildPolicy::Missing.into()
-    };
-    build::ensure_images_with(&engine, &project, &[], &options, &Recorder::default())
-        .await
-        .expect("the build succeeds");
-    let (code, output) = run(&engine, &reference, &["find", "/ctx", "-type", "f"]).await;
-    assert_eq!(code, 0, "{output}");
-    assert_eq!(
-        lines(&output),
-        BTreeSet::from(["/ctx/data.txt".to_string()])
-    );
+    // Both builders: the classic one drops the generated Dockerfile from the
+    // archive's context, BuildKit gets the Dockerfile apart from the context.
+    for builder in [BuilderKind::Classic, BuilderKind::BuildKit] {
+        let options = BuildOptions {
+            builder: Some(builder),
+            ..BuildPolicy::Always.into()
+        };
+        build::ensure_images_with(&engine, &project, &[], &options, &Recorder::default())
+            .await
+            .expect("the build succeeds");
+        let (code, output) = run(&engine, &reference, &["find", "/ctx", "-type", "f"]).await;
+        assert_eq!(code, 0, "{output}");
+        assert_eq!(
+            lines(&output),
+            BTreeSet::from(["/ctx/data.txt".to_string()]),
+            "{builder:?}"
+        );
+    }
 }
 
 #[tokio::test]

@@ -212,6 +212,57 @@ pub fn prepare_inline(dir: &Path, text: &str) -> Result<PreparedContext, Context
     add_generated_dockerfile(entries, text.as_bytes().to_vec())
 }
 
+/// The Dockerfile's name in the directory a BuildKit session serves it in.
+pub const SESSION_DOCKERFILE: &str = "Dockerfile";
+
+/// A context for a BuildKit session: the context's entries and the
+/// Dockerfile's bytes, served as two directories (so the Dockerfile is never
+/// a generated file of the context, wherever it lives).
+#[derive(Debug, Clone, Default)]
+pub struct SessionContext {
+    pub context: PreparedContext,
+    pub dockerfile: Vec<u8>,
+}
+
+impl SessionContext {
+    /// "12 files, 3.4 MB" for the context.
+    pub fn summary(&self) -> String {
+        self.context.summary()
+    }
+}
+
+/// Lists the files of `dir` for a BuildKit session build, and reads the
+/// Dockerfile (`dockerfile` relative to `dir`, or absolute; or the inline
+/// text). The ignore rules are those of [`prepare_directory`]; the
+/// Dockerfile stays in the context only when the rules keep it, as with the
+/// docker CLI.
+pub fn prepare_session(
+    dir: &Path,
+    dockerfile: Option<&str>,
+    inline: Option<&str>,
+) -> Result<SessionContext, ContextError> {
+    if !dir.is_dir() {
+        return Err(ContextError::MissingContext(dir.to_path_buf()));
+    }
+    let (text, path) = match inline {
+        Some(text) => (text.as_bytes().to_vec(), None),
+        None => {
+            let path = normalize(&dir.join(dockerfile.unwrap_or("Dockerfile")));
+            if !path.is_file() {
+                return Err(ContextError::MissingDockerfile(path));
+            }
+            (fs::read(&path).map_err(read_error(&path))?, Some(path))
+        }
+    };
+    let matcher = read_ignore_file(dir, path.as_deref())?;
+    let mut entries = Vec::new();
+    walk(dir, "", &ParentMatches::default(), &matcher, &mut entries)?;
+    Ok(SessionContext {
+        context: PreparedContext::new(entries, SESSION_DOCKERFILE),
+        dockerfile: text,
+    })
+}
+
 /// The ignore file: `<Dockerfile>.dockerignore` when it exists (as BuildKit
 /// does), else `.dockerignore` at the context root.
 fn read_ignore_file(dir: &Path, dockerfile: Option<&Path>) -> Result<IgnoreMatcher, ContextError> {

@@ -861,9 +861,9 @@ async fn build_image(run: &BuildRun<'_>) -> Result<String, FailureReason> {
 
 async fn run_build(run: &BuildRun<'_>) -> Result<String, FailureReason> {
     let plan = run.plan;
-    let (context, build) = match &plan.source {
-        ImageSource::Build(build) => (prepare_context(build).await?, Some(build.as_ref())),
-        ImageSource::SelfImage(exe) => (exe.context(), None),
+    let build = match &plan.source {
+        ImageSource::Build(build) => Some(build.as_ref()),
+        ImageSource::SelfImage(_) => None,
         ImageSource::Existing => {
             return Err(FailureReason::Missing {
                 hint: plan.missing_hint(run.options.policy),
@@ -871,40 +871,92 @@ async fn run_build(run: &BuildRun<'_>) -> Result<String, FailureReason> {
         }
     };
     // The self image is one COPY into `FROM scratch`: the classic builder
-    // does it without shipping the executable through a BuildKit upload.
-    let mut kind = match (build, run.builder) {
-        (Some(_), Some(builder)) => builder.kind,
-        _ => BuilderKind::Classic,
-    };
-    let mut request = engine_request_for(run, &context, build, kind)?;
-    let session = match kind {
-        BuilderKind::BuildKit => match open_session(run, &mut request).await {
-            Ok(session) => Some(session),
-            Err(reason) => {
-                run.reporter.report(Event::Warning(format!(
-                    "{}: {reason}; building with the classic builder",
-                    plan.reference
-                )));
-                kind = BuilderKind::Classic;
-                request = engine_request_for(run, &context, build, kind)?;
-                None
+    // does it without a session.
+    if let (Some(build), Some(builder)) = (build, run.builder) {
+        if builder.kind == BuilderKind::BuildKit {
+            match run_buildkit(run, build).await {
+                BuildKitOutcome::Ran(result) => return result,
+                BuildKitOutcome::NoSession(reason) => {
+                    run.reporter.report(Event::Warning(format!(
+                        "{}: {reason}; building with the classic builder",
+                        plan.reference
+                    )));
+                }
             }
-        },
-        BuilderKind::Classic => None,
-    };
-    announce_builder(run, kind);
-    for warning in &request.warnings {
-        run.reporter
-            .report(Event::Warning(format!("{}: {warning}", plan.reference)));
+        }
     }
-    run.progress(
-        Phase::Building,
-        format!("{} ({})", plan.reference, context.summary()),
+    run_classic(run, build).await
+}
+
+/// How a BuildKit build went.
+enum BuildKitOutcome {
+    /// It ran: the image id, or why it failed.
+    Ran(Result<String, FailureReason>),
+    /// No session could be opened: the classic builder takes over.
+    NoSession(String),
+}
+
+/// Builds with BuildKit: the context and the Dockerfile travel through the
+/// session ([`buildkit::filesync`]), as with the docker CLI, so BuildKit
+/// sees exactly the files `.dockerignore` leaves.
+async fn run_buildkit(run: &BuildRun<'_>, build: &Build) -> BuildKitOutcome {
+    let prepared = match prepare_session_context(build).await {
+        Ok(prepared) => prepared,
+        Err(reason) => return BuildKitOutcome::Ran(Err(reason)),
+    };
+    let mut request = match engine_request_for(
+        run,
+        context::SESSION_DOCKERFILE,
+        Some(build),
+        BuilderKind::BuildKit,
+    ) {
+        Ok(request) => request,
+        Err(reason) => return BuildKitOutcome::Ran(Err(reason)),
+    };
+    let summary = prepared.summary();
+    request.provided.dirs = buildkit::filesync::Dirs::of_build(prepared);
+    request.provided.shared_key = build.context.to_string_lossy().into_owned();
+    let session = match open_session(run, &mut request).await {
+        Ok(session) => session,
+        Err(reason) => return BuildKitOutcome::NoSession(reason),
+    };
+    request.options.remote = Some(buildkit::SESSION_CONTEXT.to_string());
+    start_build(run, BuilderKind::BuildKit, &request, summary);
+    let client = buildkit::with_query(
+        run.engine.docker(),
+        true,
+        request::encode_query(&request.extra_query),
     );
+    let output = client.build_image(
+        request.options.clone(),
+        None,
+        Some(bollard::body_full(bytes::Bytes::new())),
+    );
+    let failure = follow_buildkit(run, output).await;
+    drop(session);
+    BuildKitOutcome::Ran(match failure {
+        Some(reason) => Err(reason),
+        None => finish_image(run, &request.tags).await,
+    })
+}
+
+/// Builds with the classic builder: the context travels as an archive.
+async fn run_classic(run: &BuildRun<'_>, build: Option<&Build>) -> Result<String, FailureReason> {
+    let context = match (&run.plan.source, build) {
+        (ImageSource::SelfImage(exe), _) => exe.context(),
+        (_, Some(build)) => prepare_context(build).await?,
+        _ => {
+            return Err(FailureReason::Missing {
+                hint: run.plan.missing_hint(run.options.policy),
+            })
+        }
+    };
+    let request = engine_request_for(run, &context.dockerfile, build, BuilderKind::Classic)?;
+    start_build(run, BuilderKind::Classic, &request, context.summary());
     let (archive, writer) = context::into_stream(context);
     let client = buildkit::with_query(
         run.engine.docker(),
-        kind == BuilderKind::BuildKit,
+        false,
         request::encode_query(&request.extra_query),
     );
     let output = client.build_image(
@@ -912,11 +964,7 @@ async fn run_build(run: &BuildRun<'_>) -> Result<String, FailureReason> {
         None,
         Some(bollard::body_try_stream(archive)),
     );
-    let failure = match kind {
-        BuilderKind::BuildKit => follow_buildkit(run, output).await,
-        BuilderKind::Classic => follow_classic(run, output).await,
-    };
-    drop(session);
+    let failure = follow_classic(run, output).await;
     // The upload ends once the request is gone; its own error explains a
     // broken request better than the engine's.
     let written = writer.await;
@@ -934,6 +982,20 @@ async fn run_build(run: &BuildRun<'_>) -> Result<String, FailureReason> {
     }
 }
 
+/// What every build says as it starts: the builder (with `-v`), the keys it
+/// ignores, and the service's progress line.
+fn start_build(run: &BuildRun<'_>, kind: BuilderKind, request: &EngineRequest, summary: String) {
+    announce_builder(run, kind);
+    for warning in &request.warnings {
+        run.reporter
+            .report(Event::Warning(format!("{}: {warning}", run.plan.reference)));
+    }
+    run.progress(
+        Phase::Building,
+        format!("{} ({summary})", run.plan.reference),
+    );
+}
+
 /// The context archive's entries for a `build:` section.
 async fn prepare_context(build: &Build) -> Result<context::PreparedContext, FailureReason> {
     let dir = build.context.clone();
@@ -948,16 +1010,29 @@ async fn prepare_context(build: &Build) -> Result<context::PreparedContext, Fail
     .map_err(|e| FailureReason::Context(error_text(&e)))
 }
 
+/// The context's entries and the Dockerfile, apart, for a session build.
+async fn prepare_session_context(build: &Build) -> Result<context::SessionContext, FailureReason> {
+    let dir = build.context.clone();
+    let dockerfile = build.dockerfile.clone();
+    let inline = request::dockerfile_inline(build);
+    tokio::task::spawn_blocking(move || {
+        context::prepare_session(&dir, dockerfile.as_deref(), inline.as_deref())
+    })
+    .await
+    .map_err(|e| FailureReason::Context(e.to_string()))?
+    .map_err(|e| FailureReason::Context(error_text(&e)))
+}
+
 /// The engine request for this build on builder `kind`.
 fn engine_request_for(
     run: &BuildRun<'_>,
-    context: &context::PreparedContext,
+    dockerfile: &str,
     build: Option<&Build>,
     kind: BuilderKind,
 ) -> Result<EngineRequest, FailureReason> {
     match (&run.plan.source, build) {
         (ImageSource::SelfImage(exe), _) => Ok(EngineRequest {
-            options: self_image_request(&run.plan.reference, &context.dockerfile, exe, run.options),
+            options: self_image_request(&run.plan.reference, dockerfile, exe, run.options),
             extra_query: Vec::new(),
             tags: Vec::new(),
             provided: Default::default(),
@@ -965,7 +1040,7 @@ fn engine_request_for(
         }),
         (_, Some(build)) => request::engine_request(&RequestInput {
             reference: &run.plan.reference,
-            dockerfile: &context.dockerfile,
+            dockerfile,
             build,
             secrets: run.secrets,
             builder: kind,

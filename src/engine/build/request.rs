@@ -132,6 +132,7 @@ pub(crate) fn engine_request(input: &RequestInput) -> Result<EngineRequest, Stri
         BuilderKind::BuildKit => Provided {
             secrets: secrets(input)?,
             ssh_agents: ssh_agents(build)?,
+            ..Provided::default()
         },
         BuilderKind::Classic => Provided::default(),
     };

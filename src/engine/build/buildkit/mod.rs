@@ -16,6 +16,7 @@
 //! on a per-build client switches it to `version=2` ([`with_query`]). The
 //! same modifier appends the query pairs bollard's options hold only one of.
 
+pub(crate) mod filesync;
 pub(crate) mod progress;
 pub(crate) mod session;
 
@@ -23,6 +24,9 @@ use bollard::Docker;
 
 use super::request::BuilderKind;
 use super::Engine;
+
+/// The build request's `remote` when the context comes through the session.
+pub(crate) const SESSION_CONTEXT: &str = "client-session";
 
 /// The oldest API version whose engines have BuildKit (Docker 18.09).
 const BUILDKIT_API: (u32, u32) = (1, 39);

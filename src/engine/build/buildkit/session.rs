@@ -22,15 +22,19 @@ use bollard::health::{
 };
 use bollard::moby::buildkit::secrets::v1::secrets_server::{Secrets, SecretsServer};
 use bollard::moby::buildkit::secrets::v1::{GetSecretRequest, GetSecretResponse};
+use bollard::moby::filesync::v1::file_sync_server::FileSyncServer;
 use bollard::moby::sshforward::v1::ssh_server::{Ssh, SshServer};
 use bollard::moby::sshforward::v1::{BytesMessage, CheckAgentRequest, CheckAgentResponse};
 use futures::{Stream, StreamExt};
+use sha2::{Digest, Sha256};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tonic::{Request, Response, Status, Streaming};
 
 /// The gRPC methods the session offers; the engine calls no other.
-const METHODS: [&str; 4] = [
+const METHODS: [&str; 6] = [
     "/grpc.health.v1.Health/Check",
+    "/moby.filesync.v1.FileSync/DiffCopy",
+    "/moby.filesync.v1.FileSync/TarStream",
     "/moby.buildkit.secrets.v1.Secrets/GetSecret",
     "/moby.sshforward.v1.SSH/CheckAgent",
     "/moby.sshforward.v1.SSH/ForwardAgent",
@@ -38,6 +42,9 @@ const METHODS: [&str; 4] = [
 
 /// BuildKit refuses secrets larger than this; torq says so before sending.
 const MAX_SECRET_BYTES: usize = 500 * 1024;
+
+/// The largest gRPC message either side sends (BuildKit's own limit).
+const MAX_MESSAGE_BYTES: usize = 16 << 20;
 
 /// The metadata key naming which SSH agent a forward is for.
 const SSH_ID_KEY: &str = "buildkit.ssh.id";
@@ -58,6 +65,12 @@ pub(crate) struct Provided {
     pub secrets: HashMap<String, SecretValue>,
     /// SSH agent sockets by id (`default` from `SSH_AUTH_SOCK`).
     pub ssh_agents: HashMap<String, PathBuf>,
+    /// The directories BuildKit reads the context and Dockerfile from.
+    pub dirs: super::filesync::Dirs,
+    /// Names what the directories hold across builds (the context's path):
+    /// BuildKit then copies only the files that changed since the last
+    /// build of the same context.
+    pub shared_key: String,
 }
 
 /// Why the session could not be opened.
@@ -102,7 +115,8 @@ pub(crate) async fn open(
     provided: Provided,
 ) -> Result<Session, SessionError> {
     let id = new_id();
-    let request = upgrade_request(api, &id);
+    let shared_key = hex::encode(&Sha256::digest(provided.shared_key.as_bytes())[..16]);
+    let request = upgrade_request(api, &id, &shared_key);
     let connect_error = |source| SessionError::Connect {
         host: host.to_string(),
         source,
@@ -145,11 +159,11 @@ fn new_id() -> String {
 }
 
 /// The HTTP request that turns a connection into the session.
-fn upgrade_request(api: &str, id: &str) -> String {
+fn upgrade_request(api: &str, id: &str, shared_key: &str) -> String {
     let mut request = format!(
         "POST /v{api}/session HTTP/1.1\r\nHost: docker\r\nConnection: Upgrade\r\n\
          Upgrade: h2c\r\nContent-Length: 0\r\nX-Docker-Expose-Session-Uuid: {id}\r\n\
-         X-Docker-Expose-Session-Name: torq\r\nX-Docker-Expose-Session-Sharedkey: torq\r\n"
+         X-Docker-Expose-Session-Name: torq\r\nX-Docker-Expose-Session-Sharedkey: {shared_key}\r\n"
     );
     for method in METHODS {
         request.push_str(&format!(
@@ -203,6 +217,13 @@ where
         .add_service(SshServer::new(SshAgents {
             agents: provided.ssh_agents,
         }))
+        .add_service(
+            FileSyncServer::new(super::filesync::FileSyncService {
+                dirs: provided.dirs,
+            })
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES),
+        )
         .serve_with_incoming(futures::stream::iter([Ok::<_, io::Error>(stream)]))
         .await;
     if let Err(error) = result {
@@ -354,7 +375,7 @@ mod tests {
 
     #[test]
     fn the_upgrade_request_names_the_session_and_its_methods() {
-        let request = upgrade_request("1.41", "abc");
+        let request = upgrade_request("1.41", "abc", "k");
         assert!(
             request.starts_with("POST /v1.41/session HTTP/1.1\r\n"),
             "{request}"
