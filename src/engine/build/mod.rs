@@ -1,6 +1,8 @@
 //! Images: make sure every service has its image on the engine, building the
-//! ones that need it through the engine's build API (the classic builder;
-//! no BuildKit session is needed).
+//! ones that need it through the engine's build API — with BuildKit when the
+//! engine has it ([`buildkit`]: a session serves the context, secrets and SSH
+//! agents), else (or on `TORQ_BUILDKIT=0`) with the classic builder and a tar
+//! context.
 //!
 //! [`ensure_images`] is the entry point for `up` and `build`: it plans
 //! ([`plan_images`]) which image each service runs and whether it must be
@@ -10,10 +12,10 @@
 //! detected and its containers recreated).
 //!
 //! Where an image comes from ([`ImageSource`]):
-//! - a `build:` section: a tar context of the directory honoring
-//!   `.dockerignore` ([`context`], [`dockerignore`]), with `dockerfile` (also
-//!   one outside the context), `args`, `target`, `labels`, `network`,
-//!   `cache_from`; tagged with `image:` or compose's default `PROJECT-SERVICE`;
+//! - a `build:` section: the context directory honoring `.dockerignore`
+//!   ([`context`], [`dockerignore`]), the compose build keys as [`request`]
+//!   maps them; tagged with `image:` or compose's default `PROJECT-SERVICE`
+//!   (and `build.tags`);
 //! - the self image (`x-torq-self-image: true`, [`self_image`]): torq's own
 //!   executable in a `FROM scratch` image, tagged by the executable's hash;
 //!   once a new one is built, the older unused ones are removed;
@@ -21,9 +23,10 @@
 //!   is missing (as compose does, unless `pull_policy: never`); where no
 //!   registry answers, the engine's reason and how to provide the image.
 //!
-//! Build output lines go to the [`Reporter`] as [`Event::BuildOutput`]; a failed
-//! build is reported with its failing step, the engine's message and the
-//! step's last output lines.
+//! Each BuildKit step's start and end goes to the [`Reporter`] as the
+//! service's progress; output lines (and BuildKit's bookkeeping steps) as
+//! [`Event::BuildOutput`]; a failed build is reported with its failing step,
+//! the engine's message and the step's last output lines.
 
 pub(crate) mod buildkit;
 pub mod context;

@@ -1,9 +1,12 @@
 //! Builds through the engine's BuildKit, over the Engine API: which builder
-//! runs ([`choose`]), and one BuildKit build ([`run`]).
+//! runs ([`choose`]), the session a build attaches to ([`session`]), the
+//! context it reads through that session ([`filesync`]), and its progress
+//! ([`progress`]). The build itself is run by `engine::build`.
 //!
 //! How a build runs: torq opens a BuildKit session on the engine
-//! ([`session`], serving build secrets and SSH agents), then posts the
-//! context archive to `POST /build` with `version=2` and the session's id.
+//! ([`session`], serving the context and Dockerfile, build secrets and SSH
+//! agents), then posts `POST /build` with `version=2`, the session's id and
+//! `remote=client-session` ([`SESSION_CONTEXT`]).
 //! The engine's BuildKit (built into Docker 18.09+, no `buildx` needed)
 //! resolves `FROM` against the engine's own images first, so a locally built
 //! base image needs no registry. Progress comes back in the same response as

@@ -1,13 +1,13 @@
 //! The BuildKit session a build attaches to: a gRPC server torq runs over the
 //! engine's `/session` endpoint (an HTTP connection upgraded to h2c), through
 //! which the engine's BuildKit asks the client for what only the client has:
-//! build secrets (`RUN --mount=type=secret`) and the SSH agent
-//! (`RUN --mount=type=ssh`).
+//! the build context and Dockerfile ([`super::filesync`]), build secrets
+//! (`RUN --mount=type=secret`) and the SSH agent (`RUN --mount=type=ssh`).
 //!
-//! bollard 0.21's own build session serves registry credentials only and
-//! keeps its secret and SSH providers private, so torq serves the session
-//! itself with the generated services bollard re-exports (`bollard::moby`,
-//! `bollard::health`) and tonic. The build request then names the session by
+//! bollard 0.21's own build session serves registry credentials only, keeps
+//! its secret and SSH providers private and has no file-sync sender, so torq
+//! serves the session itself with the generated services bollard re-exports
+//! (`bollard::moby`, `bollard::health`, `bollard::fsutil`) and tonic. The build request then names the session by
 //! its id ([`Session::id`]).
 
 use std::collections::HashMap;
