@@ -2,8 +2,8 @@
 //! local only): a cache mount seen again by a rebuilt step, build secrets from
 //! a file and from the environment readable in `RUN` and absent from every
 //! layer, a multi-stage Dockerfile built with `target:` and `args`, a failing
-//! `RUN` reported with its command and output, and the classic builder on
-//! `TORQ_BUILDKIT=0`.
+//! `RUN` reported with its command and output, `build.ssh` forwarding the
+//! agent socket, and the classic builder on `TORQ_BUILDKIT=0`.
 //!
 //! Each test has its own project and removes the images it built (a guard).
 
@@ -239,4 +239,48 @@ fn torq_buildkit_0_builds_with_the_classic_builder() {
     let result = torq_with(&project, &["build"], ("TORQ_BUILDKIT", "0"));
     result.assert_code(2);
     assert_output_has(&result.output(), &["`build.secrets` needs BuildKit"]);
+}
+
+/// `build.ssh: [default]` forwards `SSH_AUTH_SOCK`: a step that connects to
+/// its agent socket reaches the agent torq was given. The test's agent is a
+/// listener that counts connections; the step connects with torq's own
+/// static executable (`torq node probe --socket`), as busybox cannot.
+#[test]
+fn build_ssh_forwards_the_agent_socket() {
+    use std::os::unix::net::UnixListener;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    let dockerfile = format!(
+        "FROM {{image}}\nCOPY torq /torq\nRUN --mount=type=ssh /torq node probe --socket \"$SSH_AUTH_SOCK\" \
+         && echo {}\n",
+        unique_project("ssh")
+    );
+    let yaml = "services:\n  app:\n    build:\n      context: .\n      ssh: [default]\n";
+    let project = project_with("bk-ssh", yaml, &dockerfile);
+    std::fs::copy(crate::support::TORQ, project.dir.path().join("torq")).expect("copy torq");
+    let image = default_tag(&project, "app");
+    let _images = ImageGuard(vec![image]);
+
+    let agent_path = project.dir.path().join("agent.sock");
+    let agent = UnixListener::bind(&agent_path).expect("bind the test agent");
+    let connections = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&connections);
+    std::thread::spawn(move || {
+        for stream in agent.incoming() {
+            if stream.is_ok() {
+                counted.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+    });
+
+    let agent = agent_path.to_string_lossy().into_owned();
+    let result = torq_with(&project, &["build", "-v"], ("SSH_AUTH_SOCK", &agent));
+    result.assert_code(0);
+    assert_output_has(&result.output(), &["accepts connections"]);
+    assert!(
+        connections.load(Ordering::SeqCst) >= 1,
+        "the agent saw no connection:\n{}",
+        result.output()
+    );
 }
