@@ -45,7 +45,7 @@ use thiserror::Error;
 
 use super::Engine;
 use crate::compose::model::{Build, FileObject, Project, Service};
-use crate::ui::{Event, Phase, Reporter};
+use crate::progress::{Event, Phase, Reporter};
 use buildkit::Builder;
 pub use buildkit::BUILDKIT_ENV;
 pub use request::BuilderKind;
@@ -1383,7 +1383,7 @@ pub fn short_id(id: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ui::progress::NullReporter;
+    use crate::progress::NullReporter;
 
     fn stream(text: &str) -> bollard::models::BuildInfo {
         bollard::models::BuildInfo {
