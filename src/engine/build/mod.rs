@@ -925,16 +925,9 @@ async fn run_buildkit(run: &BuildRun<'_>, build: &Build) -> BuildKitOutcome {
     };
     request.options.remote = Some(buildkit::SESSION_CONTEXT.to_string());
     start_build(run, BuilderKind::BuildKit, &request, summary);
-    let client = buildkit::with_query(
-        run.engine.docker(),
-        true,
-        request::encode_query(&request.extra_query),
-    );
-    let output = client.build_image(
-        request.options.clone(),
-        None,
-        Some(bollard::body_full(bytes::Bytes::new())),
-    );
+    let client = build_client(run, &request, BuilderKind::BuildKit);
+    let body = bollard::body_full(bytes::Bytes::new());
+    let output = client.build_image(request.options.clone(), None, Some(body));
     let failure = follow_buildkit(run, output).await;
     drop(session);
     BuildKitOutcome::Ran(match failure {
@@ -957,16 +950,9 @@ async fn run_classic(run: &BuildRun<'_>, build: Option<&Build>) -> Result<String
     let request = engine_request_for(run, &context.dockerfile, build, BuilderKind::Classic)?;
     start_build(run, BuilderKind::Classic, &request, context.summary());
     let (archive, writer) = context::into_stream(context);
-    let client = buildkit::with_query(
-        run.engine.docker(),
-        false,
-        request::encode_query(&request.extra_query),
-    );
-    let output = client.build_image(
-        request.options.clone(),
-        None,
-        Some(bollard::body_try_stream(archive)),
-    );
+    let client = build_client(run, &request, BuilderKind::Classic);
+    let body = bollard::body_try_stream(archive);
+    let output = client.build_image(request.options.clone(), None, Some(body));
     let failure = follow_classic(run, output).await;
     // The upload ends once the request is gone; its own error explains a
     // broken request better than the engine's.
@@ -983,6 +969,16 @@ async fn run_classic(run: &BuildRun<'_>, build: Option<&Build>) -> Result<String
         (None, Ok(Err(io))) => Err(FailureReason::Context(io.to_string())),
         (None, _) => finish_image(run, &request.tags).await,
     }
+}
+
+/// The client a build request goes out with: `version=2` for BuildKit, and
+/// the query pairs bollard's options cannot hold.
+fn build_client(run: &BuildRun<'_>, request: &EngineRequest, kind: BuilderKind) -> bollard::Docker {
+    buildkit::with_query(
+        run.engine.docker(),
+        kind == BuilderKind::BuildKit,
+        request::encode_query(&request.extra_query),
+    )
 }
 
 /// What every build says as it starts: the builder (with `-v`), the keys it
