@@ -1,5 +1,5 @@
 //! `torq build`: build (or rebuild) services' images through the engine's
-//! build API. Each image is built once, at most two at a time; a failed build
+//! build API (BuildKit when the engine has it). Each image is built once, at most two at a time; a failed build
 //! does not stop the others, and every failure is reported with its step.
 
 use std::collections::BTreeSet;
@@ -17,7 +17,8 @@ Examples:
   torq build                 Build every service that has a `build:` section
   torq build kraken_adapter  Build one service's image
   torq build --no-cache      Ignore the engine's build cache
-  torq build -v              Show the build output
+  torq build -v              Show the build output and which builder ran
+  TORQ_BUILDKIT=0 torq build Build with the classic builder instead of BuildKit
 
 Exit codes: 0 built; 1 spec or engine error; 2 a build failed (the others were still built).";
 
