@@ -31,8 +31,9 @@
 //! the orchestrator.
 
 pub mod cli;
+pub mod compose;
 pub mod engine;
 pub mod logs;
 pub mod plan;
-pub mod compose;
+pub mod service;
 pub mod ui;

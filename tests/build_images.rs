@@ -20,9 +20,9 @@ use bollard::query_parameters::{
 use futures::StreamExt;
 use indexmap::IndexMap;
 use sha2::{Digest, Sha256};
+use torq::compose::model::{Build, Project, Service};
 use torq::engine::build::{self, BuildError, BuildOptions, BuildPolicy, FailureReason, ImageSet};
 use torq::engine::Engine;
-use torq::compose::model::{Build, Project, Service};
 use torq::ui::{Event, Phase, Reporter};
 
 mod common;

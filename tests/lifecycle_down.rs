@@ -303,11 +303,11 @@ fn a_container_started_after_the_plan_is_stopped_then_removed() {
     use std::collections::HashMap;
     use std::sync::Arc;
 
+    use torq::compose::model::Project;
     use torq::engine::events::EventHub;
     use torq::engine::Engine;
     use torq::plan::exec::{execute, ExecContext};
     use torq::plan::{ContainerRef, Op, Plan};
-    use torq::compose::model::Project;
     use torq::ui::progress::NullReporter;
 
     let project = TestProject::new(

@@ -16,9 +16,9 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use stack_common::unique;
+use torq::compose::model::{Project, Service};
 use torq::engine::build::{self, self_image, BuildOptions, BuildPolicy};
 use torq::engine::Engine;
-use torq::compose::model::{Project, Service};
 use torq::ui::{Event, Reporter};
 
 /// Keeps the verbose build lines.

@@ -15,9 +15,11 @@
 pub mod build;
 pub mod config;
 pub mod down;
+pub mod exec;
 pub mod logs;
 pub mod node;
 pub mod restart;
+pub mod run;
 pub mod status;
 pub mod up;
 
@@ -53,6 +55,17 @@ impl ExitStatus {
             ExitStatus::ServiceFailed => 2,
             ExitStatus::Code(code) => code,
         }
+    }
+}
+
+/// The status for a container's (or exec's) exit code: 0 is success, any
+/// other code is passed through as the shell would see it (modulo 256; a
+/// code that wraps to 0 stays a failure).
+pub fn exit_code_status(code: i64) -> ExitStatus {
+    match (code, code.rem_euclid(256) as u8) {
+        (0, _) => ExitStatus::Success,
+        (_, 0) => ExitStatus::Failure,
+        (_, wrapped) => ExitStatus::Code(wrapped),
     }
 }
 
@@ -271,6 +284,14 @@ pub enum Command {
     #[command(after_help = build::AFTER_HELP)]
     Build(build::BuildArgs),
 
+    /// Run a one-off command in a new container of a service.
+    #[command(after_help = run::AFTER_HELP)]
+    Run(run::RunArgs),
+
+    /// Run a command in a service's running container.
+    #[command(after_help = exec::AFTER_HELP)]
+    Exec(exec::ExecArgs),
+
     /// Run one of the Torq stack's services (used inside the stack's images).
     #[command(hide = true)]
     Node(node::NodeArgs),
@@ -287,6 +308,8 @@ impl Command {
             Command::Logs(a) => a.output.clone(),
             Command::Config(a) => a.output.clone(),
             Command::Build(a) => a.output.clone(),
+            Command::Run(a) => a.output.clone().into(),
+            Command::Exec(a) => a.output.clone(),
             Command::Node(_) => OutputArgs::default(),
         }
     }
@@ -350,6 +373,8 @@ pub fn run(args: Vec<OsString>) -> ExitStatus {
         Command::Logs(args) => logs::run(&ctx, args),
         Command::Config(args) => config::run(&ctx, args),
         Command::Build(args) => build::run(&ctx, args),
+        Command::Run(args) => run::run(&ctx, args),
+        Command::Exec(args) => exec::run(&ctx, args),
         Command::Node(args) => Ok(node::run(args)),
     };
     match result {

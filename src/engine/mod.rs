@@ -12,6 +12,7 @@
 //! something first checks the project label: torq never touches an object
 //! that does not carry its project's label.
 
+pub mod attach;
 pub mod build;
 pub mod container;
 pub mod error;

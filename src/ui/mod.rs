@@ -11,6 +11,7 @@
 pub mod progress;
 pub mod status;
 pub mod table;
+pub(crate) mod terminal;
 
 use std::io::{self, IsTerminal, Write};
 
