@@ -35,5 +35,5 @@ pub mod compose;
 pub mod engine;
 pub mod logs;
 pub mod plan;
-pub mod service;
+pub(crate) mod service;
 pub mod ui;

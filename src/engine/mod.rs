@@ -15,6 +15,7 @@
 pub mod attach;
 pub mod build;
 pub mod container;
+pub(crate) mod control;
 pub mod error;
 pub mod events;
 pub mod health;
@@ -24,6 +25,8 @@ pub mod lock;
 pub mod logs;
 pub mod ops;
 pub mod preflight;
+pub(crate) mod projects;
+pub(crate) mod pull;
 pub mod state;
 pub mod stats;
 

@@ -7,6 +7,15 @@
 //! container's stream to and from torq's own stdio.
 
 pub(crate) mod stdio;
+pub(crate) mod targets;
 
-pub mod exec;
-pub mod run;
+pub(crate) mod exec;
+pub(crate) mod images;
+pub(crate) mod kill;
+pub(crate) mod ls;
+pub(crate) mod pause;
+pub(crate) mod port;
+pub(crate) mod pull;
+pub(crate) mod run;
+pub(crate) mod top;
+pub(crate) mod wait;
