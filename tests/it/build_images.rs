@@ -25,9 +25,7 @@ use torq::engine::build::{self, BuildError, BuildOptions, BuildPolicy, FailureRe
 use torq::engine::Engine;
 use torq::ui::{Event, Phase, Reporter};
 
-mod common;
-
-use common::{busybox_image, unique_project as unique};
+use crate::support::{busybox_image, unique_project as unique};
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

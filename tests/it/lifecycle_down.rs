@@ -3,11 +3,9 @@
 //! containers, volumes, orphans, a project without a spec, nothing to do.
 //! Every test has its own project, removed by a guard even on failure.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::support::*;
 
 /// Two independent services that ignore SIGTERM, with a 2 s grace period.
 const STUBBORN_PAIR: &str = r#"
