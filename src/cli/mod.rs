@@ -14,14 +14,24 @@
 
 pub mod build;
 pub mod config;
+pub(crate) mod containers;
 pub mod down;
+pub mod events;
 pub mod exec;
+pub mod images;
+pub mod kill;
 pub mod logs;
+pub mod ls;
 pub mod node;
+pub mod pause;
+pub mod port;
+pub mod pull;
 pub mod restart;
 pub mod run;
 pub mod status;
+pub mod top;
 pub mod up;
+pub mod wait;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -292,6 +302,46 @@ pub enum Command {
     #[command(after_help = exec::AFTER_HELP)]
     Exec(exec::ExecArgs),
 
+    /// List the compose projects on the engine (torq's and docker compose's).
+    #[command(after_help = ls::AFTER_HELP)]
+    Ls(ls::LsArgs),
+
+    /// Send a signal (default SIGKILL) to services' containers.
+    #[command(after_help = kill::AFTER_HELP)]
+    Kill(kill::KillArgs),
+
+    /// Pause services' containers.
+    #[command(after_help = pause::AFTER_HELP)]
+    Pause(pause::PauseArgs),
+
+    /// Unpause services' containers.
+    #[command(after_help = pause::AFTER_HELP)]
+    Unpause(pause::PauseArgs),
+
+    /// Show the processes running in services' containers.
+    #[command(after_help = top::AFTER_HELP)]
+    Top(top::TopArgs),
+
+    /// Print the host address of a service's published port.
+    #[command(after_help = port::AFTER_HELP)]
+    Port(port::PortArgs),
+
+    /// List the images the project's containers use.
+    #[command(after_help = images::AFTER_HELP)]
+    Images(images::ImagesArgs),
+
+    /// Pull services' images.
+    #[command(after_help = pull::AFTER_HELP)]
+    Pull(pull::PullArgs),
+
+    /// Block until services' containers stop; exit with the first one's code.
+    #[command(after_help = wait::AFTER_HELP)]
+    Wait(wait::WaitArgs),
+
+    /// Stream the project's container events.
+    #[command(after_help = events::AFTER_HELP)]
+    Events(events::EventsArgs),
+
     /// Run one of the Torq stack's services (used inside the stack's images).
     #[command(hide = true)]
     Node(node::NodeArgs),
@@ -310,6 +360,15 @@ impl Command {
             Command::Build(a) => a.output.clone(),
             Command::Run(a) => a.output.clone().into(),
             Command::Exec(a) => a.output.clone(),
+            Command::Ls(a) => a.output.clone(),
+            Command::Kill(a) => a.output.clone(),
+            Command::Pause(a) | Command::Unpause(a) => a.output.clone(),
+            Command::Top(a) => a.output.clone(),
+            Command::Port(a) => a.output.clone(),
+            Command::Images(a) => a.output.clone(),
+            Command::Pull(a) => a.output.clone(),
+            Command::Wait(a) => a.output.clone(),
+            Command::Events(a) => a.output.clone(),
             Command::Node(_) => OutputArgs::default(),
         }
     }
@@ -375,6 +434,16 @@ pub fn run(args: Vec<OsString>) -> ExitStatus {
         Command::Build(args) => build::run(&ctx, args),
         Command::Run(args) => run::run(&ctx, args),
         Command::Exec(args) => exec::run(&ctx, args),
+        Command::Ls(args) => ls::run(&ctx, args),
+        Command::Kill(args) => kill::run(&ctx, args),
+        Command::Pause(args) => pause::run_pause(&ctx, args),
+        Command::Unpause(args) => pause::run_unpause(&ctx, args),
+        Command::Top(args) => top::run(&ctx, args),
+        Command::Port(args) => port::run(&ctx, args),
+        Command::Images(args) => images::run(&ctx, args),
+        Command::Pull(args) => pull::run(&ctx, args),
+        Command::Wait(args) => wait::run(&ctx, args),
+        Command::Events(args) => events::run(&ctx, args),
         Command::Node(args) => Ok(node::run(args)),
     };
     match result {

@@ -149,7 +149,8 @@ fn request_from(args: RunArgs) -> RunRequest {
 
 fn render(ctx: &Context, project: &str, outcome: RunOutcome) -> ExitStatus {
     match outcome {
-        RunOutcome::Detached { id, .. } => {
+        RunOutcome::Detached { id, name } => {
+            ctx.shell.verbose(&format!("{name} runs in the background"));
             ctx.shell.outln(&id);
             ExitStatus::Success
         }

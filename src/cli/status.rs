@@ -34,6 +34,7 @@ Examples:
   torq status -q              Container ids only
 
 States: ● RUNNING (the container runs), ○ STOPPED (no container),
+‖ PAUSED (frozen by `torq pause`; `torq unpause` resumes it),
 ✗ DEAD (the container exists but does not run, or keeps restarting),
 ✓ COMPLETED (a one-shot service others wait for with
 service_completed_successfully, exited 0).
@@ -308,6 +309,7 @@ fn classify(c: &ContainerFacts, now: Nanos) -> (State, bool) {
             }
         }
         "restarting" => (State::Dead, true),
+        "paused" => (State::Paused, false),
         _ => (State::Dead, false),
     }
 }
@@ -371,6 +373,8 @@ fn container_status(c: &ContainerFacts, facts: &Facts, one_shot: bool) -> Contai
 fn service_state(containers: &[ContainerStatus], replicas: u32) -> State {
     if containers.iter().any(|c| c.state == Some(State::Dead)) {
         State::Dead
+    } else if containers.iter().any(|c| c.state == Some(State::Paused)) {
+        State::Paused
     } else if containers.is_empty() || (containers.len() as u32) < replicas {
         State::Stopped
     } else if containers.iter().all(|c| c.state == Some(State::Completed)) {
@@ -545,6 +549,12 @@ fn container_warnings(service: &str, c: &ContainerStatus, out: &mut Vec<Warning>
             "not_started",
             format!("{} was created but never started", c.name),
             format!("start it with `torq up {service}`"),
+        ));
+    } else if c.state == Some(State::Paused) {
+        out.push(warn(
+            "paused",
+            format!("{} is paused", c.name),
+            format!("resume it with `torq unpause {service}`"),
         ));
     } else if c.state == Some(State::Dead) {
         let how = match c.exit_code {

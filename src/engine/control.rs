@@ -97,8 +97,6 @@ pub(crate) struct ImageFacts {
     /// `repository:tag` names (empty for an untagged image).
     pub(crate) tags: Vec<String>,
     pub(crate) size: i64,
-    /// RFC 3339 creation time.
-    pub(crate) created: Option<String>,
 }
 
 /// The facts of image `reference` (an id or a name); `None` when it is gone.
@@ -117,7 +115,6 @@ pub(crate) async fn image_facts(
             id: image.id.unwrap_or_default(),
             tags: image.repo_tags.unwrap_or_default(),
             size: image.size.unwrap_or_default(),
-            created: image.created,
         })),
         Err(err) if err.is_not_found() => Ok(None),
         Err(err) => Err(err),

@@ -17,6 +17,7 @@ pub mod build;
 pub mod container;
 pub(crate) mod control;
 pub mod error;
+pub(crate) mod event_feed;
 pub mod events;
 pub mod health;
 pub mod inspect;

@@ -64,7 +64,11 @@ pub(crate) async fn list_projects(
         let state = c.state.map(|s| s.to_string()).unwrap_or_default();
         *project.states.entry(state).or_default() += 1;
         let files = labels.get(labels::CONFIG_FILES).map(String::as_str);
-        for file in files.unwrap_or_default().split(',').filter(|f| !f.is_empty()) {
+        for file in files
+            .unwrap_or_default()
+            .split(',')
+            .filter(|f| !f.is_empty())
+        {
             if !project.config_files.iter().any(|f| f == file) {
                 project.config_files.push(file.to_string());
             }

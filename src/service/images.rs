@@ -22,8 +22,6 @@ pub struct ContainerImage {
     pub id: String,
     /// Size in bytes.
     pub size: i64,
-    /// RFC 3339 creation time.
-    pub created: Option<String>,
 }
 
 /// The images of the containers of `services` (all when empty).
@@ -34,7 +32,11 @@ pub async fn images(
 ) -> anyhow::Result<Vec<ContainerImage>> {
     let containers = targets::containers(engine, project, services, OneOffs::Include).await?;
     let facts = try_join_all(containers.iter().map(|c| {
-        let reference = if c.image_id.is_empty() { &c.image } else { &c.image_id };
+        let reference = if c.image_id.is_empty() {
+            &c.image
+        } else {
+            &c.image_id
+        };
         control::image_facts(engine, reference)
     }))
     .await?;
@@ -54,7 +56,6 @@ pub async fn images(
                 tag,
                 id: facts.id,
                 size: facts.size,
-                created: facts.created,
             }
         })
         .collect())
@@ -69,7 +70,10 @@ fn repository_and_tag(tags: &[String], container_image: &str) -> (String, String
         format!("{container_image}:latest")
     };
     let chosen = tags.iter().find(|t| **t == wanted).or(tags.first());
-    match chosen.and_then(|t| t.rsplit_once(':')).filter(|(_, tag)| !tag.contains('/')) {
+    match chosen
+        .and_then(|t| t.rsplit_once(':'))
+        .filter(|(_, tag)| !tag.contains('/'))
+    {
         Some((repository, tag)) => (repository.to_string(), tag.to_string()),
         None => ("<none>".into(), "<none>".into()),
     }
@@ -82,10 +86,22 @@ mod tests {
     #[test]
     fn the_containers_own_tag_wins() {
         let tags = vec!["a/x:1".to_string(), "a/y:latest".to_string()];
-        assert_eq!(repository_and_tag(&tags, "a/y"), ("a/y".into(), "latest".into()));
-        assert_eq!(repository_and_tag(&tags, "sha256:abc"), ("a/x".into(), "1".into()));
-        assert_eq!(repository_and_tag(&[], "x"), ("<none>".into(), "<none>".into()));
+        assert_eq!(
+            repository_and_tag(&tags, "a/y"),
+            ("a/y".into(), "latest".into())
+        );
+        assert_eq!(
+            repository_and_tag(&tags, "sha256:abc"),
+            ("a/x".into(), "1".into())
+        );
+        assert_eq!(
+            repository_and_tag(&[], "x"),
+            ("<none>".into(), "<none>".into())
+        );
         let registry = vec!["host:5000/img:2".to_string()];
-        assert_eq!(repository_and_tag(&registry, "host:5000/img:2"), ("host:5000/img".into(), "2".into()));
+        assert_eq!(
+            repository_and_tag(&registry, "host:5000/img:2"),
+            ("host:5000/img".into(), "2".into())
+        );
     }
 }

@@ -15,8 +15,7 @@ pub async fn kill(
     signal: &str,
 ) -> anyhow::Result<Vec<ContainerResult>> {
     check_signal(signal).map_err(|e| anyhow::anyhow!("-s {signal}: {e}"))?;
-    let mut containers =
-        targets::containers(engine, project, services, OneOffs::Exclude).await?;
+    let mut containers = targets::containers(engine, project, services, OneOffs::Exclude).await?;
     containers.retain(|c| c.is_running());
     Ok(targets::for_each(&containers, |c| {
         ops::kill_container(engine, &c.id, &c.name, signal)

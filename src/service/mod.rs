@@ -9,6 +9,7 @@
 pub(crate) mod stdio;
 pub(crate) mod targets;
 
+pub(crate) mod events;
 pub(crate) mod exec;
 pub(crate) mod images;
 pub(crate) mod kill;

@@ -14,8 +14,7 @@ pub async fn pause(
     project: &Project,
     services: &[String],
 ) -> anyhow::Result<Vec<ContainerResult>> {
-    let mut containers =
-        targets::containers(engine, project, services, OneOffs::Exclude).await?;
+    let mut containers = targets::containers(engine, project, services, OneOffs::Exclude).await?;
     containers.retain(|c| c.state == RunState::Running);
     Ok(targets::for_each(&containers, |c| control::pause(engine, &c.id, &c.name)).await)
 }
@@ -26,8 +25,7 @@ pub async fn unpause(
     project: &Project,
     services: &[String],
 ) -> anyhow::Result<Vec<ContainerResult>> {
-    let mut containers =
-        targets::containers(engine, project, services, OneOffs::Exclude).await?;
+    let mut containers = targets::containers(engine, project, services, OneOffs::Exclude).await?;
     containers.retain(|c| c.state == RunState::Paused);
     Ok(targets::for_each(&containers, |c| control::unpause(engine, &c.id, &c.name)).await)
 }

@@ -44,7 +44,11 @@ pub async fn port(
             let list = if published.is_empty() {
                 "none".to_string()
             } else {
-                published.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", ")
+                published
+                    .iter()
+                    .map(|k| k.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             };
             anyhow::bail!(
                 "service {}: port {key} is not published (published: {list})",
@@ -65,9 +69,8 @@ fn replica<'a>(
             .iter()
             .find(|c| c.number == n)
             .with_context(|| format!("service {service} has no container with index {n}")),
-        None => containers
-            .iter()
-            .min_by_key(|c| c.number)
-            .with_context(|| format!("service {service} has no container: start it with `torq up {service}`")),
+        None => containers.iter().min_by_key(|c| c.number).with_context(|| {
+            format!("service {service} has no container: start it with `torq up {service}`")
+        }),
     }
 }

@@ -128,14 +128,11 @@ pub async fn run(
     Ok(RunOutcome::Exited { code: code? })
 }
 
-/// The service, if it exists and has an image or a build to run.
+/// The service, if it exists (the spec's validation already refused a
+/// service with neither `image` nor `build`).
 fn runnable_service<'a>(project: &'a Project, name: &str) -> anyhow::Result<&'a Service> {
     lifecycle::select_services(project, &[name.to_string()], true)?;
-    let service = &project.services[name];
-    if service.image.is_none() && service.build.is_none() {
-        anyhow::bail!("service {name} has neither `image` nor `build`: there is nothing to run");
-    }
-    Ok(service)
+    Ok(&project.services[name])
 }
 
 /// Converges the service's dependencies as `up` does (health-gated), under

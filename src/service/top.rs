@@ -15,8 +15,6 @@ pub struct ContainerProcesses {
     pub service: String,
     /// The container name.
     pub container: String,
-    /// The replica number (0 for a one-off container).
-    pub number: u32,
     pub titles: Vec<String>,
     pub rows: Vec<Vec<String>>,
 }
@@ -28,17 +26,20 @@ pub async fn top(
     project: &Project,
     services: &[String],
 ) -> anyhow::Result<Vec<ContainerProcesses>> {
-    let mut containers =
-        targets::containers(engine, project, services, OneOffs::Include).await?;
+    let mut containers = targets::containers(engine, project, services, OneOffs::Include).await?;
     containers.retain(|c| c.is_running());
-    let listed = try_join_all(containers.iter().map(|c| control::top(engine, &c.id, &c.name))).await?;
+    let listed = try_join_all(
+        containers
+            .iter()
+            .map(|c| control::top(engine, &c.id, &c.name)),
+    )
+    .await?;
     Ok(containers
         .into_iter()
         .zip(listed)
         .map(|(c, Processes { titles, rows })| ContainerProcesses {
             service: c.service,
             container: c.name,
-            number: c.number,
             titles,
             rows,
         })

@@ -35,16 +35,19 @@ pub enum State {
     /// `service_completed_successfully`) that ran and exited 0 — done, as
     /// intended, not failed.
     Completed,
+    /// `‖ PAUSED`: the container exists, its processes are frozen (`torq pause`).
+    Paused,
 }
 
 impl State {
-    /// `● RUNNING`, `○ STOPPED`, `✗ DEAD`, `✓ COMPLETED`.
+    /// `● RUNNING`, `○ STOPPED`, `✗ DEAD`, `✓ COMPLETED`, `‖ PAUSED`.
     pub fn label(self) -> &'static str {
         match self {
             State::Running => "● RUNNING",
             State::Stopped => "○ STOPPED",
             State::Dead => "✗ DEAD",
             State::Completed => "✓ COMPLETED",
+            State::Paused => "‖ PAUSED",
         }
     }
 
@@ -56,7 +59,7 @@ impl State {
     fn style(self) -> anstyle::Style {
         match self {
             State::Running | State::Completed => styles::OK,
-            State::Stopped => styles::YELLOW,
+            State::Stopped | State::Paused => styles::YELLOW,
             State::Dead => styles::RED,
         }
     }

@@ -1,0 +1,57 @@
+//! `torq pause` and `torq unpause`: arguments and rendering; the work is in
+//! `service::pause`.
+
+use clap::Args;
+
+use super::{Context, ExitStatus, OutputArgs};
+use crate::engine::Engine;
+use crate::service::pause;
+
+pub const AFTER_HELP: &str = "\
+Examples:
+  torq pause                  Freeze every running container of the project
+  torq pause flash_arbitrage  Freeze one service; `torq status` shows it PAUSED
+  torq unpause                Thaw them
+
+Exit codes: 0 done; 1 usage, spec or engine error; 2 a container refused.";
+
+/// Arguments of `torq pause` and `torq unpause`.
+#[derive(Debug, Clone, Args)]
+pub struct PauseArgs {
+    /// Services (default: all).
+    #[arg(value_name = "SERVICE")]
+    pub services: Vec<String>,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// Runs `torq pause`.
+pub fn run_pause(ctx: &Context, args: PauseArgs) -> anyhow::Result<ExitStatus> {
+    let project = ctx.load_project()?;
+    let results = super::runtime()?.block_on(async {
+        let engine = Engine::connect().await?;
+        pause::pause(&engine, &project, &args.services).await
+    })?;
+    Ok(super::containers::report(
+        ctx,
+        &results,
+        "paused",
+        "no running container to pause",
+    ))
+}
+
+/// Runs `torq unpause`.
+pub fn run_unpause(ctx: &Context, args: PauseArgs) -> anyhow::Result<ExitStatus> {
+    let project = ctx.load_project()?;
+    let results = super::runtime()?.block_on(async {
+        let engine = Engine::connect().await?;
+        pause::unpause(&engine, &project, &args.services).await
+    })?;
+    Ok(super::containers::report(
+        ctx,
+        &results,
+        "unpaused",
+        "no paused container",
+    ))
+}
