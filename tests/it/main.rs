@@ -13,6 +13,7 @@ mod build_cli;
 mod build_images;
 mod cli_config;
 mod cli_help;
+mod everyday_cmds;
 mod everyday_run;
 mod lifecycle_attach;
 mod lifecycle_down;

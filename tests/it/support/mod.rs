@@ -4,15 +4,18 @@
 //! - [`engine`]: unique project names, cleanup guards, the busybox test image,
 //!   temporary projects run through the `torq` executable, and readers of the
 //!   engine's state and events through the docker CLI;
+//! - [`compose`]: the docker compose v2 reference binary;
 //! - [`stack`]: the Torq stack's `torq/node` image, the stack run as host
 //!   processes, HTTP and relay-frame utilities.
 //!
 //! Both are re-exported here, so a test writes `use crate::support::*;`.
 
+mod compose;
 mod engine;
 mod stack;
 mod tests;
 
+pub use compose::compose_v2;
 pub use engine::*;
 pub use stack::*;
 
