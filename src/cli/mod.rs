@@ -32,6 +32,7 @@ pub mod status;
 pub mod top;
 pub mod up;
 pub mod wait;
+pub mod watch;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -342,6 +343,10 @@ pub enum Command {
     #[command(after_help = events::AFTER_HELP)]
     Events(events::EventsArgs),
 
+    /// Follow the services' develop.watch rules: sync, restart or rebuild on edits.
+    #[command(after_help = watch::AFTER_HELP)]
+    Watch(watch::WatchArgs),
+
     /// Run one of the Torq stack's services (used inside the stack's images).
     #[command(hide = true)]
     Node(node::NodeArgs),
@@ -369,6 +374,7 @@ impl Command {
             Command::Pull(a) => a.output.clone(),
             Command::Wait(a) => a.output.clone(),
             Command::Events(a) => a.output.clone(),
+            Command::Watch(a) => a.output.clone(),
             Command::Node(_) => OutputArgs::default(),
         }
     }
@@ -425,7 +431,7 @@ pub fn run(args: Vec<OsString>) -> ExitStatus {
         project: cli.project,
     };
     let result = match cli.command {
-        Command::Up(args) => up::run(&ctx, args),
+        Command::Up(args) => up_then_watch(&ctx, args),
         Command::Down(args) => down::run(&ctx, args),
         Command::Restart(args) => restart::run(&ctx, args),
         Command::Status(args) => status::run(&ctx, args),
@@ -444,6 +450,7 @@ pub fn run(args: Vec<OsString>) -> ExitStatus {
         Command::Pull(args) => pull::run(&ctx, args),
         Command::Wait(args) => wait::run(&ctx, args),
         Command::Events(args) => events::run(&ctx, args),
+        Command::Watch(args) => watch::run(&ctx, args),
         Command::Node(args) => Ok(node::run(args)),
     };
     match result {
@@ -453,6 +460,16 @@ pub fn run(args: Vec<OsString>) -> ExitStatus {
             ExitStatus::Failure
         }
     }
+}
+
+/// `up`, then with `--watch` (and a successful `up`) `watch` on its services.
+fn up_then_watch(ctx: &Context, args: up::UpArgs) -> anyhow::Result<ExitStatus> {
+    let (follow, services) = (args.watch, args.services.clone());
+    let status = up::run(ctx, args)?;
+    if follow && status == ExitStatus::Success {
+        return watch::follow_after_up(ctx, &services);
+    }
+    Ok(status)
 }
 
 fn parse(args: Vec<OsString>) -> Result<Cli, clap::Error> {

@@ -12,7 +12,7 @@
 //! something first checks the project label: torq never touches an object
 //! that does not carry its project's label.
 
-pub mod attach;
+pub(crate) mod attach;
 pub mod build;
 pub mod container;
 pub(crate) mod control;
@@ -30,6 +30,7 @@ pub(crate) mod projects;
 pub(crate) mod pull;
 pub mod state;
 pub mod stats;
+pub(crate) mod sync;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -20,3 +20,28 @@ pub(crate) mod pull;
 pub(crate) mod run;
 pub(crate) mod top;
 pub(crate) mod wait;
+pub(crate) mod watch;
+
+use std::time::Duration;
+
+use crate::engine::build::BuildPolicy;
+use crate::plan::lifecycle::UpRequest;
+
+/// How long a convergence started by `run` or `watch` waits for health.
+const WAIT_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// An `up` of `services` as `run` (their dependencies) and `watch` (the
+/// watched services, a rebuilt one) make it: waiting for health, no scaling.
+pub(crate) fn up_request(services: Vec<String>, no_deps: bool, build: BuildPolicy) -> UpRequest {
+    UpRequest {
+        services,
+        no_deps,
+        build,
+        force_recreate: false,
+        wait: true,
+        wait_timeout: WAIT_TIMEOUT,
+        fast_health: true,
+        scale: Default::default(),
+        renew_anon_volumes: false,
+    }
+}

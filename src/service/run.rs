@@ -11,7 +11,6 @@
 //! `--rm` the container is removed once it stopped, whatever ended it.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context as _;
 use sha2::{Digest, Sha256};
@@ -28,7 +27,7 @@ use crate::engine::container::{
 };
 use crate::engine::state::observe;
 use crate::engine::{labels, ops, Engine};
-use crate::plan::lifecycle::{self, FailureSummary, UpRequest};
+use crate::plan::lifecycle::{self, FailureSummary};
 use crate::ui::Reporter;
 
 /// What `run` is asked to do.
@@ -149,21 +148,12 @@ async fn start_dependencies(
     if deps.is_empty() {
         return Ok(Vec::new());
     }
-    let up = UpRequest {
-        services: deps.into_iter().collect(),
-        no_deps: true,
-        build: if request.build {
-            BuildPolicy::Always
-        } else {
-            BuildPolicy::Missing
-        },
-        force_recreate: false,
-        wait: true,
-        wait_timeout: Duration::from_secs(120),
-        fast_health: true,
-        scale: Default::default(),
-        renew_anon_volumes: false,
+    let build = if request.build {
+        BuildPolicy::Always
+    } else {
+        BuildPolicy::Missing
     };
+    let up = super::up_request(deps.into_iter().collect(), true, build);
     let _lock = lifecycle::acquire_lock(engine, &project.name, reporter.as_ref()).await?;
     let outcome = lifecycle::up(engine, project.clone(), &up, reporter.clone()).await;
     reporter.finish();
