@@ -123,11 +123,29 @@ pub(crate) async fn start_exec(
     })
 }
 
+/// The exit code of a finished exec, once the engine has recorded it (its
+/// output stream can end a moment before the engine marks it finished).
+pub(crate) async fn wait_exec_exit(engine: &Engine, exec_id: &str) -> Result<i64, ApiError> {
+    let deadline = tokio::time::Instant::now() + EXEC_SETTLE;
+    loop {
+        if let Some(code) = exec_exit_code(engine, exec_id).await? {
+            return Ok(code);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(ApiError::Timeout {
+                op: format!("read the exit code of exec {exec_id}"),
+                deadline: EXEC_SETTLE,
+            });
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// How long an exec whose output ended may take to be marked finished.
+const EXEC_SETTLE: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// The exit code of a finished exec (`None` while it still runs).
-pub(crate) async fn exec_exit_code(
-    engine: &Engine,
-    exec_id: &str,
-) -> Result<Option<i64>, ApiError> {
+async fn exec_exit_code(engine: &Engine, exec_id: &str) -> Result<Option<i64>, ApiError> {
     let inspected = with_deadline(
         format!("inspect exec {exec_id}"),
         QUICK,
@@ -139,6 +157,27 @@ pub(crate) async fn exec_exit_code(
     } else {
         inspected.exit_code
     })
+}
+
+/// Runs `cmd` in container `id` without stdio, to its end; returns its exit code.
+pub(crate) async fn exec_to_end(
+    engine: &Engine,
+    id: &str,
+    cmd: Vec<String>,
+) -> Result<i64, ApiError> {
+    let spec = ExecSpec {
+        cmd,
+        ..Default::default()
+    };
+    let exec_id = create_exec(engine, id, &spec).await?;
+    if let Some(mut session) = start_exec(engine, &exec_id, false, false).await? {
+        while let Some(chunk) = session.output.next().await {
+            if let Err(err) = chunk {
+                return Err(ApiError::from_bollard(format!("run exec {exec_id}"), err));
+            }
+        }
+    }
+    wait_exec_exit(engine, &exec_id).await
 }
 
 /// Where a TTY's size is set: a container's or an exec's.

@@ -8,7 +8,7 @@ use std::time::Duration;
 use bollard::query_parameters::{RestartContainerOptions, UploadToContainerOptions};
 
 use super::error::{with_deadline, ApiError, QUICK};
-use super::{ops, Engine};
+use super::Engine;
 
 /// A host file or directory and where it goes in the container.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,7 +74,7 @@ pub(crate) async fn remove_paths(
 ) -> Result<(), ApiError> {
     let mut cmd = vec!["rm".to_string(), "-rf".to_string(), "--".to_string()];
     cmd.extend(paths.iter().cloned());
-    let code = ops::exec_exit_code(engine, id, cmd, QUICK).await?;
+    let code = super::attach::exec_to_end(engine, id, cmd).await?;
     if code == 0 {
         Ok(())
     } else {

@@ -3,8 +3,6 @@
 //! command's exit code as the outcome. A service without a running
 //! container is an error that says how to start it.
 
-use std::time::Duration;
-
 use anyhow::Context as _;
 
 use super::stdio::{self, StdioMode};
@@ -73,7 +71,7 @@ pub async fn exec(
         .await
         .context("streaming the command's output")?;
     Ok(ExecOutcome::Exited {
-        code: exit_code(engine, &exec_id).await?,
+        code: attach::wait_exec_exit(engine, &exec_id).await?,
     })
 }
 
@@ -137,21 +135,4 @@ fn resolve_env(env: &[String]) -> Vec<String> {
             None => std::env::var(entry).ok().map(|v| format!("{entry}={v}")),
         })
         .collect()
-}
-
-/// The exec's exit code, once the engine has recorded it (the output stream
-/// can end a moment before the engine marks the exec finished).
-async fn exit_code(engine: &Engine, exec_id: &str) -> anyhow::Result<i64> {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Some(code) = attach::exec_exit_code(engine, exec_id).await? {
-            return Ok(code);
-        }
-        if tokio::time::Instant::now() >= deadline {
-            anyhow::bail!(
-                "exec {exec_id}: the output ended but the engine still reports it running"
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }

@@ -15,6 +15,7 @@ mod cli_config;
 mod cli_help;
 mod everyday_cmds;
 mod everyday_run;
+mod everyday_watch;
 mod lifecycle_attach;
 mod lifecycle_down;
 mod lifecycle_keys;

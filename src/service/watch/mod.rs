@@ -127,7 +127,10 @@ fn start_watcher(
 }
 
 /// Gathers changes until none came for [`DEBOUNCE`].
-async fn settle(first: PathBuf, changes: &mut mpsc::UnboundedReceiver<PathBuf>) -> BTreeSet<PathBuf> {
+async fn settle(
+    first: PathBuf,
+    changes: &mut mpsc::UnboundedReceiver<PathBuf>,
+) -> BTreeSet<PathBuf> {
     let mut batch = BTreeSet::from([first]);
     while let Ok(Some(path)) = tokio::time::timeout(DEBOUNCE, changes.recv()).await {
         batch.insert(path);
@@ -141,7 +144,10 @@ fn triggered(rules: &[Rule], batch: &BTreeSet<PathBuf>) -> BTreeMap<usize, Vec<(
     for path in batch {
         for (index, rule) in rules.iter().enumerate() {
             if let Some(relative) = rule.takes(path) {
-                taken.entry(index).or_default().push((path.clone(), relative));
+                taken
+                    .entry(index)
+                    .or_default()
+                    .push((path.clone(), relative));
             }
         }
     }
@@ -161,10 +167,16 @@ async fn act(
     let mut by_service: BTreeMap<&str, Vec<(&Rule, Vec<(PathBuf, String)>)>> = BTreeMap::new();
     for (index, files) in taken {
         let rule = &rules[index];
-        by_service.entry(&rule.service).or_default().push((rule, files));
+        by_service
+            .entry(&rule.service)
+            .or_default()
+            .push((rule, files));
     }
     for (service, triggered) in by_service {
-        let result = match triggered.iter().find(|(rule, _)| rule.action == Action::Rebuild) {
+        let result = match triggered
+            .iter()
+            .find(|(rule, _)| rule.action == Action::Rebuild)
+        {
             Some((_, files)) => rebuild(engine, project, service, files, reporter).await,
             None => apply_rules(engine, &project.name, service, &triggered, reporter).await,
         };
@@ -192,7 +204,9 @@ async fn rebuild(
     let outcome = lifecycle::up(engine, project.clone(), &request, quiet).await?;
     match outcome.failures.first() {
         None => {
-            reporter.report(Event::Info(format!("watch: {service}: rebuilt and recreated")));
+            reporter.report(Event::Info(format!(
+                "watch: {service}: rebuilt and recreated"
+            )));
             Ok(())
         }
         Some(failure) => anyhow::bail!("rebuild failed: {}: {}", failure.subject, failure.reason),
@@ -237,7 +251,9 @@ async fn apply_rules(
             Action::SyncExec => {
                 let hook = rule.exec.as_ref().context("sync+exec without a command")?;
                 for c in &containers {
-                    hooks::run(engine, &c.id, hook).await.map_err(anyhow::Error::msg)?;
+                    hooks::run(engine, &c.id, hook)
+                        .await
+                        .map_err(anyhow::Error::msg)?;
                 }
                 reporter.report(Event::Info(format!(
                     "watch: {service}: ran `{}`",
@@ -290,13 +306,20 @@ fn file_list(files: &[(PathBuf, String)]) -> String {
         .iter()
         .map(|(host, relative)| {
             if relative.is_empty() {
-                host.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+                host.file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default()
             } else {
                 relative.clone()
             }
         })
         .collect();
-    let mut text = names.iter().take(SHOWN).cloned().collect::<Vec<_>>().join(", ");
+    let mut text = names
+        .iter()
+        .take(SHOWN)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
     if names.len() > SHOWN {
         text.push_str(&format!(" and {} more", names.len() - SHOWN));
     }

@@ -59,7 +59,15 @@ pub(crate) struct Rule {
 }
 
 /// Files an editor writes and removes on its own (swap, backup and lock files).
-const SCRATCH: &[&str] = &["**/*.swp", "**/*.swx", "**/*~", "**/.#*", "**/4913", "**/.DS_Store", "**/.git"];
+const SCRATCH: &[&str] = &[
+    "**/*.swp",
+    "**/*.swx",
+    "**/*~",
+    "**/.#*",
+    "**/4913",
+    "**/.DS_Store",
+    "**/.git",
+];
 
 impl Rule {
     /// The path relative to the rule (empty for the rule's own file), when
@@ -68,7 +76,10 @@ impl Rule {
         let relative = changed.strip_prefix(&self.path).ok()?;
         let relative = relative.to_string_lossy().into_owned();
         let scratch = IgnoreMatcher::new(SCRATCH).ok()?;
-        let name_only = changed.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name_only = changed
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         if scratch.is_excluded(&relative) || scratch.is_excluded(&name_only) {
             return None;
         }
@@ -140,10 +151,14 @@ pub(crate) fn rules_of(project: &Project, services: &[String]) -> Result<Vec<Rul
 
 /// The rules of one service, from its `develop.watch`.
 fn service_rules(service: &Service) -> Result<Vec<Rule>, RuleError> {
-    let Some(Value::Array(items)) = service.other.get("develop").and_then(|d| d.get("watch")) else {
+    let Some(Value::Array(items)) = service.other.get("develop").and_then(|d| d.get("watch"))
+    else {
         return Ok(Vec::new());
     };
-    let dockerignore = service.build.as_ref().and_then(|b| read_dockerignore(&b.context));
+    let dockerignore = service
+        .build
+        .as_ref()
+        .and_then(|b| read_dockerignore(&b.context));
     items
         .iter()
         .enumerate()
@@ -167,11 +182,16 @@ fn rule(
     let list = |key: &str| -> Vec<String> {
         item.get(key)
             .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(String::from))
+                    .collect()
+            })
             .unwrap_or_default()
     };
     let action_word = text("action").unwrap_or_default();
-    let action = Action::parse(&action_word).ok_or_else(|| format!("unknown action `{action_word}`"))?;
+    let action =
+        Action::parse(&action_word).ok_or_else(|| format!("unknown action `{action_word}`"))?;
     let target = text("target");
     if action.syncs() && target.is_none() {
         return Err(format!("`{action_word}` needs a `target` in the container"));
@@ -192,7 +212,11 @@ fn rule(
         target,
         exec,
         ignore: matcher(list("ignore"))?,
-        include: if include.is_empty() { None } else { Some(matcher(include)?) },
+        include: if include.is_empty() {
+            None
+        } else {
+            Some(matcher(include)?)
+        },
         dockerignore,
     })
 }
@@ -201,7 +225,10 @@ fn rule(
 fn exec_hook(value: &Value) -> Option<Hook> {
     let command: Vec<String> = match value.get("command")? {
         Value::String(s) => crate::compose::syntax::shell_split(s).ok()?,
-        Value::Array(items) => items.iter().filter_map(|v| v.as_str().map(String::from)).collect(),
+        Value::Array(items) => items
+            .iter()
+            .filter_map(|v| v.as_str().map(String::from))
+            .collect(),
         _ => return None,
     };
     let environment = match value.get("environment") {
@@ -218,7 +245,10 @@ fn exec_hook(value: &Value) -> Option<Hook> {
         command,
         user: value.get("user").and_then(Value::as_str).map(String::from),
         privileged: value.get("privileged").and_then(Value::as_bool) == Some(true),
-        working_dir: value.get("working_dir").and_then(Value::as_str).map(String::from),
+        working_dir: value
+            .get("working_dir")
+            .and_then(Value::as_str)
+            .map(String::from),
         environment,
     })
 }
@@ -236,8 +266,11 @@ mod tests {
     use serde_json::json;
 
     fn sync_rule(extra: Value) -> Rule {
-        let mut item = json!({"action": "sync", "path": "/src", "target": "/app", "exec": {"command": null}});
-        item.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        let mut item =
+            json!({"action": "sync", "path": "/src", "target": "/app", "exec": {"command": null}});
+        item.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
         let service = Service {
             name: "web".into(),
             ..Default::default()
@@ -248,20 +281,35 @@ mod tests {
     #[test]
     fn a_rule_takes_files_below_its_path_and_maps_them_to_its_target() {
         let rule = sync_rule(json!({}));
-        assert_eq!(rule.takes(Path::new("/src/a/b.rs")).as_deref(), Some("a/b.rs"));
-        assert_eq!(rule.container_path("a/b.rs").as_deref(), Some("/app/a/b.rs"));
+        assert_eq!(
+            rule.takes(Path::new("/src/a/b.rs")).as_deref(),
+            Some("a/b.rs")
+        );
+        assert_eq!(
+            rule.container_path("a/b.rs").as_deref(),
+            Some("/app/a/b.rs")
+        );
         assert_eq!(rule.takes(Path::new("/other/x")), None);
-        assert_eq!(rule.takes(Path::new("/src/.b.rs.swp")), None, "editor scratch files are skipped");
+        assert_eq!(
+            rule.takes(Path::new("/src/.b.rs.swp")),
+            None,
+            "editor scratch files are skipped"
+        );
     }
 
     #[test]
     fn ignore_and_include_patterns_are_relative_to_the_path() {
-        let rule = sync_rule(json!({"ignore": ["node_modules/", "*.log"], "include": ["*.rs", "**/*.rs", "*.log"]}));
+        let rule = sync_rule(
+            json!({"ignore": ["node_modules/", "*.log"], "include": ["*.rs", "**/*.rs", "*.log"]}),
+        );
         assert!(rule.takes(Path::new("/src/main.rs")).is_some());
         assert!(rule.takes(Path::new("/src/deep/lib.rs")).is_some());
         assert!(rule.takes(Path::new("/src/node_modules/x.rs")).is_none());
         assert!(rule.takes(Path::new("/src/debug.log")).is_none());
-        assert!(rule.takes(Path::new("/src/readme.md")).is_none(), "not included");
+        assert!(
+            rule.takes(Path::new("/src/readme.md")).is_none(),
+            "not included"
+        );
     }
 
     #[test]
@@ -272,7 +320,12 @@ mod tests {
         };
         let err = rule(&service, &json!({"action": "sync", "path": "/src"}), None).unwrap_err();
         assert!(err.contains("needs a `target`"), "{err}");
-        let err = rule(&service, &json!({"action": "rebuild", "path": "/src"}), None).unwrap_err();
+        let err = rule(
+            &service,
+            &json!({"action": "rebuild", "path": "/src"}),
+            None,
+        )
+        .unwrap_err();
         assert!(err.contains("`build` section"), "{err}");
     }
 }
