@@ -36,6 +36,7 @@ pub struct EventsArgs {
 pub fn run(ctx: &Context, args: EventsArgs) -> anyhow::Result<ExitStatus> {
     let project = ctx.load_project()?;
     super::runtime()?.block_on(async {
+        let mut stop = crate::service::StopSignals::install()?;
         let engine = Engine::connect().await?;
         let mut stream = events::events(&engine, &project, &args.services)?;
         loop {
@@ -44,7 +45,7 @@ pub fn run(ctx: &Context, args: EventsArgs) -> anyhow::Result<ExitStatus> {
                     Some(event) => ctx.shell.outln(&line(&event?, args.json)),
                     None => return Ok(ExitStatus::Success),
                 },
-                _ = tokio::signal::ctrl_c() => return Ok(ExitStatus::Success),
+                () = stop.recv() => return Ok(ExitStatus::Success),
             }
         }
     })

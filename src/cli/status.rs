@@ -32,12 +32,17 @@ Examples:
   torq status --verbose       Adds CPU, memory, image, log file path and size
   torq status --format json   The same facts as JSON, for scripts
   torq status -q              Container ids only
+  torq status --all           Also the one-off containers of `torq run`
+  torq status --watch         A live view until Ctrl-C
 
 States: ● RUNNING (the container runs), ○ STOPPED (no container),
 ‖ PAUSED (frozen by `torq pause`; `torq unpause` resumes it),
 ✗ DEAD (the container exists but does not run, or keeps restarting),
 ✓ COMPLETED (a one-shot service others wait for with
 service_completed_successfully, exited 0).
+
+`--all` adds a row per one-off container (`torq run`); `--watch` keeps a live
+view that follows engine events (a crash or a health change shows at once).
 
 Exit codes: 0 every service running (or completed) and none unhealthy; 1 error;
 2 otherwise.";
@@ -61,6 +66,15 @@ pub struct StatusArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = StatusFormat::Table)]
     pub format: StatusFormat,
+
+    /// Also list one-off containers (`torq run`), one row each.
+    #[arg(short = 'a', long)]
+    pub all: bool,
+
+    /// A live view (refreshed in place on a terminal; a line per change
+    /// otherwise) until Ctrl-C: state, health, CPU, memory, restarts.
+    #[arg(short = 'w', long, conflicts_with = "format")]
+    pub watch: bool,
 
     #[command(flatten)]
     pub output: OutputArgs,
@@ -87,10 +101,12 @@ pub fn run(ctx: &Context, args: StatusArgs) -> anyhow::Result<ExitStatus> {
     check_services(spec.as_ref(), &args.services)?;
     let verbose = ctx.shell.verbose_level() > 0;
     let runtime = super::runtime()?;
+    if args.watch {
+        return runtime.block_on(watch(ctx, &args, &project, spec.as_ref()));
+    }
     let report = runtime.block_on(async {
         let engine = Engine::connect().await?;
-        let facts = gather(&engine, &project, &args.services, verbose).await?;
-        anyhow::Ok(build_report(&project, spec.as_ref(), &args.services, facts))
+        report(&engine, &args, &project, spec.as_ref(), verbose).await
     })?;
     print(ctx, &args, &report, verbose)?;
     Ok(if report.ok {
@@ -132,6 +148,113 @@ fn print(
     Ok(())
 }
 
+/// Asks the engine and turns the answers into the report (with `--all`,
+/// one row per one-off container after the services).
+async fn report(
+    engine: &Engine,
+    args: &StatusArgs,
+    project: &str,
+    spec: Option<&crate::compose::Project>,
+    verbose: bool,
+) -> anyhow::Result<StatusReport> {
+    let facts = gather(engine, project, &args.services, verbose, args.all).await?;
+    let one_offs = one_off_rows(&facts);
+    let mut report = build_report(project, spec, &args.services, facts);
+    report.services.extend(one_offs);
+    Ok(report)
+}
+
+/// One row per one-off container: `SERVICE (run)`.
+fn one_off_rows(facts: &Facts) -> Vec<ServiceStatus> {
+    facts
+        .containers
+        .iter()
+        .filter(|c| c.oneoff)
+        .map(|c| {
+            let containers = vec![container_status(c, facts, false)];
+            ServiceStatus {
+                state: Some(service_state(&containers, 1)),
+                health: worst_health(&containers),
+                service: format!("{} (run)", c.service),
+                replicas: 0,
+                orphan: false,
+                containers,
+            }
+        })
+        .collect()
+}
+
+/// `status --watch`: the report again whenever a container of the project
+/// changes (an engine event) and at least every [`WATCH_REFRESH`], in place
+/// on a terminal, as a line per changed service otherwise; until Ctrl-C.
+async fn watch(
+    ctx: &Context,
+    args: &StatusArgs,
+    project: &str,
+    spec: Option<&crate::compose::Project>,
+) -> anyhow::Result<ExitStatus> {
+    use futures::StreamExt;
+    let mut stop = crate::service::StopSignals::install()?;
+    let engine = Engine::connect().await?;
+    let mut events = crate::engine::event_feed::project_events(&engine, project);
+    let mut screen = ctx
+        .shell
+        .stdout_is_tty()
+        .then(crate::ui::live::LiveScreen::new);
+    let mut last_lines: HashMap<String, String> = HashMap::new();
+    loop {
+        let report = report(&engine, args, project, spec, true).await?;
+        match screen.as_mut() {
+            Some(screen) => {
+                let options = RenderOptions {
+                    color: ctx.shell.out_color(),
+                    verbose: true,
+                };
+                let stamp = time::format_utc(time::now());
+                screen.draw(&format!(
+                    "project {project} at {stamp} (Ctrl-C to stop)\n\n{}",
+                    render(&report, options)
+                ))?;
+            }
+            None => print_changes(ctx, &report, &mut last_lines),
+        }
+        let changed = async {
+            // A burst of events (a restart: die, start, health) makes one refresh.
+            events.next().await;
+            while let Ok(Some(_)) =
+                tokio::time::timeout(Duration::from_millis(100), events.next()).await
+            {}
+        };
+        tokio::select! {
+            _ = changed => {}
+            _ = tokio::time::sleep(WATCH_REFRESH) => {}
+            () = stop.recv() => return Ok(ExitStatus::Success),
+        }
+    }
+}
+
+/// How often `status --watch` refreshes without an event (CPU and memory move).
+const WATCH_REFRESH: Duration = Duration::from_secs(2);
+
+/// Without a terminal: one line per service whose state, health or
+/// restarts changed since the last report.
+fn print_changes(ctx: &Context, report: &StatusReport, last: &mut HashMap<String, String>) {
+    let stamp = time::format_utc(time::now());
+    for s in &report.services {
+        let restarts: i64 = s.containers.iter().map(|c| c.restarts).sum();
+        let line = format!(
+            "{} {} health={} restarts={restarts}",
+            s.service,
+            s.state.map(|st| st.label()).unwrap_or("-"),
+            s.health.as_deref().unwrap_or("-"),
+        );
+        if last.get(&s.service) != Some(&line) {
+            ctx.shell.outln(&format!("{stamp} {line}"));
+            last.insert(s.service.clone(), line);
+        }
+    }
+}
+
 /// What the engine told about the project.
 #[derive(Debug, Default)]
 struct Facts {
@@ -152,6 +275,7 @@ async fn gather(
     project: &str,
     services: &[String],
     verbose: bool,
+    one_offs: bool,
 ) -> anyhow::Result<Facts> {
     let local = engine.is_local();
     let ping = stats::ping_latency(engine);
@@ -164,7 +288,11 @@ async fn gather(
     };
     let containers = async {
         let sources = project_sources(engine, project, services).await?;
-        let ids: Vec<String> = sources.iter().map(|s| s.container_id.clone()).collect();
+        let mut ids: Vec<String> = sources.iter().map(|s| s.container_id.clone()).collect();
+        if one_offs {
+            let all = crate::engine::state::list_containers(engine, project).await?;
+            ids.extend(all.into_iter().filter(|c| c.oneoff).map(|c| c.id));
+        }
         let inspects = futures::future::join_all(ids.iter().map(|id| container_facts(engine, id)));
         let usage = async {
             if verbose {

@@ -45,3 +45,30 @@ pub(crate) fn up_request(services: Vec<String>, no_deps: bool, build: BuildPolic
         renew_anon_volumes: false,
     }
 }
+
+/// Ctrl-C and SIGTERM, caught from the moment this is made: the commands
+/// that run until stopped (`watch`, `events`, `status --watch`) end cleanly
+/// whenever one comes.
+pub(crate) struct StopSignals {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    /// Starts catching them (needs the runtime).
+    pub(crate) fn install() -> std::io::Result<StopSignals> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(StopSignals {
+            interrupt: signal(SignalKind::interrupt())?,
+            terminate: signal(SignalKind::terminate())?,
+        })
+    }
+
+    /// Waits for the next one.
+    pub(crate) async fn recv(&mut self) {
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
+        }
+    }
+}

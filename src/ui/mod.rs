@@ -8,6 +8,7 @@
 //! - [`init_tracing`] routes torq's own tracing events to stderr with `-v` or
 //!   `TORQ_LOG`.
 
+pub(crate) mod live;
 pub mod progress;
 pub mod status;
 pub mod table;

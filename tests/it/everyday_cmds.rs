@@ -261,3 +261,73 @@ services:
         .torq(&["pull", "--ignore-pull-failures"])
         .assert_code(0);
 }
+
+#[test]
+fn status_all_lists_one_offs_and_watch_follows_changes() {
+    let project = TestProject::new("status-watch", SPEC);
+    project.torq(&["up", "worker"]).assert_code(0);
+    project
+        .torq(&["run", "-d", "--no-deps", "web"])
+        .assert_code(0);
+    let plain = project.torq(&["status", "worker"]);
+    assert!(!plain.stdout.contains("(run)"), "{}", plain.stdout);
+    let all = project.torq(&["status", "--all", "worker"]);
+    assert!(
+        all.stdout.contains("web (run)  ● RUNNING"),
+        "{}",
+        all.stdout
+    );
+
+    // Without a terminal: a line per change.
+    let mut cmd = project.torq_command(&["status", "--watch", "worker"]);
+    cmd.stdout(Stdio::piped()).stderr(Stdio::null());
+    let mut child = ChildGuard(cmd.spawn().expect("spawn status --watch"));
+    let (tx, lines) = std::sync::mpsc::channel();
+    let stdout = child.0.stdout.take().expect("stdout");
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let next = |wanted: &str| loop {
+        let line = lines
+            .recv_timeout(Duration::from_secs(60))
+            .unwrap_or_else(|_| panic!("status --watch never printed {wanted:?}"));
+        if line.contains(wanted) {
+            return line;
+        }
+    };
+    next("worker ● RUNNING");
+    project.torq(&["pause", "worker"]).assert_code(0);
+    next("worker ‖ PAUSED");
+    project.torq(&["unpause", "worker"]).assert_code(0);
+    next("worker ● RUNNING");
+}
+
+#[test]
+fn status_watch_redraws_in_place_on_a_terminal_and_ctrl_c_restores_it() {
+    let project = TestProject::new("status-tty", SPEC);
+    project.torq(&["up", "worker"]).assert_code(0);
+    let pty = Pty::open();
+    let screen = pty.screen();
+    let mut cmd = project.torq_command(&["status", "--watch", "worker"]);
+    cmd.stdin(pty.stdio())
+        .stdout(pty.stdio())
+        .stderr(pty.stdio());
+    let mut child = ChildGuard(cmd.spawn().expect("spawn status --watch"));
+    let mut seen = String::new();
+    expect_screen(&screen, &mut seen, "● RUNNING");
+    assert!(
+        seen.contains("\x1b[?25l"),
+        "the cursor is hidden while the view runs"
+    );
+    let pid = rustix::process::Pid::from_raw(child.0.id() as i32).expect("pid");
+    rustix::process::kill_process(pid, rustix::process::Signal::INT).expect("Ctrl-C");
+    let status = wait_for("status --watch to end", Duration::from_secs(60), || {
+        child.0.try_wait().expect("try_wait")
+    });
+    assert_eq!(status.code(), Some(0));
+    expect_screen(&screen, &mut seen, "\x1b[?25h");
+}

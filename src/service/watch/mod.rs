@@ -72,6 +72,7 @@ pub(crate) async fn watch(
     rules: Vec<Rule>,
     reporter: Arc<dyn Reporter>,
 ) -> anyhow::Result<()> {
+    let mut stop = super::StopSignals::install().context("cannot watch signals")?;
     let (tx, mut changes) = mpsc::unbounded_channel::<PathBuf>();
     let _watcher = start_watcher(&rules, tx)?;
     let watched: BTreeSet<&str> = rules.iter().map(|r| r.service.as_str()).collect();
@@ -86,13 +87,10 @@ pub(crate) async fn watch(
             .join(", "),
         watched.into_iter().collect::<Vec<_>>().join(", ")
     )));
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .context("cannot watch SIGTERM")?;
     loop {
         let first = tokio::select! {
             changed = changes.recv() => changed,
-            _ = tokio::signal::ctrl_c() => None,
-            _ = terminate.recv() => None,
+            () = stop.recv() => None,
         };
         let Some(first) = first else {
             return Ok(());
