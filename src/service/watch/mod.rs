@@ -35,6 +35,9 @@ use crate::engine::Engine;
 use crate::plan::lifecycle;
 use crate::ui::{Event, Reporter};
 
+/// The files a rule took: each host path with its path relative to the rule.
+type Taken = Vec<(PathBuf, String)>;
+
 /// How long files must be quiet before a batch of changes is acted on.
 pub(crate) const DEBOUNCE: Duration = Duration::from_millis(500);
 
@@ -137,8 +140,8 @@ async fn settle(
 }
 
 /// The files each rule takes from a batch: rule index → relative paths.
-fn triggered(rules: &[Rule], batch: &BTreeSet<PathBuf>) -> BTreeMap<usize, Vec<(PathBuf, String)>> {
-    let mut taken: BTreeMap<usize, Vec<(PathBuf, String)>> = BTreeMap::new();
+fn triggered(rules: &[Rule], batch: &BTreeSet<PathBuf>) -> BTreeMap<usize, Taken> {
+    let mut taken: BTreeMap<usize, Taken> = BTreeMap::new();
     for path in batch {
         for (index, rule) in rules.iter().enumerate() {
             if let Some(relative) = rule.takes(path) {
@@ -162,7 +165,7 @@ async fn act(
     reporter: &dyn Reporter,
 ) {
     let taken = triggered(rules, &batch);
-    let mut by_service: BTreeMap<&str, Vec<(&Rule, Vec<(PathBuf, String)>)>> = BTreeMap::new();
+    let mut by_service: BTreeMap<&str, Vec<(&Rule, Taken)>> = BTreeMap::new();
     for (index, files) in taken {
         let rule = &rules[index];
         by_service
@@ -216,7 +219,7 @@ async fn apply_rules(
     engine: &Engine,
     project: &str,
     service: &str,
-    triggered: &[(&Rule, Vec<(PathBuf, String)>)],
+    triggered: &[(&Rule, Taken)],
     reporter: &dyn Reporter,
 ) -> anyhow::Result<()> {
     let state = observe(engine, project).await?;

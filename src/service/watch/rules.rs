@@ -196,7 +196,7 @@ fn rule(
     if action.syncs() && target.is_none() {
         return Err(format!("`{action_word}` needs a `target` in the container"));
     }
-    let exec = item.get("exec").and_then(|e| exec_hook(e));
+    let exec = item.get("exec").and_then(exec_hook);
     if action == Action::SyncExec && exec.is_none() {
         return Err("`sync+exec` needs an `exec.command`".into());
     }
