@@ -28,30 +28,32 @@ pub struct PauseArgs {
 
 /// Runs `torq pause`.
 pub fn run_pause(ctx: &Context, args: PauseArgs) -> anyhow::Result<ExitStatus> {
-    let project = ctx.load_project()?;
-    let results = super::runtime()?.block_on(async {
-        let engine = Engine::connect().await?;
-        pause::pause(&engine, &project, &args.services).await
-    })?;
-    Ok(super::containers::report(
-        ctx,
-        &results,
-        "paused",
-        "no running container to pause",
-    ))
+    run(ctx, args, Verb::Pause)
 }
 
 /// Runs `torq unpause`.
 pub fn run_unpause(ctx: &Context, args: PauseArgs) -> anyhow::Result<ExitStatus> {
+    run(ctx, args, Verb::Unpause)
+}
+
+#[derive(Clone, Copy)]
+enum Verb {
+    Pause,
+    Unpause,
+}
+
+fn run(ctx: &Context, args: PauseArgs, verb: Verb) -> anyhow::Result<ExitStatus> {
     let project = ctx.load_project()?;
     let results = super::runtime()?.block_on(async {
         let engine = Engine::connect().await?;
-        pause::unpause(&engine, &project, &args.services).await
+        match verb {
+            Verb::Pause => pause::pause(&engine, &project, &args.services).await,
+            Verb::Unpause => pause::unpause(&engine, &project, &args.services).await,
+        }
     })?;
-    Ok(super::containers::report(
-        ctx,
-        &results,
-        "unpaused",
-        "no paused container",
-    ))
+    let (done, none) = match verb {
+        Verb::Pause => ("paused", "no running container to pause"),
+        Verb::Unpause => ("unpaused", "no paused container"),
+    };
+    Ok(super::containers::report(ctx, &results, done, none))
 }

@@ -4,7 +4,6 @@
 //! `wait`, `events --json` and `pull` (its failure and "already present"
 //! paths: this machine has no registry).
 
-use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -190,21 +189,13 @@ fn events_json_lines_parse() {
     let mut cmd = project.torq_command(&["events", "--json"]);
     cmd.stdout(Stdio::piped()).stderr(Stdio::null());
     let mut child = ChildGuard(cmd.spawn().expect("spawn torq events"));
-    let (tx, rx) = std::sync::mpsc::channel();
-    let stdout = child.0.stdout.take().expect("stdout");
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                return;
-            }
-        }
-    });
+    let mut lines = Lines::new(child.0.stdout.take().expect("stdout"));
     // The subscription starts some time after spawning: pause and unpause
     // until the events come through.
     let line = wait_for("a pause event", Duration::from_secs(60), || {
         project.torq(&["pause", "web"]);
         project.torq(&["unpause", "web"]);
-        rx.recv_timeout(Duration::from_millis(500)).ok()
+        lines.next_within(Duration::from_millis(500))
     });
     let event: serde_json::Value = serde_json::from_str(&line).expect("an event line is JSON");
     assert_eq!(event["type"], "container");
@@ -282,28 +273,12 @@ fn status_all_lists_one_offs_and_watch_follows_changes() {
     let mut cmd = project.torq_command(&["status", "--watch", "worker"]);
     cmd.stdout(Stdio::piped()).stderr(Stdio::null());
     let mut child = ChildGuard(cmd.spawn().expect("spawn status --watch"));
-    let (tx, lines) = std::sync::mpsc::channel();
-    let stdout = child.0.stdout.take().expect("stdout");
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                return;
-            }
-        }
-    });
-    let next = |wanted: &str| loop {
-        let line = lines
-            .recv_timeout(Duration::from_secs(60))
-            .unwrap_or_else(|_| panic!("status --watch never printed {wanted:?}"));
-        if line.contains(wanted) {
-            return line;
-        }
-    };
-    next("worker ● RUNNING");
+    let mut lines = Lines::new(child.0.stdout.take().expect("stdout"));
+    lines.expect("worker ● RUNNING");
     project.torq(&["pause", "worker"]).assert_code(0);
-    next("worker ‖ PAUSED");
+    lines.expect("worker ‖ PAUSED");
     project.torq(&["unpause", "worker"]).assert_code(0);
-    next("worker ● RUNNING");
+    lines.expect("worker ● RUNNING");
 }
 
 #[test]

@@ -3,9 +3,7 @@
 //! deleted file goes), a `rebuild` rule rebuilds the image and recreates its
 //! service only, and a service without `develop.watch` is refused.
 
-use std::io::{BufRead, BufReader};
 use std::process::Stdio;
-use std::sync::mpsc;
 use std::time::Duration;
 
 use crate::support::*;
@@ -70,30 +68,8 @@ fn watch_syncs_without_restart_and_rebuilds_only_its_service() {
     let mut cmd = project.torq_command(&["watch"]);
     cmd.stdout(Stdio::null()).stderr(Stdio::piped());
     let mut child = ChildGuard(cmd.spawn().expect("spawn torq watch"));
-    let (tx, lines) = mpsc::channel();
-    let stderr = child.0.stderr.take().expect("stderr");
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                return;
-            }
-        }
-    });
-    let mut seen = Vec::new();
-    let mut expect_line = |wanted: &str| {
-        let deadline = std::time::Instant::now() + Duration::from_secs(120);
-        while !seen.iter().any(|l: &String| l.contains(wanted)) {
-            let left = deadline.saturating_duration_since(std::time::Instant::now());
-            match lines.recv_timeout(left) {
-                Ok(line) => seen.push(line),
-                Err(_) => panic!(
-                    "torq watch never said {wanted:?}; it said:\n{}",
-                    seen.join("\n")
-                ),
-            }
-        }
-    };
-    expect_line("watching");
+    let mut lines = Lines::new(child.0.stderr.take().expect("stderr"));
+    lines.expect("watching");
     let synced = format!("{}-synced-1", project.name);
     let built = format!("{}-built-1", project.name);
     let plain = format!("{}-plain-1", project.name);
@@ -110,7 +86,7 @@ fn watch_syncs_without_restart_and_rebuilds_only_its_service() {
         Duration::from_secs(60),
         || (cat(&synced, "/app/a.txt").as_deref() == Some("two\n")).then_some(()),
     );
-    expect_line("watch: synced: synced a.txt");
+    lines.expect("watch: synced: synced a.txt");
     assert_eq!(
         identity(&synced),
         synced_before,
@@ -130,7 +106,7 @@ fn watch_syncs_without_restart_and_rebuilds_only_its_service() {
     );
 
     std::fs::write(dir.join("ctx/file"), "v2\n").unwrap();
-    expect_line("watch: built: rebuilt and recreated");
+    lines.expect("watch: built: rebuilt and recreated");
     assert_ne!(
         identity(&built),
         built_before,

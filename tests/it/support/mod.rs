@@ -5,6 +5,7 @@
 //!   temporary projects run through the `torq` executable, and readers of the
 //!   engine's state and events through the docker CLI;
 //! - [`compose`]: the docker compose v2 reference binary;
+//! - [`lines`]: a child's output line by line, waited on with a deadline;
 //! - [`pty`]: a pseudo-terminal to run torq on;
 //! - [`stack`]: the Torq stack's `torq/node` image, the stack run as host
 //!   processes, HTTP and relay-frame utilities.
@@ -13,12 +14,14 @@
 
 mod compose;
 mod engine;
+mod lines;
 mod pty;
 mod stack;
 mod tests;
 
 pub use compose::compose_v2;
 pub use engine::*;
+pub use lines::Lines;
 pub use pty::{expect_screen, Pty};
 pub use stack::*;
 
