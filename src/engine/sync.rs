@@ -132,6 +132,6 @@ mod tests {
             .map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned())
             .collect();
         names.sort();
-        assert_eq!(names, ["app/a.txt", "app/sub", "app/sub/b.txt"]);
+        assert_eq!(names, ["app/a.txt", "app/sub/", "app/sub/b.txt"]);
     }
 }
