@@ -103,3 +103,27 @@ pub fn run(ctx: &Context, args: ExecArgs) -> anyhow::Result<ExitStatus> {
         ExecOutcome::Exited { code } => super::exit_code_status(code),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::cli::{Cli, Command};
+    use clap::Parser;
+
+    #[test]
+    fn options_after_the_service_belong_to_the_command() {
+        let cli = Cli::try_parse_from([
+            "torq", "exec", "-T", "--index", "2", "web", "sh", "-c", "x", "-v",
+        ])
+        .unwrap();
+        let Command::Exec(args) = cli.command else {
+            panic!("parsed as {:?}", cli.command)
+        };
+        assert!(args.no_tty);
+        assert_eq!(args.index, Some(2));
+        assert_eq!(args.command, ["sh", "-c", "x", "-v"]);
+        assert!(
+            Cli::try_parse_from(["torq", "exec", "web"]).is_err(),
+            "a command is required"
+        );
+    }
+}

@@ -160,3 +160,27 @@ fn render(ctx: &Context, project: &str, outcome: RunOutcome) -> ExitStatus {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::cli::{Cli, Command};
+    use clap::Parser;
+
+    #[test]
+    fn the_command_keeps_its_own_options_and_p_after_run_publishes() {
+        let cli = Cli::try_parse_from([
+            "torq", "-p", "proj", "run", "--rm", "-p", "8080:80", "-v", "./d:/d", "web", "ls",
+            "-la", "-p",
+        ])
+        .unwrap();
+        assert_eq!(cli.project.project_name.as_deref(), Some("proj"));
+        let Command::Run(args) = cli.command else {
+            panic!("parsed as {:?}", cli.command)
+        };
+        assert!(args.rm);
+        assert_eq!(args.publish, ["8080:80"]);
+        assert_eq!(args.volumes, ["./d:/d"]);
+        assert_eq!(args.service, "web");
+        assert_eq!(args.command, ["ls", "-la", "-p"]);
+    }
+}

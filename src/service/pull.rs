@@ -11,7 +11,7 @@ use crate::compose::model::{Project, Service};
 use crate::engine::build::image_id;
 use crate::engine::{pull, Engine};
 use crate::plan::lifecycle;
-use crate::ui::{Event, Phase, Reporter};
+use crate::progress::{Event, Phase, Reporter};
 
 /// What became of one image.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -28,7 +28,7 @@ use crate::engine::container::{
 use crate::engine::state::observe;
 use crate::engine::{labels, ops, Engine};
 use crate::plan::lifecycle::{self, FailureSummary};
-use crate::ui::Reporter;
+use crate::progress::Reporter;
 
 /// What `run` is asked to do.
 #[derive(Debug, Clone, Default)]

@@ -257,3 +257,24 @@ fn run_gives_a_tty_session_through_a_pseudo_terminal() {
     assert_eq!(status.code(), Some(3), "the terminal showed:\n{seen}");
     assert!(one_offs(&project.name).is_empty());
 }
+
+#[test]
+fn exec_gives_a_tty_session_through_a_pseudo_terminal() {
+    let project = TestProject::new("exec-tty", SPEC);
+    project.torq(&["up", "db"]).assert_code(0);
+    let mut pty = Pty::open();
+    let screen = pty.screen();
+    let mut cmd: Command = project.torq_command(&["exec", "db", "sh"]);
+    cmd.stdin(pty.stdio())
+        .stdout(pty.stdio())
+        .stderr(pty.stdio());
+    let mut child = ChildGuard(cmd.spawn().expect("spawn torq exec"));
+    let mut seen = String::new();
+    pty.type_text("[ -t 0 ] && echo exec-tty-$((6*7))\r");
+    expect_screen(&screen, &mut seen, "exec-tty-42");
+    pty.type_text("exit 4\r");
+    let status = wait_for("torq exec to exit", Duration::from_secs(60), || {
+        child.0.try_wait().expect("try_wait")
+    });
+    assert_eq!(status.code(), Some(4), "the terminal showed:\n{seen}");
+}

@@ -33,7 +33,7 @@ use crate::engine::state::{observe, ObservedContainer};
 use crate::engine::sync::{self, Copy};
 use crate::engine::Engine;
 use crate::plan::lifecycle;
-use crate::ui::{Event, Reporter};
+use crate::progress::{Event, Reporter};
 
 /// The files a rule took: each host path with its path relative to the rule.
 type Taken = Vec<(PathBuf, String)>;
@@ -200,7 +200,7 @@ async fn rebuild(
         file_list(files)
     )));
     let request = super::up_request(vec![service.to_string()], true, BuildPolicy::Always);
-    let quiet: Arc<dyn Reporter> = Arc::new(crate::ui::progress::NullReporter);
+    let quiet: Arc<dyn Reporter> = Arc::new(crate::progress::NullReporter);
     let _lock = lifecycle::acquire_lock(engine, &project.name, reporter).await?;
     let outcome = lifecycle::up(engine, project.clone(), &request, quiet).await?;
     match outcome.failures.first() {
