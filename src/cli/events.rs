@@ -5,11 +5,9 @@ use clap::Args;
 use futures::StreamExt;
 
 use super::{Context, ExitStatus, OutputArgs};
-use crate::engine::event_feed::ProjectEvent;
-use crate::engine::Engine;
-use crate::service::events;
+use crate::service::events::{self, ProjectEvent};
 
-pub const AFTER_HELP: &str = "\
+pub(crate) const AFTER_HELP: &str = "\
 Examples:
   torq events                 Every container event of the project, as it happens
   torq events --json web      JSON lines for one service:
@@ -19,7 +17,7 @@ Runs until Ctrl-C. Exit codes: 0 ended; 1 usage, spec or engine error.";
 
 /// Arguments of `torq events`.
 #[derive(Debug, Clone, Args)]
-pub struct EventsArgs {
+pub(crate) struct EventsArgs {
     /// Services (default: all).
     #[arg(value_name = "SERVICE")]
     pub services: Vec<String>,
@@ -33,11 +31,11 @@ pub struct EventsArgs {
 }
 
 /// Runs `torq events`.
-pub fn run(ctx: &Context, args: EventsArgs) -> anyhow::Result<ExitStatus> {
+pub(crate) fn run(ctx: &Context, args: EventsArgs) -> anyhow::Result<ExitStatus> {
     let project = ctx.load_project()?;
     super::runtime()?.block_on(async {
         let mut stop = crate::service::StopSignals::install()?;
-        let engine = Engine::connect().await?;
+        let engine = crate::service::connect().await?;
         let mut stream = events::events(&engine, &project, &args.services)?;
         loop {
             tokio::select! {

@@ -5,10 +5,9 @@
 use clap::Args;
 
 use super::{Context, ExitStatus, OutputArgs};
-use crate::engine::Engine;
 use crate::service::exec::{self, ExecOutcome, ExecRequest};
 
-pub const AFTER_HELP: &str = "\
+pub(crate) const AFTER_HELP: &str = "\
 Examples:
   torq exec signal_relay sh                    A shell in the running container
   torq exec -T market_data_relay ls /run/torq  No TTY (scripts, CI)
@@ -21,7 +20,7 @@ when the service has no running container).";
 
 /// Arguments of `torq exec`.
 #[derive(Debug, Clone, Args)]
-pub struct ExecArgs {
+pub(crate) struct ExecArgs {
     /// The service whose container runs the command.
     #[arg(value_name = "SERVICE")]
     pub service: String,
@@ -72,7 +71,7 @@ pub struct ExecArgs {
 }
 
 /// Runs `torq exec`.
-pub fn run(ctx: &Context, args: ExecArgs) -> anyhow::Result<ExitStatus> {
+pub(crate) fn run(ctx: &Context, args: ExecArgs) -> anyhow::Result<ExitStatus> {
     let project = ctx.load_project()?;
     let tty = !args.no_tty && !args.detach && crate::ui::terminal::stdin_is_tty();
     let request = ExecRequest {
@@ -89,7 +88,7 @@ pub fn run(ctx: &Context, args: ExecArgs) -> anyhow::Result<ExitStatus> {
     };
     let runtime = super::runtime()?;
     let outcome = runtime.block_on(async {
-        let engine = Engine::connect().await?;
+        let engine = crate::service::connect().await?;
         exec::exec(&engine, &project, &request).await
     });
     // A read of the terminal may still block on a thread: don't wait for it.

@@ -4,11 +4,10 @@
 use clap::{Args, ValueEnum};
 
 use super::{Context, ExitStatus, OutputArgs};
-use crate::engine::Engine;
 use crate::service::images;
 use crate::ui::table::{Align, Table};
 
-pub const AFTER_HELP: &str = "\
+pub(crate) const AFTER_HELP: &str = "\
 Examples:
   torq images                 Repository, tag, id and size of each container's image
   torq images -q              Image ids only
@@ -18,14 +17,14 @@ Exit codes: 0 listed; 1 usage, spec or engine error.";
 
 /// Output formats of `torq images`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ImagesFormat {
+pub(crate) enum ImagesFormat {
     Table,
     Json,
 }
 
 /// Arguments of `torq images`.
 #[derive(Debug, Clone, Args)]
-pub struct ImagesArgs {
+pub(crate) struct ImagesArgs {
     /// Services (default: all).
     #[arg(value_name = "SERVICE")]
     pub services: Vec<String>,
@@ -39,10 +38,10 @@ pub struct ImagesArgs {
 }
 
 /// Runs `torq images`.
-pub fn run(ctx: &Context, args: ImagesArgs) -> anyhow::Result<ExitStatus> {
+pub(crate) fn run(ctx: &Context, args: ImagesArgs) -> anyhow::Result<ExitStatus> {
     let project = ctx.load_project()?;
     let rows = super::runtime()?.block_on(async {
-        let engine = Engine::connect().await?;
+        let engine = crate::service::connect().await?;
         images::images(&engine, &project, &args.services).await
     })?;
     if ctx.shell.is_quiet() {
@@ -65,7 +64,7 @@ pub fn run(ctx: &Context, args: ImagesArgs) -> anyhow::Result<ExitStatus> {
                 .chars()
                 .take(12)
                 .collect::<String>();
-        let size = crate::ui::status::bytes(u64::try_from(r.size).unwrap_or(0));
+        let size = crate::service::status::report::bytes(u64::try_from(r.size).unwrap_or(0));
         table.push(vec![
             r.container.as_str().into(),
             r.repository.as_str().into(),

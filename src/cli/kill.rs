@@ -3,10 +3,9 @@
 use clap::Args;
 
 use super::{Context, ExitStatus, OutputArgs};
-use crate::engine::Engine;
 use crate::service::kill;
 
-pub const AFTER_HELP: &str = "\
+pub(crate) const AFTER_HELP: &str = "\
 Examples:
   torq kill                       SIGKILL every running container of the project
   torq kill -s SIGTERM kraken_adapter
@@ -19,7 +18,7 @@ Exit codes: 0 signalled; 1 usage, spec or engine error; 2 a container refused.";
 
 /// Arguments of `torq kill`.
 #[derive(Debug, Clone, Args)]
-pub struct KillArgs {
+pub(crate) struct KillArgs {
     /// Services to signal (default: all).
     #[arg(value_name = "SERVICE")]
     pub services: Vec<String>,
@@ -33,10 +32,10 @@ pub struct KillArgs {
 }
 
 /// Runs `torq kill`.
-pub fn run(ctx: &Context, args: KillArgs) -> anyhow::Result<ExitStatus> {
+pub(crate) fn run(ctx: &Context, args: KillArgs) -> anyhow::Result<ExitStatus> {
     let project = ctx.load_project()?;
     let results = super::runtime()?.block_on(async {
-        let engine = Engine::connect().await?;
+        let engine = crate::service::connect().await?;
         kill::kill(&engine, &project, &args.services, &args.signal).await
     })?;
     let done = format!("sent {}", args.signal);

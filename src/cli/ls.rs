@@ -4,11 +4,10 @@
 use clap::{Args, ValueEnum};
 
 use super::{Context, ExitStatus, OutputArgs};
-use crate::engine::Engine;
 use crate::service::ls;
 use crate::ui::table::Table;
 
-pub const AFTER_HELP: &str = "\
+pub(crate) const AFTER_HELP: &str = "\
 Examples:
   torq ls                     Projects with running containers (torq's and docker compose's)
   torq ls -a                  Also projects whose containers are all stopped
@@ -19,14 +18,14 @@ Exit codes: 0 listed; 1 engine error.";
 
 /// Output formats of `torq ls`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LsFormat {
+pub(crate) enum LsFormat {
     Table,
     Json,
 }
 
 /// Arguments of `torq ls`.
 #[derive(Debug, Clone, Args)]
-pub struct LsArgs {
+pub(crate) struct LsArgs {
     /// Also projects whose containers are all stopped.
     #[arg(short = 'a', long)]
     pub all: bool,
@@ -44,7 +43,7 @@ pub struct LsArgs {
 }
 
 /// Runs `torq ls`.
-pub fn run(ctx: &Context, args: LsArgs) -> anyhow::Result<ExitStatus> {
+pub(crate) fn run(ctx: &Context, args: LsArgs) -> anyhow::Result<ExitStatus> {
     let filter = match args.filter.as_deref() {
         None => None,
         Some(f) => Some(
@@ -54,7 +53,7 @@ pub fn run(ctx: &Context, args: LsArgs) -> anyhow::Result<ExitStatus> {
         ),
     };
     let projects = super::runtime()?.block_on(async {
-        let engine = Engine::connect().await?;
+        let engine = crate::service::connect().await?;
         ls::ls(&engine, args.all, filter.as_deref()).await
     })?;
     if ctx.shell.is_quiet() {

@@ -4,10 +4,9 @@
 use clap::Args;
 
 use super::{Context, ExitStatus, OutputArgs};
-use crate::engine::Engine;
 use crate::service::pause;
 
-pub const AFTER_HELP: &str = "\
+pub(crate) const AFTER_HELP: &str = "\
 Examples:
   torq pause                  Freeze every running container of the project
   torq pause flash_arbitrage  Freeze one service; `torq status` shows it PAUSED
@@ -17,7 +16,7 @@ Exit codes: 0 done; 1 usage, spec or engine error; 2 a container refused.";
 
 /// Arguments of `torq pause` and `torq unpause`.
 #[derive(Debug, Clone, Args)]
-pub struct PauseArgs {
+pub(crate) struct PauseArgs {
     /// Services (default: all).
     #[arg(value_name = "SERVICE")]
     pub services: Vec<String>,
@@ -27,12 +26,12 @@ pub struct PauseArgs {
 }
 
 /// Runs `torq pause`.
-pub fn run_pause(ctx: &Context, args: PauseArgs) -> anyhow::Result<ExitStatus> {
+pub(crate) fn run_pause(ctx: &Context, args: PauseArgs) -> anyhow::Result<ExitStatus> {
     run(ctx, args, Verb::Pause)
 }
 
 /// Runs `torq unpause`.
-pub fn run_unpause(ctx: &Context, args: PauseArgs) -> anyhow::Result<ExitStatus> {
+pub(crate) fn run_unpause(ctx: &Context, args: PauseArgs) -> anyhow::Result<ExitStatus> {
     run(ctx, args, Verb::Unpause)
 }
 
@@ -45,7 +44,7 @@ enum Verb {
 fn run(ctx: &Context, args: PauseArgs, verb: Verb) -> anyhow::Result<ExitStatus> {
     let project = ctx.load_project()?;
     let results = super::runtime()?.block_on(async {
-        let engine = Engine::connect().await?;
+        let engine = crate::service::connect().await?;
         match verb {
             Verb::Pause => pause::pause(&engine, &project, &args.services).await,
             Verb::Unpause => pause::unpause(&engine, &project, &args.services).await,

@@ -3,10 +3,9 @@
 use clap::Args;
 
 use super::{Context, ExitStatus, OutputArgs};
-use crate::engine::Engine;
 use crate::service::port::{self, PortRequest};
 
-pub const AFTER_HELP: &str = "\
+pub(crate) const AFTER_HELP: &str = "\
 Examples:
   torq port dashboard_websocket 8080        The host address of the dashboard (0.0.0.0:8080)
   torq port --index 2 web 80                Of replica 2
@@ -17,7 +16,7 @@ not published).";
 
 /// Arguments of `torq port`.
 #[derive(Debug, Clone, Args)]
-pub struct PortArgs {
+pub(crate) struct PortArgs {
     /// The service.
     #[arg(value_name = "SERVICE")]
     pub service: String,
@@ -39,7 +38,7 @@ pub struct PortArgs {
 }
 
 /// Runs `torq port`.
-pub fn run(ctx: &Context, args: PortArgs) -> anyhow::Result<ExitStatus> {
+pub(crate) fn run(ctx: &Context, args: PortArgs) -> anyhow::Result<ExitStatus> {
     let project = ctx.load_project()?;
     let request = PortRequest {
         service: args.service,
@@ -48,7 +47,7 @@ pub fn run(ctx: &Context, args: PortArgs) -> anyhow::Result<ExitStatus> {
         index: args.index,
     };
     let addresses = super::runtime()?.block_on(async {
-        let engine = Engine::connect().await?;
+        let engine = crate::service::connect().await?;
         port::port(&engine, &project, &request).await
     })?;
     // IPv4 first, as the engine lists it for `docker port`.

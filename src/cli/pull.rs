@@ -3,12 +3,11 @@
 use clap::Args;
 
 use super::{Context, ExitStatus, OutputArgs};
-use crate::engine::Engine;
 use crate::service::pull::{self, PullResult};
 use crate::ui::progress::reporter_for;
 use crate::ui::styles;
 
-pub const AFTER_HELP: &str = "\
+pub(crate) const AFTER_HELP: &str = "\
 Examples:
   torq pull                           Pull every service's image, in parallel
   torq pull --ignore-pull-failures    Exit 0 even when a registry cannot be reached
@@ -21,7 +20,7 @@ failed (the engine's reason is printed).";
 
 /// Arguments of `torq pull`.
 #[derive(Debug, Clone, Args)]
-pub struct PullArgs {
+pub(crate) struct PullArgs {
     /// Services (default: all).
     #[arg(value_name = "SERVICE")]
     pub services: Vec<String>,
@@ -35,10 +34,10 @@ pub struct PullArgs {
 }
 
 /// Runs `torq pull`.
-pub fn run(ctx: &Context, args: PullArgs) -> anyhow::Result<ExitStatus> {
+pub(crate) fn run(ctx: &Context, args: PullArgs) -> anyhow::Result<ExitStatus> {
     let project = ctx.load_project()?;
     let pulls = super::runtime()?.block_on(async {
-        let engine = Engine::connect().await?;
+        let engine = crate::service::connect().await?;
         let reporter = reporter_for(&ctx.shell);
         let pulls = pull::pull(&engine, &project, &args.services, reporter.as_ref()).await;
         reporter.finish();

@@ -6,11 +6,10 @@ use std::sync::Arc;
 use clap::Args;
 
 use super::{Context, ExitStatus, OutputArgsNoShortV};
-use crate::engine::Engine;
 use crate::service::run::{self, RunOutcome, RunRequest};
 use crate::ui::progress::reporter_for;
 
-pub const AFTER_HELP: &str = "\
+pub(crate) const AFTER_HELP: &str = "\
 Examples:
   torq run --rm tests cargo test       CI step: exit with the tests' exit code, leave nothing
   torq run signal_relay sh             A shell in a fresh container of a service
@@ -30,7 +29,7 @@ Exit codes: the command's own exit code; 1 usage, spec or engine error;
 
 /// Arguments of `torq run`.
 #[derive(Debug, Clone, Args)]
-pub struct RunArgs {
+pub(crate) struct RunArgs {
     /// The service whose configuration the container takes.
     #[arg(value_name = "SERVICE")]
     pub service: String,
@@ -108,12 +107,12 @@ pub struct RunArgs {
 }
 
 /// Runs `torq run`.
-pub fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<ExitStatus> {
+pub(crate) fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<ExitStatus> {
     let project = Arc::new(ctx.load_project()?);
-    let request = request_from(args);
+    let request = request_from(args, ctx.self_image_dockerfile());
     let runtime = super::runtime()?;
     let status = runtime.block_on(async {
-        let engine = Engine::connect().await?;
+        let engine = crate::service::connect().await?;
         let outcome =
             run::run(&engine, project.clone(), &request, reporter_for(&ctx.shell)).await?;
         Ok::<_, anyhow::Error>(render(ctx, &project.name, outcome))
@@ -123,7 +122,7 @@ pub fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<ExitStatus> {
     status
 }
 
-fn request_from(args: RunArgs) -> RunRequest {
+fn request_from(args: RunArgs, self_image_dockerfile: Option<&'static str>) -> RunRequest {
     let tty = !args.no_tty && !args.detach && crate::ui::terminal::stdin_is_tty();
     RunRequest {
         service: args.service,
@@ -143,6 +142,7 @@ fn request_from(args: RunArgs) -> RunRequest {
         volumes: args.volumes,
         name: args.name,
         build: args.build,
+        self_image_dockerfile,
         working_dir: std::env::current_dir().unwrap_or_default(),
     }
 }
@@ -156,7 +156,7 @@ fn render(ctx: &Context, project: &str, outcome: RunOutcome) -> ExitStatus {
         }
         RunOutcome::Exited { code } => super::exit_code_status(code),
         RunOutcome::DependenciesFailed(failures) => {
-            super::up::print_summary(ctx, project, &failures, &[])
+            super::shared::print_summary(ctx, project, &failures, &[])
         }
     }
 }

@@ -4,11 +4,10 @@
 use clap::Args;
 
 use super::{Context, ExitStatus, OutputArgs};
-use crate::engine::Engine;
 use crate::service::top::{self, ContainerProcesses};
 use crate::ui::table::Table;
 
-pub const AFTER_HELP: &str = "\
+pub(crate) const AFTER_HELP: &str = "\
 Examples:
   torq top                    The processes of every running container
   torq top market_data_relay  One service's
@@ -17,7 +16,7 @@ Exit codes: 0 listed; 1 usage, spec or engine error.";
 
 /// Arguments of `torq top`.
 #[derive(Debug, Clone, Args)]
-pub struct TopArgs {
+pub(crate) struct TopArgs {
     /// Services (default: all).
     #[arg(value_name = "SERVICE")]
     pub services: Vec<String>,
@@ -27,10 +26,10 @@ pub struct TopArgs {
 }
 
 /// Runs `torq top`.
-pub fn run(ctx: &Context, args: TopArgs) -> anyhow::Result<ExitStatus> {
+pub(crate) fn run(ctx: &Context, args: TopArgs) -> anyhow::Result<ExitStatus> {
     let project = ctx.load_project()?;
     let listed = super::runtime()?.block_on(async {
-        let engine = Engine::connect().await?;
+        let engine = crate::service::connect().await?;
         top::top(&engine, &project, &args.services).await
     })?;
     if listed.is_empty() {

@@ -4,13 +4,10 @@
 use clap::Args;
 
 use super::{Context, ExitStatus, OutputArgs};
-use crate::engine::Engine;
-use crate::plan::down::DownOptions;
-use crate::plan::lifecycle;
 use crate::service::wait;
 use crate::ui::progress::reporter_for;
 
-pub const AFTER_HELP: &str = "\
+pub(crate) const AFTER_HELP: &str = "\
 Examples:
   torq wait migrations                  Block until the migrations container stops
   torq wait --down-project tests        CI: wait for the tests, then take the project down
@@ -20,7 +17,7 @@ engine error.";
 
 /// Arguments of `torq wait`.
 #[derive(Debug, Clone, Args)]
-pub struct WaitArgs {
+pub(crate) struct WaitArgs {
     /// Services whose containers to wait for.
     #[arg(value_name = "SERVICE", required = true)]
     pub services: Vec<String>,
@@ -34,33 +31,18 @@ pub struct WaitArgs {
 }
 
 /// Runs `torq wait`.
-pub fn run(ctx: &Context, args: WaitArgs) -> anyhow::Result<ExitStatus> {
+pub(crate) fn run(ctx: &Context, args: WaitArgs) -> anyhow::Result<ExitStatus> {
     let project = ctx.load_project()?;
-    super::runtime()?.block_on(async {
-        let engine = Engine::connect().await?;
-        let first = wait::wait(&engine, &project, &args.services).await?;
-        ctx.shell.verbose(&format!(
-            "{} (service {}) exited with code {}",
-            first.container, first.service, first.code
-        ));
-        if args.down_project {
-            let reporter = reporter_for(&ctx.shell);
-            let _lock = lifecycle::acquire_lock(&engine, &project.name, reporter.as_ref()).await?;
-            let options = DownOptions {
-                grace: None,
-                volumes: false,
-                force: false,
-                services: None,
-            };
-            let outcome = lifecycle::down(&engine, &project.name, &options, reporter.clone()).await;
-            reporter.finish();
-            if !outcome?.failures.is_empty() {
-                ctx.shell.error(&format!(
-                    "project {}: the down after the wait failed",
-                    project.name
-                ));
-            }
-        }
-        Ok(super::exit_code_status(first.code))
-    })
+    let reporter = reporter_for(&ctx.shell);
+    let first = super::runtime()?.block_on(wait::wait(
+        &project,
+        &args.services,
+        args.down_project,
+        reporter,
+    ))?;
+    ctx.shell.verbose(&format!(
+        "{} (service {}) exited with code {}",
+        first.container, first.service, first.code
+    ));
+    Ok(super::exit_code_status(first.code))
 }

@@ -6,11 +6,10 @@ use std::sync::Arc;
 use clap::Args;
 
 use super::{Context, ExitStatus, OutputArgs};
-use crate::engine::Engine;
 use crate::service::watch;
 use crate::ui::progress::reporter_for;
 
-pub const AFTER_HELP: &str = "\
+pub(crate) const AFTER_HELP: &str = "\
 Examples:
   torq watch                  Start the services with develop.watch rules, then follow edits
   torq watch web              Only web's rules
@@ -29,7 +28,7 @@ service without develop.watch too); 2 a service failed to start.";
 
 /// Arguments of `torq watch`.
 #[derive(Debug, Clone, Args)]
-pub struct WatchArgs {
+pub(crate) struct WatchArgs {
     /// Services whose rules to follow (default: every service that has some).
     #[arg(value_name = "SERVICE")]
     pub services: Vec<String>,
@@ -43,14 +42,21 @@ pub struct WatchArgs {
 }
 
 /// Runs `torq watch`.
-pub fn run(ctx: &Context, args: WatchArgs) -> anyhow::Result<ExitStatus> {
+pub(crate) fn run(ctx: &Context, args: WatchArgs) -> anyhow::Result<ExitStatus> {
     let project = Arc::new(ctx.load_project()?);
     let rules = watch::plan(&project, &args.services)?;
     super::runtime()?.block_on(async {
-        let engine = Engine::connect().await?;
+        let engine = crate::service::connect().await?;
         let reporter = reporter_for(&ctx.shell);
         if !args.no_up {
-            let failures = watch::up_watched(&engine, &project, &rules, reporter.clone()).await?;
+            let failures = watch::up_watched(
+                &engine,
+                &project,
+                &rules,
+                reporter.clone(),
+                ctx.self_image_dockerfile(),
+            )
+            .await?;
             if !failures.is_empty() {
                 for failure in failures {
                     ctx.shell.error(&failure);
@@ -58,19 +64,33 @@ pub fn run(ctx: &Context, args: WatchArgs) -> anyhow::Result<ExitStatus> {
                 return Ok(ExitStatus::ServiceFailed);
             }
         }
-        watch::watch(&engine, project.clone(), rules, reporter).await?;
+        watch::watch(
+            &engine,
+            project.clone(),
+            rules,
+            reporter,
+            ctx.self_image_dockerfile(),
+        )
+        .await?;
         Ok(ExitStatus::Success)
     })
 }
 
 /// `up --watch`: the rules of the services `up` started (every service with
 /// rules when it started all), followed until Ctrl-C.
-pub fn follow_after_up(ctx: &Context, services: &[String]) -> anyhow::Result<ExitStatus> {
+pub(crate) fn follow_after_up(ctx: &Context, services: &[String]) -> anyhow::Result<ExitStatus> {
     let project = Arc::new(ctx.load_project()?);
     let rules = watch::plan(&project, services)?;
     super::runtime()?.block_on(async {
-        let engine = Engine::connect().await?;
-        watch::watch(&engine, project.clone(), rules, reporter_for(&ctx.shell)).await?;
+        let engine = crate::service::connect().await?;
+        watch::watch(
+            &engine,
+            project.clone(),
+            rules,
+            reporter_for(&ctx.shell),
+            ctx.self_image_dockerfile(),
+        )
+        .await?;
         Ok(ExitStatus::Success)
     })
 }

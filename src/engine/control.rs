@@ -4,10 +4,33 @@
 
 use std::collections::HashMap;
 
-use bollard::query_parameters::TopOptions;
+use bollard::query_parameters::{KillContainerOptions, TopOptions};
 
 use super::error::{with_deadline, ApiError, QUICK};
 use super::Engine;
+
+/// Sends `signal` to a container (`kill`). A container that stopped
+/// meanwhile is success.
+pub(crate) async fn kill(
+    engine: &Engine,
+    id: &str,
+    name: &str,
+    signal: &str,
+) -> Result<(), ApiError> {
+    let options = KillContainerOptions {
+        signal: signal.to_string(),
+    };
+    match with_deadline(
+        format!("send {signal} to container {name}"),
+        QUICK,
+        engine.docker().kill_container(id, Some(options)),
+    )
+    .await
+    {
+        Err(err) if err.is_not_found() || err.is_conflict() => Ok(()),
+        other => other,
+    }
+}
 
 /// Pauses a running container (its processes freeze; `status` shows PAUSED).
 pub(crate) async fn pause(engine: &Engine, id: &str, name: &str) -> Result<(), ApiError> {

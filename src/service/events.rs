@@ -5,9 +5,9 @@
 use futures::{Stream, StreamExt};
 
 use crate::compose::model::Project;
-use crate::engine::event_feed::{project_events, ProjectEvent};
+use crate::engine::event_feed::project_events;
+pub(crate) use crate::engine::event_feed::ProjectEvent;
 use crate::engine::Engine;
-use crate::plan::lifecycle;
 
 /// Streams the events of `services` (all when empty) until the engine
 /// closes the stream.
@@ -16,7 +16,7 @@ pub(crate) fn events(
     project: &Project,
     services: &[String],
 ) -> anyhow::Result<impl Stream<Item = anyhow::Result<ProjectEvent>> + Unpin> {
-    lifecycle::select_services(project, services, true)?;
+    super::select_services(project, services, true)?;
     let services = services.to_vec();
     Ok(
         project_events(engine, &project.name).filter_map(move |item| {

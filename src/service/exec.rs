@@ -10,11 +10,10 @@ use crate::compose::model::Project;
 use crate::engine::attach::{self, ExecSpec, TtyOwner};
 use crate::engine::state::{observe, ObservedContainer, RunState};
 use crate::engine::Engine;
-use crate::plan::lifecycle;
 
 /// What `exec` is asked to do.
 #[derive(Debug, Clone, Default)]
-pub struct ExecRequest {
+pub(crate) struct ExecRequest {
     pub service: String,
     /// The replica (`container-number`); default the first running one.
     pub index: Option<u32>,
@@ -32,7 +31,7 @@ pub struct ExecRequest {
 
 /// What came of an `exec`.
 #[derive(Debug)]
-pub enum ExecOutcome {
+pub(crate) enum ExecOutcome {
     /// `-d`: the command runs in the background.
     Detached { container: String },
     /// The command ended with this exit code.
@@ -40,12 +39,12 @@ pub enum ExecOutcome {
 }
 
 /// Runs `request.command` in the service's running container.
-pub async fn exec(
+pub(crate) async fn exec(
     engine: &Engine,
     project: &Project,
     request: &ExecRequest,
 ) -> anyhow::Result<ExecOutcome> {
-    lifecycle::select_services(project, std::slice::from_ref(&request.service), true)?;
+    super::select_services(project, std::slice::from_ref(&request.service), true)?;
     let container = target_container(engine, &project.name, request).await?;
     let spec = ExecSpec {
         cmd: request.command.clone(),

@@ -11,7 +11,7 @@ use super::targets::{self, OneOffs};
 
 /// One container's image.
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct ContainerImage {
+pub(crate) struct ContainerImage {
     /// The container name.
     pub container: String,
     pub service: String,
@@ -25,7 +25,7 @@ pub struct ContainerImage {
 }
 
 /// The images of the containers of `services` (all when empty).
-pub async fn images(
+pub(crate) async fn images(
     engine: &Engine,
     project: &Project,
     services: &[String],

@@ -3,12 +3,12 @@
 
 use crate::compose::model::Project;
 use crate::compose::syntax::check_signal;
-use crate::engine::{ops, Engine};
+use crate::engine::{control, Engine};
 
 use super::targets::{self, ContainerResult, OneOffs};
 
 /// Signals the running containers of `services` (all when empty).
-pub async fn kill(
+pub(crate) async fn kill(
     engine: &Engine,
     project: &Project,
     services: &[String],
@@ -18,7 +18,7 @@ pub async fn kill(
     let mut containers = targets::containers(engine, project, services, OneOffs::Exclude).await?;
     containers.retain(|c| c.is_running());
     Ok(targets::for_each(&containers, |c| {
-        ops::kill_container(engine, &c.id, &c.name, signal)
+        control::kill(engine, &c.id, &c.name, signal)
     })
     .await)
 }

@@ -11,7 +11,7 @@ use super::targets::{self, OneOffs};
 
 /// What `port` is asked.
 #[derive(Debug, Clone)]
-pub struct PortRequest {
+pub(crate) struct PortRequest {
     pub service: String,
     pub private_port: u16,
     /// `tcp` (default), `udp` or `sctp`.
@@ -22,7 +22,7 @@ pub struct PortRequest {
 
 /// The host address(es) `request.private_port` is published at. An
 /// unpublished port is an error naming the ports that are published.
-pub async fn port(
+pub(crate) async fn port(
     engine: &Engine,
     project: &Project,
     request: &PortRequest,

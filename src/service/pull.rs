@@ -10,7 +10,6 @@ use futures::future::join_all;
 use crate::compose::model::{Project, Service};
 use crate::engine::build::image_id;
 use crate::engine::{pull, Engine};
-use crate::plan::lifecycle;
 use crate::progress::{Event, Phase, Reporter};
 
 /// What became of one image.
@@ -39,7 +38,7 @@ pub(crate) async fn pull(
     services: &[String],
     reporter: &dyn Reporter,
 ) -> anyhow::Result<Vec<ImagePull>> {
-    let selected = lifecycle::select_services(project, services, true)?;
+    let selected = super::select_services(project, services, true)?;
     let mut decisions = Vec::new();
     for name in &selected {
         let service = &project.services[name];

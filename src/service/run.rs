@@ -17,22 +17,21 @@ use sha2::{Digest, Sha256};
 use tokio::signal::unix::{signal, SignalKind};
 
 use super::stdio::{self, StdioMode};
+use super::FailureSummary;
 use crate::compose::graph::DependencyGraph;
 use crate::compose::model::{MountKind, Project, Service};
 use crate::compose::syntax::{parse_port, parse_volume, shell_split};
 use crate::engine::attach::{self, TtyOwner};
 use crate::engine::build::{self, BuildPolicy};
-use crate::engine::container::{
-    blueprint, network_name, service_network_keys, service_volume_keys, volume_name,
-};
+use crate::engine::container::{blueprint, service_network_keys, service_volume_keys};
 use crate::engine::state::observe;
 use crate::engine::{labels, ops, Engine};
-use crate::plan::lifecycle::{self, FailureSummary};
+use crate::naming::{network_name, volume_name};
 use crate::progress::Reporter;
 
 /// What `run` is asked to do.
 #[derive(Debug, Clone, Default)]
-pub struct RunRequest {
+pub(crate) struct RunRequest {
     pub service: String,
     /// The command (empty: the service's).
     pub command: Vec<String>,
@@ -61,13 +60,15 @@ pub struct RunRequest {
     pub name: Option<String>,
     /// Build the service's image first.
     pub build: bool,
+    /// The Dockerfile of the application's self image (the Torq stack's).
+    pub self_image_dockerfile: Option<&'static str>,
     /// Where relative `-v` host paths resolve from.
     pub working_dir: std::path::PathBuf,
 }
 
 /// What came of a `run`.
 #[derive(Debug)]
-pub enum RunOutcome {
+pub(crate) enum RunOutcome {
     /// `-d`: the container runs in the background.
     Detached { id: String, name: String },
     /// The command ran to its end with this exit code.
@@ -77,7 +78,7 @@ pub enum RunOutcome {
 }
 
 /// Runs a one-off container of `request.service`.
-pub async fn run(
+pub(crate) async fn run(
     engine: &Engine,
     project: Arc<Project>,
     request: &RunRequest,
@@ -130,7 +131,7 @@ pub async fn run(
 /// The service, if it exists (the spec's validation already refused a
 /// service with neither `image` nor `build`).
 fn runnable_service<'a>(project: &'a Project, name: &str) -> anyhow::Result<&'a Service> {
-    lifecycle::select_services(project, &[name.to_string()], true)?;
+    super::select_services(project, &[name.to_string()], true)?;
     Ok(&project.services[name])
 }
 
@@ -153,9 +154,14 @@ async fn start_dependencies(
     } else {
         BuildPolicy::Missing
     };
-    let up = super::up_request(deps.into_iter().collect(), true, build);
-    let _lock = lifecycle::acquire_lock(engine, &project.name, reporter.as_ref()).await?;
-    let outcome = lifecycle::up(engine, project.clone(), &up, reporter.clone()).await;
+    let up = super::up_request(
+        deps.into_iter().collect(),
+        true,
+        build,
+        request.self_image_dockerfile,
+    );
+    let _lock = super::acquire_lock(engine, &project.name, reporter.as_ref()).await?;
+    let outcome = super::up::converge(engine, project.clone(), &up, reporter.clone()).await;
     reporter.finish();
     Ok(outcome?.failures)
 }

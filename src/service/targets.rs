@@ -8,7 +8,6 @@ use futures::future::join_all;
 use crate::compose::model::Project;
 use crate::engine::state::{observe, ObservedContainer};
 use crate::engine::Engine;
-use crate::plan::lifecycle;
 
 /// Whether one-off (`run`) containers count.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,7 +24,7 @@ pub(crate) async fn containers(
     services: &[String],
     oneoffs: OneOffs,
 ) -> anyhow::Result<Vec<ObservedContainer>> {
-    lifecycle::select_services(project, services, true)?;
+    super::select_services(project, services, true)?;
     let state = observe(engine, &project.name).await?;
     Ok(state
         .containers
@@ -37,7 +36,7 @@ pub(crate) async fn containers(
 
 /// What became of one container an operation was applied to.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ContainerResult {
+pub(crate) struct ContainerResult {
     /// The container's name.
     pub container: String,
     pub service: String,

@@ -11,7 +11,7 @@ use super::targets::{self, OneOffs};
 
 /// One container's processes.
 #[derive(Debug, Clone)]
-pub struct ContainerProcesses {
+pub(crate) struct ContainerProcesses {
     pub service: String,
     /// The container name.
     pub container: String,
@@ -21,7 +21,7 @@ pub struct ContainerProcesses {
 
 /// The processes of the running containers of `services` (all when empty),
 /// by service then replica.
-pub async fn top(
+pub(crate) async fn top(
     engine: &Engine,
     project: &Project,
     services: &[String],

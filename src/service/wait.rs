@@ -4,22 +4,56 @@
 
 use futures::future::select_all;
 
+use std::sync::Arc;
+
 use crate::compose::model::Project;
 use crate::engine::{attach, Engine};
+use crate::plan::down::DownOptions;
+use crate::progress::Reporter;
 
 use super::targets::{self, OneOffs};
 
 /// The first container to stop, and its exit code.
 #[derive(Debug, Clone)]
-pub struct FirstExit {
+pub(crate) struct FirstExit {
     pub container: String,
     pub service: String,
     pub code: i64,
 }
 
-/// Waits for the first of `services`' containers to stop. A service with
+/// Waits for the first of `services`' containers to stop (then, with
+/// `down_project`, takes the project down as `down` does). A service with
 /// no container at all is an error.
-pub async fn wait(
+pub(crate) async fn wait(
+    project: &Project,
+    services: &[String],
+    down_project: bool,
+    reporter: Arc<dyn Reporter>,
+) -> anyhow::Result<FirstExit> {
+    let engine = super::connect().await?;
+    let first = first_exit(&engine, project, services).await?;
+    if down_project {
+        let _lock = super::acquire_lock(&engine, &project.name, reporter.as_ref()).await?;
+        let outcome = super::down::take_down(
+            &engine,
+            &project.name,
+            &DownOptions::default(),
+            reporter.clone(),
+        )
+        .await;
+        reporter.finish();
+        if let Some(failure) = outcome?.failures.first() {
+            anyhow::bail!(
+                "the down after the wait failed: {}: {}",
+                failure.subject,
+                failure.reason
+            );
+        }
+    }
+    Ok(first)
+}
+
+async fn first_exit(
     engine: &Engine,
     project: &Project,
     services: &[String],

@@ -10,6 +10,11 @@ pub(crate) fn stdin_is_tty() -> bool {
     termios::isatty(rustix::stdio::stdin())
 }
 
+/// Whether torq's stdout is a terminal.
+pub(crate) fn stdout_is_tty() -> bool {
+    termios::isatty(rustix::stdio::stdout())
+}
+
 /// The terminal's size as (columns, rows), read from stdout (then stdin).
 pub(crate) fn window_size() -> Option<(u16, u16)> {
     let size = termios::tcgetwinsize(rustix::stdio::stdout())

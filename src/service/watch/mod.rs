@@ -32,7 +32,6 @@ use crate::engine::container::hooks;
 use crate::engine::state::{observe, ObservedContainer};
 use crate::engine::sync::{self, Copy};
 use crate::engine::Engine;
-use crate::plan::lifecycle;
 use crate::progress::{Event, Reporter};
 
 /// The files a rule took: each host path with its path relative to the rule.
@@ -44,7 +43,7 @@ pub(crate) const DEBOUNCE: Duration = Duration::from_millis(500);
 /// The rules `watch` would follow, checked before anything starts (a named
 /// service without `develop.watch` is an error).
 pub(crate) fn plan(project: &Project, services: &[String]) -> anyhow::Result<Vec<Rule>> {
-    lifecycle::select_services(project, services, true)?;
+    super::select_services(project, services, true)?;
     Ok(rules_of(project, services)?)
 }
 
@@ -55,11 +54,17 @@ pub(crate) async fn up_watched(
     project: &Arc<Project>,
     rules: &[Rule],
     reporter: Arc<dyn Reporter>,
+    self_image_dockerfile: Option<&'static str>,
 ) -> anyhow::Result<Vec<String>> {
     let services: BTreeSet<String> = rules.iter().map(|r| r.service.clone()).collect();
-    let request = super::up_request(services.into_iter().collect(), false, BuildPolicy::Missing);
-    let _lock = lifecycle::acquire_lock(engine, &project.name, reporter.as_ref()).await?;
-    let outcome = lifecycle::up(engine, project.clone(), &request, reporter.clone()).await;
+    let request = super::up_request(
+        services.into_iter().collect(),
+        false,
+        BuildPolicy::Missing,
+        self_image_dockerfile,
+    );
+    let _lock = super::acquire_lock(engine, &project.name, reporter.as_ref()).await?;
+    let outcome = super::up::converge(engine, project.clone(), &request, reporter.clone()).await;
     reporter.finish();
     Ok(outcome?
         .failures
@@ -74,6 +79,7 @@ pub(crate) async fn watch(
     project: Arc<Project>,
     rules: Vec<Rule>,
     reporter: Arc<dyn Reporter>,
+    self_image_dockerfile: Option<&'static str>,
 ) -> anyhow::Result<()> {
     let mut stop = super::StopSignals::install().context("cannot watch signals")?;
     let (tx, mut changes) = mpsc::unbounded_channel::<PathBuf>();
@@ -99,7 +105,15 @@ pub(crate) async fn watch(
             return Ok(());
         };
         let batch = settle(first, &mut changes).await;
-        act(engine, &project, &rules, batch, reporter.as_ref()).await;
+        act(
+            engine,
+            &project,
+            &rules,
+            batch,
+            reporter.as_ref(),
+            self_image_dockerfile,
+        )
+        .await;
     }
 }
 
@@ -163,6 +177,7 @@ async fn act(
     rules: &[Rule],
     batch: BTreeSet<PathBuf>,
     reporter: &dyn Reporter,
+    self_image_dockerfile: Option<&'static str>,
 ) {
     let taken = triggered(rules, &batch);
     let mut by_service: BTreeMap<&str, Vec<(&Rule, Taken)>> = BTreeMap::new();
@@ -178,7 +193,17 @@ async fn act(
             .iter()
             .find(|(rule, _)| rule.action == Action::Rebuild)
         {
-            Some((_, files)) => rebuild(engine, project, service, files, reporter).await,
+            Some((_, files)) => {
+                rebuild(
+                    engine,
+                    project,
+                    service,
+                    files,
+                    reporter,
+                    self_image_dockerfile,
+                )
+                .await
+            }
             None => apply_rules(engine, &project.name, service, &triggered, reporter).await,
         };
         if let Err(err) = result {
@@ -194,15 +219,21 @@ async fn rebuild(
     service: &str,
     files: &[(PathBuf, String)],
     reporter: &dyn Reporter,
+    self_image_dockerfile: Option<&'static str>,
 ) -> anyhow::Result<()> {
     reporter.report(Event::Info(format!(
         "watch: {service}: rebuilding for {}",
         file_list(files)
     )));
-    let request = super::up_request(vec![service.to_string()], true, BuildPolicy::Always);
+    let request = super::up_request(
+        vec![service.to_string()],
+        true,
+        BuildPolicy::Always,
+        self_image_dockerfile,
+    );
     let quiet: Arc<dyn Reporter> = Arc::new(crate::progress::NullReporter);
-    let _lock = lifecycle::acquire_lock(engine, &project.name, reporter).await?;
-    let outcome = lifecycle::up(engine, project.clone(), &request, quiet).await?;
+    let _lock = super::acquire_lock(engine, &project.name, reporter).await?;
+    let outcome = super::up::converge(engine, project.clone(), &request, quiet).await?;
     match outcome.failures.first() {
         None => {
             reporter.report(Event::Info(format!(
