@@ -556,6 +556,18 @@ mod tests {
     use super::*;
 
     #[test]
+    fn container_exit_codes_pass_through_as_a_shell_sees_them() {
+        assert_eq!(exit_code_status(0), ExitStatus::Success);
+        assert_eq!(exit_code_status(7).code(), 7);
+        assert_eq!(exit_code_status(-1).code(), 255);
+        assert_eq!(
+            exit_code_status(256),
+            ExitStatus::Failure,
+            "wrapping to 0 stays a failure"
+        );
+    }
+
+    #[test]
     fn clap_definition_is_consistent() {
         Cli::command().debug_assert();
     }
