@@ -285,7 +285,7 @@ fn extra_volume(
     let mut mount = parsed.mount;
     if parsed.is_bind {
         mount.kind = MountKind::Bind;
-        mount.create_host_path = true;
+        mount.bind_options().create_host_path = true;
         if let Some(source) = &mount.source {
             let path = request.working_dir.join(source);
             mount.source = Some(path.to_string_lossy().into_owned());

@@ -36,7 +36,7 @@ pub fn post_start(service: &Service) -> Vec<Hook> {
     service.post_start.iter().map(hook).collect()
 }
 
-fn hook(spec: &model::Hook) -> Hook {
+pub(crate) fn hook(spec: &model::Hook) -> Hook {
     Hook {
         command: spec.command.clone().unwrap_or_default(),
         user: spec.user.clone(),

@@ -7,11 +7,9 @@
 
 use std::path::{Path, PathBuf};
 
-use serde_json::Value;
-
-use crate::compose::model::{Project, Service};
+use crate::compose::model::{Project, Service, WatchRule};
 use crate::engine::build::dockerignore::IgnoreMatcher;
-use crate::engine::container::hooks::Hook;
+use crate::engine::container::hooks::{self, Hook};
 
 /// What a rule does with the files it takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -151,15 +149,15 @@ pub(crate) fn rules_of(project: &Project, services: &[String]) -> Result<Vec<Rul
 
 /// The rules of one service, from its `develop.watch`.
 fn service_rules(service: &Service) -> Result<Vec<Rule>, RuleError> {
-    let Some(Value::Array(items)) = service.other.get("develop").and_then(|d| d.get("watch"))
-    else {
+    let Some(develop) = &service.develop else {
         return Ok(Vec::new());
     };
     let dockerignore = service
         .build
         .as_ref()
         .and_then(|b| read_dockerignore(&b.context));
-    items
+    develop
+        .watch
         .iter()
         .enumerate()
         .map(|(index, item)| {
@@ -175,81 +173,38 @@ fn service_rules(service: &Service) -> Result<Vec<Rule>, RuleError> {
 
 fn rule(
     service: &Service,
-    item: &Value,
+    item: &WatchRule,
     dockerignore: Option<(PathBuf, IgnoreMatcher)>,
 ) -> Result<Rule, String> {
-    let text = |key: &str| item.get(key).and_then(Value::as_str).map(String::from);
-    let list = |key: &str| -> Vec<String> {
-        item.get(key)
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(|v| v.as_str().map(String::from))
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
-    let action_word = text("action").unwrap_or_default();
+    let action_word = item.action.as_str();
     let action =
-        Action::parse(&action_word).ok_or_else(|| format!("unknown action `{action_word}`"))?;
-    let target = text("target");
+        Action::parse(action_word).ok_or_else(|| format!("unknown action `{action_word}`"))?;
+    let target = item.target.clone();
     if action.syncs() && target.is_none() {
         return Err(format!("`{action_word}` needs a `target` in the container"));
     }
-    let exec = item.get("exec").and_then(exec_hook);
+    let exec = item.exec.command.is_some().then(|| hooks::hook(&item.exec));
     if action == Action::SyncExec && exec.is_none() {
         return Err("`sync+exec` needs an `exec.command`".into());
     }
     if action == Action::Rebuild && service.build.is_none() {
         return Err("`rebuild` needs the service to have a `build` section".into());
     }
-    let matcher = |patterns: Vec<String>| IgnoreMatcher::new(patterns).map_err(|e| e.to_string());
-    let include = list("include");
+    let matcher =
+        |patterns: &[String]| IgnoreMatcher::new(patterns.to_vec()).map_err(|e| e.to_string());
     Ok(Rule {
         service: service.name.clone(),
         action,
-        path: PathBuf::from(text("path").unwrap_or_default()),
+        path: PathBuf::from(&item.path),
         target,
         exec,
-        ignore: matcher(list("ignore"))?,
-        include: if include.is_empty() {
+        ignore: matcher(&item.ignore)?,
+        include: if item.include.is_empty() {
             None
         } else {
-            Some(matcher(include)?)
+            Some(matcher(&item.include)?)
         },
         dockerignore,
-    })
-}
-
-/// The `exec` of a `sync+exec` rule (none when its command is null).
-fn exec_hook(value: &Value) -> Option<Hook> {
-    let command: Vec<String> = match value.get("command")? {
-        Value::String(s) => crate::compose::syntax::shell_split(s).ok()?,
-        Value::Array(items) => items
-            .iter()
-            .filter_map(|v| v.as_str().map(String::from))
-            .collect(),
-        _ => return None,
-    };
-    let environment = match value.get("environment") {
-        Some(Value::Object(map)) => map
-            .iter()
-            .map(|(k, v)| match v.as_str() {
-                Some(v) => format!("{k}={v}"),
-                None => k.clone(),
-            })
-            .collect(),
-        _ => Vec::new(),
-    };
-    Some(Hook {
-        command,
-        user: value.get("user").and_then(Value::as_str).map(String::from),
-        privileged: value.get("privileged").and_then(Value::as_bool) == Some(true),
-        working_dir: value
-            .get("working_dir")
-            .and_then(Value::as_str)
-            .map(String::from),
-        environment,
     })
 }
 
@@ -263,14 +218,22 @@ fn read_dockerignore(context: &Path) -> Option<(PathBuf, IgnoreMatcher)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
-    fn sync_rule(extra: Value) -> Rule {
-        let mut item =
-            json!({"action": "sync", "path": "/src", "target": "/app", "exec": {"command": null}});
-        item.as_object_mut()
-            .unwrap()
-            .extend(extra.as_object().unwrap().clone());
+    fn item(action: &str) -> WatchRule {
+        WatchRule {
+            action: action.into(),
+            path: "/src".into(),
+            ..Default::default()
+        }
+    }
+
+    fn sync_rule(ignore: &[&str], include: &[&str]) -> Rule {
+        let item = WatchRule {
+            target: Some("/app".into()),
+            ignore: ignore.iter().map(|p| p.to_string()).collect(),
+            include: include.iter().map(|p| p.to_string()).collect(),
+            ..item("sync")
+        };
         let service = Service {
             name: "web".into(),
             ..Default::default()
@@ -280,7 +243,7 @@ mod tests {
 
     #[test]
     fn a_rule_takes_files_below_its_path_and_maps_them_to_its_target() {
-        let rule = sync_rule(json!({}));
+        let rule = sync_rule(&[], &[]);
         assert_eq!(
             rule.takes(Path::new("/src/a/b.rs")).as_deref(),
             Some("a/b.rs")
@@ -299,9 +262,7 @@ mod tests {
 
     #[test]
     fn ignore_and_include_patterns_are_relative_to_the_path() {
-        let rule = sync_rule(
-            json!({"ignore": ["node_modules/", "*.log"], "include": ["*.rs", "**/*.rs", "*.log"]}),
-        );
+        let rule = sync_rule(&["node_modules/", "*.log"], &["*.rs", "**/*.rs", "*.log"]);
         assert!(rule.takes(Path::new("/src/main.rs")).is_some());
         assert!(rule.takes(Path::new("/src/deep/lib.rs")).is_some());
         assert!(rule.takes(Path::new("/src/node_modules/x.rs")).is_none());
@@ -318,14 +279,9 @@ mod tests {
             name: "web".into(),
             ..Default::default()
         };
-        let err = rule(&service, &json!({"action": "sync", "path": "/src"}), None).unwrap_err();
+        let err = rule(&service, &item("sync"), None).unwrap_err();
         assert!(err.contains("needs a `target`"), "{err}");
-        let err = rule(
-            &service,
-            &json!({"action": "rebuild", "path": "/src"}),
-            None,
-        )
-        .unwrap_err();
+        let err = rule(&service, &item("rebuild"), None).unwrap_err();
         assert!(err.contains("`build` section"), "{err}");
     }
 }
