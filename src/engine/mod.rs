@@ -25,6 +25,7 @@ pub mod ops;
 pub mod preflight;
 pub mod state;
 pub mod stats;
+pub mod swarm;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
