@@ -34,5 +34,6 @@ pub mod cli;
 pub mod engine;
 pub mod logs;
 pub mod plan;
+pub mod service;
 pub mod compose;
 pub mod ui;

@@ -14,6 +14,7 @@
 
 pub mod build;
 pub mod config;
+pub mod deploy;
 pub mod down;
 pub mod logs;
 pub mod node;
@@ -271,6 +272,16 @@ pub enum Command {
     #[command(after_help = build::AFTER_HELP)]
     Build(build::BuildArgs),
 
+    /// Deploy the project to Docker Swarm as a stack: level by level in
+    /// dependency order, each level running and healthy before the next.
+    #[command(after_help = deploy::AFTER_HELP)]
+    Deploy(deploy::DeployArgs),
+
+    /// Remove the project's Swarm stack in reverse dependency order, with its
+    /// networks, secrets and configs.
+    #[command(after_help = deploy::UNDEPLOY_AFTER_HELP)]
+    Undeploy(deploy::UndeployArgs),
+
     /// Run one of the Torq stack's services (used inside the stack's images).
     #[command(hide = true)]
     Node(node::NodeArgs),
@@ -287,6 +298,8 @@ impl Command {
             Command::Logs(a) => a.output.clone(),
             Command::Config(a) => a.output.clone(),
             Command::Build(a) => a.output.clone(),
+            Command::Deploy(a) => a.output.clone(),
+            Command::Undeploy(a) => a.output.clone(),
             Command::Node(_) => OutputArgs::default(),
         }
     }
@@ -350,6 +363,8 @@ pub fn run(args: Vec<OsString>) -> ExitStatus {
         Command::Logs(args) => logs::run(&ctx, args),
         Command::Config(args) => config::run(&ctx, args),
         Command::Build(args) => build::run(&ctx, args),
+        Command::Deploy(args) => deploy::run(&ctx, args),
+        Command::Undeploy(args) => deploy::run_undeploy(&ctx, args),
         Command::Node(args) => Ok(node::run(args)),
     };
     match result {

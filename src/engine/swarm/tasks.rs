@@ -229,25 +229,17 @@ impl Waiter {
         let _ = tokio::time::timeout(TICK, self.notify.notified()).await;
     }
 
-    /// Re-reads the service's tasks until `check` says done (`Some`) or
-    /// `deadline` passes (`None`).
-    pub async fn until<T, F, Fut>(&self, deadline: Instant, mut check: F) -> Result<Option<T>, ApiError>
-    where
-        F: FnMut() -> Fut,
-        Fut: std::future::Future<Output = Result<Option<T>, ApiError>>,
-    {
-        loop {
-            if let Some(done) = check().await? {
-                return Ok(Some(done));
-            }
-            if Instant::now() >= deadline {
-                return Ok(None);
-            }
-            tokio::select! {
-                _ = self.next() => {}
-                _ = tokio::time::sleep_until(deadline) => {}
-            }
+    /// Waits for the next event or tick; `false` once `deadline` has passed
+    /// (the caller re-checks after each `true`).
+    pub async fn pause(&self, deadline: Instant) -> bool {
+        if Instant::now() >= deadline {
+            return false;
         }
+        tokio::select! {
+            _ = self.next() => {}
+            _ = tokio::time::sleep_until(deadline) => {}
+        }
+        true
     }
 }
 
