@@ -1,5 +1,6 @@
 //! `torq undeploy`: removes a stack in reverse dependency order — each
-//! level's services removed, then waited for until their tasks are gone —
+//! level's services removed, then waited for until their tasks stopped; at
+//! the end, until the engine deleted every task —
 //! and then the stack's networks, secrets and configs (those carrying its
 //! namespace label, nothing else). Volumes stay, as with `docker stack rm`.
 
@@ -42,9 +43,12 @@ pub async fn undeploy(
         reporter.report(Event::Info(format!("stack {stack}: no services to remove")));
     }
     let waiter = Waiter::watch(engine, stack);
+    let mut removed = Vec::new();
     for level in removal_levels(project, &services) {
         remove_level(engine, &waiter, &level, timeout, reporter, &mut outcome).await?;
+        removed.extend(level);
     }
+    wait_tasks_gone(engine, &waiter, &removed, timeout, &mut outcome).await?;
     remove_objects(engine, stack, &waiter, timeout, reporter, &mut outcome).await?;
     Ok(outcome)
 }
@@ -99,7 +103,7 @@ async fn remove_level(
     let gone = join_all(level.iter().map(|service| async move {
         loop {
             let tasks = tasks::list_tasks(engine, &service.id).await?;
-            if tasks::all_gone(&tasks) {
+            if tasks::all_stopped(&tasks) {
                 return Ok::<_, ApiError>((service, true));
             }
             if !waiter.pause(deadline).await {
@@ -115,12 +119,40 @@ async fn remove_level(
             outcome.services.push(service.name.clone());
         } else {
             let message = format!(
-                "service {}: tasks still present after {}s",
+                "service {}: tasks still running after {}s",
                 service.name,
                 timeout.as_secs()
             );
             reporter.progress(&service.name, Phase::Failed, Some(message.clone()));
             outcome.failures.push(message);
+        }
+    }
+    Ok(())
+}
+
+/// Waits until the engine has deleted the removed services' tasks (their
+/// containers are gone then, and the networks free).
+async fn wait_tasks_gone(
+    engine: &Engine,
+    waiter: &Waiter,
+    services: &[StackService],
+    timeout: Duration,
+    outcome: &mut UndeployOutcome,
+) -> anyhow::Result<()> {
+    let deadline = Instant::now() + timeout;
+    for service in services {
+        loop {
+            if tasks::list_tasks(engine, &service.id).await?.is_empty() {
+                break;
+            }
+            if !waiter.pause(deadline).await {
+                outcome.failures.push(format!(
+                    "service {}: tasks still present after {}s",
+                    service.name,
+                    timeout.as_secs()
+                ));
+                break;
+            }
         }
     }
     Ok(())

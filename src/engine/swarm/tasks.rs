@@ -121,18 +121,33 @@ fn short(id: &str) -> &str {
     &id[..id.len().min(12)]
 }
 
-/// A service's tasks (all of them, old ones included).
+/// A service's tasks (all of them, old ones included). A removed service's
+/// tasks linger until their containers are gone; the engine no longer takes
+/// its id as a filter then, so they are picked from the whole list.
 pub async fn list_tasks(engine: &Engine, service_id: &str) -> Result<Vec<TaskView>, ApiError> {
     let filters = HashMap::from([("service".to_string(), vec![service_id.to_string()])]);
+    match query_tasks(engine, Some(filters), service_id).await {
+        Err(e) if e.is_not_found() => query_tasks(engine, None, service_id).await,
+        other => other,
+    }
+}
+
+async fn query_tasks(
+    engine: &Engine,
+    filters: Option<HashMap<String, Vec<String>>>,
+    service_id: &str,
+) -> Result<Vec<TaskView>, ApiError> {
     let tasks = with_deadline(
         format!("list tasks of service {service_id}"),
         QUICK,
-        engine.docker().list_tasks(Some(ListTasksOptions {
-            filters: Some(filters),
-        })),
+        engine.docker().list_tasks(Some(ListTasksOptions { filters })),
     )
     .await?;
-    Ok(tasks.into_iter().map(TaskView::from_api).collect())
+    Ok(tasks
+        .into_iter()
+        .filter(|t| t.service_id.as_deref() == Some(service_id))
+        .map(TaskView::from_api)
+        .collect())
 }
 
 /// Where a service stands.
@@ -177,10 +192,11 @@ pub fn verdict(tasks: &[TaskView], hash: &str, desired: u64) -> Verdict {
     }
 }
 
-/// Whether every task of the services is gone (removed or shut down with no
-/// container left running).
-pub fn all_gone(tasks: &[TaskView]) -> bool {
-    tasks.is_empty()
+/// Whether every task has stopped: none is still being prepared, starting
+/// or running (its container has exited or was never made).
+pub fn all_stopped(tasks: &[TaskView]) -> bool {
+    const TERMINAL: &[&str] = &["complete", "shutdown", "failed", "rejected", "remove", "orphaned"];
+    tasks.iter().all(|t| TERMINAL.contains(&t.state.as_str()))
 }
 
 /// Wakes waiters when the engine reports a change to the stack's containers
