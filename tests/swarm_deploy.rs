@@ -127,9 +127,9 @@ fn instant(text: &str) -> chrono::DateTime<chrono::FixedOffset> {
 
 const HEALTHY: &str = r#"
     image: {image}
-    command: ["sh", "-c", "trap 'exit 0' TERM; touch /tmp/ready; while true; do sleep 0.2; done"]
+    command: ["sh", "-c", "trap 'exit 0' TERM; touch /ready; while true; do sleep 0.2; done"]
     healthcheck:
-      test: ["CMD", "test", "-f", "/tmp/ready"]
+      test: ["CMD", "test", "-f", "/ready"]
       interval: 1s
       timeout: 1s
       retries: 30

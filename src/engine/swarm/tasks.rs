@@ -96,6 +96,12 @@ impl TaskView {
         }
         match self.state.as_str() {
             "failed" | "rejected" => Some(self.reason()),
+            // A service task ends only when told to: one that completed on
+            // its own exited (or was stopped for failing its healthcheck).
+            "complete" => Some(format!(
+                "the task's container exited with code {} (or was stopped as unhealthy)",
+                self.exit_code.unwrap_or(0)
+            )),
             "pending" if self.error.contains("no suitable node") => Some(self.reason()),
             _ => None,
         }
