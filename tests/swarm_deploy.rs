@@ -109,20 +109,18 @@ fn running_since(stack: &str, service: &str) -> String {
         "-q",
     ]);
     let task = out.lines().next().expect("a running task");
-    docker_ok(&["inspect", task, "--format", "{{.Status.State}} {{.Status.Timestamp}}"])
+    docker_ok(&["inspect", task, "--format", "{{.Status.State}} {{json .Status.Timestamp}}"])
 }
 
 fn created_at(stack: &str, service: &str) -> String {
-    docker_ok(&["service", "inspect", &format!("{stack}_{service}"), "--format", "{{.CreatedAt}}"])
+    docker_ok(&["service", "inspect", &format!("{stack}_{service}"), "--format", "{{json .CreatedAt}}"])
 }
 
-/// RFC 3339 timestamps of the engine compare as instants after parsing.
+/// The RFC 3339 timestamp (as `{{json …}}` prints it) at the end of `text`.
 fn instant(text: &str) -> chrono::DateTime<chrono::FixedOffset> {
-    let text = text.trim();
-    let text = text.split_whitespace().find(|t| t.contains('T')).unwrap_or(text);
-    chrono::DateTime::parse_from_rfc3339(text)
-        .or_else(|_| chrono::DateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f %z UTC"))
-        .unwrap_or_else(|e| panic!("timestamp {text:?}: {e}"))
+    let stamp = text.split_whitespace().last().unwrap_or_default().trim_matches('"');
+    chrono::DateTime::parse_from_rfc3339(stamp)
+        .unwrap_or_else(|e| panic!("timestamp {stamp:?}: {e}"))
 }
 
 const HEALTHY: &str = r#"
