@@ -501,16 +501,29 @@ mod tests {
         assert_eq!(plan(&["--stats"]).unwrap().tail, Tail::All);
         assert_eq!(plan(&["-n", "all"]).unwrap().tail, Tail::All);
         assert_eq!(plan(&["--stats", "-n", "5"]).unwrap().tail, Tail::Lines(5));
-        assert!(plan(&["-n", "many"]).is_err());
+        let err = plan(&["-n", "many"]).err().unwrap();
+        assert!(format!("{err:#}").contains(r#"not "many""#), "{err:#}");
     }
 
     #[test]
     fn bad_filters_are_usage_errors() {
-        assert!(plan(&["--grep", "("]).is_err());
+        let err = plan(&["--grep", "("]).err().unwrap();
+        assert!(
+            format!("{err:#}").contains("--grep is not a valid regular expression"),
+            "{err:#}"
+        );
         let err = plan(&["--level", "loud"]).err().unwrap();
         assert!(format!("{err:#}").contains("loud"));
-        assert!(plan(&["--since", "yesterday"]).is_err());
-        assert!(plan(&["-f", "--until", "1m"]).is_err());
+        let err = plan(&["--since", "yesterday"]).err().unwrap();
+        assert!(
+            format!("{err:#}").contains(r#"--since: cannot read "yesterday""#),
+            "{err:#}"
+        );
+        let err = plan(&["-f", "--until", "1m"]).err().unwrap();
+        assert!(
+            format!("{err:#}").contains("--until cannot be used with --follow"),
+            "{err:#}"
+        );
     }
 
     #[test]

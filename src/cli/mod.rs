@@ -419,12 +419,24 @@ mod tests {
     }
 
     #[test]
-    fn aliases_parse() {
-        for (alias, _) in [("start", "up"), ("stop", "down"), ("ps", "status")] {
-            let cli = Cli::try_parse_from(["torq", alias]).expect(alias);
-            let name = format!("{:?}", cli.command);
-            assert!(!name.is_empty());
-        }
+    fn aliases_parse_as_their_commands() {
+        let parse = |args: &[&str]| {
+            Cli::try_parse_from(args)
+                .unwrap_or_else(|e| panic!("{args:?} does not parse: {e}"))
+                .command
+        };
+        let start = parse(&["torq", "start", "web"]);
+        assert!(
+            matches!(&start, Command::Up(a) if a.services == ["web"]),
+            "`start web` parsed as {start:?}"
+        );
+        let stop = parse(&["torq", "stop", "-v"]);
+        assert!(
+            matches!(&stop, Command::Down(a) if a.volumes),
+            "`stop -v` parsed as {stop:?}"
+        );
+        let ps = parse(&["torq", "ps"]);
+        assert!(matches!(&ps, Command::Status(_)), "`ps` parsed as {ps:?}");
     }
 
     #[test]

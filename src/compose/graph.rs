@@ -306,7 +306,11 @@ mod tests {
                 "flash_arbitrage"
             ]
         );
-        assert!(graph.closure(&["nope".to_string()]).is_err());
+        let err = graph.closure(&["nope".to_string()]).unwrap_err();
+        assert!(
+            err.to_string().starts_with("no such service: nope"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -269,9 +269,18 @@ mod tests {
                 message: "set it please".into()
             }
         );
-        assert!(sub("${EMPTY:?x}").is_err());
+        assert_eq!(
+            sub("${EMPTY:?x}").unwrap_err(),
+            TemplateError::MissingRequired {
+                variable: "EMPTY".into(),
+                message: "x".into()
+            }
+        );
         assert_eq!(sub("${EMPTY?x}").unwrap(), "");
-        assert!(sub("${MISSING?}").is_err());
+        assert_eq!(
+            sub("${MISSING?}").unwrap_err().to_string(),
+            "required variable MISSING is missing a value"
+        );
         assert_eq!(
             sub("${MISSING?oops}").unwrap_err().to_string(),
             "required variable MISSING is missing a value: oops"

@@ -529,7 +529,12 @@ mod tests {
     #[test]
     fn bad_durations() {
         for bad in ["", "10", "1x", "s", "-1s", "1..5s", "abc"] {
-            assert!(parse_duration(bad).is_err(), "{bad} should fail");
+            let err = parse_duration(bad).unwrap_err();
+            assert!(
+                err.to_string()
+                    .starts_with(&format!("invalid duration `{bad}`")),
+                "{bad}: {err}"
+            );
         }
     }
 
@@ -541,8 +546,13 @@ mod tests {
         assert_eq!(parse_bytes("1.5k").unwrap(), 1536);
         assert_eq!(parse_bytes("1000").unwrap(), 1000);
         assert_eq!(parse_bytes("2 GiB").unwrap(), 2 << 30);
-        assert!(parse_bytes("lots").is_err());
-        assert!(parse_bytes("1x").is_err());
+        for bad in ["lots", "1x"] {
+            let err = parse_bytes(bad).unwrap_err();
+            assert!(
+                err.to_string().contains(&format!("invalid size `{bad}`")),
+                "{err}"
+            );
+        }
     }
 
     #[test]
@@ -556,7 +566,8 @@ mod tests {
             ["sh", "-c", r#"echo "hi" && exit 1"#, "a b"]
         );
         assert_eq!(shell_split("a\\ b").unwrap(), ["a b"]);
-        assert!(shell_split("'open").is_err());
+        let err = shell_split("'open").unwrap_err();
+        assert!(err.to_string().contains("unterminated quote"), "{err}");
     }
 
     #[test]
@@ -583,7 +594,11 @@ mod tests {
         // Backquoted text stays one word.
         assert_eq!(shell_split("echo `a b` c").unwrap(), ["echo", "`a b`", "c"]);
         assert_eq!(shell_split("").unwrap(), Vec::<String>::new());
-        assert!(shell_split("trailing\\").is_err());
+        let err = shell_split("trailing\\").unwrap_err();
+        assert!(
+            err.to_string().contains("unterminated quote or escape"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -592,7 +607,11 @@ mod tests {
             assert!(check_signal(ok).is_ok(), "{ok}");
         }
         for bad in ["SIGFOO", "0", "65", "", "TERMINATE"] {
-            assert!(check_signal(bad).is_err(), "{bad}");
+            let err = check_signal(bad).unwrap_err().to_string();
+            assert!(
+                err.contains(&format!("`{bad}`")) || err.contains(&format!("signal number {bad} ")),
+                "{bad}: {err}"
+            );
         }
     }
 
@@ -608,7 +627,12 @@ mod tests {
             assert!(check_restart(ok).is_ok(), "{ok}");
         }
         for bad in ["sometimes", "on-failure:x", ""] {
-            assert!(check_restart(bad).is_err(), "{bad}");
+            let err = check_restart(bad).unwrap_err();
+            assert!(
+                err.to_string()
+                    .starts_with(&format!("invalid restart policy `{bad}`")),
+                "{bad}: {err}"
+            );
         }
     }
 
@@ -655,7 +679,11 @@ mod tests {
             "90-80",
             "8000-8002:80-81",
         ] {
-            assert!(parse_port(bad).is_err(), "{bad} should fail");
+            let err = parse_port(bad).unwrap_err();
+            assert!(
+                err.to_string().contains(&format!("`{bad}`")),
+                "{bad}: {err}"
+            );
         }
     }
 
@@ -680,8 +708,17 @@ mod tests {
         assert_eq!(v.mount.selinux.as_deref(), Some("z"));
         assert_eq!(v.mount.bind_propagation.as_deref(), Some("rshared"));
 
-        assert!(parse_volume("ab:cd:ro:x").is_err());
-        assert!(parse_volume("ab::c").is_err());
+        let err = parse_volume("ab:cd:ro:x").unwrap_err();
+        assert!(
+            err.to_string().ends_with("`ab:cd:ro:x`: too many colons"),
+            "{err}"
+        );
+        let err = parse_volume("ab::c").unwrap_err();
+        assert!(
+            err.to_string()
+                .ends_with("`ab::c`: empty section between colons"),
+            "{err}"
+        );
     }
 
     #[test]

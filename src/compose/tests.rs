@@ -170,7 +170,8 @@ fn project_name_precedence() {
     options.project_name = Some("fromflag".into());
     assert_eq!(load(&options).unwrap().name, "fromflag");
     options.project_name = Some("Bad Name".into());
-    assert!(load(&options).is_err());
+    let err = load(&options).unwrap_err().to_string();
+    assert!(err.contains("invalid project name `Bad Name`"), "{err}");
 }
 
 #[test]

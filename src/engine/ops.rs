@@ -438,7 +438,12 @@ mod tests {
         assert!(check_ours("container", "x", &mine, "demo").is_ok());
         let err = check_ours("container", "x", &mine, "other").unwrap_err();
         assert!(err.to_string().contains("refusing to touch container x"));
-        assert!(check_ours("network", "n", &HashMap::new(), "demo").is_err());
+        let err = check_ours("network", "n", &HashMap::new(), "demo").unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("network n: it does not carry the label com.docker.compose.project=demo"),
+            "{err}"
+        );
     }
 
     #[test]

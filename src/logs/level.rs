@@ -355,6 +355,10 @@ mod tests {
         assert!(Level::Trace < Level::Debug && Level::Error < Level::Fatal);
         assert_eq!("WARNING".parse::<Level>(), Ok(Level::Warn));
         assert_eq!("err".parse::<Level>(), Ok(Level::Error));
-        assert!("loud".parse::<Level>().is_err());
+        let err = "loud".parse::<Level>().unwrap_err();
+        assert!(
+            err.to_string().contains(r#"unknown log level "loud""#),
+            "{err}"
+        );
     }
 }

@@ -419,14 +419,31 @@ mod tests {
             panic!()
         };
         assert_eq!(instruments(&args), vec!["BTC/USD", "ETH/USD"]);
-        assert!(parse(&["adapter", "--venue", "nyse"]).is_err());
-        assert!(parse(&["adapter", "--venue", "kraken", "--loop"]).is_err());
+        let err = parse(&["adapter", "--venue", "nyse"]).unwrap_err();
+        assert!(err.to_string().contains("unknown venue `nyse`"), "{err}");
+        let err = parse(&["adapter", "--venue", "kraken", "--loop"]).unwrap_err();
+        assert_eq!(
+            err.kind(),
+            clap::error::ErrorKind::MissingRequiredArgument,
+            "{err}"
+        );
+        assert!(err.to_string().contains("--replay <FILE>"), "{err}");
     }
 
     #[test]
     fn probe_takes_exactly_one_target() {
-        assert!(parse(&["probe"]).is_err());
-        assert!(parse(&["probe", "--health", "a", "--socket", "/x"]).is_err());
+        let err = parse(&["probe"]).unwrap_err();
+        assert_eq!(
+            err.kind(),
+            clap::error::ErrorKind::MissingRequiredArgument,
+            "{err}"
+        );
+        let err = parse(&["probe", "--health", "a", "--socket", "/x"]).unwrap_err();
+        assert_eq!(
+            err.kind(),
+            clap::error::ErrorKind::ArgumentConflict,
+            "{err}"
+        );
         assert!(matches!(
             parse(&["probe", "--http", "http://127.0.0.1:8080/health"]),
             Ok(Service::Probe(_))

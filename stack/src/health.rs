@@ -224,8 +224,16 @@ mod tests {
             split_http_url("http://localhost:1").unwrap(),
             ("localhost:1", "/")
         );
-        assert!(split_http_url("https://x:1/").is_err());
-        assert!(split_http_url("http://nohost/").is_err());
+        let err = split_http_url("https://x:1/").unwrap_err();
+        assert!(
+            format!("{err:#}").contains("is not an http:// URL"),
+            "{err:#}"
+        );
+        let err = split_http_url("http://nohost/").unwrap_err();
+        assert!(
+            format!("{err:#}").contains("needs a host and a port"),
+            "{err:#}"
+        );
     }
 
     #[tokio::test]
@@ -245,6 +253,7 @@ mod tests {
         assert!(probe_now(target.clone()).await.unwrap().is_ok());
         cancel.cancel();
         let missing = ProbeTarget::Endpoint(format!("{name}-missing"));
-        assert!(probe_now(missing).await.unwrap().is_err());
+        let err = probe_now(missing).await.unwrap().unwrap_err();
+        assert!(format!("{err:#}").contains("no health endpoint"), "{err:#}");
     }
 }

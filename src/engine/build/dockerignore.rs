@@ -469,8 +469,14 @@ mod tests {
     fn bad_patterns_are_reported() {
         let err = IgnoreMatcher::new(["["]).unwrap_err();
         assert_eq!(err.pattern, "[");
-        assert!(IgnoreMatcher::new(["!"]).is_err());
-        assert!(IgnoreMatcher::parse("ok\n!\n").is_err());
+        let err = IgnoreMatcher::new(["!"]).unwrap_err();
+        assert_eq!(err.pattern, "!");
+        assert!(
+            err.to_string().contains("needs a pattern after `!`"),
+            "{err}"
+        );
+        let err = IgnoreMatcher::parse("ok\n!\n").unwrap_err();
+        assert_eq!(err.pattern, "!", "the second line is the bad one");
     }
 
     #[test]

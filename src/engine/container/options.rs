@@ -375,6 +375,7 @@ mod tests {
         assert!(!unconfined);
         let err = security_opts(dir.path(), &["seccomp=missing.json".into()]).unwrap_err();
         assert!(err.contains("missing.json"), "{err}");
-        assert!(security_opts(dir.path(), &["bogus".into()]).is_err());
+        let err = security_opts(dir.path(), &["bogus".into()]).unwrap_err();
+        assert_eq!(err, "invalid security_opt `bogus`");
     }
 }

@@ -73,6 +73,7 @@ mod tests {
         assert!(format!("{error:#}").contains("line 1"));
         let order = r#"{"msg_type":"order_request","order_id":1,"signal_id":1,"venue":"kraken","instrument":"X","side":"buy","price":1,"size":1}"#;
         assert!(format!("{:#}", parse(order).unwrap_err()).contains("not market data"));
-        assert!(parse("# nothing\n").is_err());
+        let err = parse("# nothing\n").unwrap_err();
+        assert!(format!("{err:#}").contains("no events"), "{err:#}");
     }
 }

@@ -3,15 +3,13 @@
 //! served by the stack (eight host processes of the torq executable) and sees
 //! it go live, its quotes change, a signal row appear and the relay counters.
 
-mod stack_common;
-
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::support::HostStack;
 use futures::{SinkExt, StreamExt};
 use serde_json::{json, Value};
-use stack_common::HostStack;
 use tokio_tungstenite::tungstenite::Message;
 
 type Socket =

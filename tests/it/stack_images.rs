@@ -4,11 +4,9 @@
 //! checked on the signal domain), and a dashboard that answers `/health`; both
 //! pass their no-shell health probe and exit 0 on SIGTERM.
 
-mod stack_common;
-
 use std::path::PathBuf;
 
-use stack_common::{frame, http_get, unique, FrameClient, NodeImage};
+use crate::support::{frame, http_get, unique_project, FrameClient, NodeImage};
 use testcontainers::core::{CmdWaitFor, ExecCommand, IntoContainerPort, Mount, WaitFor};
 use testcontainers::runners::AsyncRunner;
 use testcontainers::{ContainerAsync, GenericImage, ImageExt};
@@ -49,7 +47,7 @@ async fn relay_image_accepts_clients_and_fans_frames_out() {
             sockets.path().display().to_string(),
             "/run/torq",
         ))
-        .with_container_name(unique("relay"))
+        .with_container_name(unique_project("relay"))
         .start()
         .await
         .expect("start the relay container");
@@ -105,7 +103,7 @@ async fn dashboard_image_answers_health() {
         .with_exposed_port(8080.tcp())
         .with_wait_for(WaitFor::message_on_stdout("serving http://"))
         .with_cmd(["dashboard", "--listen", "0.0.0.0:8080"])
-        .with_container_name(unique("dashboard"))
+        .with_container_name(unique_project("dashboard"))
         .start()
         .await
         .expect("start the dashboard container");

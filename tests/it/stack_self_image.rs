@@ -8,17 +8,15 @@
 //! trailer each (any static ELF will do, and they are small). The repository
 //! is unique to the test run, and everything it made is removed on drop.
 
-mod stack_common;
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use stack_common::unique;
+use crate::support::unique_project;
+use torq::compose::model::{Project, Service};
 use torq::engine::build::{self, self_image, BuildOptions, BuildPolicy};
 use torq::engine::Engine;
-use torq::compose::model::{Project, Service};
 use torq::ui::{Event, Reporter};
 
 /// Keeps the verbose build lines.
@@ -67,8 +65,8 @@ struct Scratch {
 impl Scratch {
     fn new() -> Scratch {
         Scratch {
-            repository: unique("selfprune"),
-            container: unique("selfprune-user"),
+            repository: unique_project("selfprune"),
+            container: unique_project("selfprune-user"),
             dir: tempfile::tempdir().expect("temp dir"),
         }
     }
@@ -117,7 +115,7 @@ impl Scratch {
         node.extensions
             .insert(self_image::EXTENSION.into(), serde_json::Value::Bool(true));
         let mut project = Project {
-            name: unique("selfprune-project"),
+            name: unique_project("selfprune-project"),
             ..Default::default()
         };
         project.services.insert("node".into(), node);

@@ -2,13 +2,11 @@
 //! runs a graceful `down`, `--exit-code-from` returns the service's code.
 //! Every test has its own project, removed by a guard even on failure.
 
-mod common;
-
 use std::io::Read;
 use std::process::Stdio;
 use std::time::Duration;
 
-use common::*;
+use crate::support::*;
 
 const TALKER_AND_TESTS: &str = r#"
 services:

@@ -2,9 +2,7 @@
 //! holds exactly its labeled objects, with service, number, state, health and
 //! exit code read correctly.
 
-mod common;
-
-use common::*;
+use crate::support::*;
 use torq::engine::state::{observe, observe_detailed, HealthState, RunState};
 use torq::engine::Engine;
 

@@ -3,40 +3,13 @@
 //! as host processes of that executable (killed on drop), and small HTTP and
 //! frame utilities.
 
-#![allow(dead_code)]
-
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-/// The torq executable under test.
-pub const TORQ: &str = env!("CARGO_BIN_EXE_torq");
-
-/// A name unique to this test run: `torqtest-<purpose>-<pid>-<nanos>`.
-pub fn unique(purpose: &str) -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    format!("torqtest-{purpose}-{}-{nanos}", std::process::id())
-}
-
-/// Polls `check` every 50 ms until it yields a value or `deadline` passes.
-pub fn poll<T>(what: &str, deadline: Duration, mut check: impl FnMut() -> Option<T>) -> T {
-    let until = Instant::now() + deadline;
-    loop {
-        if let Some(value) = check() {
-            return value;
-        }
-        assert!(
-            Instant::now() < until,
-            "timed out after {deadline:?} waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
+use super::{unique_project, wait_for, TORQ};
 
 /// The `torq/node` image, built from images/node/Dockerfile and this test's
 /// torq executable under a unique tag; untagged (removed) on drop.
@@ -56,7 +29,7 @@ impl NodeImage {
         std::fs::copy(TORQ, context.path().join("torq")).expect("copy the torq executable");
         let image = NodeImage {
             name: "torq/node".into(),
-            tag: unique(purpose),
+            tag: unique_project(purpose),
         };
         let output = Command::new("docker")
             .args(["build", "-q", "-t", &image.reference()])
@@ -114,7 +87,7 @@ impl HostStack {
         let mut stack = HostStack {
             dir: tempfile::tempdir().expect("temp dir"),
             services: Vec::new(),
-            health_prefix: unique("health"),
+            health_prefix: unique_project("health"),
         };
         for domain in ["market_data", "signal", "execution"] {
             stack.start_relay(domain);
@@ -203,7 +176,7 @@ impl HostStack {
     /// The dashboard's address, from its log.
     pub fn dashboard_addr(&mut self) -> SocketAddr {
         let log = self.service("dashboard_websocket").log.clone();
-        poll("the dashboard to listen", Duration::from_secs(20), || {
+        wait_for("the dashboard to listen", Duration::from_secs(20), || {
             let text = std::fs::read_to_string(&log).ok()?;
             let at = text.find("serving http://")? + "serving http://".len();
             text[at..].split('/').next()?.parse().ok()
@@ -239,7 +212,7 @@ fn terminate(child: &mut Child) -> ExitStatus {
     unsafe {
         libc::kill(child.id() as libc::pid_t, libc::SIGTERM);
     }
-    poll(
+    wait_for(
         "a service to exit after SIGTERM",
         Duration::from_secs(10),
         || child.try_wait().ok().flatten(),
@@ -354,7 +327,7 @@ pub const RELAY_SOURCE: u8 = 0xF0;
 impl FrameClient {
     /// Connects, retrying until the socket exists (up to 20 s).
     pub fn connect(path: &Path) -> FrameClient {
-        let stream = poll("the relay socket", Duration::from_secs(20), || {
+        let stream = wait_for("the relay socket", Duration::from_secs(20), || {
             std::os::unix::net::UnixStream::connect(path).ok()
         });
         stream

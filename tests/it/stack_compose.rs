@@ -6,15 +6,13 @@
 //! locally built image: all eight become healthy, the dashboard streams
 //! quotes and signals, and every service exits 0 when stopped.
 
-mod stack_common;
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
+use crate::support::{http_get, unique_project, wait_for, NodeImage};
 use serde_json::Value;
-use stack_common::{http_get, poll, unique, NodeImage};
 
 const SERVICES: [&str; 8] = [
     "market_data_relay",
@@ -251,7 +249,7 @@ fn compose_v2_runs_the_stack_from_the_local_image() {
     }
     std::fs::write(&overlay, text).expect("write the image overlay");
     let project = Project {
-        name: unique("compose"),
+        name: unique_project("compose"),
         files: vec![
             spec("torq.yaml"),
             spec("ci.yaml"),
@@ -275,7 +273,7 @@ fn compose_v2_runs_the_stack_from_the_local_image() {
         .expect("published port");
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
 
-    let status = poll(
+    let status = wait_for(
         "quotes and a signal on the dashboard",
         Duration::from_secs(60),
         || {

@@ -6,11 +6,9 @@
 //! Each test has its own project (`tests/common`) and removes the images it
 //! built (a Drop guard).
 
-mod common;
-
 use std::path::{Path, PathBuf};
 
-use common::{busybox_image, docker, unique_project, ImageGuard, TestProject};
+use crate::support::{busybox_image, docker, unique_project, ImageGuard, TestProject};
 use sha2::{Digest, Sha256};
 
 fn fixture(name: &str) -> PathBuf {

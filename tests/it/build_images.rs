@@ -20,14 +20,12 @@ use bollard::query_parameters::{
 use futures::StreamExt;
 use indexmap::IndexMap;
 use sha2::{Digest, Sha256};
+use torq::compose::model::{Build, Project, Service};
 use torq::engine::build::{self, BuildError, BuildOptions, BuildPolicy, FailureReason, ImageSet};
 use torq::engine::Engine;
-use torq::compose::model::{Build, Project, Service};
 use torq::ui::{Event, Phase, Reporter};
 
-mod common;
-
-use common::{busybox_image, unique_project as unique};
+use crate::support::{busybox_image, unique_project as unique};
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -4,14 +4,12 @@
 //! `--stats`, long and non-UTF-8 lines, stderr marking, and a closed pipe.
 //! Every test has its own project, removed by a guard even on failure.
 
-mod common;
-
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::support::*;
 
 /// How long a test waits for something the engine does.
 const DEADLINE: Duration = Duration::from_secs(60);

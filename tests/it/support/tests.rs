@@ -1,9 +1,7 @@
-//! Tests of the shared test support (tests/common): the busybox image builds
-//! and runs, and the project guard removes exactly its project's objects.
+//! Tests of the test support itself: the busybox image builds and runs, the
+//! project guard removes exactly its project's objects, and names are unique.
 
-mod common;
-
-use common::*;
+use crate::support::*;
 
 #[test]
 fn busybox_image_runs_a_shell() {

@@ -7,9 +7,7 @@
 //! volume or a foreign network holding the project network's name.
 //! Every test has its own project, removed by a guard even on failure.
 
-mod common;
-
-use common::*;
+use crate::support::*;
 
 /// `data` shares its PID namespace and volumes; `app` uses every key.
 const KEYS: &str = r#"

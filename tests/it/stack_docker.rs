@@ -5,19 +5,16 @@
 //! the foreground, a `docker stop` of the torq container takes the stack down
 //! gracefully. The systemd units pass `systemd-analyze verify`.
 
-mod common;
-mod stack_common;
-
 use std::io::Write;
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{
+use crate::support::{
     docker, docker_ok, now_epoch_secs, project_containers, project_events, run_with_deadline,
     unique_project, wait_for, CommandResult, ContainerGuard, ProjectGuard, COMMAND_DEADLINE,
 };
-use stack_common::{unique, TORQ};
+use crate::support::{PROJECT_LABEL, TORQ};
 
 fn docker_dir() -> &'static Path {
     Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/docker"))
@@ -34,7 +31,7 @@ impl TorqImage {
 
     /// From the torq executable at `executable`.
     fn build_from(executable: &Path) -> TorqImage {
-        let image = TorqImage(format!("torq/torq:{}", unique("self")));
+        let image = TorqImage(format!("torq/torq:{}", unique_project("self")));
         let mut cmd = Command::new(docker_dir().join("build.sh"));
         cmd.arg(&image.0)
             .arg(executable)
@@ -70,7 +67,7 @@ impl UniqueExecutable {
             .append(true)
             .open(&path)
             .expect("open the copy");
-        writeln!(file, "\ntorq test trailer {}", unique("exe")).expect("append a trailer");
+        writeln!(file, "\ntorq test trailer {}", unique_project("exe")).expect("append a trailer");
         UniqueExecutable { _dir: dir, path }
     }
 
@@ -230,7 +227,7 @@ fn torq_container_stops_the_stack_gracefully_on_sigterm() {
         project_containers(&project).is_empty(),
         "SIGTERM ran a full `down`: {logs}"
     );
-    let network = format!("label={}={project}", common::PROJECT_LABEL);
+    let network = format!("label={PROJECT_LABEL}={project}");
     assert_eq!(
         docker_ok(&["network", "ls", "-q", "--filter", &network]),
         "",

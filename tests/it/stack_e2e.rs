@@ -1,25 +1,35 @@
 //! End to end: `torq up` of the real Torq stack (compose/torq.yaml with the
-//! CI overlay, its own project name) brings all eight services up healthy;
+//! CI overlay, its own project name) brings all eight services up healthy,
+//! and `torq status` (table and JSON) shows each of them running and healthy;
 //! the dashboard's `/ws` then delivers, within 10 s, quotes from the exchange
 //! adapters, Polygon pool events, an arbitrage_opportunity and an
 //! order_request; `torq down` stops all eight with exit code 0 (none killed).
-
-mod common;
-mod stack_common;
 
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{
+use crate::support::TORQ;
+use crate::support::{
     docker_ok, now_epoch_secs, project_containers, project_events, run_with_deadline,
     unique_project, wait_for, CommandResult, ProjectGuard, COMMAND_DEADLINE,
 };
 use futures::StreamExt;
 use serde_json::Value;
-use stack_common::TORQ;
 use tokio_tungstenite::tungstenite::Message;
+
+/// The Torq stack's services, in the spec's (start) order.
+const SERVICES: [&str; 8] = [
+    "market_data_relay",
+    "signal_relay",
+    "execution_relay",
+    "polygon_adapter",
+    "kraken_adapter",
+    "coinbase_adapter",
+    "flash_arbitrage",
+    "dashboard_websocket",
+];
 
 fn torq(project: &str, args: &[&str]) -> CommandResult {
     let compose = Path::new(env!("CARGO_MANIFEST_DIR")).join("compose");
@@ -55,7 +65,7 @@ async fn torq_up_runs_the_stack_and_down_stops_it_gracefully() {
                 .then_some(())
         },
     );
-    torq(&project, &["status"]).assert_code(0);
+    assert_status_shows_all_running_and_healthy(&project);
 
     let ports = docker_ok(&["port", &format!("{project}-dashboard_websocket-1"), "8080"]);
     let port = ports
@@ -123,4 +133,49 @@ async fn torq_up_runs_the_stack_and_down_stops_it_gracefully() {
         .filter(|e| e.action == "kill" && e.signal.as_deref() == Some("9"))
         .collect();
     assert!(kills.is_empty(), "none is SIGKILLed: {kills:#?}");
+}
+
+/// `torq status` exits 0, its table has a `● RUNNING … healthy` row for every
+/// service, and its JSON lists the eight in spec order, running and healthy.
+fn assert_status_shows_all_running_and_healthy(project: &str) {
+    let table = torq(project, &["status"]);
+    table.assert_code(0);
+    for service in SERVICES {
+        let row = table
+            .stdout
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(service))
+            .unwrap_or_else(|| panic!("no row for {service}:\n{}", table.stdout));
+        let cells: Vec<&str> = row
+            .split("  ")
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .collect();
+        assert_eq!(
+            cells.get(1..3),
+            Some(&["● RUNNING", "healthy"][..]),
+            "{service}'s row:\n{}",
+            table.stdout
+        );
+    }
+
+    let json = torq(project, &["status", "--format", "json"]);
+    json.assert_code(0);
+    let report: Value = serde_json::from_str(&json.stdout)
+        .unwrap_or_else(|e| panic!("status JSON does not parse ({e}):\n{}", json.stdout));
+    assert_eq!(report["ok"], true, "{report:#}");
+    let rows: Vec<(&str, &str, &str)> = report["services"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no services in {report:#}"))
+        .iter()
+        .map(|s| {
+            let field = |key: &str| s[key].as_str().unwrap_or_default();
+            (field("service"), field("state"), field("health"))
+        })
+        .collect();
+    let expected: Vec<(&str, &str, &str)> = SERVICES
+        .iter()
+        .map(|service| (*service, "running", "healthy"))
+        .collect();
+    assert_eq!(rows, expected, "{report:#}");
 }

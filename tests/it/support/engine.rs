@@ -1,19 +1,14 @@
-//! Shared support for the integration tests that run against the real Docker
-//! engine:
+//! Helpers of the tests that drive torq against the real Docker engine:
 //!
 //! - [`unique_project`]: a project name no other test (or run) uses;
-//! - [`ProjectGuard`]: removes every container, network and volume labeled
-//!   with its project when dropped — also when the test panics;
+//! - [`ProjectGuard`], [`ContainerGuard`], [`ImageGuard`], [`ChildGuard`]:
+//!   remove what a test made when dropped — also when the test panics;
 //! - [`busybox_image`]: builds `torq-test/bb` (a `FROM scratch` image holding
 //!   Debian's static `/bin/busybox`) once, idempotently;
 //! - [`TestProject`]: a temporary project directory with a `compose.yaml`, a
 //!   guard, and a way to run the `torq` binary against it under a deadline;
 //! - [`docker`] and helpers that read the engine through the docker CLI
 //!   (containers of a project, engine events), independently of torq's code.
-//!
-//! Every test file includes this with `mod common;`; not every file uses
-//! every helper.
-#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -196,7 +191,8 @@ pub fn busybox_image() -> &'static str {
 pub struct TestProject {
     pub name: String,
     pub dir: tempfile::TempDir,
-    guard: ProjectGuard,
+    /// Removes the project from the engine when the test ends.
+    _guard: ProjectGuard,
 }
 
 impl TestProject {
@@ -208,7 +204,7 @@ impl TestProject {
         let name = unique_project(purpose);
         let dir = tempfile::tempdir().expect("temporary project directory");
         let project = TestProject {
-            guard: ProjectGuard::new(name.clone()),
+            _guard: ProjectGuard::new(name.clone()),
             name,
             dir,
         };
@@ -231,7 +227,7 @@ impl TestProject {
 
     /// A `torq -p NAME -f DIR/compose.yaml ARGS…` command, not yet run.
     pub fn torq_command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_torq"));
+        let mut cmd = Command::new(super::TORQ);
         cmd.arg("-p")
             .arg(&self.name)
             .arg("-f")
@@ -258,11 +254,6 @@ impl TestProject {
     /// The project's containers as the engine lists them.
     pub fn containers(&self) -> Vec<ContainerRow> {
         project_containers(&self.name)
-    }
-
-    /// The guard's project name (same as `name`).
-    pub fn guard(&self) -> &ProjectGuard {
-        &self.guard
     }
 }
 

@@ -3,11 +3,9 @@
 //! containers, volumes, orphans, a project without a spec, nothing to do.
 //! Every test has its own project, removed by a guard even on failure.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::support::*;
 
 /// Two independent services that ignore SIGTERM, with a 2 s grace period.
 const STUBBORN_PAIR: &str = r#"
@@ -303,11 +301,11 @@ fn a_container_started_after_the_plan_is_stopped_then_removed() {
     use std::collections::HashMap;
     use std::sync::Arc;
 
+    use torq::compose::model::Project;
     use torq::engine::events::EventHub;
     use torq::engine::Engine;
     use torq::plan::exec::{execute, ExecContext};
     use torq::plan::{ContainerRef, Op, Plan};
-    use torq::compose::model::Project;
     use torq::ui::progress::NullReporter;
 
     let project = TestProject::new(

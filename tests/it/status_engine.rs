@@ -4,11 +4,9 @@
 //! a crash loop; recent errors. Every test has its own project, removed by a
 //! guard even on failure.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::support::*;
 use serde_json::Value;
 
 /// How long a test waits for something the engine does.

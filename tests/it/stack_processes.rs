@@ -4,14 +4,12 @@
 //! reconnecting, and data flows through the new relay; every service exits 0
 //! on SIGTERM.
 
-mod stack_common;
-
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use crate::support::{http_get, wait_for, HostStack};
 use futures::StreamExt;
 use serde_json::Value;
-use stack_common::{http_get, poll, HostStack};
 use tokio_tungstenite::tungstenite::Message;
 
 const MSG_TYPES: [&str; 6] = [
@@ -106,7 +104,7 @@ async fn stack_processes_stream_events_reconnect_and_stop_cleanly() {
     // `/status` shows the three relay links connected (it follows the links
     // asynchronously, so it is polled).
     tokio::task::block_in_place(|| {
-        poll(
+        wait_for(
             "/status to show all three relays connected",
             Duration::from_secs(30),
             || {
@@ -158,7 +156,7 @@ async fn stack_processes_stream_events_reconnect_and_stop_cleanly() {
     // All five clients of the market-data relay are back on the new relay.
     let new_relay_log = stack.service("market_data_relay").log.clone();
     tokio::task::block_in_place(|| {
-        poll(
+        wait_for(
             "the three adapters, the strategy and the dashboard on the new relay",
             Duration::from_secs(60),
             || {

@@ -3,12 +3,10 @@
 //! recreation of exactly the changed service, concurrent `up`, dry run.
 //! Every test has its own project, removed by a guard even on failure.
 
-mod common;
-
 use std::collections::HashMap;
 use std::time::Duration;
 
-use common::*;
+use crate::support::*;
 
 /// a ← b ← c, a ← d: levels [a], [b, d], [c].
 const LEVELS: &str = r#"

@@ -1,0 +1,20 @@
+//! Support shared by every module of the integration test binary, in the
+//! manner of cargo's own testsuite: the tests import it as `crate::support`.
+//!
+//! - [`engine`]: unique project names, cleanup guards, the busybox test image,
+//!   temporary projects run through the `torq` executable, and readers of the
+//!   engine's state and events through the docker CLI;
+//! - [`stack`]: the Torq stack's `torq/node` image, the stack run as host
+//!   processes, HTTP and relay-frame utilities.
+//!
+//! Both are re-exported here, so a test writes `use crate::support::*;`.
+
+mod engine;
+mod stack;
+mod tests;
+
+pub use engine::*;
+pub use stack::*;
+
+/// The torq executable under test (built by cargo for this test binary).
+pub const TORQ: &str = env!("CARGO_BIN_EXE_torq");
