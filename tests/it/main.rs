@@ -29,3 +29,4 @@ mod stack_images;
 mod stack_processes;
 mod stack_self_image;
 mod status_engine;
+mod swarm_deploy;

@@ -7,12 +7,10 @@
 //! runs `docker swarm leave --force` when it exits — only if it made the swarm.
 //! Every stack is removed by a guard (by its namespace label), also on panic.
 
-mod common;
-
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
-use common::{docker, docker_ok, TestProject};
+use crate::support::{docker, docker_ok, wait_for, TestProject};
 
 const NAMESPACE: &str = "com.docker.stack.namespace";
 
@@ -68,7 +66,7 @@ fn ids_of(kind: &str, filter: &str) -> Vec<String> {
 /// Waits (bounded) until no container of the stack is left, so networks can go.
 fn wait_no_tasks(stack: &str) {
     let filter = format!("label={NAMESPACE}={stack}");
-    common::wait_for("the stack's containers to go", std::time::Duration::from_secs(60), || {
+    wait_for("the stack's containers to go", std::time::Duration::from_secs(60), || {
         ids_of("container", &format!("{filter}")).is_empty().then_some(())
     });
 }
@@ -280,3 +278,51 @@ const UPDATE: &str = "    deploy:
       update_config: { failure_action: rollback, monitor: 5s }
       restart_policy: { condition: none }
 COMMAND";
+
+/// The Torq stack itself (compose/torq.yaml with the CI overlay) on the
+/// one-node swarm: every service healthy, the dashboard answering. One node
+/// shares the `sockets` volume between tasks, so the relays' Unix sockets
+/// work; across nodes compose/swarm.yaml switches them to TCP.
+#[test]
+fn the_torq_stack_deploys_healthy_and_undeploys() {
+    swarm();
+    let stack = crate::support::unique_project("swarm-torq");
+    let _guard = StackGuard(stack.clone());
+    let root = env!("CARGO_MANIFEST_DIR");
+    let torq = |args: &[&str]| {
+        let mut cmd = std::process::Command::new(crate::support::TORQ);
+        cmd.args(["-p", &stack])
+            .args(["-f", &format!("{root}/compose/torq.yaml")])
+            .args(["-f", &format!("{root}/compose/ci.yaml")])
+            .args(args)
+            .env("NO_COLOR", "1")
+            .env_remove("TORQ_FILE");
+        crate::support::run_with_deadline(cmd, crate::support::COMMAND_DEADLINE)
+    };
+    torq(&["deploy"]).assert_code(0);
+    let services = versions(&stack);
+    assert_eq!(services.len(), 8, "{services:?}");
+    for service in services.keys() {
+        assert!(running_since(&stack, service).starts_with("running"), "{service}");
+    }
+    let task = docker_ok(&[
+        "ps",
+        "-q",
+        "--filter",
+        &format!("label=com.docker.swarm.service.name={stack}_dashboard_websocket"),
+    ]);
+    let status = docker_ok(&[
+        "exec",
+        task.lines().next().expect("the dashboard's container"),
+        "/torq",
+        "node",
+        "probe",
+        "--http",
+        "http://127.0.0.1:8080/status",
+    ]);
+    assert!(!status.is_empty());
+    torq(&["undeploy"]).assert_code(0);
+    for kind in ["service", "network", "container"] {
+        assert_eq!(count(kind, &stack), 0, "a {kind} of the stack is left");
+    }
+}
