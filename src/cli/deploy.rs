@@ -5,10 +5,15 @@
 
 use std::time::Duration;
 
-use clap::Args;
+use clap::{Args, Subcommand};
 
 use super::{Context, ExitStatus, OutputArgs};
+use crate::compose::model::Project;
 use crate::engine::build::BuildPolicy;
+use crate::engine::logs::Tail;
+use crate::logs::line::LogLine;
+use crate::logs::{FormatOptions, LineFormatter};
+use crate::service::deployed::{self, ServiceRow};
 use crate::engine::Engine;
 use crate::service::deploy::{self, Action, DeployOutcome, DeployRequest, ServiceFailure};
 use crate::service::undeploy;
@@ -21,6 +26,8 @@ Examples:
   torq deploy --dry-run            Print the rollout plan, touch nothing
   torq -f compose/torq.yaml -f compose/swarm.yaml deploy
                                    The Torq stack with TCP relays, free to span nodes
+  torq deploy status               Replicas running/desired, nodes, last task error
+  torq deploy logs -f relay        Follow a service's logs (all its tasks)
   torq undeploy                    Remove the stack (reverse order), its networks,
                                    secrets and configs
 
@@ -44,7 +51,12 @@ Exit codes: 0 everything removed; 1 spec or engine error; 2 something was left."
 
 /// Arguments of `torq deploy`.
 #[derive(Debug, Clone, Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct DeployArgs {
+    /// Look at the deployed stack instead of deploying.
+    #[command(subcommand)]
+    pub view: Option<StackView>,
+
     /// Build every image before deploying, even present ones.
     #[arg(long, conflicts_with = "no_build")]
     pub build: bool,
@@ -65,6 +77,40 @@ pub struct DeployArgs {
     pub output: OutputArgs,
 }
 
+/// Views of a deployed stack.
+#[derive(Debug, Clone, Subcommand)]
+pub enum StackView {
+    /// One row per service: mode, replicas running/desired (running = healthy
+    /// in Swarm), nodes, last task error; exit 2 when one is not fully running.
+    #[command(visible_alias = "ps")]
+    Status(StackStatusArgs),
+    /// The services' logs through the service-logs API, merged by time.
+    Logs(StackLogsArgs),
+}
+
+/// Arguments of `torq deploy status`.
+#[derive(Debug, Clone, Args)]
+pub struct StackStatusArgs {
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// Arguments of `torq deploy logs`.
+#[derive(Debug, Clone, Args)]
+pub struct StackLogsArgs {
+    /// Services to show (default: all of the stack).
+    #[arg(value_name = "SERVICE")]
+    pub services: Vec<String>,
+    /// Keep following new lines.
+    #[arg(short = 'f', long)]
+    pub follow: bool,
+    /// Lines from the end of each service's log (`all` for everything).
+    #[arg(short = 'n', long, value_name = "N", default_value = "50")]
+    pub tail: String,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
 /// Arguments of `torq undeploy`.
 #[derive(Debug, Clone, Args)]
 pub struct UndeployArgs {
@@ -76,9 +122,14 @@ pub struct UndeployArgs {
     pub output: OutputArgs,
 }
 
-/// Runs `torq deploy`.
+/// Runs `torq deploy` (or one of its stack views).
 pub fn run(ctx: &Context, args: DeployArgs) -> anyhow::Result<ExitStatus> {
     let project = ctx.load_project()?;
+    match args.view {
+        Some(StackView::Status(_)) => return run_status(ctx, &project),
+        Some(StackView::Logs(logs)) => return run_logs(ctx, &project, logs),
+        None => {}
+    }
     for warning in &project.warnings {
         ctx.shell.warn(warning);
     }
@@ -180,6 +231,82 @@ pub fn run_undeploy(ctx: &Context, args: UndeployArgs) -> anyhow::Result<ExitSta
                 outcome.services.len(),
                 outcome.objects.len()
             ));
+        }
+        Ok(ExitStatus::Success)
+    })
+}
+
+fn run_status(ctx: &Context, project: &Project) -> anyhow::Result<ExitStatus> {
+    let rows = super::runtime()?.block_on(async {
+        let engine = Engine::connect().await?;
+        deployed::stack_status(&engine, project).await
+    })?;
+    let shell = &ctx.shell;
+    let width = rows.iter().map(|r| r.service.len()).max().unwrap_or(7).max(7);
+    shell.outln(&format!(
+        "  {:width$}  {:10}  {:8}  {:20}  LAST ERROR",
+        "SERVICE", "MODE", "RUNNING", "NODES"
+    ));
+    for row in &rows {
+        let mark = if row.is_ok() {
+            shell.paint_out(styles::OK, "●")
+        } else {
+            shell.paint_out(styles::RED, "✗")
+        };
+        shell.outln(&format!(
+            "{mark} {:width$}  {:10}  {:8}  {:20}  {}",
+            row.service,
+            row.mode,
+            format!("{}/{}", row.running, row.desired),
+            row.nodes.join(","),
+            row.last_error.as_deref().unwrap_or("")
+        ));
+    }
+    Ok(if rows.iter().all(ServiceRow::is_ok) {
+        ExitStatus::Success
+    } else {
+        ExitStatus::ServiceFailed
+    })
+}
+
+fn run_logs(ctx: &Context, project: &Project, args: StackLogsArgs) -> anyhow::Result<ExitStatus> {
+    use futures::StreamExt;
+    use std::io::Write;
+    let tail = Tail::parse(&args.tail)
+        .ok_or_else(|| anyhow::anyhow!("--tail {}: expected a number or `all`", args.tail))?;
+    super::runtime()?.block_on(async {
+        let engine = Engine::connect().await?;
+        let sources = deployed::log_sources(&engine, project, &args.services).await?;
+        let mut formatter = LineFormatter::new(
+            FormatOptions {
+                color: ctx.shell.out_color(),
+                ..FormatOptions::default()
+            },
+            0,
+        )
+        .with_color_order(project.services.keys().cloned().collect());
+        for (index, (key, _)) in sources.iter().enumerate() {
+            formatter.set_source(index, key);
+        }
+        let stdout = std::io::stdout();
+        let write = |line: &LogLine| {
+            let detected = crate::logs::level::detect(line.message());
+            let mut out = stdout.lock();
+            formatter.write_line(&mut out, line, detected.as_ref()).and_then(|_| out.flush())
+        };
+        if !args.follow {
+            for line in deployed::merged_logs(&engine, &sources, tail).await {
+                write(&line)?;
+            }
+            return Ok(ExitStatus::Success);
+        }
+        let streams = sources
+            .iter()
+            .enumerate()
+            .map(|(index, (_, service))| deployed::service_log(&engine, index, &service.id, tail, true).boxed());
+        let mut merged = futures::stream::select_all(streams);
+        while let Some(line) = merged.next().await {
+            write(&line)?;
         }
         Ok(ExitStatus::Success)
     })

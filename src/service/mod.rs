@@ -3,4 +3,5 @@
 //! [`crate::ui::Reporter`] — and returning a result the CLI renders.
 
 pub mod deploy;
+pub mod deployed;
 pub mod undeploy;
