@@ -3,6 +3,8 @@
 //! the end, until the engine deleted every task —
 //! and then the stack's networks, secrets and configs (those carrying its
 //! namespace label, nothing else). Volumes stay, as with `docker stack rm`.
+//! On this node, a removed service's containers are stopped by torq at once
+//! (see [`stop_local_tasks`]).
 
 use std::time::Duration;
 
@@ -35,7 +37,7 @@ pub async fn undeploy(
     timeout: Duration,
     reporter: &dyn Reporter,
 ) -> anyhow::Result<UndeployOutcome> {
-    swarm_node(engine).await?;
+    let local_node = swarm_node(engine).await?.node_id;
     let stack = project.name.as_str();
     let services = objects::list_services(engine, stack).await?;
     let mut outcome = UndeployOutcome::default();
@@ -45,7 +47,7 @@ pub async fn undeploy(
     let waiter = Waiter::watch(engine, stack);
     let mut removed = Vec::new();
     for level in removal_levels(project, &services) {
-        remove_level(engine, &waiter, &level, timeout, reporter, &mut outcome).await?;
+        remove_level(engine, &waiter, &level, &local_node, timeout, reporter, &mut outcome).await?;
         removed.extend(level);
     }
     wait_tasks_gone(engine, &waiter, &removed, timeout, &mut outcome).await?;
@@ -84,6 +86,7 @@ async fn remove_level(
     engine: &Engine,
     waiter: &Waiter,
     level: &[StackService],
+    local_node: &str,
     timeout: Duration,
     reporter: &dyn Reporter,
     outcome: &mut UndeployOutcome,
@@ -99,11 +102,19 @@ async fn remove_level(
             outcome.failures.push(e.to_string());
         }
     }
+    join_all(level.iter().map(|service| stop_local_tasks(engine, service))).await;
     let deadline = Instant::now() + timeout;
     let gone = join_all(level.iter().map(|service| async move {
         loop {
             let tasks = tasks::list_tasks(engine, &service.id).await?;
-            if tasks::all_stopped(&tasks) {
+            let stack = namespace_of(service);
+            let running_here: Vec<String> =
+                objects::local_task_containers(engine, &stack, &service.id, false)
+                    .await?
+                    .into_iter()
+                    .map(|(id, _)| id)
+                    .collect();
+            if tasks::all_stopped(&tasks, local_node, &running_here) {
                 return Ok::<_, ApiError>((service, true));
             }
             if !waiter.pause(deadline).await {
@@ -130,8 +141,38 @@ async fn remove_level(
     Ok(())
 }
 
-/// Waits until the engine has deleted the removed services' tasks (their
-/// containers are gone then, and the networks free).
+/// Stops a removed service's containers on this node at once (its stop
+/// signal, then its grace period), as `down` stops containers: Swarm's agent
+/// takes seconds to act on a removal (it first drains the service's load
+/// balancer), and that delay would be paid once per level. Tasks on other
+/// nodes are stopped by their agents. Best effort: Swarm finishes the job.
+async fn stop_local_tasks(engine: &Engine, service: &StackService) {
+    let stack = namespace_of(service);
+    let Ok(containers) = objects::local_task_containers(engine, &stack, &service.id, false).await
+    else {
+        return;
+    };
+    let grace = objects::stop_grace(service);
+    join_all(containers.iter().map(|(id, name)| async move {
+        if let Err(e) = crate::engine::ops::stop_container(engine, id, name, Some(grace)).await {
+            tracing::debug!(error = %e, "Swarm will stop it");
+        }
+    }))
+    .await;
+}
+
+fn namespace_of(service: &StackService) -> String {
+    service
+        .spec
+        .labels
+        .as_ref()
+        .and_then(|l| l.get(crate::engine::swarm::NAMESPACE_LABEL))
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// Waits until the engine has deleted the removed services' tasks and, on
+/// this node, their containers (then the networks are free).
 async fn wait_tasks_gone(
     engine: &Engine,
     waiter: &Waiter,
@@ -142,7 +183,12 @@ async fn wait_tasks_gone(
     let deadline = Instant::now() + timeout;
     for service in services {
         loop {
-            if tasks::list_tasks(engine, &service.id).await?.is_empty() {
+            let stack = namespace_of(service);
+            if tasks::list_tasks(engine, &service.id).await?.is_empty()
+                && objects::local_task_containers(engine, &stack, &service.id, true)
+                    .await?
+                    .is_empty()
+            {
                 break;
             }
             if !waiter.pause(deadline).await {

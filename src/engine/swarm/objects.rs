@@ -394,3 +394,57 @@ pub async fn remove_file(
         other => other,
     }
 }
+
+/// The containers on this node of a stack's service (by the service-id label
+/// the engine puts on task containers, and the stack's namespace label):
+/// `(id, name)`; running ones only unless `all`.
+pub async fn local_task_containers(
+    engine: &Engine,
+    stack: &str,
+    service_id: &str,
+    all: bool,
+) -> Result<Vec<(String, String)>, ApiError> {
+    let filters = HashMap::from([(
+        "label".to_string(),
+        vec![
+            format!("{}={service_id}", super::SERVICE_ID_LABEL),
+            format!("{NAMESPACE_LABEL}={stack}"),
+        ],
+    )]);
+    let options = bollard::query_parameters::ListContainersOptions {
+        filters: Some(filters),
+        all,
+        ..Default::default()
+    };
+    let containers = with_deadline(
+        format!("list containers of service {service_id}"),
+        QUICK,
+        engine.docker().list_containers(Some(options)),
+    )
+    .await?;
+    Ok(containers
+        .into_iter()
+        .map(|c| {
+            let name = c
+                .names
+                .and_then(|n| n.into_iter().next())
+                .unwrap_or_default()
+                .trim_start_matches('/')
+                .to_string();
+            (c.id.unwrap_or_default(), name)
+        })
+        .collect())
+}
+
+/// A service's stop grace period (Swarm's default: 10 s).
+pub fn stop_grace(service: &StackService) -> std::time::Duration {
+    let nanos = service
+        .spec
+        .task_template
+        .as_ref()
+        .and_then(|t| t.container_spec.as_ref())
+        .and_then(|c| c.stop_grace_period)
+        .and_then(|n| u64::try_from(n).ok())
+        .unwrap_or(10_000_000_000);
+    std::time::Duration::from_nanos(nanos)
+}

@@ -199,10 +199,19 @@ pub fn verdict(tasks: &[TaskView], hash: &str, desired: u64) -> Verdict {
 }
 
 /// Whether every task has stopped: none is still being prepared, starting
-/// or running (its container has exited or was never made).
-pub fn all_stopped(tasks: &[TaskView]) -> bool {
+/// or running (its container has exited or was never made). The manager
+/// learns of a stop from the task's node with a delay; for tasks on
+/// `local_node` the engine's own container list (`running_here`, container
+/// ids) answers at once.
+pub fn all_stopped(tasks: &[TaskView], local_node: &str, running_here: &[String]) -> bool {
     const TERMINAL: &[&str] = &["complete", "shutdown", "failed", "rejected", "remove", "orphaned"];
-    tasks.iter().all(|t| TERMINAL.contains(&t.state.as_str()))
+    tasks.iter().all(|t| {
+        TERMINAL.contains(&t.state.as_str())
+            || (t.node_id == local_node
+                && t.container_id
+                    .as_ref()
+                    .is_some_and(|id| !running_here.contains(id)))
+    })
 }
 
 /// Wakes waiters when the engine reports a change to the stack's containers
