@@ -31,9 +31,9 @@
 //! the orchestrator.
 
 pub mod cli;
+pub mod compose;
 pub mod engine;
 pub mod logs;
 pub mod plan;
 pub mod service;
-pub mod compose;
 pub mod ui;

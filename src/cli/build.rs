@@ -7,9 +7,9 @@ use std::collections::BTreeSet;
 use clap::Args;
 
 use super::{Context, ExitStatus, OutputArgs};
+use crate::compose::model::Project;
 use crate::engine::build::{self, BuildError, BuildOptions, BuildPolicy};
 use crate::engine::Engine;
-use crate::compose::model::Project;
 use crate::ui::progress::PlainReporter;
 use crate::ui::Reporter;
 

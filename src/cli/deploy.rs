@@ -11,11 +11,11 @@ use super::{Context, ExitStatus, OutputArgs};
 use crate::compose::model::Project;
 use crate::engine::build::BuildPolicy;
 use crate::engine::logs::Tail;
+use crate::engine::Engine;
 use crate::logs::line::LogLine;
 use crate::logs::{FormatOptions, LineFormatter};
-use crate::service::deployed::{self, ServiceRow};
-use crate::engine::Engine;
 use crate::service::deploy::{self, Action, DeployOutcome, DeployRequest, ServiceFailure};
+use crate::service::deployed::{self, ServiceRow};
 use crate::service::undeploy;
 use crate::ui::progress::reporter_for;
 use crate::ui::styles;
@@ -146,7 +146,8 @@ pub fn run(ctx: &Context, args: DeployArgs) -> anyhow::Result<ExitStatus> {
     super::runtime()?.block_on(async {
         let engine = Engine::connect().await?;
         if args.dry_run {
-            ctx.shell.out(&deploy::dry_run(&engine, &project, &request).await?);
+            ctx.shell
+                .out(&deploy::dry_run(&engine, &project, &request).await?);
             return Ok(ExitStatus::Success);
         }
         let reporter = reporter_for(&ctx.shell);
@@ -201,7 +202,10 @@ fn failure_text(ctx: &Context, failure: &ServiceFailure) -> String {
     if !failure.log_tail.is_empty() {
         text.push_str(&format!("    last {} log lines:\n", failure.log_tail.len()));
         for line in &failure.log_tail {
-            text.push_str(&format!("    {} {line}\n", shell.paint_err(styles::DIM, "|")));
+            text.push_str(&format!(
+                "    {} {line}\n",
+                shell.paint_err(styles::DIM, "|")
+            ));
         }
     }
     text
@@ -242,7 +246,12 @@ fn run_status(ctx: &Context, project: &Project) -> anyhow::Result<ExitStatus> {
         deployed::stack_status(&engine, project).await
     })?;
     let shell = &ctx.shell;
-    let width = rows.iter().map(|r| r.service.len()).max().unwrap_or(7).max(7);
+    let width = rows
+        .iter()
+        .map(|r| r.service.len())
+        .max()
+        .unwrap_or(7)
+        .max(7);
     shell.outln(&format!(
         "  {:width$}  {:10}  {:8}  {:20}  LAST ERROR",
         "SERVICE", "MODE", "RUNNING", "NODES"
@@ -292,7 +301,9 @@ fn run_logs(ctx: &Context, project: &Project, args: StackLogsArgs) -> anyhow::Re
         let write = |line: &LogLine| {
             let detected = crate::logs::level::detect(line.message());
             let mut out = stdout.lock();
-            formatter.write_line(&mut out, line, detected.as_ref()).and_then(|_| out.flush())
+            formatter
+                .write_line(&mut out, line, detected.as_ref())
+                .and_then(|_| out.flush())
         };
         if !args.follow {
             for line in deployed::merged_logs(&engine, &sources, tail).await {
@@ -300,10 +311,9 @@ fn run_logs(ctx: &Context, project: &Project, args: StackLogsArgs) -> anyhow::Re
             }
             return Ok(ExitStatus::Success);
         }
-        let streams = sources
-            .iter()
-            .enumerate()
-            .map(|(index, (_, service))| deployed::service_log(&engine, index, &service.id, tail, true).boxed());
+        let streams = sources.iter().enumerate().map(|(index, (_, service))| {
+            deployed::service_log(&engine, index, &service.id, tail, true).boxed()
+        });
         let mut merged = futures::stream::select_all(streams);
         while let Some(line) = merged.next().await {
             write(&line)?;

@@ -7,12 +7,12 @@ use std::time::Duration;
 use clap::Args;
 
 use super::{down, up, Context, ExitStatus, OutputArgs};
+use crate::compose::graph::DependencyGraph;
+use crate::compose::model::Project;
 use crate::engine::build::BuildPolicy;
 use crate::engine::Engine;
 use crate::plan::down::DownOptions;
 use crate::plan::lifecycle::{self, UpRequest};
-use crate::compose::graph::DependencyGraph;
-use crate::compose::model::Project;
 use crate::ui::progress::reporter_for;
 use crate::ui::Event;
 

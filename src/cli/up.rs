@@ -9,6 +9,7 @@ use clap::Args;
 use super::{Context, ExitStatus, OutputArgs};
 use anyhow::Context as _;
 
+use crate::compose::model::Project;
 use crate::engine::build::BuildPolicy;
 use crate::engine::logs::Tail;
 use crate::engine::Engine;
@@ -16,7 +17,6 @@ use crate::logs::follow::{follow_project, FollowOptions};
 use crate::logs::{FormatOptions, LineFilter, LineFormatter, LinePrinter, LogSink};
 use crate::plan::down::DownOptions;
 use crate::plan::lifecycle::{self, FailureSummary, UpRequest};
-use crate::compose::model::Project;
 use crate::ui::progress::{reporter_for, NullReporter, PlainReporter};
 use crate::ui::styles;
 

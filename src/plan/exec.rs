@@ -14,13 +14,13 @@ use tokio::time::Instant;
 use tokio_util::task::AbortOnDropHandle;
 
 use super::{ContainerHandle, EdgeKind, Op, Plan, Step, StepId, WaitFor};
+use crate::compose::model::{Healthcheck, Project};
 use crate::engine::container::{create, Blueprint};
 use crate::engine::events::{EventHub, Live};
 use crate::engine::health;
 use crate::engine::ops;
 use crate::engine::state::{AnonymousVolume, HealthState};
 use crate::engine::Engine;
-use crate::compose::model::{Healthcheck, Project};
 use crate::ui::{Event, Phase, Reporter};
 
 /// How long `down` listens for a stopped container's last events (to tell

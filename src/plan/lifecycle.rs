@@ -16,14 +16,14 @@ use super::down::{plan_down, DownOptions};
 use super::exec::{execute, ExecContext, ExecReport, Failure, Outcome};
 use super::up::{plan_up, UpInput, UpOptions};
 use super::{Op, Plan, WaitFor};
+use crate::compose::graph::DependencyGraph;
+use crate::compose::model::Project;
 use crate::engine::build::{self, BuildPolicy, ImageSet, ServiceImage};
 use crate::engine::container::{blueprint, Blueprint};
 use crate::engine::events::EventHub;
 use crate::engine::lock::{lock_project, ProjectLock};
 use crate::engine::state::{observe, ProjectState};
 use crate::engine::{ops, Engine};
-use crate::compose::graph::DependencyGraph;
-use crate::compose::model::Project;
 use crate::ui::{Event, Phase, Reporter};
 
 /// Log lines shown under a failed service in the summary.

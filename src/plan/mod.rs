@@ -20,8 +20,8 @@ pub mod up;
 use std::fmt;
 use std::time::Duration;
 
-use crate::engine::state::AnonymousVolume;
 use crate::compose::model::Condition;
+use crate::engine::state::AnonymousVolume;
 
 /// Index of a step in its plan.
 pub type StepId = usize;

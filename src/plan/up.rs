@@ -18,13 +18,13 @@ use indexmap::IndexMap;
 use super::{
     order, required, ContainerHandle, ContainerRef, Edge, EdgeKind, Op, Plan, StepId, WaitFor,
 };
+use crate::compose::model::{Condition, MountKind, Project, Service};
 use crate::engine::build::ImageSet;
 use crate::engine::container::{
     network_mode_service, network_name, referenced_services, service_network_keys,
     service_volume_keys, volume_name, Blueprint,
 };
 use crate::engine::state::{AnonymousVolume, ObservedContainer, ProjectState};
-use crate::compose::model::{Condition, MountKind, Project, Service};
 
 /// Options of `up` that shape the plan.
 #[derive(Debug, Clone, Default)]
@@ -600,9 +600,9 @@ fn plan_volumes(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::compose::model::{Dependency, Healthcheck, Volume};
     use crate::engine::container::blueprint;
     use crate::engine::state::{HealthState, RunState};
-    use crate::compose::model::{Dependency, Healthcheck, Volume};
 
     /// db (healthcheck) ← api (service_healthy) ← web (service_started); job
     /// independent; migrate completes before api.

@@ -141,12 +141,7 @@ async fn build_images(
     let set = build::ensure_images(engine, project, &[], policy, reporter).await?;
     Ok(set
         .iter()
-        .map(|(service, image)| {
-            (
-                service.clone(),
-                (image.reference.clone(), image.id.clone()),
-            )
-        })
+        .map(|(service, image)| (service.clone(), (image.reference.clone(), image.id.clone())))
         .collect())
 }
 
@@ -268,7 +263,11 @@ impl Rollout<'_> {
                         outcome.actions.insert(key.clone(), applied.action);
                         waits.push(applied);
                     }
-                    Err(err) => outcome.failures.push(self.failed(key, err.to_string(), Vec::new())),
+                    Err(err) => {
+                        outcome
+                            .failures
+                            .push(self.failed(key, err.to_string(), Vec::new()))
+                    }
                 }
             }
             let results = join_all(waits.iter().map(|a| self.converge(a))).await;
@@ -290,7 +289,8 @@ impl Rollout<'_> {
     }
 
     fn failed(&self, key: &str, reason: String, log_tail: Vec<String>) -> ServiceFailure {
-        self.reporter.progress(key, Phase::Failed, Some(reason.clone()));
+        self.reporter
+            .progress(key, Phase::Failed, Some(reason.clone()));
         ServiceFailure {
             service: key.to_string(),
             reason,
@@ -305,7 +305,8 @@ impl Rollout<'_> {
         let Some(current) = self.existing.get(&plan.name) else {
             self.reporter.progress(key, Phase::Creating, None);
             let id = objects::create_service(self.engine, plan.spec.clone()).await?;
-            self.reporter.progress(key, Phase::Created, Some(plan.name.clone()));
+            self.reporter
+                .progress(key, Phase::Created, Some(plan.name.clone()));
             return Ok(Applied {
                 key: key.into(),
                 id,
@@ -316,7 +317,8 @@ impl Rollout<'_> {
         let action = if current.hash.as_deref() == Some(plan.hash.as_str()) {
             Action::Unchanged
         } else {
-            self.reporter.progress(key, Phase::Recreating, Some("rolling update".into()));
+            self.reporter
+                .progress(key, Phase::Recreating, Some("rolling update".into()));
             objects::update_service(self.engine, current, plan.spec.clone()).await?;
             Action::Update
         };
@@ -351,18 +353,27 @@ impl Rollout<'_> {
                     self.timeout.as_secs()
                 );
                 let failure = self.failed(&applied.key, reason, Vec::new());
-                Ok(Some(self.after_failed_update(applied, plan, failure).await?))
+                Ok(Some(
+                    self.after_failed_update(applied, plan, failure).await?,
+                ))
             }
             Verdict::Failed { task, reason } => {
                 let log_tail = tasks::task_log_tail(self.engine, &task.id, FAILURE_LOG_LINES).await;
                 let failure = self.failed(&applied.key, reason, log_tail);
-                Ok(Some(self.after_failed_update(applied, plan, failure).await?))
+                Ok(Some(
+                    self.after_failed_update(applied, plan, failure).await?,
+                ))
             }
         }
     }
 
     /// Waits until the service converges on `hash`, fails, or the deadline.
-    async fn wait_for(&self, applied: &Applied, hash: &str, plan: &ServicePlan) -> anyhow::Result<Verdict> {
+    async fn wait_for(
+        &self,
+        applied: &Applied,
+        hash: &str,
+        plan: &ServicePlan,
+    ) -> anyhow::Result<Verdict> {
         let deadline = Instant::now() + self.timeout;
         loop {
             let desired = match plan.replicas {
@@ -443,7 +454,11 @@ impl Rollout<'_> {
 }
 
 /// The rollout `deploy` would run, as text, touching nothing.
-pub async fn dry_run(engine: &Engine, project: &Project, request: &DeployRequest) -> anyhow::Result<String> {
+pub async fn dry_run(
+    engine: &Engine,
+    project: &Project,
+    request: &DeployRequest,
+) -> anyhow::Result<String> {
     let mut text = String::new();
     let node = swarm_node(engine).await;
     let plans = build::plan_images(
@@ -470,7 +485,13 @@ pub async fn dry_run(engine: &Engine, project: &Project, request: &DeployRequest
     }
     let existing: HashMap<String, StackService> = match &node {
         Ok(node) => {
-            text.insert_str(0, &format!("stack {} on a swarm of {} node(s)\n", stack.name, node.nodes));
+            text.insert_str(
+                0,
+                &format!(
+                    "stack {} on a swarm of {} node(s)\n",
+                    stack.name, node.nodes
+                ),
+            );
             objects::list_services(engine, &stack.name)
                 .await?
                 .into_iter()
@@ -478,7 +499,13 @@ pub async fn dry_run(engine: &Engine, project: &Project, request: &DeployRequest
                 .collect()
         }
         Err(e) => {
-            text.insert_str(0, &format!("stack {} (the engine cannot take it now: {e})\n", stack.name));
+            text.insert_str(
+                0,
+                &format!(
+                    "stack {} (the engine cannot take it now: {e})\n",
+                    stack.name
+                ),
+            );
             HashMap::new()
         }
     };
@@ -509,7 +536,10 @@ pub async fn dry_run(engine: &Engine, project: &Project, request: &DeployRequest
 
 fn describe_objects(text: &mut String, stack: &StackSpec) {
     for network in stack.networks.iter().filter(|n| !n.external) {
-        text.push_str(&format!("   ensure {} network {}\n", network.driver, network.name));
+        text.push_str(&format!(
+            "   ensure {} network {}\n",
+            network.driver, network.name
+        ));
     }
     for (kind, plans) in [("secret", &stack.secrets), ("config", &stack.configs)] {
         for plan in plans.iter().filter(|p| !p.external) {

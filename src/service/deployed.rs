@@ -81,7 +81,12 @@ async fn row(
     let mut running_on: Vec<String> = tasks
         .iter()
         .filter(|t| t.is_running())
-        .map(|t| nodes.get(&t.node_id).cloned().unwrap_or_else(|| t.node_id.clone()))
+        .map(|t| {
+            nodes
+                .get(&t.node_id)
+                .cloned()
+                .unwrap_or_else(|| t.node_id.clone())
+        })
         .collect();
     running_on.sort();
     running_on.dedup();
@@ -90,7 +95,11 @@ async fn row(
         .filter(|t| t.failure().is_some())
         .max_by_key(|t| t.since.clone())
         .and_then(|t| t.failure());
-    let global = service.spec.mode.as_ref().is_some_and(|m| m.global.is_some());
+    let global = service
+        .spec
+        .mode
+        .as_ref()
+        .is_some_and(|m| m.global.is_some());
     Ok(ServiceRow {
         service: key.to_string(),
         mode: if global { "global" } else { "replicated" }.into(),
@@ -130,7 +139,11 @@ pub async fn log_sources(
     let prefix = format!("{}_", project.name);
     let mut sources = Vec::new();
     for service in services {
-        let key = service.name.strip_prefix(&prefix).unwrap_or(&service.name).to_string();
+        let key = service
+            .name
+            .strip_prefix(&prefix)
+            .unwrap_or(&service.name)
+            .to_string();
         if selected.is_empty() || selected.contains(&key) {
             sources.push((key, service));
         }
@@ -182,12 +195,19 @@ pub fn service_log(
 }
 
 /// Every selected service's last lines, merged by timestamp.
-pub async fn merged_logs(engine: &Engine, sources: &[(String, StackService)], tail: Tail) -> Vec<LogLine> {
-    let reads = sources
-        .iter()
-        .enumerate()
-        .map(|(index, (_, service))| service_log(engine, index, &service.id, tail, false).collect::<Vec<_>>());
-    let mut lines: Vec<LogLine> = futures::future::join_all(reads).await.into_iter().flatten().collect();
+pub async fn merged_logs(
+    engine: &Engine,
+    sources: &[(String, StackService)],
+    tail: Tail,
+) -> Vec<LogLine> {
+    let reads = sources.iter().enumerate().map(|(index, (_, service))| {
+        service_log(engine, index, &service.id, tail, false).collect::<Vec<_>>()
+    });
+    let mut lines: Vec<LogLine> = futures::future::join_all(reads)
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
     lines.sort_by_key(|l| l.timestamp);
     lines
 }

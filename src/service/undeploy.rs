@@ -47,7 +47,16 @@ pub async fn undeploy(
     let waiter = Waiter::watch(engine, stack);
     let mut removed = Vec::new();
     for level in removal_levels(project, &services) {
-        remove_level(engine, &waiter, &level, &local_node, timeout, reporter, &mut outcome).await?;
+        remove_level(
+            engine,
+            &waiter,
+            &level,
+            &local_node,
+            timeout,
+            reporter,
+            &mut outcome,
+        )
+        .await?;
         removed.extend(level);
     }
     wait_tasks_gone(engine, &waiter, &removed, timeout, &mut outcome).await?;
@@ -102,7 +111,12 @@ async fn remove_level(
             outcome.failures.push(e.to_string());
         }
     }
-    join_all(level.iter().map(|service| stop_local_tasks(engine, service))).await;
+    join_all(
+        level
+            .iter()
+            .map(|service| stop_local_tasks(engine, service)),
+    )
+    .await;
     let deadline = Instant::now() + timeout;
     let gone = join_all(level.iter().map(|service| async move {
         loop {

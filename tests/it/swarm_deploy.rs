@@ -66,9 +66,15 @@ fn ids_of(kind: &str, filter: &str) -> Vec<String> {
 /// Waits (bounded) until no container of the stack is left, so networks can go.
 fn wait_no_tasks(stack: &str) {
     let filter = format!("label={NAMESPACE}={stack}");
-    wait_for("the stack's containers to go", std::time::Duration::from_secs(60), || {
-        ids_of("container", &format!("{filter}")).is_empty().then_some(())
-    });
+    wait_for(
+        "the stack's containers to go",
+        std::time::Duration::from_secs(60),
+        || {
+            ids_of("container", &filter)
+                .is_empty()
+                .then_some(())
+        },
+    );
 }
 
 fn count(kind: &str, stack: &str) -> usize {
@@ -107,16 +113,31 @@ fn running_since(stack: &str, service: &str) -> String {
         "-q",
     ]);
     let task = out.lines().next().expect("a running task");
-    docker_ok(&["inspect", task, "--format", "{{.Status.State}} {{json .Status.Timestamp}}"])
+    docker_ok(&[
+        "inspect",
+        task,
+        "--format",
+        "{{.Status.State}} {{json .Status.Timestamp}}",
+    ])
 }
 
 fn created_at(stack: &str, service: &str) -> String {
-    docker_ok(&["service", "inspect", &format!("{stack}_{service}"), "--format", "{{json .CreatedAt}}"])
+    docker_ok(&[
+        "service",
+        "inspect",
+        &format!("{stack}_{service}"),
+        "--format",
+        "{{json .CreatedAt}}",
+    ])
 }
 
 /// The RFC 3339 timestamp (as `{{json …}}` prints it) at the end of `text`.
 fn instant(text: &str) -> chrono::DateTime<chrono::FixedOffset> {
-    let stamp = text.split_whitespace().last().unwrap_or_default().trim_matches('"');
+    let stamp = text
+        .split_whitespace()
+        .last()
+        .unwrap_or_default()
+        .trim_matches('"');
     chrono::DateTime::parse_from_rfc3339(stamp)
         .unwrap_or_else(|e| panic!("timestamp {stamp:?}: {e}"))
 }
@@ -180,7 +201,10 @@ fn deploy_is_ordered_idempotent_updates_one_service_and_undeploys_everything() {
     let first = versions(&stack);
     assert_eq!(first.len(), 4, "{first:?}");
     for service in ["relay", "adapter_a", "adapter_b", "worker"] {
-        assert!(running_since(&stack, service).starts_with("running"), "{service}");
+        assert!(
+            running_since(&stack, service).starts_with("running"),
+            "{service}"
+        );
     }
     // Dependents were created only once their dependencies ran healthy.
     for (dependency, dependent) in [
@@ -249,15 +273,27 @@ services:
     result.assert_code(2);
     let out = result.output();
     assert!(out.contains("broken"), "{out}");
-    assert!(out.contains("exit code 3") || out.contains("non-zero exit"), "{out}");
-    assert!(out.contains("cannot bind the relay socket"), "the task's last log lines: {out}");
+    assert!(
+        out.contains("exit code 3") || out.contains("non-zero exit"),
+        "{out}"
+    );
+    assert!(
+        out.contains("cannot bind the relay socket"),
+        "the task's last log lines: {out}"
+    );
     let services = versions(&stack);
     assert!(services.contains_key("relay") && services.contains_key("broken"));
-    assert!(!services.contains_key("dashboard"), "a dependent was touched: {services:?}");
+    assert!(
+        !services.contains_key("dashboard"),
+        "a dependent was touched: {services:?}"
+    );
 
     // A failing update of a healthy service rolls back to the spec before it.
     project.torq(&["undeploy"]).assert_code(0);
-    let good = format!("x-healthy: &healthy {HEALTHY}\nservices:\n  relay:\n    <<: *healthy\n{}", UPDATE);
+    let good = format!(
+        "x-healthy: &healthy {HEALTHY}\nservices:\n  relay:\n    <<: *healthy\n{}",
+        UPDATE
+    );
     project.write_spec(&good.replace("COMMAND", ""));
     project.torq(&["deploy"]).assert_code(0);
     let before = versions(&stack)["relay"].1.clone();
@@ -268,7 +304,11 @@ services:
     project.write_spec(&bad);
     let result = project.torq(&["deploy", "--wait-timeout", "60"]);
     result.assert_code(2);
-    assert!(result.output().contains("rolled back"), "{}", result.output());
+    assert!(
+        result.output().contains("rolled back"),
+        "{}",
+        result.output()
+    );
     let after = versions(&stack)["relay"].1.clone();
     assert_eq!(after, before, "the service runs its previous spec again");
     assert!(running_since(&stack, "relay").starts_with("running"));
@@ -303,7 +343,10 @@ fn the_torq_stack_deploys_healthy_and_undeploys() {
     let services = versions(&stack);
     assert_eq!(services.len(), 8, "{services:?}");
     for service in services.keys() {
-        assert!(running_since(&stack, service).starts_with("running"), "{service}");
+        assert!(
+            running_since(&stack, service).starts_with("running"),
+            "{service}"
+        );
     }
     let task = docker_ok(&[
         "ps",

@@ -6,9 +6,9 @@
 use bollard::models::{ContainerCreateBody, Mount, MountType};
 
 use super::{files, hooks, Blueprint};
+use crate::compose::model::{Project, Service};
 use crate::engine::state::AnonymousVolume;
 use crate::engine::{ops, Engine};
-use crate::compose::model::{Project, Service};
 
 /// Why a replica could not be created.
 #[derive(Debug, Clone, PartialEq, Eq)]

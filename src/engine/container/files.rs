@@ -17,9 +17,9 @@ use std::collections::HashSet;
 use bollard::models::{Mount as ApiMount, MountType};
 use bollard::query_parameters::UploadToContainerOptions;
 
+use crate::compose::model::{FileMount, FileObject, Project, Service};
 use crate::engine::error::{with_deadline, ApiError, QUICK};
 use crate::engine::Engine;
-use crate::compose::model::{FileMount, FileObject, Project, Service};
 
 /// A file copied into a container after it is created.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]

@@ -12,9 +12,9 @@ use futures::StreamExt;
 use serde_json::Value;
 
 use super::values::{scalar_text, string_list};
+use crate::compose::model::Service;
 use crate::engine::error::with_deadline;
 use crate::engine::Engine;
-use crate::compose::model::Service;
 
 /// How long one hook may run.
 pub const HOOK_DEADLINE: std::time::Duration = std::time::Duration::from_secs(300);

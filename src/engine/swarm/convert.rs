@@ -19,14 +19,14 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use bollard::models::{
-    EndpointPortConfig, EndpointSpec, HealthConfig, Limit, Mount as ApiMount,
-    MountBindOptions, MountTmpfsOptions, MountVolumeOptions, MountVolumeOptionsDriverConfig,
-    NetworkAttachmentConfig, ResourceObject, ResourcesUlimits, ServiceSpec, ServiceSpecMode,
-    ServiceSpecModeReplicated, ServiceSpecRollbackConfig, ServiceSpecUpdateConfig, TaskSpec,
-    TaskSpecContainerSpec, TaskSpecContainerSpecConfigs, TaskSpecContainerSpecDnsConfig,
-    TaskSpecContainerSpecFile, TaskSpecContainerSpecFile1, TaskSpecContainerSpecSecrets,
-    TaskSpecLogDriver, TaskSpecPlacement, TaskSpecPlacementPreferences,
-    TaskSpecPlacementSpread, TaskSpecResources, TaskSpecRestartPolicy,
+    EndpointPortConfig, EndpointSpec, HealthConfig, Limit, Mount as ApiMount, MountBindOptions,
+    MountTmpfsOptions, MountVolumeOptions, MountVolumeOptionsDriverConfig, NetworkAttachmentConfig,
+    ResourceObject, ResourcesUlimits, ServiceSpec, ServiceSpecMode, ServiceSpecModeReplicated,
+    ServiceSpecRollbackConfig, ServiceSpecUpdateConfig, TaskSpec, TaskSpecContainerSpec,
+    TaskSpecContainerSpecConfigs, TaskSpecContainerSpecDnsConfig, TaskSpecContainerSpecFile,
+    TaskSpecContainerSpecFile1, TaskSpecContainerSpecSecrets, TaskSpecLogDriver, TaskSpecPlacement,
+    TaskSpecPlacementPreferences, TaskSpecPlacementSpread, TaskSpecResources,
+    TaskSpecRestartPolicy,
 };
 use indexmap::IndexMap;
 use sha2::{Digest, Sha256};
@@ -243,7 +243,11 @@ fn network_plans(project: &Project) -> Vec<NetworkPlan> {
         if plans.iter().any(|p: &NetworkPlan| p.name == name) {
             continue;
         }
-        let spec = project.networks.get(key.as_str()).cloned().unwrap_or_default();
+        let spec = project
+            .networks
+            .get(key.as_str())
+            .cloned()
+            .unwrap_or_default();
         plans.push(NetworkPlan {
             name,
             driver: spec.driver.clone().unwrap_or_else(|| "overlay".into()),
@@ -314,7 +318,11 @@ fn file_plan(
     })
 }
 
-fn file_content(key: &str, object: &FileObject, kind: &'static str) -> Result<Vec<u8>, ConvertError> {
+fn file_content(
+    key: &str,
+    object: &FileObject,
+    kind: &'static str,
+) -> Result<Vec<u8>, ConvertError> {
     if let Some(path) = &object.file {
         return std::fs::read(path).map_err(|e| ConvertError::Unreadable {
             kind,
@@ -447,10 +455,18 @@ pub fn fill_object_ids(spec: &mut ServiceSpec, ids: &HashMap<String, String>) {
         return;
     };
     for secret in container.secrets.iter_mut().flatten() {
-        secret.secret_id = secret.secret_name.as_ref().and_then(|n| ids.get(n)).cloned();
+        secret.secret_id = secret
+            .secret_name
+            .as_ref()
+            .and_then(|n| ids.get(n))
+            .cloned();
     }
     for config in container.configs.iter_mut().flatten() {
-        config.config_id = config.config_name.as_ref().and_then(|n| ids.get(n)).cloned();
+        config.config_id = config
+            .config_name
+            .as_ref()
+            .and_then(|n| ids.get(n))
+            .cloned();
     }
 }
 
@@ -539,7 +555,11 @@ fn healthcheck(check: &Healthcheck) -> HealthConfig {
 }
 
 fn mounts(project: &Project, service: &Service) -> Result<Vec<ApiMount>, ConvertError> {
-    service.volumes.iter().map(|m| mount(project, service, m)).collect()
+    service
+        .volumes
+        .iter()
+        .map(|m| mount(project, service, m))
+        .collect()
 }
 
 fn mount(project: &Project, service: &Service, m: &Mount) -> Result<ApiMount, ConvertError> {
@@ -587,7 +607,11 @@ fn mount(project: &Project, service: &Service, m: &Mount) -> Result<ApiMount, Co
         MountKind::Npipe | MountKind::Image => {
             return Err(service_error(
                 service,
-                format!("{} mount at {}: not supported by Swarm", m.kind.as_str(), m.target),
+                format!(
+                    "{} mount at {}: not supported by Swarm",
+                    m.kind.as_str(),
+                    m.target
+                ),
             ))
         }
     }
@@ -598,7 +622,11 @@ fn network_attachments(project: &Project, service: &Service) -> Vec<NetworkAttac
     let mut out: Vec<NetworkAttachmentConfig> = service_networks(service)
         .into_iter()
         .map(|key| {
-            let options = service.networks.get(key.as_str()).cloned().unwrap_or_default();
+            let options = service
+                .networks
+                .get(key.as_str())
+                .cloned()
+                .unwrap_or_default();
             let mut aliases = options.aliases.clone();
             aliases.push(service.name.clone());
             NetworkAttachmentConfig {
@@ -631,7 +659,10 @@ fn endpoint(service: &Service, deploy: &Deploy) -> Result<EndpointSpec, ConvertE
         mode: match mode.as_deref() {
             None => None,
             Some(m) => Some(api_enum(m).ok_or_else(|| {
-                service_error(service, format!("deploy.endpoint_mode `{m}`: expected vip or dnsrr"))
+                service_error(
+                    service,
+                    format!("deploy.endpoint_mode `{m}`: expected vip or dnsrr"),
+                )
             })?),
         },
         ports: some_vec(ports),
@@ -644,7 +675,10 @@ fn port(service: &Service, p: &Port) -> Result<EndpointPortConfig, ConvertError>
         Some(text) => Some(text.parse::<i64>().map_err(|_| {
             service_error(
                 service,
-                format!("port {text}:{}: Swarm publishes single ports, not ranges", p.target),
+                format!(
+                    "port {text}:{}: Swarm publishes single ports, not ranges",
+                    p.target
+                ),
             )
         })?),
     };
@@ -657,7 +691,10 @@ fn port(service: &Service, p: &Port) -> Result<EndpointPortConfig, ConvertError>
     })
 }
 
-fn mode(service: &Service, deploy: &Deploy) -> Result<(ServiceSpecMode, Option<u64>), ConvertError> {
+fn mode(
+    service: &Service,
+    deploy: &Deploy,
+) -> Result<(ServiceSpecMode, Option<u64>), ConvertError> {
     match deploy.mode.as_deref().unwrap_or("replicated") {
         "global" => {
             if deploy.replicas.is_some() {
@@ -737,7 +774,12 @@ fn restart_policy(
         "no" | "" => return Ok(None),
         "always" | "unless-stopped" => "any",
         "on-failure" => "on-failure",
-        other => return Err(service_error(service, format!("restart `{other}`: unknown policy"))),
+        other => {
+            return Err(service_error(
+                service,
+                format!("restart `{other}`: unknown policy"),
+            ))
+        }
     };
     Ok(Some(TaskSpecRestartPolicy {
         condition: api_enum(condition),
@@ -761,14 +803,20 @@ fn placement(deploy: &Deploy) -> Option<TaskSpecPlacement> {
     Some(TaskSpecPlacement {
         constraints: some_vec(placement.constraints.clone()),
         preferences: some_vec(preferences),
-        max_replicas: placement.max_replicas_per_node.and_then(|m| i64::try_from(m).ok()),
+        max_replicas: placement
+            .max_replicas_per_node
+            .and_then(|m| i64::try_from(m).ok()),
         platforms: None,
     })
 }
 
 fn update_config(u: &UpdateConfig) -> ServiceSpecUpdateConfig {
     ServiceSpecUpdateConfig {
-        parallelism: Some(u.parallelism.and_then(|p| i64::try_from(p).ok()).unwrap_or(1)),
+        parallelism: Some(
+            u.parallelism
+                .and_then(|p| i64::try_from(p).ok())
+                .unwrap_or(1),
+        ),
         delay: u.delay.map(nanos),
         failure_action: u.failure_action.as_deref().and_then(api_enum),
         monitor: u.monitor.map(nanos),
@@ -796,7 +844,12 @@ fn rollback_config(
     };
     let text = |key: &str| value.get(key).and_then(|v| v.as_str()).map(str::to_string);
     Ok(Some(ServiceSpecRollbackConfig {
-        parallelism: Some(value.get("parallelism").and_then(|v| v.as_i64()).unwrap_or(1)),
+        parallelism: Some(
+            value
+                .get("parallelism")
+                .and_then(|v| v.as_i64())
+                .unwrap_or(1),
+        ),
         delay: duration("delay")?,
         failure_action: text("failure_action").as_deref().and_then(api_enum),
         monitor: duration("monitor")?,
@@ -872,7 +925,9 @@ mod tests {
                 ..Service::default()
             };
             if name == "web" {
-                service.depends_on.insert("db".into(), Dependency::default());
+                service
+                    .depends_on
+                    .insert("db".into(), Dependency::default());
                 service.ports.push(Port {
                     target: 80,
                     published: Some("8080".into()),
@@ -902,12 +957,29 @@ mod tests {
         let labels = web.spec.labels.as_ref().unwrap();
         assert_eq!(labels[NAMESPACE_LABEL], "demo");
         assert_eq!(labels[IMAGE_LABEL], "busybox");
-        let attachments = web.spec.task_template.as_ref().unwrap().networks.clone().unwrap();
+        let attachments = web
+            .spec
+            .task_template
+            .as_ref()
+            .unwrap()
+            .networks
+            .clone()
+            .unwrap();
         assert_eq!(attachments[0].target.as_deref(), Some("demo_default"));
-        assert_eq!(attachments[0].aliases.as_ref().unwrap(), &vec!["web".to_string()]);
+        assert_eq!(
+            attachments[0].aliases.as_ref().unwrap(),
+            &vec!["web".to_string()]
+        );
         assert_eq!(stack.networks.len(), 1);
         assert_eq!(stack.networks[0].driver, "overlay");
-        let ports = web.spec.endpoint_spec.as_ref().unwrap().ports.clone().unwrap();
+        let ports = web
+            .spec
+            .endpoint_spec
+            .as_ref()
+            .unwrap()
+            .ports
+            .clone()
+            .unwrap();
         assert_eq!(ports[0].published_port, Some(8080));
         assert_eq!(web.replicas, Some(1));
     }
@@ -916,7 +988,10 @@ mod tests {
     fn ignored_keys_are_warned_as_docker_does() {
         let stack = stack_spec(&project(), &Images::new()).unwrap();
         assert!(
-            stack.warnings.iter().any(|w| w.starts_with("Ignoring deprecated option container_name")),
+            stack
+                .warnings
+                .iter()
+                .any(|w| w.starts_with("Ignoring deprecated option container_name")),
             "{:?}",
             stack.warnings
         );
@@ -929,11 +1004,16 @@ mod tests {
         let again = stack_spec(&project, &Images::new()).unwrap();
         assert_eq!(first.services["web"].hash, again.services["web"].hash);
         let mut changed = project.clone();
-        changed.services["web"].environment.insert("A".into(), Some("1".into()));
+        changed.services["web"]
+            .environment
+            .insert("A".into(), Some("1".into()));
         let changed = stack_spec(&changed, &Images::new()).unwrap();
         assert_ne!(first.services["web"].hash, changed.services["web"].hash);
         assert_eq!(first.services["db"].hash, changed.services["db"].hash);
-        let rebuilt = Images::from([("db".to_string(), ("busybox".to_string(), "sha256:2".to_string()))]);
+        let rebuilt = Images::from([(
+            "db".to_string(),
+            ("busybox".to_string(), "sha256:2".to_string()),
+        )]);
         let rebuilt = stack_spec(&project, &rebuilt).unwrap();
         assert_ne!(first.services["db"].hash, rebuilt.services["db"].hash);
     }

@@ -78,7 +78,11 @@ pub async fn swarm_node(engine: &Engine) -> Result<SwarmNode, SwarmError> {
         .unwrap_or_default();
     if state != "active" {
         return Err(SwarmError::NotInSwarm {
-            state: if state.is_empty() { "inactive".into() } else { state },
+            state: if state.is_empty() {
+                "inactive".into()
+            } else {
+                state
+            },
         });
     }
     if swarm.control_available != Some(true) {

@@ -121,7 +121,14 @@ pub async fn update_service(
 
 /// Asks Swarm to roll a service back to its previous spec.
 pub async fn rollback_service(engine: &Engine, current: &StackService) -> Result<(), ApiError> {
-    send_update(engine, current, current.spec.clone(), Some("previous"), "roll back").await
+    send_update(
+        engine,
+        current,
+        current.spec.clone(),
+        Some("previous"),
+        "roll back",
+    )
+    .await
 }
 
 async fn send_update(
@@ -139,7 +146,9 @@ async fn send_update(
     with_deadline(
         format!("{verb} service {}", current.name),
         QUICK,
-        engine.docker().update_service(&current.id, spec, options, None),
+        engine
+            .docker()
+            .update_service(&current.id, spec, options, None),
     )
     .await
     .map(|_| ())
@@ -208,7 +217,10 @@ pub async fn ensure_network(
     let existing = networks_named(engine, &plan.name).await?;
     let op = || format!("create network {}", plan.name);
     if let Some(found) = existing.first() {
-        let ours = found.labels.get(NAMESPACE_LABEL).is_some_and(|s| s == stack);
+        let ours = found
+            .labels
+            .get(NAMESPACE_LABEL)
+            .is_some_and(|s| s == stack);
         if plan.external || ours {
             return Ok(Ensured::Existing);
         }
@@ -303,11 +315,13 @@ pub async fn list_files(
 ) -> Result<Vec<ListedObject>, ApiError> {
     let op = format!("list {}s of stack {stack}", kind.word());
     let filters = Some(stack_filter(stack));
-    let listed: Vec<(Option<String>, Option<String>, Option<HashMap<String, String>>)> = match kind {
+    let listed: Vec<Listed> = match kind {
         FileKind::Secret => with_deadline(
             op,
             QUICK,
-            engine.docker().list_secrets(Some(ListSecretsOptions { filters })),
+            engine
+                .docker()
+                .list_secrets(Some(ListSecretsOptions { filters })),
         )
         .await?
         .into_iter()
@@ -319,7 +333,9 @@ pub async fn list_files(
         FileKind::Config => with_deadline(
             op,
             QUICK,
-            engine.docker().list_configs(Some(ListConfigsOptions { filters })),
+            engine
+                .docker()
+                .list_configs(Some(ListConfigsOptions { filters })),
         )
         .await?
         .into_iter()
@@ -340,6 +356,13 @@ pub async fn list_files(
         .filter(|o| o.labels.get(NAMESPACE_LABEL).is_some_and(|s| s == stack))
         .collect())
 }
+
+/// A listed secret or config: id, name, labels.
+type Listed = (
+    Option<String>,
+    Option<String>,
+    Option<HashMap<String, String>>,
+);
 
 /// Creates a secret or config unless one of its (content-addressed) name
 /// exists; returns its id.
@@ -386,8 +409,12 @@ pub async fn remove_file(
 ) -> Result<(), ApiError> {
     let op = format!("remove {} {}", kind.word(), object.name);
     let result = match kind {
-        FileKind::Secret => with_deadline(op, QUICK, engine.docker().delete_secret(&object.id)).await,
-        FileKind::Config => with_deadline(op, QUICK, engine.docker().delete_config(&object.id)).await,
+        FileKind::Secret => {
+            with_deadline(op, QUICK, engine.docker().delete_secret(&object.id)).await
+        }
+        FileKind::Config => {
+            with_deadline(op, QUICK, engine.docker().delete_config(&object.id)).await
+        }
     };
     match result {
         Err(e) if e.is_not_found() => Ok(()),

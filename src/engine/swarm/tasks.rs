@@ -40,7 +40,9 @@ pub struct TaskView {
     /// The spec hash its container carries.
     pub hash: Option<String>,
     /// When the task reached its current state.
-    pub since: Option<bollard::models::BollardDate>,
+    /// RFC 3339 (bollard's date type depends on its features; the text
+    /// form is the same either way).
+    pub since: Option<String>,
     pub container_id: Option<String>,
     pub exit_code: Option<i64>,
     pub image: String,
@@ -56,7 +58,10 @@ impl TaskView {
             slot: task.slot,
             node_id: task.node_id.unwrap_or_default(),
             state: status.state.map(|s| enum_text(&s)).unwrap_or_default(),
-            desired_state: task.desired_state.map(|s| enum_text(&s)).unwrap_or_default(),
+            desired_state: task
+                .desired_state
+                .map(|s| enum_text(&s))
+                .unwrap_or_default(),
             message: status.message.unwrap_or_default(),
             error: status.err.unwrap_or_default(),
             hash: container
@@ -64,7 +69,10 @@ impl TaskView {
                 .as_ref()
                 .and_then(|l| l.get(SPEC_HASH_LABEL))
                 .cloned(),
-            since: status.timestamp,
+            since: status
+                .timestamp
+                .and_then(|ts| serde_json::to_value(ts).ok())
+                .and_then(|v| v.as_str().map(str::to_string)),
             container_id: container_status.container_id,
             exit_code: container_status.exit_code,
             image: container.image.unwrap_or_default(),
@@ -82,9 +90,13 @@ impl TaskView {
 
     /// What went wrong with this task, if it failed.
     pub fn failure(&self) -> Option<String> {
-        let missing_image = ["No such image", "pull access denied", "repository does not exist"]
-            .iter()
-            .any(|s| self.error.contains(s));
+        let missing_image = [
+            "No such image",
+            "pull access denied",
+            "repository does not exist",
+        ]
+        .iter()
+        .any(|s| self.error.contains(s));
         if missing_image {
             return Some(format!(
                 "image {} is missing on node {} ({}): with several nodes, push the image to a \
@@ -146,7 +158,9 @@ async fn query_tasks(
     let tasks = with_deadline(
         format!("list tasks of service {service_id}"),
         QUICK,
-        engine.docker().list_tasks(Some(ListTasksOptions { filters })),
+        engine
+            .docker()
+            .list_tasks(Some(ListTasksOptions { filters })),
     )
     .await?;
     Ok(tasks
@@ -204,7 +218,9 @@ pub fn verdict(tasks: &[TaskView], hash: &str, desired: u64) -> Verdict {
 /// `local_node` the engine's own container list (`running_here`, container
 /// ids) answers at once.
 pub fn all_stopped(tasks: &[TaskView], local_node: &str, running_here: &[String]) -> bool {
-    const TERMINAL: &[&str] = &["complete", "shutdown", "failed", "rejected", "remove", "orphaned"];
+    const TERMINAL: &[&str] = &[
+        "complete", "shutdown", "failed", "rejected", "remove", "orphaned",
+    ];
     tasks.iter().all(|t| {
         TERMINAL.contains(&t.state.as_str())
             || (t.node_id == local_node
@@ -235,8 +251,14 @@ impl Waiter {
     pub fn watch(engine: &Engine, stack: &str) -> Waiter {
         let notify = Arc::new(Notify::new());
         let filters = HashMap::from([
-            ("type".to_string(), vec!["container".into(), "service".into()]),
-            ("label".to_string(), vec![format!("{NAMESPACE_LABEL}={stack}")]),
+            (
+                "type".to_string(),
+                vec!["container".into(), "service".into()],
+            ),
+            (
+                "label".to_string(),
+                vec![format!("{NAMESPACE_LABEL}={stack}")],
+            ),
         ]);
         let options = EventsOptions {
             filters: Some(filters),
@@ -321,18 +343,30 @@ mod tests {
 
     #[test]
     fn converged_once_every_desired_task_of_the_spec_runs() {
-        let tasks = vec![task("a", "running", "running"), task("a", "starting", "running")];
+        let tasks = vec![
+            task("a", "running", "running"),
+            task("a", "starting", "running"),
+        ];
         assert_eq!(
             verdict(&tasks, "a", 2),
-            Verdict::Pending { running: 1, desired: 2 }
+            Verdict::Pending {
+                running: 1,
+                desired: 2
+            }
         );
-        let tasks = vec![task("a", "running", "running"), task("a", "running", "running")];
+        let tasks = vec![
+            task("a", "running", "running"),
+            task("a", "running", "running"),
+        ];
         assert_eq!(verdict(&tasks, "a", 2), Verdict::Converged);
     }
 
     #[test]
     fn an_old_task_still_running_keeps_an_update_pending() {
-        let tasks = vec![task("new", "running", "running"), task("old", "running", "shutdown")];
+        let tasks = vec![
+            task("new", "running", "running"),
+            task("old", "running", "shutdown"),
+        ];
         assert!(matches!(verdict(&tasks, "new", 1), Verdict::Pending { .. }));
     }
 
