@@ -69,11 +69,7 @@ fn wait_no_tasks(stack: &str) {
     wait_for(
         "the stack's containers to go",
         std::time::Duration::from_secs(60),
-        || {
-            ids_of("container", &filter)
-                .is_empty()
-                .then_some(())
-        },
+        || ids_of("container", &filter).is_empty().then_some(()),
     );
 }
 

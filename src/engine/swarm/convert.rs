@@ -21,7 +21,7 @@ use std::time::Duration;
 use bollard::models::{
     EndpointPortConfig, EndpointSpec, HealthConfig, Limit, Mount as ApiMount, MountBindOptions,
     MountTmpfsOptions, MountVolumeOptions, MountVolumeOptionsDriverConfig, NetworkAttachmentConfig,
-    ResourceObject, ResourcesUlimits, ServiceSpec, ServiceSpecMode, ServiceSpecModeReplicated,
+    ResourceObject, ServiceSpec, ServiceSpecMode, ServiceSpecModeReplicated,
     ServiceSpecRollbackConfig, ServiceSpecUpdateConfig, TaskSpec, TaskSpecContainerSpec,
     TaskSpecContainerSpecConfigs, TaskSpecContainerSpecDnsConfig, TaskSpecContainerSpecFile,
     TaskSpecContainerSpecFile1, TaskSpecContainerSpecSecrets, TaskSpecLogDriver, TaskSpecPlacement,
@@ -509,17 +509,7 @@ fn container_spec(
         init: service.init,
         capability_add: some_vec(service.cap_add.clone()),
         capability_drop: some_vec(service.cap_drop.clone()),
-        ulimits: some_vec(
-            service
-                .ulimits
-                .iter()
-                .map(|(name, u)| ResourcesUlimits {
-                    name: Some(name.clone()),
-                    soft: Some(u.soft),
-                    hard: Some(u.hard),
-                })
-                .collect(),
-        ),
+        ulimits: some_vec(crate::engine::container::ulimits(service)),
         ..TaskSpecContainerSpec::default()
     })
 }
