@@ -24,7 +24,7 @@
 //!   merging by timestamp, filters and statistics.
 //! - [`ui`] — the terminal: color choice, verbosity, progress bars on a TTY and
 //!   plain lines elsewhere, JSON output. Core layers report progress through
-//!   [`ui::Reporter`] and never print.
+//!   [`progress::Reporter`] and never print.
 //!
 //! The Torq stack's services themselves live in the `torq-stack` crate and are
 //! reachable through the hidden `torq node` subcommand; they share no code with
@@ -34,6 +34,8 @@ pub mod cli;
 pub mod compose;
 pub mod engine;
 pub mod logs;
+pub mod naming;
 pub mod plan;
+pub mod progress;
 pub mod service;
 pub mod ui;

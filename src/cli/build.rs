@@ -10,8 +10,8 @@ use super::{Context, ExitStatus, OutputArgs};
 use crate::compose::model::Project;
 use crate::engine::build::{self, BuildError, BuildOptions, BuildPolicy};
 use crate::engine::Engine;
+use crate::progress::Reporter;
 use crate::ui::progress::PlainReporter;
-use crate::ui::Reporter;
 
 pub const AFTER_HELP: &str = "\
 Examples:

@@ -11,10 +11,10 @@ use anyhow::{bail, Context as _};
 use clap::Args;
 
 use super::{Context, ExitStatus, OutputArgs};
+use crate::engine::logs::follow::{follow_project, FollowError, FollowOptions};
+use crate::engine::logs::read::{project_sources, read_merged};
 use crate::engine::logs::{LogRequest, Tail};
 use crate::engine::Engine;
-use crate::logs::follow::{follow_project, FollowError, FollowOptions};
-use crate::logs::read::{project_sources, read_merged};
 use crate::logs::time::{self, Nanos};
 use crate::logs::{
     FormatOptions, Level, LineFilter, LineFormatter, LinePrinter, LogSink, ServiceStats, Source,
@@ -245,8 +245,7 @@ pub fn color_order(spec: Option<&crate::compose::Project>) -> Vec<String> {
         spec.services
             .iter()
             .flat_map(|(name, service)| {
-                (1..=service.replicas().max(1))
-                    .map(move |n| crate::logs::read::source_label(name, n))
+                (1..=service.replicas().max(1)).map(move |n| crate::naming::log_label(name, n))
             })
             .collect()
     })
@@ -269,7 +268,7 @@ fn label_width(spec: Option<&crate::compose::Project>, services: &[String]) -> u
         .filter(|(name, _)| services.is_empty() || services.contains(name))
         .map(|(name, service)| {
             let replicas = service.replicas();
-            let label = crate::logs::read::source_label(name, replicas);
+            let label = crate::naming::log_label(name, replicas);
             label.chars().count()
         })
         .max()

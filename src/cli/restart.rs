@@ -13,8 +13,8 @@ use crate::engine::build::BuildPolicy;
 use crate::engine::Engine;
 use crate::plan::down::DownOptions;
 use crate::plan::lifecycle::{self, UpRequest};
+use crate::progress::Event;
 use crate::ui::progress::reporter_for;
-use crate::ui::Event;
 
 pub const AFTER_HELP: &str = "\
 Examples:

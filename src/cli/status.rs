@@ -15,10 +15,10 @@ use clap::{Args, ValueEnum};
 use super::logs::{check_services, target_project};
 use super::{Context, ExitStatus, OutputArgs};
 use crate::engine::inspect::{container_facts, ContainerFacts};
+use crate::engine::logs::read::{project_sources, read_merged};
 use crate::engine::logs::{LogRequest, Tail};
 use crate::engine::stats::{self, DiskSpace, UsageSample};
 use crate::engine::Engine;
-use crate::logs::read::{project_sources, read_merged};
 use crate::logs::sink::RecentErrors;
 use crate::logs::time::{self, Nanos};
 use crate::ui::status::{

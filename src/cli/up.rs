@@ -11,13 +11,14 @@ use anyhow::Context as _;
 
 use crate::compose::model::Project;
 use crate::engine::build::BuildPolicy;
+use crate::engine::logs::follow::{follow_project, FollowOptions};
 use crate::engine::logs::Tail;
 use crate::engine::Engine;
-use crate::logs::follow::{follow_project, FollowOptions};
 use crate::logs::{FormatOptions, LineFilter, LineFormatter, LinePrinter, LogSink};
 use crate::plan::down::DownOptions;
 use crate::plan::lifecycle::{self, FailureSummary, UpRequest};
-use crate::ui::progress::{reporter_for, NullReporter, PlainReporter};
+use crate::progress::NullReporter;
+use crate::ui::progress::{reporter_for, PlainReporter};
 use crate::ui::styles;
 
 pub const AFTER_HELP: &str = "\
@@ -156,7 +157,7 @@ async fn detached(
     engine: &Engine,
     project: Arc<Project>,
     request: &UpRequest,
-    reporter: Arc<dyn crate::ui::Reporter>,
+    reporter: Arc<dyn crate::progress::Reporter>,
 ) -> anyhow::Result<ExitStatus> {
     let lock = lifecycle::acquire_lock(engine, &project.name, reporter.as_ref()).await?;
     let outcome = lifecycle::up(engine, project.clone(), request, reporter.clone()).await;
@@ -184,7 +185,7 @@ async fn converge_attached(
     engine: &Engine,
     project: &Arc<Project>,
     request: &UpRequest,
-    reporter: Arc<dyn crate::ui::Reporter>,
+    reporter: Arc<dyn crate::progress::Reporter>,
     mut signals: Signals,
 ) -> anyhow::Result<Option<(Session, Signals)>> {
     let started = crate::logs::time::now();
@@ -442,7 +443,8 @@ async fn attached(
     announce_end(ctx, &project.name, &end);
 
     // Progress as plain lines: they interleave with the logs still streaming.
-    let reporter: Arc<dyn crate::ui::Reporter> = Arc::new(PlainReporter::new(ctx.shell.clone()));
+    let reporter: Arc<dyn crate::progress::Reporter> =
+        Arc::new(PlainReporter::new(ctx.shell.clone()));
     let graceful = DownOptions {
         grace: args.timeout.map(Duration::from_secs),
         ..Default::default()
@@ -457,7 +459,7 @@ async fn attached(
             tokio::select! {
                 result = &mut graceful_down => break result,
                 _ = interrupt.recv() => {
-                    reporter.report(crate::ui::Event::Info("second Ctrl-C: killing everything".into()));
+                    reporter.report(crate::progress::Event::Info("second Ctrl-C: killing everything".into()));
                     let forced = DownOptions { force: true, ..Default::default() };
                     break lifecycle::down(engine, &project.name, &forced, reporter.clone()).await;
                 }
@@ -468,7 +470,7 @@ async fn attached(
     if let (Session::Interrupted(_), Ok(first)) = (&session, &mut down) {
         // A create the cancelled `up` had already sent may land after the
         // down listed the project's containers: one more pass removes it.
-        let quiet: Arc<dyn crate::ui::Reporter> = Arc::new(NullReporter);
+        let quiet: Arc<dyn crate::progress::Reporter> = Arc::new(NullReporter);
         match lifecycle::down(engine, &project.name, &graceful, quiet).await {
             Ok(second) => first.absorb(second),
             Err(err) => ctx

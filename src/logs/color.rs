@@ -52,6 +52,9 @@ pub fn service_style_in(label: &str, order: &[String]) -> Style {
     }
 }
 
+/// The color of a line's timestamp (`-t`).
+pub const TIMESTAMP: Style = Style::new().fg_color(Some(Color::Ansi(AnsiColor::BrightBlack)));
+
 /// The color of a level's word.
 pub fn level_style(level: Level) -> Style {
     let color = |c| Style::new().fg_color(Some(Color::Ansi(c)));

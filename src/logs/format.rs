@@ -58,7 +58,7 @@ impl AnsiCodes {
     fn new() -> Self {
         AnsiCodes {
             levels: Level::ALL.map(|l| level_style(l).render().to_string()),
-            timestamp: crate::ui::styles::GRAY.render().to_string(),
+            timestamp: super::color::TIMESTAMP.render().to_string(),
             reset: anstyle::Reset.render().to_string(),
         }
     }

@@ -1,7 +1,8 @@
-//! The log multiplexer: level detection in plain, logfmt and JSON lines,
-//! stable per-service colors, merging several services' lines by engine
-//! timestamp with bounded memory, following a project's containers across
-//! restarts, filters (`--grep`, `--level`) and per-service statistics.
+//! The log multiplexer, pure: level detection in plain, logfmt and JSON
+//! lines, stable per-service colors, merging several services' lines by
+//! engine timestamp with bounded memory, filters (`--grep`, `--level`) and
+//! per-service statistics. Reading logs from the engine is
+//! `engine::logs`'s job: this layer never speaks to the engine.
 //!
 //! - [`line`]: frames from the engine → [`LogLine`]s (partial and long lines, any bytes);
 //! - [`level`], [`color`], [`format`]: what a line says and how it is shown;
@@ -14,13 +15,11 @@
 
 pub mod color;
 pub mod filter;
-pub mod follow;
 pub mod format;
 pub mod level;
 pub mod line;
 pub mod merge;
 pub mod packed;
-pub mod read;
 pub mod sink;
 pub mod stats;
 pub mod time;

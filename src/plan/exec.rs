@@ -21,7 +21,7 @@ use crate::engine::health;
 use crate::engine::ops;
 use crate::engine::state::{AnonymousVolume, HealthState};
 use crate::engine::Engine;
-use crate::ui::{Event, Phase, Reporter};
+use crate::progress::{Event, Phase, Reporter};
 
 /// How long `down` listens for a stopped container's last events (to tell
 /// a graceful stop from a SIGKILL) after the engine answered the stop.

@@ -24,7 +24,7 @@ use crate::engine::events::EventHub;
 use crate::engine::lock::{lock_project, ProjectLock};
 use crate::engine::state::{observe, ProjectState};
 use crate::engine::{ops, Engine};
-use crate::ui::{Event, Phase, Reporter};
+use crate::progress::{Event, Phase, Reporter};
 
 /// Log lines shown under a failed service in the summary.
 pub const FAILURE_LOG_LINES: usize = 10;
@@ -276,19 +276,13 @@ pub async fn dry_run_up(
     request: &UpRequest,
 ) -> anyhow::Result<String> {
     let services = select_services(project, &request.services, request.no_deps)?;
-    preflight(
-        engine,
-        project,
-        &services,
-        &crate::ui::progress::NullReporter,
-    )
-    .await?;
+    preflight(engine, project, &services, &crate::progress::NullReporter).await?;
     let image_plans = build::plan_images(
         engine,
         project,
         &services,
         &request.build.into(),
-        &crate::ui::progress::NullReporter,
+        &crate::progress::NullReporter,
     )
     .await?;
     let mut images = ImageSet::default();

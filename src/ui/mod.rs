@@ -16,8 +16,6 @@ use std::io::{self, IsTerminal, Write};
 
 use anstyle::{AnsiColor, Color, Style};
 
-pub use progress::{Event, Phase, Reporter};
-
 /// How much the user wants to hear.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verbosity {

@@ -1,142 +1,27 @@
-//! Progress reporting: the [`Reporter`] trait the core layers call, the
-//! [`Event`]s they send, and the terminal implementations — indicatif bars on a
-//! TTY, one plain line per change otherwise, nothing but errors with `-q`.
+//! The terminal side of progress: implementations of [`Reporter`] —
+//! indicatif bars on a TTY, one plain line per change otherwise, nothing but
+//! errors with `-q` — and the color of each [`Phase`].
 
 use std::sync::Mutex;
 
 use super::{styles, Shell};
+use crate::progress::{Event, Phase, Reporter};
 
-/// The phase a service (or one of its containers) is in during `up`/`down`/`build`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Phase {
-    Building,
-    Built,
-    Pulling,
-    Creating,
-    Created,
-    Recreating,
-    Starting,
-    Started,
-    Waiting,
-    Healthy,
-    Running,
-    Exited,
-    Stopping,
-    Stopped,
-    Killed,
-    Removing,
-    Removed,
-    Unchanged,
-    Skipped,
-    Failed,
-}
-
-impl Phase {
-    /// The word shown to the user.
-    pub fn label(self) -> &'static str {
-        match self {
-            Phase::Building => "building",
-            Phase::Built => "built",
-            Phase::Pulling => "pulling",
-            Phase::Creating => "creating",
-            Phase::Created => "created",
-            Phase::Recreating => "recreating",
-            Phase::Starting => "starting",
-            Phase::Started => "started",
-            Phase::Waiting => "waiting",
-            Phase::Healthy => "healthy",
-            Phase::Running => "running",
-            Phase::Exited => "exited",
-            Phase::Stopping => "stopping",
-            Phase::Stopped => "stopped",
-            Phase::Killed => "killed",
-            Phase::Removing => "removing",
-            Phase::Removed => "removed",
-            Phase::Unchanged => "unchanged",
-            Phase::Skipped => "skipped",
-            Phase::Failed => "failed",
+/// The color a phase's word is shown in.
+fn phase_style(phase: Phase) -> anstyle::Style {
+    match phase {
+        Phase::Failed | Phase::Killed => styles::RED,
+        Phase::Skipped | Phase::Exited => styles::YELLOW,
+        Phase::Healthy | Phase::Running | Phase::Built | Phase::Removed | Phase::Stopped => {
+            styles::OK
         }
+        _ => styles::DIM,
     }
-
-    /// Whether this phase ends the subject's progress.
-    pub fn is_final(self) -> bool {
-        matches!(
-            self,
-            Phase::Built
-                | Phase::Healthy
-                | Phase::Running
-                | Phase::Exited
-                | Phase::Stopped
-                | Phase::Killed
-                | Phase::Removed
-                | Phase::Unchanged
-                | Phase::Skipped
-                | Phase::Failed
-        )
-    }
-
-    fn style(self) -> anstyle::Style {
-        match self {
-            Phase::Failed | Phase::Killed => styles::RED,
-            Phase::Skipped | Phase::Exited => styles::YELLOW,
-            Phase::Healthy | Phase::Running | Phase::Built | Phase::Removed | Phase::Stopped => {
-                styles::OK
-            }
-            _ => styles::DIM,
-        }
-    }
-}
-
-/// Something a core layer wants the user to know.
-#[derive(Debug, Clone)]
-pub enum Event {
-    /// A subject (a service, container, network, volume or image) changed phase.
-    Progress {
-        subject: String,
-        phase: Phase,
-        detail: Option<String>,
-    },
-    /// A line of build output (shown with `-v`).
-    BuildOutput { subject: String, line: String },
-    /// Something the user should look at; the operation goes on.
-    Warning(String),
-    /// A neutral note ("nothing to stop", "waiting for the project lock").
-    Info(String),
-}
-
-/// Receives progress from the core layers. Implementations decide how (and
-/// whether) to show it; core layers never print.
-pub trait Reporter: Send + Sync {
-    fn report(&self, event: Event);
-
-    /// Convenience: a phase change.
-    fn progress(&self, subject: &str, phase: Phase, detail: Option<String>) {
-        self.report(Event::Progress {
-            subject: subject.to_string(),
-            phase,
-            detail,
-        });
-    }
-
-    /// The subjects the operation may report (services, `network NAME`,
-    /// …), before it starts: the subject column is made wide enough for all
-    /// of them at once, so it does not shift halfway through.
-    fn expect_subjects(&self, _subjects: &[String]) {}
-
-    /// Called once the operation is over, so bars can be finished.
-    fn finish(&self) {}
 }
 
 /// The widest of `subjects`.
 fn widest(subjects: &[String]) -> usize {
     subjects.iter().map(String::len).max().unwrap_or(0)
-}
-
-/// Discards everything (tests, `--dry-run`).
-pub struct NullReporter;
-
-impl Reporter for NullReporter {
-    fn report(&self, _event: Event) {}
 }
 
 /// One plain line per change on stderr: for non-TTY output (CI logs, pipes).
@@ -170,7 +55,7 @@ impl Reporter for PlainReporter {
                     *w = (*w).max(subject.len());
                     *w
                 };
-                let label = self.shell.paint_err(phase.style(), phase.label());
+                let label = self.shell.paint_err(phase_style(phase), phase.label());
                 match detail {
                     Some(detail) => eprintln!("{subject:<width$}  {label}  {detail}"),
                     None => eprintln!("{subject:<width$}  {label}"),
@@ -219,7 +104,7 @@ impl BarReporter {
     }
 
     fn line(&self, subject: &str, width: usize, phase: Phase, detail: Option<&str>) -> String {
-        let label = self.shell.paint_err(phase.style(), phase.label());
+        let label = self.shell.paint_err(phase_style(phase), phase.label());
         match detail {
             Some(detail) => format!("{subject:<width$}  {label}  {detail}"),
             None => format!("{subject:<width$}  {label}"),

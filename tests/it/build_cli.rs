@@ -3,7 +3,7 @@
 //! failing step on stderr without `-v`, build output with `-v`, and the self
 //! image built from the torq executable alone.
 //!
-//! Each test has its own project (`tests/common`) and removes the images it
+//! Each test has its own project (`support::TestProject`) and removes the images it
 //! built (a Drop guard).
 
 use std::path::{Path, PathBuf};

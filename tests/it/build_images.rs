@@ -5,7 +5,7 @@
 //!
 //! Every test tags its images uniquely and removes them afterwards (a Drop
 //! guard), even when it fails. The fixtures build on `torq-test/bb`, the
-//! busybox image of `tests/common` (Debian's static `/bin/busybox`): no registry.
+//! busybox image of `support` (`busybox_image`) (Debian's static `/bin/busybox`): no registry.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -23,7 +23,7 @@ use sha2::{Digest, Sha256};
 use torq::compose::model::{Build, Project, Service};
 use torq::engine::build::{self, BuildError, BuildOptions, BuildPolicy, FailureReason, ImageSet};
 use torq::engine::Engine;
-use torq::ui::{Event, Phase, Reporter};
+use torq::progress::{Event, Phase, Reporter};
 
 use crate::support::{busybox_image, unique_project as unique};
 

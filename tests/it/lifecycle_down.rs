@@ -306,7 +306,7 @@ fn a_container_started_after_the_plan_is_stopped_then_removed() {
     use torq::engine::Engine;
     use torq::plan::exec::{execute, ExecContext};
     use torq::plan::{ContainerRef, Op, Plan};
-    use torq::ui::progress::NullReporter;
+    use torq::progress::NullReporter;
 
     let project = TestProject::new(
         "startedlate",
@@ -384,7 +384,15 @@ services:
 "#,
     );
     project.torq(&["up"]).assert_code(0);
-    let before = project.containers();
+    // Ids and states, not `docker ps`'s status text ("Up 2 seconds"), which ages.
+    let ids_and_states = || -> Vec<(String, String)> {
+        project
+            .containers()
+            .into_iter()
+            .map(|c| (c.id, c.state))
+            .collect()
+    };
+    let before = ids_and_states();
     let result = project.torq(&["down", "--dry-run"]);
     result.assert_code(0);
     let text = &result.stdout;
@@ -396,6 +404,9 @@ services:
     let api = format!("stop {}-api-1", project.name);
     assert!(at(&api) < at(&db), "api stops before db:\n{text}");
     at(&format!("remove network {}_default", project.name));
-    assert_eq!(project.containers(), before, "nothing touched");
-    assert!(project.containers().iter().all(|c| c.state == "running"));
+    assert_eq!(ids_and_states(), before, "nothing touched");
+    assert!(
+        before.iter().all(|(_, state)| state == "running"),
+        "{before:?}"
+    );
 }

@@ -180,6 +180,9 @@ services:
 
 #[test]
 fn missing_external_network_or_volume_stops_up_before_anything_is_created() {
+    // On a swarm manager a missing network may be another node's overlay
+    // network, so `up` lets it pass: this needs a plain engine.
+    let _plain = plain_engine();
     let missing = unique_project("nonet");
     let project = TestProject::new(
         "external",

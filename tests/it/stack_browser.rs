@@ -1,5 +1,5 @@
 //! The dashboard in a real browser: headless Chromium (Debian's `chromium`,
-//! installed by `.ci/run`) driven over the DevTools protocol opens the page
+//! installed by `cargo xtask test`) driven over the DevTools protocol opens the page
 //! served by the stack (eight host processes of the torq executable) and sees
 //! it go live, its quotes change, a signal row appear and the relay counters.
 
@@ -7,7 +7,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::HostStack;
+use crate::support::{chromium, HostStack};
 use futures::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
@@ -24,15 +24,7 @@ struct Browser {
 
 impl Browser {
     fn launch() -> Browser {
-        let binary = ["chromium", "chromium-browser"]
-            .into_iter()
-            .find(|b| {
-                Command::new(b)
-                    .arg("--version")
-                    .output()
-                    .is_ok_and(|o| o.status.success())
-            })
-            .expect("Chromium is not installed: `apt-get install chromium` (.ci/run does)");
+        let binary = chromium();
         let profile = tempfile::tempdir().expect("temp dir");
         let mut child = Command::new(binary)
             .args([

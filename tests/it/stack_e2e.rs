@@ -10,26 +10,14 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use crate::support::TORQ;
 use crate::support::{
     docker_ok, now_epoch_secs, project_containers, project_events, run_with_deadline,
     unique_project, wait_for, CommandResult, ProjectGuard, COMMAND_DEADLINE,
 };
+use crate::support::{STACK_SERVICES, TORQ};
 use futures::StreamExt;
 use serde_json::Value;
 use tokio_tungstenite::tungstenite::Message;
-
-/// The Torq stack's services, in the spec's (start) order.
-const SERVICES: [&str; 8] = [
-    "market_data_relay",
-    "signal_relay",
-    "execution_relay",
-    "polygon_adapter",
-    "kraken_adapter",
-    "coinbase_adapter",
-    "flash_arbitrage",
-    "dashboard_websocket",
-];
 
 fn torq(project: &str, args: &[&str]) -> CommandResult {
     let compose = Path::new(env!("CARGO_MANIFEST_DIR")).join("compose");
@@ -140,7 +128,7 @@ async fn torq_up_runs_the_stack_and_down_stops_it_gracefully() {
 fn assert_status_shows_all_running_and_healthy(project: &str) {
     let table = torq(project, &["status"]);
     table.assert_code(0);
-    for service in SERVICES {
+    for service in STACK_SERVICES {
         let row = table
             .stdout
             .lines()
@@ -173,7 +161,7 @@ fn assert_status_shows_all_running_and_healthy(project: &str) {
             (field("service"), field("state"), field("health"))
         })
         .collect();
-    let expected: Vec<(&str, &str, &str)> = SERVICES
+    let expected: Vec<(&str, &str, &str)> = STACK_SERVICES
         .iter()
         .map(|service| (*service, "running", "healthy"))
         .collect();

@@ -13,11 +13,11 @@ use std::process::{Command, Stdio};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use crate::support::unique_project;
+use crate::support::{docker_build, unique_project};
 use torq::compose::model::{Project, Service};
 use torq::engine::build::{self, self_image, BuildOptions, BuildPolicy};
 use torq::engine::Engine;
-use torq::ui::{Event, Reporter};
+use torq::progress::{Event, Reporter};
 
 /// Keeps the verbose build lines.
 #[derive(Default)]
@@ -92,17 +92,7 @@ impl Scratch {
         .expect("Dockerfile");
         std::fs::write(context.join("marker"), "not a self image\n").expect("marker");
         let reference = format!("{}:unlabelled", self.repository);
-        let output = Command::new("docker")
-            .args(["build", "-q", "-t", &reference])
-            .arg(&context)
-            .env("DOCKER_BUILDKIT", "0")
-            .output()
-            .expect("run docker build");
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        docker_build(&context, &reference);
         reference
     }
 

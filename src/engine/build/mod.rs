@@ -40,7 +40,7 @@ use thiserror::Error;
 
 use super::Engine;
 use crate::compose::model::{Build, Project, Service};
-use crate::ui::{Event, Phase, Reporter};
+use crate::progress::{Event, Phase, Reporter};
 pub use self_image::{is_self_image, Executable, SelfImageError};
 
 /// Builds that run at once by default.
@@ -1078,7 +1078,7 @@ pub fn short_id(id: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ui::progress::NullReporter;
+    use crate::progress::NullReporter;
 
     fn stream(text: &str) -> bollard::models::BuildInfo {
         bollard::models::BuildInfo {

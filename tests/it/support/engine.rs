@@ -12,7 +12,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::OnceLock;
+use std::sync::{OnceLock, PoisonError, RwLock, RwLockReadGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// The compose project label.
@@ -146,6 +146,28 @@ impl Drop for ContainerGuard {
     }
 }
 
+/// The engine's swarm mode is shared by every test of the process: a test
+/// that inits a swarm holds `swarm_lock().write()` from `docker swarm init`
+/// until it has left the swarm again; a test whose outcome depends on the
+/// engine *not* being a swarm manager holds a read guard ([`plain_engine`]).
+pub fn swarm_lock() -> &'static RwLock<()> {
+    static LOCK: RwLock<()> = RwLock::new(());
+    &LOCK
+}
+
+/// A read guard on [`swarm_lock`], once the engine is known not to be a
+/// swarm manager (panics, saying how to fix it, when a swarm is left over).
+pub fn plain_engine() -> RwLockReadGuard<'static, ()> {
+    let guard = swarm_lock().read().unwrap_or_else(PoisonError::into_inner);
+    let state = docker_ok(&["info", "--format", "{{.Swarm.LocalNodeState}}"]);
+    assert_ne!(
+        state, "active",
+        "this test needs an engine outside swarm mode, but it is a swarm manager \
+         (left by an earlier run? `docker swarm leave --force`)"
+    );
+    guard
+}
+
 /// Makes sure `torq-test/bb` exists (built from `/bin/busybox` once per
 /// process; a no-op when the engine already has it) and returns its reference.
 pub fn busybox_image() -> &'static str {
@@ -160,7 +182,7 @@ pub fn busybox_image() -> &'static str {
         let busybox = Path::new("/bin/busybox");
         assert!(
             busybox.exists(),
-            "/bin/busybox is missing: install Debian's busybox-static (apt-get install busybox-static)"
+            "/bin/busybox is missing: run the suite with `cargo xtask test` (it installs Debian's busybox-static)"
         );
         let dir = tempfile::tempdir().expect("temporary build context");
         std::fs::copy(busybox, dir.path().join("busybox")).expect("copy /bin/busybox");
@@ -169,21 +191,27 @@ pub fn busybox_image() -> &'static str {
             "FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"--install\", \"-s\", \"/bin\"]\n",
         )
         .expect("write Dockerfile");
-        let context = dir.path().to_string_lossy().to_string();
-        // The classic builder: this engine has no buildx/BuildKit client here.
-        let out = Command::new("docker")
-            .args(["build", "-q", "-t", BUSYBOX_IMAGE, &context])
-            .env("DOCKER_BUILDKIT", "0")
-            .stdin(Stdio::null())
-            .output()
-            .expect("run docker build");
-        assert!(
-            out.status.success(),
-            "building {BUSYBOX_IMAGE} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        docker_build(dir.path(), BUSYBOX_IMAGE);
     });
     BUSYBOX_IMAGE
+}
+
+/// Builds `context` as `tag` with the docker CLI and the classic builder
+/// (the docker CLI here has no buildx plugin); panics with the engine's
+/// output when the build fails.
+pub fn docker_build(context: &Path, tag: &str) {
+    let out = Command::new("docker")
+        .args(["build", "-q", "-t", tag])
+        .arg(context)
+        .env("DOCKER_BUILDKIT", "0")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run docker build");
+    assert!(
+        out.status.success(),
+        "building {tag} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// A project in a temporary directory: its `compose.yaml`, its unique name,

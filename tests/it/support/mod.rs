@@ -5,16 +5,20 @@
 //!   temporary projects run through the `torq` executable, and readers of the
 //!   engine's state and events through the docker CLI;
 //! - [`stack`]: the Torq stack's `torq/node` image, the stack run as host
-//!   processes, HTTP and relay-frame utilities.
+//!   processes, HTTP and relay-frame utilities;
+//! - [`tools`]: the outside programs some tests drive (docker compose v2,
+//!   Chromium), found where `cargo xtask test` installs them.
 //!
-//! Both are re-exported here, so a test writes `use crate::support::*;`.
+//! All are re-exported here, so a test writes `use crate::support::*;`.
 
 mod engine;
 mod stack;
 mod tests;
+mod tools;
 
 pub use engine::*;
 pub use stack::*;
+pub use tools::*;
 
 /// The torq executable under test (built by cargo for this test binary).
 pub const TORQ: &str = env!("CARGO_BIN_EXE_torq");

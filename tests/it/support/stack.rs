@@ -9,7 +9,19 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::Duration;
 
-use super::{unique_project, wait_for, TORQ};
+use super::{docker_build, unique_project, wait_for, TORQ};
+
+/// The Torq stack's services, in the spec's (start) order.
+pub const STACK_SERVICES: [&str; 8] = [
+    "market_data_relay",
+    "signal_relay",
+    "execution_relay",
+    "polygon_adapter",
+    "kraken_adapter",
+    "coinbase_adapter",
+    "flash_arbitrage",
+    "dashboard_websocket",
+];
 
 /// The `torq/node` image, built from images/node/Dockerfile and this test's
 /// torq executable under a unique tag; untagged (removed) on drop.
@@ -31,17 +43,7 @@ impl NodeImage {
             name: "torq/node".into(),
             tag: unique_project(purpose),
         };
-        let output = Command::new("docker")
-            .args(["build", "-q", "-t", &image.reference()])
-            .arg(context.path())
-            .env("DOCKER_BUILDKIT", "0")
-            .output()
-            .expect("run docker build");
-        assert!(
-            output.status.success(),
-            "docker build failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        docker_build(context.path(), &image.reference());
         image
     }
 

@@ -1,5 +1,8 @@
-//! A container's log as the engine streams it, and the container events a
-//! log follower needs.
+//! Containers' logs from the engine: the frames of one container's log, the
+//! container events a follower needs, and on top of them [`read`] (every
+//! container's log merged by time) and [`follow`] (following a project
+//! across restarts). Cutting frames into lines, merging and formatting are
+//! the pure `logs` layer's; this module does the I/O.
 //!
 //! [`container_logs`] asks for the log with `timestamps=true` (every entry
 //! starts with RFC 3339 nanoseconds; leave them out with `without_timestamps`), a tail, a since/until window (whole
@@ -18,6 +21,9 @@ use bollard::container::LogOutput;
 use bollard::query_parameters::{EventsOptions, LogsOptions};
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
+
+pub mod follow;
+pub mod read;
 
 use super::error::ApiError;
 use super::{labels, Engine};

@@ -12,12 +12,13 @@ use futures::StreamExt;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
-use super::line::{LineAssembler, LogLine};
-use super::merge::{merge_by_time, Chunk, SourceFailure, SourceItem};
-use super::packed::{FramePacker, CHUNK_BYTES};
-use super::sink::{LogSink, Source};
-use crate::engine::logs::{container_logs, LogRequest};
+use super::{container_logs, LogRequest};
 use crate::engine::Engine;
+use crate::logs::line::{LineAssembler, LogLine};
+use crate::logs::merge::{merge_by_time, Chunk, SourceFailure, SourceItem};
+use crate::logs::packed::{FramePacker, CHUNK_BYTES};
+use crate::logs::sink::{LogSink, Source};
+use crate::naming::log_label;
 
 /// Most frames taken from the engine's stream at a time.
 pub const BATCH_LINES: usize = 512;
@@ -157,16 +158,6 @@ pub async fn read_merged(
     merge_by_time(receivers, sink).await
 }
 
-/// The prefix of a container's lines: its service, with `-N` for container
-/// numbers above 1 (replicas).
-pub fn source_label(service: &str, number: u32) -> String {
-    if number > 1 {
-        format!("{service}-{number}")
-    } else {
-        service.to_string()
-    }
-}
-
 /// The project's containers of `services` (all when empty), one-off
 /// containers excluded, by service then number.
 pub async fn project_sources(
@@ -179,7 +170,7 @@ pub async fn project_sources(
         .into_iter()
         .filter(|c| !c.oneoff && (services.is_empty() || services.contains(&c.service)))
         .map(|c| Source {
-            label: source_label(&c.service, c.number),
+            label: log_label(&c.service, c.number),
             service: c.service,
             number: c.number,
             container_id: c.id,

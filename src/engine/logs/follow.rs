@@ -21,14 +21,15 @@ use thiserror::Error;
 use tokio::sync::{mpsc, Notify};
 use tokio::task::{AbortHandle, JoinSet};
 
-use super::line::LogLine;
-use super::merge::{Chunk, SourceItem};
-use super::read::{project_sources, read_source, source_label};
-use super::sink::{LogSink, Source};
-use super::time::Nanos;
+use super::read::{project_sources, read_source};
+use super::{container_events, ContainerAction, LogRequest, Tail};
 use crate::engine::error::ApiError;
-use crate::engine::logs::{container_events, ContainerAction, LogRequest, Tail};
 use crate::engine::Engine;
+use crate::logs::line::LogLine;
+use crate::logs::merge::{Chunk, SourceItem};
+use crate::logs::sink::{LogSink, Source};
+use crate::logs::time::{self, Nanos};
+use crate::naming::log_label;
 
 /// What to follow.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -104,9 +105,9 @@ pub async fn follow_project(
     sink: &mut dyn LogSink,
 ) -> Result<(), FollowError> {
     // Events from before the listing on: a container starting in between is not missed.
-    let mut events = container_events(engine, project, super::time::now());
+    let mut events = container_events(engine, project, time::now());
     let sources = project_sources(engine, project, &options.services).await?;
-    let (tx, mut rx) = mpsc::channel::<SourceItem>(super::merge::CHANNEL_BATCHES * 4);
+    let (tx, mut rx) = mpsc::channel::<SourceItem>(crate::logs::merge::CHANNEL_BATCHES * 4);
     let mut followers = Followers {
         engine: engine.clone(),
         since: options.since,
@@ -140,7 +141,7 @@ pub async fn follow_project(
                         Some(follower) => follower.restarted.notify_one(),
                         None if wanted => {
                             let source = Source {
-                                label: source_label(&event.service, event.number),
+                                label: log_label(&event.service, event.number),
                                 service: event.service,
                                 number: event.number,
                                 container_id: event.id,
