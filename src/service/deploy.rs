@@ -29,7 +29,7 @@ use crate::engine::swarm::objects::{self, Ensured, FileKind, StackService};
 use crate::engine::swarm::tasks::{self, Verdict, Waiter};
 use crate::engine::swarm::{swarm_node, SwarmNode};
 use crate::engine::Engine;
-use crate::ui::{Phase, Reporter};
+use crate::progress::{Event, Phase, Reporter};
 
 /// Log lines of a failing task shown with its error.
 pub const FAILURE_LOG_LINES: u64 = 10;
@@ -93,7 +93,7 @@ pub async fn deploy(
     let images = build_images(engine, project, request.build, reporter).await?;
     let mut stack = convert::stack_spec(project, &images)?;
     for warning in &stack.warnings {
-        reporter.report(crate::ui::progress::Event::Warning(warning.clone()));
+        reporter.report(Event::Warning(warning.clone()));
     }
     create_objects(engine, &mut stack, reporter).await?;
     let existing: HashMap<String, StackService> = objects::list_services(engine, &stack.name)
@@ -122,7 +122,7 @@ pub async fn deploy(
 fn warn_about_nodes(project: &Project, node: &SwarmNode, reporter: &dyn Reporter) {
     let builds = project.services.values().any(|s| s.build.is_some());
     if node.nodes > 1 && builds {
-        reporter.report(crate::ui::progress::Event::Warning(format!(
+        reporter.report(Event::Warning(format!(
             "the swarm has {} nodes: images built here exist on this node only; the other \
              nodes need them in a registry they can reach (tag them for it and push), \
              else their tasks fail with a missing image",
@@ -203,7 +203,7 @@ fn warn_orphans(
 ) {
     for name in existing.keys() {
         if !stack.services.values().any(|p| &p.name == name) {
-            reporter.report(crate::ui::progress::Event::Warning(format!(
+            reporter.report(Event::Warning(format!(
                 "service {name} of stack {} is not in the spec; left running \
                  (`torq undeploy` removes the whole stack)",
                 stack.name
@@ -466,7 +466,7 @@ pub async fn dry_run(
         project,
         &[],
         &request.build.into(),
-        &crate::ui::progress::NullReporter,
+        &crate::progress::NullReporter,
     )
     .await?;
     let mut images = Images::new();

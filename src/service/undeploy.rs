@@ -19,7 +19,7 @@ use crate::engine::swarm::objects::{self, FileKind, ListedObject, StackService};
 use crate::engine::swarm::swarm_node;
 use crate::engine::swarm::tasks::{self, Waiter};
 use crate::engine::Engine;
-use crate::ui::{Event, Phase, Reporter};
+use crate::progress::{Event, Phase, Reporter};
 
 /// What undeploy removed, and what it could not.
 #[derive(Debug, Clone, Default)]
