@@ -77,6 +77,17 @@ pub struct DeployArgs {
     pub output: OutputArgs,
 }
 
+impl DeployArgs {
+    /// The output options given after the command (or its view).
+    pub fn output_args(&self) -> OutputArgs {
+        match &self.view {
+            Some(StackView::Status(a)) => a.output.clone(),
+            Some(StackView::Logs(a)) => a.output.clone(),
+            None => self.output.clone(),
+        }
+    }
+}
+
 /// Views of a deployed stack.
 #[derive(Debug, Clone, Subcommand)]
 pub enum StackView {

@@ -298,7 +298,7 @@ impl Command {
             Command::Logs(a) => a.output.clone(),
             Command::Config(a) => a.output.clone(),
             Command::Build(a) => a.output.clone(),
-            Command::Deploy(a) => a.output.clone(),
+            Command::Deploy(a) => a.output_args(),
             Command::Undeploy(a) => a.output.clone(),
             Command::Node(_) => OutputArgs::default(),
         }

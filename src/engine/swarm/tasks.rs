@@ -383,6 +383,20 @@ mod tests {
     }
 
     #[test]
+    fn a_local_task_counts_as_stopped_once_its_container_stopped() {
+        let mut here = task("a", "running", "remove");
+        here.container_id = Some("c1".into());
+        let mut elsewhere = task("a", "running", "remove");
+        elsewhere.node_id = "node2".into();
+        elsewhere.container_id = Some("c2".into());
+        assert!(!all_stopped(&[here.clone()], "node1", &["c1".into()]));
+        assert!(all_stopped(&[here.clone()], "node1", &[]));
+        assert!(!all_stopped(&[here, elsewhere.clone()], "node1", &[]));
+        elsewhere.state = "shutdown".into();
+        assert!(all_stopped(&[elsewhere], "node1", &[]));
+    }
+
+    #[test]
     fn a_missing_image_says_a_registry_is_needed() {
         let mut rejected = task("a", "rejected", "shutdown");
         rejected.error = "No such image: torq/x:latest".into();
