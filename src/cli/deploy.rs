@@ -10,9 +10,9 @@ use clap::{Args, Subcommand};
 use super::{Context, ExitStatus, OutputArgs};
 use crate::compose::model::Project;
 use crate::engine::build::BuildPolicy;
-use crate::engine::logs::Tail;
 use crate::engine::Engine;
 use crate::logs::line::LogLine;
+use crate::logs::Tail;
 use crate::logs::{FormatOptions, LineFormatter};
 use crate::service::deploy::{self, Action, DeployOutcome, DeployRequest, ServiceFailure};
 use crate::service::deployed::{self, ServiceRow};
@@ -269,9 +269,9 @@ fn run_status(ctx: &Context, project: &Project) -> anyhow::Result<ExitStatus> {
     ));
     for row in &rows {
         let mark = if row.is_ok() {
-            shell.paint_out(styles::OK, "●")
+            crate::ui::paint(shell.out_color(), styles::OK, "●")
         } else {
-            shell.paint_out(styles::RED, "✗")
+            crate::ui::paint(shell.out_color(), styles::RED, "✗")
         };
         shell.outln(&format!(
             "{mark} {:width$}  {:10}  {:8}  {:20}  {}",

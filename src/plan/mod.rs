@@ -12,10 +12,9 @@
 //!   on are done; a failed step skips the steps that require it, independent
 //!   steps carry on.
 
-pub mod down;
+pub(crate) mod down;
 pub mod exec;
-pub mod lifecycle;
-pub mod up;
+pub(crate) mod up;
 
 use std::fmt;
 use std::time::Duration;
@@ -315,6 +314,7 @@ impl Plan {
     }
 
     /// Steps whose operation matches `pred`.
+    #[cfg(test)]
     pub fn find(&self, pred: impl Fn(&Op) -> bool) -> Vec<&Step> {
         self.steps.iter().filter(|s| pred(&s.op)).collect()
     }

@@ -10,13 +10,13 @@ use futures::{Stream, StreamExt};
 
 use crate::compose::model::Project;
 use crate::engine::error::{with_deadline, ApiError, QUICK};
-use crate::engine::logs::Tail;
 use crate::engine::swarm::convert::scoped;
 use crate::engine::swarm::objects::{self, StackService};
 use crate::engine::swarm::swarm_node;
 use crate::engine::swarm::tasks;
 use crate::engine::Engine;
 use crate::logs::line::{LineAssembler, LogLine, StreamKind};
+use crate::logs::Tail;
 
 /// One service of a deployed stack.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -365,6 +365,7 @@ async fn the_self_image_runs_torq_from_scratch_and_is_built_once() {
     let options = BuildOptions {
         policy: BuildPolicy::Missing,
         self_executable: Some(torq.clone()),
+        self_image_dockerfile: Some(include_str!("../../images/node/Dockerfile")),
         ..Default::default()
     };
     let recorder = Recorder::default();

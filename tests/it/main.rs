@@ -27,6 +27,7 @@ mod stack_docker;
 mod stack_e2e;
 mod stack_images;
 mod stack_processes;
+mod stack_protocol;
 mod stack_self_image;
 mod status_engine;
 mod swarm_deploy;

@@ -40,6 +40,7 @@ use thiserror::Error;
 
 use super::Engine;
 use crate::compose::model::{Build, Project, Service};
+use crate::compose::select::{check_services, NoSuchService};
 use crate::progress::{Event, Phase, Reporter};
 pub use self_image::{is_self_image, Executable, SelfImageError};
 
@@ -76,6 +77,9 @@ pub struct BuildOptions {
     /// The executable for self images (default: the running one,
     /// `/proc/self/exe`). Tests that call the library set torq's binary here.
     pub self_executable: Option<PathBuf>,
+    /// The Dockerfile self images are built from (the application's; none:
+    /// a service that asks for the self image is an error).
+    pub self_image_dockerfile: Option<&'static str>,
     /// Builds at once (0 means [`DEFAULT_PARALLEL_BUILDS`]).
     pub parallel: usize,
     /// How much older than a newly built self image an unused one must be to
@@ -309,8 +313,8 @@ impl fmt::Display for ImageFailure {
 #[derive(Debug, Error)]
 pub enum BuildError {
     /// A selected service is not in the project.
-    #[error("no such service: {name}{hint}")]
-    UnknownService { name: String, hint: String },
+    #[error(transparent)]
+    UnknownService(#[from] NoSuchService),
 
     /// A service says neither what to run nor how to build it.
     #[error("service {service:?} has neither `image:` nor `build:`, so there is nothing to run")]
@@ -375,10 +379,7 @@ fn first_line(text: &str) -> String {
 /// The image reference a service with a `build:` section is tagged with:
 /// its `image:`, else compose's default `PROJECT-SERVICE`.
 pub fn default_reference(project: &Project, service: &Service) -> String {
-    match &service.image {
-        Some(image) => image.clone(),
-        None => format!("{}-{}", project.name, service.name).to_lowercase(),
-    }
+    crate::naming::image_reference(project, service)
 }
 
 /// Makes sure each of `services` (all of the project's when empty) has its
@@ -536,7 +537,11 @@ pub async fn plan_images(
     reporter: &dyn Reporter,
 ) -> Result<Vec<ImagePlan>, BuildError> {
     let selected = select_services(project, services)?;
-    let executable = if selected.iter().any(|s| is_self_image(s)) {
+    let executable = if let Some(service) = selected.iter().find(|s| is_self_image(s)) {
+        if options.self_image_dockerfile.is_none() {
+            let service = service.name.clone();
+            return Err(SelfImageError::NoDockerfile { service }.into());
+        }
         Some(load_executable(options.self_executable.clone()).await?)
     } else {
         None
@@ -585,20 +590,7 @@ fn select_services<'p>(
     project: &'p Project,
     names: &[String],
 ) -> Result<Vec<&'p Service>, BuildError> {
-    for name in names {
-        if !project.services.contains_key(name) {
-            let hint = if project.disabled_services.contains_key(name) {
-                " (its profile is not enabled: add --profile)".to_string()
-            } else {
-                let known: Vec<&str> = project.services.keys().map(String::as_str).collect();
-                format!(" (services: {})", known.join(", "))
-            };
-            return Err(BuildError::UnknownService {
-                name: name.clone(),
-                hint,
-            });
-        }
-    }
+    check_services(project, names)?;
     Ok(project
         .services
         .values()
@@ -819,7 +811,7 @@ async fn run_build(
             (context, request)
         }
         ImageSource::SelfImage(exe) => {
-            let context = exe.context();
+            let context = exe.context(options.self_image_dockerfile.unwrap_or_default());
             let request = self_image_request(&plan.reference, &context.dockerfile, exe, options);
             (context, request)
         }

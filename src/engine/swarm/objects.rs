@@ -32,7 +32,6 @@ pub struct StackService {
     pub running_tasks: u64,
     /// `UpdateStatus.State` (`updating`, `paused`, `rollback_completed`, …).
     pub update_state: Option<String>,
-    pub update_message: Option<String>,
 }
 
 impl StackService {
@@ -52,7 +51,6 @@ impl StackService {
             desired_tasks: status.desired_tasks.unwrap_or_default(),
             running_tasks: status.running_tasks.unwrap_or_default(),
             update_state: update.state.map(|s| super::enum_text(&s)),
-            update_message: update.message,
             spec,
         }
     }
