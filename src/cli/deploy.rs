@@ -153,6 +153,7 @@ pub fn run(ctx: &Context, args: DeployArgs) -> anyhow::Result<ExitStatus> {
             BuildPolicy::Missing
         },
         wait_timeout: Duration::from_secs(args.wait_timeout),
+        self_image_dockerfile: ctx.self_image_dockerfile(),
     };
     super::runtime()?.block_on(async {
         let engine = Engine::connect().await?;

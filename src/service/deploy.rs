@@ -38,8 +38,21 @@ pub const FAILURE_LOG_LINES: u64 = 10;
 #[derive(Debug, Clone)]
 pub struct DeployRequest {
     pub build: BuildPolicy,
+    /// The Dockerfile of torq's self image (the application's, for
+    /// `x-torq-self-image` services).
+    pub self_image_dockerfile: Option<&'static str>,
     /// How long one level may take to converge.
     pub wait_timeout: Duration,
+}
+
+impl DeployRequest {
+    fn build_options(&self) -> build::BuildOptions {
+        build::BuildOptions {
+            policy: self.build,
+            self_image_dockerfile: self.self_image_dockerfile,
+            ..build::BuildOptions::default()
+        }
+    }
 }
 
 /// What happened to one service.
@@ -90,7 +103,7 @@ pub async fn deploy(
 ) -> anyhow::Result<DeployOutcome> {
     let node = swarm_node(engine).await?;
     warn_about_nodes(project, &node, reporter);
-    let images = build_images(engine, project, request.build, reporter).await?;
+    let images = build_images(engine, project, request, reporter).await?;
     let mut stack = convert::stack_spec(project, &images)?;
     for warning in &stack.warnings {
         reporter.report(Event::Warning(warning.clone()));
@@ -135,10 +148,11 @@ fn warn_about_nodes(project: &Project, node: &SwarmNode, reporter: &dyn Reporter
 async fn build_images(
     engine: &Engine,
     project: &Project,
-    policy: BuildPolicy,
+    request: &DeployRequest,
     reporter: &dyn Reporter,
 ) -> anyhow::Result<Images> {
-    let set = build::ensure_images(engine, project, &[], policy, reporter).await?;
+    let options = request.build_options();
+    let set = build::ensure_images_with(engine, project, &[], &options, reporter).await?;
     Ok(set
         .iter()
         .map(|(service, image)| (service.clone(), (image.reference.clone(), image.id.clone())))
@@ -465,7 +479,7 @@ pub async fn dry_run(
         engine,
         project,
         &[],
-        &request.build.into(),
+        &request.build_options(),
         &crate::progress::NullReporter,
     )
     .await?;

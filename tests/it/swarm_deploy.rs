@@ -315,10 +315,10 @@ const UPDATE: &str = "    deploy:
       restart_policy: { condition: none }
 COMMAND";
 
-/// The Torq stack itself (compose/torq.yaml with the CI overlay) on the
-/// one-node swarm: every service healthy, the dashboard answering. One node
-/// shares the `sockets` volume between tasks, so the relays' Unix sockets
-/// work; across nodes compose/swarm.yaml switches them to TCP.
+/// The Torq stack itself on the one-node swarm, as it would span nodes:
+/// compose/torq.yaml with compose/swarm.yaml (relays on TCP over the stack's
+/// overlay network) and the CI overlay: every service healthy, the dashboard
+/// answering, the relays carrying frames.
 #[test]
 fn the_torq_stack_deploys_healthy_and_undeploys() {
     swarm();
@@ -329,6 +329,7 @@ fn the_torq_stack_deploys_healthy_and_undeploys() {
         let mut cmd = std::process::Command::new(crate::support::TORQ);
         cmd.args(["-p", &stack])
             .args(["-f", &format!("{root}/compose/torq.yaml")])
+            .args(["-f", &format!("{root}/compose/swarm.yaml")])
             .args(["-f", &format!("{root}/compose/ci.yaml")])
             .args(args)
             .env("NO_COLOR", "1")
@@ -359,7 +360,15 @@ fn the_torq_stack_deploys_healthy_and_undeploys() {
         "--http",
         "http://127.0.0.1:8080/status",
     ]);
-    assert!(!status.is_empty());
+    assert!(status.contains("200"), "{status}");
+    let logs = torq(&["deploy", "logs", "market_data_relay"]);
+    logs.assert_code(0);
+    assert!(
+        logs.stdout.contains("market_data_relay | ") && logs.stdout.contains("frames_in="),
+        "{}",
+        logs.stdout
+    );
+    torq(&["deploy", "status"]).assert_code(0);
     torq(&["undeploy"]).assert_code(0);
     for kind in ["service", "network", "container"] {
         assert_eq!(count(kind, &stack), 0, "a {kind} of the stack is left");
