@@ -364,7 +364,7 @@ fn the_torq_stack_deploys_healthy_and_undeploys() {
     let logs = torq(&["deploy", "logs", "market_data_relay"]);
     logs.assert_code(0);
     assert!(
-        logs.stdout.contains("market_data_relay | ") && logs.stdout.contains("frames_in="),
+        logs.stdout.contains("market_data_relay | ") && logs.stdout.contains("relay{domain=market_data}"),
         "{}",
         logs.stdout
     );
