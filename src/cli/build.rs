@@ -1,20 +1,22 @@
 //! `torq build`: build (or rebuild) services' images through the engine's
-//! build API. Each image is built once, at most two at a time; a failed build
-//! does not stop the others, and every failure is reported with its step.
+//! build API (BuildKit when the engine has it). Each image is built once, at
+//! most two at a time; a failed build does not stop the others, and every
+//! failure is reported with its step.
 
 use clap::Args;
 
 use super::shared::plural;
 use super::{Context, ExitStatus, OutputArgs};
 use crate::service::build::{self, BuildOutcome, BuildRequest};
-use crate::ui::progress::PlainReporter;
+use crate::ui::progress::reporter_for;
 
 pub(crate) const AFTER_HELP: &str = "\
 Examples:
   torq build                 Build every service that has a `build:` section
   torq build kraken_adapter  Build one service's image
   torq build --no-cache      Ignore the engine's build cache
-  torq build -v              Show the build output
+  torq build -v              Show the build output and which builder ran
+  TORQ_BUILDKIT=0 torq build Build with the classic builder instead of BuildKit
 
 Exit codes: 0 built; 1 spec or engine error; 2 a build failed (the others were still built).";
 
@@ -47,13 +49,15 @@ pub(crate) fn run(ctx: &Context, args: BuildArgs) -> anyhow::Result<ExitStatus> 
         return Ok(ExitStatus::Success);
     }
     super::runtime()?.block_on(async {
-        let reporter = PlainReporter::new(ctx.shell.clone());
+        // Bars on a terminal (each service's current BuildKit step), plain
+        // lines otherwise.
+        let reporter = reporter_for(&ctx.shell);
         let request = BuildRequest {
             services: selection.buildable,
             no_cache: args.no_cache,
             self_image_dockerfile: ctx.self_image_dockerfile(),
         };
-        let outcome = build::run(&project, &request, &reporter).await?;
+        let outcome = build::run(&project, &request, reporter.as_ref()).await?;
         Ok(report(ctx, &outcome))
     })
 }

@@ -136,7 +136,7 @@ impl Reporter for BarReporter {
                     Some((_, bar)) => bar.clone(),
                     None => {
                         let bar = self.multi.add(indicatif::ProgressBar::new_spinner());
-                        let style = indicatif::ProgressStyle::with_template("{spinner} {msg}")
+                        let style = indicatif::ProgressStyle::with_template("{spinner} {wide_msg}")
                             .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner());
                         bar.set_style(style);
                         bar.enable_steady_tick(std::time::Duration::from_millis(100));

@@ -9,6 +9,7 @@
 
 mod support;
 
+mod build_buildkit;
 mod build_cli;
 mod build_images;
 mod cli_config;
