@@ -16,6 +16,7 @@
 mod build;
 mod config;
 mod containers;
+mod deploy;
 mod down;
 mod events;
 mod exec;
@@ -350,6 +351,16 @@ pub(crate) enum Command {
     #[command(after_help = watch::AFTER_HELP)]
     Watch(watch::WatchArgs),
 
+    /// Deploy the project to Docker Swarm as a stack: level by level in
+    /// dependency order, each level running and healthy before the next.
+    #[command(after_help = deploy::AFTER_HELP)]
+    Deploy(deploy::DeployArgs),
+
+    /// Remove the project's Swarm stack in reverse dependency order, with its
+    /// networks, secrets and configs.
+    #[command(after_help = deploy::UNDEPLOY_AFTER_HELP)]
+    Undeploy(deploy::UndeployArgs),
+
     /// Run one of the Torq stack's services (used inside the stack's images).
     #[command(hide = true)]
     Node(node::NodeArgs),
@@ -378,6 +389,8 @@ impl Command {
             Command::Wait(a) => a.output.clone(),
             Command::Events(a) => a.output.clone(),
             Command::Watch(a) => a.output.clone(),
+            Command::Deploy(a) => a.output_args(),
+            Command::Undeploy(a) => a.output.clone(),
             Command::Node(_) => OutputArgs::default(),
         }
     }
@@ -497,6 +510,8 @@ pub(crate) fn run(args: Vec<OsString>) -> ExitStatus {
         Command::Wait(args) => wait::run(&ctx, args),
         Command::Events(args) => events::run(&ctx, args),
         Command::Watch(args) => watch::run(&ctx, args),
+        Command::Deploy(args) => deploy::run(&ctx, args),
+        Command::Undeploy(args) => deploy::run_undeploy(&ctx, args),
         Command::Node(args) => Ok(node::run(args)),
     };
     match result {

@@ -34,6 +34,7 @@ pub(crate) mod projects;
 pub(crate) mod pull;
 pub mod state;
 pub(crate) mod stats;
+pub(crate) mod swarm;
 pub(crate) mod sync;
 
 use std::path::{Path, PathBuf};

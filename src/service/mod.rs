@@ -17,12 +17,16 @@
 //! - [`ls`], [`kill`], [`pause`], [`top`], [`port`], [`images`], [`pull`],
 //!   [`wait`], [`events`]: the everyday commands around a running project,
 //!   most of them on the containers [`targets`] selects.
+//! - [`deploy`], [`undeploy`], [`deployed`]: the project as a Docker Swarm
+//!   stack — ordered rollout, removal, and its status and logs.
 //!
 //! Shared here: the project lock, the selection of services, and the
 //! failures a summary lists.
 
 pub(crate) mod attach;
 pub(crate) mod build;
+pub(crate) mod deploy;
+pub(crate) mod deployed;
 pub(crate) mod down;
 pub(crate) mod events;
 pub(crate) mod exec;
@@ -39,6 +43,7 @@ pub(crate) mod status;
 pub(crate) mod stdio;
 pub(crate) mod targets;
 pub(crate) mod top;
+pub(crate) mod undeploy;
 pub(crate) mod up;
 pub(crate) mod wait;
 pub(crate) mod watch;

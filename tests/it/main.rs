@@ -34,3 +34,4 @@ mod stack_processes;
 mod stack_protocol;
 mod stack_self_image;
 mod status_engine;
+mod swarm_deploy;

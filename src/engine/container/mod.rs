@@ -367,18 +367,7 @@ fn host_config(project: &Project, service: &Service, file_plan: &files::FilePlan
         shm_size: service
             .shm_size
             .map(|s| i64::try_from(s).unwrap_or(i64::MAX)),
-        ulimits: Some(
-            service
-                .ulimits
-                .iter()
-                .map(|(name, u)| ResourcesUlimits {
-                    name: Some(name.clone()),
-                    soft: Some(u.soft),
-                    hard: Some(u.hard),
-                })
-                .collect::<Vec<_>>(),
-        )
-        .filter(|u| !u.is_empty()),
+        ulimits: Some(ulimits(service)).filter(|u| !u.is_empty()),
         log_config: Some(log_config(service)),
         ..Default::default()
     };
@@ -629,6 +618,19 @@ pub fn canonical_json(value: &serde_json::Value) -> String {
         }
         other => other.to_string(),
     }
+}
+
+/// The service's `ulimits` as the API takes them (containers and Swarm tasks).
+pub(crate) fn ulimits(service: &Service) -> Vec<ResourcesUlimits> {
+    service
+        .ulimits
+        .iter()
+        .map(|(name, u)| ResourcesUlimits {
+            name: Some(name.clone()),
+            soft: Some(u.soft),
+            hard: Some(u.hard),
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -1,0 +1,335 @@
+//! `torq deploy` and `torq undeploy`: arguments, the call into
+//! [`crate::service::deploy`] / [`crate::service::undeploy`], and the
+//! rendering of their outcome (failures with their task's error and last log
+//! lines; exit 2 when a service failed).
+
+use std::time::Duration;
+
+use clap::{Args, Subcommand};
+
+use super::{Context, ExitStatus, OutputArgs};
+use crate::compose::model::Project;
+use crate::engine::build::BuildPolicy;
+use crate::engine::Engine;
+use crate::logs::line::LogLine;
+use crate::logs::Tail;
+use crate::logs::{FormatOptions, LineFormatter};
+use crate::service::deploy::{self, Action, DeployOutcome, DeployRequest, ServiceFailure};
+use crate::service::deployed::{self, ServiceRow};
+use crate::service::undeploy;
+use crate::ui::progress::reporter_for;
+use crate::ui::styles;
+
+pub const AFTER_HELP: &str = "\
+Examples:
+  torq deploy                      Deploy the stack to the swarm, level by level, healthy
+  torq deploy --dry-run            Print the rollout plan, touch nothing
+  torq -f compose/torq.yaml -f compose/swarm.yaml deploy
+                                   The Torq stack with TCP relays, free to span nodes
+  torq deploy status               Replicas running/desired, nodes, last task error
+  torq deploy logs -f relay        Follow a service's logs (all its tasks)
+  torq undeploy                    Remove the stack (reverse order), its networks,
+                                   secrets and configs
+
+The engine must be a swarm manager (`docker swarm init`). Images are built on this
+node as `up` builds them; a swarm of several nodes needs them in a registry.
+
+Exit codes: 0 every service converged (tasks running, healthy); 1 spec or engine
+error; 2 a service failed (its dependents were not touched; a failed update was
+rolled back when update_config.failure_action says rollback).";
+
+pub const UNDEPLOY_AFTER_HELP: &str = "\
+Examples:
+  torq undeploy                    Remove the stack; wait until its tasks are gone
+  torq -p staging undeploy         Remove the stack named staging
+
+Services go in reverse dependency order, each level's tasks gone before the next;
+then the stack's networks, secrets and configs (those with its namespace label).
+Volumes stay.
+
+Exit codes: 0 everything removed; 1 spec or engine error; 2 something was left.";
+
+/// Arguments of `torq deploy`.
+#[derive(Debug, Clone, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct DeployArgs {
+    /// Look at the deployed stack instead of deploying.
+    #[command(subcommand)]
+    pub view: Option<StackView>,
+
+    /// Build every image before deploying, even present ones.
+    #[arg(long, conflicts_with = "no_build")]
+    pub build: bool,
+
+    /// Never build: fail if an image is missing.
+    #[arg(long)]
+    pub no_build: bool,
+
+    /// Maximum time, in seconds, for each dependency level to run healthy.
+    #[arg(long, value_name = "SECONDS", default_value_t = 120)]
+    pub wait_timeout: u64,
+
+    /// Print the rollout plan (objects, then services level by level) and touch nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+impl DeployArgs {
+    /// The output options given after the command (or its view).
+    pub fn output_args(&self) -> OutputArgs {
+        match &self.view {
+            Some(StackView::Status(a)) => a.output.clone(),
+            Some(StackView::Logs(a)) => a.output.clone(),
+            None => self.output.clone(),
+        }
+    }
+}
+
+/// Views of a deployed stack.
+#[derive(Debug, Clone, Subcommand)]
+pub enum StackView {
+    /// One row per service: mode, replicas running/desired (running = healthy
+    /// in Swarm), nodes, last task error; exit 2 when one is not fully running.
+    #[command(visible_alias = "ps")]
+    Status(StackStatusArgs),
+    /// The services' logs through the service-logs API, merged by time.
+    Logs(StackLogsArgs),
+}
+
+/// Arguments of `torq deploy status`.
+#[derive(Debug, Clone, Args)]
+pub struct StackStatusArgs {
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// Arguments of `torq deploy logs`.
+#[derive(Debug, Clone, Args)]
+pub struct StackLogsArgs {
+    /// Services to show (default: all of the stack).
+    #[arg(value_name = "SERVICE")]
+    pub services: Vec<String>,
+    /// Keep following new lines.
+    #[arg(short = 'f', long)]
+    pub follow: bool,
+    /// Lines from the end of each service's log (`all` for everything).
+    #[arg(short = 'n', long, value_name = "N", default_value = "50")]
+    pub tail: String,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// Arguments of `torq undeploy`.
+#[derive(Debug, Clone, Args)]
+pub struct UndeployArgs {
+    /// Maximum time, in seconds, to wait for each level's tasks to be gone.
+    #[arg(short = 't', long, value_name = "SECONDS", default_value_t = 120)]
+    pub timeout: u64,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// Runs `torq deploy` (or one of its stack views).
+pub fn run(ctx: &Context, args: DeployArgs) -> anyhow::Result<ExitStatus> {
+    let project = ctx.load_project()?;
+    match args.view {
+        Some(StackView::Status(_)) => return run_status(ctx, &project),
+        Some(StackView::Logs(logs)) => return run_logs(ctx, &project, logs),
+        None => {}
+    }
+    for warning in &project.warnings {
+        ctx.shell.warn(warning);
+    }
+    let request = DeployRequest {
+        build: if args.build {
+            BuildPolicy::Always
+        } else if args.no_build {
+            BuildPolicy::Never
+        } else {
+            BuildPolicy::Missing
+        },
+        wait_timeout: Duration::from_secs(args.wait_timeout),
+        self_image_dockerfile: ctx.self_image_dockerfile(),
+    };
+    super::runtime()?.block_on(async {
+        let engine = Engine::connect().await?;
+        if args.dry_run {
+            ctx.shell
+                .out(&deploy::dry_run(&engine, &project, &request).await?);
+            return Ok(ExitStatus::Success);
+        }
+        let reporter = reporter_for(&ctx.shell);
+        let outcome = deploy::deploy(&engine, &project, &request, reporter.as_ref()).await;
+        reporter.finish();
+        Ok(render_deploy(ctx, &project.name, &outcome?))
+    })
+}
+
+fn render_deploy(ctx: &Context, stack: &str, outcome: &DeployOutcome) -> ExitStatus {
+    let shell = &ctx.shell;
+    if outcome.failures.is_empty() {
+        if !shell.is_quiet() {
+            let count = |a: Action| outcome.actions.values().filter(|x| **x == a).count();
+            shell.info(&format!(
+                "{} stack {stack}: {} service(s) running and healthy ({} created, {} updated, {} unchanged)",
+                shell.paint_err(styles::OK, "✓"),
+                outcome.actions.len(),
+                count(Action::Create),
+                count(Action::Update),
+                count(Action::Unchanged),
+            ));
+        }
+        return ExitStatus::Success;
+    }
+    shell.error(&format!("stack {stack}: the rollout stopped:"));
+    let mut text = String::new();
+    for failure in &outcome.failures {
+        text.push_str(&failure_text(ctx, failure));
+    }
+    for service in &outcome.skipped {
+        text.push_str(&format!(
+            "  {} {service}: not touched (a dependency failed)\n",
+            shell.paint_err(styles::YELLOW, "-")
+        ));
+    }
+    eprint!("{text}");
+    ExitStatus::ServiceFailed
+}
+
+fn failure_text(ctx: &Context, failure: &ServiceFailure) -> String {
+    let shell = &ctx.shell;
+    let mut text = format!(
+        "  {} {}: {}\n",
+        shell.paint_err(styles::RED, "✗"),
+        shell.paint_err(styles::BOLD, &failure.service),
+        failure.reason
+    );
+    if let Some(update) = &failure.update_outcome {
+        text.push_str(&format!("    update: {update}\n"));
+    }
+    if !failure.log_tail.is_empty() {
+        text.push_str(&format!("    last {} log lines:\n", failure.log_tail.len()));
+        for line in &failure.log_tail {
+            text.push_str(&format!(
+                "    {} {line}\n",
+                shell.paint_err(styles::DIM, "|")
+            ));
+        }
+    }
+    text
+}
+
+/// Runs `torq undeploy`.
+pub fn run_undeploy(ctx: &Context, args: UndeployArgs) -> anyhow::Result<ExitStatus> {
+    let project = ctx.load_project()?;
+    super::runtime()?.block_on(async {
+        let engine = Engine::connect().await?;
+        let reporter = reporter_for(&ctx.shell);
+        let timeout = Duration::from_secs(args.timeout);
+        let outcome = undeploy::undeploy(&engine, &project, timeout, reporter.as_ref()).await;
+        reporter.finish();
+        let outcome = outcome?;
+        if !outcome.failures.is_empty() {
+            for failure in &outcome.failures {
+                ctx.shell.error(failure);
+            }
+            return Ok(ExitStatus::ServiceFailed);
+        }
+        if !ctx.shell.is_quiet() {
+            ctx.shell.info(&format!(
+                "{} stack {}: {} service(s) and {} object(s) removed",
+                ctx.shell.paint_err(styles::OK, "✓"),
+                project.name,
+                outcome.services.len(),
+                outcome.objects.len()
+            ));
+        }
+        Ok(ExitStatus::Success)
+    })
+}
+
+fn run_status(ctx: &Context, project: &Project) -> anyhow::Result<ExitStatus> {
+    let rows = super::runtime()?.block_on(async {
+        let engine = Engine::connect().await?;
+        deployed::stack_status(&engine, project).await
+    })?;
+    let shell = &ctx.shell;
+    let width = rows
+        .iter()
+        .map(|r| r.service.len())
+        .max()
+        .unwrap_or(7)
+        .max(7);
+    shell.outln(&format!(
+        "  {:width$}  {:10}  {:8}  {:20}  LAST ERROR",
+        "SERVICE", "MODE", "RUNNING", "NODES"
+    ));
+    for row in &rows {
+        let mark = if row.is_ok() {
+            crate::ui::paint(shell.out_color(), styles::OK, "●")
+        } else {
+            crate::ui::paint(shell.out_color(), styles::RED, "✗")
+        };
+        shell.outln(&format!(
+            "{mark} {:width$}  {:10}  {:8}  {:20}  {}",
+            row.service,
+            row.mode,
+            format!("{}/{}", row.running, row.desired),
+            row.nodes.join(","),
+            row.last_error.as_deref().unwrap_or("")
+        ));
+    }
+    Ok(if rows.iter().all(ServiceRow::is_ok) {
+        ExitStatus::Success
+    } else {
+        ExitStatus::ServiceFailed
+    })
+}
+
+fn run_logs(ctx: &Context, project: &Project, args: StackLogsArgs) -> anyhow::Result<ExitStatus> {
+    use futures::StreamExt;
+    use std::io::Write;
+    let tail = Tail::parse(&args.tail)
+        .ok_or_else(|| anyhow::anyhow!("--tail {}: expected a number or `all`", args.tail))?;
+    super::runtime()?.block_on(async {
+        let engine = Engine::connect().await?;
+        let sources = deployed::log_sources(&engine, project, &args.services).await?;
+        let mut formatter = LineFormatter::new(
+            FormatOptions {
+                color: ctx.shell.out_color(),
+                ..FormatOptions::default()
+            },
+            0,
+        )
+        .with_color_order(project.services.keys().cloned().collect());
+        for (index, (key, _)) in sources.iter().enumerate() {
+            formatter.set_source(index, key);
+        }
+        let stdout = std::io::stdout();
+        let write = |line: &LogLine| {
+            let detected = crate::logs::level::detect(line.message());
+            let mut out = stdout.lock();
+            formatter
+                .write_line(&mut out, line, detected.as_ref())
+                .and_then(|_| out.flush())
+        };
+        if !args.follow {
+            for line in deployed::merged_logs(&engine, &sources, tail).await {
+                write(&line)?;
+            }
+            return Ok(ExitStatus::Success);
+        }
+        let streams = sources.iter().enumerate().map(|(index, (_, service))| {
+            deployed::service_log(&engine, index, &service.id, tail, true).boxed()
+        });
+        let mut merged = futures::stream::select_all(streams);
+        while let Some(line) = merged.next().await {
+            write(&line)?;
+        }
+        Ok(ExitStatus::Success)
+    })
+}

@@ -1,0 +1,409 @@
+//! A service's tasks and the rollout gate: has a service converged (every
+//! desired task of its current spec running — in Swarm a task turns
+//! `running` only once its container is healthy), failed (a task of the
+//! current spec failed, was rejected, finds no suitable node, or its image is
+//! missing on its node), or is it still on its way? [`Waiter`] re-reads the
+//! tasks whenever the engine reports a change of the stack's containers or
+//! services, and on a short tick for tasks on other nodes (whose container
+//! events this engine does not see), until a verdict or the deadline.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bollard::container::LogOutput;
+use bollard::models::Task;
+use bollard::query_parameters::{EventsOptions, ListTasksOptions, LogsOptions};
+use futures::StreamExt;
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+use super::{enum_text, NAMESPACE_LABEL, SPEC_HASH_LABEL};
+use crate::engine::error::{with_deadline, ApiError, QUICK};
+use crate::engine::Engine;
+
+/// How often tasks are re-read when no event came (tasks on other nodes,
+/// and the manager's task state lagging its node's container event).
+pub const TICK: Duration = Duration::from_millis(100);
+
+/// One task, flattened.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskView {
+    pub id: String,
+    pub slot: Option<i64>,
+    pub node_id: String,
+    /// `new`, `pending`, …, `running`, `complete`, `failed`, `rejected`, `shutdown`.
+    pub state: String,
+    pub desired_state: String,
+    pub message: String,
+    pub error: String,
+    /// The spec hash its container carries.
+    pub hash: Option<String>,
+    /// When the task reached its current state.
+    /// RFC 3339 (bollard's date type depends on its features; the text
+    /// form is the same either way).
+    pub since: Option<String>,
+    pub container_id: Option<String>,
+    pub exit_code: Option<i64>,
+    pub image: String,
+}
+
+impl TaskView {
+    fn from_api(task: Task) -> TaskView {
+        let status = task.status.unwrap_or_default();
+        let container = task.spec.and_then(|s| s.container_spec).unwrap_or_default();
+        let container_status = status.container_status.unwrap_or_default();
+        TaskView {
+            id: task.id.unwrap_or_default(),
+            slot: task.slot,
+            node_id: task.node_id.unwrap_or_default(),
+            state: status.state.map(|s| enum_text(&s)).unwrap_or_default(),
+            desired_state: task
+                .desired_state
+                .map(|s| enum_text(&s))
+                .unwrap_or_default(),
+            message: status.message.unwrap_or_default(),
+            error: status.err.unwrap_or_default(),
+            hash: container
+                .labels
+                .as_ref()
+                .and_then(|l| l.get(SPEC_HASH_LABEL))
+                .cloned(),
+            since: status
+                .timestamp
+                .and_then(|ts| serde_json::to_value(ts).ok())
+                .and_then(|v| v.as_str().map(str::to_string)),
+            container_id: container_status.container_id,
+            exit_code: container_status.exit_code,
+            image: container.image.unwrap_or_default(),
+        }
+    }
+
+    /// Whether the task is meant to run (not an old one being shut down).
+    pub fn wanted(&self) -> bool {
+        self.desired_state == "running" || self.desired_state == "ready"
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.state == "running"
+    }
+
+    /// What went wrong with this task, if it failed.
+    pub fn failure(&self) -> Option<String> {
+        let missing_image = [
+            "No such image",
+            "pull access denied",
+            "repository does not exist",
+        ]
+        .iter()
+        .any(|s| self.error.contains(s));
+        if missing_image {
+            return Some(format!(
+                "image {} is missing on node {} ({}): with several nodes, push the image to a \
+                 registry every node can reach",
+                self.image,
+                short(&self.node_id),
+                self.error
+            ));
+        }
+        match self.state.as_str() {
+            "failed" | "rejected" => Some(self.reason()),
+            // A service task ends only when told to: one that completed on
+            // its own exited (or was stopped for failing its healthcheck).
+            "complete" => Some(format!(
+                "the task's container exited with code {} (or was stopped as unhealthy)",
+                self.exit_code.unwrap_or(0)
+            )),
+            "pending" if self.error.contains("no suitable node") => Some(self.reason()),
+            _ => None,
+        }
+    }
+
+    /// The engine's words for the task's state.
+    pub fn reason(&self) -> String {
+        let mut reason = if self.error.is_empty() {
+            self.message.clone()
+        } else {
+            self.error.clone()
+        };
+        if let Some(code) = self.exit_code.filter(|c| *c != 0) {
+            if !reason.contains("exit code") {
+                reason.push_str(&format!(" (exit code {code})"));
+            }
+        }
+        reason
+    }
+}
+
+fn short(id: &str) -> &str {
+    &id[..id.len().min(12)]
+}
+
+/// A service's tasks (all of them, old ones included). A removed service's
+/// tasks linger until their containers are gone; the engine no longer takes
+/// its id as a filter then, so they are picked from the whole list.
+pub async fn list_tasks(engine: &Engine, service_id: &str) -> Result<Vec<TaskView>, ApiError> {
+    let filters = HashMap::from([("service".to_string(), vec![service_id.to_string()])]);
+    match query_tasks(engine, Some(filters), service_id).await {
+        Err(e) if e.is_not_found() => query_tasks(engine, None, service_id).await,
+        other => other,
+    }
+}
+
+async fn query_tasks(
+    engine: &Engine,
+    filters: Option<HashMap<String, Vec<String>>>,
+    service_id: &str,
+) -> Result<Vec<TaskView>, ApiError> {
+    let tasks = with_deadline(
+        format!("list tasks of service {service_id}"),
+        QUICK,
+        engine
+            .docker()
+            .list_tasks(Some(ListTasksOptions { filters })),
+    )
+    .await?;
+    Ok(tasks
+        .into_iter()
+        .filter(|t| t.service_id.as_deref() == Some(service_id))
+        .map(TaskView::from_api)
+        .collect())
+}
+
+/// Where a service stands.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    /// Every desired task of the current spec runs (healthy, when it has a check).
+    Converged,
+    /// Still on the way: `running` of `desired` tasks run.
+    Pending { running: u64, desired: u64 },
+    /// A task of the current spec failed.
+    Failed { task: Box<TaskView>, reason: String },
+}
+
+/// Judges `tasks` of a service whose current spec has `hash` and wants
+/// `desired` tasks.
+pub fn verdict(tasks: &[TaskView], hash: &str, desired: u64) -> Verdict {
+    let current: Vec<&TaskView> = tasks
+        .iter()
+        .filter(|t| t.hash.as_deref() == Some(hash))
+        .collect();
+    let latest_failure = current
+        .iter()
+        .filter_map(|t| t.failure().map(|r| (*t, r)))
+        .max_by_key(|(t, _)| t.since.clone());
+    if let Some((task, reason)) = latest_failure {
+        return Verdict::Failed {
+            task: Box::new(task.clone()),
+            reason,
+        };
+    }
+    let running = current
+        .iter()
+        .filter(|t| t.wanted() && t.is_running())
+        .count() as u64;
+    let old_running = tasks
+        .iter()
+        .any(|t| t.hash.as_deref() != Some(hash) && t.is_running());
+    if running >= desired && !old_running {
+        Verdict::Converged
+    } else {
+        Verdict::Pending { running, desired }
+    }
+}
+
+/// Whether every task has stopped: none is still being prepared, starting
+/// or running (its container has exited or was never made). The manager
+/// learns of a stop from the task's node with a delay; for tasks on
+/// `local_node` the engine's own container list (`running_here`, container
+/// ids) answers at once.
+pub fn all_stopped(tasks: &[TaskView], local_node: &str, running_here: &[String]) -> bool {
+    const TERMINAL: &[&str] = &[
+        "complete", "shutdown", "failed", "rejected", "remove", "orphaned",
+    ];
+    tasks.iter().all(|t| {
+        TERMINAL.contains(&t.state.as_str())
+            || (t.node_id == local_node
+                && t.container_id
+                    .as_ref()
+                    .is_some_and(|id| !running_here.contains(id)))
+    })
+}
+
+/// Wakes waiters when the engine reports a change to the stack's containers
+/// or services; waiters also re-check on [`TICK`].
+#[derive(Clone)]
+pub struct Waiter {
+    notify: Arc<Notify>,
+    _events: Arc<EventTask>,
+}
+
+struct EventTask(tokio::task::JoinHandle<()>);
+
+impl Drop for EventTask {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+impl Waiter {
+    /// Starts watching the engine's events for `stack`.
+    pub fn watch(engine: &Engine, stack: &str) -> Waiter {
+        let notify = Arc::new(Notify::new());
+        let filters = HashMap::from([
+            (
+                "type".to_string(),
+                vec!["container".into(), "service".into()],
+            ),
+            (
+                "label".to_string(),
+                vec![format!("{NAMESPACE_LABEL}={stack}")],
+            ),
+        ]);
+        let options = EventsOptions {
+            filters: Some(filters),
+            ..EventsOptions::default()
+        };
+        let mut events = engine.docker().events(Some(options));
+        let wake = notify.clone();
+        let handle = tokio::spawn(async move {
+            while let Some(Ok(_)) = events.next().await {
+                wake.notify_waiters();
+            }
+        });
+        Waiter {
+            notify,
+            _events: Arc::new(EventTask(handle)),
+        }
+    }
+
+    /// Returns on the next event or after [`TICK`].
+    pub async fn next(&self) {
+        let _ = tokio::time::timeout(TICK, self.notify.notified()).await;
+    }
+
+    /// Waits for the next event or tick; `false` once `deadline` has passed
+    /// (the caller re-checks after each `true`).
+    pub async fn pause(&self, deadline: Instant) -> bool {
+        if Instant::now() >= deadline {
+            return false;
+        }
+        tokio::select! {
+            _ = self.next() => {}
+            _ = tokio::time::sleep_until(deadline) => {}
+        }
+        true
+    }
+}
+
+/// The last `lines` lines a task logged (best effort: empty when the engine
+/// cannot send them).
+pub async fn task_log_tail(engine: &Engine, task_id: &str, lines: u64) -> Vec<String> {
+    let options = LogsOptions {
+        stdout: true,
+        stderr: true,
+        tail: lines.to_string(),
+        ..LogsOptions::default()
+    };
+    let stream = engine.docker().task_logs(task_id, Some(options));
+    let collect = stream
+        .take_while(|r| std::future::ready(r.is_ok()))
+        .filter_map(|r| async move { r.ok() })
+        .collect::<Vec<LogOutput>>();
+    let Ok(outputs) = tokio::time::timeout(Duration::from_secs(5), collect).await else {
+        return Vec::new();
+    };
+    let text: String = outputs
+        .iter()
+        .map(|o| String::from_utf8_lossy(o.as_ref()).into_owned())
+        .collect();
+    text.lines().map(str::to_string).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn task(hash: &str, state: &str, desired: &str) -> TaskView {
+        TaskView {
+            id: format!("t-{hash}-{state}"),
+            slot: Some(1),
+            node_id: "node1".into(),
+            state: state.into(),
+            desired_state: desired.into(),
+            message: String::new(),
+            error: String::new(),
+            hash: Some(hash.into()),
+            since: None,
+            container_id: None,
+            exit_code: None,
+            image: "img".into(),
+        }
+    }
+
+    #[test]
+    fn converged_once_every_desired_task_of_the_spec_runs() {
+        let tasks = vec![
+            task("a", "running", "running"),
+            task("a", "starting", "running"),
+        ];
+        assert_eq!(
+            verdict(&tasks, "a", 2),
+            Verdict::Pending {
+                running: 1,
+                desired: 2
+            }
+        );
+        let tasks = vec![
+            task("a", "running", "running"),
+            task("a", "running", "running"),
+        ];
+        assert_eq!(verdict(&tasks, "a", 2), Verdict::Converged);
+    }
+
+    #[test]
+    fn an_old_task_still_running_keeps_an_update_pending() {
+        let tasks = vec![
+            task("new", "running", "running"),
+            task("old", "running", "shutdown"),
+        ];
+        assert!(matches!(verdict(&tasks, "new", 1), Verdict::Pending { .. }));
+    }
+
+    #[test]
+    fn a_failed_task_of_the_current_spec_fails_the_service() {
+        let mut failed = task("a", "failed", "shutdown");
+        failed.error = "task: non-zero exit (3)".into();
+        let old_failure = task("old", "failed", "shutdown");
+        let tasks = vec![failed, old_failure, task("a", "starting", "running")];
+        match verdict(&tasks, "a", 1) {
+            Verdict::Failed { reason, .. } => assert!(reason.contains("non-zero exit"), "{reason}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_local_task_counts_as_stopped_once_its_container_stopped() {
+        let mut here = task("a", "running", "remove");
+        here.container_id = Some("c1".into());
+        let mut elsewhere = task("a", "running", "remove");
+        elsewhere.node_id = "node2".into();
+        elsewhere.container_id = Some("c2".into());
+        assert!(!all_stopped(&[here.clone()], "node1", &["c1".into()]));
+        assert!(all_stopped(&[here.clone()], "node1", &[]));
+        assert!(!all_stopped(&[here, elsewhere.clone()], "node1", &[]));
+        elsewhere.state = "shutdown".into();
+        assert!(all_stopped(&[elsewhere], "node1", &[]));
+    }
+
+    #[test]
+    fn a_missing_image_says_a_registry_is_needed() {
+        let mut rejected = task("a", "rejected", "shutdown");
+        rejected.error = "No such image: torq/x:latest".into();
+        let reason = rejected.failure().unwrap();
+        assert!(reason.contains("registry"), "{reason}");
+        let mut pending = task("a", "pending", "running");
+        pending.error = "no suitable node (scheduling constraints not satisfied on 1 node)".into();
+        assert!(pending.failure().unwrap().contains("no suitable node"));
+    }
+}

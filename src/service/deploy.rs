@@ -1,0 +1,563 @@
+//! `torq deploy`: the project as a Docker Swarm stack, rolled out level by
+//! level in dependency order and gated on the engine's own verdict.
+//!
+//! The steps: check the engine is a swarm manager; build missing images (as
+//! `up` does; one node uses them as built, several need a registry); convert
+//! the spec ([`crate::engine::swarm::convert`]); create the stack's networks,
+//! secrets and configs; then per dependency level create or update the
+//! services whose spec hash changed — an unchanged service is left alone —
+//! and wait until every desired task of each runs (in Swarm a task turns
+//! `running` only once its container is healthy). A failing service stops the
+//! rollout after its level: its dependents are not touched, and an update
+//! that fails is rolled back when its `update_config.failure_action` says
+//! `rollback` (Swarm's own rollback, or torq's request for it when Swarm
+//! does not act, e.g. a task that finds no node).
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use futures::future::join_all;
+use indexmap::IndexMap;
+use tokio::time::Instant;
+
+use crate::compose::graph::DependencyGraph;
+use crate::compose::model::Project;
+use crate::engine::build::{self, BuildPolicy, ImageAction};
+use crate::engine::swarm::convert::{self, fill_object_ids, Images, ServicePlan, StackSpec};
+use crate::engine::swarm::objects::{self, Ensured, FileKind, StackService};
+use crate::engine::swarm::tasks::{self, Verdict, Waiter};
+use crate::engine::swarm::{swarm_node, SwarmNode};
+use crate::engine::Engine;
+use crate::progress::{Event, Phase, Reporter};
+
+/// Log lines of a failing task shown with its error.
+pub const FAILURE_LOG_LINES: u64 = 10;
+
+/// What `deploy` was asked to do.
+#[derive(Debug, Clone)]
+pub struct DeployRequest {
+    pub build: BuildPolicy,
+    /// The Dockerfile of torq's self image (the application's, for
+    /// `x-torq-self-image` services).
+    pub self_image_dockerfile: Option<&'static str>,
+    /// How long one level may take to converge.
+    pub wait_timeout: Duration,
+}
+
+impl DeployRequest {
+    fn build_options(&self) -> build::BuildOptions {
+        build::BuildOptions {
+            policy: self.build,
+            self_image_dockerfile: self.self_image_dockerfile,
+            ..build::BuildOptions::default()
+        }
+    }
+}
+
+/// What happened to one service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Create,
+    Update,
+    Unchanged,
+}
+
+impl Action {
+    pub fn word(self) -> &'static str {
+        match self {
+            Action::Create => "create",
+            Action::Update => "update",
+            Action::Unchanged => "unchanged",
+        }
+    }
+}
+
+/// A service that failed, with the engine's reason and what its task logged.
+#[derive(Debug, Clone)]
+pub struct ServiceFailure {
+    pub service: String,
+    pub reason: String,
+    pub log_tail: Vec<String>,
+    /// For a failed update: what became of it (`rolled back`, `paused`, …).
+    pub update_outcome: Option<String>,
+}
+
+/// The result of a rollout.
+#[derive(Debug, Clone, Default)]
+pub struct DeployOutcome {
+    /// Per service, in rollout order: what was done.
+    pub actions: IndexMap<String, Action>,
+    pub failures: Vec<ServiceFailure>,
+    /// Services not touched because a dependency failed.
+    pub skipped: Vec<String>,
+    pub nodes: u64,
+}
+
+/// Deploys `project` as a stack.
+pub async fn deploy(
+    engine: &Engine,
+    project: &Project,
+    request: &DeployRequest,
+    reporter: &dyn Reporter,
+) -> anyhow::Result<DeployOutcome> {
+    let node = swarm_node(engine).await?;
+    warn_about_nodes(project, &node, reporter);
+    let images = build_images(engine, project, request, reporter).await?;
+    let mut stack = convert::stack_spec(project, &images)?;
+    for warning in &stack.warnings {
+        reporter.report(Event::Warning(warning.clone()));
+    }
+    create_objects(engine, &mut stack, reporter).await?;
+    let existing: HashMap<String, StackService> = objects::list_services(engine, &stack.name)
+        .await?
+        .into_iter()
+        .map(|s| (s.name.clone(), s))
+        .collect();
+    warn_orphans(&stack, &existing, reporter);
+    let levels = DependencyGraph::new(project).start_levels().to_vec();
+    let rollout = Rollout {
+        engine,
+        stack: &stack,
+        existing: &existing,
+        waiter: Waiter::watch(engine, &stack.name),
+        timeout: request.wait_timeout,
+        reporter,
+    };
+    let mut outcome = rollout.run(&levels).await?;
+    outcome.nodes = node.nodes;
+    if outcome.failures.is_empty() {
+        prune_files(engine, &stack).await;
+    }
+    Ok(outcome)
+}
+
+fn warn_about_nodes(project: &Project, node: &SwarmNode, reporter: &dyn Reporter) {
+    let builds = project.services.values().any(|s| s.build.is_some());
+    if node.nodes > 1 && builds {
+        reporter.report(Event::Warning(format!(
+            "the swarm has {} nodes: images built here exist on this node only; the other \
+             nodes need them in a registry they can reach (tag them for it and push), \
+             else their tasks fail with a missing image",
+            node.nodes
+        )));
+    }
+}
+
+/// Builds missing images as `up` does; returns each service's reference and id.
+async fn build_images(
+    engine: &Engine,
+    project: &Project,
+    request: &DeployRequest,
+    reporter: &dyn Reporter,
+) -> anyhow::Result<Images> {
+    let options = request.build_options();
+    let set = build::ensure_images_with(engine, project, &[], &options, reporter).await?;
+    Ok(set
+        .iter()
+        .map(|(service, image)| (service.clone(), (image.reference.clone(), image.id.clone())))
+        .collect())
+}
+
+/// Creates the stack's networks, secrets and configs, and fills the secret
+/// and config ids into the service specs.
+async fn create_objects(
+    engine: &Engine,
+    stack: &mut StackSpec,
+    reporter: &dyn Reporter,
+) -> anyhow::Result<()> {
+    for network in &stack.networks {
+        let subject = format!("network {}", network.name);
+        if objects::ensure_network(engine, &stack.name, network).await? == Ensured::Created {
+            reporter.progress(&subject, Phase::Created, None);
+        }
+    }
+    let mut ids = HashMap::new();
+    for (kind, plans) in [
+        (FileKind::Secret, &stack.secrets),
+        (FileKind::Config, &stack.configs),
+    ] {
+        let existing = objects::list_files(engine, &stack.name, kind).await?;
+        for plan in plans {
+            let id = if plan.external {
+                external_file_id(engine, &plan.name, kind).await?
+            } else {
+                let (id, ensured) = objects::ensure_file(engine, &existing, plan, kind).await?;
+                if ensured == Ensured::Created {
+                    let subject = format!("{} {}", kind.word(), plan.name);
+                    reporter.progress(&subject, Phase::Created, None);
+                }
+                id
+            };
+            ids.insert(plan.name.clone(), id);
+        }
+    }
+    for plan in stack.services.values_mut() {
+        fill_object_ids(&mut plan.spec, &ids);
+    }
+    Ok(())
+}
+
+/// The id of an external secret or config (which must exist).
+async fn external_file_id(engine: &Engine, name: &str, kind: FileKind) -> anyhow::Result<String> {
+    let docker = engine.docker();
+    let id = match kind {
+        FileKind::Secret => docker.inspect_secret(name).await.map(|s| s.id),
+        FileKind::Config => docker.inspect_config(name).await.map(|c| c.id),
+    };
+    id.ok()
+        .flatten()
+        .with_context(|| format!("external {} {name}: not found on the swarm", kind.word()))
+}
+
+fn warn_orphans(
+    stack: &StackSpec,
+    existing: &HashMap<String, StackService>,
+    reporter: &dyn Reporter,
+) {
+    for name in existing.keys() {
+        if !stack.services.values().any(|p| &p.name == name) {
+            reporter.report(Event::Warning(format!(
+                "service {name} of stack {} is not in the spec; left running \
+                 (`torq undeploy` removes the whole stack)",
+                stack.name
+            )));
+        }
+    }
+}
+
+/// Removes the stack's secrets and configs no service uses any more (the
+/// older contents of content-addressed objects).
+async fn prune_files(engine: &Engine, stack: &StackSpec) {
+    for (kind, plans) in [
+        (FileKind::Secret, &stack.secrets),
+        (FileKind::Config, &stack.configs),
+    ] {
+        let Ok(existing) = objects::list_files(engine, &stack.name, kind).await else {
+            continue;
+        };
+        for object in existing {
+            if !plans.iter().any(|p| p.name == object.name) {
+                if let Err(e) = objects::remove_file(engine, &object, kind).await {
+                    tracing::debug!(error = %e, "left an unused {} in place", kind.word());
+                }
+            }
+        }
+    }
+}
+
+/// One rollout: the stack, what exists, and how to wait.
+struct Rollout<'a> {
+    engine: &'a Engine,
+    stack: &'a StackSpec,
+    existing: &'a HashMap<String, StackService>,
+    waiter: Waiter,
+    timeout: Duration,
+    reporter: &'a dyn Reporter,
+}
+
+/// A service applied in this rollout, to wait for.
+struct Applied {
+    key: String,
+    id: String,
+    action: Action,
+    /// The service before an update (for a rollback).
+    previous_hash: Option<String>,
+}
+
+impl Rollout<'_> {
+    async fn run(&self, levels: &[Vec<String>]) -> anyhow::Result<DeployOutcome> {
+        let mut outcome = DeployOutcome::default();
+        for (index, level) in levels.iter().enumerate() {
+            let applied = join_all(level.iter().map(|key| self.apply(key))).await;
+            let mut waits = Vec::new();
+            for (key, result) in level.iter().zip(applied) {
+                match result {
+                    Ok(applied) => {
+                        outcome.actions.insert(key.clone(), applied.action);
+                        waits.push(applied);
+                    }
+                    Err(err) => {
+                        outcome
+                            .failures
+                            .push(self.failed(key, err.to_string(), Vec::new()))
+                    }
+                }
+            }
+            let results = join_all(waits.iter().map(|a| self.converge(a))).await;
+            for result in results {
+                if let Some(failure) = result? {
+                    outcome.failures.push(failure);
+                }
+            }
+            if !outcome.failures.is_empty() {
+                outcome.skipped = levels[index + 1..].iter().flatten().cloned().collect();
+                for key in &outcome.skipped {
+                    self.reporter
+                        .progress(key, Phase::Skipped, Some("a dependency failed".into()));
+                }
+                break;
+            }
+        }
+        Ok(outcome)
+    }
+
+    fn failed(&self, key: &str, reason: String, log_tail: Vec<String>) -> ServiceFailure {
+        self.reporter
+            .progress(key, Phase::Failed, Some(reason.clone()));
+        ServiceFailure {
+            service: key.to_string(),
+            reason,
+            log_tail,
+            update_outcome: None,
+        }
+    }
+
+    /// Creates or updates one service unless its spec hash is unchanged.
+    async fn apply(&self, key: &str) -> anyhow::Result<Applied> {
+        let plan = &self.stack.services[key];
+        let Some(current) = self.existing.get(&plan.name) else {
+            self.reporter.progress(key, Phase::Creating, None);
+            let id = objects::create_service(self.engine, plan.spec.clone()).await?;
+            self.reporter
+                .progress(key, Phase::Created, Some(plan.name.clone()));
+            return Ok(Applied {
+                key: key.into(),
+                id,
+                action: Action::Create,
+                previous_hash: None,
+            });
+        };
+        let action = if current.hash.as_deref() == Some(plan.hash.as_str()) {
+            Action::Unchanged
+        } else {
+            self.reporter
+                .progress(key, Phase::Recreating, Some("rolling update".into()));
+            objects::update_service(self.engine, current, plan.spec.clone()).await?;
+            Action::Update
+        };
+        Ok(Applied {
+            key: key.into(),
+            id: current.id.clone(),
+            action,
+            previous_hash: current.hash.clone(),
+        })
+    }
+
+    /// Waits for a service's verdict; on a failed update, rolls it back per
+    /// its failure action. `None` when it converged.
+    async fn converge(&self, applied: &Applied) -> anyhow::Result<Option<ServiceFailure>> {
+        let plan = &self.stack.services[&applied.key];
+        if applied.action != Action::Unchanged {
+            self.reporter.progress(&applied.key, Phase::Waiting, None);
+        }
+        match self.wait_for(applied, &plan.hash, plan).await? {
+            Verdict::Converged => {
+                let phase = if applied.action == Action::Unchanged {
+                    Phase::Unchanged
+                } else {
+                    Phase::Healthy
+                };
+                self.reporter.progress(&applied.key, phase, None);
+                Ok(None)
+            }
+            Verdict::Pending { running, desired } => {
+                let reason = format!(
+                    "{running} of {desired} tasks running after {}s",
+                    self.timeout.as_secs()
+                );
+                let failure = self.failed(&applied.key, reason, Vec::new());
+                Ok(Some(
+                    self.after_failed_update(applied, plan, failure).await?,
+                ))
+            }
+            Verdict::Failed { task, reason } => {
+                let log_tail = tasks::task_log_tail(self.engine, &task.id, FAILURE_LOG_LINES).await;
+                let failure = self.failed(&applied.key, reason, log_tail);
+                Ok(Some(
+                    self.after_failed_update(applied, plan, failure).await?,
+                ))
+            }
+        }
+    }
+
+    /// Waits until the service converges on `hash`, fails, or the deadline.
+    async fn wait_for(
+        &self,
+        applied: &Applied,
+        hash: &str,
+        plan: &ServicePlan,
+    ) -> anyhow::Result<Verdict> {
+        let deadline = Instant::now() + self.timeout;
+        loop {
+            let desired = match plan.replicas {
+                Some(n) => n,
+                None => self.global_desired(&applied.id).await?,
+            };
+            let tasks = tasks::list_tasks(self.engine, &applied.id).await?;
+            let verdict = tasks::verdict(&tasks, hash, desired);
+            if !matches!(verdict, Verdict::Pending { .. }) || !self.waiter.pause(deadline).await {
+                return Ok(verdict);
+            }
+        }
+    }
+
+    async fn global_desired(&self, id: &str) -> Result<u64, crate::engine::error::ApiError> {
+        let service = objects::inspect_service(self.engine, &self.stack.name, id).await?;
+        Ok(service.map(|s| s.desired_tasks).unwrap_or(1).max(1))
+    }
+
+    /// For a failed update whose failure action is `rollback`: have Swarm
+    /// roll it back (unless it already does) and wait for the previous spec
+    /// to run again.
+    async fn after_failed_update(
+        &self,
+        applied: &Applied,
+        plan: &ServicePlan,
+        mut failure: ServiceFailure,
+    ) -> anyhow::Result<ServiceFailure> {
+        if applied.action != Action::Update {
+            return Ok(failure);
+        }
+        if plan.failure_action != "rollback" {
+            failure.update_outcome = Some(format!(
+                "update left in place (update_config.failure_action: {})",
+                plan.failure_action
+            ));
+            return Ok(failure);
+        }
+        self.reporter
+            .progress(&applied.key, Phase::Recreating, Some("rolling back".into()));
+        self.request_rollback(applied).await?;
+        let previous = applied.previous_hash.clone().unwrap_or_default();
+        failure.update_outcome = Some(match self.wait_for(applied, &previous, plan).await? {
+            Verdict::Converged => {
+                self.reporter
+                    .progress(&applied.key, Phase::Running, Some("rolled back".into()));
+                "rolled back to the previous spec".into()
+            }
+            other => format!("rollback did not converge: {other:?}"),
+        });
+        Ok(failure)
+    }
+
+    /// Asks for a rollback unless Swarm already rolls back on its own.
+    async fn request_rollback(&self, applied: &Applied) -> anyhow::Result<()> {
+        for _ in 0..3 {
+            let Some(current) =
+                objects::inspect_service(self.engine, &self.stack.name, &applied.id).await?
+            else {
+                return Ok(());
+            };
+            if current
+                .update_state
+                .as_deref()
+                .is_some_and(|s| s.starts_with("rollback"))
+            {
+                return Ok(());
+            }
+            match objects::rollback_service(self.engine, &current).await {
+                Ok(()) => return Ok(()),
+                // Swarm changed the service meanwhile (its own rollback): look again.
+                Err(e) if e.message().contains("out of sequence") => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The rollout `deploy` would run, as text, touching nothing.
+pub async fn dry_run(
+    engine: &Engine,
+    project: &Project,
+    request: &DeployRequest,
+) -> anyhow::Result<String> {
+    let mut text = String::new();
+    let node = swarm_node(engine).await;
+    let plans = build::plan_images(
+        engine,
+        project,
+        &[],
+        &request.build_options(),
+        &crate::progress::NullReporter,
+    )
+    .await?;
+    let mut images = Images::new();
+    for plan in &plans {
+        if plan.action != ImageAction::Use {
+            text.push_str(&format!("   {}\n", plan.describe()));
+        }
+        for service in &plan.services {
+            let id = plan.existing.clone().unwrap_or_default();
+            images.insert(service.clone(), (plan.reference.clone(), id));
+        }
+    }
+    let stack = convert::stack_spec(project, &images)?;
+    for warning in &stack.warnings {
+        text.push_str(&format!("   warning: {warning}\n"));
+    }
+    let existing: HashMap<String, StackService> = match &node {
+        Ok(node) => {
+            text.insert_str(
+                0,
+                &format!(
+                    "stack {} on a swarm of {} node(s)\n",
+                    stack.name, node.nodes
+                ),
+            );
+            objects::list_services(engine, &stack.name)
+                .await?
+                .into_iter()
+                .map(|s| (s.name.clone(), s))
+                .collect()
+        }
+        Err(e) => {
+            text.insert_str(
+                0,
+                &format!(
+                    "stack {} (the engine cannot take it now: {e})\n",
+                    stack.name
+                ),
+            );
+            HashMap::new()
+        }
+    };
+    describe_objects(&mut text, &stack);
+    let levels = DependencyGraph::new(project).start_levels().to_vec();
+    for (index, level) in levels.iter().enumerate() {
+        text.push_str(&format!("   level {}:\n", index + 1));
+        for key in level {
+            let plan = &stack.services[key];
+            let action = match existing.get(&plan.name) {
+                None => Action::Create,
+                Some(s) if s.hash.as_deref() == Some(plan.hash.as_str()) => Action::Unchanged,
+                Some(_) => Action::Update,
+            };
+            let replicas = plan
+                .replicas
+                .map(|n| format!("{n} replica(s)"))
+                .unwrap_or_else(|| "global".into());
+            text.push_str(&format!(
+                "     {} service {} ({replicas}), then wait until its tasks run healthy\n",
+                action.word(),
+                plan.name
+            ));
+        }
+    }
+    Ok(text)
+}
+
+fn describe_objects(text: &mut String, stack: &StackSpec) {
+    for network in stack.networks.iter().filter(|n| !n.external) {
+        text.push_str(&format!(
+            "   ensure {} network {}\n",
+            network.driver, network.name
+        ));
+    }
+    for (kind, plans) in [("secret", &stack.secrets), ("config", &stack.configs)] {
+        for plan in plans.iter().filter(|p| !p.external) {
+            text.push_str(&format!("   ensure {kind} {}\n", plan.name));
+        }
+    }
+}

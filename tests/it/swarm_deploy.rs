@@ -1,0 +1,377 @@
+//! `torq deploy` / `torq undeploy` on a one-node swarm of the real engine,
+//! with a busybox stand-in for the Torq stack's dependency shape (a chain of
+//! health-gated levels plus a fan-out).
+//!
+//! The swarm: when the engine is not in one, the first test that needs it
+//! runs `docker swarm init --advertise-addr 127.0.0.1`, and the test process
+//! runs `docker swarm leave --force` when it exits — only if it made the swarm.
+//! Every stack is removed by a guard (by its namespace label), also on panic.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use crate::support::{docker, docker_ok, wait_for, TestProject};
+
+const NAMESPACE: &str = "com.docker.stack.namespace";
+
+/// Makes sure the engine is a swarm manager, once per test process.
+fn swarm() {
+    static READY: OnceLock<()> = OnceLock::new();
+    READY.get_or_init(|| {
+        let state = docker_ok(&["info", "--format", "{{.Swarm.LocalNodeState}}"]);
+        if state == "active" {
+            return;
+        }
+        docker_ok(&["swarm", "init", "--advertise-addr", "127.0.0.1"]);
+        extern "C" fn leave() {
+            let _ = std::process::Command::new("docker")
+                .args(["swarm", "leave", "--force"])
+                .output();
+        }
+        // SAFETY: registers a plain function to run at process exit.
+        unsafe {
+            libc::atexit(leave);
+        }
+    });
+}
+
+/// Removes every service, network, secret and config of a stack on drop.
+struct StackGuard(String);
+
+impl Drop for StackGuard {
+    fn drop(&mut self) {
+        let filter = format!("label={NAMESPACE}={}", self.0);
+        for kind in ["service", "secret", "config", "network"] {
+            let ids = ids_of(kind, &filter);
+            if !ids.is_empty() {
+                let mut args = vec![kind, "rm"];
+                args.extend(ids.iter().map(String::as_str));
+                let _ = docker(&args);
+            }
+            if kind == "service" {
+                wait_no_tasks(&self.0);
+            }
+        }
+    }
+}
+
+fn ids_of(kind: &str, filter: &str) -> Vec<String> {
+    let out = docker(&[kind, "ls", "-q", "--filter", filter]);
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .map(str::to_string)
+        .collect()
+}
+
+/// Waits (bounded) until no container of the stack is left, so networks can go.
+fn wait_no_tasks(stack: &str) {
+    let filter = format!("label={NAMESPACE}={stack}");
+    wait_for(
+        "the stack's containers to go",
+        std::time::Duration::from_secs(60),
+        || ids_of("container", &filter).is_empty().then_some(()),
+    );
+}
+
+fn count(kind: &str, stack: &str) -> usize {
+    ids_of(kind, &format!("label={NAMESPACE}={stack}")).len()
+}
+
+/// `service → (version, spec-hash label)` of a stack's services.
+fn versions(stack: &str) -> HashMap<String, (u64, String)> {
+    let ids = ids_of("service", &format!("label={NAMESPACE}={stack}"));
+    ids.iter()
+        .map(|id| {
+            let line = docker_ok(&[
+                "service",
+                "inspect",
+                id,
+                "--format",
+                "{{.Spec.Name}} {{.Version.Index}} {{index .Spec.Labels \"io.torq.deploy.spec-hash\"}}",
+            ]);
+            let parts: Vec<&str> = line.split_whitespace().collect();
+            let name = parts[0].trim_start_matches(&format!("{stack}_")).to_string();
+            (name, (parts[1].parse().unwrap(), parts[2].to_string()))
+        })
+        .collect()
+}
+
+/// When the service's first task turned running (RFC 3339), and when the
+/// service was created.
+fn running_since(stack: &str, service: &str) -> String {
+    let name = format!("{stack}_{service}");
+    let out = docker_ok(&[
+        "service",
+        "ps",
+        &name,
+        "--filter",
+        "desired-state=running",
+        "-q",
+    ]);
+    let task = out.lines().next().expect("a running task");
+    docker_ok(&[
+        "inspect",
+        task,
+        "--format",
+        "{{.Status.State}} {{json .Status.Timestamp}}",
+    ])
+}
+
+fn created_at(stack: &str, service: &str) -> String {
+    docker_ok(&[
+        "service",
+        "inspect",
+        &format!("{stack}_{service}"),
+        "--format",
+        "{{json .CreatedAt}}",
+    ])
+}
+
+/// The RFC 3339 timestamp (as `{{json …}}` prints it) at the end of `text`.
+fn instant(text: &str) -> chrono::DateTime<chrono::FixedOffset> {
+    let stamp = text
+        .split_whitespace()
+        .last()
+        .unwrap_or_default()
+        .trim_matches('"');
+    chrono::DateTime::parse_from_rfc3339(stamp)
+        .unwrap_or_else(|e| panic!("timestamp {stamp:?}: {e}"))
+}
+
+const HEALTHY: &str = r#"
+    image: {image}
+    command: ["sh", "-c", "trap 'exit 0' TERM; touch /ready; while true; do sleep 0.2; done"]
+    healthcheck:
+      test: ["CMD", "test", "-f", "/ready"]
+      interval: 1s
+      timeout: 1s
+      retries: 30
+"#;
+
+fn spec(extra_for_worker: &str) -> String {
+    format!(
+        r#"
+x-healthy: &healthy {HEALTHY}
+secrets:
+  token:
+    file: ./token.txt
+configs:
+  settings:
+    content: "level=info"
+services:
+  relay:
+    <<: *healthy
+    secrets: [token]
+    configs: [settings]
+  adapter_a:
+    <<: *healthy
+    depends_on: {{ relay: {{ condition: service_healthy }} }}
+  adapter_b:
+    <<: *healthy
+    depends_on: {{ relay: {{ condition: service_healthy }} }}
+  worker:
+    <<: *healthy
+    depends_on:
+      adapter_a: {{ condition: service_healthy }}
+      adapter_b: {{ condition: service_healthy }}
+{extra_for_worker}
+"#
+    )
+}
+
+#[test]
+fn deploy_is_ordered_idempotent_updates_one_service_and_undeploys_everything() {
+    swarm();
+    let project = TestProject::new("swarm-deploy", "services: {}\n");
+    std::fs::write(project.dir.path().join("token.txt"), "s3cret").unwrap();
+    project.write_spec(&spec(""));
+    let stack = project.name.clone();
+    let _guard = StackGuard(stack.clone());
+
+    let dry = project.torq(&["deploy", "--dry-run"]);
+    dry.assert_code(0);
+    assert!(dry.stdout.contains("level 3:"), "{}", dry.stdout);
+    assert_eq!(count("service", &stack), 0, "--dry-run touched nothing");
+
+    project.torq(&["deploy"]).assert_code(0);
+    let first = versions(&stack);
+    assert_eq!(first.len(), 4, "{first:?}");
+    for service in ["relay", "adapter_a", "adapter_b", "worker"] {
+        assert!(
+            running_since(&stack, service).starts_with("running"),
+            "{service}"
+        );
+    }
+    // Dependents were created only once their dependencies ran healthy.
+    for (dependency, dependent) in [
+        ("relay", "adapter_a"),
+        ("relay", "adapter_b"),
+        ("adapter_a", "worker"),
+        ("adapter_b", "worker"),
+    ] {
+        let healthy = instant(&running_since(&stack, dependency));
+        let created = instant(&created_at(&stack, dependent));
+        assert!(
+            created >= healthy,
+            "{dependent} created at {created} before {dependency} ran healthy at {healthy}"
+        );
+    }
+    assert_eq!(count("secret", &stack), 1);
+    assert_eq!(count("config", &stack), 1);
+
+    // The same spec again changes nothing.
+    let again = project.torq(&["deploy"]);
+    again.assert_code(0);
+    assert!(again.stderr.contains("4 unchanged"), "{}", again.stderr);
+    assert_eq!(versions(&stack), first);
+
+    // A change to one service updates that service alone.
+    project.write_spec(&spec("    environment: { MODE: fast }\n"));
+    project.torq(&["deploy"]).assert_code(0);
+    let after = versions(&stack);
+    for (service, before) in &first {
+        if service == "worker" {
+            assert_ne!(&after[service], before, "worker was updated");
+        } else {
+            assert_eq!(&after[service], before, "{service} untouched");
+        }
+    }
+
+    project.torq(&["undeploy"]).assert_code(0);
+    for kind in ["service", "network", "secret", "config", "container"] {
+        assert_eq!(count(kind, &stack), 0, "a {kind} of the stack is left");
+    }
+}
+
+#[test]
+fn a_failing_service_stops_the_rollout_and_a_failing_update_rolls_back() {
+    swarm();
+    let failing = r#"
+x-healthy: &healthy HEALTHY
+services:
+  relay:
+    <<: *healthy
+  broken:
+    <<: *healthy
+    command: ["sh", "-c", "echo cannot bind the relay socket; exit 3"]
+    deploy: { restart_policy: { condition: none } }
+    depends_on: { relay: { condition: service_healthy } }
+  dashboard:
+    <<: *healthy
+    depends_on: { broken: { condition: service_healthy } }
+"#
+    .replace("HEALTHY", HEALTHY);
+    let project = TestProject::new("swarm-fail", &failing);
+    let stack = project.name.clone();
+    let _guard = StackGuard(stack.clone());
+
+    let result = project.torq(&["deploy", "--wait-timeout", "60"]);
+    result.assert_code(2);
+    let out = result.output();
+    assert!(out.contains("broken"), "{out}");
+    assert!(
+        out.contains("exit code 3") || out.contains("non-zero exit"),
+        "{out}"
+    );
+    assert!(
+        out.contains("cannot bind the relay socket"),
+        "the task's last log lines: {out}"
+    );
+    let services = versions(&stack);
+    assert!(services.contains_key("relay") && services.contains_key("broken"));
+    assert!(
+        !services.contains_key("dashboard"),
+        "a dependent was touched: {services:?}"
+    );
+
+    // A failing update of a healthy service rolls back to the spec before it.
+    project.torq(&["undeploy"]).assert_code(0);
+    let good = format!(
+        "x-healthy: &healthy {HEALTHY}\nservices:\n  relay:\n    <<: *healthy\n{}",
+        UPDATE
+    );
+    project.write_spec(&good.replace("COMMAND", ""));
+    project.torq(&["deploy"]).assert_code(0);
+    let before = versions(&stack)["relay"].1.clone();
+    let bad = good.replace(
+        "COMMAND",
+        "    command: [\"sh\", \"-c\", \"echo new version crashed; exit 4\"]\n",
+    );
+    project.write_spec(&bad);
+    let result = project.torq(&["deploy", "--wait-timeout", "60"]);
+    result.assert_code(2);
+    assert!(
+        result.output().contains("rolled back"),
+        "{}",
+        result.output()
+    );
+    let after = versions(&stack)["relay"].1.clone();
+    assert_eq!(after, before, "the service runs its previous spec again");
+    assert!(running_since(&stack, "relay").starts_with("running"));
+}
+
+const UPDATE: &str = "    deploy:
+      update_config: { failure_action: rollback, monitor: 5s }
+      restart_policy: { condition: none }
+COMMAND";
+
+/// The Torq stack itself on the one-node swarm, as it would span nodes:
+/// compose/torq.yaml with compose/swarm.yaml (relays on TCP over the stack's
+/// overlay network) and the CI overlay: every service healthy, the dashboard
+/// answering, the relays carrying frames.
+#[test]
+fn the_torq_stack_deploys_healthy_and_undeploys() {
+    swarm();
+    let stack = crate::support::unique_project("swarm-torq");
+    let _guard = StackGuard(stack.clone());
+    let root = env!("CARGO_MANIFEST_DIR");
+    let torq = |args: &[&str]| {
+        let mut cmd = std::process::Command::new(crate::support::TORQ);
+        cmd.args(["-p", &stack])
+            .args(["-f", &format!("{root}/compose/torq.yaml")])
+            .args(["-f", &format!("{root}/compose/swarm.yaml")])
+            .args(["-f", &format!("{root}/compose/ci.yaml")])
+            .args(args)
+            .env("NO_COLOR", "1")
+            .env_remove("TORQ_FILE");
+        crate::support::run_with_deadline(cmd, crate::support::COMMAND_DEADLINE)
+    };
+    torq(&["deploy"]).assert_code(0);
+    let services = versions(&stack);
+    assert_eq!(services.len(), 8, "{services:?}");
+    for service in services.keys() {
+        assert!(
+            running_since(&stack, service).starts_with("running"),
+            "{service}"
+        );
+    }
+    let task = docker_ok(&[
+        "ps",
+        "-q",
+        "--filter",
+        &format!("label=com.docker.swarm.service.name={stack}_dashboard_websocket"),
+    ]);
+    let status = docker_ok(&[
+        "exec",
+        task.lines().next().expect("the dashboard's container"),
+        "/torq",
+        "node",
+        "probe",
+        "--http",
+        "http://127.0.0.1:8080/status",
+    ]);
+    assert!(status.contains("200"), "{status}");
+    let logs = torq(&["deploy", "logs", "market_data_relay"]);
+    logs.assert_code(0);
+    assert!(
+        logs.stdout.contains("market_data_relay | ")
+            && logs.stdout.contains("relay{domain=market_data}"),
+        "{}",
+        logs.stdout
+    );
+    torq(&["deploy", "status"]).assert_code(0);
+    torq(&["undeploy"]).assert_code(0);
+    for kind in ["service", "network", "container"] {
+        assert_eq!(count(kind, &stack), 0, "a {kind} of the stack is left");
+    }
+}
