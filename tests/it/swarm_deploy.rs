@@ -2,37 +2,44 @@
 //! with a busybox stand-in for the Torq stack's dependency shape (a chain of
 //! health-gated levels plus a fan-out).
 //!
-//! The swarm: when the engine is not in one, the first test that needs it
-//! runs `docker swarm init --advertise-addr 127.0.0.1`, and the test process
-//! runs `docker swarm leave --force` when it exits — only if it made the swarm.
+//! The swarm: each test holds the write side of `support::swarm_lock` (tests
+//! that need a plain engine hold the read side); when the engine is not in a
+//! swarm it runs `docker swarm init --advertise-addr 127.0.0.1`, and
+//! `docker swarm leave --force` when it ends — only if it made the swarm.
 //! Every stack is removed by a guard (by its namespace label), also on panic.
 
 use std::collections::HashMap;
-use std::sync::OnceLock;
+use std::sync::{PoisonError, RwLockWriteGuard};
 
-use crate::support::{docker, docker_ok, wait_for, TestProject};
+use crate::support::{docker, docker_ok, swarm_lock, wait_for, TestProject};
 
 const NAMESPACE: &str = "com.docker.stack.namespace";
 
-/// Makes sure the engine is a swarm manager, once per test process.
-fn swarm() {
-    static READY: OnceLock<()> = OnceLock::new();
-    READY.get_or_init(|| {
-        let state = docker_ok(&["info", "--format", "{{.Swarm.LocalNodeState}}"]);
-        if state == "active" {
-            return;
+/// The engine as a swarm manager for one test: holds the write side of
+/// [`swarm_lock`] (so no test that needs a plain engine runs meanwhile), makes
+/// the swarm when the engine is not in one, and leaves it on drop — only if
+/// it made it.
+struct SwarmGuard {
+    made: bool,
+    _lock: RwLockWriteGuard<'static, ()>,
+}
+
+impl Drop for SwarmGuard {
+    fn drop(&mut self) {
+        if self.made {
+            let _ = docker(&["swarm", "leave", "--force"]);
         }
+    }
+}
+
+fn swarm() -> SwarmGuard {
+    let lock = swarm_lock().write().unwrap_or_else(PoisonError::into_inner);
+    let state = docker_ok(&["info", "--format", "{{.Swarm.LocalNodeState}}"]);
+    let made = state != "active";
+    if made {
         docker_ok(&["swarm", "init", "--advertise-addr", "127.0.0.1"]);
-        extern "C" fn leave() {
-            let _ = std::process::Command::new("docker")
-                .args(["swarm", "leave", "--force"])
-                .output();
-        }
-        // SAFETY: registers a plain function to run at process exit.
-        unsafe {
-            libc::atexit(leave);
-        }
-    });
+    }
+    SwarmGuard { made, _lock: lock }
 }
 
 /// Removes every service, network, secret and config of a stack on drop.
@@ -181,7 +188,7 @@ services:
 
 #[test]
 fn deploy_is_ordered_idempotent_updates_one_service_and_undeploys_everything() {
-    swarm();
+    let _swarm = swarm();
     let project = TestProject::new("swarm-deploy", "services: {}\n");
     std::fs::write(project.dir.path().join("token.txt"), "s3cret").unwrap();
     project.write_spec(&spec(""));
@@ -245,7 +252,7 @@ fn deploy_is_ordered_idempotent_updates_one_service_and_undeploys_everything() {
 
 #[test]
 fn a_failing_service_stops_the_rollout_and_a_failing_update_rolls_back() {
-    swarm();
+    let _swarm = swarm();
     let failing = r#"
 x-healthy: &healthy HEALTHY
 services:
@@ -321,7 +328,7 @@ COMMAND";
 /// answering, the relays carrying frames.
 #[test]
 fn the_torq_stack_deploys_healthy_and_undeploys() {
-    swarm();
+    let _swarm = swarm();
     let stack = crate::support::unique_project("swarm-torq");
     let _guard = StackGuard(stack.clone());
     let root = env!("CARGO_MANIFEST_DIR");
