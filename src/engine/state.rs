@@ -291,6 +291,65 @@ pub async fn list_containers(
     Ok(containers)
 }
 
+/// Who holds a container name.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NameHolder {
+    /// No container answers to it (yet: a create in flight reserves the
+    /// name before the container can be inspected).
+    Nobody,
+    /// A container without the project's label: torq never touches it.
+    Foreign,
+    /// A container of the project.
+    Ours(Box<ObservedContainer>),
+}
+
+/// Who holds the container name `name`, inspected by name.
+pub async fn name_holder(
+    engine: &Engine,
+    project: &str,
+    name: &str,
+) -> Result<NameHolder, ApiError> {
+    let inspected = match with_deadline(
+        format!("inspect container {name}"),
+        QUICK,
+        engine.docker().inspect_container(name, None),
+    )
+    .await
+    {
+        Ok(inspected) => inspected,
+        Err(err) if err.is_not_found() => return Ok(NameHolder::Nobody),
+        Err(err) => return Err(err),
+    };
+    let labels = inspected
+        .config
+        .as_ref()
+        .and_then(|c| c.labels.clone())
+        .unwrap_or_default();
+    if labels.get(labels::PROJECT).map(String::as_str) != Some(project) {
+        return Ok(NameHolder::Foreign);
+    }
+    let Some(id) = inspected.id.clone() else {
+        return Ok(NameHolder::Nobody);
+    };
+    let container = ObservedContainer {
+        id: id.clone(),
+        name: name.to_string(),
+        service: labels.get(labels::SERVICE).cloned().unwrap_or_default(),
+        number: labels
+            .get(labels::CONTAINER_NUMBER)
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0),
+        oneoff: labels
+            .get(labels::ONEOFF)
+            .is_some_and(|v| v.eq_ignore_ascii_case("true")),
+        config_hash: labels.get(labels::CONFIG_HASH).cloned(),
+        image_id: inspected.image.clone().unwrap_or_default(),
+        labels,
+        ..Default::default()
+    };
+    Ok(NameHolder::Ours(Box::new(apply_inspect(container, inspected))))
+}
+
 /// The project's networks, sorted by name.
 pub async fn list_networks(
     engine: &Engine,
@@ -439,7 +498,7 @@ pub fn exit_code_from_status_text(status: &str) -> Option<i64> {
 /// Refines a listed container with its inspect; `Ok(None)` if it is gone.
 async fn inspect_into(
     engine: &Engine,
-    mut container: ObservedContainer,
+    container: ObservedContainer,
 ) -> Result<Option<ObservedContainer>, ApiError> {
     let inspected = match with_deadline(
         format!("inspect container {}", container.name),
@@ -452,6 +511,14 @@ async fn inspect_into(
         Err(err) if err.is_not_found() => return Ok(None),
         Err(err) => return Err(err),
     };
+    Ok(Some(apply_inspect(container, inspected)))
+}
+
+/// `container` with the state, health, times and PID of its inspect.
+fn apply_inspect(
+    mut container: ObservedContainer,
+    inspected: bollard::models::ContainerInspectResponse,
+) -> ObservedContainer {
     container.restart_count = inspected.restart_count;
     if let Some(state) = inspected.state {
         if let Some(status) = state.status {
@@ -470,7 +537,7 @@ async fn inspect_into(
         container.started_at = state.started_at.filter(|t| !t.starts_with("0001-"));
         container.finished_at = state.finished_at.filter(|t| !t.starts_with("0001-"));
     }
-    Ok(Some(container))
+    container
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ use futures::future::{join_all, BoxFuture, FutureExt, Shared};
 use tokio::time::Instant;
 use tokio_util::task::AbortOnDropHandle;
 
+use super::conflict;
 use super::{ContainerHandle, EdgeKind, Op, Plan, Step, StepId, WaitFor};
 use crate::compose::model::{Healthcheck, Project};
 use crate::engine::container::{create, Blueprint};
@@ -390,9 +391,9 @@ async fn run_step(
         Op::CreateContainer {
             service,
             number,
+            name,
             inherit,
-            ..
-        } => create_container(ctx, service, *number, inherit).await,
+        } => create_container(ctx, service, *number, name, inherit).await,
         Op::StartContainer { service, container } => {
             let Some(id) = resolve(container, results) else {
                 return Outcome::failed("its container was not created");
@@ -526,6 +527,7 @@ async fn create_container(
     ctx: &ExecContext,
     service: &str,
     number: u32,
+    name: &str,
     inherit: &[AnonymousVolume],
 ) -> Outcome {
     let (Some(blueprint), Some(spec)) = (
@@ -536,16 +538,52 @@ async fn create_container(
             "internal error: no blueprint for service {service}"
         ));
     };
-    let replica = create::Replica { number, inherit };
-    match create::create_replica(&ctx.engine, &ctx.project, spec, blueprint, replica).await {
-        Ok(id) => Outcome::Done {
-            container: Some(id),
-            killed: false,
-        },
-        Err(failure) => Outcome::Failed {
-            reason: failure.reason,
-            container: failure.container,
-        },
+    let wanted = conflict::Wanted {
+        project: &ctx.project.name,
+        service,
+        number,
+        name,
+        config_hash: Some(blueprint.config_hash.as_str()),
+    };
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let replica = create::Replica { number, inherit };
+        let failure =
+            match create::create_replica(&ctx.engine, &ctx.project, spec, blueprint, replica).await
+            {
+                Ok(id) => return created(id),
+                Err(failure) => failure,
+            };
+        // A create that made nothing may have met a container holding its
+        // name (an earlier torq's request landing late): converge on it.
+        if !failure.name_taken || attempt >= conflict::CREATE_ATTEMPTS {
+            return failed_create(failure);
+        }
+        match conflict::resolve(&ctx.engine, &ctx.hub, &wanted).await {
+            conflict::Resolution::Adopt(id) => return created(id),
+            conflict::Resolution::Retry => continue,
+            conflict::Resolution::Fail(extra) => {
+                if let Some(extra) = extra {
+                    tracing::debug!(%extra, "could not converge on the container holding the name");
+                }
+                return failed_create(failure);
+            }
+        }
+    }
+}
+
+fn created(id: String) -> Outcome {
+    Outcome::Done {
+        container: Some(id),
+        killed: false,
+    }
+}
+
+fn failed_create(failure: create::CreateFailure) -> Outcome {
+    Outcome::Failed {
+        reason: failure.reason,
+        container: failure.container,
     }
 }
 

@@ -12,6 +12,7 @@
 //!   on are done; a failed step skips the steps that require it, independent
 //!   steps carry on.
 
+mod conflict;
 pub mod down;
 pub mod exec;
 pub mod lifecycle;

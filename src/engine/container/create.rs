@@ -16,6 +16,8 @@ pub struct CreateFailure {
     pub reason: String,
     /// The container, when it was created before the failure.
     pub container: Option<String>,
+    /// The engine refused the create because the name is taken (409).
+    pub name_taken: bool,
 }
 
 /// Which replica to create, and what it takes over from the container it
@@ -46,10 +48,12 @@ pub async fn create_replica(
         .map_err(|err| CreateFailure {
             reason: err.message(),
             container: None,
+            name_taken: err.is_conflict(),
         })?;
     let failed = |reason: String| CreateFailure {
         reason,
         container: Some(id.clone()),
+        name_taken: false,
     };
     for (network, endpoint) in &blueprint.extra_networks {
         ops::connect_network(engine, &id, network, endpoint.clone())
