@@ -347,7 +347,9 @@ pub async fn name_holder(
         labels,
         ..Default::default()
     };
-    Ok(NameHolder::Ours(Box::new(apply_inspect(container, inspected))))
+    Ok(NameHolder::Ours(Box::new(apply_inspect(
+        container, inspected,
+    ))))
 }
 
 /// The project's networks, sorted by name.

@@ -83,10 +83,21 @@ pub(crate) async fn resolve(engine: &Engine, hub: &EventHub, wanted: &Wanted<'_>
         force: true,
         anonymous_volumes: true,
     };
-    match ops::remove_container(engine, &existing.id, &existing.name, removal).await {
-        Ok(()) => Resolution::Retry,
-        Err(err) => Resolution::Fail(Some(err.to_string())),
+    if let Err(err) = ops::remove_container(engine, &existing.id, &existing.name, removal).await {
+        return Resolution::Fail(Some(err.to_string()));
     }
+    // A removal already in progress (a duplicate's, planned beside this
+    // create) answers before the name is free: wait until it is.
+    let deadline = Instant::now() + IN_FLIGHT_WAIT;
+    while Instant::now() < deadline {
+        match state::name_holder(engine, wanted.project, wanted.name).await {
+            Ok(NameHolder::Ours(still)) if still.id == existing.id => {
+                tokio::time::sleep(IN_FLIGHT_POLL).await
+            }
+            _ => break,
+        }
+    }
+    Resolution::Retry
 }
 
 #[cfg(test)]

@@ -298,6 +298,7 @@ fn start_phase(step: &Step) -> (Phase, Option<String>) {
             Some("no container") | None => (Phase::Creating, None),
             Some(cause) => (Phase::Recreating, Some(cause.to_string())),
         },
+        Op::RenameContainer { .. } => (Phase::Creating, None),
         Op::StartContainer { .. } => (Phase::Starting, None),
         Op::Wait { condition, .. } => (
             Phase::Waiting,
@@ -312,9 +313,10 @@ fn start_phase(step: &Step) -> (Phase, Option<String>) {
 
 fn done_phase(step: &Step, killed: bool) -> (Phase, Option<String>) {
     match &step.op {
-        Op::CreateNetwork { .. } | Op::CreateVolume { .. } | Op::CreateContainer { .. } => {
-            (Phase::Created, None)
-        }
+        Op::CreateNetwork { .. }
+        | Op::CreateVolume { .. }
+        | Op::CreateContainer { .. }
+        | Op::RenameContainer { .. } => (Phase::Created, None),
         Op::StartContainer { .. } => (Phase::Started, None),
         Op::Wait { condition, .. } => match condition {
             WaitFor::Healthy => (Phase::Healthy, None),
@@ -394,6 +396,20 @@ async fn run_step(
             name,
             inherit,
         } => create_container(ctx, service, *number, name, inherit).await,
+        Op::RenameContainer {
+            container, name, ..
+        } => {
+            let Some(id) = resolve(container, results) else {
+                return Outcome::failed("its container was not created");
+            };
+            match ops::rename_container(engine, &id, name).await {
+                Ok(()) => created(id),
+                Err(err) => Outcome::Failed {
+                    reason: err.message(),
+                    container: Some(id),
+                },
+            }
+        }
         Op::StartContainer { service, container } => {
             let Some(id) = resolve(container, results) else {
                 return Outcome::failed("its container was not created");
@@ -548,7 +564,11 @@ async fn create_container(
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let replica = create::Replica { number, inherit };
+        let replica = create::Replica {
+            number,
+            name,
+            inherit,
+        };
         let failure =
             match create::create_replica(&ctx.engine, &ctx.project, spec, blueprint, replica).await
             {
@@ -557,17 +577,24 @@ async fn create_container(
             };
         // A create that made nothing may have met a container holding its
         // name (an earlier torq's request landing late): converge on it.
-        if !failure.name_taken || attempt >= conflict::CREATE_ATTEMPTS {
+        if !failure.name_taken {
             return failed_create(failure);
+        }
+        if attempt >= conflict::CREATE_ATTEMPTS {
+            return failed_create(create::CreateFailure {
+                reason: format!("{} (still taken after {attempt} attempts)", failure.reason),
+                ..failure
+            });
         }
         match conflict::resolve(&ctx.engine, &ctx.hub, &wanted).await {
             conflict::Resolution::Adopt(id) => return created(id),
             conflict::Resolution::Retry => continue,
-            conflict::Resolution::Fail(extra) => {
-                if let Some(extra) = extra {
-                    tracing::debug!(%extra, "could not converge on the container holding the name");
-                }
-                return failed_create(failure);
+            conflict::Resolution::Fail(None) => return failed_create(failure),
+            conflict::Resolution::Fail(Some(extra)) => {
+                return failed_create(create::CreateFailure {
+                    reason: format!("{}; then {extra}", failure.reason),
+                    ..failure
+                })
             }
         }
     }

@@ -140,6 +140,13 @@ pub enum Op {
         /// at the spec's anonymous mounts, and at the new image's `VOLUME`s.
         inherit: Vec<AnonymousVolume>,
     },
+    /// Give a container made under a temporary name (a replacement, created
+    /// before the container it replaces is removed) its final name.
+    RenameContainer {
+        service: String,
+        container: ContainerHandle,
+        name: String,
+    },
     StartContainer {
         service: String,
         container: ContainerHandle,
@@ -182,6 +189,7 @@ impl Op {
     pub fn service(&self) -> Option<&str> {
         match self {
             Op::CreateContainer { service, .. }
+            | Op::RenameContainer { service, .. }
             | Op::StartContainer { service, .. }
             | Op::Wait { service, .. }
             | Op::StopContainer { service, .. }
@@ -201,6 +209,9 @@ impl Op {
             Op::CreateContainer { name, .. } => {
                 format!("create container {name}, reusing the old one's anonymous volumes")
             }
+            Op::RenameContainer {
+                container, name, ..
+            } => format!("rename {} to {name}", container.name()),
             Op::StartContainer { container, .. } => format!("start {}", container.name()),
             Op::Wait {
                 service, condition, ..

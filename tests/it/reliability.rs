@@ -80,3 +80,62 @@ fn up_after_a_killed_up_converges_at_every_kill_point() {
         started.elapsed().as_secs_f64()
     );
 }
+
+const KEEPER: &str = r#"
+services:
+  keeper:
+    image: {image}
+    command: ["sh", "-c", "{loop}"]
+    stop_grace_period: 1s
+    volumes: ["/data"]
+    environment:
+      VERSION: "{version}"
+{extra}
+"#;
+
+fn keeper(version: &str, extra: &str) -> String {
+    KEEPER
+        .replace("{version}", version)
+        .replace("{extra}", extra)
+}
+
+/// A recreate whose create fails (the engine refuses a 4 MB memory limit at
+/// create) leaves the old container running, with its anonymous volume and
+/// its data; the next good `up` replaces it, carries the data over, and
+/// leaves no temporary container behind.
+#[test]
+fn a_failing_recreate_leaves_the_old_container_running_with_its_volume() {
+    let project = TestProject::new("saferecreate", &keeper("1", ""));
+    project.torq(&["up"]).assert_code(0);
+    let old = project.containers();
+    assert_eq!(old.len(), 1, "{old:#?}");
+    docker_ok(&["exec", &old[0].name, "sh", "-c", "echo kept > /data/mark"]);
+
+    project.write_spec(&keeper("2", "    mem_limit: 4m"));
+    let failed = project.torq(&["up"]);
+    assert_eq!(failed.code, Some(2), "{}", failed.output());
+    assert!(
+        failed.output().contains("Minimum memory limit"),
+        "the engine's reason is shown:\n{}",
+        failed.output()
+    );
+    let after = project.containers();
+    assert_eq!(
+        after.len(),
+        1,
+        "no temporary container is left:\n{after:#?}"
+    );
+    assert_eq!(after[0].id, old[0].id, "the old container stays");
+    assert_eq!(after[0].state, "running", "{after:#?}");
+    let mark = docker_ok(&["exec", &old[0].name, "cat", "/data/mark"]);
+    assert_eq!(mark.trim(), "kept");
+
+    project.write_spec(&keeper("2", ""));
+    project.torq(&["up"]).assert_code(0);
+    let replaced = project.containers();
+    assert_eq!(replaced.len(), 1, "{replaced:#?}");
+    assert_ne!(replaced[0].id, old[0].id, "recreated");
+    assert_eq!(replaced[0].name, old[0].name, "under the final name");
+    let mark = docker_ok(&["exec", &replaced[0].name, "cat", "/data/mark"]);
+    assert_eq!(mark.trim(), "kept", "the anonymous volume was taken over");
+}

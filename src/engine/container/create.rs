@@ -25,6 +25,9 @@ pub struct CreateFailure {
 #[derive(Debug, Clone, Copy)]
 pub struct Replica<'a> {
     pub number: u32,
+    /// The name to create it under: its final name, or a temporary one
+    /// while the container it replaces still exists.
+    pub name: &'a str,
     /// Anonymous volumes of the replaced container, mounted again where they were.
     pub inherit: &'a [AnonymousVolume],
 }
@@ -38,12 +41,13 @@ pub async fn create_replica(
     blueprint: &Blueprint,
     replica: Replica<'_>,
 ) -> Result<String, CreateFailure> {
-    let (name, mut body) = blueprint.for_replica(project, service, replica.number);
+    let (_, mut body) = blueprint.for_replica(project, service, replica.number);
+    let name = replica.name;
     if !replica.inherit.is_empty() {
         let image_volumes = image_volumes(engine, body.image.as_deref().unwrap_or_default()).await;
         inherit_volumes(&mut body, replica.inherit, &image_volumes);
     }
-    let id = ops::create_container(engine, &name, body)
+    let id = ops::create_container(engine, name, body)
         .await
         .map_err(|err| CreateFailure {
             reason: err.message(),
