@@ -8,7 +8,7 @@
 use crate::compose::model::{Project, Service};
 
 /// `PROJECT-SERVICE-N`, or the service's `container_name`.
-pub fn container_name(project: &Project, service: &Service, number: u32) -> String {
+pub(crate) fn container_name(project: &Project, service: &Service, number: u32) -> String {
     match &service.container_name {
         Some(name) => name.clone(),
         None => format!("{}-{}-{}", project.name, service.name, number),
@@ -16,7 +16,7 @@ pub fn container_name(project: &Project, service: &Service, number: u32) -> Stri
 }
 
 /// The engine-side name of network `key` (`PROJECT_KEY` unless the spec names it).
-pub fn network_name(project: &Project, key: &str) -> String {
+pub(crate) fn network_name(project: &Project, key: &str) -> String {
     project
         .networks
         .get(key)
@@ -26,7 +26,7 @@ pub fn network_name(project: &Project, key: &str) -> String {
 }
 
 /// The engine-side name of volume `key` (`PROJECT_KEY` unless the spec names it).
-pub fn volume_name(project: &Project, key: &str) -> String {
+pub(crate) fn volume_name(project: &Project, key: &str) -> String {
     project
         .volumes
         .get(key)
@@ -37,13 +37,13 @@ pub fn volume_name(project: &Project, key: &str) -> String {
 
 /// The image a service runs when the spec names none: compose's default
 /// `PROJECT-SERVICE`, lowercased (an image reference has no capitals).
-pub fn default_image(project: &Project, service_name: &str) -> String {
+pub(crate) fn default_image(project: &Project, service_name: &str) -> String {
     format!("{}-{service_name}", project.name).to_lowercase()
 }
 
 /// The image reference a service is tagged with or runs: its `image:`, else
 /// [`default_image`].
-pub fn image_reference(project: &Project, service: &Service) -> String {
+pub(crate) fn image_reference(project: &Project, service: &Service) -> String {
     match &service.image {
         Some(image) => image.clone(),
         None => default_image(project, &service.name),
@@ -52,7 +52,7 @@ pub fn image_reference(project: &Project, service: &Service) -> String {
 
 /// How progress names replica `number` of `service`: `web` when the service
 /// has one container, `web-2` when it has several (`multi`).
-pub fn replica_subject(service: &str, number: u32, multi: bool) -> String {
+pub(crate) fn replica_subject(service: &str, number: u32, multi: bool) -> String {
     if multi {
         format!("{service}-{number}")
     } else {
@@ -62,7 +62,7 @@ pub fn replica_subject(service: &str, number: u32, multi: bool) -> String {
 
 /// The log prefix of a container: its service, with `-N` for container
 /// numbers above 1 (replicas).
-pub fn log_label(service: &str, number: u32) -> String {
+pub(crate) fn log_label(service: &str, number: u32) -> String {
     if number > 1 {
         format!("{service}-{number}")
     } else {

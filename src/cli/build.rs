@@ -1,30 +1,28 @@
 //! `torq build`: build (or rebuild) services' images through the engine's
-//! build API. Each image is built once, at most two at a time; a failed build
-//! does not stop the others, and every failure is reported with its step.
-
-use std::collections::BTreeSet;
+//! build API (BuildKit when the engine has it). Each image is built once, at
+//! most two at a time; a failed build does not stop the others, and every
+//! failure is reported with its step.
 
 use clap::Args;
 
+use super::shared::plural;
 use super::{Context, ExitStatus, OutputArgs};
-use crate::compose::model::Project;
-use crate::engine::build::{self, BuildError, BuildOptions, BuildPolicy};
-use crate::engine::Engine;
-use crate::progress::Reporter;
-use crate::ui::progress::PlainReporter;
+use crate::service::build::{self, BuildOutcome, BuildRequest};
+use crate::ui::progress::reporter_for;
 
-pub const AFTER_HELP: &str = "\
+pub(crate) const AFTER_HELP: &str = "\
 Examples:
   torq build                 Build every service that has a `build:` section
   torq build kraken_adapter  Build one service's image
   torq build --no-cache      Ignore the engine's build cache
-  torq build -v              Show the build output
+  torq build -v              Show the build output and which builder ran
+  TORQ_BUILDKIT=0 torq build Build with the classic builder instead of BuildKit
 
 Exit codes: 0 built; 1 spec or engine error; 2 a build failed (the others were still built).";
 
 /// Arguments of `torq build`.
 #[derive(Debug, Clone, Args)]
-pub struct BuildArgs {
+pub(crate) struct BuildArgs {
     /// Services whose images to build (default: all with a build section).
     #[arg(value_name = "SERVICE")]
     pub services: Vec<String>,
@@ -38,82 +36,44 @@ pub struct BuildArgs {
 }
 
 /// Runs `torq build`.
-pub fn run(ctx: &Context, args: BuildArgs) -> anyhow::Result<ExitStatus> {
+pub(crate) fn run(ctx: &Context, args: BuildArgs) -> anyhow::Result<ExitStatus> {
     let project = ctx.load_project()?;
-    let services = buildable_services(ctx, &project, &args.services);
-    if services.is_empty() {
+    let selection = build::select(&project, &args.services);
+    for (name, image) in &selection.image_only {
+        ctx.shell
+            .info(&format!("{name}: nothing to build (it runs image {image})"));
+    }
+    if selection.buildable.is_empty() {
         ctx.shell
             .info("nothing to build: no selected service has a `build:` section");
         return Ok(ExitStatus::Success);
     }
-    let options = BuildOptions {
-        policy: BuildPolicy::Always,
-        no_cache: args.no_cache,
-        ..BuildOptions::default()
-    };
     super::runtime()?.block_on(async {
-        let engine = Engine::connect().await?;
-        let reporter = PlainReporter::new(ctx.shell.clone());
-        let result =
-            build::ensure_images_with(&engine, &project, &services, &options, &reporter).await;
-        reporter.finish();
-        report(ctx, result)
+        // Bars on a terminal (each service's current BuildKit step), plain
+        // lines otherwise.
+        let reporter = reporter_for(&ctx.shell);
+        let request = BuildRequest {
+            services: selection.buildable,
+            no_cache: args.no_cache,
+            self_image_dockerfile: ctx.self_image_dockerfile(),
+        };
+        let outcome = build::run(&project, &request, reporter.as_ref()).await?;
+        Ok(report(ctx, &outcome))
     })
 }
 
-/// The selected services that have something to build (a `build:` section or
-/// the self image). Unknown names are kept, so the engine layer reports them.
-fn buildable_services(ctx: &Context, project: &Project, names: &[String]) -> Vec<String> {
-    let candidates: Vec<String> = if names.is_empty() {
-        project.services.keys().cloned().collect()
+fn report(ctx: &Context, outcome: &BuildOutcome) -> ExitStatus {
+    if outcome.failures.is_empty() {
+        ctx.shell
+            .info(&format!("{} ready", plural(outcome.images, "image")));
+        return ExitStatus::Success;
+    }
+    for failure in &outcome.failures {
+        ctx.shell.error(failure);
+    }
+    if outcome.engine_failures_only {
+        ExitStatus::Failure
     } else {
-        names.to_vec()
-    };
-    candidates
-        .into_iter()
-        .filter(|name| match project.services.get(name) {
-            None => true,
-            Some(service) if service.build.is_some() || build::is_self_image(service) => true,
-            Some(service) => {
-                if !names.is_empty() {
-                    ctx.shell.info(&format!(
-                        "{name}: nothing to build (it runs image {})",
-                        service.image.as_deref().unwrap_or("?")
-                    ));
-                }
-                false
-            }
-        })
-        .collect()
-}
-
-fn report(
-    ctx: &Context,
-    result: Result<build::ImageSet, BuildError>,
-) -> anyhow::Result<ExitStatus> {
-    match result {
-        Ok(images) => {
-            let count = images
-                .iter()
-                .map(|(_, image)| image.reference.as_str())
-                .collect::<BTreeSet<_>>()
-                .len();
-            ctx.shell.info(&format!(
-                "{count} image{} ready",
-                if count == 1 { "" } else { "s" }
-            ));
-            Ok(ExitStatus::Success)
-        }
-        Err(BuildError::Images { failures, .. }) => {
-            for failure in &failures {
-                ctx.shell.error(&failure.to_string());
-            }
-            if failures.iter().all(|f| f.is_engine_error()) {
-                Ok(ExitStatus::Failure)
-            } else {
-                Ok(ExitStatus::ServiceFailed)
-            }
-        }
-        Err(other) => Err(other.into()),
+        ExitStatus::ServiceFailed
     }
 }

@@ -6,7 +6,7 @@ use super::{Context, ExitStatus, OutputArgs};
 use crate::compose::graph::DependencyGraph;
 use crate::compose::normalize;
 
-pub const AFTER_HELP: &str = "\
+pub(crate) const AFTER_HELP: &str = "\
 Examples:
   torq config                       The normalized spec as YAML
   torq config --format json         As JSON (comparable with `docker compose config --format json`)
@@ -18,14 +18,14 @@ Exit codes: 0 valid; 1 the spec is invalid.";
 
 /// Output formats of `torq config`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ConfigFormat {
+pub(crate) enum ConfigFormat {
     Yaml,
     Json,
 }
 
 /// Arguments of `torq config`.
 #[derive(Debug, Clone, Args)]
-pub struct ConfigArgs {
+pub(crate) struct ConfigArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = ConfigFormat::Yaml)]
     pub format: ConfigFormat,
@@ -43,7 +43,7 @@ pub struct ConfigArgs {
 }
 
 /// Runs `torq config`.
-pub fn run(ctx: &Context, args: ConfigArgs) -> anyhow::Result<ExitStatus> {
+pub(crate) fn run(ctx: &Context, args: ConfigArgs) -> anyhow::Result<ExitStatus> {
     let project = ctx.load_project()?;
     for warning in &project.warnings {
         ctx.shell.warn(warning);
@@ -54,7 +54,7 @@ pub fn run(ctx: &Context, args: ConfigArgs) -> anyhow::Result<ExitStatus> {
     if args.services || args.volumes {
         if args.services {
             let graph = DependencyGraph::new(&project);
-            for name in dependency_order(project.services.keys(), &graph) {
+            for name in graph.dependency_order(project.services.keys()) {
                 ctx.shell.outln(&name);
             }
         }
@@ -75,31 +75,4 @@ pub fn run(ctx: &Context, args: ConfigArgs) -> anyhow::Result<ExitStatus> {
     };
     ctx.shell.out(&text);
     Ok(ExitStatus::Success)
-}
-
-/// `services` in dependency order, as compose prints them (a service after
-/// the services it depends on), otherwise in spec order: each service's
-/// dependencies, depth first, then the service.
-fn dependency_order<'a>(
-    services: impl Iterator<Item = &'a String>,
-    graph: &DependencyGraph,
-) -> Vec<String> {
-    fn visit(name: &str, graph: &DependencyGraph, out: &mut indexmap::IndexSet<String>) {
-        if out.contains(name) {
-            return;
-        }
-        // Marked before its dependencies: a cycle (already refused) cannot loop.
-        out.insert(name.to_string());
-        let at = out.len() - 1;
-        for dep in graph.dependencies_of(name) {
-            visit(dep, graph, out);
-        }
-        // Move the service after the dependencies just added.
-        out.move_index(at, out.len() - 1);
-    }
-    let mut out = indexmap::IndexSet::new();
-    for name in services {
-        visit(name, graph, &mut out);
-    }
-    out.into_iter().collect()
 }

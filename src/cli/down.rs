@@ -5,13 +5,12 @@ use std::time::Duration;
 
 use clap::Args;
 
-use super::{up, Context, ExitStatus, OutputArgsNoShortV};
-use crate::engine::Engine;
-use crate::plan::down::DownOptions;
-use crate::plan::lifecycle::{self, DownOutcome};
+use super::shared::print_down;
+use super::{Context, ExitStatus, OutputArgsNoShortV};
+use crate::service::down::{self, DownOptions};
 use crate::ui::progress::reporter_for;
 
-pub const AFTER_HELP: &str = "\
+pub(crate) const AFTER_HELP: &str = "\
 Examples:
   torq down              Graceful stop (stop_signal, grace period, then SIGKILL) and remove
   torq down -t 30        Allow 30 s per container before SIGKILL
@@ -24,7 +23,7 @@ engine error; 2 a container failed to stop or be removed.";
 
 /// Arguments of `torq down`.
 #[derive(Debug, Clone, Args)]
-pub struct DownArgs {
+pub(crate) struct DownArgs {
     /// Grace period in seconds before SIGKILL (overrides each service's stop_grace_period).
     #[arg(short = 't', long, value_name = "SECONDS")]
     pub timeout: Option<u64>,
@@ -46,8 +45,8 @@ pub struct DownArgs {
 }
 
 /// Runs `torq down`.
-pub fn run(ctx: &Context, args: DownArgs) -> anyhow::Result<ExitStatus> {
-    let project = project_name(ctx)?;
+pub(crate) fn run(ctx: &Context, args: DownArgs) -> anyhow::Result<ExitStatus> {
+    let project = ctx.project_name()?;
     let options = DownOptions {
         grace: args.timeout.map(Duration::from_secs),
         volumes: args.volumes,
@@ -55,70 +54,11 @@ pub fn run(ctx: &Context, args: DownArgs) -> anyhow::Result<ExitStatus> {
         services: None,
     };
     super::runtime()?.block_on(async {
-        let engine = Engine::connect().await?;
         if args.dry_run {
-            ctx.shell
-                .out(&lifecycle::dry_run_down(&engine, &project, &options).await?);
+            ctx.shell.out(&down::dry_run(&project, &options).await?);
             return Ok(ExitStatus::Success);
         }
-        let reporter = reporter_for(&ctx.shell);
-        let _lock = lifecycle::acquire_lock(&engine, &project, reporter.as_ref()).await?;
-        let outcome = lifecycle::down(&engine, &project, &options, reporter.clone()).await;
-        reporter.finish();
-        Ok(report(ctx, &project, &outcome?))
+        let outcome = down::run(&project, &options, reporter_for(&ctx.shell)).await?;
+        Ok(print_down(ctx, &project, &outcome))
     })
-}
-
-/// The project to take down: the spec's, else `-p` alone (down needs no spec:
-/// the containers' labels say everything).
-pub fn project_name(ctx: &Context) -> anyhow::Result<String> {
-    match ctx.load_project() {
-        Ok(project) => Ok(project.name),
-        Err(err) => match &ctx.project.project_name {
-            Some(name) => {
-                ctx.shell.verbose(&format!(
-                    "no usable spec ({err}); taking down project {name} by its labels"
-                ));
-                Ok(name.clone())
-            }
-            None => Err(err),
-        },
-    }
-}
-
-/// Prints what `down` did; exit 2 when something failed.
-pub fn report(ctx: &Context, project: &str, outcome: &DownOutcome) -> ExitStatus {
-    if outcome.nothing {
-        ctx.shell.info(&format!(
-            "nothing to do: project {project} has no containers, networks or volumes"
-        ));
-        return ExitStatus::Success;
-    }
-    let status = up::print_summary(ctx, project, &outcome.failures, &[]);
-    if !ctx.shell.is_quiet() {
-        let mut parts = Vec::new();
-        if !outcome.stopped.is_empty() {
-            parts.push(format!("stopped {}", outcome.stopped.len()));
-        }
-        if !outcome.killed.is_empty() {
-            parts.push(format!(
-                "killed {} ({})",
-                outcome.killed.len(),
-                outcome.killed.join(", ")
-            ));
-        }
-        parts.push(format!(
-            "removed {}",
-            up::plural(outcome.removed_containers.len(), "container")
-        ));
-        if !outcome.removed_networks.is_empty() {
-            parts.push(up::plural(outcome.removed_networks.len(), "network"));
-        }
-        if !outcome.removed_volumes.is_empty() {
-            parts.push(up::plural(outcome.removed_volumes.len(), "volume"));
-        }
-        ctx.shell
-            .info(&format!("project {project}: {}", parts.join(", ")));
-    }
-    status
 }

@@ -5,24 +5,21 @@
 //! locking or flushing when reading; a flush whenever the follow runs dry). A
 //! closed pipe (`torq logs | head`) ends the command quietly with exit 0.
 
-use std::io::{self, BufWriter, Write};
+use std::io::{self, Write};
 
 use anyhow::{bail, Context as _};
 use clap::Args;
 
+use super::shared::stdout_writer;
 use super::{Context, ExitStatus, OutputArgs};
-use crate::engine::logs::follow::{follow_project, FollowError, FollowOptions};
-use crate::engine::logs::read::{project_sources, read_merged};
-use crate::engine::logs::{LogRequest, Tail};
-use crate::engine::Engine;
-use crate::logs::time::{self, Nanos};
-use crate::logs::{
-    FormatOptions, Level, LineFilter, LineFormatter, LinePrinter, LogSink, ServiceStats, Source,
-    StatsCollector,
-};
+use crate::compose::select::check_services;
+use crate::logs::time;
+use crate::logs::Tail;
+use crate::logs::{FormatOptions, Level, LineFilter, ServiceStats};
+use crate::service::logs::{self, EndedEarly, LogsOutcome, LogsQuery};
 use crate::ui::table::{Align, Cell, Table};
 
-pub const AFTER_HELP: &str = "\
+pub(crate) const AFTER_HELP: &str = "\
 Examples:
   torq logs                        Last 50 lines of every service, merged by time
   torq logs -f kraken_adapter      Follow one service (survives restarts)
@@ -36,14 +33,11 @@ Lines from a container's stderr are marked with `!` instead of `|`.
 Exit codes: 0 success; 1 spec or engine error.";
 
 /// The default `-n`: lines per service.
-pub const DEFAULT_TAIL: u64 = 50;
-
-/// Size of the stdout buffer lines are written through.
-const STDOUT_BUFFER: usize = 64 * 1024;
+pub(crate) const DEFAULT_TAIL: u64 = 50;
 
 /// Arguments of `torq logs`.
 #[derive(Debug, Clone, Args)]
-pub struct LogsArgs {
+pub(crate) struct LogsArgs {
     /// Services to show (default: all).
     #[arg(value_name = "SERVICE")]
     pub services: Vec<String>,
@@ -95,347 +89,90 @@ pub struct LogsArgs {
 }
 
 /// The arguments, checked and turned into the log layer's terms.
-struct Plan {
-    tail: Tail,
-    filter: LineFilter,
-    format: FormatOptions,
-    since: Option<Nanos>,
-    until: Option<Nanos>,
-    stats: bool,
-}
-
-impl Plan {
-    fn from_args(args: &LogsArgs, color: bool) -> anyhow::Result<Plan> {
-        let tail = match &args.tail {
-            Some(text) => Tail::parse(text)
-                .with_context(|| format!("-n/--tail takes a number or `all`, not {text:?}"))?,
-            None if args.stats => Tail::All,
-            None => Tail::Lines(DEFAULT_TAIL),
-        };
-        let now = time::now();
-        let since = args
-            .since
-            .as_deref()
-            .map(|s| time::parse_time_arg(s, now))
-            .transpose()
-            .context("--since")?;
-        let until = args
-            .until
-            .as_deref()
-            .map(|s| time::parse_time_arg(s, now))
-            .transpose()
-            .context("--until")?;
-        if args.follow && until.is_some() {
-            bail!("--until cannot be used with --follow: a follow has no end");
-        }
-        let grep = args
-            .grep
-            .as_deref()
-            .map(regex::bytes::Regex::new)
-            .transpose()
-            .context("--grep is not a valid regular expression")?;
-        let min_level = args
-            .level
-            .as_deref()
-            .map(str::parse::<Level>)
-            .transpose()
-            .map_err(anyhow::Error::msg)
-            .context("--level")?;
-        Ok(Plan {
-            tail,
-            filter: LineFilter {
-                grep,
-                min_level,
-                since,
-                until,
-            },
-            format: FormatOptions {
-                color: color && !args.no_color,
-                prefix: !args.no_log_prefix,
-                timestamps: args.timestamps,
-            },
+fn query(args: &LogsArgs, color: bool) -> anyhow::Result<LogsQuery> {
+    let tail = match &args.tail {
+        Some(text) => Tail::parse(text)
+            .with_context(|| format!("-n/--tail takes a number or `all`, not {text:?}"))?,
+        None if args.stats => Tail::All,
+        None => Tail::Lines(DEFAULT_TAIL),
+    };
+    let now = time::now();
+    let since = args
+        .since
+        .as_deref()
+        .map(|s| time::parse_time_arg(s, now))
+        .transpose()
+        .context("--since")?;
+    let until = args
+        .until
+        .as_deref()
+        .map(|s| time::parse_time_arg(s, now))
+        .transpose()
+        .context("--until")?;
+    if args.follow && until.is_some() {
+        bail!("--until cannot be used with --follow: a follow has no end");
+    }
+    let grep = args
+        .grep
+        .as_deref()
+        .map(regex::bytes::Regex::new)
+        .transpose()
+        .context("--grep is not a valid regular expression")?;
+    let min_level = args
+        .level
+        .as_deref()
+        .map(str::parse::<Level>)
+        .transpose()
+        .map_err(anyhow::Error::msg)
+        .context("--level")?;
+    Ok(LogsQuery {
+        services: args.services.clone(),
+        follow: args.follow,
+        tail,
+        filter: LineFilter {
+            grep,
+            min_level,
             since,
             until,
-            stats: args.stats,
-        })
-    }
-
-    /// The engine request for a read of `sources` containers: whole seconds
-    /// around the exact window (the filter trims to the nanosecond). One
-    /// container read without `-t`, a window or `--stats` needs no times, so
-    /// the engine is spared formatting them.
-    fn request(&self, follow: bool, sources: usize) -> LogRequest {
-        let second = 1_000_000_000;
-        let times_needed = sources > 1
-            || follow
-            || self.format.timestamps
-            || self.stats
-            || self.since.is_some()
-            || self.until.is_some();
-        LogRequest {
-            follow,
-            tail: self.tail,
-            since: self.since.map(|ns| ns.div_euclid(second)),
-            until: self.until.map(|ns| ns.div_euclid(second) + 1),
-            without_timestamps: !times_needed,
-        }
-    }
-}
-
-/// The project a command looks at: its name, and its spec when one loads.
-/// With `-p NAME` a project whose spec is not at hand is still found by its
-/// containers' labels (as with `docker compose -p NAME logs`).
-pub(crate) fn target_project(
-    ctx: &Context,
-) -> anyhow::Result<(String, Option<crate::compose::Project>)> {
-    match ctx.load_project() {
-        Ok(project) => Ok((project.name.clone(), Some(project))),
-        Err(err) => match &ctx.project.project_name {
-            Some(name) if ctx.project.files.is_empty() => {
-                ctx.shell.verbose(&format!(
-                    "no spec ({err:#}); looking at project {name} by its labels only"
-                ));
-                Ok((name.clone(), None))
-            }
-            _ => Err(err),
         },
-    }
-}
-
-/// Checks the named services exist in the spec (when there is one).
-pub(crate) fn check_services(
-    spec: Option<&crate::compose::Project>,
-    services: &[String],
-) -> anyhow::Result<()> {
-    let Some(spec) = spec else {
-        return Ok(());
-    };
-    for name in services {
-        if !spec.services.contains_key(name) {
-            let known: Vec<&str> = spec.services.keys().map(String::as_str).collect();
-            bail!(
-                "no such service: {name} (the spec has {})",
-                known.join(", ")
-            );
-        }
-    }
-    Ok(())
+        format: FormatOptions {
+            color: color && !args.no_color,
+            prefix: !args.no_log_prefix,
+            timestamps: args.timestamps,
+        },
+        since,
+        until,
+        stats: args.stats,
+    })
 }
 
 /// Runs `torq logs`.
-pub fn run(ctx: &Context, args: LogsArgs) -> anyhow::Result<ExitStatus> {
-    let plan = Plan::from_args(&args, ctx.shell.out_color())?;
-    let (project, spec) = target_project(ctx)?;
-    check_services(spec.as_ref(), &args.services)?;
-    let runtime = super::runtime()?;
-    runtime.block_on(async {
-        let engine = Engine::connect().await?;
-        if args.follow {
-            follow(ctx, &engine, &project, spec.as_ref(), &args, &plan).await
-        } else {
-            read(ctx, &engine, &project, spec.as_ref(), &args, &plan).await
-        }
-    })
-}
-
-/// The labels of the spec's services (`service-N` for replicas beyond the
-/// first), in spec order: they fix each service's color.
-pub fn color_order(spec: Option<&crate::compose::Project>) -> Vec<String> {
-    spec.map(|spec| {
-        spec.services
-            .iter()
-            .flat_map(|(name, service)| {
-                (1..=service.replicas().max(1)).map(move |n| crate::naming::log_label(name, n))
-            })
-            .collect()
-    })
-    .unwrap_or_default()
-}
-
-/// The widest prefix the spec's services can need (`service-N` for the
-/// replicas it asks for), so a follow's columns don't shift when containers
-/// join later.
-fn label_width(spec: Option<&crate::compose::Project>, services: &[String]) -> usize {
-    let Some(spec) = spec else {
-        return services
-            .iter()
-            .map(|n| n.chars().count())
-            .max()
-            .unwrap_or(0);
-    };
-    spec.services
-        .iter()
-        .filter(|(name, _)| services.is_empty() || services.contains(name))
-        .map(|(name, service)| {
-            let replicas = service.replicas();
-            let label = crate::naming::log_label(name, replicas);
-            label.chars().count()
-        })
-        .max()
-        .unwrap_or(0)
-}
-
-fn stdout_writer() -> BufWriter<io::StdoutLock<'static>> {
-    BufWriter::with_capacity(STDOUT_BUFFER, io::stdout().lock())
-}
-
-/// Log lines on stdout as `torq logs` prints them — `service | message`,
-/// prefixes padded to `label_width`, colored when `color` — through one
-/// buffered writer over the locked stdout. For `torq up --attach`:
-///
-/// ```ignore
-/// let mut printer = cli::logs::stdout_printer(ctx.shell.out_color(), width);
-/// tokio::select! {
-///     r = logs::follow::follow_project(&engine, &project.name, &options, &mut printer) => r?,
-///     _ = done => {}
-/// }
-/// printer.flush()?; // a BrokenPipe error here means stdout was closed: end quietly
-/// ```
-pub fn stdout_printer(
-    color: bool,
-    label_width: usize,
-) -> LinePrinter<BufWriter<io::StdoutLock<'static>>> {
-    let options = FormatOptions {
-        color,
-        prefix: true,
-        timestamps: false,
-    };
-    LinePrinter::new(
-        LineFormatter::new(options, label_width),
-        LineFilter::default(),
-        stdout_writer(),
-    )
-}
-
-/// `torq logs` without `-f`: every container's log, merged by time.
-async fn read(
-    ctx: &Context,
-    engine: &Engine,
-    project: &str,
-    spec: Option<&crate::compose::Project>,
-    args: &LogsArgs,
-    plan: &Plan,
-) -> anyhow::Result<ExitStatus> {
-    let mut sources = project_sources(engine, project, &args.services).await?;
-    sort_by_spec(&mut sources, spec);
-    if sources.is_empty() {
-        ctx.shell
-            .info(&format!("project {project} has no containers (is it up?)"));
-        return Ok(ExitStatus::Success);
+pub(crate) fn run(ctx: &Context, args: LogsArgs) -> anyhow::Result<ExitStatus> {
+    let query = query(&args, ctx.shell.out_color())?;
+    let (project, spec) = ctx.target_project()?;
+    if let Some(spec) = &spec {
+        check_services(spec, &args.services)?;
     }
-    let request = plan.request(false, sources.len());
-    if args.stats {
-        let services = service_order(&sources);
-        let mut collector = StatsCollector::new(plan.filter.clone(), &services);
-        let failures = read_merged(engine, &sources, request, &mut collector).await?;
-        report_failures(ctx, &sources, &failures);
-        print_stats(ctx, &collector.into_stats());
-        return Ok(ExitStatus::Success);
-    }
-    let width = sources
-        .iter()
-        .map(|s| s.label.chars().count())
-        .max()
-        .unwrap_or(0);
-    let formatter = LineFormatter::new(plan.format, width).with_color_order(color_order(spec));
-    let mut printer = LinePrinter::new(formatter, plan.filter.clone(), stdout_writer());
-    match read_merged(engine, &sources, request, &mut printer).await {
-        Ok(failures) => {
-            drop(printer);
-            report_failures(ctx, &sources, &failures);
-            Ok(ExitStatus::Success)
-        }
-        Err(err) if err.kind() == io::ErrorKind::BrokenPipe => Ok(ExitStatus::Success),
-        Err(err) => Err(err).context("cannot write to stdout"),
-    }
-}
-
-/// `torq logs -f`: follow until Ctrl-C.
-async fn follow(
-    ctx: &Context,
-    engine: &Engine,
-    project: &str,
-    spec: Option<&crate::compose::Project>,
-    args: &LogsArgs,
-    plan: &Plan,
-) -> anyhow::Result<ExitStatus> {
-    let options = FollowOptions {
-        services: args.services.clone(),
-        tail: plan.tail,
-        since: plan.since,
-    };
-    if args.stats {
-        let services: Vec<String> = spec
-            .map(|s| s.services.keys().cloned().collect())
-            .unwrap_or_default();
-        let mut collector = StatsCollector::new(plan.filter.clone(), &services);
-        let outcome = follow_until_interrupted(engine, project, &options, &mut collector).await;
-        print_stats(ctx, &collector.into_stats());
-        return outcome;
-    }
-    let formatter = LineFormatter::new(plan.format, label_width(spec, &args.services))
-        .with_color_order(color_order(spec));
-    let mut printer = LinePrinter::new(formatter, plan.filter.clone(), stdout_writer());
-    follow_until_interrupted(engine, project, &options, &mut printer).await
-}
-
-/// Follows into `sink` until Ctrl-C; a closed stdout is a quiet end.
-async fn follow_until_interrupted(
-    engine: &Engine,
-    project: &str,
-    options: &FollowOptions,
-    sink: &mut dyn LogSink,
-) -> anyhow::Result<ExitStatus> {
-    let outcome = tokio::select! {
-        result = follow_project(engine, project, options, sink) => result,
-        _ = tokio::signal::ctrl_c() => Ok(()),
-    };
-    let outcome = outcome.and_then(|()| sink.flush().map_err(FollowError::Sink));
+    let outcome =
+        super::runtime()?.block_on(logs::run(&project, spec.as_ref(), &query, stdout_writer()))?;
     match outcome {
-        Ok(()) => Ok(ExitStatus::Success),
-        Err(FollowError::Sink(err)) if err.kind() == io::ErrorKind::BrokenPipe => {
-            Ok(ExitStatus::Success)
-        }
-        Err(err) => Err(err.into()),
-    }
-}
-
-/// Puts sources in spec order (services the spec lacks last), replicas by
-/// number: ties in time and `--stats` rows follow it.
-fn sort_by_spec(sources: &mut [Source], spec: Option<&crate::compose::Project>) {
-    let Some(spec) = spec else {
-        return;
-    };
-    sources.sort_by_key(|s| {
-        let index = spec.services.get_index_of(&s.service).unwrap_or(usize::MAX);
-        (index, s.service.clone(), s.number)
-    });
-}
-
-/// Services in the order their containers come (sources are sorted by service).
-fn service_order(sources: &[Source]) -> Vec<String> {
-    let mut services: Vec<String> = Vec::new();
-    for s in sources {
-        if !services.contains(&s.service) {
-            services.push(s.service.clone());
+        LogsOutcome::NoContainers => ctx
+            .shell
+            .info(&format!("project {project} has no containers (is it up?)")),
+        LogsOutcome::Shown { ended_early } => warn_ended_early(ctx, &ended_early),
+        LogsOutcome::Stats { stats, ended_early } => {
+            warn_ended_early(ctx, &ended_early);
+            print_stats(ctx, &stats);
         }
     }
-    services
+    Ok(ExitStatus::Success)
 }
 
-fn report_failures(
-    ctx: &Context,
-    sources: &[Source],
-    failures: &[crate::logs::merge::SourceFailure],
-) {
-    for failure in failures {
-        let name = sources
-            .get(failure.source)
-            .map(|s| s.container_name.as_str())
-            .unwrap_or("?");
+fn warn_ended_early(ctx: &Context, ended_early: &[EndedEarly]) {
+    for ended in ended_early {
         ctx.shell.warn(&format!(
-            "the log of {name} ended early: {}",
-            failure.message
+            "the log of {} ended early: {}",
+            ended.container, ended.reason
         ));
     }
 }
@@ -487,11 +224,11 @@ mod tests {
         args: LogsArgs,
     }
 
-    fn plan(argv: &[&str]) -> anyhow::Result<Plan> {
+    fn plan(argv: &[&str]) -> anyhow::Result<LogsQuery> {
         let mut full = vec!["logs"];
         full.extend_from_slice(argv);
         let args = Wrapper::try_parse_from(full).unwrap().args;
-        Plan::from_args(&args, true)
+        query(&args, true)
     }
 
     #[test]
@@ -537,24 +274,6 @@ mod tests {
             }
         );
         assert!(plan(&[]).unwrap().format.color);
-    }
-
-    #[test]
-    fn label_width_makes_room_for_replicas() {
-        let mut spec = crate::compose::Project::default();
-        for (name, replicas) in [("web", 12), ("database", 1)] {
-            let service = crate::compose::model::Service {
-                deploy: Some(crate::compose::model::Deploy {
-                    replicas: Some(replicas),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            };
-            spec.services.insert(name.to_string(), service);
-        }
-        assert_eq!(label_width(Some(&spec), &[]), "database".len());
-        assert_eq!(label_width(Some(&spec), &["web".into()]), "web-12".len());
-        assert_eq!(label_width(None, &["abc".into()]), 3);
     }
 
     #[test]

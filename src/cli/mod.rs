@@ -2,9 +2,10 @@
 //! dispatch from a parsed command to the function that runs it.
 //!
 //! Each command has a file of its own holding its argument struct and a `run`
-//! function that turns those arguments into calls on the library layers
-//! (`spec`, `engine`, `plan`, `logs`) and returns an [`ExitStatus`]. This layer
-//! talks to Docker only through those layers.
+//! function that maps those arguments to a call of the service layer
+//! (`crate::service`), renders its outcome and returns an [`ExitStatus`].
+//! No Docker and no command logic here; command files import none of each
+//! other, only [`shared`] (what several commands print the same way).
 //!
 //! Global options (`-f`, `-p`, `--project-directory`, `--env-file`,
 //! `--profile`) come before the command, as with `docker compose`; after the
@@ -12,14 +13,16 @@
 //! removes volumes). The output options `-v/--verbose`, `-q/--quiet` and
 //! `--color` are accepted both before and after the command.
 
-pub mod build;
-pub mod config;
-pub mod down;
-pub mod logs;
-pub mod node;
-pub mod restart;
-pub mod status;
-pub mod up;
+mod build;
+mod config;
+mod down;
+mod logs;
+mod node;
+mod restart;
+mod shared;
+mod stack;
+mod status;
+mod up;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -32,7 +35,7 @@ use crate::ui::{ColorChoice, Shell, Verbosity};
 /// What a command's outcome means for the process exit code (see the README's
 /// "Exit codes").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ExitStatus {
+pub(crate) enum ExitStatus {
     /// Everything asked for happened.
     Success,
     /// A usage, spec or engine error: nothing (more) could be done.
@@ -46,7 +49,7 @@ pub enum ExitStatus {
 
 impl ExitStatus {
     /// The numeric process exit code.
-    pub fn code(self) -> u8 {
+    pub(crate) fn code(self) -> u8 {
         match self {
             ExitStatus::Success => 0,
             ExitStatus::Failure => 1,
@@ -90,7 +93,7 @@ ordinary compose files too.",
     subcommand_required = true,
     arg_required_else_help = true
 )]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(flatten)]
     pub project: ProjectArgs,
 
@@ -104,7 +107,7 @@ pub struct Cli {
 /// Options that select the project: which spec files, which name, which
 /// environment. They come before the command.
 #[derive(Debug, Clone, Default, Args)]
-pub struct ProjectArgs {
+pub(crate) struct ProjectArgs {
     /// Spec file (repeatable; later files merge over earlier ones). Default: the
     /// first torq.yaml, torq.yml, compose.yaml, compose.yml, docker-compose.yaml
     /// or docker-compose.yml in the working directory or a parent, else the
@@ -154,7 +157,7 @@ pub struct ProjectArgs {
 
 /// Output options, accepted before and after the command.
 #[derive(Debug, Clone, Default, Args)]
-pub struct OutputArgs {
+pub(crate) struct OutputArgs {
     /// More output: -v shows details and torq's own tracing events on stderr
     /// (filter them with TORQ_LOG), -vv more.
     #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count, global = false)]
@@ -173,7 +176,7 @@ pub struct OutputArgs {
 /// The same output options for commands where `-v` means something else
 /// (`down -v` removes volumes, as in docker compose): `--verbose` has no short form.
 #[derive(Debug, Clone, Default, Args)]
-pub struct OutputArgsNoShortV {
+pub(crate) struct OutputArgsNoShortV {
     /// More output (see the global -v/--verbose).
     #[arg(long = "verbose", action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -199,7 +202,7 @@ impl From<OutputArgsNoShortV> for OutputArgs {
 
 /// `--color` values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ColorWhen {
+pub(crate) enum ColorWhen {
     /// Color when writing to a terminal, unless NO_COLOR is set (CLICOLOR_FORCE forces it).
     Auto,
     /// Always color.
@@ -210,7 +213,7 @@ pub enum ColorWhen {
 
 impl OutputArgs {
     /// Combines the options given before the command with those given after it.
-    pub fn merged(&self, after: &OutputArgs) -> OutputArgs {
+    pub(crate) fn merged(&self, after: &OutputArgs) -> OutputArgs {
         OutputArgs {
             verbose: self.verbose.saturating_add(after.verbose),
             quiet: self.quiet || after.quiet,
@@ -239,7 +242,7 @@ impl OutputArgs {
 
 /// torq's commands.
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Build missing images, create networks and volumes, start services level by
     /// level and wait until they are running/healthy (detached by default).
     #[command(visible_alias = "start", after_help = up::AFTER_HELP)]
@@ -294,28 +297,71 @@ impl Command {
 
 /// What every command gets: the shell to report through and the project
 /// selection options.
-pub struct Context {
+pub(crate) struct Context {
     pub shell: Shell,
     pub project: ProjectArgs,
 }
 
 impl Context {
     /// The spec layer's inputs, from the global options and the process.
-    pub fn load_options(&self) -> crate::compose::LoadOptions {
+    pub(crate) fn load_options(&self) -> crate::compose::LoadOptions {
         crate::compose::LoadOptions {
             files: self.project.files.clone(),
             project_name: self.project.project_name.clone(),
             project_directory: self.project.project_directory.clone(),
             env_files: self.project.env_files.clone(),
             profiles: self.project.profiles.clone(),
+            builtin: Some(stack::SPEC),
             working_dir: std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
             environment: std::env::vars().collect(),
         }
     }
 
+    /// The Dockerfile of the self image the stack's services run.
+    pub(crate) fn self_image_dockerfile(&self) -> Option<&'static str> {
+        Some(stack::SELF_IMAGE_DOCKERFILE)
+    }
+
     /// Loads the project the global options select.
-    pub fn load_project(&self) -> anyhow::Result<crate::compose::Project> {
+    pub(crate) fn load_project(&self) -> anyhow::Result<crate::compose::Project> {
         Ok(crate::compose::load(&self.load_options())?)
+    }
+
+    /// The project a command looks at: its name, and its spec when one loads.
+    /// With `-p NAME` a project whose spec is not at hand is still found by its
+    /// containers' labels (as with `docker compose -p NAME logs`).
+    pub(crate) fn target_project(
+        &self,
+    ) -> anyhow::Result<(String, Option<crate::compose::Project>)> {
+        match self.load_project() {
+            Ok(project) => Ok((project.name.clone(), Some(project))),
+            Err(err) => match &self.project.project_name {
+                Some(name) if self.project.files.is_empty() => {
+                    self.shell.verbose(&format!(
+                        "no spec ({err:#}); looking at project {name} by its labels only"
+                    ));
+                    Ok((name.clone(), None))
+                }
+                _ => Err(err),
+            },
+        }
+    }
+
+    /// The project to take down: the spec's, else `-p` alone (down needs no
+    /// spec: the containers' labels say everything).
+    pub(crate) fn project_name(&self) -> anyhow::Result<String> {
+        match self.load_project() {
+            Ok(project) => Ok(project.name),
+            Err(err) => match &self.project.project_name {
+                Some(name) => {
+                    self.shell.verbose(&format!(
+                        "no usable spec ({err}); taking down project {name} by its labels"
+                    ));
+                    Ok(name.clone())
+                }
+                None => Err(err),
+            },
+        }
     }
 }
 
@@ -325,7 +371,7 @@ pub fn main() -> ExitCode {
 }
 
 /// Parses `args` (including the program name) and runs the command.
-pub fn run(args: Vec<OsString>) -> ExitStatus {
+pub(crate) fn run(args: Vec<OsString>) -> ExitStatus {
     // The stack's services parse their own arguments; hand them over untouched.
     if args.get(1).map(|a| a == "node").unwrap_or(false) {
         return node::run_raw(args.into_iter().skip(2).collect());
@@ -386,7 +432,7 @@ fn report_clap_error(err: clap::Error) -> ExitStatus {
 /// each other cost futex wake-ups and CPU that the engine then lacks — `logs`
 /// over 200,000 lines took 0.9 s multi-threaded and 0.65 s on one thread
 /// (README, Benchmarks).
-pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     use anyhow::Context as _;
     tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -6,17 +6,13 @@ use std::time::Duration;
 
 use clap::Args;
 
-use super::{down, up, Context, ExitStatus, OutputArgs};
-use crate::compose::graph::DependencyGraph;
-use crate::compose::model::Project;
-use crate::engine::build::BuildPolicy;
-use crate::engine::Engine;
-use crate::plan::down::DownOptions;
-use crate::plan::lifecycle::{self, UpRequest};
-use crate::progress::Event;
+use super::shared::{print_down, print_summary, warn_spec};
+use super::{Context, ExitStatus, OutputArgs};
+use crate::service::restart::{self, RestartOutcome, RestartRequest};
+use crate::service::up::{BuildPolicy, UpRequest};
 use crate::ui::progress::reporter_for;
 
-pub const AFTER_HELP: &str = "\
+pub(crate) const AFTER_HELP: &str = "\
 Examples:
   torq restart                   Restart the whole project
   torq restart kraken_adapter    Restart one service (and dependents with restart: true)
@@ -26,7 +22,7 @@ Exit codes: as `torq up`.";
 
 /// Arguments of `torq restart`.
 #[derive(Debug, Clone, Args)]
-pub struct RestartArgs {
+pub(crate) struct RestartArgs {
     /// Services to restart (default: all).
     #[arg(value_name = "SERVICE")]
     pub services: Vec<String>,
@@ -56,89 +52,37 @@ pub struct RestartArgs {
 }
 
 /// Runs `torq restart`.
-pub fn run(ctx: &Context, args: RestartArgs) -> anyhow::Result<ExitStatus> {
+pub(crate) fn run(ctx: &Context, args: RestartArgs) -> anyhow::Result<ExitStatus> {
     let project = Arc::new(ctx.load_project()?);
-    up::warn_spec(ctx, &project);
-    lifecycle::select_services(&project, &args.services, true)?;
-    let services = with_restart_dependents(&project, &args.services);
-    let down_options = DownOptions {
+    warn_spec(ctx, &project);
+    let request = RestartRequest {
+        services: args.services.clone(),
+        pause: Duration::try_from_secs_f64(args.grace.max(0.0)).unwrap_or(Duration::ZERO),
         grace: args.timeout.map(Duration::from_secs),
-        volumes: false,
-        force: false,
-        services: (!args.services.is_empty()).then(|| services.clone()),
-    };
-    let request = UpRequest {
-        services: services.clone(),
-        no_deps: false,
-        build: if args.no_build {
-            BuildPolicy::Never
-        } else {
-            BuildPolicy::Missing
+        up: UpRequest {
+            services: Vec::new(),
+            no_deps: false,
+            build: if args.no_build {
+                BuildPolicy::Never
+            } else {
+                BuildPolicy::Missing
+            },
+            force_recreate: false,
+            wait: !args.no_wait,
+            wait_timeout: Duration::from_secs(args.wait_timeout),
+            fast_health: true,
+            scale: Default::default(),
+            renew_anon_volumes: false,
+            self_image_dockerfile: ctx.self_image_dockerfile(),
         },
-        force_recreate: false,
-        wait: !args.no_wait,
-        wait_timeout: Duration::from_secs(args.wait_timeout),
-        fast_health: true,
-        scale: Default::default(),
-        renew_anon_volumes: false,
     };
-    let grace = Duration::try_from_secs_f64(args.grace.max(0.0)).unwrap_or(Duration::ZERO);
     super::runtime()?.block_on(async {
-        let engine = Engine::connect().await?;
-        let reporter = reporter_for(&ctx.shell);
-        let _lock = lifecycle::acquire_lock(&engine, &project.name, reporter.as_ref()).await?;
-        let stopped =
-            lifecycle::down(&engine, &project.name, &down_options, reporter.clone()).await;
-        let stopped = match stopped {
-            Ok(outcome) => outcome,
-            Err(err) => {
-                reporter.finish();
-                return Err(err);
+        let outcome = restart::run(project.clone(), &request, reporter_for(&ctx.shell)).await?;
+        Ok(match outcome {
+            RestartOutcome::StopFailed(stopped) => print_down(ctx, &project.name, &stopped),
+            RestartOutcome::Restarted(up) => {
+                print_summary(ctx, &project.name, &up.failures, &up.skipped)
             }
-        };
-        if !stopped.failures.is_empty() {
-            reporter.finish();
-            return Ok(down::report(ctx, &project.name, &stopped));
-        }
-        if !grace.is_zero() {
-            reporter.report(Event::Info(format!(
-                "pausing {}s before starting again",
-                grace.as_secs_f64()
-            )));
-            tokio::time::sleep(grace).await;
-        }
-        let outcome = lifecycle::up(&engine, project.clone(), &request, reporter.clone()).await;
-        reporter.finish();
-        let outcome = outcome?;
-        Ok(up::print_summary(
-            ctx,
-            &project.name,
-            &outcome.failures,
-            &outcome.skipped,
-        ))
+        })
     })
-}
-
-/// `services` plus, transitively, the services that depend on one of them
-/// with `restart: true`, in start order; empty means the whole project.
-pub fn with_restart_dependents(project: &Project, services: &[String]) -> Vec<String> {
-    if services.is_empty() {
-        return Vec::new();
-    }
-    let graph = DependencyGraph::new(project);
-    let mut wanted: Vec<String> = services.to_vec();
-    for service in services {
-        for dependent in graph.dependents_with_restart(service) {
-            if !wanted.contains(&dependent) {
-                wanted.push(dependent);
-            }
-        }
-    }
-    graph
-        .start_levels()
-        .iter()
-        .flatten()
-        .filter(|s| wanted.contains(s))
-        .cloned()
-        .collect()
 }

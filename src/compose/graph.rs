@@ -7,10 +7,12 @@
 //! ignored. The loader has already rejected cycles; should one reach here
 //! anyway, its services land in a final level rather than looping.
 
+use std::collections::{HashMap, HashSet};
+
 use indexmap::{IndexMap, IndexSet};
 
-use super::error::SpecError;
 use super::model::Project;
+use super::select::NoSuchService;
 
 /// Services grouped into levels: every service's dependencies sit in earlier levels.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,19 +87,16 @@ impl DependencyGraph {
     /// `selected` plus everything they depend on, transitively, in start
     /// order (level by level, spec order within a level). An unknown name is
     /// an error.
-    pub fn closure(&self, selected: &[String]) -> Result<IndexSet<String>, SpecError> {
+    pub fn closure(&self, selected: &[String]) -> Result<IndexSet<String>, NoSuchService> {
         let mut wanted: IndexSet<String> = IndexSet::new();
         let mut stack: Vec<String> = Vec::new();
         for name in selected {
             if !self.dependencies.contains_key(name) {
-                return Err(SpecError::new(format!(
-                    "no such service: {name} (services: {})",
-                    self.dependencies
-                        .keys()
-                        .cloned()
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )));
+                let known: Vec<&str> = self.dependencies.keys().map(String::as_str).collect();
+                return Err(NoSuchService {
+                    name: name.clone(),
+                    hint: format!(" (services: {})", known.join(", ")),
+                });
             }
             stack.push(name.clone());
         }
@@ -113,21 +112,6 @@ impl DependencyGraph {
             .filter(|s| wanted.contains(*s))
             .cloned()
             .collect())
-    }
-
-    /// The start levels restricted to `services` (e.g. a closure).
-    pub fn levels_within(&self, services: &IndexSet<String>) -> Vec<Vec<String>> {
-        self.levels
-            .iter()
-            .map(|level| {
-                level
-                    .iter()
-                    .filter(|s| services.contains(*s))
-                    .cloned()
-                    .collect::<Vec<_>>()
-            })
-            .filter(|level| !level.is_empty())
-            .collect()
     }
 
     /// The services that must restart when `service` restarts: those that
@@ -149,6 +133,64 @@ impl DependencyGraph {
             .cloned()
             .collect()
     }
+
+    /// `services` plus, transitively, the services that depend on one of
+    /// them with `restart: true`, in start order (what `restart SERVICE…`
+    /// restarts); empty stays empty (the whole project).
+    pub fn with_restart_dependents(&self, services: &[String]) -> Vec<String> {
+        let mut wanted: IndexSet<String> = services.iter().cloned().collect();
+        for service in services {
+            wanted.extend(self.dependents_with_restart(service));
+        }
+        self.levels
+            .iter()
+            .flatten()
+            .filter(|s| wanted.contains(*s))
+            .cloned()
+            .collect()
+    }
+
+    /// `services` in dependency order, as compose prints them (a service
+    /// after the services it depends on), otherwise in the given order: each
+    /// service's dependencies, depth first, then the service.
+    pub fn dependency_order<'a>(&self, services: impl Iterator<Item = &'a String>) -> Vec<String> {
+        let mut out = IndexSet::new();
+        for name in services {
+            self.visit_in_dependency_order(name, &mut out);
+        }
+        out.into_iter().collect()
+    }
+
+    fn visit_in_dependency_order(&self, name: &str, out: &mut IndexSet<String>) {
+        if out.contains(name) {
+            return;
+        }
+        // Marked before its dependencies: a cycle (already refused) cannot loop.
+        out.insert(name.to_string());
+        let at = out.len() - 1;
+        for dep in self.dependencies_of(name) {
+            self.visit_in_dependency_order(dep, out);
+        }
+        // Move the service after the dependencies just added.
+        out.move_index(at, out.len() - 1);
+    }
+}
+
+/// Everything reachable from `start` along `edges` (`start` itself left
+/// out; cycles end): e.g. the services a service depends on, directly or
+/// transitively, in a graph read from containers' labels.
+pub fn reachable(start: &str, edges: &HashMap<String, HashSet<String>>) -> HashSet<String> {
+    let mut seen: HashSet<String> = HashSet::new();
+    let mut todo: Vec<&str> = vec![start];
+    while let Some(s) = todo.pop() {
+        for next in edges.get(s).into_iter().flatten() {
+            if seen.insert(next.clone()) {
+                todo.push(next);
+            }
+        }
+    }
+    seen.remove(start);
+    seen
 }
 
 /// Level of a service = 1 + the highest level among its dependencies

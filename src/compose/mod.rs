@@ -25,6 +25,7 @@ pub mod merge;
 pub mod model;
 pub mod normalize;
 pub mod paths;
+pub mod select;
 pub mod syntax;
 pub mod yaml;
 
@@ -38,12 +39,14 @@ pub use model::Project;
 use error::{FileId, Sources};
 use yaml::{Node, Value};
 
-/// The Torq stack's spec, compiled into the binary: used when no spec file is
-/// given or found.
-pub const EMBEDDED_SPEC: &str = include_str!("../../compose/torq.yaml");
-
-/// How the embedded spec is named in messages.
-pub const EMBEDDED_SPEC_NAME: &str = "compose/torq.yaml (embedded)";
+/// A spec compiled into the application (the Torq stack's, handed in by the
+/// CLI): loaded when no spec file is given or found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BuiltinSpec {
+    /// How the spec is named in messages (`compose/torq.yaml (embedded)`).
+    pub name: &'static str,
+    pub text: &'static str,
+}
 
 /// Everything that decides which project is loaded and how.
 #[derive(Debug, Clone, Default)]
@@ -58,6 +61,8 @@ pub struct LoadOptions {
     pub env_files: Vec<PathBuf>,
     /// `--profile`.
     pub profiles: Vec<String>,
+    /// The spec to load when discovery finds none (none: that is an error).
+    pub builtin: Option<BuiltinSpec>,
     /// Where discovery starts (the process's working directory).
     pub working_dir: PathBuf,
     /// The process environment used for interpolation (passed in, so loading is
@@ -87,11 +92,16 @@ pub fn load(options: &LoadOptions) -> Result<Project, SpecError> {
     let mut loader = loader::Loader::new(working_dir.clone(), home);
     let mut documents: Vec<(FileId, Vec<Node>)> = Vec::new();
     if spec_files.is_empty() {
-        let id = loader.sources.add(
-            Path::new(""),
-            EMBEDDED_SPEC_NAME.into(),
-            EMBEDDED_SPEC.into(),
-        );
+        let builtin = options.builtin.ok_or_else(|| {
+            SpecError::new(format!(
+                "no spec file found: none of {} in {} or a parent directory (give one with -f)",
+                discover::SPEC_FILE_NAMES.join(", "),
+                working_dir.display()
+            ))
+        })?;
+        let id = loader
+            .sources
+            .add(Path::new(""), builtin.name.into(), builtin.text.into());
         documents.push((id, loader.parse(id)?));
     }
     for file in &spec_files {

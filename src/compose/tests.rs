@@ -214,17 +214,24 @@ fn profiles_select_services() {
 }
 
 #[test]
-fn embedded_spec_is_used_when_nothing_is_found() {
+fn the_builtin_spec_is_used_when_nothing_is_found() {
     let dir = tempfile::tempdir().unwrap();
-    let options = LoadOptions {
+    let mut options = LoadOptions {
         working_dir: dir.path().to_path_buf(),
         ..LoadOptions::default()
     };
     // Only meaningful when no parent of the temp dir holds a spec file.
     if discover::discover(dir.path()).is_empty() {
+        let err = load(&options).unwrap_err();
+        assert!(err.to_string().contains("no spec file found"), "{err}");
+        options.builtin = Some(BuiltinSpec {
+            name: "builtin.yaml",
+            text: "services:\n  a:\n    image: x\n",
+        });
         let project = load(&options).unwrap();
         assert!(project.config_files.is_empty());
         assert_eq!(project.working_dir, dir.path());
+        assert_eq!(project.services.keys().collect::<Vec<_>>(), ["a"]);
     }
 }
 

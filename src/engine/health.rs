@@ -21,15 +21,15 @@ use super::Engine;
 use crate::compose::model::Healthcheck;
 
 /// Pause between probes during the first second.
-pub const FIRST_CADENCE: Duration = Duration::from_millis(100);
+pub(crate) const FIRST_CADENCE: Duration = Duration::from_millis(100);
 /// Pause between probes after that.
-pub const CADENCE: Duration = Duration::from_millis(250);
+pub(crate) const CADENCE: Duration = Duration::from_millis(250);
 /// Longest a single probe may run when the healthcheck sets no timeout.
-pub const DEFAULT_PROBE_TIMEOUT: Duration = Duration::from_secs(30);
+pub(crate) const DEFAULT_PROBE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The command to exec for a healthcheck test, or `None` when it has none
 /// (`NONE`, disabled, or an unknown form).
-pub fn probe_command(healthcheck: &Healthcheck) -> Option<Vec<String>> {
+pub(crate) fn probe_command(healthcheck: &Healthcheck) -> Option<Vec<String>> {
     if !healthcheck.is_enabled() {
         return None;
     }
@@ -46,7 +46,7 @@ pub fn probe_command(healthcheck: &Healthcheck) -> Option<Vec<String>> {
 /// Probes container `id` until it is healthy (by the engine or a passing
 /// probe), dies, turns unhealthy, or `deadline` passes. A passing probe is
 /// recorded in the hub.
-pub async fn probe_until_settled(
+pub(crate) async fn probe_until_settled(
     engine: Engine,
     hub: Arc<EventHub>,
     id: String,

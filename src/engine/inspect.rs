@@ -1,115 +1,95 @@
-//! What `torq status` and `torq logs` need to know about a project's
-//! containers beyond their list entry: one inspect per container (made in
-//! parallel) for PID, restart count, start time, health and its last probe
-//! output, published ports, image and the log file.
+//! One container in detail: its inspect — PID, restart count, start and
+//! finish times, health with its failing streak and last probe output, exit
+//! code and OOM kill, the engine's error, published ports, image, log file,
+//! `init` — read into the [`ObservedContainer`] a container list gives, so
+//! torq has one model of a container whether it was listed or inspected.
 
 use super::error::{with_deadline, ApiError, QUICK};
-use super::{labels, Engine};
+use super::labels;
+use super::state::{HealthState, ObservedContainer, RunState};
+use super::Engine;
 
-/// Everything status shows about one container, from its inspect.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct ContainerFacts {
-    pub id: String,
-    pub name: String,
-    pub service: String,
-    pub number: u32,
-    pub oneoff: bool,
-    /// The engine's state word: created, running, paused, restarting, exited, dead.
-    pub state: String,
-    /// Health: `starting`, `healthy`, `unhealthy`; `None` without a healthcheck.
-    pub health: Option<String>,
-    /// Consecutive failed health probes.
-    pub failing_streak: i64,
-    /// Output of the last health probe (trimmed).
-    pub last_probe_output: Option<String>,
-    /// Host PID of the main process while it runs.
-    pub pid: Option<i64>,
-    pub exit_code: Option<i64>,
-    pub oom_killed: bool,
-    /// The engine's error text for a container that failed to start.
-    pub error: Option<String>,
-    /// RFC 3339 times; `None` when never started / never finished.
-    pub started_at: Option<String>,
-    pub finished_at: Option<String>,
-    pub restart_count: i64,
-    /// Published ports: `0.0.0.0:8080->80/tcp`.
-    pub ports: Vec<String>,
-    pub image: String,
-    pub log_path: Option<String>,
-    /// `init: true` (an init process reaps zombies).
-    pub init: bool,
-}
-
-/// Inspects `id`; `Ok(None)` when it is gone (removed since it was listed).
-pub async fn container_facts(
+/// Inspects `container` (as listed) and refines it; `Ok(None)` when it is
+/// gone (removed since it was listed).
+pub(crate) async fn inspect(
     engine: &Engine,
-    id: &str,
-) -> Result<Option<ContainerFacts>, ApiError> {
-    let inspect = engine.docker().inspect_container(id, None);
-    match with_deadline(format!("inspect container {id}"), QUICK, inspect).await {
-        Ok(response) => Ok(Some(facts_from_inspect(response))),
+    mut container: ObservedContainer,
+) -> Result<Option<ObservedContainer>, ApiError> {
+    let op = format!("inspect container {}", container.name);
+    let inspect = engine.docker().inspect_container(&container.id, None);
+    match with_deadline(op, QUICK, inspect).await {
+        Ok(response) => {
+            refine(&mut container, response);
+            Ok(Some(container))
+        }
         Err(err) if err.is_not_found() => Ok(None),
         Err(err) => Err(err),
     }
 }
 
-/// Reads the facts out of an inspect response.
-pub fn facts_from_inspect(r: bollard::models::ContainerInspectResponse) -> ContainerFacts {
+/// Fills `c` from an inspect response: its identity and labels, and
+/// everything a list entry lacks.
+pub(crate) fn refine(c: &mut ObservedContainer, r: bollard::models::ContainerInspectResponse) {
     let config = r.config.unwrap_or_default();
     let labels = config.labels.unwrap_or_default();
     let state = r.state.unwrap_or_default();
     let health = state.health.unwrap_or_default();
-    let health_status = health
+    let not_zero_time = |t: Option<String>| t.filter(|t| !t.starts_with("0001-"));
+    if let Some(id) = r.id {
+        c.id = id;
+    }
+    if let Some(name) = r.name {
+        c.name = name.trim_start_matches('/').to_string();
+    }
+    c.service = labels.get(labels::SERVICE).cloned().unwrap_or_default();
+    c.number = labels
+        .get(labels::CONTAINER_NUMBER)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    c.oneoff = labels
+        .get(labels::ONEOFF)
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    c.config_hash = labels.get(labels::CONFIG_HASH).cloned();
+    c.labels = labels;
+    if let Some(image) = config.image {
+        c.image = image;
+    }
+    if let Some(image_id) = r.image {
+        c.image_id = image_id;
+    }
+    c.state = state
         .status
-        .map(|s| s.to_string())
-        .filter(|s| !s.is_empty() && s != "none");
-    let last_probe_output = health
+        .map(|s| RunState::parse(s.as_ref()))
+        .unwrap_or(RunState::Unknown);
+    c.health = health
+        .status
+        .and_then(|s| HealthState::parse(s.as_ref()))
+        .filter(|_| c.state == RunState::Running);
+    c.failing_streak = health.failing_streak.unwrap_or(0);
+    c.last_probe_output = health
         .log
         .as_ref()
         .and_then(|log| log.last())
         .and_then(|probe| probe.output.as_deref())
         .map(|o| o.trim().to_string())
         .filter(|o| !o.is_empty());
-    let not_zero_time = |t: Option<String>| t.filter(|t| !t.starts_with("0001-"));
-    let ports = r
+    c.exit_code = match c.state {
+        RunState::Exited | RunState::Dead | RunState::Restarting => state.exit_code,
+        _ => None,
+    };
+    c.oom_killed = state.oom_killed.unwrap_or(false);
+    c.error = state.error.filter(|e| !e.is_empty());
+    c.pid = state.pid.filter(|pid| *pid > 0);
+    c.started_at = not_zero_time(state.started_at);
+    c.finished_at = not_zero_time(state.finished_at);
+    c.restart_count = r.restart_count;
+    c.ports = r
         .network_settings
         .and_then(|n| n.ports)
         .map(|ports| published_ports(&ports))
         .unwrap_or_default();
-    ContainerFacts {
-        id: r.id.unwrap_or_default(),
-        name: r
-            .name
-            .unwrap_or_default()
-            .trim_start_matches('/')
-            .to_string(),
-        service: labels.get(labels::SERVICE).cloned().unwrap_or_default(),
-        number: labels
-            .get(labels::CONTAINER_NUMBER)
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(0),
-        oneoff: labels
-            .get(labels::ONEOFF)
-            .is_some_and(|v| v.eq_ignore_ascii_case("true")),
-        state: state
-            .status
-            .map(|s| s.to_string())
-            .unwrap_or_else(|| "unknown".into()),
-        health: health_status,
-        failing_streak: health.failing_streak.unwrap_or(0),
-        last_probe_output,
-        pid: state.pid.filter(|p| *p > 0),
-        exit_code: state.exit_code,
-        oom_killed: state.oom_killed.unwrap_or(false),
-        error: state.error.filter(|e| !e.is_empty()),
-        started_at: not_zero_time(state.started_at),
-        finished_at: not_zero_time(state.finished_at),
-        restart_count: r.restart_count.unwrap_or(0),
-        ports,
-        image: config.image.unwrap_or_default(),
-        log_path: r.log_path.filter(|p| !p.is_empty()),
-        init: r.host_config.and_then(|h| h.init).unwrap_or(false),
-    }
+    c.log_path = r.log_path.filter(|p| !p.is_empty());
+    c.init = r.host_config.and_then(|h| h.init).unwrap_or(false);
 }
 
 /// `0.0.0.0:8080->80/tcp` for each published binding, sorted; unpublished
@@ -149,7 +129,7 @@ mod tests {
     use std::collections::HashMap;
 
     #[test]
-    fn facts_are_read_from_an_inspect() {
+    fn an_inspect_refines_the_container() {
         let response = ContainerInspectResponse {
             id: Some("abc".into()),
             name: Some("/demo-web-1".into()),
@@ -200,24 +180,27 @@ mod tests {
             }),
             ..Default::default()
         };
-        let f = facts_from_inspect(response);
+        let mut f = ObservedContainer::default();
+        refine(&mut f, response);
         assert_eq!(f.name, "demo-web-1");
         assert_eq!((f.service.as_str(), f.number), ("web", 1));
-        assert_eq!(f.state, "running");
-        assert_eq!(f.health.as_deref(), Some("unhealthy"));
+        assert_eq!(f.state, RunState::Running);
+        assert_eq!(f.health, Some(HealthState::Unhealthy));
         assert_eq!(f.failing_streak, 3);
         assert_eq!(f.last_probe_output.as_deref(), Some("connection refused"));
         assert_eq!(f.pid, Some(42));
         assert_eq!(f.finished_at, None);
-        assert_eq!(f.restart_count, 4);
+        assert_eq!(f.restart_count, Some(4));
+        assert_eq!(f.exit_code, None, "a running container has no exit code");
         assert_eq!(f.ports, vec!["0.0.0.0:8080->80/tcp", "[::]:8080->80/tcp"]);
         assert_eq!(f.image, "busybox");
     }
 
     #[test]
     fn an_empty_inspect_does_not_panic() {
-        let f = facts_from_inspect(ContainerInspectResponse::default());
-        assert_eq!(f.state, "unknown");
+        let mut f = ObservedContainer::default();
+        refine(&mut f, ContainerInspectResponse::default());
+        assert_eq!(f.state, RunState::Unknown);
         assert_eq!(f.health, None);
         assert!(f.ports.is_empty());
     }

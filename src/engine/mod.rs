@@ -6,25 +6,29 @@
 //! send a newer version), a 2-second deadline on reaching the engine, and
 //! errors that say how to fix an unreachable engine or a denied socket.
 //!
-//! Submodules own the rest: the compose labels ([`labels`]), and — as the
-//! lifecycle and status issues land — observed state, container operations,
-//! builds, events, logs and stats. Every operation that removes or stops
-//! something first checks the project label: torq never touches an object
-//! that does not carry its project's label.
+//! Submodules own the rest: the compose labels ([`labels`]), the observed
+//! state of a project ([`state`], refined by `inspect`), container,
+//! network and volume operations (`ops`, [`container`]), preflight checks,
+//! image builds ([`build`]), events ([`events`]), health probes, reading and
+//! following logs (`logs`, on top of the pure `crate::logs`), stats and the
+//! project lock ([`lock`]). The engine layer reports progress through
+//! `crate::progress` and imports no layer above it. torq never touches an
+//! object without its project's label: what it stops or removes comes from
+//! [`state`]'s lists, which filter by the label and check it again.
 
 pub mod build;
 pub mod container;
 pub mod error;
 pub mod events;
-pub mod health;
-pub mod inspect;
+pub(crate) mod health;
+pub(crate) mod inspect;
 pub mod labels;
 pub mod lock;
-pub mod logs;
-pub mod ops;
-pub mod preflight;
+pub(crate) mod logs;
+pub(crate) mod ops;
+pub(crate) mod preflight;
 pub mod state;
-pub mod stats;
+pub(crate) mod stats;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

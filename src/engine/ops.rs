@@ -16,11 +16,10 @@ use bollard::models::{
     VolumeCreateRequest,
 };
 use bollard::query_parameters::{
-    CreateContainerOptions, KillContainerOptions, LogsOptions, RemoveContainerOptions,
-    RemoveVolumeOptions, RenameContainerOptions, StopContainerOptions,
+    CreateContainerOptions, LogsOptions, RemoveContainerOptions, RemoveVolumeOptions,
+    RenameContainerOptions, StopContainerOptions,
 };
 use futures::StreamExt;
-use thiserror::Error;
 
 use super::error::{with_deadline, ApiError, QUICK};
 use super::labels;
@@ -30,38 +29,8 @@ use crate::compose::model::{Network, Volume};
 /// Extra time a stop may take beyond its grace period before torq calls it hung.
 const STOP_SLACK: Duration = Duration::from_secs(30);
 
-/// Refusal to touch an object without the project's label.
-#[derive(Debug, Error)]
-#[error(
-    "refusing to touch {kind} {name}: it does not carry the label {}={project}",
-    labels::PROJECT
-)]
-pub struct NotOurs {
-    pub kind: &'static str,
-    pub name: String,
-    pub project: String,
-}
-
-/// Fails unless `object_labels` says the object belongs to `project`.
-pub fn check_ours(
-    kind: &'static str,
-    name: &str,
-    object_labels: &HashMap<String, String>,
-    project: &str,
-) -> Result<(), NotOurs> {
-    if object_labels.get(labels::PROJECT).map(String::as_str) == Some(project) {
-        Ok(())
-    } else {
-        Err(NotOurs {
-            kind,
-            name: name.to_string(),
-            project: project.to_string(),
-        })
-    }
-}
-
 /// Creates container `name`; returns its id.
-pub async fn create_container(
+pub(crate) async fn create_container(
     engine: &Engine,
     name: &str,
     body: ContainerCreateBody,
@@ -81,7 +50,7 @@ pub async fn create_container(
 
 /// Connects a created container to one more network (API 1.41 attaches only
 /// one network at create).
-pub async fn connect_network(
+pub(crate) async fn connect_network(
     engine: &Engine,
     container: &str,
     network: &str,
@@ -114,7 +83,7 @@ pub async fn rename_container(engine: &Engine, id: &str, name: &str) -> Result<(
 }
 
 /// Starts a container (already running counts as success).
-pub async fn start_container(engine: &Engine, name: &str) -> Result<(), ApiError> {
+pub(crate) async fn start_container(engine: &Engine, name: &str) -> Result<(), ApiError> {
     match with_deadline(
         format!("start container {name}"),
         QUICK,
@@ -129,7 +98,7 @@ pub async fn start_container(engine: &Engine, name: &str) -> Result<(), ApiError
 
 /// Stops a container: its stop signal, then SIGKILL after `grace` (or the
 /// container's own stop timeout when `None`). Already stopped is success.
-pub async fn stop_container(
+pub(crate) async fn stop_container(
     engine: &Engine,
     id: &str,
     name: &str,
@@ -154,31 +123,9 @@ pub async fn stop_container(
     }
 }
 
-/// Sends `signal` to a container. A container that is not running is success.
-pub async fn kill_container(
-    engine: &Engine,
-    id: &str,
-    name: &str,
-    signal: &str,
-) -> Result<(), ApiError> {
-    let options = KillContainerOptions {
-        signal: signal.to_string(),
-    };
-    match with_deadline(
-        format!("kill container {name}"),
-        QUICK,
-        engine.docker().kill_container(id, Some(options)),
-    )
-    .await
-    {
-        Err(err) if err.is_not_found() || err.is_conflict() => Ok(()),
-        other => other,
-    }
-}
-
 /// How a container is removed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Removal {
+pub(crate) struct Removal {
     /// Kill it first if it runs.
     pub force: bool,
     /// Remove its anonymous volumes with it.
@@ -186,7 +133,7 @@ pub struct Removal {
 }
 
 /// Removes a container. Already gone is success.
-pub async fn remove_container(
+pub(crate) async fn remove_container(
     engine: &Engine,
     id: &str,
     name: &str,
@@ -213,7 +160,7 @@ pub async fn remove_container(
 
 /// Creates network `key` of `project` (name, driver, options, labels).
 /// An existing network of the same name is success.
-pub async fn create_network(
+pub(crate) async fn create_network(
     engine: &Engine,
     project: &str,
     key: &str,
@@ -333,7 +280,7 @@ fn ipam_to_api(value: serde_json::Value) -> serde_json::Value {
 }
 
 /// Removes a network. Gone is success.
-pub async fn remove_network(engine: &Engine, id: &str, name: &str) -> Result<(), ApiError> {
+pub(crate) async fn remove_network(engine: &Engine, id: &str, name: &str) -> Result<(), ApiError> {
     match with_deadline(
         format!("remove network {name}"),
         QUICK,
@@ -347,7 +294,7 @@ pub async fn remove_network(engine: &Engine, id: &str, name: &str) -> Result<(),
 }
 
 /// Creates volume `key` of `project`. An existing volume is success.
-pub async fn create_volume(
+pub(crate) async fn create_volume(
     engine: &Engine,
     project: &str,
     key: &str,
@@ -392,7 +339,7 @@ pub async fn create_volume(
 }
 
 /// Removes a volume. Gone is success.
-pub async fn remove_volume(engine: &Engine, name: &str) -> Result<(), ApiError> {
+pub(crate) async fn remove_volume(engine: &Engine, name: &str) -> Result<(), ApiError> {
     match with_deadline(
         format!("remove volume {name}"),
         QUICK,
@@ -408,7 +355,7 @@ pub async fn remove_volume(engine: &Engine, name: &str) -> Result<(), ApiError> 
 }
 
 /// Runs `cmd` in a running container and returns its exit code, within `deadline`.
-pub async fn exec_exit_code(
+pub(crate) async fn exec_exit_code(
     engine: &Engine,
     container: &str,
     cmd: Vec<String>,
@@ -453,7 +400,11 @@ pub async fn exec_exit_code(
 }
 
 /// The last `lines` lines a container wrote (stdout and stderr), oldest first.
-pub async fn tail_logs(engine: &Engine, id: &str, lines: usize) -> Result<Vec<String>, ApiError> {
+pub(crate) async fn tail_logs(
+    engine: &Engine,
+    id: &str,
+    lines: usize,
+) -> Result<Vec<String>, ApiError> {
     let options = LogsOptions {
         stdout: true,
         stderr: true,
@@ -479,20 +430,6 @@ pub async fn tail_logs(engine: &Engine, id: &str, lines: usize) -> Result<Vec<St
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn objects_without_the_label_are_refused() {
-        let mine = HashMap::from([(labels::PROJECT.to_string(), "demo".to_string())]);
-        assert!(check_ours("container", "x", &mine, "demo").is_ok());
-        let err = check_ours("container", "x", &mine, "other").unwrap_err();
-        assert!(err.to_string().contains("refusing to touch container x"));
-        let err = check_ours("network", "n", &HashMap::new(), "demo").unwrap_err();
-        assert!(
-            err.to_string()
-                .contains("network n: it does not carry the label com.docker.compose.project=demo"),
-            "{err}"
-        );
-    }
 
     #[test]
     fn ipam_keys_become_api_keys() {

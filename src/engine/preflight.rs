@@ -26,28 +26,29 @@ use bollard::models::{LocalNodeState, Network as ApiNetwork};
 use bollard::query_parameters::ListNetworksOptions;
 use futures::future::join_all;
 
-use super::container::{self, network_name, service_network_keys, volume_name};
+use super::container::{self, service_network_keys};
 use super::error::{with_deadline, ApiError, QUICK};
 use super::labels;
 use super::Engine;
 use crate::compose::model::{Network, Project, Volume};
+use crate::naming::{network_name, volume_name};
 
 /// The outcome of the checks: warnings to show; errors refuse the `up`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Preflight {
+pub(crate) struct Preflight {
     pub warnings: Vec<String>,
     pub errors: Vec<String>,
 }
 
 impl Preflight {
     /// The errors as one message (one per line), if any.
-    pub fn error(&self) -> Option<anyhow::Error> {
+    pub(crate) fn error(&self) -> Option<anyhow::Error> {
         (!self.errors.is_empty()).then(|| anyhow::anyhow!("{}", self.errors.join("\n")))
     }
 }
 
 /// Runs every check for the selected `services`.
-pub async fn check(
+pub(crate) async fn check(
     engine: &Engine,
     project: &Project,
     services: &[String],
@@ -275,7 +276,7 @@ fn check_network(
 /// How a network differs from its spec (driver, internal, attachable,
 /// IPv6, options, labels, IPAM subnets); engine-added options and labels
 /// are not differences.
-pub fn network_differences(spec: Option<&Network>, found: &ApiNetwork) -> Vec<String> {
+pub(crate) fn network_differences(spec: Option<&Network>, found: &ApiNetwork) -> Vec<String> {
     let mut diffs = Vec::new();
     let want_driver = spec.and_then(|s| s.driver.as_deref()).unwrap_or("bridge");
     let have_driver = found.driver.as_deref().unwrap_or("");
@@ -367,7 +368,7 @@ fn check_volume(
 }
 
 /// How a volume differs from its spec (driver, options, labels).
-pub fn volume_differences(spec: &Volume, found: &bollard::models::Volume) -> Vec<String> {
+pub(crate) fn volume_differences(spec: &Volume, found: &bollard::models::Volume) -> Vec<String> {
     let mut diffs = Vec::new();
     let want_driver = spec.driver.as_deref().unwrap_or("local");
     if want_driver != found.driver {

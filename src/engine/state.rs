@@ -50,7 +50,8 @@ pub struct ObservedContainer {
     pub state: RunState,
     /// `None`: the container has no healthcheck (or it is not running).
     pub health: Option<HealthState>,
-    /// Exit code of a container that ran and stopped.
+    /// Exit code of a container that ran and stopped (after an inspect,
+    /// also of one restarting after an exit).
     pub exit_code: Option<i64>,
     /// Creation time, unix seconds.
     pub created: i64,
@@ -62,6 +63,21 @@ pub struct ObservedContainer {
     pub pid: Option<i64>,
     /// Restarts by the engine's restart policy ([`observe_detailed`] only).
     pub restart_count: Option<i64>,
+    /// Consecutive failed health probes ([`observe_detailed`] only).
+    pub failing_streak: i64,
+    /// Output of the last health probe, trimmed ([`observe_detailed`] only).
+    pub last_probe_output: Option<String>,
+    /// The kernel killed it for lack of memory ([`observe_detailed`] only).
+    pub oom_killed: bool,
+    /// The engine's error text for a container that failed to start
+    /// ([`observe_detailed`] only).
+    pub error: Option<String>,
+    /// Published ports, `0.0.0.0:8080->80/tcp` ([`observe_detailed`] only).
+    pub ports: Vec<String>,
+    /// The engine's log file of the container ([`observe_detailed`] only).
+    pub log_path: Option<String>,
+    /// `init: true` ([`observe_detailed`] only).
+    pub init: bool,
     /// The engine's human status text (`Up 3 minutes (healthy)`).
     pub status_text: String,
     pub labels: HashMap<String, String>,
@@ -196,22 +212,6 @@ impl ProjectState {
             .iter()
             .filter(move |c| c.service == service && !c.oneoff)
     }
-
-    /// Whether the engine holds nothing of this project.
-    pub fn is_empty(&self) -> bool {
-        self.containers.is_empty() && self.networks.is_empty() && self.volumes.is_empty()
-    }
-
-    /// Names of the services that have containers, in container order, deduplicated.
-    pub fn services(&self) -> Vec<String> {
-        let mut names: Vec<String> = Vec::new();
-        for c in &self.containers {
-            if !names.contains(&c.service) {
-                names.push(c.service.clone());
-            }
-        }
-        names
-    }
 }
 
 /// The label filter selecting `project`'s objects, in the engine's filter form.
@@ -243,7 +243,7 @@ pub async fn observe_detailed(engine: &Engine, project: &str) -> Result<ProjectS
         state
             .containers
             .iter()
-            .map(|c| inspect_into(engine, c.clone())),
+            .map(|c| super::inspect::inspect(engine, c.clone())),
     )
     .await;
     let mut containers = Vec::with_capacity(inspections.len());
@@ -320,36 +320,30 @@ pub async fn name_holder(
         Err(err) if err.is_not_found() => return Ok(NameHolder::Nobody),
         Err(err) => return Err(err),
     };
-    let labels = inspected
+    let ours = inspected
         .config
         .as_ref()
-        .and_then(|c| c.labels.clone())
-        .unwrap_or_default();
-    if labels.get(labels::PROJECT).map(String::as_str) != Some(project) {
+        .and_then(|c| c.labels.as_ref())
+        .and_then(|l| l.get(labels::PROJECT))
+        .is_some_and(|p| p == project);
+    if !ours || inspected.id.is_none() {
         return Ok(NameHolder::Foreign);
     }
-    let Some(id) = inspected.id.clone() else {
-        return Ok(NameHolder::Nobody);
-    };
-    let container = ObservedContainer {
-        id: id.clone(),
-        name: name.to_string(),
-        service: labels.get(labels::SERVICE).cloned().unwrap_or_default(),
-        number: labels
-            .get(labels::CONTAINER_NUMBER)
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(0),
-        oneoff: labels
-            .get(labels::ONEOFF)
-            .is_some_and(|v| v.eq_ignore_ascii_case("true")),
-        config_hash: labels.get(labels::CONFIG_HASH).cloned(),
-        image_id: inspected.image.clone().unwrap_or_default(),
-        labels,
-        ..Default::default()
-    };
-    Ok(NameHolder::Ours(Box::new(apply_inspect(
-        container, inspected,
-    ))))
+    let mut container = ObservedContainer::default();
+    super::inspect::refine(&mut container, inspected);
+    Ok(NameHolder::Ours(Box::new(container)))
+}
+
+/// The project's containers of `services` (all when empty), one-off
+/// containers excluded, by service then number.
+pub async fn service_containers(
+    engine: &Engine,
+    project: &str,
+    services: &[String],
+) -> Result<Vec<ObservedContainer>, ApiError> {
+    let mut containers = list_containers(engine, project).await?;
+    containers.retain(|c| !c.oneoff && (services.is_empty() || services.contains(&c.service)));
+    Ok(containers)
 }
 
 /// The project's networks, sorted by name.
@@ -463,13 +457,10 @@ fn container_from_summary(summary: ContainerSummary) -> Option<ObservedContainer
         state,
         health,
         exit_code,
-        started_at: None,
-        finished_at: None,
-        pid: None,
-        restart_count: None,
         status_text,
         labels,
         anonymous_volumes,
+        ..ObservedContainer::default()
     })
 }
 
@@ -495,51 +486,6 @@ pub fn exit_code_from_status_text(status: &str) -> Option<i64> {
     let rest = status.strip_prefix("Exited (")?;
     let end = rest.find(')')?;
     rest[..end].parse().ok()
-}
-
-/// Refines a listed container with its inspect; `Ok(None)` if it is gone.
-async fn inspect_into(
-    engine: &Engine,
-    container: ObservedContainer,
-) -> Result<Option<ObservedContainer>, ApiError> {
-    let inspected = match with_deadline(
-        format!("inspect container {}", container.name),
-        QUICK,
-        engine.docker().inspect_container(&container.id, None),
-    )
-    .await
-    {
-        Ok(inspected) => inspected,
-        Err(err) if err.is_not_found() => return Ok(None),
-        Err(err) => return Err(err),
-    };
-    Ok(Some(apply_inspect(container, inspected)))
-}
-
-/// `container` with the state, health, times and PID of its inspect.
-fn apply_inspect(
-    mut container: ObservedContainer,
-    inspected: bollard::models::ContainerInspectResponse,
-) -> ObservedContainer {
-    container.restart_count = inspected.restart_count;
-    if let Some(state) = inspected.state {
-        if let Some(status) = state.status {
-            container.state = RunState::parse(status.as_ref());
-        }
-        container.health = state
-            .health
-            .and_then(|h| h.status)
-            .and_then(|s| HealthState::parse(s.as_ref()))
-            .filter(|_| container.state == RunState::Running);
-        container.exit_code = match container.state {
-            RunState::Exited | RunState::Dead => state.exit_code,
-            _ => None,
-        };
-        container.pid = state.pid.filter(|pid| *pid > 0);
-        container.started_at = state.started_at.filter(|t| !t.starts_with("0001-"));
-        container.finished_at = state.finished_at.filter(|t| !t.starts_with("0001-"));
-    }
-    container
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@ use super::Engine;
 
 /// One reading of a container's counters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct UsageSample {
+pub(crate) struct UsageSample {
     /// Nanoseconds of CPU the container used since it started.
     pub cpu_total: u64,
     /// Nanoseconds of CPU the host used (all CPUs).
@@ -30,7 +30,10 @@ pub struct UsageSample {
 
 /// A one-shot stats reading (`stream=false&one-shot=true`, API 1.41).
 /// `Ok(None)` when the container is gone or not running.
-pub async fn usage_sample(engine: &Engine, id: &str) -> Result<Option<UsageSample>, ApiError> {
+pub(crate) async fn usage_sample(
+    engine: &Engine,
+    id: &str,
+) -> Result<Option<UsageSample>, ApiError> {
     let options = StatsOptions {
         stream: false,
         one_shot: true,
@@ -81,7 +84,7 @@ fn sample_from_stats(stats: &bollard::models::ContainerStatsResponse) -> UsageSa
 
 /// CPU use between two samples in percent of one CPU (like `docker stats`:
 /// 200 % is two CPUs busy).
-pub fn cpu_percent(before: &UsageSample, after: &UsageSample) -> Option<f64> {
+pub(crate) fn cpu_percent(before: &UsageSample, after: &UsageSample) -> Option<f64> {
     let cpu = after.cpu_total.checked_sub(before.cpu_total)?;
     let system = after.system_total.checked_sub(before.system_total)?;
     if system == 0 {
@@ -93,7 +96,7 @@ pub fn cpu_percent(before: &UsageSample, after: &UsageSample) -> Option<f64> {
 
 /// Two samples of each container `interval` apart, in parallel: CPU % and
 /// memory per container id (containers that are not running are left out).
-pub async fn usage(
+pub(crate) async fn usage(
     engine: &Engine,
     ids: &[String],
     interval: Duration,
@@ -115,28 +118,28 @@ pub async fn usage(
 }
 
 /// How long the engine takes to answer a ping.
-pub async fn ping_latency(engine: &Engine) -> Result<Duration, ApiError> {
+pub(crate) async fn ping_latency(engine: &Engine) -> Result<Duration, ApiError> {
     let start = Instant::now();
     with_deadline("ping the engine", QUICK, engine.docker().ping()).await?;
     Ok(start.elapsed())
 }
 
 /// Where the engine keeps images, containers and logs (`DockerRootDir`).
-pub async fn data_root(engine: &Engine) -> Result<Option<String>, ApiError> {
+pub(crate) async fn data_root(engine: &Engine) -> Result<Option<String>, ApiError> {
     let info = with_deadline("read the engine's info", QUICK, engine.docker().info()).await?;
     Ok(info.docker_root_dir.filter(|d| !d.is_empty()))
 }
 
 /// Size and free space of a file system.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DiskSpace {
+pub(crate) struct DiskSpace {
     pub total: u64,
     /// Free to unprivileged users.
     pub available: u64,
 }
 
 impl DiskSpace {
-    pub fn available_percent(&self) -> f64 {
+    pub(crate) fn available_percent(&self) -> f64 {
         if self.total == 0 {
             100.0
         } else {
@@ -146,7 +149,7 @@ impl DiskSpace {
 }
 
 /// `statvfs` of `path` on this machine.
-pub fn disk_space(path: &str) -> Option<DiskSpace> {
+pub(crate) fn disk_space(path: &str) -> Option<DiskSpace> {
     let c_path = std::ffi::CString::new(path).ok()?;
     let mut buf: libc::statvfs = unsafe { std::mem::zeroed() };
     // SAFETY: `c_path` is NUL-terminated and `buf` is a valid statvfs to fill.
@@ -162,7 +165,7 @@ pub fn disk_space(path: &str) -> Option<DiskSpace> {
 
 /// One process as `/proc/<pid>/stat` describes it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ProcStat {
+pub(crate) struct ProcStat {
     pub pid: i64,
     pub ppid: i64,
     /// `R`, `S`, `D`, `Z`, …
@@ -171,7 +174,7 @@ pub struct ProcStat {
 
 /// Parses `/proc/<pid>/stat` (the command may hold spaces and parentheses:
 /// the state follows the last `)`).
-pub fn parse_proc_stat(text: &str) -> Option<ProcStat> {
+pub(crate) fn parse_proc_stat(text: &str) -> Option<ProcStat> {
     let open = text.find('(')?;
     let close = text.rfind(')')?;
     let pid = text[..open].trim().parse().ok()?;
@@ -182,7 +185,7 @@ pub fn parse_proc_stat(text: &str) -> Option<ProcStat> {
 }
 
 /// Zombies among the descendants of each of `roots`, from a process table.
-pub fn zombies_below(table: &[ProcStat], roots: &[i64]) -> HashMap<i64, u32> {
+pub(crate) fn zombies_below(table: &[ProcStat], roots: &[i64]) -> HashMap<i64, u32> {
     let mut children: HashMap<i64, Vec<&ProcStat>> = HashMap::new();
     for p in table {
         children.entry(p.ppid).or_default().push(p);
@@ -209,7 +212,7 @@ pub fn zombies_below(table: &[ProcStat], roots: &[i64]) -> HashMap<i64, u32> {
 }
 
 /// Zombie counts below each host PID in `roots`, from this machine's `/proc`.
-pub fn host_zombies(roots: &[i64]) -> HashMap<i64, u32> {
+pub(crate) fn host_zombies(roots: &[i64]) -> HashMap<i64, u32> {
     let mut table = Vec::new();
     if let Ok(entries) = std::fs::read_dir("/proc") {
         for entry in entries.flatten() {
@@ -231,14 +234,14 @@ pub fn host_zombies(roots: &[i64]) -> HashMap<i64, u32> {
 /// Whether host PID `pid` in this machine's `/proc` is a process of
 /// container `id` (its cgroup path names the container). False when torq
 /// does not see the engine's PID namespace.
-pub fn pid_belongs_to(pid: i64, id: &str) -> bool {
+pub(crate) fn pid_belongs_to(pid: i64, id: &str) -> bool {
     !id.is_empty()
         && std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
             .is_ok_and(|cgroups| cgroups.contains(id))
 }
 
 /// Zombies in a container, through the engine's `top` (for remote engines).
-pub async fn zombies_via_top(engine: &Engine, id: &str) -> Result<u32, ApiError> {
+pub(crate) async fn zombies_via_top(engine: &Engine, id: &str) -> Result<u32, ApiError> {
     let options = TopOptions {
         ps_args: "-o pid,stat".to_string(),
     };

@@ -37,7 +37,7 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 }
 
 /// The color of a service's prefix: the same for the same name, always.
-pub fn service_style(service: &str) -> Style {
+pub(crate) fn service_style(service: &str) -> Style {
     let index = (fnv1a(service.as_bytes()) % SERVICE_PALETTE.len() as u64) as usize;
     Style::new().fg_color(Some(SERVICE_PALETTE[index]))
 }
@@ -45,7 +45,7 @@ pub fn service_style(service: &str) -> Style {
 /// The color of `label` given `order`, the labels of the spec's services
 /// (replicas `service-N` included) in spec order: the palette color at its
 /// place there; a label not in `order` falls back to [`service_style`].
-pub fn service_style_in(label: &str, order: &[String]) -> Style {
+pub(crate) fn service_style_in(label: &str, order: &[String]) -> Style {
     match order.iter().position(|l| l == label) {
         Some(place) => Style::new().fg_color(Some(SERVICE_PALETTE[place % SERVICE_PALETTE.len()])),
         None => service_style(label),
@@ -53,10 +53,11 @@ pub fn service_style_in(label: &str, order: &[String]) -> Style {
 }
 
 /// The color of a line's timestamp (`-t`).
-pub const TIMESTAMP: Style = Style::new().fg_color(Some(Color::Ansi(AnsiColor::BrightBlack)));
+pub(crate) const TIMESTAMP: Style =
+    Style::new().fg_color(Some(Color::Ansi(AnsiColor::BrightBlack)));
 
 /// The color of a level's word.
-pub fn level_style(level: Level) -> Style {
+pub(crate) fn level_style(level: Level) -> Style {
     let color = |c| Style::new().fg_color(Some(Color::Ansi(c)));
     match level {
         Level::Fatal => color(AnsiColor::Red).bold(),

@@ -14,7 +14,7 @@ use super::time::Nanos;
 
 /// The user's filters.
 #[derive(Debug, Clone, Default)]
-pub struct LineFilter {
+pub(crate) struct LineFilter {
     pub grep: Option<Regex>,
     pub min_level: Option<Level>,
     /// Keep lines at or after this time.
@@ -24,17 +24,9 @@ pub struct LineFilter {
 }
 
 impl LineFilter {
-    /// Whether no filter is set (every line passes).
-    pub fn is_empty(&self) -> bool {
-        self.grep.is_none()
-            && self.min_level.is_none()
-            && self.since.is_none()
-            && self.until.is_none()
-    }
-
     /// Whether the line's timestamp is inside `--since`/`--until`. A line
     /// without a timestamp passes.
-    pub fn in_window(&self, line: &LogLine) -> bool {
+    pub(crate) fn in_window(&self, line: &LogLine) -> bool {
         let Some(ts) = line.timestamp else {
             return true;
         };
@@ -42,7 +34,7 @@ impl LineFilter {
     }
 
     /// Whether a line with this message and level is shown.
-    pub fn accepts(&self, message: &[u8], level: Option<Level>) -> bool {
+    pub(crate) fn accepts(&self, message: &[u8], level: Option<Level>) -> bool {
         if let Some(min) = self.min_level {
             if level.is_none_or(|l| l < min) {
                 return false;
@@ -55,13 +47,13 @@ impl LineFilter {
 /// A line's level, with continuation lines inheriting the previous level of
 /// their source. One per output (sources are indexed from 0).
 #[derive(Debug, Default)]
-pub struct LevelTracker {
+pub(crate) struct LevelTracker {
     last: Vec<Option<Level>>,
 }
 
 impl LevelTracker {
     /// Detects the level of `line` (the span is only set when the line states it).
-    pub fn classify(&mut self, line: &LogLine) -> (Option<Level>, Option<Detected>) {
+    pub(crate) fn classify(&mut self, line: &LogLine) -> (Option<Level>, Option<Detected>) {
         let message = line.message();
         let detected = detect(message);
         if line.source >= self.last.len() {
@@ -120,8 +112,6 @@ mod tests {
         assert!(f.accepts(b"arb spread=12 bps", None));
         assert!(!f.accepts(b"arb spread=x", None));
         assert!(f.accepts(b"\xff spread=1", None));
-        assert!(LineFilter::default().is_empty());
-        assert!(!f.is_empty());
     }
 
     #[test]

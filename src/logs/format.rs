@@ -14,7 +14,7 @@ use super::line::{LogLine, StreamKind};
 
 /// What a written line looks like.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FormatOptions {
+pub(crate) struct FormatOptions {
     /// ANSI colors for prefixes, timestamps and levels.
     pub color: bool,
     /// The `service |` prefix (`--no-log-prefix` turns it off).
@@ -35,7 +35,7 @@ impl Default for FormatOptions {
 
 /// Writes lines of many sources with aligned, colored prefixes.
 #[derive(Debug, Clone)]
-pub struct LineFormatter {
+pub(crate) struct LineFormatter {
     options: FormatOptions,
     labels: Vec<String>,
     width: usize,
@@ -67,7 +67,7 @@ impl AnsiCodes {
 impl LineFormatter {
     /// A formatter whose prefixes are at least `min_width` wide (pass the
     /// longest service name when sources will join later, so columns don't shift).
-    pub fn new(options: FormatOptions, min_width: usize) -> Self {
+    pub(crate) fn new(options: FormatOptions, min_width: usize) -> Self {
         LineFormatter {
             options,
             labels: Vec::new(),
@@ -80,19 +80,19 @@ impl LineFormatter {
 
     /// Colors services by their place in `order` (the spec's labels in spec
     /// order, see [`super::color::service_style_in`]).
-    pub fn with_color_order(mut self, order: Vec<String>) -> Self {
+    pub(crate) fn with_color_order(mut self, order: Vec<String>) -> Self {
         self.color_order = order;
         self.render_prefixes();
         self
     }
 
-    pub fn options(&self) -> FormatOptions {
+    pub(crate) fn options(&self) -> FormatOptions {
         self.options
     }
 
     /// Names source `index` (a container) `label` (its service, or
     /// `service-N` for a replica). Lines of unnamed sources get a `?` prefix.
-    pub fn set_source(&mut self, index: usize, label: &str) {
+    pub(crate) fn set_source(&mut self, index: usize, label: &str) {
         if index >= self.labels.len() {
             self.labels.resize(index + 1, "?".to_string());
         }
@@ -128,7 +128,7 @@ impl LineFormatter {
 
     /// Writes `line` and a newline. `detected` is the line's own level word,
     /// colored when color is on.
-    pub fn write_line<W: Write>(
+    pub(crate) fn write_line<W: Write>(
         &self,
         out: &mut W,
         line: &LogLine,

@@ -17,11 +17,11 @@ use std::ops::Range;
 use std::str::FromStr;
 
 /// How many leading bytes of a line are searched for a level.
-pub const SCAN_WINDOW: usize = 512;
+pub(crate) const SCAN_WINDOW: usize = 512;
 
 /// A log level, ordered from the least to the most severe.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Level {
+pub(crate) enum Level {
     Trace,
     Debug,
     Info,
@@ -32,7 +32,7 @@ pub enum Level {
 
 impl Level {
     /// Every level, least severe first.
-    pub const ALL: [Level; 6] = [
+    pub(crate) const ALL: [Level; 6] = [
         Level::Trace,
         Level::Debug,
         Level::Info,
@@ -42,7 +42,7 @@ impl Level {
     ];
 
     /// The canonical lower-case name (`"warn"`).
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Level::Trace => "trace",
             Level::Debug => "debug",
@@ -54,12 +54,12 @@ impl Level {
     }
 
     /// Position in [`Level::ALL`].
-    pub fn index(self) -> usize {
+    pub(crate) fn index(self) -> usize {
         self as usize
     }
 
     /// Maps a level word, in any case, to a level (`WARNING` → Warn, `crit` → Fatal).
-    pub fn from_word(word: &[u8]) -> Option<Level> {
+    pub(crate) fn from_word(word: &[u8]) -> Option<Level> {
         // Longest level word is "information" (11 bytes).
         if word.is_empty() || word.len() > 11 {
             return None;
@@ -112,7 +112,7 @@ impl FromStr for Level {
 
 /// A level found in a line, and where its word is.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Detected {
+pub(crate) struct Detected {
     pub level: Level,
     /// Byte range of the level's word (or number) in the line.
     pub span: Range<usize>,
@@ -132,7 +132,7 @@ fn is_level_key(word: &[u8]) -> bool {
 }
 
 /// Finds the level of `line`, if it states one.
-pub fn detect(line: &[u8]) -> Option<Detected> {
+pub(crate) fn detect(line: &[u8]) -> Option<Detected> {
     let window = &line[..line.len().min(SCAN_WINDOW)];
     let json = window.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
     let mut i = 0;

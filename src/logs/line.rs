@@ -17,18 +17,18 @@ use bytes::{Bytes, BytesMut};
 use super::time::{split_timestamp, Nanos};
 
 /// The longest line kept whole; longer lines are split into pieces this long.
-pub const MAX_LINE: usize = 1024 * 1024;
+pub(crate) const MAX_LINE: usize = 1024 * 1024;
 
 /// Which output of the container a line came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum StreamKind {
+pub(crate) enum StreamKind {
     Stdout,
     Stderr,
 }
 
 /// One line of a container's log.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LogLine {
+pub(crate) struct LogLine {
     /// Index of the source (container) the line came from; the caller's table
     /// says which service that is.
     pub source: usize,
@@ -53,7 +53,8 @@ fn split(entry: &[u8], timed: bool) -> Option<(Nanos, usize)> {
 
 impl LogLine {
     /// A line from an entry as the engine sends it (`"<ts> message"`, no newline).
-    pub fn from_entry(source: usize, stream: StreamKind, entry: Bytes) -> LogLine {
+    #[cfg(test)]
+    pub(crate) fn from_entry(source: usize, stream: StreamKind, entry: Bytes) -> LogLine {
         Self::from_parts(source, stream, entry, true)
     }
 
@@ -73,12 +74,12 @@ impl LogLine {
     }
 
     /// The message, without timestamp and newline. May hold any bytes.
-    pub fn message(&self) -> &[u8] {
+    pub(crate) fn message(&self) -> &[u8] {
         &self.entry[self.message_start..]
     }
 
     /// The engine's timestamp as it sent it (empty when there was none).
-    pub fn timestamp_text(&self) -> &[u8] {
+    pub(crate) fn timestamp_text(&self) -> &[u8] {
         if self.message_start == 0 {
             b""
         } else {
@@ -87,7 +88,7 @@ impl LogLine {
     }
 
     /// The message as text, non-UTF-8 bytes replaced.
-    pub fn message_lossy(&self) -> std::borrow::Cow<'_, str> {
+    pub(crate) fn message_lossy(&self) -> std::borrow::Cow<'_, str> {
         String::from_utf8_lossy(self.message())
     }
 }
@@ -101,7 +102,7 @@ struct Pending {
 
 /// Turns one container's frames into whole lines. Keep one per container.
 #[derive(Debug)]
-pub struct LineAssembler {
+pub(crate) struct LineAssembler {
     source: usize,
     max_line: usize,
     /// Entries start with the engine's timestamp (`timestamps=true`).
@@ -110,12 +111,12 @@ pub struct LineAssembler {
 }
 
 impl LineAssembler {
-    pub fn new(source: usize) -> Self {
+    pub(crate) fn new(source: usize) -> Self {
         Self::with_max_line(source, MAX_LINE)
     }
 
     /// An assembler that splits lines longer than `max_line` bytes.
-    pub fn with_max_line(source: usize, max_line: usize) -> Self {
+    pub(crate) fn with_max_line(source: usize, max_line: usize) -> Self {
         LineAssembler {
             source,
             max_line: max_line.max(1),
@@ -125,12 +126,12 @@ impl LineAssembler {
     }
 
     /// Whether entries carry the engine's timestamp (the default).
-    pub fn set_timed(&mut self, timed: bool) {
+    pub(crate) fn set_timed(&mut self, timed: bool) {
         self.timed = timed;
     }
 
     /// Feeds one frame; completed lines are appended to `out`.
-    pub fn push(&mut self, stream: StreamKind, mut frame: Bytes, out: &mut Vec<LogLine>) {
+    pub(crate) fn push(&mut self, stream: StreamKind, mut frame: Bytes, out: &mut Vec<LogLine>) {
         while !frame.is_empty() {
             match memchr::memchr(b'\n', &frame) {
                 Some(nl) => {
@@ -150,7 +151,7 @@ impl LineAssembler {
     }
 
     /// Emits whatever partial lines are left (the stream ended).
-    pub fn finish(&mut self, out: &mut Vec<LogLine>) {
+    pub(crate) fn finish(&mut self, out: &mut Vec<LogLine>) {
         for stream in [StreamKind::Stdout, StreamKind::Stderr] {
             if let Some(pending) = self.pending[slot(stream)].take() {
                 out.push(LogLine::from_parts(

@@ -24,15 +24,15 @@ use super::sink::LogSink;
 use super::time::Nanos;
 
 /// Lines a source sends at a time.
-pub type Batch = Vec<LogLine>;
+pub(crate) type Batch = Vec<LogLine>;
 
 /// How many chunks a source may have in flight before its reader waits, when
 /// nothing else decides (a follow's shared channel, tests).
-pub const CHANNEL_BATCHES: usize = 8;
+pub(crate) const CHANNEL_BATCHES: usize = 8;
 
 /// What a source's reader sends.
 #[derive(Debug)]
-pub enum Chunk {
+pub(crate) enum Chunk {
     /// Lines, ready to merge.
     Lines(Batch),
     /// Engine frames packed by [`super::packed::FramePacker`], turned into
@@ -41,11 +41,11 @@ pub enum Chunk {
 }
 
 /// What a source's reader sends: a chunk, or why it stopped early.
-pub type SourceItem = Result<Chunk, String>;
+pub(crate) type SourceItem = Result<Chunk, String>;
 
 /// A source that failed part-way (its lines up to the failure were merged).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SourceFailure {
+pub(crate) struct SourceFailure {
     pub source: usize,
     pub message: String,
 }
@@ -100,7 +100,7 @@ impl Cursor {
 /// Merges the sources (receiver `i` is source `i`) into `sink` by timestamp.
 /// Returns the sources that failed part-way; an error of the sink (e.g. a
 /// closed pipe) ends the merge at once.
-pub async fn merge_by_time(
+pub(crate) async fn merge_by_time(
     receivers: Vec<mpsc::Receiver<SourceItem>>,
     sink: &mut dyn LogSink,
 ) -> io::Result<Vec<SourceFailure>> {

@@ -9,24 +9,26 @@
 //! - [`filter`], [`stats`]: which lines count, and counting them;
 //! - [`merge`]: the k-way merge by timestamp;
 //! - [`sink`]: where lines go ([`LogSink`], [`LinePrinter`], [`StatsCollector`]);
-//! - [`time`]: engine timestamps and `--since`/`--until`.
+//! - [`time`], [`tail`]: engine timestamps, `--since`/`--until`, `-n`.
 //!
 //! This layer never prints: lines go to a [`LogSink`] the caller provides.
 
-pub mod color;
-pub mod filter;
-pub mod format;
-pub mod level;
-pub mod line;
-pub mod merge;
-pub mod packed;
-pub mod sink;
-pub mod stats;
-pub mod time;
+pub(crate) mod color;
+pub(crate) mod filter;
+pub(crate) mod format;
+pub(crate) mod level;
+pub(crate) mod line;
+pub(crate) mod merge;
+pub(crate) mod packed;
+pub(crate) mod sink;
+pub(crate) mod stats;
+pub(crate) mod tail;
+pub(crate) mod time;
 
-pub use filter::LineFilter;
-pub use format::{FormatOptions, LineFormatter};
-pub use level::Level;
-pub use line::{LogLine, StreamKind};
-pub use sink::{LinePrinter, LogSink, Source, StatsCollector};
-pub use stats::ServiceStats;
+pub(crate) use filter::LineFilter;
+pub(crate) use format::{FormatOptions, LineFormatter};
+pub(crate) use level::Level;
+
+pub(crate) use sink::{LinePrinter, LogSink, Source, StatsCollector};
+pub(crate) use stats::ServiceStats;
+pub(crate) use tail::Tail;

@@ -9,13 +9,13 @@ use bytes::{BufMut, Bytes, BytesMut};
 use super::line::{LineAssembler, LogLine, StreamKind};
 
 /// The size a chunk is sent at.
-pub const CHUNK_BYTES: usize = 64 * 1024;
+pub(crate) const CHUNK_BYTES: usize = 64 * 1024;
 
 const HEADER: usize = 5;
 
 /// Packs frames into chunks.
 #[derive(Debug)]
-pub struct FramePacker {
+pub(crate) struct FramePacker {
     buf: BytesMut,
     /// The frames' entries start with the engine's timestamp.
     timed: bool,
@@ -29,12 +29,12 @@ impl Default for FramePacker {
 
 impl FramePacker {
     /// A packer of timestamped frames (`timestamps=true`).
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::with_timestamps(true)
     }
 
     /// A packer of frames whose entries carry a timestamp when `timed`.
-    pub fn with_timestamps(timed: bool) -> Self {
+    pub(crate) fn with_timestamps(timed: bool) -> Self {
         FramePacker {
             buf: BytesMut::with_capacity(CHUNK_BYTES),
             timed,
@@ -44,7 +44,7 @@ impl FramePacker {
     /// Adds a frame; returns a chunk when one is full. A chunk never grows
     /// past [`CHUNK_BYTES`] (so its buffer is never reallocated), unless one
     /// frame alone is larger.
-    pub fn push(&mut self, stream: StreamKind, payload: &[u8]) -> Option<Bytes> {
+    pub(crate) fn push(&mut self, stream: StreamKind, payload: &[u8]) -> Option<Bytes> {
         let kind = match stream {
             StreamKind::Stdout => 1,
             StreamKind::Stderr => 2,
@@ -60,7 +60,7 @@ impl FramePacker {
     }
 
     /// The frames packed so far, if any.
-    pub fn flush(&mut self) -> Option<Bytes> {
+    pub(crate) fn flush(&mut self) -> Option<Bytes> {
         (!self.buf.is_empty()).then(|| self.take_chunk())
     }
 
@@ -71,7 +71,7 @@ impl FramePacker {
 
 /// Unpacks a chunk's frames through `assembler` into lines (slices of the
 /// chunk: no copy). A malformed chunk ends early; it cannot panic.
-pub fn unpack(chunk: &Bytes, assembler: &mut LineAssembler, out: &mut Vec<LogLine>) {
+pub(crate) fn unpack(chunk: &Bytes, assembler: &mut LineAssembler, out: &mut Vec<LogLine>) {
     let mut pos = 0;
     while pos + HEADER <= chunk.len() {
         let kind = chunk[pos];

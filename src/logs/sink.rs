@@ -12,7 +12,7 @@ use super::stats::ServiceStats;
 
 /// One container whose log is read: a source of lines.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Source {
+pub(crate) struct Source {
     /// The service the container belongs to.
     pub service: String,
     /// `com.docker.compose.container-number`.
@@ -25,7 +25,7 @@ pub struct Source {
 }
 
 /// Receives the lines of a log read or follow, in output order.
-pub trait LogSink {
+pub(crate) trait LogSink {
     /// A source joins; later lines name it by `index` (indices start at 0 and
     /// grow by one; a followed container keeps its index across restarts).
     fn add_source(&mut self, index: usize, source: &Source);
@@ -39,7 +39,7 @@ pub trait LogSink {
 }
 
 /// Filters lines and writes them formatted to `out`.
-pub struct LinePrinter<W: Write> {
+pub(crate) struct LinePrinter<W: Write> {
     formatter: LineFormatter,
     filter: LineFilter,
     levels: LevelTracker,
@@ -49,7 +49,7 @@ pub struct LinePrinter<W: Write> {
 }
 
 impl<W: Write> LinePrinter<W> {
-    pub fn new(formatter: LineFormatter, filter: LineFilter, out: W) -> Self {
+    pub(crate) fn new(formatter: LineFormatter, filter: LineFilter, out: W) -> Self {
         let detect_levels = formatter.options().color || filter.min_level.is_some();
         LinePrinter {
             formatter,
@@ -60,8 +60,9 @@ impl<W: Write> LinePrinter<W> {
         }
     }
 
-    /// The writer back (e.g. to inspect what was written in tests).
-    pub fn into_inner(self) -> W {
+    /// The writer back (to inspect what was written in tests).
+    #[cfg(test)]
+    pub(crate) fn into_inner(self) -> W {
         self.out
     }
 }
@@ -96,7 +97,7 @@ impl<W: Write> LogSink for LinePrinter<W> {
 
 /// Filters lines and counts them per service (`--stats`).
 #[derive(Debug, Default)]
-pub struct StatsCollector {
+pub(crate) struct StatsCollector {
     filter: LineFilter,
     levels: LevelTracker,
     /// Per source: the index of its service in `services`.
@@ -107,7 +108,7 @@ pub struct StatsCollector {
 impl StatsCollector {
     /// A collector that reports `services` in this order (more are added as
     /// sources of other services join).
-    pub fn new(filter: LineFilter, services: &[String]) -> Self {
+    pub(crate) fn new(filter: LineFilter, services: &[String]) -> Self {
         StatsCollector {
             filter,
             levels: LevelTracker::default(),
@@ -117,7 +118,7 @@ impl StatsCollector {
     }
 
     /// The statistics, one entry per service (replicas added together).
-    pub fn into_stats(self) -> Vec<ServiceStats> {
+    pub(crate) fn into_stats(self) -> Vec<ServiceStats> {
         self.services
     }
 }
@@ -173,7 +174,7 @@ impl LogSink for StatsCollector {
 /// Keeps the last few lines at ERROR or above, across sources in time order
 /// (`torq status`'s "recent errors").
 #[derive(Debug)]
-pub struct RecentErrors {
+pub(crate) struct RecentErrors {
     keep: usize,
     levels: LevelTracker,
     sources: Vec<Source>,
@@ -182,7 +183,7 @@ pub struct RecentErrors {
 
 impl RecentErrors {
     /// Keeps the last `keep` error lines.
-    pub fn new(keep: usize) -> Self {
+    pub(crate) fn new(keep: usize) -> Self {
         RecentErrors {
             keep,
             levels: LevelTracker::default(),
@@ -192,7 +193,7 @@ impl RecentErrors {
     }
 
     /// The kept lines, oldest first, each with its source.
-    pub fn into_lines(self) -> Vec<(Source, LogLine)> {
+    pub(crate) fn into_lines(self) -> Vec<(Source, LogLine)> {
         let sources = self.sources;
         self.lines
             .into_iter()

@@ -9,7 +9,7 @@ use super::time::Nanos;
 
 /// The statistics of one service's lines.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct ServiceStats {
+pub(crate) struct ServiceStats {
     pub service: String,
     pub lines: u64,
     /// Bytes of the messages, one newline each included (what the service wrote).
@@ -25,7 +25,7 @@ pub struct ServiceStats {
 }
 
 impl ServiceStats {
-    pub fn new(service: impl Into<String>) -> Self {
+    pub(crate) fn new(service: impl Into<String>) -> Self {
         ServiceStats {
             service: service.into(),
             ..Default::default()
@@ -33,7 +33,7 @@ impl ServiceStats {
     }
 
     /// Counts one line.
-    pub fn record(
+    pub(crate) fn record(
         &mut self,
         message_len: usize,
         level: Option<Level>,
@@ -54,32 +54,19 @@ impl ServiceStats {
     }
 
     /// Lines at `level`.
-    pub fn count(&self, level: Level) -> u64 {
+    pub(crate) fn count(&self, level: Level) -> u64 {
         self.levels[level.index()]
     }
 
     /// Lines per second between the first and the last line (the line count
     /// itself when they share an instant or carry no time).
-    pub fn lines_per_second(&self) -> f64 {
+    pub(crate) fn lines_per_second(&self) -> f64 {
         match (self.first, self.last) {
             (Some(first), Some(last)) if last > first => {
                 self.lines as f64 / ((last - first) as f64 / 1e9)
             }
             _ => self.lines as f64,
         }
-    }
-
-    /// Adds another service's counts (replicas of one service).
-    pub fn absorb(&mut self, other: &ServiceStats) {
-        self.lines += other.lines;
-        self.bytes += other.bytes;
-        for (a, b) in self.levels.iter_mut().zip(other.levels) {
-            *a += b;
-        }
-        self.unleveled += other.unleveled;
-        self.stderr += other.stderr;
-        self.first = [self.first, other.first].into_iter().flatten().min();
-        self.last = [self.last, other.last].into_iter().flatten().max();
     }
 }
 
@@ -111,18 +98,5 @@ mod tests {
         s.record(1, None, false, Some(5));
         assert_eq!(s.lines_per_second(), 2.0);
         assert_eq!(ServiceStats::new("y").lines_per_second(), 0.0);
-    }
-
-    #[test]
-    fn replicas_add_up() {
-        let mut a = ServiceStats::new("w");
-        a.record(1, Some(Level::Warn), false, Some(10));
-        let mut b = ServiceStats::new("w");
-        b.record(2, Some(Level::Warn), false, Some(5));
-        b.record(2, None, false, Some(20));
-        a.absorb(&b);
-        assert_eq!(a.lines, 3);
-        assert_eq!(a.count(Level::Warn), 2);
-        assert_eq!((a.first, a.last), (Some(5), Some(20)));
     }
 }

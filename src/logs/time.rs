@@ -8,20 +8,20 @@ use chrono::{DateTime, Local, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use thiserror::Error;
 
 /// Nanoseconds since the Unix epoch (UTC).
-pub type Nanos = i64;
+pub(crate) type Nanos = i64;
 
 const NANOS_PER_SEC: i64 = 1_000_000_000;
 
 /// Splits an engine log entry into its timestamp and the rest: `"<RFC3339Nano> msg"`.
 /// Returns `None` when the entry does not start with a timestamp.
-pub fn split_timestamp(entry: &[u8]) -> Option<(Nanos, usize)> {
+pub(crate) fn split_timestamp(entry: &[u8]) -> Option<(Nanos, usize)> {
     let space = memchr::memchr(b' ', &entry[..entry.len().min(40)])?;
     let ts = parse_rfc3339(&entry[..space])?;
     Some((ts, space + 1))
 }
 
 /// Parses `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)` into epoch nanoseconds.
-pub fn parse_rfc3339(s: &[u8]) -> Option<Nanos> {
+pub(crate) fn parse_rfc3339(s: &[u8]) -> Option<Nanos> {
     if s.len() < 20 || s[4] != b'-' || s[7] != b'-' || !matches!(s[10], b'T' | b't' | b' ') {
         return None;
     }
@@ -94,7 +94,7 @@ fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
 }
 
 /// Formats epoch nanoseconds as RFC 3339 UTC with milliseconds (for tables).
-pub fn format_utc(ns: Nanos) -> String {
+pub(crate) fn format_utc(ns: Nanos) -> String {
     let secs = ns.div_euclid(NANOS_PER_SEC);
     let sub = ns.rem_euclid(NANOS_PER_SEC) as u32;
     match DateTime::<Utc>::from_timestamp(secs, sub) {
@@ -110,12 +110,12 @@ pub fn format_utc(ns: Nanos) -> String {
      a local date and time (2024-05-01 12:00), Unix seconds (1714564800), \
      or a duration back from now (90s, 10m, 1h30m, 2d)"
 )]
-pub struct TimeArgError {
+pub(crate) struct TimeArgError {
     pub input: String,
 }
 
 /// Parses a `--since`/`--until` value relative to `now` (epoch nanoseconds).
-pub fn parse_time_arg(input: &str, now: Nanos) -> Result<Nanos, TimeArgError> {
+pub(crate) fn parse_time_arg(input: &str, now: Nanos) -> Result<Nanos, TimeArgError> {
     let s = input.trim();
     let err = || TimeArgError {
         input: input.to_string(),
@@ -153,7 +153,7 @@ fn parse_unix_seconds(s: &str) -> Option<Nanos> {
 }
 
 /// A Go-style duration: `90s`, `10m`, `1h30m`, `1.5h`, `2d`, `500ms`.
-pub fn parse_duration(s: &str) -> Option<Nanos> {
+pub(crate) fn parse_duration(s: &str) -> Option<Nanos> {
     let mut total: f64 = 0.0;
     let mut rest = s;
     if rest.is_empty() {
@@ -209,7 +209,7 @@ fn parse_local(s: &str) -> Option<Nanos> {
 }
 
 /// The current time in epoch nanoseconds.
-pub fn now() -> Nanos {
+pub(crate) fn now() -> Nanos {
     Utc::now().timestamp_nanos_opt().unwrap_or(0)
 }
 

@@ -12,12 +12,13 @@ use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use super::{order, required, ContainerRef, Edge, Op, Plan, StepId};
+use crate::compose::graph::reachable;
 use crate::engine::labels;
 use crate::engine::state::{ObservedContainer, ProjectState};
 
 /// Options of `down` (and of the stop half of `restart`).
 #[derive(Debug, Clone, Default)]
-pub struct DownOptions {
+pub(crate) struct DownOptions {
     /// Grace period before SIGKILL for every container (`-t`); `None`: each
     /// container's own stop timeout (its `stop_grace_period`, else 10 s).
     pub grace: Option<Duration>,
@@ -30,12 +31,12 @@ pub struct DownOptions {
 }
 
 /// The names of a container's anonymous volumes.
-pub fn anonymous_volume_names(c: &ObservedContainer) -> Vec<String> {
+pub(crate) fn anonymous_volume_names(c: &ObservedContainer) -> Vec<String> {
     c.anonymous_volumes.iter().map(|v| v.name.clone()).collect()
 }
 
 /// The services a container's `depends_on` label names.
-pub fn label_dependencies(c: &ObservedContainer) -> Vec<String> {
+pub(crate) fn label_dependencies(c: &ObservedContainer) -> Vec<String> {
     c.labels
         .get(labels::DEPENDS_ON)
         .map(|v| {
@@ -50,7 +51,7 @@ pub fn label_dependencies(c: &ObservedContainer) -> Vec<String> {
 }
 
 /// Builds the plan of `torq down`.
-pub fn plan_down(state: &ProjectState, options: &DownOptions) -> Plan {
+pub(crate) fn plan_down(state: &ProjectState, options: &DownOptions) -> Plan {
     let mut plan = Plan::default();
     let containers: Vec<&ObservedContainer> = state
         .containers
@@ -117,7 +118,7 @@ pub fn plan_down(state: &ProjectState, options: &DownOptions) -> Plan {
         let direct = direct_dependencies(state);
         let closures: Vec<HashSet<String>> = stop_of
             .iter()
-            .map(|(_, c)| transitive_dependencies(&c.service, &direct))
+            .map(|(_, c)| reachable(&c.service, &direct))
             .collect();
         for (step, c) in &stop_of {
             let dependents: Vec<Edge> = stop_of
@@ -188,24 +189,6 @@ fn direct_dependencies(state: &ProjectState) -> HashMap<String, HashSet<String>>
             .extend(label_dependencies(c));
     }
     direct
-}
-
-/// The services `service` depends on, directly or transitively (cycles end).
-fn transitive_dependencies(
-    service: &str,
-    direct: &HashMap<String, HashSet<String>>,
-) -> HashSet<String> {
-    let mut seen: HashSet<String> = HashSet::new();
-    let mut todo: Vec<&str> = vec![service];
-    while let Some(s) = todo.pop() {
-        for dep in direct.get(s).into_iter().flatten() {
-            if seen.insert(dep.clone()) {
-                todo.push(dep);
-            }
-        }
-    }
-    seen.remove(service);
-    seen
 }
 
 fn container_ref(c: &ObservedContainer) -> ContainerRef {

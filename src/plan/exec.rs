@@ -133,16 +133,6 @@ impl ExecReport {
         }
         seen
     }
-
-    /// Done steps whose operation matches `pred`.
-    pub fn done_where(&self, plan: &Plan, pred: impl Fn(&Op) -> bool) -> Vec<StepId> {
-        plan.steps
-            .iter()
-            .zip(&self.outcomes)
-            .filter(|(step, outcome)| outcome.is_done() && pred(&step.op))
-            .map(|(step, _)| step.id)
-            .collect()
-    }
 }
 
 type SharedOutcome = Shared<BoxFuture<'static, Outcome>>;

@@ -13,10 +13,9 @@
 //!   steps carry on.
 
 mod conflict;
-pub mod down;
+pub(crate) mod down;
 pub mod exec;
-pub mod lifecycle;
-pub mod up;
+pub(crate) mod up;
 
 use std::fmt;
 use std::time::Duration;
@@ -327,6 +326,7 @@ impl Plan {
     }
 
     /// Steps whose operation matches `pred`.
+    #[cfg(test)]
     pub fn find(&self, pred: impl Fn(&Op) -> bool) -> Vec<&Step> {
         self.steps.iter().filter(|s| pred(&s.op)).collect()
     }

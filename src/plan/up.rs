@@ -21,14 +21,14 @@ use super::{
 use crate::compose::model::{Condition, MountKind, Project, Service};
 use crate::engine::build::ImageSet;
 use crate::engine::container::{
-    network_mode_service, network_name, referenced_services, service_network_keys,
-    service_volume_keys, volume_name, Blueprint,
+    network_mode_service, referenced_services, service_network_keys, service_volume_keys, Blueprint,
 };
 use crate::engine::state::{AnonymousVolume, ObservedContainer, ProjectState};
+use crate::naming::{container_name, network_name, replica_subject, volume_name};
 
 /// Options of `up` that shape the plan.
 #[derive(Debug, Clone, Default)]
-pub struct UpOptions {
+pub(crate) struct UpOptions {
     /// Recreate even up-to-date containers.
     pub force_recreate: bool,
     /// Wait (final step) until services are running/healthy.
@@ -41,7 +41,7 @@ pub struct UpOptions {
 }
 
 /// Everything the planner reads.
-pub struct UpInput<'a> {
+pub(crate) struct UpInput<'a> {
     pub project: &'a Project,
     pub state: &'a ProjectState,
     /// The services to converge (the caller has added dependencies unless `--no-deps`).
@@ -65,7 +65,7 @@ enum Decision<'a> {
 }
 
 /// Builds the plan of `torq up`.
-pub fn plan_up(input: &UpInput) -> Plan {
+pub(crate) fn plan_up(input: &UpInput) -> Plan {
     let mut plan = Plan::default();
     let project = input.project;
     let selected: Vec<&Service> = input
@@ -99,7 +99,7 @@ pub fn plan_up(input: &UpInput) -> Plan {
         let existing: Vec<&ObservedContainer> = input.state.service_containers(name).collect();
         let mut covered: BTreeSet<String> = BTreeSet::new();
         for number in 1..=replicas {
-            let subject = subject_of(name, number, multi);
+            let subject = replica_subject(name, number, multi);
             let mine: Vec<&ObservedContainer> = existing
                 .iter()
                 .copied()
@@ -158,8 +158,7 @@ pub fn plan_up(input: &UpInput) -> Plan {
                             after.push(required(*step));
                         }
                     }
-                    let container_name =
-                        crate::engine::container::container_name(project, service, number);
+                    let container_name = container_name(project, service, number);
                     // A replacement is made under a temporary name while the
                     // old container still runs: a failing create leaves it
                     // (and its volumes) as they were.
@@ -225,7 +224,7 @@ pub fn plan_up(input: &UpInput) -> Plan {
         }
         // Replicas beyond the wanted count, and containers without a valid number.
         for extra in existing.iter().filter(|c| !covered.contains(&c.id)) {
-            let subject = subject_of(name, extra.number, true);
+            let subject = replica_subject(name, extra.number, true);
             remove_container(&mut plan, &subject, extra, "scaled down");
         }
     }
@@ -545,15 +544,6 @@ fn container_ref(c: &ObservedContainer) -> ContainerRef {
     ContainerRef {
         id: c.id.clone(),
         name: c.name.clone(),
-    }
-}
-
-/// `web` for a single replica, `web-2` when there are several.
-pub fn subject_of(service: &str, number: u32, multi: bool) -> String {
-    if multi {
-        format!("{service}-{number}")
-    } else {
-        service.to_string()
     }
 }
 

@@ -25,13 +25,13 @@ fn widest(subjects: &[String]) -> usize {
 }
 
 /// One plain line per change on stderr: for non-TTY output (CI logs, pipes).
-pub struct PlainReporter {
+pub(crate) struct PlainReporter {
     shell: Shell,
     width: Mutex<usize>,
 }
 
 impl PlainReporter {
-    pub fn new(shell: Shell) -> Self {
+    pub(crate) fn new(shell: Shell) -> Self {
         PlainReporter {
             shell,
             width: Mutex::new(0),
@@ -80,7 +80,7 @@ impl Reporter for PlainReporter {
 /// Progress bars on a terminal: one line per subject, updated in place
 /// (a spinner while it is in progress, its final phase once done); warnings
 /// and notes print above the bars. Build output shows with `-v`.
-pub struct BarReporter {
+pub(crate) struct BarReporter {
     shell: Shell,
     multi: indicatif::MultiProgress,
     bars: Mutex<BarState>,
@@ -93,7 +93,7 @@ struct BarState {
 }
 
 impl BarReporter {
-    pub fn new(shell: Shell) -> Self {
+    pub(crate) fn new(shell: Shell) -> Self {
         let multi =
             indicatif::MultiProgress::with_draw_target(indicatif::ProgressDrawTarget::stderr());
         BarReporter {
@@ -136,7 +136,7 @@ impl Reporter for BarReporter {
                     Some((_, bar)) => bar.clone(),
                     None => {
                         let bar = self.multi.add(indicatif::ProgressBar::new_spinner());
-                        let style = indicatif::ProgressStyle::with_template("{spinner} {msg}")
+                        let style = indicatif::ProgressStyle::with_template("{spinner} {wide_msg}")
                             .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner());
                         bar.set_style(style);
                         bar.enable_steady_tick(std::time::Duration::from_millis(100));
@@ -199,7 +199,7 @@ impl Reporter for BarReporter {
 
 /// The reporter for a command's progress: bars on a terminal, plain lines
 /// otherwise, errors only with `-q`.
-pub fn reporter_for(shell: &Shell) -> std::sync::Arc<dyn Reporter> {
+pub(crate) fn reporter_for(shell: &Shell) -> std::sync::Arc<dyn Reporter> {
     if shell.stderr_is_tty() && !shell.is_quiet() {
         std::sync::Arc::new(BarReporter::new(shell.clone()))
     } else {

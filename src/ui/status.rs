@@ -1,146 +1,22 @@
-//! `torq status` as people and scripts see it: the report's data model (it
-//! serializes to the `--format json` output) and its rendering as a table
-//! with warnings and recent errors.
-//!
-//! The CLI fills a [`StatusReport`]; this module only presents it.
-
-use serde::Serialize;
+//! `torq status` as people see it: the service layer's [`StatusReport`]
+//! rendered as a table, with log files, warnings and recent errors.
 
 use super::styles;
 use super::table::{Align, Cell, Table};
+use crate::service::status::report::{bytes, ContainerStatus, State, StatusReport};
 
-/// What status found, for one project.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct StatusReport {
-    pub project: String,
-    /// Every service running and none unhealthy (exit code 0).
-    pub ok: bool,
-    pub services: Vec<ServiceStatus>,
-    pub warnings: Vec<Warning>,
-    pub recent_errors: Vec<RecentError>,
-    pub engine: EngineStatus,
-}
-
-/// The states of a service or container.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum State {
-    /// `● RUNNING`: the container runs.
-    Running,
-    /// `○ STOPPED`: there is no container.
-    Stopped,
-    /// `✗ DEAD`: the container exists but does not run, or keeps restarting.
-    Dead,
-    /// `✓ COMPLETED`: a one-shot service (another waits for it with
-    /// `service_completed_successfully`) that ran and exited 0 — done, as
-    /// intended, not failed.
-    Completed,
-}
-
-impl State {
-    /// `● RUNNING`, `○ STOPPED`, `✗ DEAD`, `✓ COMPLETED`.
-    pub fn label(self) -> &'static str {
-        match self {
-            State::Running => "● RUNNING",
-            State::Stopped => "○ STOPPED",
-            State::Dead => "✗ DEAD",
-            State::Completed => "✓ COMPLETED",
-        }
+/// The color of a state's label.
+fn state_style(state: State) -> anstyle::Style {
+    match state {
+        State::Running | State::Completed => styles::OK,
+        State::Stopped => styles::YELLOW,
+        State::Dead => styles::RED,
     }
-
-    /// Running, or a one-shot service that completed: nothing to fix.
-    pub fn is_fine(self) -> bool {
-        matches!(self, State::Running | State::Completed)
-    }
-
-    fn style(self) -> anstyle::Style {
-        match self {
-            State::Running | State::Completed => styles::OK,
-            State::Stopped => styles::YELLOW,
-            State::Dead => styles::RED,
-        }
-    }
-}
-
-/// One service: its aggregate state and its containers.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct ServiceStatus {
-    pub service: String,
-    pub state: Option<State>,
-    /// The worst health of its containers: unhealthy, starting, healthy.
-    pub health: Option<String>,
-    /// Replicas the spec asks for (0 when the spec is not at hand).
-    pub replicas: u32,
-    /// The service has containers but is not in the spec.
-    pub orphan: bool,
-    pub containers: Vec<ContainerStatus>,
-}
-
-/// One container of a service.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct ContainerStatus {
-    pub id: String,
-    pub name: String,
-    pub number: u32,
-    pub state: Option<State>,
-    /// The engine's own word: running, exited, restarting, created, paused, dead.
-    pub engine_state: String,
-    pub health: Option<String>,
-    pub pid: Option<i64>,
-    pub started_at: Option<String>,
-    pub finished_at: Option<String>,
-    pub uptime_seconds: Option<i64>,
-    /// Seconds since it stopped (not running).
-    pub stopped_seconds: Option<i64>,
-    pub exit_code: Option<i64>,
-    /// The kernel killed it for lack of memory.
-    pub oom_killed: bool,
-    pub restarts: i64,
-    pub crash_loop: bool,
-    pub ports: Vec<String>,
-    pub image: String,
-    pub zombies: Option<u32>,
-    /// `--verbose` only.
-    pub cpu_percent: Option<f64>,
-    pub memory_bytes: Option<u64>,
-    pub memory_limit: Option<u64>,
-    pub log_path: Option<String>,
-    pub log_size: Option<u64>,
-}
-
-/// Something wrong, and what to do about it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Warning {
-    /// unhealthy, crash_loop, exited, oom_killed, not_started, stopped, zombies, low_disk, slow_engine.
-    pub kind: &'static str,
-    pub service: Option<String>,
-    pub message: String,
-    pub hint: String,
-}
-
-/// A recent ERROR (or FATAL) line of a service.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct RecentError {
-    pub service: String,
-    /// RFC 3339 UTC.
-    pub time: String,
-    pub line: String,
-}
-
-/// The engine as status saw it.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct EngineStatus {
-    pub host: String,
-    pub local: bool,
-    pub ping_ms: Option<f64>,
-    pub data_root: Option<String>,
-    pub disk_total: Option<u64>,
-    pub disk_available: Option<u64>,
 }
 
 /// How much to show.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RenderOptions {
+pub(crate) struct RenderOptions {
     pub color: bool,
     /// CPU, memory, image and log files.
     pub verbose: bool,
@@ -148,7 +24,7 @@ pub struct RenderOptions {
 
 /// The report as text: the table, then log files (verbose), warnings and
 /// recent errors.
-pub fn render(report: &StatusReport, options: RenderOptions) -> String {
+pub(crate) fn render(report: &StatusReport, options: RenderOptions) -> String {
     let mut out = table(report, options).render(options.color);
     if options.verbose {
         out.push_str(&log_files(report, options));
@@ -236,7 +112,7 @@ fn stopped_row(name: &str, _options: RenderOptions) -> Vec<Cell> {
 
 fn state_cell(state: Option<State>) -> Cell {
     let state = state.unwrap_or(State::Stopped);
-    Cell::styled(state.label(), state.style())
+    Cell::styled(state.label(), state_style(state))
 }
 
 fn health_cell(health: Option<&str>) -> Cell {
@@ -352,7 +228,7 @@ fn heading(text: &str, options: RenderOptions) -> String {
 }
 
 /// The first 12 hex digits of a container id (`-` when there is none).
-pub fn short_id(id: &str) -> String {
+pub(crate) fn short_id(id: &str) -> String {
     if id.is_empty() {
         "-".into()
     } else {
@@ -361,7 +237,7 @@ pub fn short_id(id: &str) -> String {
 }
 
 /// `42s`, `5m12s`, `2h13m`, `3d4h`.
-pub fn duration(seconds: i64) -> String {
+pub(crate) fn duration(seconds: i64) -> String {
     let s = seconds.max(0);
     match s {
         0..=59 => format!("{s}s"),
@@ -371,25 +247,10 @@ pub fn duration(seconds: i64) -> String {
     }
 }
 
-/// `512 B`, `1.5 KiB`, `12.0 MiB`, `3.2 GiB`.
-pub fn bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = n as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{n} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::service::status::report::{EngineStatus, RecentError, ServiceStatus, Warning};
 
     fn running(name: &str, number: u32) -> ContainerStatus {
         ContainerStatus {

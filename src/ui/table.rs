@@ -6,27 +6,27 @@ use anstyle::Style;
 
 /// How a column's cells line up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Align {
+pub(crate) enum Align {
     Left,
     Right,
 }
 
 /// One cell: its text and, optionally, its color.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Cell {
+pub(crate) struct Cell {
     pub text: String,
     pub style: Option<Style>,
 }
 
 impl Cell {
-    pub fn plain(text: impl Into<String>) -> Cell {
+    pub(crate) fn plain(text: impl Into<String>) -> Cell {
         Cell {
             text: text.into(),
             style: None,
         }
     }
 
-    pub fn styled(text: impl Into<String>, style: Style) -> Cell {
+    pub(crate) fn styled(text: impl Into<String>, style: Style) -> Cell {
         Cell {
             text: text.into(),
             style: Some(style),
@@ -48,7 +48,7 @@ impl From<String> for Cell {
 
 /// A table: a header row and rows of cells.
 #[derive(Debug, Clone, Default)]
-pub struct Table {
+pub(crate) struct Table {
     headers: Vec<String>,
     aligns: Vec<Align>,
     rows: Vec<Vec<Cell>>,
@@ -56,7 +56,7 @@ pub struct Table {
 
 impl Table {
     /// A table with these column headers, all left-aligned.
-    pub fn new<S: Into<String>>(headers: impl IntoIterator<Item = S>) -> Table {
+    pub(crate) fn new<S: Into<String>>(headers: impl IntoIterator<Item = S>) -> Table {
         let headers: Vec<String> = headers.into_iter().map(Into::into).collect();
         Table {
             aligns: vec![Align::Left; headers.len()],
@@ -66,24 +66,20 @@ impl Table {
     }
 
     /// Sets the alignment of column `index`.
-    pub fn align(mut self, index: usize, align: Align) -> Table {
+    pub(crate) fn align(mut self, index: usize, align: Align) -> Table {
         if let Some(a) = self.aligns.get_mut(index) {
             *a = align;
         }
         self
     }
 
-    pub fn push(&mut self, row: Vec<Cell>) {
+    pub(crate) fn push(&mut self, row: Vec<Cell>) {
         self.rows.push(row);
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.rows.is_empty()
     }
 
     /// The table as lines of text; `color` applies the cells' styles and
     /// dims the header.
-    pub fn render(&self, color: bool) -> String {
+    pub(crate) fn render(&self, color: bool) -> String {
         let columns = self.headers.len();
         let mut widths: Vec<usize> = self.headers.iter().map(|h| width(h)).collect();
         for row in &self.rows {

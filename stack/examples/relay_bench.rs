@@ -17,6 +17,12 @@
 //! flight ahead of the slowest subscriber, so the run measures the rate the
 //! relay sustains with its production slow-client limit (4 MiB pending),
 //! not how fast a queue can grow.
+//!
+//! Frames are the original Protocol V2's: the checksum covers header bytes
+//! 0–28 and the payload, so with `--crc` (the relay verifies every frame)
+//! the publisher re-stamps it after patching each frame's sequence number;
+//! without, it leaves the stale checksum alone (nobody reads it), so the
+//! publisher's own cost stays what it was.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -29,10 +35,10 @@ use tokio::net::UnixStream;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use torq_stack::health::Health;
-use torq_stack::protocol::frame::{FrameBuilder, HEADER_LEN};
-use torq_stack::protocol::tlv::TRADE;
+use torq_stack::protocol::frame::{checksum, FrameBuilder, CHECKSUM_SCOPE, HEADER_LEN};
 use torq_stack::protocol::{Domain, Source};
 use torq_stack::relay::{self, RelayOptions};
+use torq_stack::transport::Endpoint;
 
 const FRAME_LEN: usize = 64;
 /// Frames the publisher may be ahead of the slowest subscriber (2 MiB).
@@ -101,7 +107,7 @@ fn main() -> anyhow::Result<()> {
             let cancel = CancellationToken::new();
             let options = RelayOptions {
                 domain: Domain::MarketData,
-                socket: socket.clone(),
+                endpoint: Endpoint::Unix(socket.clone()),
                 verify_crc: settings.verify_crc,
                 max_pending: 4 * 1024 * 1024,
                 stats_interval: Duration::from_secs(3600),
@@ -203,7 +209,7 @@ async fn run_once(
     let publish = tokio::spawn(publish(
         publisher,
         frames,
-        settings.frames_per_write,
+        (settings.frames_per_write, settings.verify_crc),
         progress,
     ));
     let mut finished = started;
@@ -241,14 +247,15 @@ async fn wait_for_heartbeat(stream: &mut UnixStream) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Writes `frames` 64-byte frames, `per_write` per syscall (sequence numbers patched per batch).
+/// Writes `frames` 64-byte frames, `per_write` per syscall (sequence numbers
+/// patched per batch, and the checksum re-stamped when the relay verifies it).
 async fn publish(
     mut stream: UnixStream,
     frames: u64,
-    per_write: usize,
+    (per_write, stamp_crc): (usize, bool),
     progress: Arc<Progress>,
 ) -> anyhow::Result<()> {
-    let mut builder = FrameBuilder::new(Domain::MarketData, Source::Bench as u8);
+    let mut builder = FrameBuilder::new(Domain::MarketData, Source::MetricsCollector as u8);
     let payload = payload();
     let mut batch = Vec::with_capacity(FRAME_LEN * per_write);
     for _ in 0..per_write {
@@ -268,6 +275,10 @@ async fn publish(
         for frame in batch.chunks_exact_mut(FRAME_LEN).take(n) {
             sequence += 1;
             frame[8..16].copy_from_slice(&sequence.to_le_bytes());
+            if stamp_crc {
+                let crc = checksum(frame, &frame[HEADER_LEN..]);
+                frame[CHECKSUM_SCOPE..HEADER_LEN].copy_from_slice(&crc.to_le_bytes());
+            }
         }
         stream.write_all(&batch[..n * FRAME_LEN]).await?;
         left -= n as u64;
@@ -276,9 +287,11 @@ async fn publish(
     Ok(())
 }
 
-/// A 32-byte payload: one TLV record (type, length 30, value) so the frame is 64 bytes.
+/// A 32-byte payload: one TLV record (type, length 30, value) so the frame
+/// is 64 bytes; the type is the original's vendor `ProprietaryData` (202),
+/// which readers skip.
 fn payload() -> Vec<u8> {
-    let mut payload = vec![TRADE, (FRAME_LEN - HEADER_LEN - 2) as u8];
+    let mut payload = vec![202, (FRAME_LEN - HEADER_LEN - 2) as u8];
     payload.resize(FRAME_LEN - HEADER_LEN, 0xAB);
     payload
 }
@@ -309,7 +322,7 @@ async fn count_frames(
             if filled - at < len {
                 break;
             }
-            if header[6] != Source::Relay as u8 {
+            if header[4] != Domain::System as u8 {
                 counted += 1;
             }
             at += len;

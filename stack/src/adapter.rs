@@ -1,19 +1,23 @@
-//! An exchange adapter service: publishes its venue's feed — synthetic or
-//! replayed — to the market-data relay, one frame per tick holding every
-//! instrument's records.
+//! An exchange adapter service: publishes its venue's feed to the
+//! market-data relay — synthetic (one frame per tick holding every
+//! instrument's records) or a replayed `/ws` capture (its recorded timing,
+//! scaled by `--speed`).
 
 use std::path::PathBuf;
 use std::time::Duration;
 
+use anyhow::bail;
 use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 
-use crate::client::{self, LinkConfig};
+use crate::client::{self, LinkConfig, RelayLink};
 use crate::feed::market::{SyntheticFeed, VenueParams};
-use crate::feed::replay;
+use crate::feed::replay::{self, Batch};
 use crate::health::Health;
+use crate::protocol::instrument::catalog;
 use crate::protocol::tlv::encode_payload;
-use crate::protocol::{now_ns, Domain, FrameBuilder, Message, Source, Venue};
+use crate::protocol::{now_ns, Domain, FrameBuilder, Message, Venue};
+use crate::transport::Endpoint;
 
 /// Records per frame at most (a TLV record is at most 257 bytes).
 const RECORDS_PER_FRAME: usize = 64;
@@ -25,15 +29,17 @@ pub enum FeedSource {
     Synthetic {
         /// How the venue quotes.
         params: VenueParams,
-        /// Instruments (pool names on Polygon).
+        /// Instruments (pairs such as `WETH/USDC` on Polygon).
         instruments: Vec<String>,
     },
-    /// A JSON-lines file, one event per tick.
+    /// A `/ws` capture (or hand-written lines of its form).
     Replay {
         /// The file.
         path: PathBuf,
         /// Start over at the end.
         repeat: bool,
+        /// Recorded timing divided by this.
+        speed: f64,
     },
 }
 
@@ -42,9 +48,9 @@ pub enum FeedSource {
 pub struct AdapterOptions {
     /// The venue.
     pub venue: Venue,
-    /// The market-data relay socket.
-    pub relay: PathBuf,
-    /// Ticks per second.
+    /// The market-data relay.
+    pub relay: Endpoint,
+    /// Ticks per second (synthetic; and the spacing of untimed replay lines).
     pub rate: f64,
     /// The feed.
     pub feed: FeedSource,
@@ -58,122 +64,171 @@ pub async fn run(
     health: Health,
     cancel: CancellationToken,
 ) -> anyhow::Result<()> {
-    let mut feed = Feed::open(&options.feed)?;
+    let period = Duration::from_secs_f64(1.0 / options.rate.clamp(0.01, 100_000.0));
+    if let (Venue::Polygon, FeedSource::Synthetic { instruments, .. }) =
+        (options.venue, &options.feed)
+    {
+        let unknown = catalog::unknown_pairs(instruments);
+        if !unknown.is_empty() {
+            let tokens: Vec<&str> = catalog::TOKENS.iter().map(|t| t.symbol).collect();
+            bail!(
+                "no synthetic pool for {} (the pools pair these tokens: {})",
+                unknown.join(", "),
+                tokens.join(", ")
+            );
+        }
+    }
+    // A replay file is read (and refused) before anything connects.
+    let replay = match &options.feed {
+        FeedSource::Replay { path, speed, .. } => {
+            let capture = replay::load(path, options.venue)?;
+            tracing::info!(
+                "replaying {} event(s) of {} at {speed}x recorded timing ({})",
+                capture.events.len(),
+                path.display(),
+                capture.skipped_summary()
+            );
+            Some(replay::schedule(&capture.events, *speed, period))
+        }
+        FeedSource::Synthetic { .. } => None,
+    };
     let link = client::spawn(
         LinkConfig {
             domain: Domain::MarketData,
-            path: options.relay.clone(),
+            endpoint: options.relay.clone(),
         },
         None,
         health,
         cancel.clone(),
     );
-    let period = Duration::from_secs_f64(1.0 / options.rate.clamp(0.01, 100_000.0));
-    tracing::info!("publishing {} every {period:?}", feed.describe());
-    let mut ticker = tokio::time::interval(period);
-    ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
-    let mut stats = tokio::time::interval_at(
-        tokio::time::Instant::now() + options.stats_interval,
-        options.stats_interval,
-    );
-    let mut builder = FrameBuilder::new(Domain::MarketData, Source::adapter(options.venue) as u8);
-    let (mut frames, mut records) = (0u64, 0u64);
-    loop {
-        tokio::select! {
-            _ = cancel.cancelled() => break,
-            _ = stats.tick() => {
-                tracing::info!("counters frames={frames} records={records} dropped={}", link.dropped());
-                continue;
-            }
-            _ = ticker.tick() => {}
+    let mut publisher = Publisher {
+        builder: FrameBuilder::new(Domain::MarketData, options.venue.adapter() as u8),
+        link,
+        frames: 0,
+        records: 0,
+    };
+    let stats_interval = options.stats_interval;
+    match (replay, &options.feed) {
+        (Some(batches), FeedSource::Replay { repeat, .. }) => {
+            replay_batches(&batches, *repeat, &mut publisher, stats_interval, &cancel).await
         }
-        if !link.is_connected() {
-            continue;
+        (
+            _,
+            FeedSource::Synthetic {
+                params,
+                instruments,
+            },
+        ) => {
+            let feed = SyntheticFeed::new(params.clone(), instruments);
+            tracing::info!(
+                "publishing a synthetic feed of {} instrument(s) every {period:?}",
+                instruments.len()
+            );
+            synthetic(feed, period, &mut publisher, stats_interval, &cancel).await
         }
-        let now = now_ns();
-        for chunk in feed.next(now / 1_000_000).chunks(RECORDS_PER_FRAME) {
+        _ => {}
+    }
+    publisher.log_counters();
+    Ok(())
+}
+
+/// Publishes frames to the market-data relay, counting them.
+struct Publisher {
+    link: RelayLink,
+    builder: FrameBuilder,
+    frames: u64,
+    records: u64,
+}
+
+impl Publisher {
+    /// Publishes `messages` in frames of at most [`RECORDS_PER_FRAME`] records, stamped `now`.
+    fn publish(&mut self, messages: &[Message], now: u64) {
+        for chunk in messages.chunks(RECORDS_PER_FRAME) {
             match encode_payload(chunk) {
                 Ok(payload) => {
-                    if link.publish(builder.build(&payload, now)) {
-                        frames += 1;
-                        records += chunk.len() as u64;
+                    if self.link.publish(self.builder.build(&payload, now)) {
+                        self.frames += 1;
+                        self.records += chunk.len() as u64;
                     }
                 }
                 Err(error) => tracing::error!("cannot encode a record: {error}"),
             }
         }
     }
-    tracing::info!(
-        "counters frames={frames} records={records} dropped={}",
-        link.dropped()
-    );
-    Ok(())
+
+    fn log_counters(&self) {
+        tracing::info!(
+            "counters frames={} records={} dropped={}",
+            self.frames,
+            self.records,
+            self.link.dropped()
+        );
+    }
 }
 
-enum Feed {
-    Synthetic(SyntheticFeed, usize),
-    Replay {
-        messages: Vec<Message>,
-        next: usize,
-        repeat: bool,
-        finished: bool,
-    },
+fn stats_ticker(interval: Duration) -> tokio::time::Interval {
+    tokio::time::interval_at(tokio::time::Instant::now() + interval, interval)
 }
 
-impl Feed {
-    fn open(source: &FeedSource) -> anyhow::Result<Feed> {
-        Ok(match source {
-            FeedSource::Synthetic {
-                params,
-                instruments,
-            } => Feed::Synthetic(
-                SyntheticFeed::new(params.clone(), instruments),
-                instruments.len(),
-            ),
-            FeedSource::Replay { path, repeat } => Feed::Replay {
-                messages: replay::load(path)?,
-                next: 0,
-                repeat: *repeat,
-                finished: false,
-            },
-        })
-    }
-
-    fn describe(&self) -> String {
-        match self {
-            Feed::Synthetic(_, n) => format!("a synthetic feed of {n} instrument(s)"),
-            Feed::Replay {
-                messages, repeat, ..
-            } => format!(
-                "a replay of {} event(s){}, one",
-                messages.len(),
-                if *repeat { " in a loop" } else { "" }
-            ),
-        }
-    }
-
-    fn next(&mut self, t_ms: u64) -> Vec<Message> {
-        match self {
-            Feed::Synthetic(feed, _) => feed.tick(t_ms),
-            Feed::Replay {
-                messages,
-                next,
-                repeat,
-                finished,
-            } => {
-                if *next >= messages.len() {
-                    if !*repeat {
-                        if !*finished {
-                            tracing::info!("replay finished");
-                            *finished = true;
-                        }
-                        return Vec::new();
-                    }
-                    *next = 0;
-                }
-                *next += 1;
-                vec![messages[*next - 1].clone()]
+async fn synthetic(
+    mut feed: SyntheticFeed,
+    period: Duration,
+    publisher: &mut Publisher,
+    stats_interval: Duration,
+    cancel: &CancellationToken,
+) {
+    let mut ticker = tokio::time::interval(period);
+    ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    let mut stats = stats_ticker(stats_interval);
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = stats.tick() => {
+                publisher.log_counters();
+                continue;
             }
+            _ = ticker.tick() => {}
+        }
+        if !publisher.link.is_connected() {
+            continue;
+        }
+        let now = now_ns();
+        let messages = feed.tick(now / 1_000_000);
+        publisher.publish(&messages, now);
+    }
+}
+
+/// Sends each batch at its offset from the start (waiting for the relay
+/// before the first), once or in a loop.
+async fn replay_batches(
+    batches: &[Batch],
+    repeat: bool,
+    publisher: &mut Publisher,
+    stats_interval: Duration,
+    cancel: &CancellationToken,
+) {
+    let mut stats = stats_ticker(stats_interval);
+    let mut connection = publisher.link.connection_changes();
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            changed = connection.wait_for(|connected| *connected) => if changed.is_err() { return },
+        }
+        let start = tokio::time::Instant::now();
+        for batch in batches {
+            loop {
+                tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    _ = stats.tick() => { publisher.log_counters(); continue; }
+                    _ = tokio::time::sleep_until(start + batch.at) => break,
+                }
+            }
+            publisher.publish(&batch.messages, now_ns());
+        }
+        if !repeat {
+            tracing::info!("replay finished");
+            cancel.cancelled().await;
+            return;
         }
     }
 }

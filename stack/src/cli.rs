@@ -1,6 +1,6 @@
 //! The arguments of `torq node …`: one subcommand per service kind, plus the
-//! probe. Socket paths default to `/run/torq/<domain>.sock`, the stack's
-//! shared volume.
+//! probe. Relay addresses are socket paths — by default `/run/torq/<domain>.sock`,
+//! the stack's shared volume — or `tcp://host:port`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -11,13 +11,15 @@ use tracing::Instrument;
 
 use crate::adapter::{self, AdapterOptions, FeedSource};
 use crate::arbitrage::book::ArbParams;
-use crate::arbitrage::{self, StrategyOptions};
+use crate::arbitrage::dex::DexParams;
+use crate::arbitrage::{self, Mode, StrategyOptions};
 use crate::dashboard::{self, DashboardOptions};
 use crate::feed::market::VenueParams;
 use crate::health::{self, Health, ProbeTarget};
 use crate::protocol::{Domain, Venue};
 use crate::relay::{self, RelayOptions};
 use crate::shutdown;
+use crate::transport::Endpoint;
 
 /// Where the stack's relay sockets live by default.
 pub const RUN_DIR: &str = "/run/torq";
@@ -70,13 +72,13 @@ impl CommonArgs {
 /// `torq node relay`.
 #[derive(Debug, Clone, Args)]
 pub struct RelayArgs {
-    /// The domain: market_data, signal or execution.
+    /// The domain: market_data, signal, execution (or system).
     #[arg(long)]
     pub domain: Domain,
-    /// The socket to listen on [default: /run/torq/<domain>.sock].
-    #[arg(long, value_name = "PATH")]
-    pub socket: Option<PathBuf>,
-    /// Verify payload CRC32s [default: true on signal and execution, false on market_data].
+    /// Where to listen: a socket path or tcp://HOST:PORT [default: /run/torq/<domain>.sock].
+    #[arg(long, visible_alias = "listen", value_name = "ADDRESS")]
+    pub socket: Option<Endpoint>,
+    /// Verify frame CRC32s [default: true on signal and execution, false on market_data].
     #[arg(long, value_name = "BOOL")]
     pub verify_crc: Option<bool>,
     /// Pending KiB after which a client is dropped as too slow.
@@ -92,14 +94,15 @@ pub struct AdapterArgs {
     /// The venue: kraken, coinbase or polygon.
     #[arg(long)]
     pub venue: Venue,
-    /// The market-data relay socket.
+    /// The market-data relay: a socket path or tcp://HOST:PORT.
     #[arg(
         long,
-        value_name = "PATH",
+        value_name = "ADDRESS",
         default_value = "/run/torq/market_data.sock"
     )]
-    pub relay: PathBuf,
-    /// Ticks per second (each tick: every instrument's quote, maybe a trade; or one replayed event).
+    pub relay: Endpoint,
+    /// Ticks per second (each tick: every instrument's quote, maybe a trade;
+    /// every pool's swaps). A replay spaces lines without a timestamp this way.
     #[arg(long, value_name = "HZ", default_value_t = 10.0)]
     pub rate: f64,
     /// The venue's seed [default: 1 kraken, 2 coinbase, 3 polygon].
@@ -108,7 +111,7 @@ pub struct AdapterArgs {
     /// The seed of the fair values all venues share.
     #[arg(long, default_value_t = 42)]
     pub market_seed: u64,
-    /// Comma-separated instruments (pools on polygon)
+    /// Comma-separated instruments (pairs on polygon, two pools each: QuickSwap and SushiSwap)
     /// [default: BTC/USD,ETH/USD,SOL/USD; polygon: WETH/USDC,WBTC/USDC,WMATIC/USDC].
     #[arg(long, value_delimiter = ',')]
     pub instruments: Vec<String>,
@@ -121,32 +124,46 @@ pub struct AdapterArgs {
     /// Probability that a one-second window dislocates one instrument by 30–80 bps.
     #[arg(long, value_name = "P", default_value_t = 0.4)]
     pub dislocation_probability: f64,
-    /// Replay this JSON-lines file (one /ws-style event per line) instead of the synthetic feed.
+    /// Replay a /ws capture (JSON lines; this venue's market data, at the
+    /// recorded timing) instead of the synthetic feed.
     #[arg(long, value_name = "FILE")]
     pub replay: Option<PathBuf>,
     /// With --replay: start over at the end.
     #[arg(long = "loop", requires = "replay")]
     pub repeat: bool,
+    /// With --replay: play the recorded timing this many times faster.
+    #[arg(
+        long,
+        value_name = "FACTOR",
+        default_value_t = 1.0,
+        requires = "replay"
+    )]
+    pub speed: f64,
     #[command(flatten)]
     pub common: CommonArgs,
 }
 
-/// Relay sockets of a service that talks to all three relays.
+/// Relay addresses of a service that talks to all three relays (socket
+/// paths or tcp://HOST:PORT).
 #[derive(Debug, Clone, Args)]
 pub struct RelaySockets {
-    /// The market-data relay socket.
+    /// The market-data relay.
     #[arg(
         long,
-        value_name = "PATH",
+        value_name = "ADDRESS",
         default_value = "/run/torq/market_data.sock"
     )]
-    pub market_data: PathBuf,
-    /// The signal relay socket.
-    #[arg(long, value_name = "PATH", default_value = "/run/torq/signal.sock")]
-    pub signal: PathBuf,
-    /// The execution relay socket.
-    #[arg(long, value_name = "PATH", default_value = "/run/torq/execution.sock")]
-    pub execution: PathBuf,
+    pub market_data: Endpoint,
+    /// The signal relay.
+    #[arg(long, value_name = "ADDRESS", default_value = "/run/torq/signal.sock")]
+    pub signal: Endpoint,
+    /// The execution relay.
+    #[arg(
+        long,
+        value_name = "ADDRESS",
+        default_value = "/run/torq/execution.sock"
+    )]
+    pub execution: Endpoint,
 }
 
 /// `torq node flash-arbitrage`.
@@ -154,19 +171,35 @@ pub struct RelaySockets {
 pub struct StrategyArgs {
     #[command(flatten)]
     pub relays: RelaySockets,
-    /// Taker fee per leg, basis points.
+    /// dex: arbitrage between Polygon pools (the original's strategy);
+    /// exchange: between Kraken and Coinbase quotes.
+    #[arg(long, value_enum, default_value = "dex")]
+    pub mode: Mode,
+    /// dex: gas price, gwei (300,000 gas per trade, priced in MATIC).
+    #[arg(long, value_name = "GWEI", default_value_t = 30.0)]
+    pub gas_price_gwei: f64,
+    /// dex: slippage allowance, basis points of the capital.
+    #[arg(long, value_name = "BPS", default_value_t = 10.0)]
+    pub slippage_bps: f64,
+    /// dex: signal only above this net profit (USD; 0: any profit after costs).
+    #[arg(long, value_name = "USD", default_value_t = 0.0)]
+    pub min_profit_usd: f64,
+    /// dex: the largest capital of one trade (USD).
+    #[arg(long, value_name = "USD", default_value_t = 100_000.0)]
+    pub max_capital_usd: f64,
+    /// exchange: taker fee per leg, basis points.
     #[arg(long, value_name = "BPS", default_value_t = 10.0)]
     pub fee_bps: f64,
-    /// The least profit after fees worth trading (quote currency).
+    /// exchange: the least profit after fees worth trading (quote currency).
     #[arg(long, default_value_t = 1.0)]
     pub min_profit: f64,
-    /// The largest notional of one leg (quote currency).
+    /// exchange: the largest notional of one leg (quote currency).
     #[arg(long, default_value_t = 50_000.0)]
     pub max_notional: f64,
-    /// Quotes older than this are ignored.
+    /// exchange: quotes older than this are ignored.
     #[arg(long, value_name = "MS", default_value_t = 2000)]
     pub max_quote_age_ms: u64,
-    /// A route (instrument, buy venue, sell venue) fires at most once per this.
+    /// A route (pair or instrument, buy side, sell side) fires at most once per this.
     #[arg(long, value_name = "MS", default_value_t = 1000)]
     pub cooldown_ms: u64,
     #[command(flatten)]
@@ -192,9 +225,9 @@ pub struct ProbeArgs {
     /// A service's health endpoint (e.g. `relay-market_data`, `adapter-kraken`).
     #[arg(long, value_name = "NAME", group = "target")]
     pub health: Option<String>,
-    /// A Unix socket that must accept a connection.
-    #[arg(long, value_name = "PATH", group = "target")]
-    pub socket: Option<PathBuf>,
+    /// A relay address (socket path or tcp://HOST:PORT) that must accept a connection.
+    #[arg(long, value_name = "ADDRESS", group = "target")]
+    pub socket: Option<Endpoint>,
     /// An http:// URL that must answer 2xx.
     #[arg(long, value_name = "URL", group = "target")]
     pub http: Option<String>,
@@ -207,7 +240,7 @@ pub struct ProbeArgs {
 pub fn probe(args: ProbeArgs) -> i32 {
     let target = match (args.health, args.socket, args.http) {
         (Some(name), _, _) => ProbeTarget::Endpoint(name),
-        (_, Some(path), _) => ProbeTarget::Socket(path),
+        (_, Some(endpoint), _) => ProbeTarget::Socket(endpoint),
         (_, _, Some(url)) => ProbeTarget::Http(url),
         _ => return 1,
     };
@@ -287,9 +320,9 @@ async fn start(
 pub fn relay_options(a: RelayArgs) -> RelayOptions {
     RelayOptions {
         domain: a.domain,
-        socket: a
-            .socket
-            .unwrap_or_else(|| PathBuf::from(format!("{RUN_DIR}/{}.sock", a.domain))),
+        endpoint: a.socket.unwrap_or_else(|| {
+            Endpoint::Unix(PathBuf::from(format!("{RUN_DIR}/{}.sock", a.domain)))
+        }),
         verify_crc: a.verify_crc.unwrap_or(a.domain.verifies_crc()),
         max_pending: a.max_pending_kib.max(1) * 1024,
         stats_interval: a.common.stats_interval(),
@@ -302,6 +335,7 @@ fn adapter_options(a: AdapterArgs) -> AdapterOptions {
         Some(path) => FeedSource::Replay {
             path,
             repeat: a.repeat,
+            speed: a.speed,
         },
         None => {
             let mut params = VenueParams::new(a.venue, a.seed.unwrap_or(a.venue as u64));
@@ -335,7 +369,7 @@ fn instruments(a: &AdapterArgs) -> Vec<String> {
         return given;
     }
     let defaults: &[&str] = match a.venue {
-        Venue::Polygon => &["WETH/USDC", "WBTC/USDC", "WMATIC/USDC"],
+        Venue::Polygon => &crate::protocol::instrument::catalog::DEFAULT_PAIRS,
         _ => &["BTC/USD", "ETH/USD", "SOL/USD"],
     };
     defaults.iter().map(|s| s.to_string()).collect()
@@ -346,13 +380,21 @@ fn strategy_options(a: StrategyArgs) -> StrategyOptions {
         market_data: a.relays.market_data,
         signal: a.relays.signal,
         execution: a.relays.execution,
-        params: ArbParams {
+        mode: a.mode,
+        dex: DexParams {
+            gas_price_gwei: a.gas_price_gwei,
+            slippage_bps: a.slippage_bps,
+            min_profit_usd: a.min_profit_usd,
+            max_capital_usd: a.max_capital_usd,
+            ..DexParams::default()
+        },
+        exchange: ArbParams {
             fee_bps: a.fee_bps,
             min_profit: a.min_profit,
             max_notional: a.max_notional,
             max_age_ns: a.max_quote_age_ms * 1_000_000,
-            cooldown_ns: a.cooldown_ms * 1_000_000,
         },
+        cooldown_ns: a.cooldown_ms * 1_000_000,
         stats_interval: a.common.stats_interval(),
     }
 }
@@ -389,7 +431,10 @@ mod tests {
             panic!()
         };
         let options = relay_options(args);
-        assert_eq!(options.socket, PathBuf::from("/run/torq/signal.sock"));
+        assert_eq!(
+            options.endpoint,
+            Endpoint::Unix("/run/torq/signal.sock".into())
+        );
         assert!(options.verify_crc);
         let Ok(Service::Relay(args)) =
             parse(&["relay", "--domain", "market_data", "--verify-crc", "true"])

@@ -1,25 +1,27 @@
-//! A service's link to one relay: connects to the relay's Unix socket,
-//! reconnects with exponential backoff when the relay goes away, publishes
-//! queued frames (buffered, flushed when the queue is drained) and reads what
-//! the relay fans out — delivering frames to the service or discarding them.
-//! A relay sends a heartbeat every second, so five silent seconds mean a dead
-//! link and a reconnect.
+//! A service's link to one relay: connects to the relay's address (a Unix
+//! socket or `tcp://host:port`), reconnects with exponential backoff when the
+//! relay goes away, publishes queued frames (buffered, flushed when the queue
+//! is drained) and reads what the relay fans out — tracking every publisher's
+//! sequence numbers (gaps and duplicates logged at WARN and counted) and
+//! delivering frames to the service or discarding them. A relay sends a
+//! heartbeat every second, so five silent seconds mean a dead link and a
+//! reconnect.
 
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
-use tokio::net::UnixStream;
+use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt, BufWriter};
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::health::Health;
+use crate::protocol::sequence::{log_observation, SequenceTracker};
 use crate::protocol::{Domain, Frame, FrameReader};
+use crate::transport::{Endpoint, ReadHalf, WriteHalf};
 
 /// Frames a service may queue for a relay before publishing fails.
 const OUTBOX_CAPACITY: usize = 4096;
@@ -62,8 +64,8 @@ impl Backoff {
 pub struct LinkConfig {
     /// The relay's domain (for logs and health).
     pub domain: Domain,
-    /// The relay's socket path.
-    pub path: PathBuf,
+    /// The relay's address.
+    pub endpoint: Endpoint,
 }
 
 /// A handle on a running link.
@@ -72,6 +74,7 @@ pub struct RelayLink {
     outbox: mpsc::Sender<Bytes>,
     connected: watch::Receiver<bool>,
     dropped: Arc<AtomicU64>,
+    sequences: Arc<Mutex<SequenceTracker>>,
 }
 
 impl RelayLink {
@@ -99,6 +102,11 @@ impl RelayLink {
     pub fn dropped(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)
     }
+
+    /// The sequence numbers of every publisher this link received frames from.
+    pub fn sequences(&self) -> SequenceTracker {
+        self.sequences.lock().map(|s| s.clone()).unwrap_or_default()
+    }
 }
 
 /// Health check name of a link.
@@ -121,8 +129,10 @@ pub fn spawn(
         outbox,
         connected,
         dropped: Arc::default(),
+        sequences: Arc::default(),
     };
     let task = Connector {
+        sequences: link.sequences.clone(),
         config,
         inbound,
         health,
@@ -141,17 +151,18 @@ struct Connector {
     cancel: CancellationToken,
     connected: watch::Sender<bool>,
     outbox: mpsc::Receiver<Bytes>,
+    sequences: Arc<Mutex<SequenceTracker>>,
 }
 
 impl Connector {
     async fn run(mut self) {
         let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(2));
         let mut failures = 0u64;
-        let (domain, path) = (self.config.domain, self.config.path.clone());
+        let (domain, endpoint) = (self.config.domain, self.config.endpoint.clone());
         while !self.cancel.is_cancelled() {
-            match UnixStream::connect(&path).await {
+            match endpoint.connect().await {
                 Ok(stream) => {
-                    tracing::info!("connected to the {domain} relay at {}", path.display());
+                    tracing::info!("connected to the {domain} relay at {endpoint}");
                     backoff.reset();
                     failures = 0;
                     self.set_connected(true);
@@ -166,8 +177,7 @@ impl Connector {
                     let delay = backoff.next_delay();
                     if failures % 20 == 0 {
                         tracing::warn!(
-                            "the {domain} relay at {} is unavailable ({error}); retrying every {:?} at most",
-                            path.display(),
+                            "the {domain} relay at {endpoint} is unavailable ({error}); retrying every {:?} at most",
                             Duration::from_secs(2)
                         );
                     }
@@ -190,8 +200,7 @@ impl Connector {
     }
 
     /// One connection, until it fails or the service stops; returns why it ended.
-    async fn session(&mut self, stream: UnixStream) -> String {
-        let (mut read, write) = stream.into_split();
+    async fn session(&mut self, (mut read, write): (ReadHalf, WriteHalf)) -> String {
         let mut writer = BufWriter::with_capacity(64 * 1024, write);
         let mut reader = FrameReader::new();
         let mut last_heard = Instant::now();
@@ -231,6 +240,10 @@ impl Connector {
 
     async fn deliver(&mut self, reader: &mut FrameReader) -> Result<(), String> {
         while let Some(next) = reader.next_frame() {
+            // Consumers track publishers' sequences; a publish-only link discards what it reads.
+            if let (Ok(frame), Some(_)) = (&next, &self.inbound) {
+                self.track(frame);
+            }
             match (next, &self.inbound) {
                 (Ok(frame), Some(inbound)) => {
                     if inbound.send(frame).await.is_err() {
@@ -248,9 +261,19 @@ impl Connector {
     }
 }
 
+impl Connector {
+    fn track(&self, frame: &Frame) {
+        let Ok(mut sequences) = self.sequences.lock() else {
+            return;
+        };
+        let observation = sequences.observe(&frame.header);
+        log_observation(&frame.header, observation);
+    }
+}
+
 /// Writes `first` and whatever else is queued, then flushes.
 async fn write_queued(
-    writer: &mut BufWriter<tokio::net::unix::OwnedWriteHalf>,
+    writer: &mut BufWriter<impl AsyncWrite + Unpin>,
     first: Bytes,
     outbox: &mut mpsc::Receiver<Bytes>,
 ) -> std::io::Result<()> {

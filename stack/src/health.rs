@@ -10,7 +10,6 @@ use std::os::linux::net::SocketAddrExt;
 use std::os::unix::net::{
     SocketAddr, UnixListener as StdUnixListener, UnixStream as StdUnixStream,
 };
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -19,6 +18,8 @@ use serde::{Deserialize, Serialize};
 use tokio::io::AsyncWriteExt;
 use tokio::net::UnixListener;
 use tokio_util::sync::CancellationToken;
+
+use crate::transport::Endpoint;
 
 /// A service's health checks, shared between its tasks.
 #[derive(Debug, Clone, Default)]
@@ -105,8 +106,8 @@ fn bind(name: &str) -> anyhow::Result<UnixListener> {
 pub enum ProbeTarget {
     /// A service's status endpoint.
     Endpoint(String),
-    /// A Unix socket accepting connections (a relay).
-    Socket(PathBuf),
+    /// A relay address accepting connections.
+    Socket(Endpoint),
     /// An HTTP URL answering 2xx.
     Http(String),
 }
@@ -115,10 +116,11 @@ pub enum ProbeTarget {
 pub fn probe(target: &ProbeTarget, timeout: Duration) -> anyhow::Result<String> {
     match target {
         ProbeTarget::Endpoint(name) => probe_endpoint(name, timeout),
-        ProbeTarget::Socket(path) => {
-            StdUnixStream::connect(path)
-                .with_context(|| format!("cannot connect to {}", path.display()))?;
-            Ok(format!("{} accepts connections", path.display()))
+        ProbeTarget::Socket(endpoint) => {
+            endpoint
+                .probe(timeout)
+                .with_context(|| format!("cannot connect to {endpoint}"))?;
+            Ok(format!("{endpoint} accepts connections"))
         }
         ProbeTarget::Http(url) => probe_http(url, timeout),
     }

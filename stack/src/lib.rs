@@ -4,10 +4,11 @@
 //! subcommand (the stack's images are `FROM scratch` plus that executable);
 //! they share no code path with the orchestrator.
 //!
-//! - [`protocol`] — frames (32-byte header, CRC32), TLV records, JSON events.
-//! - [`relay`] — the Unix-socket fan-out server.
+//! - [`protocol`] — the original Protocol V2: frames (32-byte header, CRC32),
+//!   TLV records, ids, sequence tracking; and the JSON form of events.
+//! - [`relay`] — the fan-out server; [`transport`] — Unix socket or TCP.
 //! - [`client`] — a service's reconnecting link to a relay.
-//! - [`feed`] — the synthetic market and replay files; [`adapter`] publishes them.
+//! - [`feed`] — the synthetic market and `/ws` capture replay; [`adapter`] publishes them.
 //! - [`arbitrage`] — the strategy; [`dashboard`] — HTTP, `/ws`, the page.
 //! - [`health`] — status endpoints and `torq node probe`.
 //! - [`cli`] — the `torq node` arguments; [`logging`], [`shutdown`] — process plumbing.
@@ -23,6 +24,7 @@ pub mod logging;
 pub mod protocol;
 pub mod relay;
 pub mod shutdown;
+pub mod transport;
 
 use std::ffi::OsString;
 use std::time::Duration;

@@ -9,6 +9,7 @@
 
 mod support;
 
+mod build_buildkit;
 mod build_cli;
 mod build_images;
 mod cli_config;
@@ -28,5 +29,6 @@ mod stack_docker;
 mod stack_e2e;
 mod stack_images;
 mod stack_processes;
+mod stack_protocol;
 mod stack_self_image;
 mod status_engine;

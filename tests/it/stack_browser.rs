@@ -1,7 +1,11 @@
 //! The dashboard in a real browser: headless Chromium (Debian's `chromium`,
-//! installed by `cargo xtask test`) driven over the DevTools protocol opens the page
-//! served by the stack (eight host processes of the torq executable) and sees
-//! it go live, its quotes change, a signal row appear and the relay counters.
+//! installed by `cargo xtask test`) in a 1280-pixel-wide window, driven over the
+//! DevTools protocol, opens the page served by the stack (eight host
+//! processes of the torq executable) and sees it go live, its quotes change,
+//! a DEX signal row and an order appear, the relay counters and sequence
+//! tracking, and its charts draw data: prices per instrument with both
+//! exchanges and both pools, the signals' cumulative profit, relay
+//! throughput and sequence gaps — all without horizontal scrolling.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -36,6 +40,7 @@ impl Browser {
                 "--no-default-browser-check",
                 "--remote-debugging-address=127.0.0.1",
                 "--remote-debugging-port=0",
+                "--window-size=1280,900",
             ])
             .arg(format!("--user-data-dir={}", profile.path().display()))
             .arg("about:blank")
@@ -228,8 +233,8 @@ async fn dashboard_page_shows_live_quotes_signals_and_relays() {
         .await;
     let signal = signal.as_str().unwrap_or_default();
     assert!(
-        signal.contains("kraken") && signal.contains("coinbase"),
-        "signal row: {signal}"
+        signal.contains("quickswap") && signal.contains("sushiswap"),
+        "a DEX signal row (the default mode): {signal}"
     );
     page.wait_for(
         "an order row",
@@ -245,4 +250,68 @@ async fn dashboard_page_shows_live_quotes_signals_and_relays() {
         |v| v.as_u64() == Some(3),
     )
     .await;
+
+    page.wait_for(
+        "the sequence tracking of every publisher",
+        "document.querySelectorAll('#sequences tbody tr[data-source]').length",
+        minute,
+        |v| v.as_u64().is_some_and(|n| n >= 4),
+    )
+    .await;
+
+    // The charts draw data. ETH/USD has both exchanges and both pools.
+    let series = "(id) => { const c = window.torqCharts[id]; return c ? [...c.series.keys()].sort().join(',') : ''; }";
+    page.wait_for(
+        "the ETH/USD chart with both venues and both pools",
+        &format!("({series})('chart-price-ETHUSD')"),
+        minute,
+        |v| v == "coinbase,kraken,quickswap,sushiswap",
+    )
+    .await;
+    page.wait_for(
+        "a price chart per instrument, each drawn",
+        "[...document.querySelectorAll('#price-charts canvas')].filter(c => +c.dataset.points > 1).length",
+        minute,
+        |v| v.as_u64().is_some_and(|n| n >= 4),
+    )
+    .await;
+    page.wait_for(
+        "the cumulative profit of the signals above zero",
+        "(() => { const s = window.torqCharts['chart-profit'].series.get('profit'); return s[s.length - 1][1]; })()",
+        minute,
+        |v| v.as_f64().is_some_and(|p| p > 0.0),
+    )
+    .await;
+    for (chart, what) in [
+        ("chart-throughput", "relay throughput"),
+        ("chart-gaps", "sequence gaps"),
+        ("chart-profit", "cumulative profit"),
+    ] {
+        page.wait_for(
+            &format!("the {what} chart drawn"),
+            &format!("+document.getElementById('{chart}').dataset.points"),
+            minute,
+            |v| v.as_u64().is_some_and(|n| n > 1),
+        )
+        .await;
+    }
+    // Drawn means pixels: the ETH/USD canvas is not blank.
+    let painted = page
+        .eval("(() => { const c = document.getElementById('chart-price-ETHUSD'); const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i]) n++; return n; })()")
+        .await;
+    assert!(
+        painted.as_u64().is_some_and(|n| n > 100),
+        "painted pixels: {painted}"
+    );
+
+    // The page fits a 1280-pixel-wide window: no horizontal scrolling.
+    let widths = page
+        .eval("[window.innerWidth, document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+        .await;
+    let [inner, scroll, client] = [0, 1, 2].map(|i| widths[i].as_u64().unwrap_or(u64::MAX));
+    assert_eq!(inner, 1280, "window width: {widths}");
+    assert!(
+        scroll <= client,
+        "horizontal scroll in a 1280-px window: {widths}"
+    );
 }

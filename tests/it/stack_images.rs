@@ -64,15 +64,15 @@ async fn relay_image_accepts_clients_and_fans_frames_out() {
             client.wait_registered();
         }
         // A sends a frame with a bad CRC, then a good one: B and C get only the good one.
-        a.send(&frame(2, 10, 1, b"corrupted", Some(0x1234_5678)));
-        a.send(&frame(2, 10, 2, b"from a", None));
+        a.send(&frame(2, 20, 1, b"corrupted", Some(0x1234_5678)));
+        a.send(&frame(2, 20, 2, b"from a", None));
         for client in [&mut b, &mut c] {
             let (header, payload) = client.next_data_frame();
             assert_eq!(payload, b"from a");
             assert_eq!(u64::from_le_bytes(header[8..16].try_into().unwrap()), 2);
         }
         // B answers: A's first data frame is B's, so A never got its own back.
-        b.send(&frame(2, 11, 1, b"from b", None));
+        b.send(&frame(2, 21, 1, b"from b", None));
         assert_eq!(a.next_data_frame().1, b"from b");
         assert_eq!(c.next_data_frame().1, b"from b");
     });

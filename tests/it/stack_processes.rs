@@ -1,15 +1,19 @@
 //! The Torq stack as eight host processes of the torq executable (no Docker):
-//! the dashboard's `/ws` delivers quotes from all three adapters, arbitrage
-//! signals and order requests; the services survive a relay restart by
+//! the dashboard's `/ws` delivers quotes from all three adapters, DEX
+//! arbitrage signals (the default mode) and order requests, and `/status`
+//! the sequence tracking; the services survive a relay restart by
 //! reconnecting, and data flows through the new relay; every service exits 0
-//! on SIGTERM.
+//! on SIGTERM. A second run puts the relays on TCP and the strategy in its
+//! exchange-to-exchange mode. A third replays a `/ws` capture through an
+//! adapter: its venue's market data, frames as recorded, the rest skipped
+//! and counted.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use crate::support::{http_get, wait_for, HostStack};
+use crate::support::{frame, http_get, wait_for, FrameClient, HostStack};
 use futures::StreamExt;
-use serde_json::Value;
+use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
 
 const MSG_TYPES: [&str; 6] = [
@@ -73,7 +77,7 @@ async fn stack_processes_stream_events_reconnect_and_stop_cleanly() {
             match event["msg_type"].as_str() {
                 Some("quote") => {
                     assert!(
-                        event["bid"].as_f64() < event["ask"].as_f64(),
+                        event["bid_price"].as_f64() < event["ask_price"].as_f64(),
                         "crossed quote {event}"
                     );
                     quote_venues.insert(venue);
@@ -82,11 +86,14 @@ async fn stack_processes_stream_events_reconnect_and_stop_cleanly() {
                     pool_venues.insert(venue);
                 }
                 Some("arbitrage_opportunity") => {
+                    // The original's DEX strategy: two Polygon pools, profit after every cost.
                     assert!(
-                        event["expected_profit"].as_f64().unwrap_or(0.0) > 0.0,
+                        event["net_profit_usd"].as_f64().unwrap_or(0.0) > 0.0,
                         "{event}"
                     );
-                    assert_ne!(event["buy_venue"], event["sell_venue"]);
+                    assert_eq!(event["chain_id"], 137, "{event}");
+                    assert_ne!(event["pool_a"], event["pool_b"]);
+                    assert_ne!(event["dex_buy"], event["dex_sell"]);
                     signals += 1;
                 }
                 Some("order_request") => orders += 1,
@@ -110,13 +117,69 @@ async fn stack_processes_stream_events_reconnect_and_stop_cleanly() {
             || {
                 let (_, body) = http_get(addr, "/status").ok()?;
                 let status: Value = serde_json::from_str(&body).expect("/status JSON");
-                ["market_data", "signal", "execution"]
-                    .iter()
-                    .all(|relay| status["relays"][relay]["connected"] == true)
-                    .then_some(())
+                let tracked = status["sequences"]["streams"]
+                    .as_array()
+                    .is_some_and(|s| s.iter().any(|s| s["source"] == "kraken_adapter"));
+                (tracked
+                    && ["market_data", "signal", "execution"]
+                        .iter()
+                        .all(|relay| status["relays"][relay]["connected"] == true))
+                .then_some(())
             },
         )
     });
+
+    // A publisher skips frames 3 and 4 and repeats 5: the consumers see the
+    // gap (with its range) and the duplicate, on /status and in their logs.
+    let socket = std::path::PathBuf::from(stack.socket("market_data"));
+    tokio::task::block_in_place(|| {
+        let mut gemini = FrameClient::connect(&socket);
+        gemini.wait_registered();
+        for sequence in [1, 2, 5, 5, 6] {
+            gemini.send(&frame(1, 5, sequence, &[], None));
+        }
+        let stream = wait_for(
+            "/status to show the gemini collector's gap and duplicate",
+            Duration::from_secs(30),
+            || {
+                let (_, body) = http_get(addr, "/status").ok()?;
+                let status: Value = serde_json::from_str(&body).expect("/status JSON");
+                let streams = status["sequences"]["streams"].as_array()?.clone();
+                streams
+                    .into_iter()
+                    .find(|s| s["source"] == "gemini_collector" && s["frames"] == 5)
+            },
+        );
+        assert_eq!(
+            (&stream["gaps"], &stream["missing"], &stream["duplicates"]),
+            (&json!(1), &json!(2), &json!(1)),
+            "{stream}"
+        );
+        assert_eq!(stream["last_gap"], json!([3, 4]));
+    });
+    for consumer in ["dashboard_websocket", "flash_arbitrage"] {
+        let gap = "sequence gap from gemini_collector on market_data: frames 3..=4 missing";
+        let log = tokio::task::block_in_place(|| {
+            wait_for(
+                &format!("{consumer} to log the gap"),
+                Duration::from_secs(10),
+                || {
+                    let log = stack.log(consumer);
+                    log.contains(gap).then_some(log)
+                },
+            )
+        });
+        assert!(
+            log.lines().any(|l| l.contains(" WARN ") && l.contains(gap)),
+            "{consumer} logs the gap at WARN:\n{log}"
+        );
+        assert!(
+            log.contains(
+                "duplicate sequence from gemini_collector on market_data: got 5, expected 6"
+            ),
+            "{consumer}:\n{log}"
+        );
+    }
 
     // The market-data relay goes away and comes back: adapters and subscribers reconnect.
     let stopped = tokio::task::block_in_place(|| stack.terminate("market_data_relay"));
@@ -139,7 +202,7 @@ async fn stack_processes_stream_events_reconnect_and_stop_cleanly() {
         "quotes and pool events through the restarted relay",
         Duration::from_secs(60),
         |event| {
-            if event["timestamp_ns"].as_u64().unwrap_or(0) > restarted_ns {
+            if event["timestamp"].as_u64().unwrap_or(0) > restarted_ns {
                 match event["msg_type"].as_str() {
                     Some("quote") => {
                         fresh_quotes
@@ -189,4 +252,125 @@ async fn stack_processes_stream_events_reconnect_and_stop_cleanly() {
     for (service, status) in statuses {
         assert_eq!(status.code(), Some(0), "{service} exits 0 on SIGTERM");
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_stack_runs_over_tcp_in_exchange_mode() {
+    let mut stack = HostStack::start_with(&[], &["--mode", "exchange"], true);
+    let addr = tokio::task::block_in_place(|| stack.dashboard_addr());
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws"))
+        .await
+        .expect("connect to /ws");
+    let (mut quotes, mut signals, mut orders) = (BTreeSet::new(), 0, 0);
+    read_until(
+        &mut ws,
+        "quotes, an exchange-to-exchange signal and an order over TCP relays",
+        Duration::from_secs(60),
+        |event| {
+            match event["msg_type"].as_str() {
+                Some("quote") => {
+                    quotes.insert(event["venue"].as_str().unwrap_or_default().to_string());
+                }
+                Some("arbitrage_opportunity") => {
+                    // The exchange mode on the DEX-shaped record: chain 0, venues as the sides.
+                    assert_eq!(event["chain_id"], 0, "{event}");
+                    let sides = [event["dex_buy"].as_str(), event["dex_sell"].as_str()];
+                    assert!(
+                        sides == [Some("kraken"), Some("coinbase")]
+                            || sides == [Some("coinbase"), Some("kraken")],
+                        "{event}"
+                    );
+                    assert!(event["net_profit_usd"].as_f64().unwrap_or(0.0) > 0.0);
+                    signals += 1;
+                }
+                Some("order_request") => orders += 1,
+                _ => {}
+            }
+            quotes.len() == 2 && signals > 0 && orders > 0
+        },
+    )
+    .await;
+    let relay_log = stack.log("market_data_relay");
+    assert!(
+        relay_log.contains("listening on tcp://127.0.0.1:"),
+        "{relay_log}"
+    );
+    let statuses = tokio::task::block_in_place(|| stack.terminate_all());
+    assert_eq!(statuses.len(), 8);
+    for (service, status) in statuses {
+        assert_eq!(status.code(), Some(0), "{service} exits 0 on SIGTERM");
+    }
+}
+
+/// A /ws capture, as the dashboard sends it: two Kraken events recorded
+/// together, a Coinbase quote, a signal and its orders, a later Kraken quote.
+const CAPTURE: &str = r#"{"msg_type":"quote","venue":"kraken","instrument":"BTC/USD","instrument_id":0,"bid_price":60000.5,"bid_size":1,"ask_price":60001,"ask_size":2,"quote_timestamp_ns":1,"source":"kraken_adapter","sequence":7,"timestamp":1700000000000000000}
+{"msg_type":"trade","venue":"kraken","instrument":"BTC/USD","instrument_id":0,"price":60001,"volume":0.5,"side":"buy","execution_timestamp_ns":1,"source":"kraken_adapter","sequence":7,"timestamp":1700000000000000000}
+{"msg_type":"quote","venue":"coinbase","instrument":"BTC/USD","instrument_id":0,"bid_price":60100,"bid_size":1,"ask_price":60101,"ask_size":1,"quote_timestamp_ns":1,"source":"coinbase_adapter","sequence":3,"timestamp":1700000000100000000}
+{"msg_type":"arbitrage_opportunity","signal_id":"1","pair":"BTC/USD","net_profit_usd":40,"source":"flash_arbitrage","sequence":1,"timestamp":1700000000150000000}
+{"msg_type":"order_request","signal_id":1,"venue":"kraken","instrument":"BTC/USD","side":"buy","price":60001,"quantity":1,"source":"flash_arbitrage","sequence":1,"timestamp":1700000000150000000}
+{"msg_type":"quote","venue":"kraken","instrument":"ETH/USD","instrument_id":0,"bid_price":3000,"bid_size":1,"ask_price":3000.5,"ask_size":1,"quote_timestamp_ns":2,"source":"kraken_adapter","sequence":8,"timestamp":1700000000300000000}
+"#;
+
+#[test]
+fn an_adapter_replays_its_venues_market_data_from_a_ws_capture() {
+    use torq_stack::protocol::tlv::{decode_payload, Message};
+    let mut stack = HostStack::empty();
+    stack.start_relay("market_data");
+    let socket = std::path::PathBuf::from(stack.socket("market_data"));
+    let mut subscriber = FrameClient::connect(&socket);
+    subscriber.wait_registered();
+    let capture = stack.dir.path().join("capture.jsonl");
+    std::fs::write(&capture, CAPTURE).expect("write the capture");
+    let relay = stack.socket("market_data");
+    let capture = capture.display().to_string();
+    let args = [
+        "adapter", "--venue", "kraken", "--relay", &relay, "--replay", &capture, "--speed", "10",
+    ];
+    stack.spawn("kraken_adapter", &args);
+
+    // The two events recorded together travel in one frame, then the later quote.
+    let frames: Vec<([u8; 32], Vec<Message>)> = (0..2)
+        .map(|_| {
+            let (header, payload) = subscriber.next_data_frame();
+            (header, decode_payload(&payload).expect("records").messages)
+        })
+        .collect();
+    let kinds: Vec<Vec<&str>> = frames
+        .iter()
+        .map(|(_, messages)| {
+            messages
+                .iter()
+                .map(|m| match m {
+                    Message::Quote(q) if q.instrument.symbol() == "BTC/USD" => "BTC quote",
+                    Message::Quote(q) if q.instrument.symbol() == "ETH/USD" => "ETH quote",
+                    Message::Trade(_) => "trade",
+                    _ => "other",
+                })
+                .collect()
+        })
+        .collect();
+    assert_eq!(kinds, vec![vec!["BTC quote", "trade"], vec!["ETH quote"]]);
+    for (index, (header, _)) in frames.iter().enumerate() {
+        assert_eq!(header[6], 2, "published as the Kraken collector");
+        assert_eq!(
+            u64::from_le_bytes(header[8..16].try_into().unwrap()),
+            index as u64 + 1
+        );
+    }
+    let Message::Quote(quote) = &frames[0].1[0] else {
+        panic!()
+    };
+    assert_eq!(quote.bid_price.to_f64(), 60000.5);
+
+    let log = wait_for("the replay to finish", Duration::from_secs(20), || {
+        let log = stack.log("kraken_adapter");
+        log.contains("replay finished").then_some(log)
+    });
+    assert!(
+        log.contains("skipped 1 arbitrage_opportunity, 1 order_request, 1 other venues"),
+        "{log}"
+    );
+    let status = stack.terminate("kraken_adapter");
+    assert_eq!(status.code(), Some(0), "the adapter exits 0 on SIGTERM");
 }

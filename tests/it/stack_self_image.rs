@@ -142,6 +142,7 @@ async fn build_self_image(
     let options = BuildOptions {
         policy: BuildPolicy::Missing,
         self_executable: Some(executable.to_path_buf()),
+        self_image_dockerfile: Some(include_str!("../../images/node/Dockerfile")),
         self_image_prune_grace: grace,
         ..Default::default()
     };

@@ -183,7 +183,7 @@ pub fn prepare_directory(
         .ok()
         .map(slash_path);
 
-    let mut matcher = read_ignore_file(dir, &dockerfile_path)?;
+    let mut matcher = read_ignore_file(dir, Some(&dockerfile_path))?;
     matcher.keep_always(".dockerignore");
     if let Some(rel) = &inside {
         matcher.keep_always(rel);
@@ -198,10 +198,80 @@ pub fn prepare_directory(
     }
 }
 
-fn read_ignore_file(dir: &Path, dockerfile: &Path) -> Result<IgnoreMatcher, ContextError> {
-    let mut specific = dockerfile.as_os_str().to_os_string();
-    specific.push(".dockerignore");
-    let candidates = [PathBuf::from(specific), dir.join(".dockerignore")];
+/// Lists the files of `dir` for a build whose Dockerfile is `text`
+/// (`build.dockerfile_inline`): the Dockerfile travels in the archive under
+/// a generated name, and `.dockerignore` at the context root applies.
+pub fn prepare_inline(dir: &Path, text: &str) -> Result<PreparedContext, ContextError> {
+    if !dir.is_dir() {
+        return Err(ContextError::MissingContext(dir.to_path_buf()));
+    }
+    let mut matcher = read_ignore_file(dir, None)?;
+    matcher.keep_always(".dockerignore");
+    let mut entries = Vec::new();
+    walk(dir, "", &ParentMatches::default(), &matcher, &mut entries)?;
+    add_generated_dockerfile(entries, text.as_bytes().to_vec())
+}
+
+/// The Dockerfile's name in the directory a BuildKit session serves it in.
+pub const SESSION_DOCKERFILE: &str = "Dockerfile";
+
+/// A context for a BuildKit session: the context's entries and the
+/// Dockerfile's bytes, served as two directories (so the Dockerfile is never
+/// a generated file of the context, wherever it lives).
+#[derive(Debug, Clone, Default)]
+pub struct SessionContext {
+    pub context: PreparedContext,
+    pub dockerfile: Vec<u8>,
+}
+
+impl SessionContext {
+    /// "12 files, 3.4 MB" for the context.
+    pub fn summary(&self) -> String {
+        self.context.summary()
+    }
+}
+
+/// Lists the files of `dir` for a BuildKit session build, and reads the
+/// Dockerfile (`dockerfile` relative to `dir`, or absolute; or the inline
+/// text). The ignore rules are those of [`prepare_directory`]; the
+/// Dockerfile stays in the context only when the rules keep it, as with the
+/// docker CLI.
+pub fn prepare_session(
+    dir: &Path,
+    dockerfile: Option<&str>,
+    inline: Option<&str>,
+) -> Result<SessionContext, ContextError> {
+    if !dir.is_dir() {
+        return Err(ContextError::MissingContext(dir.to_path_buf()));
+    }
+    let (text, path) = match inline {
+        Some(text) => (text.as_bytes().to_vec(), None),
+        None => {
+            let path = normalize(&dir.join(dockerfile.unwrap_or("Dockerfile")));
+            if !path.is_file() {
+                return Err(ContextError::MissingDockerfile(path));
+            }
+            (fs::read(&path).map_err(read_error(&path))?, Some(path))
+        }
+    };
+    let matcher = read_ignore_file(dir, path.as_deref())?;
+    let mut entries = Vec::new();
+    walk(dir, "", &ParentMatches::default(), &matcher, &mut entries)?;
+    Ok(SessionContext {
+        context: PreparedContext::new(entries, SESSION_DOCKERFILE),
+        dockerfile: text,
+    })
+}
+
+/// The ignore file: `<Dockerfile>.dockerignore` when it exists (as BuildKit
+/// does), else `.dockerignore` at the context root.
+fn read_ignore_file(dir: &Path, dockerfile: Option<&Path>) -> Result<IgnoreMatcher, ContextError> {
+    let specific = dockerfile.map(|d| {
+        let mut specific = d.as_os_str().to_os_string();
+        specific.push(".dockerignore");
+        PathBuf::from(specific)
+    });
+    let candidates = specific.into_iter().chain([dir.join(".dockerignore")]);
     let Some(file) = candidates.into_iter().find(|p| p.is_file()) else {
         return Ok(IgnoreMatcher::default());
     };
@@ -274,10 +344,20 @@ fn walk(
 /// generated name, listed in `.dockerignore` so the engine drops it (and the
 /// ignore file) from the files a `COPY .` sees — what the Docker CLI does.
 fn add_outside_dockerfile(
-    mut entries: Vec<Entry>,
+    entries: Vec<Entry>,
     dockerfile: &Path,
 ) -> Result<PreparedContext, ContextError> {
     let data = fs::read(dockerfile).map_err(read_error(dockerfile))?;
+    add_generated_dockerfile(entries, data)
+}
+
+/// Adds a Dockerfile that is not a file of the context (one outside it, or
+/// an inline one) under a generated name, and lists that name in the
+/// archive's `.dockerignore` so `COPY .` does not copy it.
+fn add_generated_dockerfile(
+    mut entries: Vec<Entry>,
+    data: Vec<u8>,
+) -> Result<PreparedContext, ContextError> {
     let digest = hex::encode(Sha256::digest(&data));
     let name = format!(".dockerfile.{}", &digest[..20]);
 

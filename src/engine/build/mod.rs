@@ -1,6 +1,8 @@
 //! Images: make sure every service has its image on the engine, building the
-//! ones that need it through the engine's build API (the classic builder;
-//! no BuildKit session is needed).
+//! ones that need it through the engine's build API — with BuildKit when the
+//! engine has it ([`buildkit`]: a session serves the context, secrets and SSH
+//! agents), else (or on `TORQ_BUILDKIT=0`) with the classic builder and a tar
+//! context.
 //!
 //! [`ensure_images`] is the entry point for `up` and `build`: it plans
 //! ([`plan_images`]) which image each service runs and whether it must be
@@ -10,10 +12,10 @@
 //! detected and its containers recreated).
 //!
 //! Where an image comes from ([`ImageSource`]):
-//! - a `build:` section: a tar context of the directory honoring
-//!   `.dockerignore` ([`context`], [`dockerignore`]), with `dockerfile` (also
-//!   one outside the context), `args`, `target`, `labels`, `network`,
-//!   `cache_from`; tagged with `image:` or compose's default `PROJECT-SERVICE`;
+//! - a `build:` section: the context directory honoring `.dockerignore`
+//!   ([`context`], [`dockerignore`]), the compose build keys as [`request`]
+//!   maps them; tagged with `image:` or compose's default `PROJECT-SERVICE`
+//!   (and `build.tags`);
 //! - the self image (`x-torq-self-image: true`, [`self_image`]): torq's own
 //!   executable in a `FROM scratch` image, tagged by the executable's hash;
 //!   once a new one is built, the older unused ones are removed;
@@ -21,12 +23,15 @@
 //!   is missing (as compose does, unless `pull_policy: never`); where no
 //!   registry answers, the engine's reason and how to provide the image.
 //!
-//! Build output lines go to the [`Reporter`] as [`Event::BuildOutput`]; a failed
-//! build is reported with its failing step, the engine's message and the
-//! step's last output lines.
+//! Each BuildKit step's start and end goes to the [`Reporter`] as the
+//! service's progress; output lines (and BuildKit's bookkeeping steps) as
+//! [`Event::BuildOutput`]; a failed build is reported with its failing step,
+//! the engine's message and the step's last output lines.
 
+pub(crate) mod buildkit;
 pub mod context;
 pub mod dockerignore;
+pub(crate) mod request;
 pub mod self_image;
 
 use std::collections::{HashMap, VecDeque};
@@ -39,8 +44,13 @@ use indexmap::IndexMap;
 use thiserror::Error;
 
 use super::Engine;
-use crate::compose::model::{Build, Project, Service};
+use crate::compose::model::{Build, FileObject, Project, Service};
+use crate::compose::select::{check_services, NoSuchService};
 use crate::progress::{Event, Phase, Reporter};
+use buildkit::Builder;
+pub use buildkit::BUILDKIT_ENV;
+pub use request::BuilderKind;
+use request::{EngineRequest, RequestInput};
 pub use self_image::{is_self_image, Executable, SelfImageError};
 
 /// Builds that run at once by default.
@@ -76,11 +86,17 @@ pub struct BuildOptions {
     /// The executable for self images (default: the running one,
     /// `/proc/self/exe`). Tests that call the library set torq's binary here.
     pub self_executable: Option<PathBuf>,
+    /// The Dockerfile self images are built from (the application's; none:
+    /// a service that asks for the self image is an error).
+    pub self_image_dockerfile: Option<&'static str>,
     /// Builds at once (0 means [`DEFAULT_PARALLEL_BUILDS`]).
     pub parallel: usize,
     /// How much older than a newly built self image an unused one must be to
     /// be removed (default: [`self_image::prune::GRACE`]).
     pub self_image_prune_grace: Option<std::time::Duration>,
+    /// The builder to use; `None` chooses BuildKit when the engine has it and
+    /// `TORQ_BUILDKIT` does not turn it off.
+    pub builder: Option<BuilderKind>,
 }
 
 impl From<BuildPolicy> for BuildOptions {
@@ -220,6 +236,8 @@ pub enum FailureReason {
     Pull { message: String, hint: String },
     /// The build context could not be assembled or sent.
     Context(String),
+    /// The `build:` section asks for something the builder cannot do.
+    Unsupported(String),
     /// The build failed: the failing step (`Step 2/5 : RUN …`), the engine's
     /// message and the step's last output lines.
     Step {
@@ -247,7 +265,9 @@ impl ImageFailure {
             FailureReason::Pull { message, .. } => {
                 format!("cannot pull {}: {}", self.reference, first_line(message))
             }
-            FailureReason::Context(msg) | FailureReason::Engine(msg) => first_line(msg),
+            FailureReason::Context(msg)
+            | FailureReason::Engine(msg)
+            | FailureReason::Unsupported(msg) => first_line(msg),
             FailureReason::Step {
                 step: Some(step), ..
             } => format!("at {step}"),
@@ -282,6 +302,13 @@ impl fmt::Display for ImageFailure {
             FailureReason::Engine(msg) => {
                 write!(f, "image {} of {who}: engine error: {msg}", self.reference)
             }
+            FailureReason::Unsupported(msg) => {
+                write!(
+                    f,
+                    "image {} of {who} cannot be built: {msg}",
+                    self.reference
+                )
+            }
             FailureReason::Step {
                 step,
                 message,
@@ -309,8 +336,8 @@ impl fmt::Display for ImageFailure {
 #[derive(Debug, Error)]
 pub enum BuildError {
     /// A selected service is not in the project.
-    #[error("no such service: {name}{hint}")]
-    UnknownService { name: String, hint: String },
+    #[error(transparent)]
+    UnknownService(#[from] NoSuchService),
 
     /// A service says neither what to run nor how to build it.
     #[error("service {service:?} has neither `image:` nor `build:`, so there is nothing to run")]
@@ -375,10 +402,7 @@ fn first_line(text: &str) -> String {
 /// The image reference a service with a `build:` section is tagged with:
 /// its `image:`, else compose's default `PROJECT-SERVICE`.
 pub fn default_reference(project: &Project, service: &Service) -> String {
-    match &service.image {
-        Some(image) => image.clone(),
-        None => format!("{}-{}", project.name, service.name).to_lowercase(),
-    }
+    crate::naming::image_reference(project, service)
 }
 
 /// Makes sure each of `services` (all of the project's when empty) has its
@@ -447,9 +471,23 @@ pub async fn ensure_images_with(
         0 => DEFAULT_PARALLEL_BUILDS,
         n => n,
     };
+    let builder = match to_build.is_empty() {
+        true => None,
+        false => Some(buildkit::choose(engine, options.builder).await),
+    };
+    let builder = builder.as_ref();
+    let secrets = &project.secrets;
     let results: Vec<(ImagePlan, Result<String, FailureReason>)> = futures::stream::iter(to_build)
         .map(|plan| async move {
-            let result = build_image(engine, &plan, options, reporter).await;
+            let run = BuildRun {
+                engine,
+                plan: &plan,
+                options,
+                builder,
+                secrets,
+                reporter,
+            };
+            let result = build_image(&run).await;
             (plan, result)
         })
         .buffer_unordered(parallel)
@@ -536,7 +574,11 @@ pub async fn plan_images(
     reporter: &dyn Reporter,
 ) -> Result<Vec<ImagePlan>, BuildError> {
     let selected = select_services(project, services)?;
-    let executable = if selected.iter().any(|s| is_self_image(s)) {
+    let executable = if let Some(service) = selected.iter().find(|s| is_self_image(s)) {
+        if options.self_image_dockerfile.is_none() {
+            let service = service.name.clone();
+            return Err(SelfImageError::NoDockerfile { service }.into());
+        }
         Some(load_executable(options.self_executable.clone()).await?)
     } else {
         None
@@ -585,20 +627,7 @@ fn select_services<'p>(
     project: &'p Project,
     names: &[String],
 ) -> Result<Vec<&'p Service>, BuildError> {
-    for name in names {
-        if !project.services.contains_key(name) {
-            let hint = if project.disabled_services.contains_key(name) {
-                " (its profile is not enabled: add --profile)".to_string()
-            } else {
-                let known: Vec<&str> = project.services.keys().map(String::as_str).collect();
-                format!(" (services: {})", known.join(", "))
-            };
-            return Err(BuildError::UnknownService {
-                name: name.clone(),
-                hint,
-            });
-        }
-    }
+    check_services(project, names)?;
     Ok(project
         .services
         .values()
@@ -776,94 +805,149 @@ async fn run_pull(
     }
 }
 
+/// One image build and everything it needs.
+struct BuildRun<'a> {
+    engine: &'a Engine,
+    plan: &'a ImagePlan,
+    options: &'a BuildOptions,
+    /// The builder chosen for this run (always set when something is built).
+    builder: Option<&'a Builder>,
+    /// The project's top-level secrets, for `build.secrets`.
+    secrets: &'a IndexMap<String, FileObject>,
+    reporter: &'a dyn Reporter,
+}
+
+impl BuildRun<'_> {
+    fn subject(&self) -> String {
+        self.plan.services.first().cloned().unwrap_or_default()
+    }
+
+    fn output(&self, line: String) {
+        self.reporter.report(Event::BuildOutput {
+            subject: self.subject(),
+            line,
+        });
+    }
+
+    fn progress(&self, phase: Phase, detail: String) {
+        for service in &self.plan.services {
+            self.reporter.progress(service, phase, Some(detail.clone()));
+        }
+    }
+}
+
 /// Builds one image and returns its id.
-async fn build_image(
-    engine: &Engine,
-    plan: &ImagePlan,
-    options: &BuildOptions,
-    reporter: &dyn Reporter,
-) -> Result<String, FailureReason> {
-    let result = run_build(engine, plan, options, reporter).await;
+async fn build_image(run: &BuildRun<'_>) -> Result<String, FailureReason> {
+    let result = run_build(run).await;
     match &result {
         Ok(id) => {
-            let detail = format!("{} {}", plan.reference, short_id(id));
-            for service in &plan.services {
-                reporter.progress(service, Phase::Built, Some(detail.clone()));
-            }
-            if let ImageSource::SelfImage(_) = plan.source {
-                prune_self_images(engine, plan, id, options, reporter).await;
+            run.progress(
+                Phase::Built,
+                format!("{} {}", run.plan.reference, short_id(id)),
+            );
+            if let ImageSource::SelfImage(_) = run.plan.source {
+                prune_self_images(run.engine, run.plan, id, run.options, run.reporter).await;
             }
         }
-        Err(reason) => report_plan_failure(reporter, plan, reason),
+        Err(reason) => report_plan_failure(run.reporter, run.plan, reason),
     }
     result
 }
 
-async fn run_build(
-    engine: &Engine,
-    plan: &ImagePlan,
-    options: &BuildOptions,
-    reporter: &dyn Reporter,
-) -> Result<String, FailureReason> {
-    let (context, request) = match &plan.source {
-        ImageSource::Build(build) => {
-            let dir = build.context.clone();
-            let dockerfile = build.dockerfile.clone();
-            let context = tokio::task::spawn_blocking(move || {
-                context::prepare_directory(&dir, dockerfile.as_deref())
-            })
-            .await
-            .map_err(|e| FailureReason::Context(e.to_string()))?
-            .map_err(|e| FailureReason::Context(error_text(&e)))?;
-            let request = build_request(&plan.reference, &context.dockerfile, build, options);
-            (context, request)
-        }
-        ImageSource::SelfImage(exe) => {
-            let context = exe.context();
-            let request = self_image_request(&plan.reference, &context.dockerfile, exe, options);
-            (context, request)
-        }
+async fn run_build(run: &BuildRun<'_>) -> Result<String, FailureReason> {
+    let plan = run.plan;
+    let build = match &plan.source {
+        ImageSource::Build(build) => Some(build.as_ref()),
+        ImageSource::SelfImage(_) => None,
         ImageSource::Existing => {
             return Err(FailureReason::Missing {
-                hint: plan.missing_hint(options.policy),
+                hint: plan.missing_hint(run.options.policy),
             })
         }
     };
-
-    let detail = format!("{} ({})", plan.reference, context.summary());
-    for service in &plan.services {
-        reporter.progress(service, Phase::Building, Some(detail.clone()));
-    }
-    let subject = plan.services.first().cloned().unwrap_or_default();
-    let (archive, writer) = context::into_stream(context);
-    let mut log = BuildLog::default();
-    let mut failure = None;
-    {
-        let mut output =
-            engine
-                .docker()
-                .build_image(request, None, Some(bollard::body_try_stream(archive)));
-        while let Some(item) = output.next().await {
-            match item {
-                Ok(info) => {
-                    for line in log.record(&info) {
-                        reporter.report(Event::BuildOutput {
-                            subject: subject.clone(),
-                            line,
-                        });
-                    }
-                }
-                Err(bollard::errors::Error::DockerStreamError { error }) => {
-                    failure = Some(log.failure(error));
-                    break;
-                }
-                Err(other) => {
-                    failure = Some(FailureReason::Engine(error_text(&other)));
-                    break;
+    // The self image is one COPY into `FROM scratch`: the classic builder
+    // does it without a session.
+    if let (Some(build), Some(builder)) = (build, run.builder) {
+        if builder.kind == BuilderKind::BuildKit {
+            match run_buildkit(run, build).await {
+                BuildKitOutcome::Ran(result) => return result,
+                BuildKitOutcome::NoSession(reason) => {
+                    run.reporter.report(Event::Warning(format!(
+                        "{}: {reason}; building with the classic builder",
+                        plan.reference
+                    )));
                 }
             }
         }
     }
+    run_classic(run, build).await
+}
+
+/// How a BuildKit build went.
+enum BuildKitOutcome {
+    /// It ran: the image id, or why it failed.
+    Ran(Result<String, FailureReason>),
+    /// No session could be opened: the classic builder takes over.
+    NoSession(String),
+}
+
+/// Builds with BuildKit: the context and the Dockerfile travel through the
+/// session ([`buildkit::filesync`]), as with the docker CLI, so BuildKit
+/// sees exactly the files `.dockerignore` leaves.
+async fn run_buildkit(run: &BuildRun<'_>, build: &Build) -> BuildKitOutcome {
+    let prepared = match prepare_session_context(build).await {
+        Ok(prepared) => prepared,
+        Err(reason) => return BuildKitOutcome::Ran(Err(reason)),
+    };
+    let mut request = match engine_request_for(
+        run,
+        context::SESSION_DOCKERFILE,
+        Some(build),
+        BuilderKind::BuildKit,
+    ) {
+        Ok(request) => request,
+        Err(reason) => return BuildKitOutcome::Ran(Err(reason)),
+    };
+    let summary = prepared.summary();
+    request.provided.dirs = buildkit::filesync::Dirs::of_build(prepared);
+    request.provided.shared_key = build.context.to_string_lossy().into_owned();
+    let session = match open_session(run, &mut request).await {
+        Ok(session) => session,
+        Err(reason) => return BuildKitOutcome::NoSession(reason),
+    };
+    request.options.remote = Some(buildkit::SESSION_CONTEXT.to_string());
+    start_build(run, BuilderKind::BuildKit, &request, summary);
+    let client = build_client(run, &request, BuilderKind::BuildKit);
+    let body = bollard::body_full(bytes::Bytes::new());
+    let output = client.build_image(request.options.clone(), None, Some(body));
+    let failure = follow_buildkit(run, output).await;
+    drop(session);
+    BuildKitOutcome::Ran(match failure {
+        Some(reason) => Err(reason),
+        None => finish_image(run, &request.tags).await,
+    })
+}
+
+/// Builds with the classic builder: the context travels as an archive.
+async fn run_classic(run: &BuildRun<'_>, build: Option<&Build>) -> Result<String, FailureReason> {
+    let context = match (&run.plan.source, build) {
+        (ImageSource::SelfImage(exe), _) => {
+            exe.context(run.options.self_image_dockerfile.unwrap_or_default())
+        }
+        (_, Some(build)) => prepare_context(build).await?,
+        _ => {
+            return Err(FailureReason::Missing {
+                hint: run.plan.missing_hint(run.options.policy),
+            })
+        }
+    };
+    let request = engine_request_for(run, &context.dockerfile, build, BuilderKind::Classic)?;
+    start_build(run, BuilderKind::Classic, &request, context.summary());
+    let (archive, writer) = context::into_stream(context);
+    let client = build_client(run, &request, BuilderKind::Classic);
+    let body = bollard::body_try_stream(archive);
+    let output = client.build_image(request.options.clone(), None, Some(body));
+    let failure = follow_classic(run, output).await;
     // The upload ends once the request is gone; its own error explains a
     // broken request better than the engine's.
     let written = writer.await;
@@ -877,57 +961,268 @@ async fn run_build(
         }
         (Some(reason), _) => Err(reason),
         (None, Ok(Err(io))) => Err(FailureReason::Context(io.to_string())),
-        (None, _) => match image_id(engine, &plan.reference).await {
-            Ok(Some(id)) => Ok(id),
-            Ok(None) => Err(FailureReason::Engine(format!(
-                "the build finished but the engine has no image {}",
-                plan.reference
-            ))),
-            Err(err) => Err(FailureReason::Engine(error_text(&err))),
-        },
+        (None, _) => finish_image(run, &request.tags).await,
     }
 }
 
-/// The engine's build parameters for a `build:` section.
-fn build_request(
-    reference: &str,
+/// The client a build request goes out with: `version=2` for BuildKit, and
+/// the query pairs bollard's options cannot hold.
+fn build_client(run: &BuildRun<'_>, request: &EngineRequest, kind: BuilderKind) -> bollard::Docker {
+    buildkit::with_query(
+        run.engine.docker(),
+        kind == BuilderKind::BuildKit,
+        request::encode_query(&request.extra_query),
+    )
+}
+
+/// What every build says as it starts: the builder (with `-v`), the keys it
+/// ignores, and the service's progress line.
+fn start_build(run: &BuildRun<'_>, kind: BuilderKind, request: &EngineRequest, summary: String) {
+    announce_builder(run, kind);
+    for warning in &request.warnings {
+        run.reporter
+            .report(Event::Warning(format!("{}: {warning}", run.plan.reference)));
+    }
+    run.progress(
+        Phase::Building,
+        format!("{} ({summary})", run.plan.reference),
+    );
+}
+
+/// The context archive's entries for a `build:` section.
+async fn prepare_context(build: &Build) -> Result<context::PreparedContext, FailureReason> {
+    let dir = build.context.clone();
+    let dockerfile = build.dockerfile.clone();
+    let inline = request::dockerfile_inline(build);
+    tokio::task::spawn_blocking(move || match inline {
+        Some(text) => context::prepare_inline(&dir, &text),
+        None => context::prepare_directory(&dir, dockerfile.as_deref()),
+    })
+    .await
+    .map_err(|e| FailureReason::Context(e.to_string()))?
+    .map_err(|e| FailureReason::Context(error_text(&e)))
+}
+
+/// The context's entries and the Dockerfile, apart, for a session build.
+async fn prepare_session_context(build: &Build) -> Result<context::SessionContext, FailureReason> {
+    let dir = build.context.clone();
+    let dockerfile = build.dockerfile.clone();
+    let inline = request::dockerfile_inline(build);
+    tokio::task::spawn_blocking(move || {
+        context::prepare_session(&dir, dockerfile.as_deref(), inline.as_deref())
+    })
+    .await
+    .map_err(|e| FailureReason::Context(e.to_string()))?
+    .map_err(|e| FailureReason::Context(error_text(&e)))
+}
+
+/// The engine request for this build on builder `kind`.
+fn engine_request_for(
+    run: &BuildRun<'_>,
     dockerfile: &str,
-    build: &Build,
-    options: &BuildOptions,
-) -> bollard::query_parameters::BuildImageOptions {
-    // forcerm: a failed step leaves no stopped intermediate container behind.
-    let mut request = BuildImageOptionsBuilder::default()
-        .dockerfile(dockerfile)
-        .t(reference)
-        .rm(true)
-        .forcerm(true)
-        .nocache(options.no_cache);
-    let args: HashMap<String, String> = build
-        .args
-        .iter()
-        .filter_map(|(k, v)| v.as_ref().map(|v| (k.clone(), v.clone())))
-        .collect();
-    if !args.is_empty() {
-        request = request.buildargs(&args);
+    build: Option<&Build>,
+    kind: BuilderKind,
+) -> Result<EngineRequest, FailureReason> {
+    match (&run.plan.source, build) {
+        (ImageSource::SelfImage(exe), _) => Ok(EngineRequest {
+            options: self_image_request(&run.plan.reference, dockerfile, exe, run.options),
+            extra_query: Vec::new(),
+            tags: Vec::new(),
+            provided: Default::default(),
+            warnings: Vec::new(),
+        }),
+        (_, Some(build)) => request::engine_request(&RequestInput {
+            reference: &run.plan.reference,
+            dockerfile,
+            build,
+            secrets: run.secrets,
+            builder: kind,
+            platform: run.builder.map_or("linux/amd64", |b| b.platform.as_str()),
+            no_cache: run.options.no_cache,
+        })
+        .map_err(FailureReason::Unsupported),
+        _ => Err(FailureReason::Missing {
+            hint: run.plan.missing_hint(run.options.policy),
+        }),
     }
-    if let Some(target) = &build.target {
-        request = request.target(target);
+}
+
+/// Opens the BuildKit session this build's request names.
+async fn open_session(
+    run: &BuildRun<'_>,
+    request: &mut EngineRequest,
+) -> Result<buildkit::session::Session, String> {
+    let api = run.builder.map_or("1.41", |b| b.api.as_str());
+    let provided = std::mem::take(&mut request.provided);
+    let session = buildkit::session::open(run.engine.host(), api, provided)
+        .await
+        .map_err(|e| e.to_string())?;
+    request.options.session = Some(session.id().to_string());
+    Ok(session)
+}
+
+/// Says which builder runs (shown with `-v`).
+fn announce_builder(run: &BuildRun<'_>, kind: BuilderKind) {
+    let why = match (run.builder, &run.plan.source) {
+        (_, ImageSource::SelfImage(_)) => "the self image is a single COPY".to_string(),
+        (Some(builder), _) if builder.kind == kind => builder.reason.clone(),
+        _ => "BuildKit is unavailable".to_string(),
+    };
+    tracing::debug!(image = %run.plan.reference, builder = kind.name(), %why);
+    run.output(format!("builder: {} ({why})", kind.name()));
+}
+
+/// The engine's answer to a build request.
+type BuildItem = Result<bollard::models::BuildInfo, bollard::errors::Error>;
+
+/// Follows a classic build's output; returns its failure, if any.
+async fn follow_classic(
+    run: &BuildRun<'_>,
+    output: impl futures::Stream<Item = BuildItem>,
+) -> Option<FailureReason> {
+    let mut output = std::pin::pin!(output);
+    let mut log = BuildLog::default();
+    while let Some(item) = output.next().await {
+        match item {
+            Ok(info) => {
+                for line in log.record(&info) {
+                    run.output(line);
+                }
+            }
+            Err(bollard::errors::Error::DockerStreamError { error }) => {
+                return Some(log.failure(error))
+            }
+            Err(other) => return Some(engine_failure(other)),
+        }
     }
-    if !build.labels.is_empty() {
-        let labels: HashMap<String, String> = build
-            .labels
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        request = request.labels(&labels);
+    None
+}
+
+/// Follows a BuildKit build's trace: each step's start and end as progress,
+/// its output with `-v`; returns the failure with its step and output.
+async fn follow_buildkit(
+    run: &BuildRun<'_>,
+    output: impl futures::Stream<Item = BuildItem>,
+) -> Option<FailureReason> {
+    use bollard::models::BuildInfoAux;
+    let mut output = std::pin::pin!(output);
+    let mut trace = buildkit::progress::Trace::default();
+    while let Some(item) = output.next().await {
+        match item {
+            Ok(info) => {
+                if let Some(BuildInfoAux::BuildKit(status)) = &info.aux {
+                    for event in trace.record(status) {
+                        report_step(run, &event);
+                    }
+                }
+                if let Some(text) = &info.stream {
+                    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+                        run.output(line.to_string());
+                    }
+                }
+            }
+            Err(bollard::errors::Error::DockerStreamError { error }) => {
+                let failed = trace.failed_step();
+                let step = failed.as_ref().map(|f| f.step.clone());
+                let message = with_base_image_hint(run, step.as_deref(), error);
+                return Some(FailureReason::Step {
+                    step,
+                    message,
+                    output: failed.map(|f| f.output).unwrap_or_default(),
+                });
+            }
+            Err(other) => return Some(engine_failure(other)),
+        }
     }
-    if let Some(network) = &build.network {
-        request = request.networkmode(network);
+    None
+}
+
+/// The engine's own reason for a failed build request.
+fn engine_failure(err: bollard::errors::Error) -> FailureReason {
+    FailureReason::Engine(super::error::ApiError::from_bollard("build", err).message())
+}
+
+/// A base image BuildKit could not resolve: say where it must come from.
+fn with_base_image_hint(run: &BuildRun<'_>, step: Option<&str>, message: String) -> String {
+    if !step.is_some_and(|s| s.contains("load metadata for ")) {
+        return message;
     }
-    if !build.cache_from.is_empty() {
-        request = request.cachefrom(&build.cache_from);
+    let pull = match &run.plan.source {
+        ImageSource::Build(build) => request::pulls(build),
+        _ => false,
+    };
+    let hint = if pull {
+        "`build.pull: true` makes BuildKit ask the registry even for a base image the engine \
+         has; drop it to build from local images"
+    } else {
+        "the base image is not on the engine and no registry provided it: build or load it \
+         first (`docker images` lists what the engine has)"
+    };
+    format!("{message}\n  hint: {hint}")
+}
+
+/// A step of the Dockerfile moves the service's progress line; BuildKit's
+/// bookkeeping steps and every output line show with `-v`.
+fn report_step(run: &BuildRun<'_>, event: &buildkit::progress::StepEvent) {
+    use buildkit::progress::StepEvent;
+    let line = event.line();
+    if event.is_internal() || matches!(event, StepEvent::Output { .. }) {
+        run.output(line);
+        return;
     }
-    request.build()
+    let detail = match event {
+        StepEvent::Cached { number, name } => format!("#{number} {name} CACHED"),
+        StepEvent::Done {
+            number,
+            name,
+            seconds,
+        } => format!("#{number} {name} DONE {seconds:.1}s"),
+        _ => line,
+    };
+    run.progress(Phase::Building, detail);
+}
+
+/// After a successful build: the extra tags, then the image's id.
+async fn finish_image(run: &BuildRun<'_>, tags: &[String]) -> Result<String, FailureReason> {
+    let reference = &run.plan.reference;
+    for tag in tags {
+        let (repo, tag_part) = split_tag(tag);
+        let options = bollard::query_parameters::TagImageOptionsBuilder::new()
+            .repo(repo)
+            .tag(tag_part)
+            .build();
+        if let Err(err) = run
+            .engine
+            .docker()
+            .tag_image(reference, Some(options))
+            .await
+        {
+            return Err(FailureReason::Engine(format!(
+                "tagging {reference} as {tag}: {}",
+                error_text(&err)
+            )));
+        }
+        run.output(format!("tagged {tag}"));
+    }
+    match image_id(run.engine, reference).await {
+        Ok(Some(id)) => Ok(id),
+        Ok(None) => Err(FailureReason::Engine(format!(
+            "the build finished but the engine has no image {reference}"
+        ))),
+        Err(err) => Err(FailureReason::Engine(error_text(&err))),
+    }
+}
+
+/// `repo:tag` → (`repo`, `tag`); no tag means `latest`.
+fn split_tag(reference: &str) -> (&str, &str) {
+    let name_start = reference.rfind('/').map_or(0, |i| i + 1);
+    match reference[name_start..].rfind(':') {
+        Some(i) => (
+            &reference[..name_start + i],
+            &reference[name_start + i + 1..],
+        ),
+        None => (reference, "latest"),
+    }
 }
 
 /// After a new self image is built: removes the older unused self images of

@@ -24,8 +24,8 @@
 //! `pull_policy` never reach the request, so they never change the hash.
 
 pub mod create;
-pub mod files;
-pub mod hooks;
+pub(crate) mod files;
+pub(crate) mod hooks;
 pub mod options;
 pub mod resources;
 mod values;
@@ -42,6 +42,7 @@ use sha2::{Digest, Sha256};
 
 use super::labels;
 use crate::compose::model::{Mount, MountKind, Project, Service};
+use crate::naming::{container_name, network_name, volume_name};
 
 pub use options::referenced_services;
 
@@ -54,7 +55,6 @@ pub const TORQ_VERSION_LABEL: &str = concat!("torq-", env!("CARGO_PKG_VERSION"))
 /// The per-service part of a container's create request.
 #[derive(Debug, Clone)]
 pub struct Blueprint {
-    pub service: String,
     /// The create request, with the project-wide and service labels (the
     /// config hash included) and the first network.
     pub body: ContainerCreateBody,
@@ -83,34 +83,6 @@ impl Blueprint {
         labels.insert(labels::CONTAINER_NUMBER.into(), number.to_string());
         (name, body)
     }
-}
-
-/// `PROJECT-SERVICE-N`, or the service's `container_name`.
-pub fn container_name(project: &Project, service: &Service, number: u32) -> String {
-    match &service.container_name {
-        Some(name) => name.clone(),
-        None => format!("{}-{}-{}", project.name, service.name, number),
-    }
-}
-
-/// The engine-side name of network `key` (`PROJECT_KEY` unless the spec names it).
-pub fn network_name(project: &Project, key: &str) -> String {
-    project
-        .networks
-        .get(key)
-        .map(|n| n.name.clone())
-        .filter(|n| !n.is_empty())
-        .unwrap_or_else(|| format!("{}_{}", project.name, key))
-}
-
-/// The engine-side name of volume `key` (`PROJECT_KEY` unless the spec names it).
-pub fn volume_name(project: &Project, key: &str) -> String {
-    project
-        .volumes
-        .get(key)
-        .map(|v| v.name.clone())
-        .filter(|n| !n.is_empty())
-        .unwrap_or_else(|| format!("{}_{}", project.name, key))
 }
 
 /// The network keys a service joins, by descending priority then name
@@ -189,7 +161,6 @@ pub fn blueprint(project: &Project, service: &Service, image: &str) -> Blueprint
         labels.insert(labels::VERSION.into(), TORQ_VERSION_LABEL.into());
     }
     Blueprint {
-        service: service.name.clone(),
         body,
         extra_networks,
         config_hash,

@@ -33,7 +33,7 @@ use crate::naming::log_label;
 
 /// What to follow.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct FollowOptions {
+pub(crate) struct FollowOptions {
     /// Services to follow; empty means all of the project's.
     pub services: Vec<String>,
     /// Lines of history to show first, per container already there.
@@ -44,7 +44,7 @@ pub struct FollowOptions {
 
 /// Why a follow ended.
 #[derive(Debug, Error)]
-pub enum FollowError {
+pub(crate) enum FollowError {
     /// The sink refused a line (e.g. the reader of stdout went away).
     #[error("cannot write the log: {0}")]
     Sink(#[from] std::io::Error),
@@ -98,7 +98,7 @@ impl Followers {
 /// all) into `sink` until the future is dropped or fails. Wrap it in a
 /// `select!` with Ctrl-C (or whatever ends the caller's attach), then flush
 /// the sink.
-pub async fn follow_project(
+pub(crate) async fn follow_project(
     engine: &Engine,
     project: &str,
     options: &FollowOptions,

@@ -22,41 +22,17 @@ use bollard::query_parameters::{EventsOptions, LogsOptions};
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
 
-pub mod follow;
-pub mod read;
+pub(crate) mod follow;
+pub(crate) mod read;
 
 use super::error::ApiError;
 use super::{labels, Engine};
 use crate::logs::line::StreamKind;
-
-/// How many lines from the end of a log to send.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Tail {
-    #[default]
-    All,
-    Lines(u64),
-}
-
-impl Tail {
-    /// Parses `all` or a number (as `-n/--tail` takes it).
-    pub fn parse(text: &str) -> Option<Tail> {
-        if text.eq_ignore_ascii_case("all") {
-            return Some(Tail::All);
-        }
-        text.trim().parse().ok().map(Tail::Lines)
-    }
-
-    fn as_query(self) -> String {
-        match self {
-            Tail::All => "all".to_string(),
-            Tail::Lines(n) => n.to_string(),
-        }
-    }
-}
+use crate::logs::Tail;
 
 /// What part of a container's log to send.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct LogRequest {
+pub(crate) struct LogRequest {
     /// Keep the stream open and send new entries as they are written; the
     /// engine ends the stream when the container stops.
     pub follow: bool,
@@ -72,14 +48,14 @@ pub struct LogRequest {
 
 /// One frame of a container's log.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Frame {
+pub(crate) struct Frame {
     pub stream: StreamKind,
     /// One or more timestamped entries (normally exactly one).
     pub bytes: Bytes,
 }
 
 /// Streams `container`'s log (`name` is only used in error messages).
-pub fn container_logs(
+pub(crate) fn container_logs(
     engine: &Engine,
     container: &str,
     name: &str,
@@ -92,7 +68,7 @@ pub fn container_logs(
         since: clamp_seconds(request.since),
         until: clamp_seconds(request.until),
         timestamps: !request.without_timestamps,
-        tail: request.tail.as_query(),
+        tail: tail_query(request.tail),
     };
     let op = format!("read the log of container {name}");
     engine
@@ -117,6 +93,14 @@ pub fn container_logs(
         })
 }
 
+/// The engine's `tail` parameter.
+fn tail_query(tail: Tail) -> String {
+    match tail {
+        Tail::All => "all".to_string(),
+        Tail::Lines(n) => n.to_string(),
+    }
+}
+
 /// The API takes 32-bit seconds; 0 means "no bound".
 fn clamp_seconds(secs: Option<i64>) -> i32 {
     match secs {
@@ -127,7 +111,7 @@ fn clamp_seconds(secs: Option<i64>) -> i32 {
 
 /// What happened to a container of the project.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ContainerAction {
+pub(crate) enum ContainerAction {
     Create,
     Start,
     Die,
@@ -136,7 +120,7 @@ pub enum ContainerAction {
 
 /// A lifecycle event of one of the project's containers.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ContainerEvent {
+pub(crate) struct ContainerEvent {
     pub action: ContainerAction,
     pub id: String,
     /// The container's name (without `/`).
@@ -153,7 +137,7 @@ pub struct ContainerEvent {
 /// happen at or after `since_nanos` (epoch nanoseconds; the engine replays
 /// older ones). The request is sent when the stream is first polled, so pass
 /// the time taken *before* listing the containers: nothing in between is lost.
-pub fn container_events(
+pub(crate) fn container_events(
     engine: &Engine,
     project: &str,
     since_nanos: i64,
@@ -230,13 +214,9 @@ mod tests {
     use bollard::models::{EventActor, EventMessage};
 
     #[test]
-    fn tail_parses() {
-        assert_eq!(Tail::parse("all"), Some(Tail::All));
-        assert_eq!(Tail::parse("ALL"), Some(Tail::All));
-        assert_eq!(Tail::parse("50"), Some(Tail::Lines(50)));
-        assert_eq!(Tail::parse("-1"), None);
-        assert_eq!(Tail::parse("x"), None);
-        assert_eq!(Tail::Lines(0).as_query(), "0");
+    fn tail_is_sent_as_the_api_takes_it() {
+        assert_eq!(tail_query(Tail::Lines(0)), "0");
+        assert_eq!(tail_query(Tail::All), "all");
     }
 
     #[test]

@@ -13,6 +13,8 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use super::{container_logs, LogRequest};
+use crate::engine::error::ApiError;
+use crate::engine::state::{service_containers, ObservedContainer};
 use crate::engine::Engine;
 use crate::logs::line::{LineAssembler, LogLine};
 use crate::logs::merge::{merge_by_time, Chunk, SourceFailure, SourceItem};
@@ -21,13 +23,13 @@ use crate::logs::sink::{LogSink, Source};
 use crate::naming::log_label;
 
 /// Most frames taken from the engine's stream at a time.
-pub const BATCH_LINES: usize = 512;
+pub(crate) const BATCH_LINES: usize = 512;
 
 /// Read-ahead of a merged read, shared by all its containers.
-pub const READ_AHEAD_BYTES: usize = 6 * 1024 * 1024;
+pub(crate) const READ_AHEAD_BYTES: usize = 6 * 1024 * 1024;
 
 /// Chunks each of `sources` containers may have waiting for the merge.
-pub fn read_ahead_chunks(sources: usize) -> usize {
+pub(crate) fn read_ahead_chunks(sources: usize) -> usize {
     (READ_AHEAD_BYTES / CHUNK_BYTES / sources.max(1)).max(2)
 }
 
@@ -35,7 +37,7 @@ pub fn read_ahead_chunks(sources: usize) -> usize {
 /// its lines to `tx` until the log ends, the receiver goes away, or the
 /// engine fails (sent as the last item). Lines for which `keep` returns false
 /// are dropped (a follower uses it to skip lines it showed before a restart).
-pub async fn read_source(
+pub(crate) async fn read_source(
     engine: Engine,
     index: usize,
     source: Source,
@@ -83,7 +85,7 @@ pub async fn read_source(
 /// Reads `source`'s log and sends its frames packed into chunks (lines are
 /// cut out by the merge), until the log ends, the receiver goes away, or the
 /// engine fails (sent as the last item).
-pub async fn read_source_packed(
+pub(crate) async fn read_source_packed(
     engine: Engine,
     source: Source,
     request: LogRequest,
@@ -134,7 +136,7 @@ pub async fn read_source_packed(
 /// Reads every source's log per `request` and writes the lines to `sink` in
 /// timestamp order. Returns the sources whose log could not be read to the
 /// end (with the engine's reason); an error of the sink ends the read.
-pub async fn read_merged(
+pub(crate) async fn read_merged(
     engine: &Engine,
     sources: &[Source],
     request: LogRequest,
@@ -158,23 +160,24 @@ pub async fn read_merged(
     merge_by_time(receivers, sink).await
 }
 
-/// The project's containers of `services` (all when empty), one-off
-/// containers excluded, by service then number.
-pub async fn project_sources(
+/// The log source of a container: labeled by its service (and number).
+pub(crate) fn source_of(c: &ObservedContainer) -> Source {
+    Source {
+        label: log_label(&c.service, c.number),
+        service: c.service.clone(),
+        number: c.number,
+        container_id: c.id.clone(),
+        container_name: c.name.clone(),
+    }
+}
+
+/// The log sources of the project's containers of `services` (all when
+/// empty), one-off containers excluded, by service then number.
+pub(crate) async fn project_sources(
     engine: &Engine,
     project: &str,
     services: &[String],
-) -> Result<Vec<Source>, crate::engine::error::ApiError> {
-    let containers = crate::engine::state::list_containers(engine, project).await?;
-    Ok(containers
-        .into_iter()
-        .filter(|c| !c.oneoff && (services.is_empty() || services.contains(&c.service)))
-        .map(|c| Source {
-            label: log_label(&c.service, c.number),
-            service: c.service,
-            number: c.number,
-            container_id: c.id,
-            container_name: c.name,
-        })
-        .collect())
+) -> Result<Vec<Source>, ApiError> {
+    let containers = service_containers(engine, project, services).await?;
+    Ok(containers.iter().map(source_of).collect())
 }

@@ -1,11 +1,12 @@
-//! The strategy's pure core: the best bid and ask per venue and instrument,
-//! and the search for a cross-venue trade whose spread beats both legs' fees
-//! plus a minimum profit. A cooldown keeps one dislocation from firing on
-//! every quote.
+//! The exchange-to-exchange mode's pure core: the best bid and ask per venue
+//! and instrument, and the search for a cross-venue trade whose spread beats
+//! both legs' taker fees plus a minimum profit. A cooldown (shared with the
+//! DEX mode) keeps one dislocation from firing on every update.
 
 use std::collections::{BTreeMap, HashMap};
 
-use crate::protocol::tlv::{Quote, Venue};
+use crate::protocol::instrument::Venue;
+use crate::protocol::tlv::Quote;
 
 /// The best bid and ask of an instrument on one venue.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -39,8 +40,6 @@ pub struct ArbParams {
     pub max_notional: f64,
     /// Quotes older than this are ignored (ns).
     pub max_age_ns: u64,
-    /// The same route (instrument, buy venue, sell venue) fires at most once per this (ns).
-    pub cooldown_ns: u64,
 }
 
 impl Default for ArbParams {
@@ -50,7 +49,6 @@ impl Default for ArbParams {
             min_profit: 1.0,
             max_notional: 50_000.0,
             max_age_ns: 2_000_000_000,
-            cooldown_ns: 1_000_000_000,
         }
     }
 }
@@ -89,19 +87,23 @@ impl Book {
         Book::default()
     }
 
-    /// Records a quote arriving at `now_ns`.
-    pub fn update(&mut self, quote: &Quote, now_ns: u64) {
+    /// Records a quote arriving at `now_ns`; returns its instrument's name
+    /// (None for a venue the stack does not know).
+    pub fn update(&mut self, quote: &Quote, now_ns: u64) -> Option<String> {
+        let venue = Venue::from_id(quote.instrument.venue)?;
         let top = TopOfBook {
-            bid: quote.bid.to_f64(),
+            bid: quote.bid_price.to_f64(),
             bid_size: quote.bid_size.to_f64(),
-            ask: quote.ask.to_f64(),
+            ask: quote.ask_price.to_f64(),
             ask_size: quote.ask_size.to_f64(),
             updated_ns: now_ns,
         };
+        let instrument = quote.instrument.symbol();
         self.instruments
-            .entry(quote.instrument.clone())
+            .entry(instrument.clone())
             .or_default()
-            .insert(quote.venue, top);
+            .insert(venue, top);
+        Some(instrument)
     }
 
     /// The top of book of `instrument` on `venue`.
@@ -154,20 +156,22 @@ impl Book {
     }
 }
 
-/// Remembers when each route last fired.
+/// Remembers when each route (instrument or pair, buy side, sell side) last fired.
 #[derive(Debug, Clone, Default)]
 pub struct Cooldown {
-    last_fired: HashMap<(String, Venue, Venue), u64>,
+    last_fired: HashMap<String, u64>,
+}
+
+impl Opportunity {
+    /// The route: instrument, buy venue, sell venue.
+    pub fn route(&self) -> String {
+        format!("{} {}>{}", self.instrument, self.buy_venue, self.sell_venue)
+    }
 }
 
 impl Cooldown {
-    /// Whether `opportunity` may fire at `now_ns`; if so, it is recorded as fired.
-    pub fn allow(&mut self, opportunity: &Opportunity, now_ns: u64, cooldown_ns: u64) -> bool {
-        let route = (
-            opportunity.instrument.clone(),
-            opportunity.buy_venue,
-            opportunity.sell_venue,
-        );
+    /// Whether `route` may fire at `now_ns`; if so, it is recorded as fired.
+    pub fn allow(&mut self, route: String, now_ns: u64, cooldown_ns: u64) -> bool {
         match self.last_fired.get(&route) {
             Some(&last) if now_ns.saturating_sub(last) < cooldown_ns => false,
             _ => {
@@ -187,12 +191,12 @@ mod tests {
 
     fn quote(venue: Venue, bid: f64, ask: f64, size: f64) -> Quote {
         Quote {
-            venue,
-            instrument: "BTC/USD".into(),
-            bid: Fixed::from_f64(bid),
+            instrument: crate::protocol::InstrumentId::coin(venue.id(), "BTC/USD"),
+            bid_price: Fixed::from_f64(bid),
             bid_size: Fixed::from_f64(size),
-            ask: Fixed::from_f64(ask),
+            ask_price: Fixed::from_f64(ask),
             ask_size: Fixed::from_f64(size),
+            quote_timestamp_ns: 0,
         }
     }
 
@@ -279,8 +283,8 @@ mod tests {
         book.update(&quote(Venue::Coinbase, 101.0, 101.1, 10.0), 0);
         let found = book.best_opportunity("BTC/USD", 0, &params()).unwrap();
         let mut cooldown = Cooldown::default();
-        assert!(cooldown.allow(&found, 0, SEC));
-        assert!(!cooldown.allow(&found, SEC / 2, SEC));
-        assert!(cooldown.allow(&found, SEC, SEC));
+        assert!(cooldown.allow(found.route(), 0, SEC));
+        assert!(!cooldown.allow(found.route(), SEC / 2, SEC));
+        assert!(cooldown.allow(found.route(), SEC, SEC));
     }
 }

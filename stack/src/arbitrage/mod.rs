@@ -1,11 +1,16 @@
-//! The flash-arbitrage strategy service: subscribes to market data, keeps the
-//! [`book`], and when a cross-venue spread beats fees plus the minimum profit
-//! publishes an ArbitrageSignal to the signal relay and the two legs'
-//! OrderRequests to the execution relay, and logs the trade at INFO.
+//! The flash-arbitrage strategy service. In its default `dex` mode it is the
+//! original's strategy: it keeps the Polygon pools' reserves from
+//! `PoolSync` records and, on every sync, looks for the most profitable
+//! trade between that pool and another pool of its pair ([`dex`]). In the
+//! `exchange` mode it compares Kraken and Coinbase quotes ([`book`]). A
+//! profitable opportunity (after every cost) is published as an
+//! ArbitrageSignal to the signal relay and the two legs' OrderRequests to the
+//! execution relay ([`signal`]), and logged at INFO.
 
 pub mod book;
+pub mod dex;
+pub mod signal;
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
@@ -13,21 +18,40 @@ use tokio_util::sync::CancellationToken;
 
 use crate::client::{self, LinkConfig, RelayLink};
 use crate::health::Health;
-use crate::protocol::tlv::{decode_payload, encode_payload, ArbitrageSignal, OrderRequest};
-use crate::protocol::{now_ns, Domain, Fixed, Frame, FrameBuilder, Message, Side, Source};
-use book::{ArbParams, Book, Cooldown, Opportunity};
+use crate::protocol::instrument::venue_name;
+use crate::protocol::tlv::{decode_payload, encode_payload};
+use crate::protocol::{now_ns, Domain, Frame, FrameBuilder, Message, Source};
+use crate::transport::Endpoint;
+use book::{ArbParams, Book, Cooldown};
+use dex::{DexParams, PoolBook};
+use signal::Signalled;
+
+/// Which arbitrage the strategy trades.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Mode {
+    /// Between two DEX pools of a pair (the original's strategy).
+    Dex,
+    /// Between two exchanges' quotes of an instrument.
+    Exchange,
+}
 
 /// How the strategy runs.
 #[derive(Debug, Clone)]
 pub struct StrategyOptions {
-    /// The market-data relay socket.
-    pub market_data: PathBuf,
-    /// The signal relay socket.
-    pub signal: PathBuf,
-    /// The execution relay socket.
-    pub execution: PathBuf,
-    /// Trading parameters.
-    pub params: ArbParams,
+    /// The market-data relay.
+    pub market_data: Endpoint,
+    /// The signal relay.
+    pub signal: Endpoint,
+    /// The execution relay.
+    pub execution: Endpoint,
+    /// Which arbitrage.
+    pub mode: Mode,
+    /// The DEX mode's costs.
+    pub dex: DexParams,
+    /// The exchange mode's parameters.
+    pub exchange: ArbParams,
+    /// A route fires at most once per this (ns).
+    pub cooldown_ns: u64,
     /// How often the counters are logged.
     pub stats_interval: Duration,
 }
@@ -35,7 +59,8 @@ pub struct StrategyOptions {
 /// The strategy's counters.
 #[derive(Debug, Default)]
 struct Counters {
-    quotes: u64,
+    updates: u64,
+    skipped_records: u64,
     signals: u64,
     orders: u64,
     unsent: u64,
@@ -48,11 +73,11 @@ pub async fn run(
     cancel: CancellationToken,
 ) -> anyhow::Result<()> {
     let (inbound, mut frames) = mpsc::channel::<Frame>(4096);
-    let link = |domain, path: &PathBuf| LinkConfig {
+    let link = |domain, endpoint: &Endpoint| LinkConfig {
         domain,
-        path: path.clone(),
+        endpoint: endpoint.clone(),
     };
-    client::spawn(
+    let market_data = client::spawn(
         link(Domain::MarketData, &options.market_data),
         Some(inbound),
         health.clone(),
@@ -70,25 +95,34 @@ pub async fn run(
         health.clone(),
         cancel.clone(),
     );
-    tracing::info!(
-        "trading when a spread beats {} bps of fees per leg plus a profit of {}",
-        options.params.fee_bps,
-        options.params.min_profit
-    );
+    match options.mode {
+        Mode::Dex => tracing::info!(
+            "mode dex: pool arbitrage on Polygon, signalling when profit after pool fees, gas ({} gwei) and {} bps slippage beats ${}",
+            options.dex.gas_price_gwei,
+            options.dex.slippage_bps,
+            options.dex.min_profit_usd
+        ),
+        Mode::Exchange => tracing::info!(
+            "mode exchange: trading when a spread beats {} bps of fees per leg plus a profit of {}",
+            options.exchange.fee_bps,
+            options.exchange.min_profit
+        ),
+    }
     let mut strategy = Strategy {
-        params: options.params,
+        pools: PoolBook::new(),
         book: Book::new(),
         cooldown: Cooldown::default(),
         signal,
         execution,
-        signal_frames: FrameBuilder::new(Domain::Signal, Source::FlashArbitrage as u8),
-        order_frames: FrameBuilder::new(Domain::Execution, Source::FlashArbitrage as u8),
+        signal_frames: FrameBuilder::new(Domain::Signal, Source::ArbitrageStrategy as u8),
+        order_frames: FrameBuilder::new(Domain::Execution, Source::ArbitrageStrategy as u8),
         next_id: 1,
         counters: Counters::default(),
+        options,
     };
     let mut stats = tokio::time::interval_at(
-        tokio::time::Instant::now() + options.stats_interval,
-        options.stats_interval,
+        tokio::time::Instant::now() + strategy.options.stats_interval,
+        strategy.options.stats_interval,
     );
     loop {
         tokio::select! {
@@ -97,15 +131,16 @@ pub async fn run(
                 Some(frame) => strategy.on_frame(&frame),
                 None => break,
             },
-            _ = stats.tick() => strategy.log_counters(),
+            _ = stats.tick() => strategy.log_counters(&market_data),
         }
     }
-    strategy.log_counters();
+    strategy.log_counters(&market_data);
     Ok(())
 }
 
 struct Strategy {
-    params: ArbParams,
+    options: StrategyOptions,
+    pools: PoolBook,
     book: Book,
     cooldown: Cooldown,
     signal: RelayLink,
@@ -118,8 +153,8 @@ struct Strategy {
 
 impl Strategy {
     fn on_frame(&mut self, frame: &Frame) {
-        let messages = match decode_payload(&frame.payload) {
-            Ok(messages) => messages,
+        let decoded = match decode_payload(&frame.payload) {
+            Ok(decoded) => decoded,
             Err(error) => {
                 tracing::warn!(
                     "undecodable market data from source {}: {error}",
@@ -128,63 +163,75 @@ impl Strategy {
                 return;
             }
         };
+        self.counters.skipped_records += decoded.skipped as u64;
         let now = now_ns();
-        for message in messages {
-            if let Message::Quote(quote) = message {
-                self.counters.quotes += 1;
-                self.book.update(&quote, now);
-                if let Some(found) =
-                    self.book
-                        .best_opportunity(&quote.instrument, now, &self.params)
-                {
-                    if self.cooldown.allow(&found, now, self.params.cooldown_ns) {
-                        self.fire(&found, now);
-                    }
+        for message in decoded.messages {
+            match (self.options.mode, message) {
+                (Mode::Dex, Message::PoolSync(sync)) => {
+                    self.counters.updates += 1;
+                    self.on_pool(&sync, now);
                 }
+                (Mode::Exchange, Message::Quote(quote)) => {
+                    self.counters.updates += 1;
+                    self.on_quote(&quote, now);
+                }
+                _ => {}
             }
         }
     }
 
-    fn fire(&mut self, found: &Opportunity, now: u64) {
-        let signal_id = self.next_id;
-        self.next_id += 1;
-        let signal = Message::ArbitrageSignal(ArbitrageSignal {
-            signal_id,
-            instrument: found.instrument.clone(),
-            buy_venue: found.buy_venue,
-            sell_venue: found.sell_venue,
-            buy_price: Fixed::from_f64(found.buy_price),
-            sell_price: Fixed::from_f64(found.sell_price),
-            size: Fixed::from_f64(found.size),
-            expected_profit: Fixed::from_f64(found.net_profit),
-        });
-        let leg = |order_id, venue, side, price| {
-            Message::OrderRequest(OrderRequest {
-                order_id,
-                signal_id,
-                venue,
-                instrument: found.instrument.clone(),
-                side,
-                price: Fixed::from_f64(price),
-                size: Fixed::from_f64(found.size),
-            })
+    fn on_pool(&mut self, sync: &crate::protocol::tlv::PoolSync, now: u64) {
+        let Some(updated) = self.pools.update(sync) else {
+            return;
         };
-        let orders = [
-            leg(
-                signal_id * 2 - 1,
-                found.buy_venue,
-                Side::Buy,
-                found.buy_price,
-            ),
-            leg(
-                signal_id * 2,
-                found.sell_venue,
-                Side::Sell,
-                found.sell_price,
-            ),
-        ];
+        let Some(found) = self.pools.best_opportunity(&updated, &self.options.dex) else {
+            return;
+        };
+        if !self
+            .cooldown
+            .allow(found.route(), now, self.options.cooldown_ns)
+        {
+            return;
+        }
+        let id = self.take_id();
+        let t = &found.trade;
         tracing::info!(
-            "arbitrage #{signal_id} {}: buy {} @ {:.2} on {}, sell @ {:.2} on {} ({:.1} bps), profit {:.2} after {:.2} fees",
+            "arbitrage #{id} {}: buy {:.4} {} for {:.2} USDC on {}, sell on {} for {:.2} ({:.1} bps); net {:.2} after fees {:.2}, gas {:.4}, slippage {:.2}",
+            found.buy.pool.pair(),
+            t.base,
+            found.buy.pool.token0.symbol,
+            t.input,
+            venue_name(found.buy.pool.dex),
+            venue_name(found.sell.pool.dex),
+            t.output,
+            found.spread_bps(),
+            t.net(),
+            t.fees,
+            t.gas,
+            t.slippage
+        );
+        self.send(id, signal::dex(&found, id, now), now);
+    }
+
+    fn on_quote(&mut self, quote: &crate::protocol::tlv::Quote, now: u64) {
+        let Some(instrument) = self.book.update(quote, now) else {
+            return;
+        };
+        let Some(found) = self
+            .book
+            .best_opportunity(&instrument, now, &self.options.exchange)
+        else {
+            return;
+        };
+        if !self
+            .cooldown
+            .allow(found.route(), now, self.options.cooldown_ns)
+        {
+            return;
+        }
+        let id = self.take_id();
+        tracing::info!(
+            "arbitrage #{id} {}: buy {} @ {:.2} on {}, sell @ {:.2} on {} ({:.1} bps), profit {:.2} after {:.2} fees",
             found.instrument,
             format_size(found.size),
             found.buy_price,
@@ -195,28 +242,42 @@ impl Strategy {
             found.net_profit,
             found.fees
         );
-        let sent_signal = publish(&self.signal, &mut self.signal_frames, &[signal], now);
+        self.send(id, signal::exchange(&found, id, now), now);
+    }
+
+    fn take_id(&mut self) -> u64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        id
+    }
+
+    fn send(&mut self, id: u64, out: Signalled, now: u64) {
+        let signal = [Message::ArbitrageSignal(out.signal)];
+        let orders = out.orders.map(Message::OrderRequest);
+        let sent_signal = publish(&self.signal, &mut self.signal_frames, &signal, now);
         let sent_orders = publish(&self.execution, &mut self.order_frames, &orders, now);
         self.counters.signals += sent_signal as u64;
         self.counters.orders += 2 * sent_orders as u64;
         if !(sent_signal && sent_orders) {
             self.counters.unsent += 1;
             tracing::warn!(
-                "arbitrage #{signal_id} not fully sent: signal relay {}, execution relay {}",
+                "arbitrage #{id} not fully sent: signal relay {}, execution relay {}",
                 state(sent_signal),
                 state(sent_orders)
             );
         }
     }
 
-    fn log_counters(&self) {
+    fn log_counters(&self, market_data: &RelayLink) {
         let c = &self.counters;
+        let (gaps, missing, duplicates) = market_data.sequences().totals();
         tracing::info!(
-            "counters quotes={} signals={} orders={} unsent={}",
-            c.quotes,
+            "counters updates={} signals={} orders={} unsent={} skipped_records={} sequence_gaps={gaps} missing_frames={missing} duplicates={duplicates}",
+            c.updates,
             c.signals,
             c.orders,
-            c.unsent
+            c.unsent,
+            c.skipped_records
         );
     }
 }

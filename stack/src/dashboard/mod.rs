@@ -1,11 +1,10 @@
 //! The dashboard service: subscribes to all three relays and serves HTTP —
-//! `/` a self-contained page (no external assets), `/ws` JSON events,
-//! `/health`, `/status` (JSON counters).
+//! `/` a self-contained page with charts (no external assets), `/ws` JSON
+//! events, `/health`, `/status` (JSON counters, sequence gaps).
 
 pub mod state;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -22,6 +21,7 @@ use tracing::Instrument;
 use crate::client::{self, LinkConfig, RelayLink};
 use crate::health::Health;
 use crate::protocol::{Domain, Frame};
+use crate::transport::Endpoint;
 use state::DashboardState;
 
 /// The page served at `/`.
@@ -32,8 +32,8 @@ const PAGE: &str = include_str!("index.html");
 pub struct DashboardOptions {
     /// The HTTP address.
     pub listen: SocketAddr,
-    /// The relays' sockets, by domain.
-    pub relays: Vec<(Domain, PathBuf)>,
+    /// The relays' addresses, by domain.
+    pub relays: Vec<(Domain, Endpoint)>,
 }
 
 #[derive(Clone)]
@@ -49,10 +49,10 @@ pub async fn run(
     cancel: CancellationToken,
 ) -> anyhow::Result<()> {
     let state = Arc::new(DashboardState::new());
-    for (domain, path) in &options.relays {
+    for (domain, endpoint) in &options.relays {
         subscribe(
             *domain,
-            path.clone(),
+            endpoint.clone(),
             state.clone(),
             health.clone(),
             cancel.clone(),
@@ -86,18 +86,19 @@ pub async fn run(
 /// Links to one relay and feeds its frames (and link state) into `state`.
 fn subscribe(
     domain: Domain,
-    path: PathBuf,
+    endpoint: Endpoint,
     state: Arc<DashboardState>,
     health: Health,
     cancel: CancellationToken,
 ) {
     let (inbound, mut frames) = mpsc::channel::<Frame>(4096);
     let link: RelayLink = client::spawn(
-        LinkConfig { domain, path },
+        LinkConfig { domain, endpoint },
         Some(inbound),
         health,
         cancel.clone(),
     );
+    state.add_link(link.clone());
     let mut link_state = link.connection_changes();
     let task = async move {
         state.set_connected(domain, *link_state.borrow_and_update());

@@ -1,7 +1,9 @@
 //! What the dashboard knows: the latest quote per venue and instrument, the
 //! latest state of each pool, recent signals and orders, counts per event
-//! type and each relay's link state and counters (from its heartbeats). Every
-//! event is also broadcast, as JSON, to the `/ws` clients.
+//! type, each relay's link state and counters (from the counters record of
+//! its System-domain heartbeat frames), and every publisher's sequence gaps
+//! and duplicates (from the links). Every event is also broadcast, as JSON,
+//! to the `/ws` clients.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Mutex;
@@ -11,7 +13,9 @@ use serde::Serialize;
 use tokio::sync::broadcast;
 use tokio::time::Instant;
 
-use crate::protocol::tlv::{decode_payload, Heartbeat};
+use crate::client::RelayLink;
+use crate::protocol::sequence::StreamStats;
+use crate::protocol::tlv::{decode_payload, RelayCounters};
 use crate::protocol::{Domain, Envelope, Event, Frame, Message};
 
 /// Signals and orders kept for new `/ws` clients.
@@ -25,6 +29,7 @@ pub struct DashboardState {
     inner: Mutex<Snapshot>,
     events: broadcast::Sender<Utf8Bytes>,
     started: Instant,
+    links: Mutex<Vec<RelayLink>>,
 }
 
 #[derive(Debug, Default)]
@@ -36,6 +41,7 @@ struct Snapshot {
     counts: BTreeMap<&'static str, u64>,
     relays: BTreeMap<Domain, RelayView>,
     undecodable: u64,
+    unknown_records: u64,
 }
 
 /// One relay as the dashboard sees it.
@@ -45,19 +51,21 @@ pub struct RelayView {
     pub connected: bool,
     /// Frames received from it.
     pub frames: u64,
-    /// The relay's own counters, from its last heartbeat.
-    pub counters: Option<RelayCounters>,
+    /// The relay's own counters, from its last heartbeat frame.
+    pub counters: Option<CountersView>,
 }
 
-/// A relay's counters, as its heartbeat reports them.
+/// A relay's counters, as its counters record reports them.
 #[derive(Debug, Clone, Serialize)]
-pub struct RelayCounters {
+pub struct CountersView {
     /// Relay uptime.
     pub uptime_ms: u64,
     /// Frames received by the relay.
     pub frames_in: u64,
     /// Frames the relay queued to clients.
     pub frames_out: u64,
+    /// Bytes received by the relay.
+    pub bytes_in: u64,
     /// Clients connected to the relay.
     pub clients: u32,
     /// Frames the relay rejected.
@@ -66,17 +74,31 @@ pub struct RelayCounters {
     pub slow_dropped: u64,
 }
 
-impl From<&Heartbeat> for RelayCounters {
-    fn from(h: &Heartbeat) -> RelayCounters {
-        RelayCounters {
-            uptime_ms: h.uptime_ms,
-            frames_in: h.frames_in,
-            frames_out: h.frames_out,
-            clients: h.clients,
-            bad_frames: h.bad_frames,
-            slow_dropped: h.slow_dropped,
+impl From<&RelayCounters> for CountersView {
+    fn from(c: &RelayCounters) -> CountersView {
+        CountersView {
+            uptime_ms: c.uptime_ms,
+            frames_in: c.frames_in,
+            frames_out: c.frames_out,
+            bytes_in: c.bytes_in,
+            clients: c.clients,
+            bad_frames: c.bad_frames,
+            slow_dropped: c.slow_dropped,
         }
     }
+}
+
+/// Sequence tracking over every relay link.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SequenceView {
+    /// Gaps seen, all publishers.
+    pub gaps: u64,
+    /// Frames missing in them.
+    pub missing: u64,
+    /// Duplicate frames.
+    pub duplicates: u64,
+    /// Per relay and publisher.
+    pub streams: Vec<StreamStats>,
 }
 
 /// The `/status` document.
@@ -92,8 +114,12 @@ pub struct Status {
     pub events: BTreeMap<&'static str, u64>,
     /// Frames whose payload could not be decoded.
     pub undecodable: u64,
+    /// Records of unknown types, skipped.
+    pub unknown_records: u64,
     /// Each relay.
     pub relays: BTreeMap<&'static str, RelayView>,
+    /// Sequence gaps and duplicates per publisher.
+    pub sequences: SequenceView,
 }
 
 impl Default for DashboardState {
@@ -107,14 +133,36 @@ impl DashboardState {
     pub fn new() -> DashboardState {
         let (events, _) = broadcast::channel(WS_BACKLOG);
         let mut snapshot = Snapshot::default();
-        for domain in Domain::ALL {
+        for domain in Domain::RELAYS {
             snapshot.relays.insert(domain, RelayView::default());
         }
         DashboardState {
             inner: Mutex::new(snapshot),
             events,
             started: Instant::now(),
+            links: Mutex::default(),
         }
+    }
+
+    /// Adds a relay link whose sequence tracking `/status` reports.
+    pub fn add_link(&self, link: RelayLink) {
+        if let Ok(mut links) = self.links.lock() {
+            links.push(link);
+        }
+    }
+
+    fn sequences(&self) -> SequenceView {
+        let mut view = SequenceView::default();
+        let links = self.links.lock().map(|l| l.clone()).unwrap_or_default();
+        for link in links {
+            let tracker = link.sequences();
+            let (gaps, missing, duplicates) = tracker.totals();
+            view.gaps += gaps;
+            view.missing += missing;
+            view.duplicates += duplicates;
+            view.streams.extend(tracker.stats());
+        }
+        view
     }
 
     /// Records a relay link going up or down.
@@ -128,17 +176,18 @@ impl DashboardState {
     pub fn on_frame(&self, domain: Domain, frame: &Frame) {
         let Ok(mut s) = self.inner.lock() else { return };
         s.relays.entry(domain).or_default().frames += 1;
-        let messages = match decode_payload(&frame.payload) {
-            Ok(messages) => messages,
+        let decoded = match decode_payload(&frame.payload) {
+            Ok(decoded) => decoded,
             Err(_) => {
                 s.undecodable += 1;
                 return;
             }
         };
+        s.unknown_records += decoded.skipped as u64;
         let h = &frame.header;
-        for message in &messages {
-            if let Message::Heartbeat(heartbeat) = message {
-                s.relays.entry(domain).or_default().counters = Some(heartbeat.into());
+        for message in &decoded.messages {
+            if let Message::RelayCounters(counters) = message {
+                s.relays.entry(domain).or_default().counters = Some(counters.into());
                 continue;
             }
             let Some(envelope) = Envelope::new(message, h.source, h.sequence, h.timestamp_ns)
@@ -168,13 +217,16 @@ impl DashboardState {
 
     /// The `/status` document.
     pub fn status(&self) -> Status {
+        let sequences = self.sequences();
         let s = self.inner.lock().ok();
         Status {
+            sequences,
             service: "dashboard_websocket",
             uptime_s: self.started.elapsed().as_secs(),
             ws_clients: self.events.receiver_count(),
             events: s.as_ref().map(|s| s.counts.clone()).unwrap_or_default(),
             undecodable: s.as_ref().map_or(0, |s| s.undecodable),
+            unknown_records: s.as_ref().map_or(0, |s| s.unknown_records),
             relays: s
                 .map(|s| {
                     s.relays
@@ -197,8 +249,8 @@ impl Snapshot {
                 self.quotes
                     .insert((venue.clone(), instrument.clone()), json);
             }
-            Event::PoolSync { pool, .. } => {
-                self.pools.insert(pool.clone(), json);
+            Event::PoolSync { pool_address, .. } => {
+                self.pools.insert(pool_address.clone(), json);
             }
             Event::ArbitrageOpportunity { .. } => push_bounded(&mut self.signals, json),
             Event::OrderRequest { .. } => push_bounded(&mut self.orders, json),
@@ -217,28 +269,43 @@ fn push_bounded(queue: &mut VecDeque<Utf8Bytes>, json: Utf8Bytes) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::tlv::encode_payload;
+    use crate::protocol::instrument::{venue_id, InstrumentId};
+    use crate::protocol::tlv::{encode_payload, ArbitrageSignal, Fixed, Quote};
     use crate::protocol::{FrameBuilder, FrameReader, Source};
 
-    fn frame(domain: Domain, source: Source, events: &[&str]) -> Frame {
-        let messages: Vec<Message> = events
-            .iter()
-            .map(|e| {
-                serde_json::from_str::<Event>(e)
-                    .unwrap()
-                    .to_message()
-                    .unwrap()
-            })
-            .collect();
+    fn frame(domain: Domain, source: Source, messages: &[Message]) -> Frame {
         let bytes =
-            FrameBuilder::new(domain, source as u8).build(&encode_payload(&messages).unwrap(), 9);
+            FrameBuilder::new(domain, source as u8).build(&encode_payload(messages).unwrap(), 9);
         let mut reader = FrameReader::new();
         reader.buffer().extend_from_slice(&bytes);
         reader.next_frame().unwrap().unwrap()
     }
 
-    const QUOTE: &str = r#"{"msg_type":"quote","venue":"kraken","instrument":"BTC/USD","bid":1,"bid_size":1,"ask":2,"ask_size":1}"#;
-    const SIGNAL: &str = r#"{"msg_type":"arbitrage_opportunity","signal_id":1,"instrument":"BTC/USD","buy_venue":"kraken","sell_venue":"coinbase","buy_price":1,"sell_price":2,"size":1,"expected_profit":1,"spread_bps":0}"#;
+    fn quote() -> Message {
+        Message::Quote(Quote {
+            instrument: InstrumentId::coin(venue_id::KRAKEN, "BTC/USD"),
+            bid_price: Fixed::from_f64(1.0),
+            bid_size: Fixed::from_f64(1.0),
+            ask_price: Fixed::from_f64(2.0),
+            ask_size: Fixed::from_f64(1.0),
+            quote_timestamp_ns: 0,
+        })
+    }
+
+    fn signal() -> Message {
+        let found = crate::arbitrage::book::Opportunity {
+            instrument: "BTC/USD".into(),
+            buy_venue: crate::protocol::Venue::Kraken,
+            sell_venue: crate::protocol::Venue::Coinbase,
+            buy_price: 1.0,
+            sell_price: 2.0,
+            size: 1.0,
+            fees: 0.0,
+            net_profit: 1.0,
+        };
+        let signal: ArbitrageSignal = crate::arbitrage::signal::exchange(&found, 1, 0).signal;
+        Message::ArbitrageSignal(signal)
+    }
 
     #[test]
     fn events_are_broadcast_as_json_and_remembered() {
@@ -247,11 +314,15 @@ mod tests {
         assert!(snapshot.is_empty());
         state.on_frame(
             Domain::MarketData,
-            &frame(Domain::MarketData, Source::KrakenAdapter, &[QUOTE, QUOTE]),
+            &frame(
+                Domain::MarketData,
+                Source::KrakenCollector,
+                &[quote(), quote()],
+            ),
         );
         state.on_frame(
             Domain::Signal,
-            &frame(Domain::Signal, Source::FlashArbitrage, &[SIGNAL]),
+            &frame(Domain::Signal, Source::ArbitrageStrategy, &[signal()]),
         );
         let first: serde_json::Value =
             serde_json::from_str(live.try_recv().unwrap().as_str()).unwrap();
@@ -270,22 +341,34 @@ mod tests {
     }
 
     #[test]
-    fn heartbeats_update_relay_counters_and_are_not_events() {
+    fn relay_counters_update_the_relay_and_are_not_events() {
         let state = DashboardState::new();
-        let heartbeat = Message::Heartbeat(Heartbeat {
+        let counters = Message::RelayCounters(RelayCounters {
             frames_in: 5,
             clients: 3,
-            ..Heartbeat::default()
+            ..RelayCounters::default()
         });
-        let bytes = FrameBuilder::new(Domain::Execution, Source::Relay as u8)
-            .build(&encode_payload(&[heartbeat]).unwrap(), 0);
-        let mut reader = FrameReader::new();
-        reader.buffer().extend_from_slice(&bytes);
-        state.on_frame(Domain::Execution, &reader.next_frame().unwrap().unwrap());
+        state.on_frame(
+            Domain::Execution,
+            &frame(Domain::System, Source::ExecutionRelay, &[counters]),
+        );
         let status = state.status();
         let counters = status.relays["execution"].counters.as_ref().unwrap();
         assert_eq!((counters.frames_in, counters.clients), (5, 3));
         assert!(status.events.is_empty());
+    }
+
+    #[test]
+    fn unknown_records_are_skipped_and_counted() {
+        let state = DashboardState::new();
+        let mut payload = vec![99, 2, 0, 0];
+        payload.extend(encode_payload(&[quote()]).unwrap());
+        let bytes = FrameBuilder::new(Domain::MarketData, 2).build(&payload, 0);
+        let mut reader = FrameReader::new();
+        reader.buffer().extend_from_slice(&bytes);
+        state.on_frame(Domain::MarketData, &reader.next_frame().unwrap().unwrap());
+        let status = state.status();
+        assert_eq!((status.unknown_records, status.events["quote"]), (1, 1));
     }
 
     #[test]
@@ -294,7 +377,7 @@ mod tests {
         for _ in 0..HISTORY + 10 {
             state.on_frame(
                 Domain::Signal,
-                &frame(Domain::Signal, Source::FlashArbitrage, &[SIGNAL]),
+                &frame(Domain::Signal, Source::ArbitrageStrategy, &[signal()]),
             );
         }
         assert_eq!(state.subscribe().0.len(), HISTORY);

@@ -4,15 +4,16 @@
 //! and the wall clock, so all venues agree on it. Each venue quotes around it
 //! with its own seeded noise and spread, trades now and then, and sometimes
 //! (per window, with a probability) dislocates one instrument by tens of basis
-//! points — the cross-venue arbitrage the strategy hunts. Polygon pools are
-//! constant-product pools priced at the fair value, swapped against.
+//! points — the cross-venue arbitrage the exchange mode hunts. Polygon's
+//! pools live in [`super::pools`]: they start at the fair value and then
+//! evolve with every swap.
 
 use super::noise::{hash, key, mix, normal, unit};
-use crate::protocol::tlv::{Fixed, Message, PoolSwap, PoolSync, Quote, Side, Trade, Venue};
+use super::pools::PoolSimulator;
+use crate::protocol::instrument::{catalog, InstrumentId, Venue};
+use crate::protocol::tlv::{Fixed, Message, Quote, Side, Trade};
 
 const DAY_MS: u64 = 86_400_000;
-/// Uniswap v2's pool fee.
-const POOL_FEE: f64 = 0.003;
 
 /// A typical price of an instrument (or of a pool's tracked instrument).
 pub fn base_price(instrument: &str) -> f64 {
@@ -143,42 +144,51 @@ impl VenueParams {
     }
 }
 
-/// A venue's synthetic feed: quotes (and trades) on exchanges, swaps and
-/// syncs on Polygon pools.
+/// A venue's synthetic feed: quotes (and trades) on exchanges; on Polygon,
+/// swaps and syncs of pools that evolve (see [`super::pools`]).
 #[derive(Debug, Clone)]
 pub struct SyntheticFeed {
     params: VenueParams,
     instruments: Vec<(String, FairValue)>,
+    pools: Option<PoolSimulator>,
 }
 
 impl SyntheticFeed {
-    /// A feed of `instruments` (pool names on Polygon).
+    /// A feed of `instruments` (pairs such as `WETH/USDC` on Polygon).
     pub fn new(params: VenueParams, instruments: &[String]) -> SyntheticFeed {
-        let instruments = instruments
-            .iter()
-            .map(|i| {
-                (
-                    i.clone(),
-                    FairValue::new(params.market_seed, i, params.volatility),
-                )
-            })
-            .collect();
+        let fair = |i: &String| FairValue::new(params.market_seed, i, params.volatility);
+        let pools = (params.venue == Venue::Polygon).then(|| {
+            let pools = catalog::pools(instruments)
+                .into_iter()
+                .map(|pool| {
+                    let fair = fair(&pool.pair());
+                    (pool, fair)
+                })
+                .collect();
+            PoolSimulator::new(params.seed, pools)
+        });
         SyntheticFeed {
+            instruments: instruments.iter().map(|i| (i.clone(), fair(i))).collect(),
             params,
-            instruments,
+            pools,
         }
     }
 
     /// The venue's events at `t_ms`.
     pub fn tick(&mut self, t_ms: u64) -> Vec<Message> {
+        if let Some(pools) = &mut self.pools {
+            return pools.tick(t_ms, self.params.dislocation_probability);
+        }
         let mut out = Vec::with_capacity(self.instruments.len() * 2);
         for index in 0..self.instruments.len() {
-            match self.params.venue {
-                Venue::Polygon => self.pool_events(index, t_ms, &mut out),
-                _ => self.exchange_events(index, t_ms, &mut out),
-            }
+            self.exchange_events(index, t_ms, &mut out);
         }
         out
+    }
+
+    /// The pools (Polygon only).
+    pub fn pools(&self) -> Option<&PoolSimulator> {
+        self.pools.as_ref()
     }
 
     /// The dislocation (basis points, signed) of instrument `index` at `t_ms`.
@@ -207,13 +217,15 @@ impl SyntheticFeed {
         let lot = base_size(instrument);
         let bid_size = lot * (0.2 + 1.3 * unit(hash(p.seed, &[k, t_ms, 2])));
         let ask_size = lot * (0.2 + 1.3 * unit(hash(p.seed, &[k, t_ms, 3])));
+        let id = InstrumentId::coin(p.venue.id(), instrument);
+        let t_ns = t_ms * 1_000_000;
         out.push(Message::Quote(Quote {
-            venue: p.venue,
-            instrument: instrument.clone(),
-            bid: Fixed::from_f64(bid),
+            instrument: id,
+            bid_price: Fixed::from_f64(bid),
             bid_size: Fixed::from_f64(bid_size),
-            ask: Fixed::from_f64(ask),
+            ask_price: Fixed::from_f64(ask),
             ask_size: Fixed::from_f64(ask_size),
+            quote_timestamp_ns: t_ns,
         }));
         let trade = hash(p.seed, &[k, t_ms, 4]);
         if unit(trade) < p.trade_probability {
@@ -223,53 +235,13 @@ impl SyntheticFeed {
                 Side::Sell
             };
             out.push(Message::Trade(Trade {
-                venue: p.venue,
-                instrument: instrument.clone(),
+                instrument: id,
                 price: Fixed::from_f64(if side == Side::Buy { ask } else { bid }),
-                size: Fixed::from_f64(lot * (0.01 + 0.5 * unit(mix(trade ^ 3)))),
+                volume: Fixed::from_f64(lot * (0.01 + 0.5 * unit(mix(trade ^ 3)))),
+                execution_timestamp_ns: t_ns,
                 side,
             }));
         }
-    }
-
-    fn pool_events(&mut self, index: usize, t_ms: u64, out: &mut Vec<Message>) {
-        let p = &self.params;
-        let (pool, fair) = &mut self.instruments[index];
-        let k = key(pool);
-        let price =
-            fair.at(t_ms) * (p.noise_bps * 1e-4 * normal(hash(p.seed, &[k, t_ms, 1]))).exp();
-        let depth = 5_000_000.0 * (1.0 + 0.1 * unit(hash(p.seed, &[k, t_ms / 60_000, 5])));
-        let (reserve0, reserve1) = (depth / price, depth);
-        let swap = hash(p.seed, &[k, t_ms, 6]);
-        if unit(swap) >= 0.5 {
-            return;
-        }
-        let zero_for_one = mix(swap) & 1 == 0;
-        let amount0 = base_size(pool) * (0.05 + 0.95 * unit(mix(swap ^ 7)));
-        let (amount_in, reserve_in, reserve_out) = match zero_for_one {
-            true => (amount0, reserve0, reserve1),
-            false => (amount0 * price, reserve1, reserve0),
-        };
-        let effective_in = amount_in * (1.0 - POOL_FEE);
-        let amount_out = reserve_out * effective_in / (reserve_in + effective_in);
-        let (after0, after1) = match zero_for_one {
-            true => (reserve0 + amount_in, reserve1 - amount_out),
-            false => (reserve0 - amount_out, reserve1 + amount_in),
-        };
-        out.push(Message::PoolSwap(PoolSwap {
-            venue: p.venue,
-            pool: pool.clone(),
-            amount_in: Fixed::from_f64(amount_in),
-            amount_out: Fixed::from_f64(amount_out),
-            zero_for_one,
-            price: Fixed::from_f64(after1 / after0),
-        }));
-        out.push(Message::PoolSync(PoolSync {
-            venue: p.venue,
-            pool: pool.clone(),
-            reserve0: Fixed::from_f64(after0),
-            reserve1: Fixed::from_f64(after1),
-        }));
     }
 }
 
@@ -287,7 +259,7 @@ mod tests {
         messages
             .iter()
             .filter_map(|m| match m {
-                Message::Quote(q) => Some(q.clone()),
+                Message::Quote(q) => Some(*q),
                 _ => None,
             })
             .collect()
@@ -333,8 +305,8 @@ mod tests {
                 .iter()
                 .zip(quotes(&coinbase.tick(t)).iter())
             {
-                assert!(k.bid < k.ask && k.bid_size.0 > 0 && k.ask_size.0 > 0);
-                let gap = (k.bid.to_f64() / c.bid.to_f64() - 1.0).abs();
+                assert!(k.bid_price < k.ask_price && k.bid_size.0 > 0 && k.ask_size.0 > 0);
+                let gap = (k.bid_price.to_f64() / c.bid_price.to_f64() - 1.0).abs();
                 assert!(gap < 0.02, "venues {gap} apart");
                 agreeing += (gap < 0.001) as usize;
             }
@@ -374,30 +346,12 @@ mod tests {
                         .into_iter()
                         .find(|q| q.instrument == trade.instrument)
                         .unwrap();
-                    assert!(trade.price == quote.bid || trade.price == quote.ask);
+                    assert!(trade.price == quote.bid_price || trade.price == quote.ask_price);
                     trades += 1;
                 }
             }
         }
         assert!(trades > 0);
-    }
-
-    #[test]
-    fn pools_swap_along_the_constant_product() {
-        let pools = vec!["WETH/USDC".to_string()];
-        let mut feed = SyntheticFeed::new(VenueParams::new(Venue::Polygon, 3), &pools);
-        let mut swaps = 0;
-        for t in (0..100).map(|i| T0 + i * 100) {
-            let events = feed.tick(t);
-            if let [Message::PoolSwap(swap), Message::PoolSync(sync)] = events.as_slice() {
-                swaps += 1;
-                let price = sync.reserve1.to_f64() / sync.reserve0.to_f64();
-                assert!((price / 3000.0 - 1.0).abs() < 0.2, "pool price {price}");
-                assert!((swap.price.to_f64() / price - 1.0).abs() < 1e-6);
-                assert!(swap.amount_out.0 > 0);
-            }
-        }
-        assert!(swaps > 20);
     }
 
     #[test]

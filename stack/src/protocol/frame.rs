@@ -1,9 +1,16 @@
-//! The relay frame: a 32-byte little-endian header followed by a payload of
-//! TLV records. Owns encoding, header decoding and the stream scanner that
-//! finds frame boundaries (and resynchronizes after garbage) in a byte stream.
+//! The relay frame of the original Protocol V2: a 32-byte little-endian
+//! header (its `MessageHeader`: magic, domain, version, source, flags,
+//! sequence, timestamp, payload size, checksum) followed by a payload of TLV
+//! records. The checksum is CRC32 (IEEE 802.3, the `crc32fast` crate the
+//! original uses) over header bytes 0–28 and the payload, as the original's
+//! `calculate_checksum`/`verify_checksum` compute it. Owns encoding, header
+//! decoding, validation and the stream scanner that finds frame boundaries
+//! (and resynchronizes after garbage) in a byte stream.
 
 use bytes::{BufMut, Bytes, BytesMut};
 use thiserror::Error;
+
+use super::source::Source;
 
 /// The first four bytes of every frame (little-endian on the wire).
 pub const MAGIC: u32 = 0xDEAD_BEEF;
@@ -16,7 +23,10 @@ pub const MAX_PAYLOAD: usize = 64 * 1024;
 
 const MAGIC_BYTES: [u8; 4] = MAGIC.to_le_bytes();
 
-/// A relay domain: which relay a frame belongs to.
+/// The header bytes the checksum covers (everything before the checksum field).
+pub const CHECKSUM_SCOPE: usize = 28;
+
+/// A relay domain: which relay a frame belongs to (the codec's `RelayDomain`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Domain {
     /// Market data: trades, quotes, pool swaps and syncs.
@@ -25,11 +35,20 @@ pub enum Domain {
     Signal = 2,
     /// Order requests.
     Execution = 3,
+    /// System messages: relay heartbeats, health and counters.
+    System = 4,
 }
 
 impl Domain {
-    /// All domains, in relay start order.
-    pub const ALL: [Domain; 3] = [Domain::MarketData, Domain::Signal, Domain::Execution];
+    /// The domains of the stack's three relays, in start order.
+    pub const RELAYS: [Domain; 3] = [Domain::MarketData, Domain::Signal, Domain::Execution];
+    /// All domains.
+    pub const ALL: [Domain; 4] = [
+        Domain::MarketData,
+        Domain::Signal,
+        Domain::Execution,
+        Domain::System,
+    ];
 
     /// The domain of a header byte.
     pub fn from_u8(value: u8) -> Option<Domain> {
@@ -42,6 +61,7 @@ impl Domain {
             Domain::MarketData => "market_data",
             Domain::Signal => "signal",
             Domain::Execution => "execution",
+            Domain::System => "system",
         }
     }
 
@@ -65,8 +85,9 @@ impl std::str::FromStr for Domain {
             "market_data" | "1" => Ok(Domain::MarketData),
             "signal" | "2" => Ok(Domain::Signal),
             "execution" | "3" => Ok(Domain::Execution),
+            "system" | "4" => Ok(Domain::System),
             _ => Err(format!(
-                "unknown domain `{s}` (expected market_data, signal or execution)"
+                "unknown domain `{s}` (expected market_data, signal, execution or system)"
             )),
         }
     }
@@ -89,7 +110,7 @@ pub struct Header {
     pub timestamp_ns: u64,
     /// Length of the payload that follows the header.
     pub payload_len: u32,
-    /// CRC32 (IEEE) of the payload.
+    /// CRC32 (IEEE) of header bytes 0–28 and the payload.
     pub crc32: u32,
 }
 
@@ -105,6 +126,9 @@ pub enum FrameError {
     /// A version this relay does not speak.
     #[error("unsupported protocol version {0}")]
     UnsupportedVersion(u8),
+    /// A source id the protocol does not define.
+    #[error("unknown source {0}")]
+    UnknownSource(u8),
     /// A frame of another domain sent to this relay.
     #[error("frame of domain {found} on the {expected} relay")]
     WrongDomain {
@@ -113,12 +137,12 @@ pub enum FrameError {
         /// The header's domain byte.
         found: u8,
     },
-    /// The payload does not match its checksum.
-    #[error("CRC mismatch: header says {expected:#010x}, payload has {actual:#010x}")]
+    /// The frame does not match its checksum.
+    #[error("CRC mismatch: header says {expected:#010x}, frame has {actual:#010x}")]
     BadCrc {
         /// The checksum in the header.
         expected: u32,
-        /// The checksum of the payload received.
+        /// The checksum of the header bytes 0–28 and payload received.
         actual: u32,
     },
 }
@@ -177,9 +201,13 @@ fn u64_at(buf: &[u8], at: usize) -> u64 {
     u64::from_le_bytes(bytes)
 }
 
-/// The CRC32 (IEEE) of a payload, as carried in the header.
-pub fn checksum(payload: &[u8]) -> u32 {
-    crc32fast::hash(payload)
+/// The frame checksum: CRC32 (IEEE) of the header's first 28 bytes (all
+/// but the checksum field) followed by the payload.
+pub fn checksum(header: &[u8], payload: &[u8]) -> u32 {
+    let mut hasher = crc32fast::Hasher::new();
+    hasher.update(&header[..CHECKSUM_SCOPE]);
+    hasher.update(payload);
+    hasher.finalize()
 }
 
 /// A decoded frame: its header and its payload (TLV records).
@@ -220,14 +248,27 @@ impl FrameBuilder {
             sequence: self.next_sequence,
             timestamp_ns,
             payload_len: payload.len() as u32,
-            crc32: checksum(payload),
+            crc32: 0,
         };
         self.next_sequence += 1;
-        let mut out = BytesMut::with_capacity(HEADER_LEN + payload.len());
-        header.encode(&mut out);
-        out.put_slice(payload);
-        out.freeze()
+        encode_frame(header, payload)
     }
+
+    /// The sequence number the next frame gets.
+    pub fn next_sequence(&self) -> u64 {
+        self.next_sequence
+    }
+}
+
+/// Encodes a frame with `header` (its checksum computed here) and `payload`.
+pub fn encode_frame(mut header: Header, payload: &[u8]) -> Bytes {
+    header.payload_len = payload.len() as u32;
+    let mut out = BytesMut::with_capacity(HEADER_LEN + payload.len());
+    header.encode(&mut out);
+    header.crc32 = checksum(&out, payload);
+    out[CHECKSUM_SCOPE..HEADER_LEN].copy_from_slice(&header.crc32.to_le_bytes());
+    out.put_slice(payload);
+    out.freeze()
 }
 
 /// The next step the scanner found at the start of a buffer.
@@ -254,7 +295,7 @@ pub struct FrameScanner {
 }
 
 impl FrameScanner {
-    /// A scanner for a relay of `domain`, checking payload CRCs when `verify_crc`.
+    /// A scanner for a relay of `domain`, checking frame CRCs when `verify_crc`.
     pub fn new(domain: Domain, verify_crc: bool) -> FrameScanner {
         FrameScanner {
             domain: Some(domain),
@@ -287,15 +328,18 @@ impl FrameScanner {
         if buf.len() < len {
             return Scan::Incomplete;
         }
-        match self.check(&header, &buf[HEADER_LEN..len]) {
+        match self.check(&header, &buf[..len]) {
             Ok(()) => Scan::Frame(len),
             Err(error) => Scan::Bad { skip: len, error },
         }
     }
 
-    fn check(&self, header: &Header, payload: &[u8]) -> Result<(), FrameError> {
+    fn check(&self, header: &Header, frame: &[u8]) -> Result<(), FrameError> {
         if header.version != VERSION {
             return Err(FrameError::UnsupportedVersion(header.version));
+        }
+        if Source::from_u8(header.source).is_none() {
+            return Err(FrameError::UnknownSource(header.source));
         }
         if let Some(expected) = self.domain.filter(|d| *d as u8 != header.domain) {
             return Err(FrameError::WrongDomain {
@@ -304,7 +348,7 @@ impl FrameScanner {
             });
         }
         if self.verify_crc {
-            let actual = checksum(payload);
+            let actual = checksum(frame, &frame[HEADER_LEN..]);
             if actual != header.crc32 {
                 return Err(FrameError::BadCrc {
                     expected: header.crc32,
@@ -373,20 +417,20 @@ mod tests {
     use super::*;
 
     fn frame(domain: Domain, payload: &[u8]) -> Bytes {
-        FrameBuilder::new(domain, 7).build(payload, 1_234)
+        FrameBuilder::new(domain, Source::ArbitrageStrategy as u8).build(payload, 1_234)
     }
 
     #[test]
     fn header_round_trips_in_little_endian() {
-        let bytes = FrameBuilder::new(Domain::Signal, 9).build(b"abc", 0x0102_0304_0506_0708);
+        let bytes = FrameBuilder::new(Domain::Signal, 20).build(b"abc", 0x0102_0304_0506_0708);
         assert_eq!(&bytes[..4], &[0xEF, 0xBE, 0xAD, 0xDE]);
         assert_eq!(bytes[4], 2);
         assert_eq!(bytes[5], VERSION);
-        assert_eq!(bytes[6], 9);
+        assert_eq!(bytes[6], 20);
         assert_eq!(&bytes[8..16], &1u64.to_le_bytes());
         assert_eq!(&bytes[16..24], &0x0102_0304_0506_0708u64.to_le_bytes());
         assert_eq!(&bytes[24..28], &3u32.to_le_bytes());
-        assert_eq!(&bytes[28..32], &checksum(b"abc").to_le_bytes());
+        assert_eq!(&bytes[28..32], &checksum(&bytes, b"abc").to_le_bytes());
         let header = Header::decode(&bytes).unwrap();
         assert_eq!(header.sequence, 1);
         assert_eq!(header.frame_len(), 35);
@@ -397,7 +441,7 @@ mod tests {
 
     #[test]
     fn builder_numbers_frames() {
-        let mut builder = FrameBuilder::new(Domain::MarketData, 1);
+        let mut builder = FrameBuilder::new(Domain::MarketData, 2);
         let a = Header::decode(&builder.build(b"", 0)).unwrap();
         let b = Header::decode(&builder.build(b"", 0)).unwrap();
         assert_eq!((a.sequence, b.sequence), (1, 2));
@@ -427,6 +471,33 @@ mod tests {
         ));
         let unchecked = FrameScanner::new(Domain::Signal, false);
         assert_eq!(unchecked.scan(&bytes), Scan::Frame(37));
+    }
+
+    #[test]
+    fn the_checksum_covers_the_header_too() {
+        let checked = FrameScanner::new(Domain::Signal, true);
+        let mut bytes = BytesMut::from(&frame(Domain::Signal, b"hello")[..]);
+        bytes[8] ^= 0x01; // the sequence number
+        assert!(matches!(
+            checked.scan(&bytes),
+            Scan::Bad {
+                error: FrameError::BadCrc { .. },
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn scanner_rejects_unknown_sources() {
+        let scanner = FrameScanner::new(Domain::Signal, false);
+        let bytes = FrameBuilder::new(Domain::Signal, 0xF0).build(b"x", 0);
+        assert!(matches!(
+            scanner.scan(&bytes),
+            Scan::Bad {
+                error: FrameError::UnknownSource(0xF0),
+                ..
+            }
+        ));
     }
 
     #[test]

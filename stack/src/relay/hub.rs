@@ -10,7 +10,7 @@ use bytes::Bytes;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::protocol::tlv::Heartbeat;
+use crate::protocol::tlv::RelayCounters;
 
 /// One connected client, as the hub sees it.
 #[derive(Debug)]
@@ -168,16 +168,18 @@ impl Hub {
             .fetch_add(cut.len() as u64, Ordering::Relaxed);
     }
 
-    /// The counters as a heartbeat.
-    pub fn heartbeat(&self, uptime_ms: u64) -> Heartbeat {
+    /// The counters as the record relays send with their heartbeats.
+    pub fn relay_counters(&self, uptime_ms: u64) -> RelayCounters {
         let c = &self.counters;
-        Heartbeat {
+        RelayCounters {
             uptime_ms,
             frames_in: c.frames_in.load(Ordering::Relaxed),
             frames_out: c.frames_out.load(Ordering::Relaxed),
-            clients: self.client_count() as u32,
+            bytes_in: c.bytes_in.load(Ordering::Relaxed),
             bad_frames: c.bad_frames.load(Ordering::Relaxed),
             slow_dropped: c.slow_dropped.load(Ordering::Relaxed),
+            clients: self.client_count() as u32,
+            accepted: c.accepted.load(Ordering::Relaxed) as u32,
         }
     }
 }

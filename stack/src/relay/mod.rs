@@ -1,10 +1,12 @@
-//! A relay: a Unix-domain-socket server for one domain. Every valid frame a
-//! client sends is broadcast to every other client; bad frames are logged and
+//! A relay: a server for one domain on a Unix socket (or on TCP, same
+//! framing). Every valid frame a client sends is broadcast to every other
+//! client; bad frames (magic, version, domain, source, CRC) are logged and
 //! dropped; a slow client is cut off with an ERROR line (see [`hub`]). Reads
-//! take up to 64 KiB per syscall and forward all whole frames of a read as one
-//! shared chunk; writes go through a buffer flushed when a client's queue is
-//! drained. Every second the relay sends its clients a heartbeat carrying its
-//! counters; every `stats_interval` it logs them.
+//! take up to 64 KiB per syscall and forward all whole frames of a read as
+//! one shared chunk; writes go through a buffer flushed when a client's queue
+//! is drained. Every second the relay sends its clients a System-domain frame
+//! from its own source id: a Heartbeat, a SystemHealth and its counters (a
+//! vendor-range record); every `stats_interval` it logs them.
 
 pub mod hub;
 
@@ -17,14 +19,15 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
-use tokio::net::{UnixListener, UnixStream};
+use tokio::net::{TcpListener, UnixListener};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::health::Health;
-use crate::protocol::tlv::{encode_payload, Message};
+use crate::protocol::tlv::{encode_payload, Heartbeat, Message, SystemHealth};
 use crate::protocol::{now_ns, Domain, FrameBuilder, FrameScanner, Scan, Source};
+use crate::transport::{split_tcp, split_unix, Endpoint, ReadHalf, WriteHalf};
 use hub::{CutOff, Hub, Outlet};
 
 /// Bytes a relay reads per syscall (at most).
@@ -35,8 +38,8 @@ const READ_CHUNK: usize = 64 * 1024;
 pub struct RelayOptions {
     /// The domain it serves.
     pub domain: Domain,
-    /// Its socket path.
-    pub socket: PathBuf,
+    /// Its address: a socket path or `tcp://host:port`.
+    pub endpoint: Endpoint,
     /// Whether payload CRCs are verified.
     pub verify_crc: bool,
     /// Pending bytes after which a client is cut off as slow.
@@ -53,11 +56,11 @@ pub async fn run(
     health: Health,
     cancel: CancellationToken,
 ) -> anyhow::Result<()> {
-    let socket = RelaySocket::bind(&options.socket)?;
+    let socket = Listener::bind(&options.endpoint).await?;
     health.set("listening", true);
     tracing::info!(
         "listening on {} (CRC {}, slow-client limit {} KiB)",
-        options.socket.display(),
+        socket.describe(),
         if options.verify_crc {
             "verified"
         } else {
@@ -77,10 +80,10 @@ pub async fn run(
     loop {
         let accepted = tokio::select! {
             _ = cancel.cancelled() => break,
-            accepted = socket.listener.accept() => accepted,
+            accepted = socket.accept() => accepted,
         };
         match accepted {
-            Ok((stream, _)) => {
+            Ok(stream) => {
                 let client = Client::join(hub.clone(), scanner, release_clients.clone());
                 tokio::spawn(client.serve(stream).in_current_span());
             }
@@ -99,6 +102,50 @@ pub async fn run(
     release_clients.cancel();
     tracing::info!("stopped; {}", counters_line(&hub, started.elapsed()));
     Ok(())
+}
+
+/// What a relay listens on.
+enum Listener {
+    /// A Unix socket.
+    Unix(RelaySocket),
+    /// A TCP port.
+    Tcp(TcpListener),
+}
+
+impl Listener {
+    async fn bind(endpoint: &Endpoint) -> anyhow::Result<Listener> {
+        Ok(match endpoint {
+            Endpoint::Unix(path) => Listener::Unix(RelaySocket::bind(path)?),
+            Endpoint::Tcp(authority) => Listener::Tcp(
+                TcpListener::bind(authority.as_str())
+                    .await
+                    .with_context(|| format!("cannot listen on tcp://{authority}"))?,
+            ),
+        })
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Listener::Unix(socket) => socket.path.display().to_string(),
+            Listener::Tcp(listener) => listener
+                .local_addr()
+                .map_or_else(|_| "tcp".into(), |a| format!("tcp://{a}")),
+        }
+    }
+
+    async fn accept(&self) -> std::io::Result<(ReadHalf, WriteHalf)> {
+        match self {
+            Listener::Unix(socket) => socket.listener.accept().await.map(|(s, _)| split_unix(s)),
+            Listener::Tcp(listener) => listener.accept().await.map(|(s, _)| split_tcp(s)),
+        }
+    }
+
+    fn close(self) {
+        match self {
+            Listener::Unix(socket) => socket.close(),
+            Listener::Tcp(listener) => drop(listener),
+        }
+    }
 }
 
 /// The relay's listening socket and the identity (device, inode) of the
@@ -188,13 +235,12 @@ impl Client {
         }
     }
 
-    async fn serve(mut self, stream: UnixStream) {
+    async fn serve(mut self, (mut read, write): (ReadHalf, WriteHalf)) {
         tracing::info!(
             "client {} connected (clients={})",
             self.id,
             self.hub.client_count()
         );
-        let (mut read, write) = stream.into_split();
         let Some(outlet) = self.outlet.take() else {
             return;
         };
@@ -288,7 +334,7 @@ fn log_cut_off(hub: &Hub, cut: &[CutOff]) {
 
 /// A client's writer: drains its queue through a 64 KiB buffer, flushing when
 /// the queue is empty; stops when cut off or when the queue closes.
-async fn write_client(write: tokio::net::unix::OwnedWriteHalf, mut outlet: Outlet) {
+async fn write_client(write: WriteHalf, mut outlet: Outlet) {
     let mut writer = BufWriter::with_capacity(64 * 1024, write);
     let cut_off = outlet.cut_off.clone();
     let result: std::io::Result<()> = async {
@@ -330,20 +376,57 @@ async fn heartbeats(
     started: Instant,
     cancel: CancellationToken,
 ) {
-    let mut builder = FrameBuilder::new(options.domain, Source::Relay as u8);
+    let source = Source::relay(options.domain);
+    let mut builder = FrameBuilder::new(Domain::System, source as u8);
     let mut ticker = tokio::time::interval(options.heartbeat_interval);
+    let mut rate = RateMeter::default();
     loop {
         tokio::select! {
             _ = cancel.cancelled() => return,
             _ = ticker.tick() => {}
         }
-        let heartbeat = hub.heartbeat(started.elapsed().as_millis() as u64);
-        let Ok(payload) = encode_payload(&[Message::Heartbeat(heartbeat)]) else {
+        let now = now_ns();
+        let uptime = started.elapsed();
+        let counters = hub.relay_counters(uptime.as_millis() as u64);
+        let connections = counters.clients;
+        let records = [
+            Message::Heartbeat(Heartbeat {
+                timestamp_ns: now,
+                uptime_s: uptime.as_secs() as u32,
+                connections,
+            }),
+            Message::SystemHealth(SystemHealth {
+                timestamp_ns: now,
+                connection_count: connections,
+                message_rate_per_sec: rate.per_second(counters.frames_in),
+                service_type: source as u8,
+                ..SystemHealth::default()
+            }),
+            Message::RelayCounters(counters),
+        ];
+        let Ok(payload) = encode_payload(&records) else {
             continue;
         };
-        let frame = builder.build(&payload, now_ns());
+        let frame = builder.build(&payload, now);
         let cut = hub.broadcast(0, &frame, 0);
         log_cut_off(&hub, &cut);
+    }
+}
+
+/// Frames per second between two readings of a cumulative counter.
+#[derive(Default)]
+struct RateMeter {
+    last: Option<(u64, Instant)>,
+}
+
+impl RateMeter {
+    fn per_second(&mut self, total: u64) -> u32 {
+        let now = Instant::now();
+        let rate = self.last.map_or(0.0, |(before, at)| {
+            (total - before) as f64 / now.duration_since(at).as_secs_f64().max(1e-3)
+        });
+        self.last = Some((total, now));
+        rate.min(u32::MAX as f64) as u32
     }
 }
 
@@ -385,11 +468,12 @@ fn counters_line(hub: &Hub, uptime: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio::net::UnixStream;
 
     fn options(socket: &Path) -> RelayOptions {
         RelayOptions {
             domain: Domain::MarketData,
-            socket: socket.to_path_buf(),
+            endpoint: Endpoint::Unix(socket.to_path_buf()),
             verify_crc: false,
             max_pending: 1 << 20,
             stats_interval: Duration::from_secs(60),
@@ -478,6 +562,57 @@ mod tests {
         new_cancel.cancel();
         new.await.expect("new relay task").expect("new relay stops");
         assert!(!socket.exists(), "the new relay removes its own socket");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_tcp_relay_fans_out_the_same_frames() {
+        use crate::protocol::{FrameReader, Source};
+        let port = {
+            let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+            probe.local_addr().expect("its address").port()
+        };
+        let endpoint: Endpoint = format!("tcp://127.0.0.1:{port}").parse().unwrap();
+        let mut relay_options = options(Path::new("/unused"));
+        relay_options.endpoint = endpoint.clone();
+        let cancel = CancellationToken::new();
+        let relay = tokio::spawn(run(relay_options, Health::new(), cancel.clone()));
+        let until = Instant::now() + Duration::from_secs(10);
+        let connect = || async {
+            loop {
+                match endpoint.connect().await {
+                    Ok(halves) => return halves,
+                    Err(error) => assert!(Instant::now() < until, "relay never listened: {error}"),
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        };
+        let (mut read_a, _write_a) = connect().await;
+        let (mut read_b, mut write_b) = connect().await;
+        // Both registered: each has its first heartbeat.
+        let mut reader_a = FrameReader::new();
+        let next_frame = async |read: &mut ReadHalf, reader: &mut FrameReader| loop {
+            if let Some(frame) = reader.next_frame() {
+                return frame.expect("a valid frame");
+            }
+            read.read_buf(reader.buffer()).await.expect("read");
+        };
+        let first = next_frame(&mut read_a, &mut reader_a).await;
+        assert_eq!(first.header.domain, Domain::System as u8);
+        assert_eq!(first.header.source, Source::MarketDataRelay as u8);
+        let mut reader_b = FrameReader::new();
+        next_frame(&mut read_b, &mut reader_b).await;
+        let sent = FrameBuilder::new(Domain::MarketData, Source::KrakenCollector as u8)
+            .build(b"over tcp", 5);
+        write_b.write_all(&sent).await.expect("send");
+        let received = loop {
+            let frame = next_frame(&mut read_a, &mut reader_a).await;
+            if frame.header.domain == Domain::MarketData as u8 {
+                break frame;
+            }
+        };
+        assert_eq!(&received.payload[..], b"over tcp");
+        cancel.cancel();
+        relay.await.expect("relay task").expect("relay stops");
     }
 
     #[tokio::test]

@@ -74,22 +74,41 @@ pub struct Service {
 }
 
 /// The Torq stack as host processes of the torq executable, with its sockets
-/// in a temporary directory; every process is killed on drop.
+/// in a temporary directory (or its relays on TCP ports of 127.0.0.1); every
+/// process is killed on drop.
 pub struct HostStack {
     /// The socket and log directory.
     pub dir: tempfile::TempDir,
     /// Running services.
     pub services: Vec<Service>,
     health_prefix: String,
+    tcp_ports: Option<[u16; 3]>,
+}
+
+/// Free TCP ports on 127.0.0.1 (bound, read, released).
+fn free_ports() -> [u16; 3] {
+    let listeners: Vec<std::net::TcpListener> = (0..3)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("a free port"))
+        .collect();
+    let port = |i: usize| listeners[i].local_addr().expect("its address").port();
+    [port(0), port(1), port(2)]
 }
 
 impl HostStack {
-    /// Starts all eight services; `adapter_args` are appended to each adapter's arguments.
+    /// Starts all eight services on Unix sockets; `adapter_args` are appended
+    /// to each adapter's arguments.
     pub fn start(adapter_args: &[&str]) -> HostStack {
+        HostStack::start_with(adapter_args, &[], false)
+    }
+
+    /// Starts all eight services, the relays on TCP when `tcp`;
+    /// `strategy_args` are appended to the strategy's arguments.
+    pub fn start_with(adapter_args: &[&str], strategy_args: &[&str], tcp: bool) -> HostStack {
         let mut stack = HostStack {
             dir: tempfile::tempdir().expect("temp dir"),
             services: Vec::new(),
             health_prefix: unique_project("health"),
+            tcp_ports: tcp.then(free_ports),
         };
         for domain in ["market_data", "signal", "execution"] {
             stack.start_relay(domain);
@@ -103,6 +122,7 @@ impl HostStack {
         let sockets = stack.socket_args();
         let mut args = vec!["flash-arbitrage"];
         args.extend(sockets.iter().map(String::as_str));
+        args.extend_from_slice(strategy_args);
         stack.spawn("flash_arbitrage", &args);
         let mut args = vec!["dashboard", "--listen", "127.0.0.1:0"];
         args.extend(sockets.iter().map(String::as_str));
@@ -127,8 +147,15 @@ impl HostStack {
         );
     }
 
-    /// The socket path of a relay.
+    /// The address of a relay: its socket path, or `tcp://127.0.0.1:PORT`.
     pub fn socket(&self, domain: &str) -> String {
+        if let Some(ports) = self.tcp_ports {
+            let index = ["market_data", "signal", "execution"]
+                .iter()
+                .position(|d| *d == domain)
+                .expect("a relay domain");
+            return format!("tcp://127.0.0.1:{}", ports[index]);
+        }
         self.dir
             .path()
             .join(format!("{domain}.sock"))
@@ -143,7 +170,19 @@ impl HostStack {
             .collect()
     }
 
-    fn spawn(&mut self, name: &str, args: &[&str]) {
+    /// No service yet: start what a test needs with [`HostStack::start_relay`]
+    /// and [`HostStack::spawn`].
+    pub fn empty() -> HostStack {
+        HostStack {
+            dir: tempfile::tempdir().expect("temp dir"),
+            services: Vec::new(),
+            health_prefix: unique_project("health"),
+            tcp_ports: None,
+        }
+    }
+
+    /// Starts `torq node ARGS…` as service `name`, logging to a file in the stack's directory.
+    pub fn spawn(&mut self, name: &str, args: &[&str]) {
         let log = self
             .dir
             .path()
@@ -288,8 +327,9 @@ fn dechunk(body: &str) -> String {
     }
 }
 
-/// Builds a frame: 32-byte little-endian header (CRC32 of the payload, or
-/// `crc` when given) and the payload.
+/// Builds a frame as the original's `MessageHeader` lays it out: 32-byte
+/// little-endian header whose checksum is the CRC32 of header bytes 0–28
+/// followed by the payload (or `crc` when given), then the payload.
 pub fn frame(domain: u8, source: u8, sequence: u64, payload: &[u8], crc: Option<u32>) -> Vec<u8> {
     let mut out = Vec::with_capacity(32 + payload.len());
     out.extend_from_slice(&0xDEAD_BEEFu32.to_le_bytes());
@@ -297,7 +337,12 @@ pub fn frame(domain: u8, source: u8, sequence: u64, payload: &[u8], crc: Option<
     out.extend_from_slice(&sequence.to_le_bytes());
     out.extend_from_slice(&0u64.to_le_bytes());
     out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
-    out.extend_from_slice(&crc.unwrap_or_else(|| crc32(payload)).to_le_bytes());
+    let checksum = crc.unwrap_or_else(|| {
+        let mut scope = out[..28].to_vec();
+        scope.extend_from_slice(payload);
+        crc32(&scope)
+    });
+    out.extend_from_slice(&checksum.to_le_bytes());
     out.extend_from_slice(payload);
     out
 }
@@ -323,8 +368,13 @@ pub struct FrameClient {
     stream: std::os::unix::net::UnixStream,
 }
 
-/// The header's source byte of relay heartbeats.
-pub const RELAY_SOURCE: u8 = 0xF0;
+/// The header's domain byte of relay heartbeats (System).
+pub const SYSTEM_DOMAIN: u8 = 4;
+
+/// Whether a header is a relay's own frame: System domain, a relay source (80–82).
+pub fn is_relay_frame(header: &[u8; 32]) -> bool {
+    header[4] == SYSTEM_DOMAIN && (80..=82).contains(&header[6])
+}
 
 impl FrameClient {
     /// Connects, retrying until the socket exists (up to 20 s).
@@ -353,18 +403,15 @@ impl FrameClient {
 
     /// Waits for the relay's first heartbeat: then this client is registered.
     pub fn wait_registered(&mut self) {
-        let (header, _) = self.read_frame();
-        assert_eq!(
-            header[6], RELAY_SOURCE,
-            "the first frame is a relay heartbeat"
-        );
+        // On a busy relay, other clients' frames may come first.
+        while !is_relay_frame(&self.read_frame().0) {}
     }
 
     /// The next frame that is not a relay heartbeat.
     pub fn next_data_frame(&mut self) -> ([u8; 32], Vec<u8>) {
         loop {
             let (header, payload) = self.read_frame();
-            if header[6] != RELAY_SOURCE {
+            if !is_relay_frame(&header) {
                 return (header, payload);
             }
         }

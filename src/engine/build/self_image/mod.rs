@@ -1,5 +1,7 @@
-//! The self image: the Torq stack's services run torq's own executable in a
-//! `FROM scratch` image (`images/node/Dockerfile`, embedded here).
+//! The self image: a service runs torq's own executable in an image built
+//! from a Dockerfile the application hands in (`BuildOptions::
+//! self_image_dockerfile`; the Torq stack's is `images/node/Dockerfile`,
+//! which the CLI embeds).
 //!
 //! A service opts in with the extension `x-torq-self-image: true`. Its build
 //! context is generated in memory — the embedded Dockerfile plus the running
@@ -27,9 +29,6 @@ use crate::compose::model::Service;
 
 /// The service extension that selects the self image.
 pub const EXTENSION: &str = "x-torq-self-image";
-
-/// The Dockerfile of the self image.
-pub const DOCKERFILE: &str = include_str!("../../../../images/node/Dockerfile");
 
 /// The executable's name inside the build context (the Dockerfile copies it).
 const EXECUTABLE_NAME: &str = "torq";
@@ -64,6 +63,12 @@ pub enum SelfImageError {
          .cargo/config.toml does (+crt-static with an explicit --target)"
     )]
     Dynamic { path: PathBuf },
+
+    #[error(
+        "service {service} asks for the self image (x-torq-self-image), but this program \
+         provides no Dockerfile for it"
+    )]
+    NoDockerfile { service: String },
 }
 
 /// Whether `service` runs the self image (`x-torq-self-image: true`).
@@ -121,13 +126,13 @@ impl Executable {
         format!("{repository}:{}", &self.sha256[..TAG_DIGITS])
     }
 
-    /// The in-memory build context: the Dockerfile plus this executable as `torq`.
-    pub fn context(&self) -> PreparedContext {
+    /// The in-memory build context: `dockerfile` plus this executable as `torq`.
+    pub fn context(&self, dockerfile: &str) -> PreparedContext {
         PreparedContext::new(
             vec![
                 Entry::Data {
                     name: PathBuf::from("Dockerfile"),
-                    data: DOCKERFILE.as_bytes().to_vec(),
+                    data: dockerfile.as_bytes().to_vec(),
                     mode: 0o644,
                 },
                 Entry::File {
@@ -219,11 +224,7 @@ fn check_static_elf(file: &mut File, path: &Path) -> Result<(), SelfImageError> 
 mod tests {
     use super::*;
 
-    #[test]
-    fn the_embedded_dockerfile_copies_the_executable() {
-        assert!(DOCKERFILE.contains("FROM scratch"));
-        assert!(DOCKERFILE.contains(&format!("COPY {EXECUTABLE_NAME} ")));
-    }
+    const DOCKERFILE: &str = "FROM scratch\nCOPY torq /torq\n";
 
     #[test]
     fn repositories_lose_tags_and_digests_only() {
@@ -255,7 +256,7 @@ mod tests {
         let tag = exe.tag("torq/node");
         assert_eq!(tag.len(), "torq/node:".len() + TAG_DIGITS);
         assert_eq!(Executable::current().unwrap().tag("torq/node"), tag);
-        let context = exe.context();
+        let context = exe.context(DOCKERFILE);
         assert!(context.contains("Dockerfile") && context.contains("torq"));
         assert_eq!(context.total_bytes(), DOCKERFILE.len() as u64 + exe.len);
     }

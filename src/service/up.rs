@@ -1,37 +1,35 @@
-//! The lifecycle commands as library calls — `up`, `down` and the plan of a
-//! dry run — each one sequence of: observe the project, plan, subscribe to
-//! the engine's events, execute, collect the failures with the failed
-//! containers' last log lines. The CLI holds the project lock around them,
-//! prints the summaries and maps them to exit codes.
+//! `up`: converge the project — images, networks, volumes, containers —
+//! and start it level by level, waiting until services are running/healthy.
+//! One sequence: observe the project, plan, subscribe to the engine's
+//! events, execute, collect the failures with the failed containers' last
+//! log lines. [`dry_run`] prints the plan instead.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use futures::future::join_all;
 use tokio::time::Instant;
 
-use super::down::{plan_down, DownOptions};
-use super::exec::{execute, ExecContext, ExecReport, Failure, Outcome};
-use super::up::{plan_up, UpInput, UpOptions};
-use super::{Op, Plan, WaitFor};
-use crate::compose::graph::DependencyGraph;
+use super::{acquire_lock, connect, select_services, with_last_logs, FailureSummary};
 use crate::compose::model::Project;
-use crate::engine::build::{self, BuildPolicy, ImageSet, ServiceImage};
+use crate::compose::select::NoSuchService;
+use crate::engine::build::{self, BuildOptions, ImageSet, ServiceImage};
 use crate::engine::container::{blueprint, Blueprint};
 use crate::engine::events::EventHub;
-use crate::engine::lock::{lock_project, ProjectLock};
 use crate::engine::state::{observe, ProjectState};
-use crate::engine::{ops, Engine};
+use crate::engine::Engine;
+use crate::naming;
+use crate::plan::exec::{execute, ExecContext, ExecReport, Failure, Outcome};
+use crate::plan::up::{plan_up, UpInput, UpOptions};
+use crate::plan::{Op, Plan, WaitFor};
 use crate::progress::{Event, Phase, Reporter};
 
-/// Log lines shown under a failed service in the summary.
-pub const FAILURE_LOG_LINES: usize = 10;
+pub(crate) use crate::engine::build::BuildPolicy;
 
 /// What `up` is asked to do.
 #[derive(Debug, Clone)]
-pub struct UpRequest {
+pub(crate) struct UpRequest {
     /// Services to start (empty: all); their dependencies too unless `no_deps`.
     pub services: Vec<String>,
     pub no_deps: bool,
@@ -45,9 +43,20 @@ pub struct UpRequest {
     pub scale: HashMap<String, u32>,
     /// Recreated containers get fresh anonymous volumes.
     pub renew_anon_volumes: bool,
+    /// The Dockerfile of the self image (the application's).
+    pub self_image_dockerfile: Option<&'static str>,
 }
 
 impl UpRequest {
+    /// How images are provided.
+    fn build_options(&self) -> BuildOptions {
+        BuildOptions {
+            policy: self.build,
+            self_image_dockerfile: self.self_image_dockerfile,
+            ..BuildOptions::default()
+        }
+    }
+
     /// The options that shape the plan.
     fn plan_options(&self) -> UpOptions {
         UpOptions {
@@ -59,19 +68,8 @@ impl UpRequest {
     }
 }
 
-/// A failure for the final summary.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FailureSummary {
-    pub subject: String,
-    pub reason: String,
-    /// The failed container's last log lines.
-    pub last_logs: Vec<String>,
-}
-
 /// What `up` did.
-pub struct UpOutcome {
-    pub plan: Plan,
-    pub report: ExecReport,
+pub(crate) struct UpOutcome {
     pub failures: Vec<FailureSummary>,
     /// (subject, reason) of skipped services.
     pub skipped: Vec<(String, String)>,
@@ -83,74 +81,11 @@ pub struct UpOutcome {
     pub containers: HashMap<String, Vec<String>>,
 }
 
-/// Takes the project lock, telling the user when another torq holds it.
-pub async fn acquire_lock(
-    engine: &Engine,
-    project: &str,
-    reporter: &dyn Reporter,
-) -> anyhow::Result<ProjectLock> {
-    acquire_lock_noting(engine, project, reporter, || {}).await
-}
-
-/// [`acquire_lock`], calling `on_wait` too when another torq holds the lock.
-pub async fn acquire_lock_noting(
-    engine: &Engine,
-    project: &str,
-    reporter: &dyn Reporter,
-    on_wait: impl FnOnce(),
-) -> anyhow::Result<ProjectLock> {
-    lock_project(engine.host(), project, || {
-        on_wait();
-        reporter.report(Event::Info(format!(
-            "another torq is working on project {project}; waiting for it to finish…"
-        )))
-    })
-    .await
-    .with_context(|| format!("cannot take the lock of project {project}"))
-}
-
-/// The services `up` converges: the selection (named services must exist)
-/// plus, unless `no_deps`, their dependencies; in spec order.
-pub fn select_services(
-    project: &Project,
-    requested: &[String],
-    no_deps: bool,
-) -> anyhow::Result<Vec<String>> {
-    for name in requested {
-        if !project.services.contains_key(name) {
-            let hint = if project.disabled_services.contains_key(name) {
-                " (it belongs to a profile that is not enabled: use --profile)".to_string()
-            } else {
-                format!(
-                    " (services: {})",
-                    project
-                        .services
-                        .keys()
-                        .cloned()
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )
-            };
-            anyhow::bail!("no such service: {name}{hint}");
-        }
-    }
-    if requested.is_empty() {
-        return Ok(project.services.keys().cloned().collect());
-    }
-    if no_deps {
-        return Ok(project
-            .services
-            .keys()
-            .filter(|k| requested.contains(k))
-            .cloned()
-            .collect());
-    }
-    let closure = DependencyGraph::new(project).closure(requested)?;
-    Ok(closure.into_iter().collect())
-}
-
 /// Parses `--scale SERVICE=N` values.
-pub fn parse_scale(project: &Project, values: &[String]) -> anyhow::Result<HashMap<String, u32>> {
+pub(crate) fn parse_scale(
+    project: &Project,
+    values: &[String],
+) -> anyhow::Result<HashMap<String, u32>> {
     let mut scale = HashMap::new();
     for value in values {
         let (service, count) = value
@@ -161,7 +96,8 @@ pub fn parse_scale(project: &Project, values: &[String]) -> anyhow::Result<HashM
             .parse()
             .with_context(|| format!("--scale {value}: {count:?} is not a number of replicas"))?;
         if !project.services.contains_key(service) {
-            anyhow::bail!("--scale {value}: no such service: {service}");
+            let err = NoSuchService::new(project, service);
+            anyhow::bail!("--scale {value}: {err}");
         }
         if count > 1 && project.services[service].container_name.is_some() {
             anyhow::bail!(
@@ -251,37 +187,30 @@ fn progress_subjects(
             .copied()
             .or_else(|| project.services.get(name).map(|s| s.replicas()))
             .unwrap_or(1);
-        (1..=count.max(1)).map(move |n| crate::plan::up::subject_of(name, n, count > 1))
+        (1..=count.max(1)).map(move |n| naming::replica_subject(name, n, count > 1))
     });
-    let networks = project.networks.keys().map(|key| {
-        format!(
-            "network {}",
-            crate::engine::container::network_name(project, key)
-        )
-    });
-    let volumes = project.volumes.keys().map(|key| {
-        format!(
-            "volume {}",
-            crate::engine::container::volume_name(project, key)
-        )
-    });
+    let networks = project
+        .networks
+        .keys()
+        .map(|key| format!("network {}", naming::network_name(project, key)));
+    let volumes = project
+        .volumes
+        .keys()
+        .map(|key| format!("volume {}", naming::volume_name(project, key)));
     replicas.chain(networks).chain(volumes).collect()
 }
 
 /// The plan `up` would run, as text, touching nothing: which images would
 /// be built or used, then the steps.
-pub async fn dry_run_up(
-    engine: &Engine,
-    project: &Project,
-    request: &UpRequest,
-) -> anyhow::Result<String> {
+pub(crate) async fn dry_run(project: &Project, request: &UpRequest) -> anyhow::Result<String> {
+    let engine = &connect().await?;
     let services = select_services(project, &request.services, request.no_deps)?;
     preflight(engine, project, &services, &crate::progress::NullReporter).await?;
     let image_plans = build::plan_images(
         engine,
         project,
         &services,
-        &request.build.into(),
+        &request.build_options(),
         &crate::progress::NullReporter,
     )
     .await?;
@@ -319,7 +248,7 @@ pub async fn dry_run_up(
 
 /// Converges the project: images, networks, volumes, containers, starts in
 /// dependency order, waits. The caller holds the project lock.
-pub async fn up(
+pub(crate) async fn converge(
     engine: &Engine,
     project: Arc<Project>,
     request: &UpRequest,
@@ -329,11 +258,11 @@ pub async fn up(
     let services = select_services(&project, &request.services, request.no_deps)?;
     reporter.expect_subjects(&progress_subjects(&project, &services, &request.scale));
     preflight(engine, &project, &services, reporter.as_ref()).await?;
-    let images = build::ensure_images(
+    let images = build::ensure_images_with(
         engine,
         &project,
         &services,
-        request.build,
+        &request.build_options(),
         reporter.as_ref(),
     )
     .await?;
@@ -394,8 +323,6 @@ pub async fn up(
         services,
         hub,
         containers,
-        report,
-        plan,
     })
 }
 
@@ -474,123 +401,17 @@ fn exited_meanwhile(
     found
 }
 
-/// Adds each failed container's last log lines.
-async fn with_last_logs(engine: &Engine, failures: Vec<Failure>) -> Vec<FailureSummary> {
-    let lookups = failures.into_iter().map(|f| async move {
-        let last_logs = match &f.container {
-            Some(id) => ops::tail_logs(engine, id, FAILURE_LOG_LINES)
-                .await
-                .unwrap_or_default(),
-            None => Vec::new(),
-        };
-        FailureSummary {
-            subject: f.subject,
-            reason: f.reason,
-            last_logs,
-        }
-    });
-    join_all(lookups).await
-}
-
-/// What `down` did.
-#[derive(Debug, Default)]
-pub struct DownOutcome {
-    /// The project had nothing: no containers, networks or volumes.
-    pub nothing: bool,
-    pub stopped: Vec<String>,
-    /// Containers that needed SIGKILL.
-    pub killed: Vec<String>,
-    pub removed_containers: Vec<String>,
-    pub removed_networks: Vec<String>,
-    pub removed_volumes: Vec<String>,
-    pub failures: Vec<FailureSummary>,
-}
-
-impl DownOutcome {
-    /// Adds what a second pass of `down` did to this one.
-    pub fn absorb(&mut self, other: DownOutcome) {
-        self.nothing &= other.nothing;
-        self.stopped.extend(other.stopped);
-        self.killed.extend(other.killed);
-        self.removed_containers.extend(other.removed_containers);
-        self.removed_networks.extend(other.removed_networks);
-        self.removed_volumes.extend(other.removed_volumes);
-        self.failures.extend(other.failures);
-    }
-}
-
-/// The plan `down` would run, as text, touching nothing.
-pub async fn dry_run_down(
-    engine: &Engine,
-    project_name: &str,
-    options: &DownOptions,
-) -> anyhow::Result<String> {
-    let state = observe(engine, project_name).await?;
-    let plan = plan_down(&state, options);
-    if plan.is_empty() {
-        return Ok(format!(
-            "   nothing to do: project {project_name} has no containers, networks or volumes\n"
-        ));
-    }
-    Ok(plan.to_string())
-}
-
-/// Stops and removes the project's containers (orphans included), then its
-/// networks and, with `options.volumes`, its volumes. The caller holds the lock.
-pub async fn down(
-    engine: &Engine,
-    project_name: &str,
-    options: &DownOptions,
+/// `torq up` without `--attach`: connects, takes the project lock,
+/// converges, and finishes the progress.
+pub(crate) async fn run(
+    project: Arc<Project>,
+    request: &UpRequest,
     reporter: Arc<dyn Reporter>,
-) -> anyhow::Result<DownOutcome> {
-    let state = observe(engine, project_name).await?;
-    let plan = plan_down(&state, options);
-    if plan.is_empty() {
-        return Ok(DownOutcome {
-            nothing: true,
-            ..Default::default()
-        });
-    }
-    let hub = Arc::new(EventHub::subscribe(engine, project_name));
-    for c in &state.containers {
-        hub.seed(c);
-    }
-    let project = Project {
-        name: project_name.to_string(),
-        ..Default::default()
-    };
-    let ctx = Arc::new(ExecContext {
-        engine: engine.clone(),
-        project: Arc::new(project),
-        blueprints: Arc::new(HashMap::new()),
-        hub,
-        reporter,
-        wait_deadline: Instant::now(),
-        wait_timeout: Duration::ZERO,
-        fast_health: false,
-    });
-    let report = execute(&plan, ctx).await;
-    let mut outcome = DownOutcome::default();
-    for (step, result) in plan.steps.iter().zip(&report.outcomes) {
-        let Outcome::Done { killed, .. } = result else {
-            continue;
-        };
-        match &step.op {
-            Op::StopContainer { container, .. } if *killed => {
-                outcome.killed.push(container.name.clone())
-            }
-            Op::StopContainer { container, .. } => outcome.stopped.push(container.name.clone()),
-            Op::RemoveContainer { container, .. } => {
-                if *killed {
-                    outcome.killed.push(container.name.clone());
-                }
-                outcome.removed_containers.push(container.name.clone())
-            }
-            Op::RemoveNetwork { name, .. } => outcome.removed_networks.push(name.clone()),
-            Op::RemoveVolume { name } => outcome.removed_volumes.push(name.clone()),
-            _ => {}
-        }
-    }
-    outcome.failures = with_last_logs(engine, report.failures(&plan)).await;
-    Ok(outcome)
+) -> anyhow::Result<UpOutcome> {
+    let engine = connect().await?;
+    let lock = acquire_lock(&engine, &project.name, reporter.as_ref()).await?;
+    let outcome = converge(&engine, project, request, reporter.clone()).await;
+    reporter.finish();
+    drop(lock);
+    outcome
 }

@@ -1,0 +1,126 @@
+//! What several commands print the same way: the spec's warnings, the
+//! summary of failed and skipped services, what a `down` did, and the
+//! buffered stdout that log lines go through. The one cli file that command
+//! files share.
+
+use std::io::{self, BufWriter};
+
+use super::{Context, ExitStatus};
+use crate::compose::model::Project;
+use crate::service::down::DownOutcome;
+use crate::service::FailureSummary;
+use crate::ui::styles;
+
+/// Size of the stdout buffer log lines are written through.
+const STDOUT_BUFFER: usize = 64 * 1024;
+
+/// One buffered writer over the locked stdout: no per-line locking or
+/// flushing while lines are written.
+pub(crate) fn stdout_writer() -> BufWriter<io::StdoutLock<'static>> {
+    BufWriter::with_capacity(STDOUT_BUFFER, io::stdout().lock())
+}
+
+/// Prints the spec loader's warnings (unset variables, ignored keys).
+pub(crate) fn warn_spec(ctx: &Context, project: &Project) {
+    for warning in &project.warnings {
+        ctx.shell.warn(warning);
+    }
+}
+
+/// "1 service", "3 services".
+pub(crate) fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("{n} {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
+/// Prints every failure (with the failed container's last log lines) and
+/// every skipped service, on stderr, even with `-q`. Exit 2 on any failure.
+pub(crate) fn print_summary(
+    ctx: &Context,
+    project: &str,
+    failures: &[FailureSummary],
+    skipped: &[(String, String)],
+) -> ExitStatus {
+    if failures.is_empty() && skipped.is_empty() {
+        return ExitStatus::Success;
+    }
+    let shell = &ctx.shell;
+    let mut text = String::new();
+    for failure in failures {
+        text.push_str(&format!(
+            "  {} {}: {}\n",
+            shell.paint_err(styles::RED, "✗"),
+            shell.paint_err(styles::BOLD, &failure.subject),
+            failure.reason
+        ));
+        if !failure.last_logs.is_empty() {
+            text.push_str(&format!(
+                "    last {} log lines:\n",
+                failure.last_logs.len()
+            ));
+            for line in &failure.last_logs {
+                text.push_str(&format!(
+                    "    {} {line}\n",
+                    shell.paint_err(styles::DIM, "|")
+                ));
+            }
+        }
+    }
+    for (subject, reason) in skipped {
+        text.push_str(&format!(
+            "  {} {subject} skipped: {reason}\n",
+            shell.paint_err(styles::YELLOW, "-")
+        ));
+    }
+    if failures.is_empty() {
+        shell.warn(&format!("project {project}: some services were skipped:"));
+        eprint!("{text}");
+        return ExitStatus::ServiceFailed;
+    }
+    shell.error(&format!(
+        "project {project}: {} failed:",
+        plural(failures.len(), "service")
+    ));
+    eprint!("{text}");
+    ExitStatus::ServiceFailed
+}
+
+/// Prints what `down` did; exit 2 when something failed.
+pub(crate) fn print_down(ctx: &Context, project: &str, outcome: &DownOutcome) -> ExitStatus {
+    if outcome.nothing {
+        ctx.shell.info(&format!(
+            "nothing to do: project {project} has no containers, networks or volumes"
+        ));
+        return ExitStatus::Success;
+    }
+    let status = print_summary(ctx, project, &outcome.failures, &[]);
+    if !ctx.shell.is_quiet() {
+        let mut parts = Vec::new();
+        if !outcome.stopped.is_empty() {
+            parts.push(format!("stopped {}", outcome.stopped.len()));
+        }
+        if !outcome.killed.is_empty() {
+            parts.push(format!(
+                "killed {} ({})",
+                outcome.killed.len(),
+                outcome.killed.join(", ")
+            ));
+        }
+        parts.push(format!(
+            "removed {}",
+            plural(outcome.removed_containers.len(), "container")
+        ));
+        if !outcome.removed_networks.is_empty() {
+            parts.push(plural(outcome.removed_networks.len(), "network"));
+        }
+        if !outcome.removed_volumes.is_empty() {
+            parts.push(plural(outcome.removed_volumes.len(), "volume"));
+        }
+        ctx.shell
+            .info(&format!("project {project}: {}", parts.join(", ")));
+    }
+    status
+}

@@ -1,0 +1,120 @@
+//! The service layer: the work of each command, one module per verb, as
+//! library calls. A verb connects to the engine, takes the project lock where
+//! it changes things, calls `plan` and `engine`, reports progress through a
+//! [`Reporter`], and returns an outcome for the CLI to render. Nothing here
+//! writes to the terminal; what a command prints and its exit code are the
+//! CLI's.
+//!
+//! - [`up`], [`down`], [`restart`]: converge, take down, both;
+//! - [`attach`]: `up --attach` — logs in the foreground, a signal or an exit
+//!   ends it with a `down`;
+//! - [`build`]: build images;
+//! - [`status`]: what runs, how healthy, what went wrong lately;
+//! - [`logs`]: read or follow the services' logs into a writer.
+//!
+//! Shared here: the project lock, the selection of services, and the
+//! failures a summary lists.
+
+pub(crate) mod attach;
+pub(crate) mod build;
+pub(crate) mod down;
+pub(crate) mod logs;
+pub(crate) mod restart;
+pub(crate) mod status;
+pub(crate) mod up;
+
+use anyhow::Context as _;
+use futures::future::join_all;
+
+use crate::compose::graph::DependencyGraph;
+use crate::compose::model::Project;
+use crate::compose::select::check_services;
+use crate::engine::lock::{lock_project, ProjectLock};
+use crate::engine::{ops, Engine};
+use crate::plan::exec::Failure;
+use crate::progress::{Event, Reporter};
+
+/// Log lines shown under a failed service in the summary.
+pub(crate) const FAILURE_LOG_LINES: usize = 10;
+
+/// A failure for the final summary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct FailureSummary {
+    pub subject: String,
+    pub reason: String,
+    /// The failed container's last log lines.
+    pub last_logs: Vec<String>,
+}
+
+/// Connects to the engine (version negotiated).
+pub(crate) async fn connect() -> anyhow::Result<Engine> {
+    Ok(Engine::connect().await?)
+}
+
+/// Takes the project lock, telling the user when another torq holds it.
+pub(crate) async fn acquire_lock(
+    engine: &Engine,
+    project: &str,
+    reporter: &dyn Reporter,
+) -> anyhow::Result<ProjectLock> {
+    acquire_lock_noting(engine, project, reporter, || {}).await
+}
+
+/// [`acquire_lock`], calling `on_wait` too when another torq holds the lock.
+pub(crate) async fn acquire_lock_noting(
+    engine: &Engine,
+    project: &str,
+    reporter: &dyn Reporter,
+    on_wait: impl FnOnce(),
+) -> anyhow::Result<ProjectLock> {
+    lock_project(engine.host(), project, || {
+        on_wait();
+        reporter.report(Event::Info(format!(
+            "another torq is working on project {project}; waiting for it to finish…"
+        )))
+    })
+    .await
+    .with_context(|| format!("cannot take the lock of project {project}"))
+}
+
+/// The services a command works on: the selection (named services must
+/// exist) plus, unless `no_deps`, their dependencies; in spec order when
+/// `no_deps`, else in start order.
+pub(crate) fn select_services(
+    project: &Project,
+    requested: &[String],
+    no_deps: bool,
+) -> anyhow::Result<Vec<String>> {
+    check_services(project, requested)?;
+    if requested.is_empty() {
+        return Ok(project.services.keys().cloned().collect());
+    }
+    if no_deps {
+        return Ok(project
+            .services
+            .keys()
+            .filter(|k| requested.contains(k))
+            .cloned()
+            .collect());
+    }
+    let closure = DependencyGraph::new(project).closure(requested)?;
+    Ok(closure.into_iter().collect())
+}
+
+/// Adds each failed container's last log lines.
+pub(crate) async fn with_last_logs(engine: &Engine, failures: Vec<Failure>) -> Vec<FailureSummary> {
+    let lookups = failures.into_iter().map(|f| async move {
+        let last_logs = match &f.container {
+            Some(id) => ops::tail_logs(engine, id, FAILURE_LOG_LINES)
+                .await
+                .unwrap_or_default(),
+            None => Vec::new(),
+        };
+        FailureSummary {
+            subject: f.subject,
+            reason: f.reason,
+            last_logs,
+        }
+    });
+    join_all(lookups).await
+}
