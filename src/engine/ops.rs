@@ -82,6 +82,20 @@ pub async fn rename_container(engine: &Engine, id: &str, name: &str) -> Result<(
     .await
 }
 
+/// Whether container `id` runs or restarts now (false when it cannot be read).
+pub async fn is_running(engine: &Engine, id: &str) -> bool {
+    let inspected = with_deadline(
+        format!("inspect container {id}"),
+        QUICK,
+        engine.docker().inspect_container(id, None),
+    )
+    .await;
+    let Ok(Some(state)) = inspected.map(|i| i.state) else {
+        return false;
+    };
+    state.running == Some(true) || state.restarting == Some(true)
+}
+
 /// Starts a container (already running counts as success).
 pub(crate) async fn start_container(engine: &Engine, name: &str) -> Result<(), ApiError> {
     match with_deadline(

@@ -327,15 +327,15 @@ fn done_phase(step: &Step, killed: bool) -> (Phase, Option<String>) {
     }
 }
 
-/// The engine refused to remove a container because it runs.
-fn started_meanwhile(err: &crate::engine::error::ApiError) -> bool {
-    // "You cannot remove a running (or restarting) container …. Stop the
-    // container before attempting removal or force remove".
-    let message = err.message();
-    err.is_conflict()
-        && (message.contains("running container")
-            || message.contains("restarting container")
-            || message.contains("Stop the container before attempting removal"))
+/// The engine refused to remove a container (409) and the container runs
+/// (or restarts): it was started since the plan was made. Read from the
+/// container's state, not the wording of the engine's message.
+async fn started_meanwhile(
+    engine: &Engine,
+    id: &str,
+    err: &crate::engine::error::ApiError,
+) -> bool {
+    err.is_conflict() && ops::is_running(engine, id).await
 }
 
 /// The container id behind a handle (a created one: from its create step).
@@ -472,7 +472,11 @@ async fn run_step(
             };
             let mut removed =
                 ops::remove_container(engine, &container.id, &container.name, removal).await;
-            if !*force && matches!(&removed, Err(err) if started_meanwhile(err)) {
+            let refused_running = match &removed {
+                Err(err) if !*force => started_meanwhile(engine, &container.id, err).await,
+                _ => false,
+            };
+            if refused_running {
                 // Seen not running when the plan was made, but started since
                 // (a start request still in flight when an `up` was
                 // cancelled): stop it gracefully, with its own stop signal
@@ -743,27 +747,4 @@ async fn image_healthcheck(ctx: &ExecContext, id: &str) -> Option<Healthcheck> {
             .map(|t| Duration::from_nanos(t as u64)),
         ..Default::default()
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_removal_refused_because_the_container_runs_or_restarts_is_recognised() {
-        let conflict = |message: &str| crate::engine::error::ApiError::Engine {
-            op: "remove container demo-web-1".into(),
-            message: message.into(),
-            status: Some(409),
-        };
-        assert!(started_meanwhile(&conflict(
-            "You cannot remove a running container abc. Stop the container before attempting removal or force remove"
-        )));
-        assert!(started_meanwhile(&conflict(
-            "You cannot remove a restarting container abc. Stop the container before attempting removal or force remove"
-        )));
-        assert!(!started_meanwhile(&conflict(
-            "removal of container abc is already in progress"
-        )));
-    }
 }
