@@ -3,8 +3,8 @@
 use clap::{Args, ValueEnum};
 
 use super::{Context, ExitStatus, OutputArgs};
+use crate::compose::canonical;
 use crate::compose::graph::DependencyGraph;
-use crate::compose::normalize;
 
 pub(crate) const AFTER_HELP: &str = "\
 Examples:
@@ -67,11 +67,11 @@ pub(crate) fn run(ctx: &Context, args: ConfigArgs) -> anyhow::Result<ExitStatus>
     }
     let text = match args.format {
         ConfigFormat::Json => {
-            let mut json = normalize::to_json_string(&project);
+            let mut json = canonical::to_json_string(&project);
             json.push('\n');
             json
         }
-        ConfigFormat::Yaml => normalize::to_yaml_string(&project),
+        ConfigFormat::Yaml => canonical::to_yaml_string(&project),
     };
     ctx.shell.out(&text);
     Ok(ExitStatus::Success)

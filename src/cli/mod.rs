@@ -15,14 +15,27 @@
 
 mod build;
 mod config;
+mod containers;
 mod down;
+mod events;
+mod exec;
+mod images;
+mod kill;
 mod logs;
+mod ls;
 mod node;
+mod pause;
+mod port;
+mod pull;
 mod restart;
+mod run;
 mod shared;
 mod stack;
 mod status;
+mod top;
 mod up;
+mod wait;
+mod watch;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -56,6 +69,17 @@ impl ExitStatus {
             ExitStatus::ServiceFailed => 2,
             ExitStatus::Code(code) => code,
         }
+    }
+}
+
+/// The status for a container's (or exec's) exit code: 0 is success, any
+/// other code is passed through as the shell would see it (modulo 256; a
+/// code that wraps to 0 stays a failure).
+pub(crate) fn exit_code_status(code: i64) -> ExitStatus {
+    match (code, code.rem_euclid(256) as u8) {
+        (0, _) => ExitStatus::Success,
+        (_, 0) => ExitStatus::Failure,
+        (_, wrapped) => ExitStatus::Code(wrapped),
     }
 }
 
@@ -274,6 +298,58 @@ pub(crate) enum Command {
     #[command(after_help = build::AFTER_HELP)]
     Build(build::BuildArgs),
 
+    /// Run a one-off command in a new container of a service.
+    #[command(after_help = run::AFTER_HELP)]
+    Run(run::RunArgs),
+
+    /// Run a command in a service's running container.
+    #[command(after_help = exec::AFTER_HELP)]
+    Exec(exec::ExecArgs),
+
+    /// List the compose projects on the engine (torq's and docker compose's).
+    #[command(after_help = ls::AFTER_HELP)]
+    Ls(ls::LsArgs),
+
+    /// Send a signal (default SIGKILL) to services' containers.
+    #[command(after_help = kill::AFTER_HELP)]
+    Kill(kill::KillArgs),
+
+    /// Pause services' containers.
+    #[command(after_help = pause::AFTER_HELP)]
+    Pause(pause::PauseArgs),
+
+    /// Unpause services' containers.
+    #[command(after_help = pause::AFTER_HELP)]
+    Unpause(pause::PauseArgs),
+
+    /// Show the processes running in services' containers.
+    #[command(after_help = top::AFTER_HELP)]
+    Top(top::TopArgs),
+
+    /// Print the host address of a service's published port.
+    #[command(after_help = port::AFTER_HELP)]
+    Port(port::PortArgs),
+
+    /// List the images the project's containers use.
+    #[command(after_help = images::AFTER_HELP)]
+    Images(images::ImagesArgs),
+
+    /// Pull services' images.
+    #[command(after_help = pull::AFTER_HELP)]
+    Pull(pull::PullArgs),
+
+    /// Block until services' containers stop; exit with the first one's code.
+    #[command(after_help = wait::AFTER_HELP)]
+    Wait(wait::WaitArgs),
+
+    /// Stream the project's container events.
+    #[command(after_help = events::AFTER_HELP)]
+    Events(events::EventsArgs),
+
+    /// Follow the services' develop.watch rules: sync, restart or rebuild on edits.
+    #[command(after_help = watch::AFTER_HELP)]
+    Watch(watch::WatchArgs),
+
     /// Run one of the Torq stack's services (used inside the stack's images).
     #[command(hide = true)]
     Node(node::NodeArgs),
@@ -290,6 +366,18 @@ impl Command {
             Command::Logs(a) => a.output.clone(),
             Command::Config(a) => a.output.clone(),
             Command::Build(a) => a.output.clone(),
+            Command::Run(a) => a.output.clone().into(),
+            Command::Exec(a) => a.output.clone(),
+            Command::Ls(a) => a.output.clone(),
+            Command::Kill(a) => a.output.clone(),
+            Command::Pause(a) | Command::Unpause(a) => a.output.clone(),
+            Command::Top(a) => a.output.clone(),
+            Command::Port(a) => a.output.clone(),
+            Command::Images(a) => a.output.clone(),
+            Command::Pull(a) => a.output.clone(),
+            Command::Wait(a) => a.output.clone(),
+            Command::Events(a) => a.output.clone(),
+            Command::Watch(a) => a.output.clone(),
             Command::Node(_) => OutputArgs::default(),
         }
     }
@@ -389,13 +477,26 @@ pub(crate) fn run(args: Vec<OsString>) -> ExitStatus {
         project: cli.project,
     };
     let result = match cli.command {
-        Command::Up(args) => up::run(&ctx, args),
+        Command::Up(args) => up_then_watch(&ctx, args),
         Command::Down(args) => down::run(&ctx, args),
         Command::Restart(args) => restart::run(&ctx, args),
         Command::Status(args) => status::run(&ctx, args),
         Command::Logs(args) => logs::run(&ctx, args),
         Command::Config(args) => config::run(&ctx, args),
         Command::Build(args) => build::run(&ctx, args),
+        Command::Run(args) => run::run(&ctx, args),
+        Command::Exec(args) => exec::run(&ctx, args),
+        Command::Ls(args) => ls::run(&ctx, args),
+        Command::Kill(args) => kill::run(&ctx, args),
+        Command::Pause(args) => pause::run_pause(&ctx, args),
+        Command::Unpause(args) => pause::run_unpause(&ctx, args),
+        Command::Top(args) => top::run(&ctx, args),
+        Command::Port(args) => port::run(&ctx, args),
+        Command::Images(args) => images::run(&ctx, args),
+        Command::Pull(args) => pull::run(&ctx, args),
+        Command::Wait(args) => wait::run(&ctx, args),
+        Command::Events(args) => events::run(&ctx, args),
+        Command::Watch(args) => watch::run(&ctx, args),
         Command::Node(args) => Ok(node::run(args)),
     };
     match result {
@@ -405,6 +506,16 @@ pub(crate) fn run(args: Vec<OsString>) -> ExitStatus {
             ExitStatus::Failure
         }
     }
+}
+
+/// `up`, then with `--watch` (and a successful `up`) `watch` on its services.
+fn up_then_watch(ctx: &Context, args: up::UpArgs) -> anyhow::Result<ExitStatus> {
+    let (follow, services) = (args.watch, args.services.clone());
+    let status = up::run(ctx, args)?;
+    if follow && status == ExitStatus::Success {
+        return watch::follow_after_up(ctx, &services);
+    }
+    Ok(status)
 }
 
 fn parse(args: Vec<OsString>) -> Result<Cli, clap::Error> {
@@ -443,6 +554,18 @@ pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn container_exit_codes_pass_through_as_a_shell_sees_them() {
+        assert_eq!(exit_code_status(0), ExitStatus::Success);
+        assert_eq!(exit_code_status(7).code(), 7);
+        assert_eq!(exit_code_status(-1).code(), 255);
+        assert_eq!(
+            exit_code_status(256),
+            ExitStatus::Failure,
+            "wrapping to 0 stays a failure"
+        );
+    }
 
     #[test]
     fn clap_definition_is_consistent() {

@@ -3,11 +3,14 @@
 //! The service layer gathers the report; `ui::status` renders it; this file
 //! prints it as a table, JSON or container ids and maps it to the exit code.
 
+use std::collections::HashMap;
+
 use clap::{Args, ValueEnum};
 
 use super::{Context, ExitStatus, OutputArgs};
 use crate::compose::select::check_services;
-use crate::service::status::{self, report::StatusReport};
+use crate::logs::time;
+use crate::service::status::{self, report::StatusReport, StatusRequest};
 use crate::ui::status::{render, RenderOptions};
 
 pub(crate) const AFTER_HELP: &str = "\
@@ -16,11 +19,17 @@ Examples:
   torq status --verbose       Adds CPU, memory, image, log file path and size
   torq status --format json   The same facts as JSON, for scripts
   torq status -q              Container ids only
+  torq status --all           Also the one-off containers of `torq run`
+  torq status --watch         A live view until Ctrl-C
 
 States: ● RUNNING (the container runs), ○ STOPPED (no container),
+‖ PAUSED (frozen by `torq pause`; `torq unpause` resumes it),
 ✗ DEAD (the container exists but does not run, or keeps restarting),
 ✓ COMPLETED (a one-shot service others wait for with
 service_completed_successfully, exited 0).
+
+`--all` adds a row per one-off container (`torq run`); `--watch` keeps a live
+view that follows engine events (a crash or a health change shows at once).
 
 Exit codes: 0 every service running (or completed) and none unhealthy; 1 error;
 2 otherwise.";
@@ -45,6 +54,15 @@ pub(crate) struct StatusArgs {
     #[arg(long, value_enum, default_value_t = StatusFormat::Table)]
     pub format: StatusFormat,
 
+    /// Also list one-off containers (`torq run`), one row each.
+    #[arg(short = 'a', long)]
+    pub all: bool,
+
+    /// A live view (refreshed in place on a terminal; a line per change
+    /// otherwise) until Ctrl-C: state, health, CPU, memory, restarts.
+    #[arg(short = 'w', long, conflicts_with = "format")]
+    pub watch: bool,
+
     #[command(flatten)]
     pub output: OutputArgs,
 }
@@ -56,18 +74,69 @@ pub(crate) fn run(ctx: &Context, args: StatusArgs) -> anyhow::Result<ExitStatus>
         check_services(spec, &args.services)?;
     }
     let verbose = ctx.shell.verbose_level() > 0;
-    let report = super::runtime()?.block_on(status::run(
-        &project,
-        spec.as_ref(),
-        &args.services,
-        verbose,
-    ))?;
+    let request = StatusRequest {
+        services: args.services.clone(),
+        verbose: verbose || args.watch,
+        one_offs: args.all,
+    };
+    if args.watch {
+        super::runtime()?.block_on(watch(ctx, &project, spec.as_ref(), &request))?;
+        return Ok(ExitStatus::Success);
+    }
+    let report = super::runtime()?.block_on(status::run(&project, spec.as_ref(), &request))?;
     print(ctx, &args, &report, verbose)?;
     Ok(if report.ok {
         ExitStatus::Success
     } else {
         ExitStatus::ServiceFailed
     })
+}
+
+/// `status --watch`: redrawn in place on a terminal, a line per changed
+/// service otherwise.
+async fn watch(
+    ctx: &Context,
+    project: &str,
+    spec: Option<&crate::compose::Project>,
+    request: &StatusRequest,
+) -> anyhow::Result<()> {
+    let mut screen = crate::ui::terminal::stdout_is_tty().then(crate::ui::live::LiveScreen::new);
+    let mut last_lines: HashMap<String, String> = HashMap::new();
+    let options = RenderOptions {
+        color: ctx.shell.out_color(),
+        verbose: true,
+    };
+    status::watch(project, spec, request, |report| match screen.as_mut() {
+        Some(screen) => {
+            let stamp = time::format_utc(time::now());
+            let heading = format!("project {project} at {stamp} (Ctrl-C to stop)");
+            screen.draw(&format!("{heading}\n\n{}", render(report, options)))
+        }
+        None => {
+            print_changes(ctx, report, &mut last_lines);
+            Ok(())
+        }
+    })
+    .await
+}
+
+/// Without a terminal: one line per service whose state, health or
+/// restarts changed since the last report.
+fn print_changes(ctx: &Context, report: &StatusReport, last: &mut HashMap<String, String>) {
+    let stamp = time::format_utc(time::now());
+    for s in &report.services {
+        let restarts: i64 = s.containers.iter().map(|c| c.restarts).sum();
+        let line = format!(
+            "{} {} health={} restarts={restarts}",
+            s.service,
+            s.state.map(|st| st.label()).unwrap_or("-"),
+            s.health.as_deref().unwrap_or("-"),
+        );
+        if last.get(&s.service) != Some(&line) {
+            ctx.shell.outln(&format!("{stamp} {line}"));
+            last.insert(s.service.clone(), line);
+        }
+    }
 }
 
 fn print(

@@ -25,6 +25,7 @@ Examples:
   torq up --build                  Rebuild every image first
   torq up --scale kraken_adapter=3 Three replicas of one service
   torq up --dry-run                Print the plan, touch nothing
+  torq up --watch                  Then sync/rebuild on edits (develop.watch) until Ctrl-C
   torq up --attach                 Stay in the foreground with logs; Ctrl-C runs `down`
   torq up --attach --exit-code-from tests
                                    CI: exit with the code of the `tests` service
@@ -96,6 +97,10 @@ pub(crate) struct UpArgs {
     /// while a service starts; rely on the engine's own healthcheck cadence only.
     #[arg(long)]
     pub no_fast_health: bool,
+
+    /// After starting, follow the services' develop.watch rules (as `torq watch`) until Ctrl-C.
+    #[arg(long, conflicts_with_all = ["attach", "dry_run", "abort_on_exit", "exit_code_from"])]
+    pub watch: bool,
 
     /// Stop timeout in seconds for the `down` that ends an attached `up`.
     #[arg(short = 't', long, value_name = "SECONDS")]

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use super::{absolute, LoadOptions, SpecError};
 
 /// File names discovery looks for, in order of preference.
-pub const SPEC_FILE_NAMES: [&str; 6] = [
+pub(crate) const SPEC_FILE_NAMES: [&str; 6] = [
     "torq.yaml",
     "torq.yml",
     "compose.yaml",
@@ -21,7 +21,7 @@ pub const SPEC_FILE_NAMES: [&str; 6] = [
 ];
 
 /// Override files loaded after a discovered spec, first match only.
-pub const OVERRIDE_FILE_NAMES: [&str; 6] = [
+pub(crate) const OVERRIDE_FILE_NAMES: [&str; 6] = [
     "torq.override.yaml",
     "torq.override.yml",
     "compose.override.yaml",
@@ -32,10 +32,13 @@ pub const OVERRIDE_FILE_NAMES: [&str; 6] = [
 
 /// `-f -`: the spec is read from standard input (the project directory is
 /// then the working directory), as with docker compose.
-pub const STDIN_SPEC: &str = "-";
+pub(crate) const STDIN_SPEC: &str = "-";
 
 /// The spec files to load, absolute (or [`STDIN_SPEC`]); empty means "the embedded spec".
-pub fn spec_files(options: &LoadOptions, working_dir: &Path) -> Result<Vec<PathBuf>, SpecError> {
+pub(crate) fn spec_files(
+    options: &LoadOptions,
+    working_dir: &Path,
+) -> Result<Vec<PathBuf>, SpecError> {
     if !options.files.is_empty() {
         let mut files = Vec::new();
         for file in &options.files {
@@ -109,7 +112,7 @@ fn compose_file_variable(options: &LoadOptions, working_dir: &Path) -> Option<St
 }
 
 /// Searches `start` and its parents for a spec file.
-pub fn discover(start: &Path) -> Vec<PathBuf> {
+pub(crate) fn discover(start: &Path) -> Vec<PathBuf> {
     let mut dir = Some(start);
     while let Some(current) = dir {
         if let Some(spec) = first_existing(current, &SPEC_FILE_NAMES) {

@@ -14,7 +14,7 @@ use super::interpolate::{substitute, Environment};
 
 /// Parses `text`; `lookup` is consulted for interpolation and bare keys.
 /// Errors carry the 1-based line number.
-pub fn parse(
+pub(crate) fn parse(
     text: &str,
     lookup: &IndexMap<String, String>,
 ) -> Result<IndexMap<String, String>, (u32, String)> {
@@ -25,7 +25,7 @@ pub fn parse(
 /// `docker run --env-file` reads it: `KEY=VALUE` with the value taken
 /// verbatim (no quotes, escapes or interpolation), `#` comment lines, and a
 /// bare `KEY` taking its value from `lookup` when set there.
-pub fn parse_raw(text: &str, lookup: &IndexMap<String, String>) -> IndexMap<String, String> {
+pub(crate) fn parse_raw(text: &str, lookup: &IndexMap<String, String>) -> IndexMap<String, String> {
     let mut out = IndexMap::new();
     for line in text.lines() {
         let line = line.trim_start();
@@ -49,7 +49,7 @@ pub fn parse_raw(text: &str, lookup: &IndexMap<String, String>) -> IndexMap<Stri
 
 /// Like [`parse`], starting from variables already defined (by earlier env
 /// files), which interpolation sees after `lookup`. Returns all of them.
-pub fn parse_into(
+pub(crate) fn parse_into(
     text: &str,
     lookup: &IndexMap<String, String>,
     defined: IndexMap<String, String>,

@@ -44,7 +44,7 @@ impl fmt::Display for SpecError {
 
 impl SpecError {
     /// An error without a position (e.g. no spec file found).
-    pub fn new(message: impl Into<String>) -> SpecError {
+    pub(crate) fn new(message: impl Into<String>) -> SpecError {
         SpecError {
             message: message.into(),
             file: None,
@@ -55,7 +55,7 @@ impl SpecError {
     }
 
     /// An error about a whole file (unreadable, empty, ...).
-    pub fn in_file(file: impl Into<String>, message: impl Into<String>) -> SpecError {
+    pub(crate) fn in_file(file: impl Into<String>, message: impl Into<String>) -> SpecError {
         SpecError {
             file: Some(file.into()),
             ..SpecError::new(message)
@@ -77,23 +77,23 @@ pub struct Pos {
 
 /// One loaded source file.
 #[derive(Debug, Clone)]
-pub struct Source {
+pub(crate) struct Source {
     /// The path (absolute; empty for the embedded spec).
-    pub path: PathBuf,
+    pub(crate) path: PathBuf,
     /// How the file is named in messages.
-    pub display: String,
-    pub text: String,
+    pub(crate) display: String,
+    pub(crate) text: String,
 }
 
 /// Every file read while loading a project.
 #[derive(Debug, Clone, Default)]
-pub struct Sources {
+pub(crate) struct Sources {
     files: Vec<Source>,
 }
 
 impl Sources {
     /// Registers a file's text; `display` is the name used in messages.
-    pub fn add(&mut self, path: &Path, display: String, text: String) -> FileId {
+    pub(crate) fn add(&mut self, path: &Path, display: String, text: String) -> FileId {
         self.files.push(Source {
             path: path.to_path_buf(),
             display,
@@ -102,22 +102,22 @@ impl Sources {
         FileId((self.files.len() - 1) as u32)
     }
 
-    pub fn get(&self, id: FileId) -> Option<&Source> {
+    pub(crate) fn get(&self, id: FileId) -> Option<&Source> {
         self.files.get(id.0 as usize)
     }
 
-    pub fn text(&self, id: FileId) -> &str {
+    pub(crate) fn text(&self, id: FileId) -> &str {
         self.get(id).map(|s| s.text.as_str()).unwrap_or("")
     }
 
-    pub fn display(&self, id: FileId) -> &str {
+    pub(crate) fn display(&self, id: FileId) -> &str {
         self.get(id)
             .map(|s| s.display.as_str())
             .unwrap_or("<unknown>")
     }
 
     /// An error at `pos`, quoting the source line.
-    pub fn error_at(&self, pos: Pos, message: impl Into<String>) -> SpecError {
+    pub(crate) fn error_at(&self, pos: Pos, message: impl Into<String>) -> SpecError {
         let Some(source) = self.get(pos.file) else {
             return SpecError::new(message);
         };
@@ -134,7 +134,7 @@ impl Sources {
     }
 
     /// An error about a whole file.
-    pub fn error_in_file(&self, file: FileId, message: impl Into<String>) -> SpecError {
+    pub(crate) fn error_in_file(&self, file: FileId, message: impl Into<String>) -> SpecError {
         SpecError::in_file(self.display(file).to_string(), message)
     }
 }

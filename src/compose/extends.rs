@@ -43,7 +43,7 @@ struct Reference {
 
 impl Loader {
     /// Resolves every `extends` among the services of `doc` (file `id`).
-    pub fn apply_extends(
+    pub(crate) fn apply_extends(
         &mut self,
         doc: &mut Node,
         id: FileId,

@@ -18,7 +18,6 @@ use super::select::NoSuchService;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DependencyGraph {
     levels: Vec<Vec<String>>,
-    stop: Vec<Vec<String>>,
     /// service → the services it depends on (enabled ones only), spec order.
     dependencies: IndexMap<String, Vec<String>>,
     /// service → the services that depend on it with `restart: true`.
@@ -56,10 +55,8 @@ impl DependencyGraph {
             }
         }
         let levels = levels_of(&dependencies);
-        let stop = levels.iter().rev().cloned().collect();
         DependencyGraph {
             levels,
-            stop,
             dependencies,
             restart_dependents,
         }
@@ -71,13 +68,8 @@ impl DependencyGraph {
         &self.levels
     }
 
-    /// Stop order: the start levels reversed (dependents stop first).
-    pub fn stop_levels(&self) -> &[Vec<String>] {
-        &self.stop
-    }
-
     /// The services a service depends on (enabled ones), in spec order.
-    pub fn dependencies_of(&self, service: &str) -> &[String] {
+    pub(crate) fn dependencies_of(&self, service: &str) -> &[String] {
         self.dependencies
             .get(service)
             .map(Vec::as_slice)
@@ -331,8 +323,9 @@ mod tests {
     #[test]
     fn stop_levels_are_reversed() {
         let graph = DependencyGraph::new(&torq_like());
-        assert_eq!(graph.stop_levels()[0], vec!["dashboard_websocket"]);
-        assert_eq!(graph.stop_levels().len(), 3);
+        let stop: Vec<&Vec<String>> = graph.start_levels().iter().rev().collect();
+        assert_eq!(stop[0], &vec!["dashboard_websocket".to_string()]);
+        assert_eq!(stop.len(), 3);
     }
 
     #[test]

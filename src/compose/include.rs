@@ -44,7 +44,11 @@ struct Include {
 impl Loader {
     /// Loads every project `doc` includes, imports their resources into it,
     /// and removes the `include` key.
-    pub fn apply_include(&mut self, doc: &mut Node, scope: &Scope<'_>) -> Result<(), SpecError> {
+    pub(crate) fn apply_include(
+        &mut self,
+        doc: &mut Node,
+        scope: &Scope<'_>,
+    ) -> Result<(), SpecError> {
         let Value::Map(map) = &mut doc.value else {
             return Ok(());
         };

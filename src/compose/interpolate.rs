@@ -15,7 +15,7 @@ use super::yaml::{Node, Value};
 
 /// Why a template could not be substituted.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TemplateError {
+pub(crate) enum TemplateError {
     /// `${...}` that is not a valid template.
     Invalid(String),
     /// `${VAR:?msg}` / `${VAR?msg}` with VAR missing.
@@ -43,8 +43,8 @@ impl std::fmt::Display for TemplateError {
 }
 
 /// The variables visible to interpolation.
-pub struct Environment<'a> {
-    pub vars: &'a IndexMap<String, String>,
+pub(crate) struct Environment<'a> {
+    pub(crate) vars: &'a IndexMap<String, String>,
 }
 
 impl Environment<'_> {
@@ -55,7 +55,7 @@ impl Environment<'_> {
 
 /// Substitutes `template`; unset variables used without a default are pushed
 /// to `unset`.
-pub fn substitute(
+pub(crate) fn substitute(
     template: &str,
     env: &Environment<'_>,
     unset: &mut Vec<String>,
@@ -192,7 +192,7 @@ fn braced(
 }
 
 /// Interpolates every string in `node` in place. Errors point at the string.
-pub fn interpolate_tree(
+pub(crate) fn interpolate_tree(
     node: &mut Node,
     env: &Environment<'_>,
     sources: &Sources,

@@ -18,30 +18,30 @@ use super::merge;
 use super::yaml::{self, Budget, Node};
 
 /// Reads, parses and merges spec files.
-pub struct Loader {
-    pub sources: Sources,
+pub(crate) struct Loader {
+    pub(crate) sources: Sources,
     budget: Budget,
     /// Variables used but not set, in the order first met.
-    pub unset: Vec<String>,
+    pub(crate) unset: Vec<String>,
     /// The process working directory: files below it are named relatively.
-    pub working_dir: PathBuf,
+    pub(crate) working_dir: PathBuf,
     /// `$HOME`, for `~` in paths.
-    pub home: Option<String>,
+    pub(crate) home: Option<String>,
     /// Things worth a warning (`version`, deprecated forms).
-    pub warnings: Vec<String>,
+    pub(crate) warnings: Vec<String>,
 }
 
 /// Where a set of files is loaded: the variables they interpolate, the
 /// directory their relative `include` and `extends.file` paths start from,
 /// and the chain of files including them (to refuse include cycles).
-pub struct Scope<'a> {
-    pub env: &'a IndexMap<String, String>,
-    pub dir: &'a Path,
-    pub including: &'a [PathBuf],
+pub(crate) struct Scope<'a> {
+    pub(crate) env: &'a IndexMap<String, String>,
+    pub(crate) dir: &'a Path,
+    pub(crate) including: &'a [PathBuf],
 }
 
 impl Loader {
-    pub fn new(working_dir: PathBuf, home: Option<String>) -> Loader {
+    pub(crate) fn new(working_dir: PathBuf, home: Option<String>) -> Loader {
         Loader {
             sources: Sources::default(),
             budget: Budget::default(),
@@ -53,7 +53,7 @@ impl Loader {
     }
 
     /// Reads a spec file and registers it.
-    pub fn read(&mut self, path: &Path) -> Result<FileId, SpecError> {
+    pub(crate) fn read(&mut self, path: &Path) -> Result<FileId, SpecError> {
         if path == Path::new(super::discover::STDIN_SPEC) {
             return self.read_stdin();
         }
@@ -76,7 +76,7 @@ impl Loader {
     }
 
     /// Reads a file named by `include` or `extends`, with the error at `at`.
-    pub fn read_referenced(
+    pub(crate) fn read_referenced(
         &mut self,
         path: &Path,
         at: super::error::Pos,
@@ -95,7 +95,7 @@ impl Loader {
 
     /// Parses a registered file into its documents, each a mapping; an
     /// empty file is an error.
-    pub fn parse(&mut self, id: FileId) -> Result<Vec<Node>, SpecError> {
+    pub(crate) fn parse(&mut self, id: FileId) -> Result<Vec<Node>, SpecError> {
         let docs = yaml::parse_documents(&self.sources, id, &mut self.budget)?;
         if docs.is_empty() {
             return Err(self.sources.error_in_file(
@@ -116,7 +116,7 @@ impl Loader {
 
     /// Interpolates, resolves `include` and `extends` in, and merges the
     /// documents of `files` in order; `None` when there are none.
-    pub fn load_model(
+    pub(crate) fn load_model(
         &mut self,
         files: Vec<(FileId, Vec<Node>)>,
         scope: &Scope<'_>,
@@ -158,7 +158,7 @@ impl Loader {
         Ok(doc)
     }
 
-    pub fn interpolate(
+    pub(crate) fn interpolate(
         &mut self,
         doc: &mut Node,
         env: &IndexMap<String, String>,
@@ -168,7 +168,7 @@ impl Loader {
     }
 
     /// The absolute path of a registered file (empty for the embedded spec).
-    pub fn file_path(&self, id: FileId) -> PathBuf {
+    pub(crate) fn file_path(&self, id: FileId) -> PathBuf {
         self.sources
             .get(id)
             .map(|s| s.path.clone())
@@ -177,14 +177,14 @@ impl Loader {
 
     /// How a file is named in messages: relative to the working directory
     /// when it lies below it, else absolute.
-    pub fn display_path(&self, path: &Path) -> String {
+    pub(crate) fn display_path(&self, path: &Path) -> String {
         display_path(path, &self.working_dir)
     }
 }
 
 /// How a file is named in messages: relative to `working_dir` when it lies
 /// below it, else absolute.
-pub fn display_path(path: &Path, working_dir: &Path) -> String {
+pub(crate) fn display_path(path: &Path, working_dir: &Path) -> String {
     match path.strip_prefix(working_dir) {
         Ok(rel) if !rel.as_os_str().is_empty() => rel.display().to_string(),
         _ => path.display().to_string(),

@@ -24,21 +24,21 @@ use super::error::{Pos, Sources, SpecError};
 use super::yaml::{Entry, Map, Node, NodeTag, Value};
 
 /// Merges `overlay` (a later file's top-level mapping) over `base`.
-pub fn merge_files(base: Node, overlay: Node, sources: &Sources) -> Result<Node, SpecError> {
+pub(crate) fn merge_files(base: Node, overlay: Node, sources: &Sources) -> Result<Node, SpecError> {
     let mut path = Vec::new();
     merge(base, overlay, &mut path, sources)
 }
 
 /// Applies the merge rules to a single file (merged into nothing), which
 /// normalizes list/map syntaxes and drops `!reset` values.
-pub fn normalize_file(file: Node, sources: &Sources) -> Result<Node, SpecError> {
+pub(crate) fn normalize_file(file: Node, sources: &Sources) -> Result<Node, SpecError> {
     let empty = Node::new(Value::Map(Map::new()), file.pos);
     merge_files(empty, file, sources)
 }
 
 /// Merges the service `overlay` over `base` (compose's `extends`): the
 /// same rules as merging files, at `services.<name>`.
-pub fn extend_service(
+pub(crate) fn extend_service(
     base: Node,
     overlay: Node,
     name: &str,
@@ -51,7 +51,7 @@ pub fn extend_service(
 
 /// A top-level resource (`services.x`, `volumes.y`, …) in merged form, for
 /// comparing definitions (`include` accepts a redefinition only when equal).
-pub fn normalize_resource(
+pub(crate) fn normalize_resource(
     node: Node,
     kind: &str,
     name: &str,

@@ -12,22 +12,24 @@
 //! their paths resolved by [`paths`]) → [`extends`] → [`merge`] into the
 //! files before it; then [`convert`] types and checks the merged tree.
 
-pub mod convert;
-pub mod discover;
-pub mod dotenv;
-pub mod error;
-pub mod extends;
+pub(crate) mod canonical;
+pub(crate) mod decode;
+pub(crate) mod discover;
+pub(crate) mod dotenv;
+pub(crate) mod error;
+pub(crate) mod extends;
 pub mod graph;
-pub mod include;
-pub mod interpolate;
-pub mod loader;
-pub mod merge;
+pub(crate) mod include;
+pub(crate) mod interpolate;
+pub(crate) mod loader;
+pub(crate) mod merge;
 pub mod model;
-pub mod normalize;
-pub mod paths;
+pub(crate) mod normalize;
+pub(crate) mod paths;
 pub mod select;
 pub mod syntax;
-pub mod yaml;
+pub(crate) mod validate;
+pub(crate) mod yaml;
 
 use std::path::{Path, PathBuf};
 
@@ -121,16 +123,17 @@ pub fn load(options: &LoadOptions) -> Result<Project, SpecError> {
     let root =
         merged.unwrap_or_else(|| Node::new(Value::Map(yaml::Map::new()), Default::default()));
 
-    let mut converter = convert::Converter::new(&loader.sources, &project_dir, &env);
-    let profiles = active_profiles(options, &env);
-    let mut project = convert::convert_project(&mut converter, &root, &name, &profiles)?;
+    let mut decoder = decode::Decoder::new(&loader.sources, &project_dir, &env);
+    let mut project = decode::decode_project(&mut decoder, &root, &name)?;
+    normalize::normalize(&mut decoder, &mut project, &active_profiles(options, &env))?;
+    validate::validate(&mut decoder, &project)?;
     project.config_files = spec_files;
     project.warnings = loader
         .unset
         .iter()
         .map(|v| format!("the {v} variable is not set; using an empty string"))
         .chain(loader.warnings.iter().cloned())
-        .chain(converter.warnings)
+        .chain(decoder.warnings)
         .collect();
     Ok(project)
 }

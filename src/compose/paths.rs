@@ -18,7 +18,7 @@ use super::yaml::{Node, Value};
 
 /// Makes the relative paths of `root` (a whole compose file or project)
 /// absolute against `base`; `~` expands to `home`.
-pub fn resolve_relative_paths(root: &mut Node, base: &Path, home: Option<&str>) {
+pub(crate) fn resolve_relative_paths(root: &mut Node, base: &Path, home: Option<&str>) {
     let resolver = Resolver { base, home };
     let Value::Map(map) = &mut root.value else {
         return;
@@ -44,7 +44,7 @@ pub fn resolve_relative_paths(root: &mut Node, base: &Path, home: Option<&str>) 
 
 /// Whether a build context is remote (a URL, a git reference) or another
 /// service's image (`service:x`) rather than a local directory.
-pub fn is_remote_context(context: &str) -> bool {
+pub(crate) fn is_remote_context(context: &str) -> bool {
     context.contains("://")
         || context.starts_with("service:")
         || ["github.com/", "git@"]
@@ -53,7 +53,7 @@ pub fn is_remote_context(context: &str) -> bool {
 }
 
 /// Whether `path` is absolute for Unix or for Windows (`C:\…`, `C:/…`, `\\host\…`).
-pub fn is_absolute(path: &str) -> bool {
+pub(crate) fn is_absolute(path: &str) -> bool {
     let bytes = path.as_bytes();
     path.starts_with('/')
         || path.starts_with("\\\\")
@@ -65,7 +65,7 @@ pub fn is_absolute(path: &str) -> bool {
 
 /// `path` with a leading `~` replaced by `home`, made absolute against
 /// `base` (and cleaned) unless it already is absolute.
-pub fn absolute(path: &str, base: &Path, home: Option<&str>) -> String {
+pub(crate) fn absolute(path: &str, base: &Path, home: Option<&str>) -> String {
     let expanded = match (path.strip_prefix('~'), home) {
         (Some(rest), Some(home)) if rest.is_empty() || rest.starts_with('/') => {
             format!("{home}{rest}")

@@ -9,10 +9,10 @@
 
 use std::time::Duration;
 
-use super::model::{Mount, MountKind, Port};
+use super::model::{Mount, MountKind, Port, VolumeOptions};
 
 /// Parses a Go-style duration (`1h2m3.5s`, `300ms`, `90s`, `0`).
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     let bad = || format!("invalid duration `{text}` (expected e.g. `30s`, `1m30s`, `500ms`)");
     let s = text.trim();
     if s.is_empty() {
@@ -72,7 +72,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 }
 
 /// Prints a duration as Go's `time.Duration.String()` does (`1m30s`, `500ms`, `1h0m0s`).
-pub fn format_duration(d: Duration) -> String {
+pub(crate) fn format_duration(d: Duration) -> String {
     let nanos = d.as_nanos();
     if nanos == 0 {
         return "0s".into();
@@ -112,7 +112,7 @@ fn fraction(value: u128, unit: u128) -> String {
 
 /// Parses a byte size as docker's `RAMInBytes` does: `1024`, `64m`, `1.5g`,
 /// `512k`, `2GB`, `1gib` (binary multiples).
-pub fn parse_bytes(text: &str) -> Result<u64, String> {
+pub(crate) fn parse_bytes(text: &str) -> Result<u64, String> {
     let bad = || format!("invalid size `{text}` (expected e.g. `64m`, `1g`, `512k`)");
     let s = text.trim();
     let number_len = s
@@ -149,7 +149,7 @@ pub fn parse_bytes(text: &str) -> Result<u64, String> {
 /// one word, backquotes included; `''` and `""` are empty words. An unquoted
 /// `;`, `&`, `|`, `<` or `>` ends the command: the rest is dropped, and so is
 /// a word of digits right before `>` (a redirected file descriptor).
-pub fn shell_split(text: &str) -> Result<Vec<String>, String> {
+pub(crate) fn shell_split(text: &str) -> Result<Vec<String>, String> {
     let mut words = Vec::new();
     let mut current = String::new();
     let mut got = false;
@@ -220,7 +220,7 @@ const SIGNALS: &[&str] = &[
 ];
 
 /// Checks a stop signal: a name (`SIGTERM`, `TERM`, `SIGRTMIN+3`) or a number 1–64.
-pub fn check_signal(text: &str) -> Result<(), String> {
+pub(crate) fn check_signal(text: &str) -> Result<(), String> {
     if let Ok(n) = text.parse::<u32>() {
         return if (1..=64).contains(&n) {
             Ok(())
@@ -245,7 +245,7 @@ pub fn check_signal(text: &str) -> Result<(), String> {
 }
 
 /// Checks a `restart` policy: `no`, `always`, `unless-stopped`, `on-failure[:N]`.
-pub fn check_restart(text: &str) -> Result<(), String> {
+pub(crate) fn check_restart(text: &str) -> Result<(), String> {
     match text.split_once(':') {
         None if matches!(text, "no" | "always" | "unless-stopped" | "on-failure") => Ok(()),
         Some(("on-failure", n)) if n.parse::<u32>().is_ok() => Ok(()),
@@ -267,13 +267,13 @@ pub fn normalize_project_name(name: &str) -> String {
 }
 
 /// Whether `name` is already a valid project name.
-pub fn is_valid_project_name(name: &str) -> bool {
+pub(crate) fn is_valid_project_name(name: &str) -> bool {
     !name.is_empty() && normalize_project_name(name) == name
 }
 
 /// Parses one short-syntax port entry into one or more ports (a range gives
 /// several), as docker's port-spec parser does.
-pub fn parse_port(spec: &str) -> Result<Vec<Port>, String> {
+pub(crate) fn parse_port(spec: &str) -> Result<Vec<Port>, String> {
     let (ip, host, container) = split_port_parts(spec);
     let (container, protocol) = match container.split_once('/') {
         Some((port, proto)) if !proto.is_empty() => (port, proto.to_ascii_lowercase()),
@@ -357,7 +357,7 @@ fn split_port_parts(spec: &str) -> (Option<&str>, Option<&str>, &str) {
 }
 
 /// `80` or `8000-8010`.
-pub fn parse_port_range(text: &str) -> Result<(u16, u16), String> {
+pub(crate) fn parse_port_range(text: &str) -> Result<(u16, u16), String> {
     let parse = |s: &str| -> Result<u16, String> {
         let n: u64 = s
             .parse()
@@ -381,14 +381,14 @@ pub fn parse_port_range(text: &str) -> Result<(u16, u16), String> {
 
 /// A short-syntax volume, before path resolution.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ShortVolume {
-    pub mount: Mount,
+pub(crate) struct ShortVolume {
+    pub(crate) mount: Mount,
     /// Whether the source is a host path (bind).
-    pub is_bind: bool,
+    pub(crate) is_bind: bool,
 }
 
 /// Parses `[SOURCE:]TARGET[:OPTIONS]` as compose does.
-pub fn parse_volume(spec: &str) -> Result<ShortVolume, String> {
+pub(crate) fn parse_volume(spec: &str) -> Result<ShortVolume, String> {
     if spec.is_empty() {
         return Err("empty volume".into());
     }
@@ -398,6 +398,7 @@ pub fn parse_volume(spec: &str) -> Result<ShortVolume, String> {
     };
     if spec.len() <= 2 {
         mount.target = spec.to_string();
+        mount.volume = Some(VolumeOptions::default());
         return Ok(ShortVolume {
             mount,
             is_bind: false,
@@ -428,22 +429,29 @@ pub fn parse_volume(spec: &str) -> Result<ShortVolume, String> {
     }
     mount.target = target.unwrap_or_default().to_string();
     mount.source = source.map(str::to_string);
+    let mut nocopy = false;
     for option in options.unwrap_or("").split(',') {
         match option {
             "ro" => mount.read_only = true,
             "rw" => mount.read_only = false,
-            "nocopy" => mount.volume_nocopy = true,
+            "nocopy" => nocopy = true,
             "rprivate" | "private" | "rshared" | "shared" | "rslave" | "slave" => {
-                mount.bind_propagation = Some(option.to_string())
+                mount.bind_options().propagation = Some(option.to_string())
             }
-            "z" | "Z" => mount.selinux = Some(option.to_string()),
+            "z" | "Z" => mount.bind_options().selinux = Some(option.to_string()),
             _ => {}
         }
     }
     let is_bind = mount.source.as_deref().is_some_and(is_host_path);
     if is_bind {
         mount.kind = MountKind::Bind;
-        mount.create_host_path = true;
+        mount.bind_options().create_host_path = true;
+    } else {
+        // Compose prints `volume: {}` for a short-syntax volume.
+        mount.volume = Some(VolumeOptions {
+            nocopy,
+            ..VolumeOptions::default()
+        });
     }
     Ok(ShortVolume { mount, is_bind })
 }
@@ -476,7 +484,7 @@ fn is_host_path(source: &str) -> bool {
 }
 
 /// `path.Clean` for slash-separated paths.
-pub fn clean_path(path: &str) -> String {
+pub(crate) fn clean_path(path: &str) -> String {
     if path.is_empty() {
         return ".".into();
     }
@@ -692,7 +700,7 @@ mod tests {
         let v = parse_volume("./data:/data:ro").unwrap();
         assert!(v.is_bind);
         assert_eq!(v.mount.kind, MountKind::Bind);
-        assert!(v.mount.read_only && v.mount.create_host_path);
+        assert!(v.mount.read_only && v.mount.creates_host_path());
         assert_eq!(v.mount.source.as_deref(), Some("./data"));
 
         let v = parse_volume("cache:/cache").unwrap();
@@ -705,8 +713,9 @@ mod tests {
         assert_eq!(v.mount.target, "/anon");
 
         let v = parse_volume("/host:/c:ro,z,rshared").unwrap();
-        assert_eq!(v.mount.selinux.as_deref(), Some("z"));
-        assert_eq!(v.mount.bind_propagation.as_deref(), Some("rshared"));
+        let bind = v.mount.bind.as_ref().unwrap();
+        assert_eq!(bind.selinux.as_deref(), Some("z"));
+        assert_eq!(bind.propagation.as_deref(), Some("rshared"));
 
         let err = parse_volume("ab:cd:ro:x").unwrap_err();
         assert!(

@@ -343,8 +343,8 @@ fn warnings_collect_unset_variables_and_carried_keys() {
     assert!(!project.warnings.iter().any(|w| w.contains("sysctls")));
     assert!(project.warnings.iter().any(|w| w.contains("annotations")));
     assert_eq!(
-        project.services["web"].other["sysctls"],
-        serde_json::json!({"net.core.somaxconn": "1024"})
+        project.services["web"].sysctls["net.core.somaxconn"],
+        "1024"
     );
 }
 
@@ -521,7 +521,7 @@ fn yaml_prints_ulimits_and_blkio_devices_as_compose_yaml_does() {
         "services:\n  a:\n    image: x\n    ulimits:\n      core: 0\n      nproc: 65535\n    blkio_config:\n      device_read_bps:\n        - {path: /dev/sda, rate: 1mb}\n",
     )
     .unwrap();
-    let yaml = crate::compose::normalize::to_yaml_string(&project);
+    let yaml = crate::compose::canonical::to_yaml_string(&project);
     assert!(
         yaml.contains("core:\n        soft: 0\n        hard: 0"),
         "{yaml}"

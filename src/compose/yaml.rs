@@ -23,19 +23,19 @@ use super::error::{FileId, Pos, Sources, SpecError};
 
 /// Nodes that alias expansion may copy in one load. A real spec, even a
 /// 10 MB one, stays far below; a "billion laughs" document hits it at once.
-pub const ALIAS_EXPANSION_LIMIT: usize = 1_000_000;
+pub(crate) const ALIAS_EXPANSION_LIMIT: usize = 1_000_000;
 
 /// A YAML value with its position.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Node {
-    pub value: Value,
-    pub pos: Pos,
-    pub tag: NodeTag,
+pub(crate) struct Node {
+    pub(crate) value: Value,
+    pub(crate) pos: Pos,
+    pub(crate) tag: NodeTag,
 }
 
 /// Compose's override tags.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum NodeTag {
+pub(crate) enum NodeTag {
     #[default]
     None,
     /// `!reset`: remove the value inherited from earlier files.
@@ -46,7 +46,7 @@ pub enum NodeTag {
 
 /// The value of a [`Node`].
 #[derive(Debug, Clone, PartialEq)]
-pub enum Value {
+pub(crate) enum Value {
     Null,
     Bool(bool),
     Int(i64),
@@ -57,17 +57,17 @@ pub enum Value {
 }
 
 /// A mapping, in source order.
-pub type Map = IndexMap<String, Entry>;
+pub(crate) type Map = IndexMap<String, Entry>;
 
 /// One key of a mapping: where the key is, and its value.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Entry {
-    pub key_pos: Pos,
-    pub node: Node,
+pub(crate) struct Entry {
+    pub(crate) key_pos: Pos,
+    pub(crate) node: Node,
 }
 
 impl Node {
-    pub fn new(value: Value, pos: Pos) -> Node {
+    pub(crate) fn new(value: Value, pos: Pos) -> Node {
         Node {
             value,
             pos,
@@ -75,26 +75,26 @@ impl Node {
         }
     }
 
-    pub fn as_map(&self) -> Option<&Map> {
+    pub(crate) fn as_map(&self) -> Option<&Map> {
         match &self.value {
             Value::Map(m) => Some(m),
             _ => None,
         }
     }
 
-    pub fn as_str(&self) -> Option<&str> {
+    pub(crate) fn as_str(&self) -> Option<&str> {
         match &self.value {
             Value::Str(s) => Some(s),
             _ => None,
         }
     }
 
-    pub fn is_null(&self) -> bool {
+    pub(crate) fn is_null(&self) -> bool {
         matches!(self.value, Value::Null)
     }
 
     /// A short description of the value's kind, for "expected X, found Y" messages.
-    pub fn kind(&self) -> &'static str {
+    pub(crate) fn kind(&self) -> &'static str {
         match &self.value {
             Value::Null => "null",
             Value::Bool(_) => "a boolean",
@@ -107,7 +107,7 @@ impl Node {
     }
 
     /// A scalar as text (`1`, `true`, `abc`); `None` for null and collections.
-    pub fn scalar_text(&self) -> Option<String> {
+    pub(crate) fn scalar_text(&self) -> Option<String> {
         match &self.value {
             Value::Bool(b) => Some(b.to_string()),
             Value::Int(i) => Some(i.to_string()),
@@ -118,7 +118,7 @@ impl Node {
     }
 
     /// The value as JSON (for extensions and opaque fields).
-    pub fn to_json(&self) -> serde_json::Value {
+    pub(crate) fn to_json(&self) -> serde_json::Value {
         match &self.value {
             Value::Null => serde_json::Value::Null,
             Value::Bool(b) => serde_json::Value::Bool(*b),
@@ -149,7 +149,7 @@ impl Node {
 }
 
 /// Formats a float as Go's `%v` does for the values specs use (`0.5`, `1`, `1e+21`).
-pub fn format_float(f: f64) -> String {
+pub(crate) fn format_float(f: f64) -> String {
     if f.is_infinite() {
         return if f > 0.0 {
             "+Inf".into()
@@ -176,8 +176,8 @@ pub fn format_float(f: f64) -> String {
 
 /// The alias expansion budget shared by every file of one load.
 #[derive(Debug, Clone)]
-pub struct Budget {
-    pub remaining: usize,
+pub(crate) struct Budget {
+    pub(crate) remaining: usize,
 }
 
 impl Default for Budget {
@@ -189,7 +189,7 @@ impl Default for Budget {
 }
 
 /// Parses every YAML document of `file` (already registered in `sources`).
-pub fn parse_documents(
+pub(crate) fn parse_documents(
     sources: &Sources,
     file: FileId,
     budget: &mut Budget,
@@ -489,7 +489,7 @@ fn scalar_node(text: &str, style: ScalarStyle, tag: Option<&(String, String)>, p
 }
 
 /// Resolves a plain scalar as go-yaml v3 does.
-pub fn resolve_plain(text: &str) -> Value {
+pub(crate) fn resolve_plain(text: &str) -> Value {
     match text {
         "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
         "true" | "True" | "TRUE" => return Value::Bool(true),

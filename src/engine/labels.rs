@@ -14,6 +14,8 @@ pub const NETWORK: &str = "com.docker.compose.network";
 pub const VOLUME: &str = "com.docker.compose.volume";
 pub const VERSION: &str = "com.docker.compose.version";
 pub const IMAGE: &str = "com.docker.compose.image";
+/// The random id of a one-off (`run`) container; its name holds the first 12 digits.
+pub const SLUG: &str = "com.docker.compose.slug";
 
 /// A label filter (`key=value`) selecting the objects of one project.
 pub fn project_filter(project: &str) -> String {

@@ -16,9 +16,12 @@
 //! object without its project's label: what it stops or removes comes from
 //! [`state`]'s lists, which filter by the label and check it again.
 
+pub(crate) mod attach;
 pub mod build;
 pub mod container;
+pub(crate) mod control;
 pub mod error;
+pub(crate) mod event_feed;
 pub mod events;
 pub(crate) mod health;
 pub(crate) mod inspect;
@@ -27,8 +30,11 @@ pub mod lock;
 pub(crate) mod logs;
 pub(crate) mod ops;
 pub(crate) mod preflight;
+pub(crate) mod projects;
+pub(crate) mod pull;
 pub mod state;
 pub(crate) mod stats;
+pub(crate) mod sync;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -307,9 +307,7 @@ pub(crate) fn up_succeeded(outcome: &UpOutcome) -> bool {
 /// The services whose logs an attached `up` shows: `None` for all of
 /// them, else those without `attach: false`.
 fn attached_services(project: &Project) -> Option<Vec<String>> {
-    let detached = |s: &crate::compose::model::Service| {
-        s.other.get("attach").and_then(serde_json::Value::as_bool) == Some(false)
-    };
+    let detached = |s: &crate::compose::model::Service| s.attach == Some(false);
     if !project.services.values().any(detached) {
         return None;
     }

@@ -10,7 +10,13 @@
 //!   ends it with a `down`;
 //! - [`build`]: build images;
 //! - [`status`]: what runs, how healthy, what went wrong lately;
-//! - [`logs`]: read or follow the services' logs into a writer.
+//! - [`logs`]: read or follow the services' logs into a writer;
+//! - [`run`], [`exec`]: a one-off container, a command in a running one,
+//!   their stdio streamed through [`stdio`];
+//! - [`watch`]: `develop.watch`: sync, restart or rebuild on edits;
+//! - [`ls`], [`kill`], [`pause`], [`top`], [`port`], [`images`], [`pull`],
+//!   [`wait`], [`events`]: the everyday commands around a running project,
+//!   most of them on the containers [`targets`] selects.
 //!
 //! Shared here: the project lock, the selection of services, and the
 //! failures a summary lists.
@@ -18,10 +24,24 @@
 pub(crate) mod attach;
 pub(crate) mod build;
 pub(crate) mod down;
+pub(crate) mod events;
+pub(crate) mod exec;
+pub(crate) mod images;
+pub(crate) mod kill;
 pub(crate) mod logs;
+pub(crate) mod ls;
+pub(crate) mod pause;
+pub(crate) mod port;
+pub(crate) mod pull;
 pub(crate) mod restart;
+pub(crate) mod run;
 pub(crate) mod status;
+pub(crate) mod stdio;
+pub(crate) mod targets;
+pub(crate) mod top;
 pub(crate) mod up;
+pub(crate) mod wait;
+pub(crate) mod watch;
 
 use anyhow::Context as _;
 use futures::future::join_all;
@@ -117,4 +137,56 @@ pub(crate) async fn with_last_logs(engine: &Engine, failures: Vec<Failure>) -> V
         }
     });
     join_all(lookups).await
+}
+
+/// How long a convergence started by `run` or `watch` waits for health.
+const WAIT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// An `up` of `services` as `run` (their dependencies) and `watch` (the
+/// watched services, a rebuilt one) make it: waiting for health, no scaling.
+pub(crate) fn up_request(
+    services: Vec<String>,
+    no_deps: bool,
+    build: up::BuildPolicy,
+    self_image_dockerfile: Option<&'static str>,
+) -> up::UpRequest {
+    up::UpRequest {
+        services,
+        no_deps,
+        build,
+        force_recreate: false,
+        wait: true,
+        wait_timeout: WAIT_TIMEOUT,
+        fast_health: true,
+        scale: Default::default(),
+        renew_anon_volumes: false,
+        self_image_dockerfile,
+    }
+}
+
+/// Ctrl-C and SIGTERM, caught from the moment this is made: the commands
+/// that run until stopped (`watch`, `events`, `status --watch`) end cleanly
+/// whenever one comes.
+pub(crate) struct StopSignals {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    /// Starts catching them (needs the runtime).
+    pub(crate) fn install() -> std::io::Result<StopSignals> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(StopSignals {
+            interrupt: signal(SignalKind::interrupt())?,
+            terminate: signal(SignalKind::terminate())?,
+        })
+    }
+
+    /// Waits for the next one.
+    pub(crate) async fn recv(&mut self) {
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
+        }
+    }
 }

@@ -9,9 +9,11 @@
 //! - [`init_tracing`] routes torq's own tracing events to stderr with `-v` or
 //!   `TORQ_LOG`.
 
+pub(crate) mod live;
 pub(crate) mod progress;
 pub(crate) mod status;
 pub(crate) mod table;
+pub(crate) mod terminal;
 
 use std::io::{self, IsTerminal, Write};
 

@@ -9,7 +9,7 @@ use crate::service::status::report::{bytes, ContainerStatus, State, StatusReport
 fn state_style(state: State) -> anstyle::Style {
     match state {
         State::Running | State::Completed => styles::OK,
-        State::Stopped => styles::YELLOW,
+        State::Stopped | State::Paused => styles::YELLOW,
         State::Dead => styles::RED,
     }
 }

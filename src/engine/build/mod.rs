@@ -60,7 +60,7 @@ pub const DEFAULT_PARALLEL_BUILDS: usize = 2;
 const PARALLEL_PULLS: usize = 4;
 
 /// How long one pull may take.
-const PULL_DEADLINE: std::time::Duration = std::time::Duration::from_secs(30 * 60);
+pub(crate) const PULL_DEADLINE: std::time::Duration = std::time::Duration::from_secs(30 * 60);
 
 /// Output lines of the failing step kept for the error report.
 const FAILURE_OUTPUT_LINES: usize = 20;
@@ -724,7 +724,7 @@ pub async fn image_id(engine: &Engine, reference: &str) -> Result<Option<String>
 }
 
 /// `reference`, with `:latest` when it names neither a tag nor a digest.
-fn with_default_tag(reference: &str) -> String {
+pub(crate) fn with_default_tag(reference: &str) -> String {
     let name = reference.rsplit('/').next().unwrap_or(reference);
     if reference.contains('@') || name.contains(':') {
         reference.to_string()

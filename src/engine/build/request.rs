@@ -18,7 +18,6 @@ use std::path::PathBuf;
 
 use bollard::query_parameters::{BuildImageOptions, BuildImageOptionsBuilder};
 use indexmap::IndexMap;
-use serde_json::Value;
 
 use super::buildkit::session::{Provided, SecretValue};
 use crate::compose::model::{Build, FileObject};
@@ -55,15 +54,19 @@ pub(crate) struct EngineRequest {
     pub warnings: Vec<String>,
 }
 
-/// Keys a builder ignores with a warning rather than refusing.
-const WARNED: [&str; 7] = [
-    "cache_to",
-    "isolation",
-    "privileged",
-    "entitlements",
-    "provenance",
-    "sbom",
-    "ulimits",
+/// Whether a build sets a key.
+type IsSet = fn(&Build) -> bool;
+
+/// Keys a builder ignores with a warning rather than refusing, each with
+/// whether a build sets it.
+const WARNED: [(&str, IsSet); 7] = [
+    ("cache_to", |b| !b.cache_to.is_empty()),
+    ("isolation", |b| b.isolation.is_some()),
+    ("privileged", |b| b.privileged),
+    ("entitlements", |b| !b.entitlements.is_empty()),
+    ("provenance", |b| b.provenance.is_some()),
+    ("sbom", |b| b.sbom.is_some()),
+    ("ulimits", |b| !b.ulimits.is_empty()),
 ];
 
 /// The `build.network` values the engine's BuildKit takes.
@@ -93,7 +96,7 @@ pub(crate) fn engine_request(input: &RequestInput) -> Result<EngineRequest, Stri
         .t(input.reference)
         .rm(true)
         .forcerm(true)
-        .nocache(input.no_cache || flag(build, "no_cache"));
+        .nocache(input.no_cache || build.no_cache);
     let args: HashMap<String, String> = build
         .args
         .iter()
@@ -115,17 +118,18 @@ pub(crate) fn engine_request(input: &RequestInput) -> Result<EngineRequest, Stri
     if !build.cache_from.is_empty() {
         request = request.cachefrom(&build.cache_from);
     }
-    if flag(build, "pull") {
+    if build.pull {
         request = request.pull("1");
     }
     if let Some(bytes) = shm_size(build)? {
         request = request.shmsize(bytes);
     }
-    if !strings(build, "platforms").is_empty() {
+    if !build.platforms.is_empty() {
         request = request.platform(input.platform);
     }
-    let extra_query = strings(build, "extra_hosts")
-        .into_iter()
+    let extra_query = build
+        .extra_hosts
+        .iter()
         .map(|host| ("extrahosts".to_string(), host.replacen('=', ":", 1)))
         .collect();
     let provided = match input.builder {
@@ -139,7 +143,7 @@ pub(crate) fn engine_request(input: &RequestInput) -> Result<EngineRequest, Stri
     Ok(EngineRequest {
         options: request.build(),
         extra_query,
-        tags: strings(build, "tags"),
+        tags: build.tags.clone(),
         provided,
         warnings: warnings(build),
     })
@@ -148,7 +152,7 @@ pub(crate) fn engine_request(input: &RequestInput) -> Result<EngineRequest, Stri
 /// Refuses what would build something other than what the spec says.
 fn refuse_unsupported(input: &RequestInput) -> Result<(), String> {
     let build = input.build;
-    if build.other.contains_key("additional_contexts") {
+    if !build.additional_contexts.is_empty() {
         return Err(
             "`build.additional_contexts` cannot be honored: the engine's build API \
                     (POST /build) has no named contexts; copy the files into the context or \
@@ -156,8 +160,11 @@ fn refuse_unsupported(input: &RequestInput) -> Result<(), String> {
                 .into(),
         );
     }
-    let platforms = strings(build, "platforms");
-    if let Some(other) = platforms.iter().find(|p| p.as_str() != input.platform) {
+    if let Some(other) = build
+        .platforms
+        .iter()
+        .find(|p| p.as_str() != input.platform)
+    {
         return Err(format!(
             "`build.platforms` lists {other}, but this engine builds only its own platform {}",
             input.platform
@@ -174,7 +181,7 @@ fn refuse_unsupported(input: &RequestInput) -> Result<(), String> {
     if input.builder == BuilderKind::Classic {
         let needs = [
             ("secrets", !build.secrets.is_empty()),
-            ("ssh", build.other.contains_key("ssh")),
+            ("ssh", !build.ssh.is_empty()),
         ];
         if let Some((key, _)) = needs.iter().find(|(_, used)| *used) {
             return Err(format!(
@@ -189,8 +196,10 @@ fn refuse_unsupported(input: &RequestInput) -> Result<(), String> {
 fn warnings(build: &Build) -> Vec<String> {
     WARNED
         .iter()
-        .filter(|key| build.other.contains_key(**key))
-        .map(|key| format!("`build.{key}` is not supported by the engine's build API; ignored"))
+        .filter(|(_, set)| set(build))
+        .map(|(key, _)| {
+            format!("`build.{key}` is not supported by the engine's build API; ignored")
+        })
         .collect()
 }
 
@@ -233,7 +242,7 @@ fn secrets(input: &RequestInput) -> Result<HashMap<String, SecretValue>, String>
 /// `build.ssh`: `default` is `SSH_AUTH_SOCK`; `ID=PATH` names an agent socket.
 fn ssh_agents(build: &Build) -> Result<HashMap<String, PathBuf>, String> {
     let mut agents = HashMap::new();
-    for entry in strings(build, "ssh") {
+    for entry in &build.ssh {
         let (id, path) = match entry.split_once('=') {
             Some((id, path)) => (id.to_string(), PathBuf::from(path)),
             None => match std::env::var_os("SSH_AUTH_SOCK").filter(|v| !v.is_empty()) {
@@ -265,50 +274,22 @@ fn is_socket(path: &std::path::Path) -> bool {
 
 /// `build.shm_size` in bytes (the API takes a 32-bit count).
 fn shm_size(build: &Build) -> Result<Option<i32>, String> {
-    let Some(value) = build.other.get("shm_size") else {
+    let Some(bytes) = build.shm_size else {
         return Ok(None);
     };
-    let bytes = match value {
-        Value::String(text) => text.parse::<i64>().ok(),
-        Value::Number(n) => n.as_i64(),
-        _ => None,
-    };
-    match bytes.map(i32::try_from) {
-        Some(Ok(bytes)) => Ok(Some(bytes)),
-        _ => Err(format!(
-            "`build.shm_size` {value} is not a byte count the build API takes (up to 2 GiB)"
-        )),
-    }
-}
-
-fn flag(build: &Build, key: &str) -> bool {
-    build.other.get(key).and_then(Value::as_bool) == Some(true)
-}
-
-/// A list key of `build.other` (a string counts as a one-item list).
-fn strings(build: &Build, key: &str) -> Vec<String> {
-    match build.other.get(key) {
-        Some(Value::Array(items)) => items
-            .iter()
-            .filter_map(|i| i.as_str().map(str::to_string))
-            .collect(),
-        Some(Value::String(one)) => vec![one.clone()],
-        _ => Vec::new(),
-    }
+    i32::try_from(bytes).map(Some).map_err(|_| {
+        format!("`build.shm_size` {bytes} is not a byte count the build API takes (up to 2 GiB)")
+    })
 }
 
 /// Whether `build.pull: true` asks for fresh base images.
 pub(crate) fn pulls(build: &Build) -> bool {
-    flag(build, "pull")
+    build.pull
 }
 
 /// `build.dockerfile_inline`, when set.
 pub(crate) fn dockerfile_inline(build: &Build) -> Option<String> {
-    build
-        .other
-        .get("dockerfile_inline")
-        .and_then(Value::as_str)
-        .map(str::to_string)
+    build.dockerfile_inline.clone()
 }
 
 /// The query string of `extra`, to append to the request's own.
@@ -324,7 +305,6 @@ pub(crate) fn encode_query(extra: &[(String, String)]) -> String {
 mod tests {
     use super::*;
     use crate::compose::model::FileMount;
-    use serde_json::json;
 
     fn input<'a>(
         build: &'a Build,
@@ -344,24 +324,17 @@ mod tests {
 
     #[test]
     fn compose_keys_become_query_parameters() {
-        let mut build = Build {
+        let build = Build {
             target: Some("runtime".into()),
+            shm_size: Some(1_048_576),
+            no_cache: true,
+            pull: true,
+            extra_hosts: vec!["db:10.0.0.2".into(), "cache:10.0.0.3".into()],
+            platforms: vec!["linux/amd64".into()],
+            tags: vec!["p/web:1".into()],
+            cache_to: vec!["type=inline".into()],
             ..Build::default()
         };
-        build.other.insert("shm_size".into(), json!("1048576"));
-        build.other.insert("no_cache".into(), json!(true));
-        build.other.insert("pull".into(), json!(true));
-        build.other.insert(
-            "extra_hosts".into(),
-            json!(["db=10.0.0.2", "cache=10.0.0.3"]),
-        );
-        build
-            .other
-            .insert("platforms".into(), json!(["linux/amd64"]));
-        build.other.insert("tags".into(), json!(["p/web:1"]));
-        build
-            .other
-            .insert("cache_to".into(), json!(["type=inline"]));
         let none = IndexMap::new();
         let request = engine_request(&input(&build, &none, BuilderKind::BuildKit)).unwrap();
         assert_eq!(request.options.target, "runtime");
@@ -425,25 +398,25 @@ mod tests {
     #[test]
     fn what_cannot_be_honored_is_refused() {
         let none = IndexMap::new();
-        let mut build = Build::default();
-        build
-            .other
-            .insert("platforms".into(), json!(["linux/arm64"]));
+        let build = Build {
+            platforms: vec!["linux/arm64".into()],
+            ..Build::default()
+        };
         let err = engine_request(&input(&build, &none, BuilderKind::BuildKit)).unwrap_err();
         assert!(
             err.contains("linux/arm64") && err.contains("linux/amd64"),
             "{err}"
         );
-        let mut build = Build::default();
-        build
-            .other
-            .insert("additional_contexts".into(), json!({"lib": "/src/lib"}));
+        let build = Build {
+            additional_contexts: [("lib".to_string(), "/src/lib".to_string())].into(),
+            ..Build::default()
+        };
         let err = engine_request(&input(&build, &none, BuilderKind::BuildKit)).unwrap_err();
         assert!(err.contains("additional_contexts"), "{err}");
-        let mut build = Build::default();
-        build
-            .other
-            .insert("ssh".into(), json!(["deploy=/nonexistent/agent.sock"]));
+        let build = Build {
+            ssh: vec!["deploy=/nonexistent/agent.sock".into()],
+            ..Build::default()
+        };
         let err = engine_request(&input(&build, &none, BuilderKind::BuildKit)).unwrap_err();
         assert!(err.contains("not an SSH agent socket"), "{err}");
         let build = Build {

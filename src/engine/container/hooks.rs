@@ -9,10 +9,8 @@
 
 use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
 use futures::StreamExt;
-use serde_json::Value;
 
-use super::values::{scalar_text, string_list};
-use crate::compose::model::Service;
+use crate::compose::model::{self, Service};
 use crate::engine::error::with_deadline;
 use crate::engine::Engine;
 
@@ -35,36 +33,23 @@ pub struct Hook {
 
 /// The service's `post_start` hooks.
 pub fn post_start(service: &Service) -> Vec<Hook> {
-    service
-        .other
-        .get("post_start")
-        .and_then(Value::as_array)
-        .map(|items| items.iter().map(hook).collect())
-        .unwrap_or_default()
+    service.post_start.iter().map(hook).collect()
 }
 
-fn hook(value: &Value) -> Hook {
-    let text = |k: &str| value.get(k).and_then(Value::as_str).map(String::from);
-    let environment = match value.get("environment") {
-        Some(Value::Object(map)) => map
+pub(crate) fn hook(spec: &model::Hook) -> Hook {
+    Hook {
+        command: spec.command.clone().unwrap_or_default(),
+        user: spec.user.clone(),
+        privileged: spec.privileged,
+        working_dir: spec.working_dir.clone(),
+        environment: spec
+            .environment
             .iter()
-            .map(|(k, v)| match scalar_text(v) {
+            .map(|(k, v)| match v {
                 Some(v) => format!("{k}={v}"),
                 None => k.clone(),
             })
             .collect(),
-        Some(list @ Value::Array(_)) => string_list(Some(list)),
-        _ => Vec::new(),
-    };
-    Hook {
-        command: match value.get("command") {
-            Some(Value::String(s)) => s.split_whitespace().map(String::from).collect(),
-            other => string_list(other),
-        },
-        user: text("user"),
-        privileged: value.get("privileged").and_then(Value::as_bool) == Some(true),
-        working_dir: text("working_dir"),
-        environment,
     }
 }
 
@@ -131,19 +116,29 @@ pub async fn run_all(engine: &Engine, id: &str, hooks: &[Hook]) -> Result<(), St
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     #[test]
-    fn hooks_read_compose_shapes() {
-        let mut s = Service::default();
-        s.other.insert(
-            "post_start".into(),
-            json!([
-                {"command": ["touch", "/ready"], "user": "root", "privileged": true,
-                 "working_dir": "/w", "environment": {"A": "1", "B": null}},
-                {"command": "echo hi"},
-            ]),
-        );
+    fn hooks_read_the_model() {
+        let s = Service {
+            post_start: vec![
+                model::Hook {
+                    command: Some(vec!["touch".into(), "/ready".into()]),
+                    user: Some("root".into()),
+                    privileged: true,
+                    working_dir: Some("/w".into()),
+                    environment: [
+                        ("A".to_string(), Some("1".to_string())),
+                        ("B".to_string(), None),
+                    ]
+                    .into(),
+                },
+                model::Hook {
+                    command: Some(vec!["echo".into(), "hi".into()]),
+                    ..Default::default()
+                },
+            ],
+            ..Default::default()
+        };
         let hooks = post_start(&s);
         assert_eq!(hooks.len(), 2);
         assert_eq!(hooks[0].command, vec!["touch", "/ready"]);

@@ -5,7 +5,8 @@
 //!
 //! A [`Blueprint`] is the per-service part (identical for every replica);
 //! [`Blueprint::for_replica`] adds the name and the per-container labels.
-//! Submodules translate groups of compose keys: [`resources`] (memory, CPU,
+//! Every compose key maps from its typed field of the model. Submodules
+//! translate groups of compose keys: [`resources`] (memory, CPU,
 //! PIDs, block I/O, devices, GPUs), [`options`] (sysctls, security options,
 //! tmpfs, DNS search/options, namespaces, links, `volumes_from`), [`files`]
 //! (secrets and configs), [`hooks`] (`post_start`); [`create`] runs the
@@ -28,7 +29,6 @@ pub(crate) mod files;
 pub(crate) mod hooks;
 pub mod options;
 pub mod resources;
-mod values;
 
 use std::collections::HashMap;
 
@@ -187,8 +187,7 @@ pub fn check_service(project: &Project, service: &Service) -> ServiceCheck {
         errors: file_plan.errors,
         warnings: file_plan.warnings,
     };
-    let security = values::strings(service, "security_opt");
-    if let Err(e) = options::security_opts(&project.working_dir, &security) {
+    if let Err(e) = options::security_opts(&project.working_dir, &service.security_opt) {
         check.errors.push(format!("service {}: {e}", service.name));
     }
     check
@@ -496,7 +495,7 @@ fn mounts(project: &Project, service: &Service) -> (Vec<String>, Vec<ApiMount>) 
     let mut mounts = Vec::new();
     for m in &service.volumes {
         match m.kind {
-            MountKind::Bind if m.create_host_path => binds.push(bind_string(m)),
+            MountKind::Bind if m.creates_host_path() => binds.push(bind_string(m)),
             _ => mounts.push(api_mount(project, m)),
         }
     }
@@ -508,11 +507,9 @@ fn bind_string(m: &Mount) -> String {
     if m.read_only {
         options.push("ro".to_string());
     }
-    if let Some(p) = &m.bind_propagation {
-        options.push(p.clone());
-    }
-    if let Some(s) = &m.selinux {
-        options.push(s.clone());
+    if let Some(bind) = &m.bind {
+        options.extend(bind.propagation.clone());
+        options.extend(bind.selinux.clone());
     }
     let source = m.source.clone().unwrap_or_default();
     if options.is_empty() {
@@ -533,7 +530,7 @@ fn api_mount(project: &Project, m: &Mount) -> ApiMount {
         MountKind::Volume => {
             mount.typ = Some(MountType::VOLUME);
             mount.source = m.source.as_deref().map(|key| volume_name(project, key));
-            if m.volume_nocopy {
+            if m.volume.as_ref().is_some_and(|v| v.nocopy) {
                 mount.volume_options = Some(MountVolumeOptions {
                     no_copy: Some(true),
                     ..Default::default()
@@ -543,17 +540,18 @@ fn api_mount(project: &Project, m: &Mount) -> ApiMount {
         MountKind::Bind => {
             mount.typ = Some(MountType::BIND);
             mount.source = m.source.clone();
-            mount.bind_options = m.bind_propagation.as_deref().map(|p| MountBindOptions {
+            let propagation_of = m.bind.as_ref().and_then(|b| b.propagation.as_deref());
+            mount.bind_options = propagation_of.map(|p| MountBindOptions {
                 propagation: propagation(p),
                 ..Default::default()
             });
         }
         MountKind::Tmpfs => {
             mount.typ = Some(MountType::TMPFS);
-            if m.tmpfs_size.is_some() || m.tmpfs_mode.is_some() {
+            if let Some(tmpfs) = &m.tmpfs {
                 mount.tmpfs_options = Some(MountTmpfsOptions {
-                    size_bytes: m.tmpfs_size.map(|s| i64::try_from(s).unwrap_or(i64::MAX)),
-                    mode: m.tmpfs_mode.map(i64::from),
+                    size_bytes: tmpfs.size.map(|s| i64::try_from(s).unwrap_or(i64::MAX)),
+                    mode: tmpfs.mode.map(i64::from),
                     ..Default::default()
                 });
             }
@@ -728,8 +726,8 @@ mod tests {
         );
     }
 
-    /// A service using every key torq applied before the compose keys of
-    /// `Service::other` were translated.
+    /// A service using every key torq applied before it applied the
+    /// kernel, namespace and resource keys.
     fn rich() -> Service {
         let mut s = web();
         s.ports = vec![Port {
@@ -776,9 +774,10 @@ mod tests {
         s.deploy = Some(Deploy {
             resources: Resources {
                 limits: Some(ResourceSpec {
-                    cpus: Some("0.5".into()),
+                    cpus: Some(0.5),
                     memory: Some(1 << 26),
                     pids: Some(100),
+                    ..Default::default()
                 }),
                 reservations: None,
             },
@@ -806,13 +805,19 @@ mod tests {
                 source: Some("/tmp/x".into()),
                 target: "/x".into(),
                 read_only: true,
-                create_host_path: true,
+                bind: Some(crate::compose::model::BindOptions {
+                    create_host_path: true,
+                    ..Default::default()
+                }),
                 ..Default::default()
             },
             Mount {
                 kind: MountKind::Tmpfs,
                 target: "/t".into(),
-                tmpfs_size: Some(1000),
+                tmpfs: Some(crate::compose::model::TmpfsOptions {
+                    size: Some(1000),
+                    ..Default::default()
+                }),
                 ..Default::default()
             },
         ];
@@ -912,222 +917,262 @@ mod tests {
         );
     }
 
-    /// Each compose key of `Service::other`, as the spec layer carries it,
-    /// reaches the create request under the API's field name, and changes
-    /// the config hash.
+    /// Each kernel, namespace and resource key of the model reaches the
+    /// create request under the API's field name, and changes the config
+    /// hash.
     #[test]
-    fn other_keys_reach_the_request_json_and_the_hash() {
+    fn service_keys_reach_the_request_json_and_the_hash() {
         use serde_json::json;
         let base = {
             let p = project_with(web());
             blueprint(&p, &p.services["web"], "busybox").config_hash
         };
-        let cases: Vec<(&str, serde_json::Value, &str, serde_json::Value)> = vec![
+        let strings = |items: &[&str]| items.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        type Case = (
+            &'static str,
+            Box<dyn Fn(&mut Service)>,
+            &'static str,
+            serde_json::Value,
+        );
+        let cases: Vec<Case> = vec![
             (
                 "mem_limit",
-                json!("67108864"),
+                Box::new(|s| s.mem_limit = Some(67108864)),
                 "/HostConfig/Memory",
                 json!(67108864),
             ),
             (
                 "memswap_limit",
-                json!("-1"),
+                Box::new(|s| s.memswap_limit = Some(-1)),
                 "/HostConfig/MemorySwap",
                 json!(-1),
             ),
             (
                 "mem_reservation",
-                json!("1024"),
+                Box::new(|s| s.mem_reservation = Some(1024)),
                 "/HostConfig/MemoryReservation",
                 json!(1024),
             ),
             (
                 "mem_swappiness",
-                json!("10"),
+                Box::new(|s| s.mem_swappiness = Some(10)),
                 "/HostConfig/MemorySwappiness",
                 json!(10),
             ),
             (
                 "cpus",
-                json!(0.25),
+                Box::new(|s| s.cpus = Some(0.25)),
                 "/HostConfig/NanoCpus",
                 json!(250000000),
             ),
             (
                 "cpu_shares",
-                json!(512),
+                Box::new(|s| s.cpu_shares = Some(512)),
                 "/HostConfig/CpuShares",
                 json!(512),
             ),
             (
                 "cpu_period",
-                json!(100000),
+                Box::new(|s| s.cpu_period = Some(100000)),
                 "/HostConfig/CpuPeriod",
                 json!(100000),
             ),
             (
                 "cpu_quota",
-                json!(50000),
+                Box::new(|s| s.cpu_quota = Some(50000)),
                 "/HostConfig/CpuQuota",
                 json!(50000),
             ),
             (
                 "cpu_rt_period",
-                json!(1000000),
+                Box::new(|s| s.cpu_rt_period = Some(1000000)),
                 "/HostConfig/CpuRealtimePeriod",
                 json!(1000000),
             ),
             (
                 "cpu_rt_runtime",
-                json!(95000),
+                Box::new(|s| s.cpu_rt_runtime = Some(95000)),
                 "/HostConfig/CpuRealtimeRuntime",
                 json!(95000),
             ),
-            ("cpuset", json!("0"), "/HostConfig/CpusetCpus", json!("0")),
-            ("pids_limit", json!(50), "/HostConfig/PidsLimit", json!(50)),
+            (
+                "cpuset",
+                Box::new(|s| s.cpuset = Some("0".into())),
+                "/HostConfig/CpusetCpus",
+                json!("0"),
+            ),
+            (
+                "pids_limit",
+                Box::new(|s| s.pids_limit = Some(50)),
+                "/HostConfig/PidsLimit",
+                json!(50),
+            ),
             (
                 "oom_kill_disable",
-                json!(true),
+                Box::new(|s| s.oom_kill_disable = true),
                 "/HostConfig/OomKillDisable",
                 json!(true),
             ),
             (
                 "oom_score_adj",
-                json!(-500),
+                Box::new(|s| s.oom_score_adj = Some(-500)),
                 "/HostConfig/OomScoreAdj",
                 json!(-500),
             ),
             (
                 "blkio_config",
-                json!({"weight": 500}),
+                Box::new(|s| {
+                    s.blkio_config = Some(crate::compose::model::BlkioConfig {
+                        weight: Some(500),
+                        ..Default::default()
+                    })
+                }),
                 "/HostConfig/BlkioWeight",
                 json!(500),
             ),
             (
                 "devices",
-                json!([{"source": "/dev/null", "target": "/dev/x", "permissions": "r"}]),
+                Box::new(|s| {
+                    s.devices = vec![crate::compose::model::DeviceMapping {
+                        source: "/dev/null".into(),
+                        target: "/dev/x".into(),
+                        permissions: "r".into(),
+                    }]
+                }),
                 "/HostConfig/Devices/0",
                 json!({"PathOnHost": "/dev/null", "PathInContainer": "/dev/x", "CgroupPermissions": "r"}),
             ),
             (
                 "device_cgroup_rules",
-                json!(["c 1:3 r"]),
+                Box::new(move |s| s.device_cgroup_rules = strings(&["c 1:3 r"])),
                 "/HostConfig/DeviceCgroupRules",
                 json!(["c 1:3 r"]),
             ),
             (
                 "gpus",
-                json!([{"count": -1}]),
+                Box::new(|s| {
+                    s.gpus = vec![crate::compose::model::DeviceRequest {
+                        count: Some(-1),
+                        ..Default::default()
+                    }]
+                }),
                 "/HostConfig/DeviceRequests/0",
                 json!({"Count": -1, "Capabilities": [["gpu"]]}),
             ),
             (
                 "group_add",
-                json!(["audio"]),
+                Box::new(move |s| s.group_add = strings(&["audio"])),
                 "/HostConfig/GroupAdd",
                 json!(["audio"]),
             ),
             (
                 "runtime",
-                json!("runc"),
+                Box::new(|s| s.runtime = Some("runc".into())),
                 "/HostConfig/Runtime",
                 json!("runc"),
             ),
             (
                 "storage_opt",
-                json!({"size": "1G"}),
+                Box::new(|s| s.storage_opt = [("size".to_string(), "1G".to_string())].into()),
                 "/HostConfig/StorageOpt",
                 json!({"size": "1G"}),
             ),
             (
                 "sysctls",
-                json!({"net.ipv4.ip_forward": "1"}),
+                Box::new(|s| {
+                    s.sysctls = [("net.ipv4.ip_forward".to_string(), "1".to_string())].into()
+                }),
                 "/HostConfig/Sysctls",
                 json!({"net.ipv4.ip_forward": "1"}),
             ),
             (
                 "security_opt",
-                json!(["no-new-privileges"]),
+                Box::new(move |s| s.security_opt = strings(&["no-new-privileges"])),
                 "/HostConfig/SecurityOpt",
                 json!(["no-new-privileges"]),
             ),
             (
                 "tmpfs",
-                json!(["/run:size=1m"]),
+                Box::new(move |s| s.tmpfs = strings(&["/run:size=1m"])),
                 "/HostConfig/Tmpfs",
                 json!({"/run": "size=1m"}),
             ),
             (
                 "dns_search",
-                json!(["example.com"]),
+                Box::new(move |s| s.dns_search = strings(&["example.com"])),
                 "/HostConfig/DnsSearch",
                 json!(["example.com"]),
             ),
             (
                 "dns_opt",
-                json!(["ndots:1"]),
+                Box::new(move |s| s.dns_opt = strings(&["ndots:1"])),
                 "/HostConfig/DnsOptions",
                 json!(["ndots:1"]),
             ),
             (
                 "userns_mode",
-                json!("host"),
+                Box::new(|s| s.userns_mode = Some("host".into())),
                 "/HostConfig/UsernsMode",
                 json!("host"),
             ),
             (
                 "pid",
-                json!("service:db"),
+                Box::new(|s| s.pid = Some("service:db".into())),
                 "/HostConfig/PidMode",
                 json!("container:demo-db-1"),
             ),
             (
                 "ipc",
-                json!("shareable"),
+                Box::new(|s| s.ipc = Some("shareable".into())),
                 "/HostConfig/IpcMode",
                 json!("shareable"),
             ),
-            ("uts", json!("host"), "/HostConfig/UTSMode", json!("host")),
+            (
+                "uts",
+                Box::new(|s| s.uts = Some("host".into())),
+                "/HostConfig/UTSMode",
+                json!("host"),
+            ),
             (
                 "cgroup",
-                json!("host"),
+                Box::new(|s| s.cgroup = Some("host".into())),
                 "/HostConfig/CgroupnsMode",
                 json!("host"),
             ),
             (
                 "cgroup_parent",
-                json!("/torq"),
+                Box::new(|s| s.cgroup_parent = Some("/torq".into())),
                 "/HostConfig/CgroupParent",
                 json!("/torq"),
             ),
             (
                 "volumes_from",
-                json!(["db:ro"]),
+                Box::new(move |s| s.volumes_from = strings(&["db:ro"])),
                 "/HostConfig/VolumesFrom",
                 json!(["demo-db-1:ro"]),
             ),
             (
                 "links",
-                json!(["db:database"]),
+                Box::new(move |s| s.links = strings(&["db:database"])),
                 "/HostConfig/Links",
                 json!(["demo-db-1:database"]),
             ),
             (
                 "links",
-                json!(["db:database"]),
+                Box::new(move |s| s.links = strings(&["db:database"])),
                 "/NetworkingConfig/EndpointsConfig/demo_default/Links",
                 json!(["demo-db-1:database"]),
             ),
             (
                 "external_links",
-                json!(["redis:cache"]),
+                Box::new(move |s| s.external_links = strings(&["redis:cache"])),
                 "/HostConfig/Links",
                 json!(["redis:cache"]),
             ),
         ];
-        for (key, value, pointer, expected) in cases {
+        for (key, set, pointer, expected) in cases {
             let mut s = web();
-            s.other.insert(key.into(), value.clone());
+            set(&mut s);
             let mut p = project_with(s);
             p.services.insert(
                 "db".into(),
@@ -1141,7 +1186,7 @@ mod tests {
             assert_eq!(
                 request.pointer(pointer),
                 Some(&expected),
-                "{key}: {value} → {pointer}"
+                "{key} → {pointer}"
             );
             assert_ne!(bp.config_hash, base, "{key} must change the config hash");
         }
@@ -1199,10 +1244,10 @@ mod tests {
             let p = project_with(s.clone());
             blueprint(&p, &p.services["web"], "busybox").config_hash
         };
-        s.other.insert(
-            "post_start".into(),
-            serde_json::json!([{"command": ["touch", "/ready"]}]),
-        );
+        s.post_start = vec![crate::compose::model::Hook {
+            command: Some(vec!["touch".into(), "/ready".into()]),
+            ..Default::default()
+        }];
         let p = project_with(s);
         let bp = blueprint(&p, &p.services["web"], "busybox");
         assert_eq!(bp.post_start[0].command, vec!["touch", "/ready"]);
@@ -1212,10 +1257,7 @@ mod tests {
     #[test]
     fn check_service_names_what_cannot_be_created() {
         let mut s = web();
-        s.other.insert(
-            "security_opt".into(),
-            serde_json::json!(["seccomp=/nonexistent/profile.json"]),
-        );
+        s.security_opt = vec!["seccomp=/nonexistent/profile.json".into()];
         let p = project_with(s);
         let check = check_service(&p, &p.services["web"]);
         assert!(

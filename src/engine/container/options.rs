@@ -19,56 +19,63 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use bollard::models::{HostConfig, HostConfigCgroupnsModeEnum};
+use indexmap::IndexMap;
 
-use super::values;
 use super::{container_name, network_mode_service};
 use crate::compose::model::{Project, Service};
 
 /// Sets every option of `host` the service asks for.
-pub fn apply(project: &Project, service: &Service, host: &mut HostConfig) {
-    host.sysctls = non_empty_map(values::string_map(service, "sysctls"));
-    host.storage_opt = non_empty_map(values::string_map(service, "storage_opt"));
-    host.tmpfs = non_empty_map(tmpfs(service));
-    host.dns_search = non_empty(values::strings(service, "dns_search"));
-    host.dns_options = non_empty(values::strings(service, "dns_opt"));
-    host.group_add = non_empty(values::strings(service, "group_add"));
-    host.runtime = values::text(service, "runtime").map(String::from);
-    host.userns_mode = values::text(service, "userns_mode").map(String::from);
-    host.uts_mode = values::text(service, "uts").map(String::from);
-    host.pid_mode = values::text(service, "pid").map(|m| namespace(project, m));
-    host.ipc_mode = values::text(service, "ipc").map(|m| namespace(project, m));
-    host.cgroupns_mode = values::text(service, "cgroup").and_then(|c| match c {
+pub(crate) fn apply(project: &Project, service: &Service, host: &mut HostConfig) {
+    host.sysctls = non_empty_map(&service.sysctls);
+    host.storage_opt = non_empty_map(&service.storage_opt);
+    host.tmpfs = Some(tmpfs(service)).filter(|t| !t.is_empty());
+    host.dns_search = non_empty(&service.dns_search);
+    host.dns_options = non_empty(&service.dns_opt);
+    host.group_add = non_empty(&service.group_add);
+    host.runtime = service.runtime.clone();
+    host.userns_mode = service.userns_mode.clone();
+    host.uts_mode = service.uts.clone();
+    host.pid_mode = service.pid.as_deref().map(|m| namespace(project, m));
+    host.ipc_mode = service.ipc.as_deref().map(|m| namespace(project, m));
+    host.cgroupns_mode = service.cgroup.as_deref().and_then(|c| match c {
         "host" => Some(HostConfigCgroupnsModeEnum::HOST),
         "private" => Some(HostConfigCgroupnsModeEnum::PRIVATE),
         _ => None,
     });
-    host.cgroup_parent = values::text(service, "cgroup_parent").map(String::from);
-    host.volumes_from = non_empty(volumes_from(project, service));
-    host.links = non_empty(links(project, service));
-    let options = values::strings(service, "security_opt");
-    if !options.is_empty() {
-        // An unreadable profile is reported by `super::check_service`;
-        // the request then carries the options as written.
-        let (parsed, unconfined) = security_opts(&project.working_dir, &options)
-            .unwrap_or_else(|_| (options.clone(), false));
-        host.security_opt = non_empty(parsed);
-        if unconfined {
-            host.masked_paths = Some(Vec::new());
-            host.readonly_paths = Some(Vec::new());
-        }
+    host.cgroup_parent = service.cgroup_parent.clone();
+    host.volumes_from = Some(volumes_from(project, service)).filter(|v| !v.is_empty());
+    host.links = Some(links(project, service)).filter(|l| !l.is_empty());
+    apply_security_opt(project, service, host);
+}
+
+/// `security_opt`, with `systempaths=unconfined` clearing the masked and
+/// read-only paths.
+fn apply_security_opt(project: &Project, service: &Service, host: &mut HostConfig) {
+    let options = &service.security_opt;
+    if options.is_empty() {
+        return;
+    }
+    // An unreadable profile is reported by `super::check_service`; the
+    // request then carries the options as written.
+    let (parsed, unconfined) =
+        security_opts(&project.working_dir, options).unwrap_or_else(|_| (options.clone(), false));
+    host.security_opt = Some(parsed).filter(|p| !p.is_empty());
+    if unconfined {
+        host.masked_paths = Some(Vec::new());
+        host.readonly_paths = Some(Vec::new());
     }
 }
 
-fn non_empty(items: Vec<String>) -> Option<Vec<String>> {
-    (!items.is_empty()).then_some(items)
+fn non_empty(items: &[String]) -> Option<Vec<String>> {
+    (!items.is_empty()).then(|| items.to_vec())
 }
 
-fn non_empty_map(map: HashMap<String, String>) -> Option<HashMap<String, String>> {
-    (!map.is_empty()).then_some(map)
+fn non_empty_map(map: &IndexMap<String, String>) -> Option<HashMap<String, String>> {
+    (!map.is_empty()).then(|| map.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
 }
 
 /// `service:X` → `container:<X's first container>`; other modes as written.
-pub fn namespace(project: &Project, mode: &str) -> String {
+pub(crate) fn namespace(project: &Project, mode: &str) -> String {
     match mode.strip_prefix("service:") {
         Some(other) => format!("container:{}", first_container(project, other)),
         None => mode.to_string(),
@@ -76,7 +83,7 @@ pub fn namespace(project: &Project, mode: &str) -> String {
 }
 
 /// The name of the first container of service `name`.
-pub fn first_container(project: &Project, name: &str) -> String {
+pub(crate) fn first_container(project: &Project, name: &str) -> String {
     project
         .services
         .get(name)
@@ -87,11 +94,12 @@ pub fn first_container(project: &Project, name: &str) -> String {
 
 /// Service-level `tmpfs`: `PATH[:OPTIONS]` entries.
 fn tmpfs(service: &Service) -> HashMap<String, String> {
-    values::strings(service, "tmpfs")
-        .into_iter()
+    service
+        .tmpfs
+        .iter()
         .map(|entry| match entry.split_once(':') {
             Some((path, options)) => (path.to_string(), options.to_string()),
-            None => (entry, String::new()),
+            None => (entry.clone(), String::new()),
         })
         .collect()
 }
@@ -99,8 +107,9 @@ fn tmpfs(service: &Service) -> HashMap<String, String> {
 /// `volumes_from`: `SERVICE[:MODE]`, `service:SERVICE[:MODE]` or
 /// `container:NAME[:MODE]` → `CONTAINER[:MODE]`.
 fn volumes_from(project: &Project, service: &Service) -> Vec<String> {
-    values::strings(service, "volumes_from")
-        .into_iter()
+    service
+        .volumes_from
+        .iter()
         .map(|entry| {
             let parts: Vec<&str> = entry.split(':').collect();
             let (container, mode) = match parts.as_slice() {
@@ -112,7 +121,7 @@ fn volumes_from(project: &Project, service: &Service) -> Vec<String> {
                     (first_container(project, name), rest.first().copied())
                 }
                 [name, rest @ ..] => (name.to_string(), rest.first().copied()),
-                [] => (entry.clone(), None),
+                [] => (entry.to_string(), None),
             };
             match mode {
                 Some(mode) if !mode.is_empty() => format!("{container}:{mode}"),
@@ -126,10 +135,10 @@ fn volumes_from(project: &Project, service: &Service) -> Vec<String> {
 /// service (`links: [db]` or `[db:alias]`), then `external_links` as
 /// written (`NAME` meaning `NAME:NAME`). On a user-defined network the
 /// engine turns them into aliases only the linking container resolves.
-pub fn links(project: &Project, service: &Service) -> Vec<String> {
+pub(crate) fn links(project: &Project, service: &Service) -> Vec<String> {
     let mut links = Vec::new();
-    for link in values::strings(service, "links") {
-        let (target, alias) = link.split_once(':').unwrap_or((&link, &link));
+    for link in &service.links {
+        let (target, alias) = link.split_once(':').unwrap_or((link, link));
         let Some(linked) = project.services.get(target) else {
             continue;
         };
@@ -140,8 +149,8 @@ pub fn links(project: &Project, service: &Service) -> Vec<String> {
             ));
         }
     }
-    for link in values::strings(service, "external_links") {
-        let (container, alias) = link.split_once(':').unwrap_or((&link, &link));
+    for link in &service.external_links {
+        let (container, alias) = link.split_once(':').unwrap_or((link, link));
         links.push(format!("{container}:{alias}"));
     }
     links
@@ -163,12 +172,12 @@ pub fn referenced_services(project: &Project, service: &Service) -> Vec<String> 
     if let Some(target) = network_mode_service(service) {
         add(target);
     }
-    for key in ["pid", "ipc"] {
-        if let Some(target) = values::text(service, key).and_then(|m| m.strip_prefix("service:")) {
+    for mode in [&service.pid, &service.ipc].into_iter().flatten() {
+        if let Some(target) = mode.strip_prefix("service:") {
             add(target);
         }
     }
-    for entry in values::strings(service, "volumes_from") {
+    for entry in &service.volumes_from {
         let mut parts = entry.split(':');
         match parts.next() {
             Some("container") | None => {}
@@ -176,7 +185,7 @@ pub fn referenced_services(project: &Project, service: &Service) -> Vec<String> 
             Some(name) => add(name),
         }
     }
-    for link in values::strings(service, "links") {
+    for link in &service.links {
         add(link.split(':').next().unwrap_or_default());
     }
     names
@@ -185,7 +194,7 @@ pub fn referenced_services(project: &Project, service: &Service) -> Vec<String> 
 /// Compose's parsing of `security_opt`: returns the options to send and
 /// whether `systempaths=unconfined` was asked; an error names an invalid
 /// option or an unreadable seccomp profile.
-pub fn security_opts(
+pub(crate) fn security_opts(
     project_dir: &Path,
     options: &[String],
 ) -> Result<(Vec<String>, bool), String> {
@@ -234,7 +243,6 @@ fn seccomp_profile(project_dir: &Path, file: &str) -> Result<String, String> {
 mod tests {
     use super::*;
     use indexmap::IndexMap;
-    use serde_json::json;
 
     fn project(services: Vec<Service>) -> Project {
         Project {
@@ -248,15 +256,15 @@ mod tests {
         }
     }
 
-    fn svc(name: &str, other: serde_json::Value) -> Service {
-        let mut s = Service {
+    fn svc(name: &str) -> Service {
+        Service {
             name: name.into(),
             ..Default::default()
-        };
-        for (k, v) in other.as_object().unwrap() {
-            s.other.insert(k.clone(), v.clone());
         }
-        s
+    }
+
+    fn strings(items: &[&str]) -> Vec<String> {
+        items.iter().map(|s| s.to_string()).collect()
     }
 
     fn host_of(p: &Project, name: &str) -> HostConfig {
@@ -267,23 +275,24 @@ mod tests {
 
     #[test]
     fn kernel_and_dns_options() {
-        let p = project(vec![svc(
-            "web",
-            json!({
-                "sysctls": {"net.core.somaxconn": "1024"},
-                "storage_opt": {"size": "1G"},
-                "tmpfs": ["/run", "/tmp:size=65536,mode=1777"],
-                "dns_search": ["example.com"],
-                "dns_opt": ["ndots:2"],
-                "group_add": ["audio", "1000"],
-                "runtime": "runc",
-                "userns_mode": "host",
-                "uts": "host",
-                "cgroup": "private",
-                "cgroup_parent": "/torq",
-                "security_opt": ["no-new-privileges", "label:disable", "systempaths=unconfined"],
-            }),
-        )]);
+        let mut web = svc("web");
+        web.sysctls = IndexMap::from([("net.core.somaxconn".into(), "1024".into())]);
+        web.storage_opt = IndexMap::from([("size".into(), "1G".into())]);
+        web.tmpfs = strings(&["/run", "/tmp:size=65536,mode=1777"]);
+        web.dns_search = strings(&["example.com"]);
+        web.dns_opt = strings(&["ndots:2"]);
+        web.group_add = strings(&["audio", "1000"]);
+        web.runtime = Some("runc".into());
+        web.userns_mode = Some("host".into());
+        web.uts = Some("host".into());
+        web.cgroup = Some("private".into());
+        web.cgroup_parent = Some("/torq".into());
+        web.security_opt = strings(&[
+            "no-new-privileges",
+            "label:disable",
+            "systempaths=unconfined",
+        ]);
+        let p = project(vec![web]);
         let host = host_of(&p, "web");
         assert_eq!(host.sysctls.unwrap()["net.core.somaxconn"], "1024");
         assert_eq!(host.storage_opt.unwrap()["size"], "1G");
@@ -317,21 +326,17 @@ mod tests {
 
     #[test]
     fn service_references_name_containers() {
-        let mut db = svc("db", json!({}));
+        let mut db = svc("db");
         db.deploy = Some(crate::compose::model::Deploy {
             replicas: Some(2),
             ..Default::default()
         });
-        let web = svc(
-            "web",
-            json!({
-                "pid": "service:db",
-                "ipc": "container:other",
-                "volumes_from": ["db:ro", "container:data:rw", "service:db", "loose"],
-                "links": ["db:database"],
-                "external_links": ["redis", "cache:c"],
-            }),
-        );
+        let mut web = svc("web");
+        web.pid = Some("service:db".into());
+        web.ipc = Some("container:other".into());
+        web.volumes_from = strings(&["db:ro", "container:data:rw", "service:db", "loose"]);
+        web.links = strings(&["db:database"]);
+        web.external_links = strings(&["redis", "cache:c"]);
         let p = project(vec![db, web]);
         let host = host_of(&p, "web");
         assert_eq!(host.pid_mode.as_deref(), Some("container:demo-db-1"));

@@ -17,13 +17,11 @@
 use bollard::models::{
     DeviceMapping, DeviceRequest, HostConfig, ResourcesBlkioWeightDevice, ThrottleDevice,
 };
-use serde_json::Value;
 
-use super::values::{self, as_integer, object_strings, string_list};
-use crate::compose::model::Service;
+use crate::compose::model::{self, BlkioConfig, Service};
 
 /// Sets every resource field of `host` the service asks for.
-pub fn apply(service: &Service, host: &mut HostConfig) {
+pub(crate) fn apply(service: &Service, host: &mut HostConfig) {
     let deploy = service.deploy.as_ref().map(|d| &d.resources);
     let limits = deploy.and_then(|r| r.limits.as_ref());
     let reservations = deploy.and_then(|r| r.reservations.as_ref());
@@ -32,38 +30,39 @@ pub fn apply(service: &Service, host: &mut HostConfig) {
         .and_then(|l| l.memory)
         .filter(|m| *m != 0)
         .map(saturate)
-        .or_else(|| values::integer(service, "mem_limit"));
+        .or(service.mem_limit);
     host.memory_reservation = reservations
         .and_then(|r| r.memory)
         .filter(|m| *m != 0)
         .map(saturate)
-        .or_else(|| values::integer(service, "mem_reservation"));
-    host.memory_swap = values::integer(service, "memswap_limit");
-    host.memory_swappiness = values::integer(service, "mem_swappiness");
+        .or(service.mem_reservation);
+    host.memory_swap = service.memswap_limit;
+    host.memory_swappiness = service.mem_swappiness;
     host.nano_cpus = limits
-        .and_then(|l| l.cpus.as_deref())
-        .and_then(|c| c.trim().parse::<f64>().ok())
+        .and_then(|l| l.cpus)
         .and_then(nano_cpus)
-        .or_else(|| values::float(service, "cpus").and_then(nano_cpus));
+        .or_else(|| service.cpus.and_then(nano_cpus));
     host.pids_limit = limits
         .and_then(|l| l.pids)
         .filter(|p| *p != 0)
-        .or_else(|| values::integer(service, "pids_limit"));
-    host.cpu_shares = values::integer(service, "cpu_shares");
-    host.cpu_period = values::integer(service, "cpu_period");
-    host.cpu_quota = values::integer(service, "cpu_quota");
-    host.cpu_realtime_period = values::integer(service, "cpu_rt_period");
-    host.cpu_realtime_runtime = values::integer(service, "cpu_rt_runtime");
-    host.cpuset_cpus = values::text(service, "cpuset").map(String::from);
-    host.oom_kill_disable = values::flag(service, "oom_kill_disable").then_some(true);
-    host.oom_score_adj = values::integer(service, "oom_score_adj");
-    host.device_cgroup_rules = non_empty(values::strings(service, "device_cgroup_rules"));
-    blkio(service, host);
+        .or(service.pids_limit);
+    host.cpu_shares = service.cpu_shares;
+    host.cpu_period = service.cpu_period;
+    host.cpu_quota = service.cpu_quota;
+    host.cpu_realtime_period = service.cpu_rt_period;
+    host.cpu_realtime_runtime = service.cpu_rt_runtime;
+    host.cpuset_cpus = service.cpuset.clone();
+    host.oom_kill_disable = service.oom_kill_disable.then_some(true);
+    host.oom_score_adj = service.oom_score_adj;
+    host.device_cgroup_rules = non_empty(service.device_cgroup_rules.clone());
+    if let Some(config) = &service.blkio_config {
+        blkio(config, host);
+    }
     devices(service, host);
 }
 
-/// `"0.5"` CPUs → 500 000 000 nano-CPUs; `None` for zero or less.
-pub fn nano_cpus(cpus: f64) -> Option<i64> {
+/// `0.5` CPUs → 500 000 000 nano-CPUs; `None` for zero or less.
+pub(crate) fn nano_cpus(cpus: f64) -> Option<i64> {
     (cpus > 0.0).then(|| (cpus * 1e9).round() as i64)
 }
 
@@ -75,59 +74,34 @@ fn non_empty<T>(items: Vec<T>) -> Option<Vec<T>> {
     (!items.is_empty()).then_some(items)
 }
 
-/// `blkio_config`: weight, per-device weights and throttles (the spec keeps
-/// compose's `Path`/`Rate`/`Weight` field names).
-fn blkio(service: &Service, host: &mut HostConfig) {
-    let Some(config) = service.other.get("blkio_config") else {
-        return;
-    };
-    host.blkio_weight = config
-        .get("weight")
-        .and_then(as_integer)
-        .and_then(|w| u16::try_from(w).ok())
-        .filter(|w| *w != 0);
-    let entries = |key: &str| -> &[Value] {
-        config
-            .get(key)
-            .and_then(Value::as_array)
-            .map(Vec::as_slice)
-            .unwrap_or(&[])
-    };
+/// `blkio_config`: weight, per-device weights and throttles.
+fn blkio(config: &BlkioConfig, host: &mut HostConfig) {
+    host.blkio_weight = config.weight;
     host.blkio_weight_device = non_empty(
-        entries("weight_device")
+        config
+            .weight_device
             .iter()
             .map(|d| ResourcesBlkioWeightDevice {
-                path: device_path(d),
-                weight: d
-                    .get("Weight")
-                    .and_then(as_integer)
-                    .and_then(|w| usize::try_from(w).ok()),
+                path: d.path.clone(),
+                weight: d.weight.map(usize::from),
             })
             .collect(),
     );
-    let throttles = |key: &str| {
+    let throttles = |devices: &[model::ThrottleDevice]| {
         non_empty(
-            entries(key)
+            devices
                 .iter()
                 .map(|d| ThrottleDevice {
-                    path: device_path(d),
-                    rate: d.get("Rate").and_then(as_integer),
+                    path: d.path.clone(),
+                    rate: d.rate,
                 })
                 .collect(),
         )
     };
-    host.blkio_device_read_bps = throttles("device_read_bps");
-    host.blkio_device_read_iops = throttles("device_read_iops");
-    host.blkio_device_write_bps = throttles("device_write_bps");
-    host.blkio_device_write_iops = throttles("device_write_iops");
-}
-
-fn device_path(entry: &Value) -> Option<String> {
-    entry
-        .get("Path")
-        .or_else(|| entry.get("path"))
-        .and_then(Value::as_str)
-        .map(String::from)
+    host.blkio_device_read_bps = throttles(&config.device_read_bps);
+    host.blkio_device_read_iops = throttles(&config.device_read_iops);
+    host.blkio_device_write_bps = throttles(&config.device_write_bps);
+    host.blkio_device_write_iops = throttles(&config.device_write_iops);
 }
 
 /// `devices` (host devices, or CDI names), `gpus` and
@@ -135,29 +109,27 @@ fn device_path(entry: &Value) -> Option<String> {
 fn devices(service: &Service, host: &mut HostConfig) {
     let mut mappings = Vec::new();
     let mut cdi = Vec::new();
-    for device in values::objects(service, "devices") {
-        let field = |k: &str| device.get(k).and_then(Value::as_str).map(String::from);
-        let source = field("source").unwrap_or_default();
-        let target = field("target").unwrap_or_else(|| source.clone());
-        if source == target && is_cdi_name(&source) {
-            cdi.push(source);
+    for device in &service.devices {
+        if device.source == device.target && is_cdi_name(&device.source) {
+            cdi.push(device.source.clone());
             continue;
         }
         mappings.push(DeviceMapping {
-            path_on_host: Some(source),
-            path_in_container: Some(target),
-            cgroup_permissions: Some(field("permissions").unwrap_or_else(|| "rwm".into())),
+            path_on_host: Some(device.source.clone()),
+            path_in_container: Some(device.target.clone()),
+            cgroup_permissions: Some(device.permissions.clone()),
         });
     }
     host.devices = non_empty(mappings);
 
-    let mut requests: Vec<DeviceRequest> = service
+    let reserved = service
         .deploy
         .as_ref()
-        .and_then(|d| d.resources_other.get("reservations.devices"))
-        .and_then(Value::as_array)
-        .map(|items| items.iter().map(|d| device_request(d, false)).collect())
+        .and_then(|d| d.resources.reservations.as_ref())
+        .map(|r| r.devices.as_slice())
         .unwrap_or_default();
+    let mut requests: Vec<DeviceRequest> =
+        reserved.iter().map(|d| device_request(d, false)).collect();
     if !cdi.is_empty() {
         requests.push(DeviceRequest {
             driver: Some("cdi".into()),
@@ -165,28 +137,25 @@ fn devices(service: &Service, host: &mut HostConfig) {
             ..Default::default()
         });
     }
-    requests.extend(
-        values::objects(service, "gpus")
-            .iter()
-            .map(|d| device_request(d, true)),
-    );
+    requests.extend(service.gpus.iter().map(|d| device_request(d, true)));
     host.device_requests = non_empty(requests);
 }
 
 /// One device request; `gpu` adds the `gpu` capability (compose's `gpus:`).
-fn device_request(entry: &Value, gpu: bool) -> DeviceRequest {
-    let mut capabilities = string_list(entry.get("capabilities"));
+fn device_request(request: &model::DeviceRequest, gpu: bool) -> DeviceRequest {
+    let mut capabilities = request.capabilities.clone();
     if gpu {
         capabilities.push("gpu".into());
     }
-    let options = entry.get("options").map(object_strings).unwrap_or_default();
+    let options: std::collections::HashMap<String, String> = request
+        .options
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
     DeviceRequest {
-        driver: entry
-            .get("driver")
-            .and_then(Value::as_str)
-            .map(String::from),
-        count: entry.get("count").and_then(as_integer),
-        device_ids: non_empty(string_list(entry.get("device_ids"))),
+        driver: request.driver.clone(),
+        count: request.count,
+        device_ids: non_empty(request.device_ids.clone()),
         capabilities: Some(vec![capabilities]),
         options: (!options.is_empty()).then_some(options),
     }
@@ -211,16 +180,11 @@ fn is_cdi_name(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::compose::model::{Deploy, ResourceSpec, Resources};
+    use crate::compose::model::{
+        Deploy, DeviceRequest as Request, ResourceSpec, Resources, ThrottleDevice as Throttle,
+        WeightDevice,
+    };
     use serde_json::json;
-
-    fn service(other: Value) -> Service {
-        let mut s = Service::default();
-        for (k, v) in other.as_object().unwrap() {
-            s.other.insert(k.clone(), v.clone());
-        }
-        s
-    }
 
     fn host_of(s: &Service) -> HostConfig {
         let mut host = HostConfig::default();
@@ -230,13 +194,25 @@ mod tests {
 
     #[test]
     fn service_level_limits() {
-        let host = host_of(&service(json!({
-            "mem_limit": "67108864", "memswap_limit": "-1", "mem_reservation": "1048576",
-            "mem_swappiness": "60", "cpus": 1.5, "cpu_shares": 512, "cpu_period": 100000,
-            "cpu_quota": 50000, "cpu_rt_period": 1000000, "cpu_rt_runtime": 950000,
-            "cpuset": "0-1", "pids_limit": 64, "oom_kill_disable": true, "oom_score_adj": 500,
-            "device_cgroup_rules": ["c 1:3 mr"],
-        })));
+        let s = Service {
+            mem_limit: Some(64 << 20),
+            memswap_limit: Some(-1),
+            mem_reservation: Some(1 << 20),
+            mem_swappiness: Some(60),
+            cpus: Some(1.5),
+            cpu_shares: Some(512),
+            cpu_period: Some(100_000),
+            cpu_quota: Some(50_000),
+            cpu_rt_period: Some(1_000_000),
+            cpu_rt_runtime: Some(950_000),
+            cpuset: Some("0-1".into()),
+            pids_limit: Some(64),
+            oom_kill_disable: true,
+            oom_score_adj: Some(500),
+            device_cgroup_rules: vec!["c 1:3 mr".into()],
+            ..Default::default()
+        };
+        let host = host_of(&s);
         assert_eq!(host.memory, Some(64 << 20));
         assert_eq!(host.memory_swap, Some(-1));
         assert_eq!(host.memory_reservation, Some(1 << 20));
@@ -263,23 +239,28 @@ mod tests {
 
     #[test]
     fn deploy_resources_win_when_non_zero() {
-        let mut s = service(
-            json!({"mem_limit": "1000", "cpus": 2.0, "pids_limit": 10, "mem_reservation": "500"}),
-        );
-        s.deploy = Some(Deploy {
-            resources: Resources {
-                limits: Some(ResourceSpec {
-                    cpus: Some("0.5".into()),
-                    memory: Some(2000),
-                    pids: Some(20),
-                }),
-                reservations: Some(ResourceSpec {
-                    memory: Some(0),
-                    ..Default::default()
-                }),
-            },
+        let s = Service {
+            mem_limit: Some(1000),
+            cpus: Some(2.0),
+            pids_limit: Some(10),
+            mem_reservation: Some(500),
+            deploy: Some(Deploy {
+                resources: Resources {
+                    limits: Some(ResourceSpec {
+                        cpus: Some(0.5),
+                        memory: Some(2000),
+                        pids: Some(20),
+                        ..Default::default()
+                    }),
+                    reservations: Some(ResourceSpec {
+                        memory: Some(0),
+                        ..Default::default()
+                    }),
+                },
+                ..Default::default()
+            }),
             ..Default::default()
-        });
+        };
         let host = host_of(&s);
         assert_eq!(host.memory, Some(2000));
         assert_eq!(host.nano_cpus, Some(500_000_000));
@@ -293,12 +274,24 @@ mod tests {
 
     #[test]
     fn blkio_config_becomes_throttles() {
-        let host = host_of(&service(json!({"blkio_config": {
-            "weight": 300,
-            "weight_device": [{"Path": "/dev/sda", "Weight": 400}],
-            "device_read_bps": [{"Path": "/dev/sda", "Rate": "1048576"}],
-            "device_write_iops": [{"Path": "/dev/sdb", "Rate": "30"}],
-        }})));
+        let throttle = |path: &str, rate: i64| Throttle {
+            path: Some(path.into()),
+            rate: Some(rate),
+        };
+        let s = Service {
+            blkio_config: Some(BlkioConfig {
+                weight: Some(300),
+                weight_device: vec![WeightDevice {
+                    path: Some("/dev/sda".into()),
+                    weight: Some(400),
+                }],
+                device_read_bps: vec![throttle("/dev/sda", 1 << 20)],
+                device_write_iops: vec![throttle("/dev/sdb", 30)],
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let host = host_of(&s);
         assert_eq!(host.blkio_weight, Some(300));
         let wd = &host.blkio_weight_device.unwrap()[0];
         assert_eq!(
@@ -313,20 +306,38 @@ mod tests {
 
     #[test]
     fn devices_gpus_and_reservations() {
-        let mut s = service(json!({
-            "devices": [
-                {"source": "/dev/null", "target": "/dev/nothing", "permissions": "rwm"},
-                {"source": "nvidia.com/gpu=all", "target": "nvidia.com/gpu=all", "permissions": "rwm"},
+        let device = |source: &str, target: &str| model::DeviceMapping {
+            source: source.into(),
+            target: target.into(),
+            permissions: "rwm".into(),
+        };
+        let s = Service {
+            devices: vec![
+                device("/dev/null", "/dev/nothing"),
+                device("nvidia.com/gpu=all", "nvidia.com/gpu=all"),
             ],
-            "gpus": [{"count": -1}],
-        }));
-        s.deploy = Some(Deploy {
-            resources_other: indexmap::IndexMap::from([(
-                "reservations.devices".to_string(),
-                json!([{"capabilities": ["gpu"], "driver": "nvidia", "count": 1, "options": {"a": "b"}}]),
-            )]),
+            gpus: vec![Request {
+                count: Some(-1),
+                ..Default::default()
+            }],
+            deploy: Some(Deploy {
+                resources: Resources {
+                    reservations: Some(ResourceSpec {
+                        devices: vec![Request {
+                            capabilities: vec!["gpu".into()],
+                            driver: Some("nvidia".into()),
+                            count: Some(1),
+                            options: [("a".to_string(), "b".to_string())].into(),
+                            ..Default::default()
+                        }],
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                },
+                ..Default::default()
+            }),
             ..Default::default()
-        });
+        };
         let host = host_of(&s);
         let devices = host.devices.unwrap();
         assert_eq!(devices.len(), 1);

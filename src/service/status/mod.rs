@@ -16,7 +16,7 @@ use crate::compose::model::{Condition, Project};
 use crate::engine::inspect::inspect;
 use crate::engine::logs::read::{read_merged, source_of};
 use crate::engine::logs::LogRequest;
-use crate::engine::state::{service_containers, ObservedContainer, RunState};
+use crate::engine::state::{list_containers, service_containers, ObservedContainer, RunState};
 use crate::engine::stats::{self, DiskSpace, UsageSample};
 use crate::engine::Engine;
 use crate::logs::sink::RecentErrors;
@@ -47,12 +47,87 @@ const CPU_SAMPLE_INTERVAL: Duration = Duration::from_millis(500);
 pub(crate) async fn run(
     project: &str,
     spec: Option<&Project>,
-    services: &[String],
-    verbose: bool,
+    request: &StatusRequest,
 ) -> anyhow::Result<StatusReport> {
     let engine = super::connect().await?;
-    let facts = gather(&engine, project, services, verbose).await?;
-    Ok(build_report(project, spec, services, facts))
+    report(&engine, project, spec, request).await
+}
+
+/// What `status` is asked.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct StatusRequest {
+    /// Services to show (all when empty).
+    pub services: Vec<String>,
+    /// CPU/memory samples and log files.
+    pub verbose: bool,
+    /// One-off containers too, a row each after the services (`--all`).
+    pub one_offs: bool,
+}
+
+/// Asks the engine and builds the report.
+async fn report(
+    engine: &Engine,
+    project: &str,
+    spec: Option<&Project>,
+    request: &StatusRequest,
+) -> anyhow::Result<StatusReport> {
+    let facts = gather(engine, project, request).await?;
+    let one_offs = one_off_rows(&facts);
+    let mut report = build_report(project, spec, &request.services, facts);
+    report.services.extend(one_offs);
+    Ok(report)
+}
+
+/// `status --watch`: a report now, then again whenever a container of the
+/// project changes (an engine event; a burst makes one report) and at least
+/// every [`WATCH_REFRESH`], each handed to `show`, until Ctrl-C or SIGTERM.
+pub(crate) async fn watch(
+    project: &str,
+    spec: Option<&Project>,
+    request: &StatusRequest,
+    mut show: impl FnMut(&StatusReport) -> std::io::Result<()>,
+) -> anyhow::Result<()> {
+    use futures::StreamExt;
+    let mut stop = super::StopSignals::install()?;
+    let engine = super::connect().await?;
+    let mut events = crate::engine::event_feed::project_events(&engine, project);
+    loop {
+        show(&report(&engine, project, spec, request).await?)?;
+        let changed = async {
+            events.next().await;
+            while let Ok(Some(_)) = tokio::time::timeout(EVENT_BURST, events.next()).await {}
+        };
+        tokio::select! {
+            _ = changed => {}
+            _ = tokio::time::sleep(WATCH_REFRESH) => {}
+            () = stop.recv() => return Ok(()),
+        }
+    }
+}
+
+/// How often `status --watch` refreshes without an event (CPU and memory move).
+const WATCH_REFRESH: Duration = Duration::from_secs(2);
+/// Events closer together than this make one refresh (a restart: die, start, health).
+const EVENT_BURST: Duration = Duration::from_millis(100);
+
+/// One row per one-off container: `SERVICE (run)`.
+fn one_off_rows(facts: &Facts) -> Vec<ServiceStatus> {
+    facts
+        .containers
+        .iter()
+        .filter(|c| c.oneoff)
+        .map(|c| {
+            let containers = vec![container_status(c, facts, false)];
+            ServiceStatus {
+                state: Some(service_state(&containers, 1)),
+                health: worst_health(&containers),
+                service: format!("{} (run)", c.service),
+                replicas: 0,
+                orphan: false,
+                containers,
+            }
+        })
+        .collect()
 }
 
 /// What the engine told about the project.
@@ -70,12 +145,8 @@ struct Facts {
 }
 
 /// Asks the engine everything at once.
-async fn gather(
-    engine: &Engine,
-    project: &str,
-    services: &[String],
-    verbose: bool,
-) -> anyhow::Result<Facts> {
+async fn gather(engine: &Engine, project: &str, request: &StatusRequest) -> anyhow::Result<Facts> {
+    let (services, verbose) = (&request.services, request.verbose);
     let local = engine.is_local();
     let ping = stats::ping_latency(engine);
     let data_root = async {
@@ -86,7 +157,11 @@ async fn gather(
         }
     };
     let containers = async {
-        let listed = service_containers(engine, project, services).await?;
+        let mut listed = service_containers(engine, project, services).await?;
+        if request.one_offs {
+            let all = list_containers(engine, project).await?;
+            listed.extend(all.into_iter().filter(|c| c.oneoff));
+        }
         let sources: Vec<Source> = listed.iter().map(source_of).collect();
         let ids: Vec<String> = listed.iter().map(|c| c.id.clone()).collect();
         let inspects = futures::future::join_all(listed.into_iter().map(|c| inspect(engine, c)));
@@ -233,6 +308,7 @@ fn classify(c: &ObservedContainer, now: Nanos) -> (State, bool) {
             }
         }
         RunState::Restarting => (State::Dead, true),
+        RunState::Paused => (State::Paused, false),
         _ => (State::Dead, false),
     }
 }
@@ -296,6 +372,8 @@ fn container_status(c: &ObservedContainer, facts: &Facts, one_shot: bool) -> Con
 fn service_state(containers: &[ContainerStatus], replicas: u32) -> State {
     if containers.iter().any(|c| c.state == Some(State::Dead)) {
         State::Dead
+    } else if containers.iter().any(|c| c.state == Some(State::Paused)) {
+        State::Paused
     } else if containers.is_empty() || (containers.len() as u32) < replicas {
         State::Stopped
     } else if containers.iter().all(|c| c.state == Some(State::Completed)) {
@@ -470,6 +548,12 @@ fn container_warnings(service: &str, c: &ContainerStatus, out: &mut Vec<Warning>
             "not_started",
             format!("{} was created but never started", c.name),
             format!("start it with `torq up {service}`"),
+        ));
+    } else if c.state == Some(State::Paused) {
+        out.push(warn(
+            "paused",
+            format!("{} is paused", c.name),
+            format!("resume it with `torq unpause {service}`"),
         ));
     } else if c.state == Some(State::Dead) {
         let how = match c.exit_code {

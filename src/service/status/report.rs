@@ -29,16 +29,19 @@ pub(crate) enum State {
     /// `service_completed_successfully`) that ran and exited 0 — done, as
     /// intended, not failed.
     Completed,
+    /// `‖ PAUSED`: the container exists, its processes are frozen (`torq pause`).
+    Paused,
 }
 
 impl State {
-    /// `● RUNNING`, `○ STOPPED`, `✗ DEAD`, `✓ COMPLETED`.
+    /// `● RUNNING`, `○ STOPPED`, `✗ DEAD`, `✓ COMPLETED`, `‖ PAUSED`.
     pub(crate) fn label(self) -> &'static str {
         match self {
             State::Running => "● RUNNING",
             State::Stopped => "○ STOPPED",
             State::Dead => "✗ DEAD",
             State::Completed => "✓ COMPLETED",
+            State::Paused => "‖ PAUSED",
         }
     }
 

@@ -4,6 +4,8 @@
 //! - [`engine`]: unique project names, cleanup guards, the busybox test image,
 //!   temporary projects run through the `torq` executable, and readers of the
 //!   engine's state and events through the docker CLI;
+//! - [`lines`]: a child's output line by line, waited on with a deadline;
+//! - [`pty`]: a pseudo-terminal to run torq on;
 //! - [`stack`]: the Torq stack's `torq/node` image, the stack run as host
 //!   processes, HTTP and relay-frame utilities;
 //! - [`tools`]: the outside programs some tests drive (docker compose v2,
@@ -12,11 +14,15 @@
 //! All are re-exported here, so a test writes `use crate::support::*;`.
 
 mod engine;
+mod lines;
+mod pty;
 mod stack;
 mod tests;
 mod tools;
 
 pub use engine::*;
+pub use lines::Lines;
+pub use pty::{expect_screen, Pty};
 pub use stack::*;
 pub use tools::*;
 

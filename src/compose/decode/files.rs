@@ -12,21 +12,22 @@ use std::path::PathBuf;
 
 use indexmap::IndexMap;
 
+use super::object::{decode_map, Object};
 use super::toplevel::resource_name;
-use super::Converter;
+use super::Decoder;
 use crate::compose::error::SpecError;
 use crate::compose::model::{FileMount, FileObject};
-use crate::compose::yaml::{Node, Value};
+use crate::compose::yaml::{Map, Node, Value};
 
 /// Which kind of file object is being read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FileKind {
+pub(crate) enum FileKind {
     Secret,
     Config,
 }
 
 impl FileKind {
-    pub fn key(self) -> &'static str {
+    pub(crate) fn key(self) -> &'static str {
         match self {
             FileKind::Secret => "secrets",
             FileKind::Config => "configs",
@@ -40,34 +41,18 @@ impl FileKind {
         }
     }
 
-    fn keys(self) -> &'static [&'static str] {
+    /// The keys of [`FileObject`] this kind does not have.
+    fn lacks(self) -> &'static [&'static str] {
         match self {
-            FileKind::Secret => &[
-                "name",
-                "file",
-                "environment",
-                "external",
-                "labels",
-                "driver",
-                "driver_opts",
-                "template_driver",
-            ],
-            FileKind::Config => &[
-                "name",
-                "file",
-                "environment",
-                "content",
-                "external",
-                "labels",
-                "template_driver",
-            ],
+            FileKind::Secret => &["content"],
+            FileKind::Config => &["driver", "driver_opts"],
         }
     }
 }
 
-impl Converter<'_> {
+impl Decoder<'_> {
     /// The top-level `secrets` or `configs` mapping.
-    pub fn file_objects(
+    pub(crate) fn file_objects(
         &mut self,
         node: &Node,
         kind: FileKind,
@@ -84,40 +69,14 @@ impl Converter<'_> {
                 ));
             };
             let (name, external) = resource_name(self, map, key, &path, project)?;
-            let mut object = FileObject {
-                name,
-                external,
-                ..FileObject::default()
-            };
-            for (k, e) in map {
-                let p = format!("{path}.{k}");
-                let node = &e.node;
-                match k.as_str() {
-                    "name" | "external" => {}
-                    "file" => {
-                        let file = self.string(node, &p)?;
-                        object.file = Some(PathBuf::from(self.host_path(&file)));
-                    }
-                    "environment" => {
-                        let variable = self.string(node, &p)?;
-                        object.environment_value = self.env.get(&variable).cloned();
-                        object.environment = Some(variable);
-                    }
-                    "content" if kind == FileKind::Config => {
-                        object.content = Some(self.string(node, &p)?)
-                    }
-                    "labels" => object.labels = self.labels(node, &p)?,
-                    "driver" if kind == FileKind::Secret => {
-                        object.driver = Some(self.string(node, &p)?)
-                    }
-                    "driver_opts" if kind == FileKind::Secret => {
-                        object.driver_opts = self.string_map(node, &p)?
-                    }
-                    "template_driver" => object.template_driver = Some(self.string(node, &p)?),
-                    x if x.starts_with("x-") => {}
-                    _ => return Err(self.unknown_key(k, e, &path, kind.keys())),
-                }
-            }
+            self.refuse_other_keys(map, &path, kind)?;
+            let mut object = FileObject::default();
+            decode_map(self, map, &path, &mut object)?;
+            (object.name, object.external) = (name, external);
+            object.environment_value = object
+                .environment
+                .as_ref()
+                .and_then(|variable| self.env.get(variable).cloned());
             let given: Vec<&str> = kind
                 .sources()
                 .iter()
@@ -147,10 +106,50 @@ impl Converter<'_> {
         Ok(out)
     }
 
+    /// Refuses the keys this kind of file object does not have (and any
+    /// other unknown key, first in spec order), hinting at the kind's keys.
+    fn refuse_other_keys(&self, map: &Map, path: &str, kind: FileKind) -> Result<(), SpecError> {
+        let keys: Vec<&str> = FileObject::KEYS
+            .iter()
+            .copied()
+            .filter(|k| !kind.lacks().contains(k))
+            .collect();
+        let unknown = map
+            .iter()
+            .find(|(k, _)| !k.starts_with("x-") && !keys.contains(&k.as_str()));
+        match unknown {
+            Some((key, entry)) => Err(self.unknown_key(key, entry, path, &keys)),
+            None => Ok(()),
+        }
+    }
+
+    /// A host file path, made absolute.
+    pub(crate) fn host_file(&self, node: &Node, path: &str) -> Result<Option<PathBuf>, SpecError> {
+        self.host_path_buf(node, path).map(Some)
+    }
+
+    /// A service's `secrets`: without `target`, at `/run/secrets/<source>`.
+    pub(crate) fn secret_mounts(
+        &mut self,
+        node: &Node,
+        path: &str,
+    ) -> Result<Vec<FileMount>, SpecError> {
+        self.file_mounts(node, path, Some("/run/secrets"))
+    }
+
+    /// A service's `configs`: without `target`, at `/<source>`.
+    pub(crate) fn config_mounts(
+        &mut self,
+        node: &Node,
+        path: &str,
+    ) -> Result<Vec<FileMount>, SpecError> {
+        self.file_mounts(node, path, None)
+    }
+
     /// A service's (or build's) `secrets`/`configs` list. With
     /// `default_target`, a mount without `target` gets
     /// `<default_target>/<source>` (`/run/secrets` for a service's secrets).
-    pub fn file_mounts(
+    pub(crate) fn file_mounts(
         &mut self,
         node: &Node,
         path: &str,
@@ -170,25 +169,7 @@ impl Converter<'_> {
             match &item.value {
                 Value::Str(source) => mount.source = source.clone(),
                 Value::Map(map) => {
-                    for (k, e) in map {
-                        let q = format!("{p}.{k}");
-                        match k.as_str() {
-                            "source" => mount.source = self.string(&e.node, &q)?,
-                            "target" => mount.target = Some(self.string(&e.node, &q)?),
-                            "uid" => mount.uid = Some(self.string(&e.node, &q)?),
-                            "gid" => mount.gid = Some(self.string(&e.node, &q)?),
-                            "mode" => mount.mode = Some(self.file_mode(&e.node, &q)?),
-                            x if x.starts_with("x-") => {}
-                            _ => {
-                                return Err(self.unknown_key(
-                                    k,
-                                    e,
-                                    &p,
-                                    &["source", "target", "uid", "gid", "mode"],
-                                ))
-                            }
-                        }
-                    }
+                    decode_map(self, map, &p, &mut mount)?;
                 }
                 _ => return Err(self.expected(item, &p, "a name or a mapping")),
             }
@@ -215,21 +196,5 @@ impl Converter<'_> {
             self.remember(format!("{path}[{index}]"), item.pos);
         }
         Ok(mounts)
-    }
-
-    /// A file mode: a number, or a string read as octal (`"0440"`).
-    fn file_mode(&self, node: &Node, path: &str) -> Result<u32, SpecError> {
-        match &node.value {
-            Value::Int(i) => u32::try_from(*i)
-                .map_err(|_| self.error(node.pos, path, format!("invalid file mode {i}"))),
-            Value::Str(s) => u32::from_str_radix(s.trim(), 8).map_err(|_| {
-                self.error(
-                    node.pos,
-                    path,
-                    format!("invalid file mode `{s}` (an octal number such as 0440)"),
-                )
-            }),
-            _ => Err(self.expected(node, path, "a file mode such as 0440")),
-        }
     }
 }

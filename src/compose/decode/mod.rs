@@ -1,17 +1,24 @@
-//! Typing: turns the merged, interpolated YAML tree into the model
+//! Decoding: turns the merged, interpolated YAML tree into the model
 //! ([`super::model`]), checking every value as it goes: types (with compose's
 //! string-to-number/boolean casts), unknown keys (anything but `x-*` and the
-//! compose keys), durations, sizes, ports, signals, conditions. Each error
-//! names the compose path (`services.web.healthcheck.retries`) and points at
-//! file:line:column.
+//! object's keys, see [`object`]), durations, sizes, ports, signals,
+//! conditions. Each error names the compose path
+//! (`services.web.healthcheck.retries`) and points at file:line:column.
+//! Decoding does not look across objects: [`super::normalize`] and
+//! [`super::validate`] run on the decoded project.
 //!
-//! The helpers here read one kind of value; `service.rs` and `toplevel.rs`
-//! read the objects.
+//! The readers here read one kind of value; [`values`] reads the values of
+//! particular keys; the other files decode the objects whose keys need more
+//! than their type's decoder.
 
-mod extra;
-mod resources;
+mod build;
+mod container;
+mod deploy;
+mod files;
+pub(crate) mod object;
 mod service;
 mod toplevel;
+mod values;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -23,44 +30,41 @@ use super::error::{Pos, Sources, SpecError};
 use super::syntax;
 use super::yaml::{Entry, Map, Node, Value};
 
-pub use toplevel::convert_project;
+pub(crate) use toplevel::decode_project;
 
 /// State shared while typing one project.
-pub struct Converter<'a> {
-    pub sources: &'a Sources,
+pub(crate) struct Decoder<'a> {
+    pub(crate) sources: &'a Sources,
     /// The project directory (relative paths resolve against it).
-    pub project_dir: &'a Path,
+    pub(crate) project_dir: &'a Path,
     /// The interpolation environment (bare `environment` keys and `build.args`
     /// resolve from it too).
-    pub env: &'a IndexMap<String, String>,
-    pub warnings: Vec<String>,
+    pub(crate) env: &'a IndexMap<String, String>,
+    pub(crate) warnings: Vec<String>,
     /// Positions of things later cross-checks may complain about, by compose
     /// path (`services.web.depends_on.db`).
-    pub positions: HashMap<String, Pos>,
-    /// Env and label files of each service, read for enabled services only.
-    pub pending_files: HashMap<String, service::ServiceFiles>,
+    pub(crate) positions: HashMap<String, Pos>,
     /// Names of the top-level `models`.
-    pub models: std::collections::HashSet<String>,
+    pub(crate) models: std::collections::HashSet<String>,
 }
 
-impl<'a> Converter<'a> {
-    pub fn new(
+impl<'a> Decoder<'a> {
+    pub(crate) fn new(
         sources: &'a Sources,
         project_dir: &'a Path,
         env: &'a IndexMap<String, String>,
     ) -> Self {
-        Converter {
+        Decoder {
             sources,
             project_dir,
             env,
             warnings: Vec::new(),
             positions: HashMap::new(),
-            pending_files: HashMap::new(),
             models: std::collections::HashSet::new(),
         }
     }
 
-    pub fn error(&self, pos: Pos, path: &str, message: impl std::fmt::Display) -> SpecError {
+    pub(crate) fn error(&self, pos: Pos, path: &str, message: impl std::fmt::Display) -> SpecError {
         if path.is_empty() {
             self.sources.error_at(pos, message.to_string())
         } else {
@@ -68,7 +72,7 @@ impl<'a> Converter<'a> {
         }
     }
 
-    pub fn expected(&self, node: &Node, path: &str, what: &str) -> SpecError {
+    pub(crate) fn expected(&self, node: &Node, path: &str, what: &str) -> SpecError {
         let found = match (&node.value, node.scalar_text()) {
             (Value::Str(_), Some(text)) => format!("`{text}`"),
             (Value::Float(f), _) => format!("{} (`{f:?}`)", node.kind()),
@@ -79,7 +83,13 @@ impl<'a> Converter<'a> {
     }
 
     /// A key no compose object of this kind has.
-    pub fn unknown_key(&self, key: &str, entry: &Entry, path: &str, known: &[&str]) -> SpecError {
+    pub(crate) fn unknown_key(
+        &self,
+        key: &str,
+        entry: &Entry,
+        path: &str,
+        known: &[&str],
+    ) -> SpecError {
         let hint = closest(key, known)
             .map(|k| format!(" (did you mean `{k}`?)"))
             .unwrap_or_default();
@@ -94,18 +104,18 @@ impl<'a> Converter<'a> {
         )
     }
 
-    pub fn remember(&mut self, path: String, pos: Pos) {
+    pub(crate) fn remember(&mut self, path: String, pos: Pos) {
         self.positions.insert(path, pos);
     }
 
-    pub fn position(&self, path: &str) -> Pos {
+    pub(crate) fn position(&self, path: &str) -> Pos {
         self.positions.get(path).copied().unwrap_or_default()
     }
 
     // ---- value readers -------------------------------------------------
 
     /// A mapping (`null` reads as an empty one).
-    pub fn map<'n>(&self, node: &'n Node, path: &str) -> Result<Option<&'n Map>, SpecError> {
+    pub(crate) fn map<'n>(&self, node: &'n Node, path: &str) -> Result<Option<&'n Map>, SpecError> {
         match &node.value {
             Value::Map(m) => Ok(Some(m)),
             Value::Null => Ok(None),
@@ -114,7 +124,7 @@ impl<'a> Converter<'a> {
     }
 
     /// A string; numbers and booleans are refused, as compose's schema does.
-    pub fn string(&self, node: &Node, path: &str) -> Result<String, SpecError> {
+    pub(crate) fn string(&self, node: &Node, path: &str) -> Result<String, SpecError> {
         match &node.value {
             Value::Str(s) => Ok(s.clone()),
             _ => Err(self.expected(node, path, "a string")),
@@ -122,13 +132,13 @@ impl<'a> Converter<'a> {
     }
 
     /// A string where empty means unset (compose leaves empty strings out).
-    pub fn opt_string(&self, node: &Node, path: &str) -> Result<Option<String>, SpecError> {
+    pub(crate) fn opt_string(&self, node: &Node, path: &str) -> Result<Option<String>, SpecError> {
         let text = self.string(node, path)?;
         Ok((!text.is_empty()).then_some(text))
     }
 
     /// A string, or a number/boolean read as its text.
-    pub fn scalar(&self, node: &Node, path: &str) -> Result<String, SpecError> {
+    pub(crate) fn scalar(&self, node: &Node, path: &str) -> Result<String, SpecError> {
         match node.scalar_text() {
             Some(text) => Ok(text),
             None => Err(self.expected(node, path, "a string or a number")),
@@ -136,7 +146,7 @@ impl<'a> Converter<'a> {
     }
 
     /// A boolean; strings cast as compose casts them (`true`, `yes`, `on`, ...).
-    pub fn boolean(&mut self, node: &Node, path: &str) -> Result<bool, SpecError> {
+    pub(crate) fn boolean(&mut self, node: &Node, path: &str) -> Result<bool, SpecError> {
         match &node.value {
             Value::Bool(b) => Ok(*b),
             Value::Str(s) => match s.to_ascii_lowercase().as_str() {
@@ -161,7 +171,7 @@ impl<'a> Converter<'a> {
     }
 
     /// An integer; decimal strings are cast, as compose does.
-    pub fn integer(&self, node: &Node, path: &str) -> Result<i64, SpecError> {
+    pub(crate) fn integer(&self, node: &Node, path: &str) -> Result<i64, SpecError> {
         match &node.value {
             Value::Int(i) => Ok(*i),
             Value::Str(s) => s
@@ -173,7 +183,7 @@ impl<'a> Converter<'a> {
     }
 
     /// An integer in the range of `T`.
-    pub fn int_in<T: TryFrom<i64>>(&self, node: &Node, path: &str) -> Result<T, SpecError> {
+    pub(crate) fn int_in<T: TryFrom<i64>>(&self, node: &Node, path: &str) -> Result<T, SpecError> {
         let value = self.integer(node, path)?;
         T::try_from(value).map_err(|_| {
             self.error(
@@ -191,7 +201,7 @@ impl<'a> Converter<'a> {
     }
 
     /// A float; strings are cast.
-    pub fn float(&self, node: &Node, path: &str) -> Result<f64, SpecError> {
+    pub(crate) fn float(&self, node: &Node, path: &str) -> Result<f64, SpecError> {
         match &node.value {
             Value::Int(i) => Ok(*i as f64),
             Value::Float(f) => Ok(*f),
@@ -204,13 +214,13 @@ impl<'a> Converter<'a> {
     }
 
     /// A Go-style duration string (`1m30s`).
-    pub fn duration(&self, node: &Node, path: &str) -> Result<Duration, SpecError> {
+    pub(crate) fn duration(&self, node: &Node, path: &str) -> Result<Duration, SpecError> {
         let text = self.string(node, path)?;
         syntax::parse_duration(&text).map_err(|e| self.error(node.pos, path, e))
     }
 
     /// A size in bytes: a number, or a string like `64m`.
-    pub fn bytes(&self, node: &Node, path: &str) -> Result<u64, SpecError> {
+    pub(crate) fn bytes(&self, node: &Node, path: &str) -> Result<u64, SpecError> {
         match &node.value {
             Value::Int(i) if *i >= 0 => Ok(*i as u64),
             Value::Str(s) => syntax::parse_bytes(s).map_err(|e| self.error(node.pos, path, e)),
@@ -219,7 +229,7 @@ impl<'a> Converter<'a> {
     }
 
     /// A list of strings.
-    pub fn string_list(&self, node: &Node, path: &str) -> Result<Vec<String>, SpecError> {
+    pub(crate) fn string_list(&self, node: &Node, path: &str) -> Result<Vec<String>, SpecError> {
         match &node.value {
             Value::Seq(items) => items
                 .iter()
@@ -232,7 +242,7 @@ impl<'a> Converter<'a> {
     }
 
     /// A string or a list of strings.
-    pub fn string_or_list(&self, node: &Node, path: &str) -> Result<Vec<String>, SpecError> {
+    pub(crate) fn string_or_list(&self, node: &Node, path: &str) -> Result<Vec<String>, SpecError> {
         match &node.value {
             Value::Str(s) => Ok(vec![s.clone()]),
             _ => self.string_list(node, path),
@@ -240,7 +250,11 @@ impl<'a> Converter<'a> {
     }
 
     /// `command`/`entrypoint`: a shell-style string or a list; `null` is unset.
-    pub fn command(&self, node: &Node, path: &str) -> Result<Option<Vec<String>>, SpecError> {
+    pub(crate) fn command(
+        &self,
+        node: &Node,
+        path: &str,
+    ) -> Result<Option<Vec<String>>, SpecError> {
         match &node.value {
             Value::Null => Ok(None),
             Value::Str(s) => syntax::shell_split(s)
@@ -253,7 +267,7 @@ impl<'a> Converter<'a> {
 
     /// A mapping from names to optional scalar values (the merge layer has
     /// already turned `KEY=VALUE` lists into mappings).
-    pub fn key_values(
+    pub(crate) fn key_values(
         &self,
         node: &Node,
         path: &str,
@@ -297,7 +311,11 @@ impl<'a> Converter<'a> {
     }
 
     /// Labels and the like: like [`Self::key_values`], `null` meaning "".
-    pub fn labels(&self, node: &Node, path: &str) -> Result<IndexMap<String, String>, SpecError> {
+    pub(crate) fn labels(
+        &self,
+        node: &Node,
+        path: &str,
+    ) -> Result<IndexMap<String, String>, SpecError> {
         Ok(self
             .key_values(node, path)?
             .into_iter()
@@ -306,12 +324,46 @@ impl<'a> Converter<'a> {
     }
 
     /// A mapping of strings to strings (driver options, logging options).
-    pub fn string_map(
+    pub(crate) fn string_map(
         &self,
         node: &Node,
         path: &str,
     ) -> Result<IndexMap<String, String>, SpecError> {
         self.labels(node, path)
+    }
+}
+
+impl Decoder<'_> {
+    /// A list, each item read by `item` (with its `path[i]`).
+    pub(crate) fn list<T>(
+        &mut self,
+        node: &Node,
+        path: &str,
+        mut item: impl FnMut(&mut Self, &Node, &str) -> Result<T, SpecError>,
+    ) -> Result<Vec<T>, SpecError> {
+        let Value::Seq(items) = &node.value else {
+            return Err(self.expected(node, path, "a list"));
+        };
+        items
+            .iter()
+            .enumerate()
+            .map(|(i, node)| item(self, node, &format!("{path}[{i}]")))
+            .collect()
+    }
+
+    /// A list where `null` means empty, `what` naming it in errors.
+    pub(crate) fn optional_list<T>(
+        &mut self,
+        node: &Node,
+        path: &str,
+        what: &str,
+        item: impl FnMut(&mut Self, &Node, &str) -> Result<T, SpecError>,
+    ) -> Result<Vec<T>, SpecError> {
+        match &node.value {
+            Value::Null => Ok(Vec::new()),
+            Value::Seq(_) => self.list(node, path, item),
+            _ => Err(self.expected(node, path, what)),
+        }
     }
 }
 
