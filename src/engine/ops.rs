@@ -17,7 +17,7 @@ use bollard::models::{
 };
 use bollard::query_parameters::{
     CreateContainerOptions, LogsOptions, RemoveContainerOptions, RemoveVolumeOptions,
-    StopContainerOptions,
+    RenameContainerOptions, StopContainerOptions,
 };
 use futures::StreamExt;
 
@@ -66,6 +66,34 @@ pub(crate) async fn connect_network(
         engine.docker().connect_network(network, request),
     )
     .await
+}
+
+/// Renames container `id` (made by torq a moment ago) to `name`.
+pub async fn rename_container(engine: &Engine, id: &str, name: &str) -> Result<(), ApiError> {
+    let short: String = id.chars().take(12).collect();
+    let options = RenameContainerOptions {
+        name: name.to_string(),
+    };
+    with_deadline(
+        format!("rename container {short} to {name}"),
+        QUICK,
+        engine.docker().rename_container(id, options),
+    )
+    .await
+}
+
+/// Whether container `id` runs or restarts now (false when it cannot be read).
+pub async fn is_running(engine: &Engine, id: &str) -> bool {
+    let inspected = with_deadline(
+        format!("inspect container {id}"),
+        QUICK,
+        engine.docker().inspect_container(id, None),
+    )
+    .await;
+    let Ok(Some(state)) = inspected.map(|i| i.state) else {
+        return false;
+    };
+    state.running == Some(true) || state.restarting == Some(true)
 }
 
 /// Starts a container (already running counts as success).
@@ -198,8 +226,42 @@ pub(crate) async fn create_network(
     .await
     {
         Err(err) if err.is_conflict() => Ok(()),
-        Ok(_) => Ok(()),
+        Ok(_) => {
+            keep_one_network(engine, project, name).await;
+            Ok(())
+        }
         Err(err) => Err(err),
+    }
+}
+
+/// API 1.41 creates a second network of a name that exists (the duplicate
+/// check is opt-in, and racy): an `up` killed while its create was in flight
+/// and the `up` after it can both make one, and containers then cannot
+/// attach by name. Every torq keeps the earliest-made of the project's
+/// networks of that name and removes the others (one in use stays).
+async fn keep_one_network(engine: &Engine, project: &str, name: &str) {
+    let filters = HashMap::from([
+        ("name".to_string(), vec![name.to_string()]),
+        ("label".to_string(), vec![labels::project_filter(project)]),
+    ]);
+    let options = bollard::query_parameters::ListNetworksOptions {
+        filters: Some(filters),
+    };
+    let Ok(mut same) = with_deadline(
+        format!("list networks named {name}"),
+        QUICK,
+        engine.docker().list_networks(Some(options)),
+    )
+    .await
+    else {
+        return;
+    };
+    same.retain(|n| n.name.as_deref() == Some(name) && n.id.is_some());
+    same.sort_by(|a, b| (&a.created, &a.id).cmp(&(&b.created, &b.id)));
+    for extra in same.iter().skip(1).filter_map(|n| n.id.as_deref()) {
+        if let Err(err) = remove_network(engine, extra, name).await {
+            tracing::debug!(network = %name, %err, "duplicate network kept");
+        }
     }
 }
 

@@ -291,6 +291,49 @@ pub async fn list_containers(
     Ok(containers)
 }
 
+/// Who holds a container name.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NameHolder {
+    /// No container answers to it (yet: a create in flight reserves the
+    /// name before the container can be inspected).
+    Nobody,
+    /// A container without the project's label: torq never touches it.
+    Foreign,
+    /// A container of the project.
+    Ours(Box<ObservedContainer>),
+}
+
+/// Who holds the container name `name`, inspected by name.
+pub async fn name_holder(
+    engine: &Engine,
+    project: &str,
+    name: &str,
+) -> Result<NameHolder, ApiError> {
+    let inspected = match with_deadline(
+        format!("inspect container {name}"),
+        QUICK,
+        engine.docker().inspect_container(name, None),
+    )
+    .await
+    {
+        Ok(inspected) => inspected,
+        Err(err) if err.is_not_found() => return Ok(NameHolder::Nobody),
+        Err(err) => return Err(err),
+    };
+    let ours = inspected
+        .config
+        .as_ref()
+        .and_then(|c| c.labels.as_ref())
+        .and_then(|l| l.get(labels::PROJECT))
+        .is_some_and(|p| p == project);
+    if !ours || inspected.id.is_none() {
+        return Ok(NameHolder::Foreign);
+    }
+    let mut container = ObservedContainer::default();
+    super::inspect::refine(&mut container, inspected);
+    Ok(NameHolder::Ours(Box::new(container)))
+}
+
 /// The project's containers of `services` (all when empty), one-off
 /// containers excluded, by service then number.
 pub async fn service_containers(

@@ -13,6 +13,7 @@ use futures::future::{join_all, BoxFuture, FutureExt, Shared};
 use tokio::time::Instant;
 use tokio_util::task::AbortOnDropHandle;
 
+use super::conflict;
 use super::{ContainerHandle, EdgeKind, Op, Plan, Step, StepId, WaitFor};
 use crate::compose::model::{Healthcheck, Project};
 use crate::engine::container::{create, Blueprint};
@@ -287,6 +288,7 @@ fn start_phase(step: &Step) -> (Phase, Option<String>) {
             Some("no container") | None => (Phase::Creating, None),
             Some(cause) => (Phase::Recreating, Some(cause.to_string())),
         },
+        Op::RenameContainer { .. } => (Phase::Creating, None),
         Op::StartContainer { .. } => (Phase::Starting, None),
         Op::Wait { condition, .. } => (
             Phase::Waiting,
@@ -301,9 +303,10 @@ fn start_phase(step: &Step) -> (Phase, Option<String>) {
 
 fn done_phase(step: &Step, killed: bool) -> (Phase, Option<String>) {
     match &step.op {
-        Op::CreateNetwork { .. } | Op::CreateVolume { .. } | Op::CreateContainer { .. } => {
-            (Phase::Created, None)
-        }
+        Op::CreateNetwork { .. }
+        | Op::CreateVolume { .. }
+        | Op::CreateContainer { .. }
+        | Op::RenameContainer { .. } => (Phase::Created, None),
         Op::StartContainer { .. } => (Phase::Started, None),
         Op::Wait { condition, .. } => match condition {
             WaitFor::Healthy => (Phase::Healthy, None),
@@ -324,15 +327,15 @@ fn done_phase(step: &Step, killed: bool) -> (Phase, Option<String>) {
     }
 }
 
-/// The engine refused to remove a container because it runs.
-fn started_meanwhile(err: &crate::engine::error::ApiError) -> bool {
-    // "You cannot remove a running (or restarting) container …. Stop the
-    // container before attempting removal or force remove".
-    let message = err.message();
-    err.is_conflict()
-        && (message.contains("running container")
-            || message.contains("restarting container")
-            || message.contains("Stop the container before attempting removal"))
+/// The engine refused to remove a container (409) and the container runs
+/// (or restarts): it was started since the plan was made. Read from the
+/// container's state, not the wording of the engine's message.
+async fn started_meanwhile(
+    engine: &Engine,
+    id: &str,
+    err: &crate::engine::error::ApiError,
+) -> bool {
+    err.is_conflict() && ops::is_running(engine, id).await
 }
 
 /// The container id behind a handle (a created one: from its create step).
@@ -380,9 +383,23 @@ async fn run_step(
         Op::CreateContainer {
             service,
             number,
+            name,
             inherit,
-            ..
-        } => create_container(ctx, service, *number, inherit).await,
+        } => create_container(ctx, service, *number, name, inherit).await,
+        Op::RenameContainer {
+            container, name, ..
+        } => {
+            let Some(id) = resolve(container, results) else {
+                return Outcome::failed("its container was not created");
+            };
+            match ops::rename_container(engine, &id, name).await {
+                Ok(()) => created(id),
+                Err(err) => Outcome::Failed {
+                    reason: err.message(),
+                    container: Some(id),
+                },
+            }
+        }
         Op::StartContainer { service, container } => {
             let Some(id) = resolve(container, results) else {
                 return Outcome::failed("its container was not created");
@@ -455,7 +472,11 @@ async fn run_step(
             };
             let mut removed =
                 ops::remove_container(engine, &container.id, &container.name, removal).await;
-            if !*force && matches!(&removed, Err(err) if started_meanwhile(err)) {
+            let refused_running = match &removed {
+                Err(err) if !*force => started_meanwhile(engine, &container.id, err).await,
+                _ => false,
+            };
+            if refused_running {
                 // Seen not running when the plan was made, but started since
                 // (a start request still in flight when an `up` was
                 // cancelled): stop it gracefully, with its own stop signal
@@ -516,6 +537,7 @@ async fn create_container(
     ctx: &ExecContext,
     service: &str,
     number: u32,
+    name: &str,
     inherit: &[AnonymousVolume],
 ) -> Outcome {
     let (Some(blueprint), Some(spec)) = (
@@ -526,16 +548,63 @@ async fn create_container(
             "internal error: no blueprint for service {service}"
         ));
     };
-    let replica = create::Replica { number, inherit };
-    match create::create_replica(&ctx.engine, &ctx.project, spec, blueprint, replica).await {
-        Ok(id) => Outcome::Done {
-            container: Some(id),
-            killed: false,
-        },
-        Err(failure) => Outcome::Failed {
-            reason: failure.reason,
-            container: failure.container,
-        },
+    let wanted = conflict::Wanted {
+        project: &ctx.project.name,
+        service,
+        number,
+        name,
+        config_hash: Some(blueprint.config_hash.as_str()),
+    };
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let replica = create::Replica {
+            number,
+            name,
+            inherit,
+        };
+        let failure =
+            match create::create_replica(&ctx.engine, &ctx.project, spec, blueprint, replica).await
+            {
+                Ok(id) => return created(id),
+                Err(failure) => failure,
+            };
+        // A create that made nothing may have met a container holding its
+        // name (an earlier torq's request landing late): converge on it.
+        if !failure.name_taken {
+            return failed_create(failure);
+        }
+        if attempt >= conflict::CREATE_ATTEMPTS {
+            return failed_create(create::CreateFailure {
+                reason: format!("{} (still taken after {attempt} attempts)", failure.reason),
+                ..failure
+            });
+        }
+        match conflict::resolve(&ctx.engine, &ctx.hub, &wanted).await {
+            conflict::Resolution::Adopt(id) => return created(id),
+            conflict::Resolution::Retry => continue,
+            conflict::Resolution::Fail(None) => return failed_create(failure),
+            conflict::Resolution::Fail(Some(extra)) => {
+                return failed_create(create::CreateFailure {
+                    reason: format!("{}; then {extra}", failure.reason),
+                    ..failure
+                })
+            }
+        }
+    }
+}
+
+fn created(id: String) -> Outcome {
+    Outcome::Done {
+        container: Some(id),
+        killed: false,
+    }
+}
+
+fn failed_create(failure: create::CreateFailure) -> Outcome {
+    Outcome::Failed {
+        reason: failure.reason,
+        container: failure.container,
     }
 }
 
@@ -678,27 +747,4 @@ async fn image_healthcheck(ctx: &ExecContext, id: &str) -> Option<Healthcheck> {
             .map(|t| Duration::from_nanos(t as u64)),
         ..Default::default()
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_removal_refused_because_the_container_runs_or_restarts_is_recognised() {
-        let conflict = |message: &str| crate::engine::error::ApiError::Engine {
-            op: "remove container demo-web-1".into(),
-            message: message.into(),
-            status: Some(409),
-        };
-        assert!(started_meanwhile(&conflict(
-            "You cannot remove a running container abc. Stop the container before attempting removal or force remove"
-        )));
-        assert!(started_meanwhile(&conflict(
-            "You cannot remove a restarting container abc. Stop the container before attempting removal or force remove"
-        )));
-        assert!(!started_meanwhile(&conflict(
-            "removal of container abc is already in progress"
-        )));
-    }
 }

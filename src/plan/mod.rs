@@ -12,6 +12,7 @@
 //!   on are done; a failed step skips the steps that require it, independent
 //!   steps carry on.
 
+mod conflict;
 pub(crate) mod down;
 pub mod exec;
 pub(crate) mod up;
@@ -138,6 +139,13 @@ pub enum Op {
         /// at the spec's anonymous mounts, and at the new image's `VOLUME`s.
         inherit: Vec<AnonymousVolume>,
     },
+    /// Give a container made under a temporary name (a replacement, created
+    /// before the container it replaces is removed) its final name.
+    RenameContainer {
+        service: String,
+        container: ContainerHandle,
+        name: String,
+    },
     StartContainer {
         service: String,
         container: ContainerHandle,
@@ -180,6 +188,7 @@ impl Op {
     pub fn service(&self) -> Option<&str> {
         match self {
             Op::CreateContainer { service, .. }
+            | Op::RenameContainer { service, .. }
             | Op::StartContainer { service, .. }
             | Op::Wait { service, .. }
             | Op::StopContainer { service, .. }
@@ -199,6 +208,9 @@ impl Op {
             Op::CreateContainer { name, .. } => {
                 format!("create container {name}, reusing the old one's anonymous volumes")
             }
+            Op::RenameContainer {
+                container, name, ..
+            } => format!("rename {} to {name}", container.name()),
             Op::StartContainer { container, .. } => format!("start {}", container.name()),
             Op::Wait {
                 service, condition, ..

@@ -111,12 +111,14 @@ pub(crate) fn plan_up(input: &UpInput) -> Plan {
                 .copied()
                 .find(|c| c.is_running())
                 .or_else(|| mine.first().copied());
+            let mut duplicates_removed: Vec<Edge> = Vec::new();
             for dup in mine
                 .iter()
                 .filter(|c| Some(c.id.as_str()) != keep.map(|k| k.id.as_str()))
             {
                 covered.insert(dup.id.clone());
-                remove_container(&mut plan, &subject, dup, "duplicate container");
+                let removal = remove_container(&mut plan, &subject, dup, "duplicate container");
+                duplicates_removed.push(required(removal));
             }
             if let Some(k) = keep {
                 covered.insert(k.id.clone());
@@ -130,31 +132,22 @@ pub(crate) fn plan_up(input: &UpInput) -> Plan {
                         .push(ContainerHandle::Existing(container_ref(c)));
                 }
                 decision => {
-                    let mut inherit = Vec::new();
-                    let (removed, cause) = match decision {
-                        Decision::Recreate { old, cause } => {
-                            // As compose: the old container's anonymous volumes
-                            // stay (the new one may take them over), unless
-                            // fresh ones are asked for.
-                            let renew = input.options.renew_anon_volumes;
-                            if !renew {
-                                inherit = inherited_volumes(service, old);
-                            }
-                            let removal =
-                                remove_container_keeping(&mut plan, &subject, old, &cause, !renew);
-                            let first = plan.steps[removal]
-                                .after
-                                .first()
-                                .map(|e| e.on)
-                                .unwrap_or(removal);
-                            recreated.entry(name).or_default().push(first);
-                            (Some(removal), cause)
-                        }
+                    let (old, cause) = match decision {
+                        Decision::Recreate { old, cause } => (Some(old), cause),
                         Decision::Create { cause } => (None, cause),
                         Decision::Keep(_) => continue,
                     };
-                    let mut after: Vec<Edge> = Vec::new();
-                    after.extend(removed.map(required));
+                    // As compose: the old container's anonymous volumes stay
+                    // (the new one may take them over), unless fresh ones
+                    // are asked for.
+                    let renew = input.options.renew_anon_volumes;
+                    let inherit = match old {
+                        Some(old) if !renew => inherited_volumes(service, old),
+                        _ => Vec::new(),
+                    };
+                    // A duplicate may hold the name the create wants (a
+                    // replacement an interrupted `up` made): it goes first.
+                    let mut after: Vec<Edge> = duplicates_removed;
                     for key in service_network_keys(service) {
                         if let Some(step) = network_steps.get(&key) {
                             after.push(required(*step));
@@ -166,29 +159,61 @@ pub(crate) fn plan_up(input: &UpInput) -> Plan {
                         }
                     }
                     let container_name = container_name(project, service, number);
+                    // A replacement is made under a temporary name while the
+                    // old container still runs: a failing create leaves it
+                    // (and its volumes) as they were.
+                    let create_name = match old {
+                        Some(old) => temporary_name(old, &container_name),
+                        None => container_name.clone(),
+                    };
                     let create = plan.push(
                         subject.clone(),
                         Op::CreateContainer {
                             service: name.to_string(),
                             number,
-                            name: container_name.clone(),
+                            name: create_name.clone(),
                             inherit,
                         },
                         after,
-                        Some(cause),
+                        Some(cause.clone()),
                     );
-                    creates.entry(name).or_default().push(create);
                     let handle = ContainerHandle::Created {
                         step: create,
-                        name: container_name,
+                        name: container_name.clone(),
                     };
+                    let mut named = create;
+                    if let Some(old) = old {
+                        let removal =
+                            remove_container_keeping(&mut plan, &subject, old, &cause, !renew);
+                        let first = plan.steps[removal]
+                            .after
+                            .first()
+                            .map(|e| e.on)
+                            .unwrap_or(removal);
+                        plan.steps[first].after.push(required(create));
+                        recreated.entry(name).or_default().push(first);
+                        named = plan.push(
+                            subject.clone(),
+                            Op::RenameContainer {
+                                service: name.to_string(),
+                                container: ContainerHandle::Created {
+                                    step: create,
+                                    name: create_name,
+                                },
+                                name: container_name,
+                            },
+                            vec![required(removal)],
+                            None,
+                        );
+                    }
+                    creates.entry(name).or_default().push(named);
                     let start = plan.push(
                         subject.clone(),
                         Op::StartContainer {
                             service: name.to_string(),
                             container: handle.clone(),
                         },
-                        vec![required(create)],
+                        vec![required(named)],
                         None,
                     );
                     starts.entry(name).or_default().push(start);
@@ -431,6 +456,13 @@ fn decide<'a>(
         Some(cause) => Decision::Recreate { old: c, cause },
         None => Decision::Keep(c),
     }
+}
+
+/// The name a replacement of `old` is created under until `old` is gone:
+/// compose's form, the old container's short id before the final name.
+fn temporary_name(old: &ObservedContainer, final_name: &str) -> String {
+    let short: String = old.id.chars().take(12).collect();
+    format!("{short}_{final_name}")
 }
 
 fn stale_reason(c: &ObservedContainer) -> String {
@@ -937,11 +969,33 @@ mod tests {
             depends(&plan, "remove demo-job-1", "stop demo-job-1"),
             Some(EdgeKind::Required)
         );
+        // The replacement is made first, under a temporary name; the old
+        // container goes only once it exists, then the new one takes its name.
         assert_eq!(
-            depends(&plan, "create container demo-job-1", "remove demo-job-1"),
+            depends(
+                &plan,
+                "stop demo-job-1",
+                "create container id-job_demo-job-1"
+            ),
             Some(EdgeKind::Required)
         );
-        assert!(step_named(&plan, "create container demo-job-1")
+        assert_eq!(
+            depends(
+                &plan,
+                "rename id-job_demo-job-1 to demo-job-1",
+                "remove demo-job-1"
+            ),
+            Some(EdgeKind::Required)
+        );
+        assert_eq!(
+            depends(
+                &plan,
+                "start demo-job-1",
+                "rename id-job_demo-job-1 to demo-job-1"
+            ),
+            Some(EdgeKind::Required)
+        );
+        assert!(step_named(&plan, "create container id-job_demo-job-1")
             .cause
             .as_deref()
             .is_some_and(|c| c.contains("configuration changed")));
@@ -964,7 +1018,7 @@ mod tests {
         other_image.image_id = "sha256:old".into();
         state.containers = vec![exited, other_image];
         let plan = plan_for(&project, &state, &["job", "web"], UpOptions::default());
-        let job = step_named(&plan, "create container demo-job-1");
+        let job = step_named(&plan, "create container id-job_demo-job-1");
         assert_eq!(
             job.cause.as_deref(),
             Some("stale container (exited with code 1)")
@@ -973,7 +1027,7 @@ mod tests {
         assert!(plan
             .find(|op| op.describe() == "stop demo-job-1")
             .is_empty());
-        let web = step_named(&plan, "create container demo-web-1");
+        let web = step_named(&plan, "create container id-web_demo-web-1");
         assert_eq!(web.cause.as_deref(), Some("image changed"));
     }
 

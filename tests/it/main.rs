@@ -23,6 +23,7 @@ mod lifecycle_keys;
 mod lifecycle_state;
 mod lifecycle_up;
 mod logs_engine;
+mod reliability;
 mod spec_conformance;
 mod spec_fixtures;
 mod stack_browser;

@@ -16,6 +16,8 @@ pub struct CreateFailure {
     pub reason: String,
     /// The container, when it was created before the failure.
     pub container: Option<String>,
+    /// The engine refused the create because the name is taken (409).
+    pub name_taken: bool,
 }
 
 /// Which replica to create, and what it takes over from the container it
@@ -23,6 +25,9 @@ pub struct CreateFailure {
 #[derive(Debug, Clone, Copy)]
 pub struct Replica<'a> {
     pub number: u32,
+    /// The name to create it under: its final name, or a temporary one
+    /// while the container it replaces still exists.
+    pub name: &'a str,
     /// Anonymous volumes of the replaced container, mounted again where they were.
     pub inherit: &'a [AnonymousVolume],
 }
@@ -36,20 +41,23 @@ pub async fn create_replica(
     blueprint: &Blueprint,
     replica: Replica<'_>,
 ) -> Result<String, CreateFailure> {
-    let (name, mut body) = blueprint.for_replica(project, service, replica.number);
+    let (_, mut body) = blueprint.for_replica(project, service, replica.number);
+    let name = replica.name;
     if !replica.inherit.is_empty() {
         let image_volumes = image_volumes(engine, body.image.as_deref().unwrap_or_default()).await;
         inherit_volumes(&mut body, replica.inherit, &image_volumes);
     }
-    let id = ops::create_container(engine, &name, body)
+    let id = ops::create_container(engine, name, body)
         .await
         .map_err(|err| CreateFailure {
             reason: err.message(),
             container: None,
+            name_taken: err.is_conflict(),
         })?;
     let failed = |reason: String| CreateFailure {
         reason,
         container: Some(id.clone()),
+        name_taken: false,
     };
     for (network, endpoint) in &blueprint.extra_networks {
         ops::connect_network(engine, &id, network, endpoint.clone())

@@ -1,0 +1,141 @@
+//! Reliability against the real engine: a torq killed in the middle of its
+//! work, then run again, converges whatever the dead one left in flight.
+//! Every test has its own project, removed by a guard even on failure.
+
+use std::time::{Duration, Instant};
+
+use crate::support::*;
+
+/// Eight services in the Torq stack's dependency shape (three levels), no
+/// healthchecks so a trial stays short; `{trial}` changes the environment,
+/// so a trial after another recreates every container.
+const EIGHT: &str = r#"
+x-svc: &svc
+  image: {image}
+  command: ["sh", "-c", "{loop}"]
+  stop_grace_period: 1s
+  environment:
+    TRIAL: "{trial}"
+services:
+  market: *svc
+  signal: *svc
+  execution: *svc
+  polygon: { <<: *svc, depends_on: [market] }
+  kraken: { <<: *svc, depends_on: [market] }
+  coinbase: { <<: *svc, depends_on: [market] }
+  arbitrage: { <<: *svc, depends_on: [polygon, signal, execution] }
+  dashboard: { <<: *svc, depends_on: [market, signal, execution] }
+"#;
+
+/// `kill -9` an `up` at a sweep of points of its work, then `up` again at
+/// once: the second `up` must converge every time (exit 0, exactly one
+/// running container per service), whether the killed one was creating or
+/// recreating, and whatever of its requests were still in the engine.
+#[test]
+fn up_after_a_killed_up_converges_at_every_kill_point() {
+    let project = TestProject::new("killup", &EIGHT.replace("{trial}", "0"));
+    let started = Instant::now();
+    let delays_ms = [10u64, 40, 70, 100, 130, 160, 200, 260, 330, 420, 550, 700];
+    for (trial, delay) in delays_ms.iter().enumerate() {
+        if trial % 3 == 0 {
+            project.torq(&["down"]).assert_code(0);
+        }
+        project.write_spec(&EIGHT.replace("{trial}", &trial.to_string()));
+        let mut killed = ChildGuard(project.torq_command(&["up"]).spawn().expect("spawn up"));
+        std::thread::sleep(Duration::from_millis(*delay));
+        let _ = killed.0.kill();
+        let _ = killed.0.wait();
+        let again = project.torq(&["up"]);
+        assert_eq!(
+            again.code,
+            Some(0),
+            "trial {trial} (kill after {delay} ms): up did not converge:\n{}",
+            again.output()
+        );
+        let containers = project.containers();
+        let mut services: Vec<&str> = containers.iter().map(|c| c.service.as_str()).collect();
+        services.sort_unstable();
+        assert_eq!(
+            services,
+            [
+                "arbitrage",
+                "coinbase",
+                "dashboard",
+                "execution",
+                "kraken",
+                "market",
+                "polygon",
+                "signal"
+            ],
+            "trial {trial} (kill after {delay} ms): one container per service:\n{containers:#?}"
+        );
+        assert!(
+            containers.iter().all(|c| c.state == "running"),
+            "trial {trial} (kill after {delay} ms): all running:\n{containers:#?}"
+        );
+    }
+    eprintln!(
+        "{} kill points converged in {:.1}s",
+        delays_ms.len(),
+        started.elapsed().as_secs_f64()
+    );
+}
+
+const KEEPER: &str = r#"
+services:
+  keeper:
+    image: {image}
+    command: ["sh", "-c", "{loop}"]
+    stop_grace_period: 1s
+    volumes: ["/data"]
+    environment:
+      VERSION: "{version}"
+{extra}
+"#;
+
+fn keeper(version: &str, extra: &str) -> String {
+    KEEPER
+        .replace("{version}", version)
+        .replace("{extra}", extra)
+}
+
+/// A recreate whose create fails (the engine refuses a 4 MB memory limit at
+/// create) leaves the old container running, with its anonymous volume and
+/// its data; the next good `up` replaces it, carries the data over, and
+/// leaves no temporary container behind.
+#[test]
+fn a_failing_recreate_leaves_the_old_container_running_with_its_volume() {
+    let project = TestProject::new("saferecreate", &keeper("1", ""));
+    project.torq(&["up"]).assert_code(0);
+    let old = project.containers();
+    assert_eq!(old.len(), 1, "{old:#?}");
+    docker_ok(&["exec", &old[0].name, "sh", "-c", "echo kept > /data/mark"]);
+
+    project.write_spec(&keeper("2", "    mem_limit: 4m"));
+    let failed = project.torq(&["up"]);
+    assert_eq!(failed.code, Some(2), "{}", failed.output());
+    assert!(
+        failed.output().contains("Minimum memory limit"),
+        "the engine's reason is shown:\n{}",
+        failed.output()
+    );
+    let after = project.containers();
+    assert_eq!(
+        after.len(),
+        1,
+        "no temporary container is left:\n{after:#?}"
+    );
+    assert_eq!(after[0].id, old[0].id, "the old container stays");
+    assert_eq!(after[0].state, "running", "{after:#?}");
+    let mark = docker_ok(&["exec", &old[0].name, "cat", "/data/mark"]);
+    assert_eq!(mark.trim(), "kept");
+
+    project.write_spec(&keeper("2", ""));
+    project.torq(&["up"]).assert_code(0);
+    let replaced = project.containers();
+    assert_eq!(replaced.len(), 1, "{replaced:#?}");
+    assert_ne!(replaced[0].id, old[0].id, "recreated");
+    assert_eq!(replaced[0].name, old[0].name, "under the final name");
+    let mark = docker_ok(&["exec", &replaced[0].name, "cat", "/data/mark"]);
+    assert_eq!(mark.trim(), "kept", "the anonymous volume was taken over");
+}
