@@ -55,4 +55,5 @@ pub(crate) mod naming;
 pub mod plan;
 pub mod progress;
 pub(crate) mod service;
+pub(crate) mod tty;
 pub(crate) mod ui;

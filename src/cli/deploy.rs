@@ -9,14 +9,13 @@ use clap::{Args, Subcommand};
 
 use super::{Context, ExitStatus, OutputArgs};
 use crate::compose::model::Project;
-use crate::engine::build::BuildPolicy;
-use crate::engine::Engine;
 use crate::logs::line::LogLine;
 use crate::logs::Tail;
 use crate::logs::{FormatOptions, LineFormatter};
 use crate::service::deploy::{self, Action, DeployOutcome, DeployRequest, ServiceFailure};
 use crate::service::deployed::{self, ServiceRow};
 use crate::service::undeploy;
+use crate::service::{self, up::BuildPolicy};
 use crate::ui::progress::reporter_for;
 use crate::ui::styles;
 
@@ -156,7 +155,7 @@ pub fn run(ctx: &Context, args: DeployArgs) -> anyhow::Result<ExitStatus> {
         self_image_dockerfile: ctx.self_image_dockerfile(),
     };
     super::runtime()?.block_on(async {
-        let engine = Engine::connect().await?;
+        let engine = service::connect().await?;
         if args.dry_run {
             ctx.shell
                 .out(&deploy::dry_run(&engine, &project, &request).await?);
@@ -227,7 +226,7 @@ fn failure_text(ctx: &Context, failure: &ServiceFailure) -> String {
 pub fn run_undeploy(ctx: &Context, args: UndeployArgs) -> anyhow::Result<ExitStatus> {
     let project = ctx.load_project()?;
     super::runtime()?.block_on(async {
-        let engine = Engine::connect().await?;
+        let engine = service::connect().await?;
         let reporter = reporter_for(&ctx.shell);
         let timeout = Duration::from_secs(args.timeout);
         let outcome = undeploy::undeploy(&engine, &project, timeout, reporter.as_ref()).await;
@@ -254,7 +253,7 @@ pub fn run_undeploy(ctx: &Context, args: UndeployArgs) -> anyhow::Result<ExitSta
 
 fn run_status(ctx: &Context, project: &Project) -> anyhow::Result<ExitStatus> {
     let rows = super::runtime()?.block_on(async {
-        let engine = Engine::connect().await?;
+        let engine = service::connect().await?;
         deployed::stack_status(&engine, project).await
     })?;
     let shell = &ctx.shell;
@@ -296,7 +295,7 @@ fn run_logs(ctx: &Context, project: &Project, args: StackLogsArgs) -> anyhow::Re
     let tail = Tail::parse(&args.tail)
         .ok_or_else(|| anyhow::anyhow!("--tail {}: expected a number or `all`", args.tail))?;
     super::runtime()?.block_on(async {
-        let engine = Engine::connect().await?;
+        let engine = service::connect().await?;
         let sources = deployed::log_sources(&engine, project, &args.services).await?;
         let mut formatter = LineFormatter::new(
             FormatOptions {

@@ -73,7 +73,7 @@ pub(crate) struct ExecArgs {
 /// Runs `torq exec`.
 pub(crate) fn run(ctx: &Context, args: ExecArgs) -> anyhow::Result<ExitStatus> {
     let project = ctx.load_project()?;
-    let tty = !args.no_tty && !args.detach && crate::ui::terminal::stdin_is_tty();
+    let tty = !args.no_tty && !args.detach && crate::tty::stdin_is_tty();
     let request = ExecRequest {
         service: args.service,
         index: args.index,

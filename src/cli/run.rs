@@ -123,7 +123,7 @@ pub(crate) fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<ExitStatus> {
 }
 
 fn request_from(args: RunArgs, self_image_dockerfile: Option<&'static str>) -> RunRequest {
-    let tty = !args.no_tty && !args.detach && crate::ui::terminal::stdin_is_tty();
+    let tty = !args.no_tty && !args.detach && crate::tty::stdin_is_tty();
     RunRequest {
         service: args.service,
         command: args.command,

@@ -100,7 +100,7 @@ async fn watch(
     spec: Option<&crate::compose::Project>,
     request: &StatusRequest,
 ) -> anyhow::Result<()> {
-    let mut screen = crate::ui::terminal::stdout_is_tty().then(crate::ui::live::LiveScreen::new);
+    let mut screen = crate::tty::stdout_is_tty().then(crate::ui::live::LiveScreen::new);
     let mut last_lines: HashMap<String, String> = HashMap::new();
     let options = RenderOptions {
         color: ctx.shell.out_color(),

@@ -15,7 +15,7 @@ use tokio::sync::mpsc;
 
 use crate::engine::attach::{resize_tty, Session, TtyOwner};
 use crate::engine::Engine;
-use crate::ui::terminal::{window_size, RawMode};
+use crate::tty::{window_size, RawMode};
 
 /// How the session meets the terminal.
 #[derive(Debug, Clone)]
@@ -34,7 +34,7 @@ pub(crate) async fn stream(
     mode: StdioMode,
 ) -> std::io::Result<()> {
     let _raw = match &mode.tty {
-        Some(_) if crate::ui::terminal::stdin_is_tty() => Some(RawMode::enable()?),
+        Some(_) if crate::tty::stdin_is_tty() => Some(RawMode::enable()?),
         _ => None,
     };
     let Session { mut output, input } = session;

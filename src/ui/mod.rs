@@ -13,7 +13,6 @@ pub(crate) mod live;
 pub(crate) mod progress;
 pub(crate) mod status;
 pub(crate) mod table;
-pub(crate) mod terminal;
 
 use std::io::{self, IsTerminal, Write};
 

@@ -1,7 +1,9 @@
-//! The controlling terminal for interactive sessions (`run`, `exec`): whether
-//! torq's stdin and stdout are terminals, raw mode for the time a container
-//! owns the keyboard (restored on drop, also on error paths), and the
-//! window size a container's TTY follows.
+//! The controlling terminal for interactive sessions (`run`, `exec`, `status
+//! --watch`): whether torq's stdin and stdout are terminals, raw mode for the
+//! time a container owns the keyboard (restored on drop, also on error
+//! paths), and the window size a container's TTY follows. A core module
+//! beside `progress`: `service` (stdio streaming) and `ui` both use it, so
+//! `service` needs no `ui`.
 
 use rustix::termios::{self, OptionalActions, Termios};
 
