@@ -32,6 +32,7 @@ impl ApiError {
                 status_code,
                 message,
             } => (Some(*status_code), message.trim().to_string()),
+            other if is_transport(other) => (None, LOST_ENGINE.to_string()),
             other => (None, other.to_string()),
         };
         ApiError::Engine {
@@ -86,6 +87,23 @@ impl ApiError {
     }
 }
 
+/// What a request says when the connection to the engine broke (the
+/// library's transport text never reaches a user).
+pub(crate) const LOST_ENGINE: &str = "lost the connection to the Docker engine";
+
+/// Whether bollard failed in the transport (the engine went away) rather
+/// than the engine answering with an error.
+fn is_transport(err: &bollard::errors::Error) -> bool {
+    use bollard::errors::Error as E;
+    matches!(
+        err,
+        E::HyperResponseError { .. }
+            | E::HyperLegacyError { .. }
+            | E::IOError { .. }
+            | E::RequestTimeoutError
+    )
+}
+
 /// Runs one engine request under `deadline`, naming the operation in any error.
 pub async fn with_deadline<T, F>(
     op: impl Into<String>,
@@ -122,6 +140,16 @@ mod tests {
         assert!(err.is_not_found());
         assert!(!err.is_conflict());
         assert_eq!(err.to_string(), "remove container x: No such container: x");
+    }
+
+    #[test]
+    fn transport_errors_hide_library_text() {
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        let err = ApiError::from_bollard("create container x", io.into());
+        assert_eq!(
+            err.to_string(),
+            "create container x: lost the connection to the Docker engine"
+        );
     }
 
     #[tokio::test]

@@ -150,6 +150,23 @@ impl Engine {
         &self.host
     }
 
+    /// Whether the engine still answers a ping within [`CONNECT_DEADLINE`].
+    pub(crate) async fn answers(&self) -> bool {
+        matches!(
+            tokio::time::timeout(CONNECT_DEADLINE, self.docker.ping()).await,
+            Ok(Ok(_))
+        )
+    }
+
+    /// The error that replaces a run's failures when the engine went away.
+    pub(crate) fn lost(&self) -> anyhow::Error {
+        anyhow::anyhow!(
+            "{} at {}\n  Is the engine still running? Check `docker info`, or DOCKER_HOST.",
+            error::LOST_ENGINE,
+            self.host
+        )
+    }
+
     /// Whether the engine runs on this machine (a unix socket), so its data
     /// directory and log files are local paths.
     pub fn is_local(&self) -> bool {

@@ -313,6 +313,11 @@ pub(crate) async fn converge(
 
     let containers = converged_containers(&plan, &report);
     let mut failures = report.failures(&plan);
+    // Failures because the engine went away are one engine error, not a
+    // per-service list of transport failures.
+    if !failures.is_empty() && !engine.answers().await {
+        return Err(engine.lost());
+    }
     if request.wait {
         failures.extend(exited_meanwhile(&plan, &containers, &hub, &failures));
     }

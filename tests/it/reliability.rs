@@ -139,3 +139,54 @@ fn a_failing_recreate_leaves_the_old_container_running_with_its_volume() {
     let mark = docker_ok(&["exec", &replaced[0].name, "cat", "/data/mark"]);
     assert_eq!(mark.trim(), "kept", "the anonymous volume was taken over");
 }
+
+/// `gate` never becomes healthy, so `up` is still waiting on it (with `late`
+/// not yet created) when the test takes the engine away.
+const GATED: &str = r#"
+services:
+  gate:
+    image: {image}
+    command: ["sh", "-c", "{loop}"]
+    stop_grace_period: 1s
+    healthcheck:
+      test: ["CMD", "false"]
+      interval: 1s
+      retries: 1000
+  late:
+    image: {image}
+    command: ["sh", "-c", "{loop}"]
+    stop_grace_period: 1s
+    depends_on:
+      gate: { condition: service_healthy }
+"#;
+
+/// The engine going away during `up` is one engine error (exit 1, naming the
+/// socket), not a per-service list of transport failures, and no library
+/// text reaches the user.
+#[test]
+fn up_that_loses_the_engine_says_so_once() {
+    let project = TestProject::new("lostup", GATED);
+    let mut proxy = EngineProxy::start();
+    let mut cmd = project.torq_command(&["up", "--wait-timeout", "60"]);
+    let log = project.dir.path().join("up.log");
+    let file = std::fs::File::create(&log).expect("create up.log");
+    cmd.env("DOCKER_HOST", proxy.docker_host())
+        .stdout(file.try_clone().expect("clone up.log"))
+        .stderr(file);
+    let mut up = ChildGuard(cmd.spawn().expect("spawn up"));
+    wait_for("the first container", Duration::from_secs(60), || {
+        (!project.containers().is_empty()).then_some(())
+    });
+    proxy.close();
+    let status = up.0.wait().expect("wait for up");
+    let text = std::fs::read_to_string(&log).expect("read up.log");
+    assert_eq!(status.code(), Some(1), "up:\n{text}");
+    let message = format!(
+        "lost the connection to the Docker engine at {}",
+        proxy.docker_host()
+    );
+    assert_eq!(text.matches(&message).count(), 1, "up:\n{text}");
+    for raw in ["hyper", "client error", "Connect"] {
+        assert!(!text.contains(raw), "library text {raw:?} in:\n{text}");
+    }
+}

@@ -348,12 +348,8 @@ pub enum BuildError {
     SelfImage(#[from] SelfImageError),
 
     /// The engine failed while looking images up.
-    #[error("engine error while {doing}: {source}")]
-    Engine {
-        doing: String,
-        #[source]
-        source: bollard::errors::Error,
-    },
+    #[error(transparent)]
+    Engine(#[from] super::error::ApiError),
 
     /// Some images could not be provided; `built` holds the services whose
     /// images are ready.
@@ -716,10 +712,10 @@ pub async fn image_id(engine: &Engine, reference: &str) -> Result<Option<String>
         Err(bollard::errors::Error::DockerResponseServerError {
             status_code: 404, ..
         }) => Ok(None),
-        Err(source) => Err(BuildError::Engine {
-            doing: format!("looking up image {reference}"),
+        Err(source) => Err(BuildError::Engine(super::error::ApiError::from_bollard(
+            format!("look up image {reference}"),
             source,
-        }),
+        ))),
     }
 }
 

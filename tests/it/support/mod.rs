@@ -5,6 +5,7 @@
 //!   temporary projects run through the `torq` executable, and readers of the
 //!   engine's state and events through the docker CLI;
 //! - [`lines`]: a child's output line by line, waited on with a deadline;
+//! - [`proxy`]: a socket forwarding to the engine that a test can close;
 //! - [`pty`]: a pseudo-terminal to run torq on;
 //! - [`stack`]: the Torq stack's `torq/node` image, the stack run as host
 //!   processes, HTTP and relay-frame utilities;
@@ -15,6 +16,7 @@
 
 mod engine;
 mod lines;
+mod proxy;
 mod pty;
 mod stack;
 mod tests;
@@ -22,6 +24,7 @@ mod tools;
 
 pub use engine::*;
 pub use lines::Lines;
+pub use proxy::EngineProxy;
 pub use pty::{expect_screen, Pty};
 pub use stack::*;
 pub use tools::*;

@@ -23,6 +23,7 @@ use bollard::query_parameters::{
 };
 
 use super::{MARKER_LABEL, TAG_DIGITS};
+use crate::engine::error::ApiError;
 use crate::engine::Engine;
 
 /// How much older than the newly built self image an unused one must be
@@ -134,7 +135,9 @@ async fn remove(engine: &Engine, reference: &str) -> Result<(), String> {
             status_code: 404, ..
         }) => Ok(()),
         Err(bollard::errors::Error::DockerResponseServerError { message, .. }) => Err(message),
-        Err(other) => Err(other.to_string()),
+        Err(other) => {
+            Err(ApiError::from_bollard(format!("remove image {reference}"), other).message())
+        }
     }
 }
 
