@@ -7,65 +7,35 @@
 
 use std::fmt::Write as _;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
+
+use crate::support::{run_with_deadline, CommandResult};
 
 /// Long enough for a debug build on a busy machine; only a hang exceeds it.
 const HANG: Duration = Duration::from_secs(180);
 
 /// Runs `torq config ARGS` in `dir`, killing it if it outlives [`HANG`].
-fn config(dir: &Path, args: &[&str]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_torq"))
+fn config(dir: &Path, args: &[&str]) -> CommandResult {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_torq"));
+    command
         .current_dir(dir)
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("NO_COLOR", "1")
         .arg("config")
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run torq");
-    let stdout = drain(child.stdout.take().expect("stdout"));
-    let stderr = drain(child.stderr.take().expect("stderr"));
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for torq") {
-            break status;
-        }
-        if started.elapsed() > HANG {
-            let _ = child.kill();
-            panic!("torq config did not finish within {HANG:?}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    Output {
-        status,
-        stdout: stdout.join().expect("stdout reader"),
-        stderr: stderr.join().expect("stderr reader"),
-    }
-}
-
-fn drain(mut pipe: impl std::io::Read + Send + 'static) -> std::thread::JoinHandle<Vec<u8>> {
-    std::thread::spawn(move || {
-        let mut bytes = Vec::new();
-        let _ = pipe.read_to_end(&mut bytes);
-        bytes
-    })
+        .args(args);
+    run_with_deadline(command, HANG)
 }
 
 fn write_spec(dir: &Path, text: impl AsRef<[u8]>) {
     std::fs::write(dir.join("compose.yaml"), text).expect("write spec");
 }
 
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
 /// A refusal: exit 1 and a message naming the spec at `line:column`.
-fn assert_spec_error(out: &Output, line: usize) {
-    let err = stderr(out);
-    assert_eq!(out.status.code(), Some(1), "{err}");
+fn assert_spec_error(out: &CommandResult, line: usize) {
+    let err = &out.stderr;
+    assert_eq!(out.code, Some(1), "{err}");
     assert!(err.contains(&format!("compose.yaml:{line}:")), "{err}");
     assert!(!err.contains("panicked"), "{err}");
 }
@@ -80,8 +50,8 @@ fn a_ten_megabyte_spec_loads() {
     text.push_str("services:\n  app:\n    image: busybox\n");
     write_spec(dir.path(), &text);
     let out = config(dir.path(), &["--services"]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "app\n");
+    assert!(out.code == Some(0), "{}", out.stderr);
+    assert_eq!(out.stdout, "app\n");
 }
 
 #[test]
@@ -99,11 +69,8 @@ fn a_thousand_services_load_in_order() {
     }
     write_spec(dir.path(), &text);
     let out = config(dir.path(), &["--services"]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let names: Vec<String> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(str::to_string)
-        .collect();
+    assert!(out.code == Some(0), "{}", out.stderr);
+    let names: Vec<String> = out.stdout.lines().map(str::to_string).collect();
     assert_eq!(names.len(), 1000);
     assert_eq!(names[0], "s0000");
     assert_eq!(names[999], "s0999");
@@ -119,26 +86,24 @@ fn nested_block(depth: usize) -> String {
     text
 }
 
+/// Service `app` with 100 nested mappings under `keys`.
+fn deep_spec(keys: &str) -> String {
+    let nested = nested_block(100);
+    format!("services:\n  app:\n    image: busybox\n    {keys}\n{nested}")
+}
+
 #[test]
 fn a_hundred_deep_extension_loads() {
     let dir = tempfile::tempdir().unwrap();
-    let text = format!(
-        "services:\n  app:\n    image: busybox\n    x-deep:\n{}",
-        nested_block(100)
-    );
-    write_spec(dir.path(), text);
+    write_spec(dir.path(), deep_spec("x-deep:"));
     let out = config(dir.path(), &["-q"]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.code == Some(0), "{}", out.stderr);
 }
 
 #[test]
 fn a_hundred_deep_mapping_where_a_string_belongs_is_a_spec_error() {
     let dir = tempfile::tempdir().unwrap();
-    let text = format!(
-        "services:\n  app:\n    image: busybox\n    environment:\n      A:\n{}",
-        nested_block(100)
-    );
-    write_spec(dir.path(), text);
+    write_spec(dir.path(), deep_spec("environment:\n      A:"));
     assert_spec_error(&config(dir.path(), &["-q"]), 7);
 }
 
@@ -164,8 +129,8 @@ fn a_one_megabyte_environment_value_is_kept_whole() {
         format!("services:\n  app:\n    image: busybox\n    environment:\n      BIG: {value}\n"),
     );
     let out = config(dir.path(), &["--format", "json"]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.code == Some(0), "{}", out.stderr);
+    let text = out.stdout;
     assert!(
         text.contains(&format!("\"BIG\": \"{value}\"")),
         "BIG missing or cut"
@@ -177,8 +142,8 @@ fn non_utf8_bytes_in_the_spec_are_a_spec_error() {
     let dir = tempfile::tempdir().unwrap();
     write_spec(dir.path(), b"services:\n  app:\n    image: busy\xffbox\n");
     let out = config(dir.path(), &["-q"]);
-    let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(1), "{err}");
+    let err = &out.stderr;
+    assert_eq!(out.code, Some(1), "{err}");
     assert!(err.contains("compose.yaml"), "{err}");
     assert!(err.contains("UTF-8"), "{err}");
 }
@@ -196,11 +161,11 @@ fn a_project_under_a_non_utf8_directory_is_refused_not_swapped_for_the_embedded_
         "services:\n  app:\n    image: busybox\n    env_file: app.env\n    volumes:\n      - ./data:/data\n",
     );
     let out = config(&dir, &["--format", "json"]);
-    let err = stderr(&out);
+    let err = &out.stderr;
     assert!(!err.contains("panicked"), "{err}");
     // Never the embedded spec (a lossy path names no directory, so
     // discovery would find nothing): a refusal naming the path.
-    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(out.code, Some(1), "{err}");
     assert!(err.contains("proj-"), "{err}");
     assert!(err.contains("not valid UTF-8"), "{err}");
 }
