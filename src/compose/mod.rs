@@ -74,6 +74,7 @@ pub struct LoadOptions {
 
 /// Loads, interpolates, merges, validates and normalizes the project.
 pub fn load(options: &LoadOptions) -> Result<Project, SpecError> {
+    require_utf8_paths(options)?;
     let working_dir = absolute(&options.working_dir, Path::new("/"));
     let spec_files = discover::spec_files(options, &working_dir)?;
     let project_dir = match &options.project_directory {
@@ -271,6 +272,24 @@ fn active_profiles(options: &LoadOptions, env: &IndexMap<String, String>) -> Vec
 }
 
 /// `path` made absolute against `base`, without touching the filesystem.
+/// Refuses a working directory, project directory or spec/env file path
+/// that is not UTF-8: the model holds paths as strings, and a lossy
+/// conversion would name another directory (and, for the working directory,
+/// silently fall back to the embedded spec).
+fn require_utf8_paths(options: &LoadOptions) -> Result<(), SpecError> {
+    let paths = std::iter::once(&options.working_dir)
+        .chain(&options.project_directory)
+        .chain(&options.files)
+        .chain(&options.env_files);
+    match paths.into_iter().find(|p| p.to_str().is_none()) {
+        Some(path) => Err(SpecError::new(format!(
+            "the path {} is not valid UTF-8; torq needs UTF-8 paths (rename the directory or file)",
+            path.display()
+        ))),
+        None => Ok(()),
+    }
+}
+
 fn absolute(path: &Path, base: &Path) -> PathBuf {
     let joined = if path.is_absolute() {
         path.to_path_buf()

@@ -26,6 +26,7 @@ mod logs_engine;
 mod reliability;
 mod spec_conformance;
 mod spec_fixtures;
+mod spec_hostile;
 mod stack_browser;
 mod stack_compose;
 mod stack_docker;

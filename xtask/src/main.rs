@@ -6,6 +6,8 @@
 //!   workspace root; its exit code is cargo's, and cargo's output is the
 //!   last thing printed.
 //! - `cargo xtask setup` does only the preparation.
+//! - `cargo xtask fuzz [--seconds N] [--out DIR]` runs the spec loader's fuzz
+//!   harness (the `fuzz_spec` example of the `torq` crate) for N seconds.
 
 mod setup;
 
@@ -22,6 +24,9 @@ commands:
                    docker compose v2, busybox-static, Chromium), then
                    `cargo test --no-fail-fast ARGS...`
   setup            only the installing/starting part
+  fuzz [--seconds N] [--out DIR]
+                   fuzz the spec loader for N seconds (default 60); findings
+                   are saved under DIR (default target/fuzz-findings)
   help             this text";
 
 fn main() -> ExitCode {
@@ -29,6 +34,7 @@ fn main() -> ExitCode {
     let result = match args.next().as_deref() {
         Some("test") => run_tests(args.collect()),
         Some("setup") => setup::prepare().map(|()| ExitCode::SUCCESS),
+        Some("fuzz") => run_fuzz(args.collect()),
         Some("help" | "-h" | "--help") | None => {
             println!("{USAGE}");
             Ok(ExitCode::SUCCESS)
@@ -44,11 +50,38 @@ fn main() -> ExitCode {
     })
 }
 
+/// Runs the `fuzz_spec` example (release build) with `args`.
+fn run_fuzz(args: Vec<String>) -> Result<ExitCode> {
+    let status = cargo()
+        .args([
+            "run",
+            "--release",
+            "-p",
+            "torq",
+            "--example",
+            "fuzz_spec",
+            "--",
+        ])
+        .args(&args)
+        .current_dir(workspace_root())
+        .status()
+        .context("cannot run the fuzz_spec example")?;
+    Ok(exit_code(status))
+}
+
+fn cargo() -> Command {
+    Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+}
+
+fn exit_code(status: std::process::ExitStatus) -> ExitCode {
+    let code = status.code().and_then(|c| u8::try_from(c).ok());
+    ExitCode::from(code.unwrap_or(1))
+}
+
 /// Prepares the machine, then hands over to `cargo test` with `args`.
 fn run_tests(args: Vec<String>) -> Result<ExitCode> {
     setup::prepare()?;
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut cargo_test = Command::new(cargo);
+    let mut cargo_test = cargo();
     cargo_test.arg("test");
     // Every test target runs even when an earlier one fails, so one run
     // reports every failure (cargo otherwise stops at the first failed target).
@@ -60,11 +93,7 @@ fn run_tests(args: Vec<String>) -> Result<ExitCode> {
         .current_dir(workspace_root())
         .status()
         .context("cannot run `cargo test`")?;
-    let code = status
-        .code()
-        .and_then(|c| u8::try_from(c).ok())
-        .unwrap_or(1);
-    Ok(ExitCode::from(code))
+    Ok(exit_code(status))
 }
 
 /// The workspace root (this crate's parent directory).
