@@ -814,36 +814,36 @@ fn placement(deploy: &Deploy) -> Option<TaskSpecPlacement> {
     })
 }
 
+/// A compose `update_config`/`rollback_config` as the Swarm type `$api`
+/// (bollard has one type for each, with the same fields).
+macro_rules! swarm_update_config {
+    ($u:expr, $api:ident) => {{
+        let u: &UpdateConfig = $u;
+        $api {
+            parallelism: Some(
+                u.parallelism
+                    .and_then(|p| i64::try_from(p).ok())
+                    .unwrap_or(1),
+            ),
+            delay: u.delay.map(nanos),
+            failure_action: u.failure_action.as_deref().and_then(api_enum),
+            monitor: u.monitor.map(nanos),
+            max_failure_ratio: u.max_failure_ratio,
+            order: u.order.as_deref().and_then(api_enum),
+        }
+    }};
+}
+
 fn update_config(u: &UpdateConfig) -> ServiceSpecUpdateConfig {
-    ServiceSpecUpdateConfig {
-        parallelism: Some(
-            u.parallelism
-                .and_then(|p| i64::try_from(p).ok())
-                .unwrap_or(1),
-        ),
-        delay: u.delay.map(nanos),
-        failure_action: u.failure_action.as_deref().and_then(api_enum),
-        monitor: u.monitor.map(nanos),
-        max_failure_ratio: u.max_failure_ratio,
-        order: u.order.as_deref().and_then(api_enum),
-    }
+    swarm_update_config!(u, ServiceSpecUpdateConfig)
 }
 
 /// `deploy.rollback_config`: the same fields as `update_config`.
 fn rollback_config(deploy: &Deploy) -> Option<ServiceSpecRollbackConfig> {
-    let u = deploy.rollback_config.as_ref()?;
-    Some(ServiceSpecRollbackConfig {
-        parallelism: Some(
-            u.parallelism
-                .and_then(|p| i64::try_from(p).ok())
-                .unwrap_or(1),
-        ),
-        delay: u.delay.map(nanos),
-        failure_action: u.failure_action.as_deref().and_then(api_enum),
-        monitor: u.monitor.map(nanos),
-        max_failure_ratio: u.max_failure_ratio,
-        order: u.order.as_deref().and_then(api_enum),
-    })
+    Some(swarm_update_config!(
+        deploy.rollback_config.as_ref()?,
+        ServiceSpecRollbackConfig
+    ))
 }
 
 fn secret_refs(service: &Service, secrets: &[FilePlan]) -> Vec<TaskSpecContainerSpecSecrets> {
