@@ -8,9 +8,27 @@
 //! Interpolation inside a file looks at the lookup environment first, then at
 //! the variables defined earlier in the same file.
 
+use std::path::Path;
+
 use indexmap::IndexMap;
 
+use super::error::SpecError;
 use super::interpolate::{substitute, Environment};
+
+/// Reads and parses the environment file at `path` (shown as `shown` in
+/// errors); `lookup` is consulted for interpolation and bare keys.
+pub(crate) fn read_file(
+    path: &Path,
+    shown: &str,
+    lookup: &IndexMap<String, String>,
+) -> Result<IndexMap<String, String>, SpecError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| SpecError::in_file(shown, format!("cannot read the env file: {e}")))?;
+    parse(&text, lookup).map_err(|(line, message)| SpecError {
+        line: Some(line),
+        ..SpecError::in_file(shown, message)
+    })
+}
 
 /// Parses `text`; `lookup` is consulted for interpolation and bare keys.
 /// Errors carry the 1-based line number.

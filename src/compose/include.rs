@@ -215,6 +215,7 @@ impl Loader {
                     .map(Path::to_path_buf)
                     .unwrap_or_else(|| include.project_directory.clone())
             };
+            paths::default_build_contexts(model);
             paths::resolve_relative_paths(model, &base, self.home.as_deref());
         }
         Ok(model)
@@ -238,20 +239,11 @@ impl Loader {
         let mut from_files: IndexMap<String, String> = IndexMap::new();
         for file in files {
             let shown = self.display_path(&file);
-            let text = std::fs::read_to_string(&file).map_err(|e| {
-                SpecError::in_file(shown.clone(), format!("cannot read the env file: {e}"))
-            })?;
             let mut lookup = env.clone();
             for (k, v) in &from_files {
                 lookup.entry(k.clone()).or_insert_with(|| v.clone());
             }
-            let vars = dotenv::parse(&text, &lookup).map_err(|(line, message)| SpecError {
-                message,
-                file: Some(shown.clone()),
-                line: Some(line),
-                column: None,
-                snippet: None,
-            })?;
+            let vars = dotenv::read_file(&file, &shown, &lookup)?;
             from_files.extend(vars);
         }
         for (k, v) in from_files {

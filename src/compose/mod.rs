@@ -164,16 +164,7 @@ fn project_environment(
     };
     for file in files {
         let shown = display_path(&file, working_dir);
-        let text = std::fs::read_to_string(&file).map_err(|e| {
-            SpecError::in_file(shown.clone(), format!("cannot read the env file: {e}"))
-        })?;
-        let vars = dotenv::parse(&text, &env).map_err(|(line, message)| SpecError {
-            message,
-            file: Some(shown.clone()),
-            line: Some(line),
-            column: None,
-            snippet: None,
-        })?;
+        let vars = dotenv::read_file(&file, &shown, &env)?;
         for (k, v) in vars {
             env.entry(k).or_insert(v);
         }

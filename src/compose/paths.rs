@@ -14,7 +14,7 @@
 use std::path::Path;
 
 use super::syntax;
-use super::yaml::{Node, Value};
+use super::yaml::{Entry, Node, Value};
 
 /// Makes the relative paths of `root` (a whole compose file or project)
 /// absolute against `base`; `~` expands to `home`.
@@ -40,6 +40,34 @@ pub(crate) fn resolve_relative_paths(root: &mut Node, base: &Path, home: Option<
     for_each_object(map.get_mut("volumes").map(|e| &mut e.node), |volume| {
         resolver.volume_device(volume)
     });
+}
+
+/// Gives every service's `build:` map without a `context` the context `.`,
+/// as compose does when it loads an included project on its own: the
+/// default then names the included project's directory, not the including
+/// one's.
+pub(crate) fn default_build_contexts(root: &mut Node) {
+    let Value::Map(map) = &mut root.value else {
+        return;
+    };
+    let Some(Value::Map(services)) = map.get_mut("services").map(|e| &mut e.node.value) else {
+        return;
+    };
+    for service in services.values_mut() {
+        let Value::Map(service) = &mut service.node.value else {
+            continue;
+        };
+        let Some(build) = service.get_mut("build") else {
+            continue;
+        };
+        let pos = build.node.pos;
+        if let Value::Map(keys) = &mut build.node.value {
+            keys.entry("context".into()).or_insert_with(|| Entry {
+                key_pos: pos,
+                node: Node::new(Value::Str(".".into()), pos),
+            });
+        }
+    }
 }
 
 /// Whether a build context is remote (a URL, a git reference) or another

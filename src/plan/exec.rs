@@ -327,6 +327,18 @@ fn done_phase(step: &Step, killed: bool) -> (Phase, Option<String>) {
     }
 }
 
+/// Whether the container `id`, just stopped, was SIGKILLed: read from its
+/// die/stop event, waited for a short grace (false when none arrives).
+async fn killed_when_stopped(ctx: &ExecContext, id: &str) -> bool {
+    let deadline = Instant::now() + STOP_EVENT_GRACE;
+    ctx.hub
+        .wait_for(id, deadline, |l| {
+            (l.died() || l.stopped || l.destroyed).then_some(l.sigkilled)
+        })
+        .await
+        .unwrap_or(false)
+}
+
 /// The engine refused to remove a container (409) and the container runs
 /// (or restarts): it was started since the plan was made. Read from the
 /// container's state, not the wording of the engine's message.
@@ -439,14 +451,7 @@ async fn run_step(
             container, grace, ..
         } => match ops::stop_container(engine, &container.id, &container.name, *grace).await {
             Ok(()) => {
-                let deadline = Instant::now() + STOP_EVENT_GRACE;
-                let killed = ctx
-                    .hub
-                    .wait_for(&container.id, deadline, |l| {
-                        (l.died() || l.stopped || l.destroyed).then_some(l.sigkilled)
-                    })
-                    .await
-                    .unwrap_or(false);
+                let killed = killed_when_stopped(ctx, &container.id).await;
                 Outcome::Done {
                     container: Some(container.id.clone()),
                     killed,
@@ -485,14 +490,7 @@ async fn run_step(
                     .await
                 {
                     Ok(()) => {
-                        let deadline = Instant::now() + STOP_EVENT_GRACE;
-                        killed = ctx
-                            .hub
-                            .wait_for(&container.id, deadline, |l| {
-                                (l.died() || l.stopped || l.destroyed).then_some(l.sigkilled)
-                            })
-                            .await
-                            .unwrap_or(false);
+                        killed = killed_when_stopped(ctx, &container.id).await;
                         ops::remove_container(engine, &container.id, &container.name, removal).await
                     }
                     Err(err) => Err(err),

@@ -17,6 +17,7 @@
 //! parent-directory rule, different `**` and anchoring), so this is a small
 //! implementation tested against the behaviour of Docker's pattern matcher.
 
+use crate::compose::syntax::clean_path;
 use regex::Regex;
 use thiserror::Error;
 
@@ -225,32 +226,6 @@ pub fn read_patterns(text: &str) -> Vec<String> {
         patterns.push(if exception { format!("!{body}") } else { body });
     }
     patterns
-}
-
-/// Go's `filepath.Clean` for slash-separated paths: no `.` elements, `..`
-/// resolved lexically, no repeated or trailing slashes; `.` for an empty path.
-pub fn clean_path(path: &str) -> String {
-    let rooted = path.starts_with('/');
-    let mut parts: Vec<&str> = Vec::new();
-    for part in path.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                if parts.last().is_some_and(|p| *p != "..") {
-                    parts.pop();
-                } else if !rooted {
-                    parts.push("..");
-                }
-            }
-            other => parts.push(other),
-        }
-    }
-    let joined = parts.join("/");
-    match (rooted, joined.is_empty()) {
-        (true, _) => format!("/{joined}"),
-        (false, true) => ".".to_string(),
-        (false, false) => joined,
-    }
 }
 
 /// Turns a cleaned pattern into its matcher, the way Docker's matcher does:
