@@ -1,7 +1,7 @@
 //! Reading spec files into one merged tree, file by file, as compose does:
 //! parse → interpolate → `include` (other projects' resources imported) →
 //! `extends` (services built on others) → merge over the files before.
-//! Typing happens after, on the merged tree (`convert`).
+//! Typing happens after, on the merged tree (`decode`).
 //!
 //! The [`Loader`] owns every source read (so errors anywhere point at
 //! file:line:column), the alias budget shared by all of them, and the

@@ -76,7 +76,7 @@ compose_object! {
         depends_on: IndexMap<String, Dependency> => Decoder::depends_on,
         #[serde(skip_serializing_if = "Option::is_none")]
         deploy: Option<Deploy> => Decoder::deploy,
-        /// `docker compose watch`: carried, not applied.
+        /// The rules of `torq watch` and `up --watch` (containers are made without them).
         #[serde(skip_serializing_if = "Option::is_none")]
         develop: Option<Develop>,
         #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -255,7 +255,6 @@ pub(crate) const NOT_APPLIED: &[&str] = &[
     "cpu_percent",
     "credential_spec",
     "isolation",
-    "develop",
     "models",
     "provider",
     "mac_address",
