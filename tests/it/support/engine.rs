@@ -71,7 +71,7 @@ pub fn docker_ok(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
-/// How long [`remove_project`] keeps sweeping a project that keeps having
+/// How long [`remove_project_settled`] keeps sweeping a project that keeps having
 /// objects (requests of a killed torq still landing) before it gives up.
 const SWEEP_DEADLINE: Duration = Duration::from_secs(60);
 
