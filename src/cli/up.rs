@@ -17,7 +17,7 @@ use crate::service::attach::{self, AttachEnd, AttachOptions, Signals, Start};
 use crate::service::logs::{label_width, printer};
 use crate::service::up::{self, BuildPolicy, UpRequest};
 use crate::ui::progress::{reporter_for, PlainReporter};
-use crate::ui::stdout::{BoundedStdout, WhenClosed};
+use crate::ui::stdout::BoundedStdout;
 use crate::ui::styles;
 
 pub(crate) const AFTER_HELP: &str = "\
@@ -196,7 +196,7 @@ async fn attached(
     let width = label_width(Some(&project), &session.shown_services());
     // Log lines go through a writer thread: a stdout nobody reads never
     // stalls the runtime, so Ctrl-C and the `down` still work.
-    let stdout = BoundedStdout::start(ctx.shell.clone(), WhenClosed::Discard)
+    let stdout = BoundedStdout::start(ctx.shell.clone())
         .context("cannot start the thread that writes the logs")?;
     let mut printer = printer(Some(&project), format, width, LineFilter::default(), stdout);
     let options = AttachOptions {

@@ -4,6 +4,8 @@
 //! not scrolling) the queue fills and lines are dropped, and when the reader
 //! is gone (a closed pipe) they are discarded — each said once on stderr —
 //! so the runtime is always free to handle Ctrl-C and run the `down`.
+//! (`logs -f` keeps writing straight to stdout: it has nothing to take
+//! down, and a closed pipe ends it.)
 
 use std::collections::VecDeque;
 use std::fs::File;
@@ -54,22 +56,11 @@ impl Shared {
     }
 }
 
-/// What happens to writes once the reader of stdout is gone.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum WhenClosed {
-    /// Discard them (said once): the caller keeps going (an attached `up`
-    /// still runs its project and takes it down on Ctrl-C).
-    Discard,
-    /// Fail them with `BrokenPipe`: the caller ends (`logs -f | head`).
-    Fail,
-}
-
 /// A writer of log lines to stdout through a bounded queue and a thread of
 /// its own: `write` and `flush` never block on the reader.
 pub(crate) struct BoundedStdout {
     shell: Shell,
     shared: Arc<Shared>,
-    when_closed: WhenClosed,
     /// Bytes not yet handed to the writer thread.
     buffer: Vec<u8>,
     /// Lines dropped because the queue was full.
@@ -82,19 +73,15 @@ impl BoundedStdout {
     /// Starts the writer thread over stdout (fd 1, written directly: the
     /// thread never holds the lock of `std::io::stdout`, so a blocked write
     /// stalls nothing else).
-    pub(crate) fn start(shell: Shell, when_closed: WhenClosed) -> io::Result<BoundedStdout> {
+    pub(crate) fn start(shell: Shell) -> io::Result<BoundedStdout> {
         // SAFETY: fd 1 stays open for the life of the process; ManuallyDrop
         // keeps this `File` from closing it.
         let out = RawStdout(ManuallyDrop::new(unsafe { File::from_raw_fd(1) }));
-        BoundedStdout::start_with(shell, when_closed, out)
+        BoundedStdout::start_with(shell, out)
     }
 
     /// Starts the writer thread over `out`.
-    fn start_with<W: Write + Send + 'static>(
-        shell: Shell,
-        when_closed: WhenClosed,
-        out: W,
-    ) -> io::Result<BoundedStdout> {
+    fn start_with<W: Write + Send + 'static>(shell: Shell, out: W) -> io::Result<BoundedStdout> {
         let shared = Arc::new(Shared::default());
         let for_thread = shared.clone();
         std::thread::Builder::new()
@@ -103,7 +90,6 @@ impl BoundedStdout {
         Ok(BoundedStdout {
             shell,
             shared,
-            when_closed,
             buffer: Vec::with_capacity(CHUNK),
             dropped_lines: 0,
             said_full: false,
@@ -112,7 +98,8 @@ impl BoundedStdout {
     }
 
     /// Hands `chunk` to the writer thread, or drops it when the queue is
-    /// full or stdout closed. `Err(BrokenPipe)` when closed and failing.
+    /// full or stdout closed. Never fails: the caller keeps going (an
+    /// attached `up` still runs its project and takes it down on Ctrl-C).
     fn hand_over(&mut self, chunk: Vec<u8>) -> io::Result<()> {
         if chunk.is_empty() {
             return Ok(());
@@ -120,7 +107,12 @@ impl BoundedStdout {
         let mut queue = self.shared.lock();
         if queue.closed {
             drop(queue);
-            return self.closed();
+            if !self.said_closed {
+                self.said_closed = true;
+                self.shell
+                    .warn("stdout was closed: log lines are no longer shown");
+            }
+            return Ok(());
         }
         if queue.bytes + chunk.len() > QUEUE_LIMIT {
             drop(queue);
@@ -140,21 +132,6 @@ impl BoundedStdout {
         drop(queue);
         self.shared.changed.notify_all();
         Ok(())
-    }
-
-    /// A write after stdout closed.
-    fn closed(&mut self) -> io::Result<()> {
-        match self.when_closed {
-            WhenClosed::Fail => Err(io::Error::from(io::ErrorKind::BrokenPipe)),
-            WhenClosed::Discard => {
-                if !self.said_closed {
-                    self.said_closed = true;
-                    self.shell
-                        .warn("stdout was closed: log lines are no longer shown");
-                }
-                Ok(())
-            }
-        }
     }
 
     /// Hands over the complete lines buffered (a partial last line stays).
@@ -328,7 +305,7 @@ mod tests {
         let (open, gate) = mpsc::channel();
         let (got, written) = mpsc::channel();
         let out = Gate { open: gate, got };
-        let mut stdout = BoundedStdout::start_with(shell(), WhenClosed::Discard, out).unwrap();
+        let mut stdout = BoundedStdout::start_with(shell(), out).unwrap();
         let line = vec![b'x'; 1023]
             .into_iter()
             .chain([b'\n'])
@@ -348,32 +325,21 @@ mod tests {
     }
 
     #[test]
-    fn a_closed_stdout_fails_writes_or_discards_them() {
-        let mut failing = BoundedStdout::start_with(shell(), WhenClosed::Fail, Closed).unwrap();
-        failing.write_all(b"one\n").unwrap();
-        failing.flush().unwrap();
-        wait_until_closed(&failing);
-        failing.write_all(b"two\n").unwrap();
-        let err = failing.flush().unwrap_err();
-        assert_eq!(err.kind(), io::ErrorKind::BrokenPipe);
-
-        let mut discarding =
-            BoundedStdout::start_with(shell(), WhenClosed::Discard, Closed).unwrap();
-        discarding.write_all(b"one\n").unwrap();
-        discarding.flush().unwrap();
-        wait_until_closed(&discarding);
-        discarding.write_all(b"two\n").unwrap();
-        discarding.flush().unwrap();
-        assert!(discarding.said_closed);
+    fn writes_after_stdout_closed_are_discarded_and_said_once() {
+        let mut stdout = BoundedStdout::start_with(shell(), Closed).unwrap();
+        stdout.write_all(b"one\n").unwrap();
+        stdout.flush().unwrap();
+        wait_until_closed(&stdout);
+        stdout.write_all(b"two\n").unwrap();
+        stdout.flush().unwrap();
+        assert!(stdout.said_closed);
     }
 
     #[test]
     fn lines_reach_a_reader_in_order_and_whole() {
         let (open, gate) = mpsc::channel();
         let (got, written) = mpsc::channel();
-        let mut stdout =
-            BoundedStdout::start_with(shell(), WhenClosed::Fail, Gate { open: gate, got })
-                .unwrap();
+        let mut stdout = BoundedStdout::start_with(shell(), Gate { open: gate, got }).unwrap();
         for _ in 0..100 {
             open.send(()).unwrap();
         }

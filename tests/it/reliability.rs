@@ -285,3 +285,82 @@ fn up_that_loses_the_engine_says_so_once() {
         assert!(!text.contains(raw), "library text {raw:?} in:\n{text}");
     }
 }
+
+/// A service that writes log lines as fast as it can, and one that idles.
+const CHATTY: &str = r#"
+services:
+  chatty:
+    image: {image}
+    command: ["sh", "-c", "trap 'exit 0' TERM; while true; do echo chatty-line-0123456789-0123456789-0123456789-0123456789-0123456789; done"]
+    stop_grace_period: 1s
+  idle:
+    image: {image}
+    command: ["sh", "-c", "{loop}"]
+    stop_grace_period: 1s
+"#;
+
+/// `torq up --attach | less` with `less` not scrolling: stdout is a pipe
+/// nobody reads. torq says it drops lines, and a SIGTERM still ends the
+/// session with a graceful `down` that removes everything (a torq writing
+/// on its one runtime thread would block in the write and never see it).
+#[test]
+fn a_stalled_stdout_does_not_stall_an_attached_up() {
+    let project = TestProject::new("stalled", CHATTY);
+    let log = project.dir.path().join("up.log");
+    let file = std::fs::File::create(&log).expect("create up.log");
+    let mut cmd = project.torq_command(&["up", "--attach"]);
+    cmd.stdout(Stdio::piped()).stderr(file);
+    let mut up = ChildGuard(cmd.spawn().expect("spawn up --attach"));
+    // Held open and never read, like a pager that does not scroll.
+    let _unread = up.0.stdout.take().expect("stdout pipe");
+    let stderr = || std::fs::read_to_string(&log).unwrap_or_default();
+    wait_for("torq to say stdout is not read", COMMAND_DEADLINE, || {
+        stderr().contains("stdout is not being read").then_some(())
+    });
+    // SAFETY: signalling our own child process by its pid.
+    let rc = unsafe { libc::kill(up.0.id() as libc::pid_t, libc::SIGTERM) };
+    assert_eq!(rc, 0, "cannot signal torq");
+    let status = wait_for("torq to exit after SIGTERM", COMMAND_DEADLINE, || {
+        up.0.try_wait().expect("wait for torq")
+    });
+    let text = stderr();
+    assert_eq!(status.code(), Some(0), "torq:\n{text}");
+    assert!(text.contains("SIGTERM: stopping project"), "{text}");
+    assert_eq!(
+        text.matches("stdout is not being read").count(),
+        1,
+        "said once:\n{text}"
+    );
+    let left = project_objects(&project.name);
+    assert!(left.is_empty(), "left behind {left:#?}\ntorq:\n{text}");
+}
+
+/// `torq logs -f | head -c 64`: once the reader is gone, `logs -f` ends
+/// quietly with exit 0 at its next write, rather than writing on (spinning)
+/// into a closed pipe.
+#[test]
+fn logs_follow_into_a_closed_pipe_ends_quietly() {
+    use std::io::Read;
+    let project = TestProject::new("followpipe", CHATTY);
+    project.torq(&["up"]).assert_code(0);
+    let mut cmd = project.torq_command(&["logs", "-f"]);
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = ChildGuard(cmd.spawn().expect("spawn torq logs -f"));
+    let mut stdout = child.0.stdout.take().expect("stdout");
+    let mut first = [0u8; 64];
+    stdout.read_exact(&mut first).expect("some output");
+    drop(stdout);
+    let mut stderr = String::new();
+    child
+        .0
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut stderr)
+        .expect("read stderr");
+    let status = wait_for("logs -f to exit", COMMAND_DEADLINE, || {
+        child.0.try_wait().expect("wait for torq")
+    });
+    assert_eq!(status.code(), Some(0), "stderr: {stderr}");
+    assert!(stderr.is_empty(), "a closed pipe is not an error: {stderr}");
+}
