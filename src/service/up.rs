@@ -262,7 +262,14 @@ pub(crate) async fn converge(
     request: &UpRequest,
     reporter: Arc<dyn Reporter>,
 ) -> anyhow::Result<UpOutcome> {
-    converge_until(engine, project, request, reporter, &CancellationToken::new()).await
+    converge_until(
+        engine,
+        project,
+        request,
+        reporter,
+        &CancellationToken::new(),
+    )
+    .await
 }
 
 /// Runs `work` unless `cancel` is cancelled first (then drops it): for the

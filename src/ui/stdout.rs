@@ -297,7 +297,10 @@ mod tests {
     }
 
     fn shell() -> Shell {
-        Shell::new(super::super::Verbosity::Quiet, super::super::ColorChoice::Never)
+        Shell::new(
+            super::super::Verbosity::Quiet,
+            super::super::ColorChoice::Never,
+        )
     }
 
     #[test]

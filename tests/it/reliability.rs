@@ -38,8 +38,8 @@ services:
 fn up_after_a_killed_up_converges_at_every_kill_point() {
     // The last killed `up`'s requests may land after the test: the guard
     // sweeps until the project stayed empty for a while.
-    let project = TestProject::new("killup", &EIGHT.replace("{trial}", "0"))
-        .settling(Duration::from_secs(3));
+    let project =
+        TestProject::new("killup", &EIGHT.replace("{trial}", "0")).settling(Duration::from_secs(3));
     let started = Instant::now();
     let delays_ms = [10u64, 40, 70, 100, 130, 160, 200, 260, 330, 420, 550, 700];
     for (trial, delay) in delays_ms.iter().enumerate() {

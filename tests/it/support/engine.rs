@@ -175,11 +175,25 @@ pub fn project_objects(project: &str) -> Vec<String> {
             .collect()
     };
     let mut objects = names(
-        &["ps", "-a", "--filter", &filter, "--format", "{{.Names}} ({{.State}})"],
+        &[
+            "ps",
+            "-a",
+            "--filter",
+            &filter,
+            "--format",
+            "{{.Names}} ({{.State}})",
+        ],
         "",
     );
     objects.extend(names(
-        &["network", "ls", "--filter", &filter, "--format", "{{.Name}}"],
+        &[
+            "network",
+            "ls",
+            "--filter",
+            &filter,
+            "--format",
+            "{{.Name}}",
+        ],
         "network ",
     ));
     objects.extend(names(
