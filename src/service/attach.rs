@@ -99,7 +99,7 @@ pub(crate) enum AttachEnd {
     Interrupted(&'static str),
     /// A container exited (`abort_on_exit`, `exit_code_from`).
     Exited { service: String, code: i64 },
-    /// The log follow failed (engine gone, output closed).
+    /// The log follow failed (engine gone; a closed stdout does not end it).
     Follow(Option<String>),
     /// `up` itself failed: nothing to attach to.
     UpFailed,
