@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use anyhow::Context as _;
 use clap::Args;
 
 use super::shared::{plural, print_down, print_summary, warn_spec};
@@ -16,6 +17,7 @@ use crate::service::attach::{self, AttachEnd, AttachOptions, Signals, Start};
 use crate::service::logs::{label_width, printer};
 use crate::service::up::{self, BuildPolicy, UpRequest};
 use crate::ui::progress::{reporter_for, PlainReporter};
+use crate::ui::stdout::BoundedStdout;
 use crate::ui::styles;
 
 pub(crate) const AFTER_HELP: &str = "\
@@ -192,13 +194,11 @@ async fn attached(
         timestamps: false,
     };
     let width = label_width(Some(&project), &session.shown_services());
-    let mut printer = printer(
-        Some(&project),
-        format,
-        width,
-        LineFilter::default(),
-        std::io::BufWriter::new(std::io::stdout()),
-    );
+    // Log lines go through a writer thread: a stdout nobody reads never
+    // stalls the runtime, so Ctrl-C and the `down` still work.
+    let stdout = BoundedStdout::start(ctx.shell.clone())
+        .context("cannot start the thread that writes the logs")?;
+    let mut printer = printer(Some(&project), format, width, LineFilter::default(), stdout);
     let options = AttachOptions {
         abort_on_exit: args.abort_on_exit,
         exit_code_from: args.exit_code_from.clone(),
@@ -207,6 +207,8 @@ async fn attached(
     // Progress as plain lines: they interleave with the logs still streaming.
     let plain: Arc<dyn Reporter> = Arc::new(PlainReporter::new(ctx.shell.clone()));
     let attached = session.attach(&options, &mut printer, plain).await?;
+    // The last log lines out (waiting a moment at most) before the summary.
+    drop(printer);
     let down_status = print_down(ctx, &project.name, &attached.down);
     Ok(match attached.end {
         // As compose: the code of SERVICE, or of the first container to exit.

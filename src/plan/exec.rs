@@ -4,6 +4,11 @@
 //! with an optional edge on it run with a warning, and independent steps
 //! carry on. Progress goes to the [`Reporter`]; the outcome of every step
 //! comes back as an [`ExecReport`].
+//!
+//! [`execute_until`] also takes a cancellation token: once it is cancelled,
+//! no step starts any more and waits give up, but the engine calls already
+//! sent run to their end, so the executor returns knowing everything the
+//! plan made (an attached `up` interrupted by Ctrl-C then takes it down).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -11,6 +16,7 @@ use std::time::Duration;
 
 use futures::future::{join_all, BoxFuture, FutureExt, Shared};
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 use tokio_util::task::AbortOnDropHandle;
 
 use super::conflict;
@@ -137,8 +143,23 @@ impl ExecReport {
 
 type SharedOutcome = Shared<BoxFuture<'static, Outcome>>;
 
+/// Why a step did not run after [`execute_until`]'s token was cancelled.
+pub const CANCELLED: &str = "cancelled";
+
 /// Runs `plan`; returns when every step is done, failed or skipped.
 pub async fn execute(plan: &Plan, ctx: Arc<ExecContext>) -> ExecReport {
+    execute_until(plan, ctx, CancellationToken::new()).await
+}
+
+/// Runs `plan` until `cancel` is cancelled: from then on, steps not yet
+/// started are skipped (silently, with reason [`CANCELLED`]) and waits end,
+/// while steps that already sent their engine calls finish them. Returns
+/// when every step is done, failed or skipped.
+pub async fn execute_until(
+    plan: &Plan,
+    ctx: Arc<ExecContext>,
+    cancel: CancellationToken,
+) -> ExecReport {
     let results: Arc<Mutex<HashMap<StepId, Outcome>>> = Arc::new(Mutex::new(HashMap::new()));
     let mut futures: Vec<SharedOutcome> = Vec::with_capacity(plan.steps.len());
     for step in &plan.steps {
@@ -157,12 +178,14 @@ pub async fn execute(plan: &Plan, ctx: Arc<ExecContext>) -> ExecReport {
         let step = step.clone();
         let ctx = ctx.clone();
         let results = results.clone();
+        let cancel = cancel.clone();
         let future = async move {
             let outcome = match await_dependencies(&ctx, &step, deps).await {
                 Some(skip) => skip,
+                None if cancel.is_cancelled() => cancelled(),
                 None => {
                     let began = std::time::Instant::now();
-                    let outcome = run_step(&ctx, &step, &results).await;
+                    let outcome = run_unless_cancelled(&ctx, &step, &results, &cancel).await;
                     tracing::debug!(
                         step = step.id + 1,
                         op = %step.op.describe(),
@@ -184,8 +207,9 @@ pub async fn execute(plan: &Plan, ctx: Arc<ExecContext>) -> ExecReport {
         .shared();
         futures.push(future);
     }
-    // Dropping this future (an attached `up` interrupted while it converges)
-    // aborts every step still running: none goes on creating or starting.
+    // Dropping this future aborts every step still running (their requests
+    // may still land in the engine); cancel the token instead to stop
+    // cleanly.
     let tasks: Vec<_> = futures
         .iter()
         .cloned()
@@ -197,6 +221,32 @@ pub async fn execute(plan: &Plan, ctx: Arc<ExecContext>) -> ExecReport {
         .map(|r| r.unwrap_or_else(|e| Outcome::failed(format!("internal error: {e}"))))
         .collect();
     ExecReport { outcomes }
+}
+
+/// The outcome of a step that did not run because the run was cancelled.
+fn cancelled() -> Outcome {
+    Outcome::Skipped {
+        reason: CANCELLED.into(),
+        silent: true,
+    }
+}
+
+/// Runs one step; a wait ends as soon as `cancel` is cancelled (it changes
+/// nothing in the engine), any other step runs to its end, so the engine
+/// never finishes a request torq no longer knows about.
+async fn run_unless_cancelled(
+    ctx: &ExecContext,
+    step: &Step,
+    results: &Mutex<HashMap<StepId, Outcome>>,
+    cancel: &CancellationToken,
+) -> Outcome {
+    if !matches!(step.op, Op::Wait { .. }) {
+        return run_step(ctx, step, results).await;
+    }
+    tokio::select! {
+        outcome = run_step(ctx, step, results) => outcome,
+        _ = cancel.cancelled() => cancelled(),
+    }
 }
 
 /// Waits for the step's dependencies; `Some(skip)` as soon as a required

@@ -12,9 +12,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use tokio_util::sync::CancellationToken;
 
 use super::down::{take_down, DownOptions, DownOutcome};
-use super::up::{converge, UpOutcome, UpRequest};
+use super::up::{converge_until, UpOutcome, UpRequest};
 use super::{acquire_lock, acquire_lock_noting, connect};
 use crate::compose::model::Project;
 use crate::engine::logs::follow::{follow_project, FollowOptions};
@@ -69,8 +70,9 @@ enum Converged {
         /// When `up` began: logs are shown from here on.
         started: Nanos,
     },
-    /// Ctrl-C or SIGTERM came before `up` was done.
-    Interrupted(&'static str),
+    /// Ctrl-C or SIGTERM came before `up` was done; `drained` when its
+    /// engine calls in flight then finished (nothing can land later).
+    Interrupted { signal: &'static str, drained: bool },
 }
 
 /// An attached session after its `up`.
@@ -97,7 +99,7 @@ pub(crate) enum AttachEnd {
     Interrupted(&'static str),
     /// A container exited (`abort_on_exit`, `exit_code_from`).
     Exited { service: String, code: i64 },
-    /// The log follow failed (engine gone, output closed).
+    /// The log follow failed (engine gone; a closed stdout does not end it).
     Follow(Option<String>),
     /// `up` itself failed: nothing to attach to.
     UpFailed,
@@ -136,9 +138,17 @@ pub(crate) struct Attached {
     pub down: DownOutcome,
 }
 
+/// How long an interrupted `up` waits for the engine calls it already sent
+/// (a create, a start, a network) before it gives up on them and takes the
+/// project down anyway.
+const DRAIN: Duration = Duration::from_secs(5);
+
 /// The start of an attached `up`: connects, takes the lock, converges. A
-/// signal while waiting for the lock or converging cancels the `up` (its
-/// running steps are aborted). Finishes the progress.
+/// signal while waiting for the lock ends the session (nothing started); a
+/// signal while converging cancels the `up`: no step starts any more, and
+/// the engine calls in flight finish (for up to [`DRAIN`], a second signal
+/// cuts that short), so the `down` that follows finds everything the `up`
+/// made. Finishes the progress.
 pub(crate) async fn start(
     project: Arc<Project>,
     request: &UpRequest,
@@ -148,30 +158,37 @@ pub(crate) async fn start(
     let engine = connect().await?;
     let started = time::now();
     let (waiting, locked) = (std::cell::Cell::new(false), std::cell::Cell::new(false));
+    let cancel = CancellationToken::new();
     let converge = async {
         let _lock = acquire_lock_noting(&engine, &project.name, reporter.as_ref(), || {
             waiting.set(true)
         })
         .await?;
         locked.set(true);
-        converge(&engine, project.clone(), request, reporter.clone()).await
+        converge_until(&engine, project.clone(), request, reporter.clone(), &cancel).await
     };
-    let converged = tokio::select! {
-        biased;
-        _ = signals.interrupt.recv() => Err("Ctrl-C"),
-        _ = signals.terminate.recv() => Err("SIGTERM"),
-        outcome = converge => Ok(outcome),
+    let converged = {
+        tokio::pin!(converge);
+        let first = tokio::select! {
+            biased;
+            _ = signals.interrupt.recv() => Err("Ctrl-C"),
+            _ = signals.terminate.recv() => Err("SIGTERM"),
+            outcome = &mut converge => Ok(outcome),
+        };
+        match first {
+            Ok(outcome) => Ok(outcome.map(|outcome| Converged::Done { outcome, started })),
+            Err(signal) if waiting.get() && !locked.get() => Err(signal),
+            Err(signal) => {
+                cancel.cancel();
+                let drained = drain(converge, &mut signals, reporter.as_ref()).await;
+                Ok(Ok(Converged::Interrupted { signal, drained }))
+            }
+        }
     };
     reporter.finish();
     let converged = match converged {
-        Ok(outcome) => Converged::Done {
-            outcome: outcome?,
-            started,
-        },
-        Err(signal) if waiting.get() && !locked.get() => {
-            return Ok(Start::InterruptedWhileWaiting(signal))
-        }
-        Err(signal) => Converged::Interrupted(signal),
+        Ok(converged) => converged?,
+        Err(signal) => return Ok(Start::InterruptedWhileWaiting(signal)),
     };
     Ok(Start::Session(Box::new(Session {
         engine,
@@ -181,12 +198,35 @@ pub(crate) async fn start(
     })))
 }
 
+/// Lets a cancelled `up` finish the engine calls it already sent: waits for
+/// it up to [`DRAIN`], or until a second signal. Whether it finished.
+async fn drain<F: std::future::Future>(
+    cancelled_up: std::pin::Pin<&mut F>,
+    signals: &mut Signals,
+    reporter: &dyn Reporter,
+) -> bool {
+    let finished = tokio::select! {
+        biased;
+        _ = signals.interrupt.recv() => false,
+        _ = signals.terminate.recv() => false,
+        finished = tokio::time::timeout(DRAIN, cancelled_up) => finished.is_ok(),
+    };
+    if !finished {
+        reporter.report(Event::Warning(format!(
+            "gave up waiting for the engine calls of the cancelled up (up to {}s): \
+             an object they still make is left; `torq down` removes it",
+            DRAIN.as_secs()
+        )));
+    }
+    finished
+}
+
 impl Session {
     /// The `up`'s outcome; `None` when a signal interrupted it.
     pub(crate) fn outcome(&self) -> Option<&UpOutcome> {
         match &self.converged {
             Converged::Done { outcome, .. } => Some(outcome),
-            Converged::Interrupted(_) => None,
+            Converged::Interrupted { .. } => None,
         }
     }
 
@@ -217,7 +257,7 @@ impl Session {
         let shown = attached_services(&project);
         let since = match &converged {
             Converged::Done { started, .. } => Some(*started),
-            Converged::Interrupted(_) => None,
+            Converged::Interrupted { .. } => None,
         };
         let follow_options = FollowOptions {
             services: shown.clone().unwrap_or_default(),
@@ -231,7 +271,7 @@ impl Session {
             follow_project(&engine, &project.name, &follow_options, &mut *sink).await
         });
         let end = match &converged {
-            Converged::Interrupted(what) => AttachEnd::Interrupted(what),
+            Converged::Interrupted { signal, .. } => AttachEnd::Interrupted(signal),
             Converged::Done { outcome, .. } if !up_succeeded(outcome) => AttachEnd::UpFailed,
             Converged::Done { outcome, .. } => {
                 reporter.report(Event::Info(format!(
@@ -257,7 +297,8 @@ impl Session {
             grace: options.grace,
             ..Default::default()
         };
-        let interrupted = matches!(converged, Converged::Interrupted(_));
+        let interrupted = matches!(converged, Converged::Interrupted { .. });
+        let abandoned = matches!(converged, Converged::Interrupted { drained: false, .. });
         let mut follow_live = end.follow_live() && !interrupted;
         // The session let go of the lock once `up` was done; `down` takes it again.
         let _lock = acquire_lock(&engine, &project.name, reporter.as_ref()).await?;
@@ -276,9 +317,10 @@ impl Session {
                 }
             }
         };
-        if let (true, Ok(first)) = (interrupted, &mut down) {
-            // A create the cancelled `up` had already sent may land after the
-            // down listed the project's containers: one more pass removes it.
+        if let (true, Ok(first)) = (abandoned, &mut down) {
+            // A create the cancelled `up` gave up waiting for may land after
+            // the down listed the project's containers: one more pass removes
+            // it (when it lands by then).
             let quiet: Arc<dyn Reporter> = Arc::new(NullReporter);
             match take_down(&engine, &project.name, &graceful, quiet).await {
                 Ok(second) => first.absorb(second),

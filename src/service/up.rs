@@ -2,7 +2,8 @@
 //! and start it level by level, waiting until services are running/healthy.
 //! One sequence: observe the project, plan, subscribe to the engine's
 //! events, execute, collect the failures with the failed containers' last
-//! log lines. [`dry_run`] prints the plan instead.
+//! log lines. [`dry_run`] prints the plan instead. [`converge_until`] stops
+//! early, without leaving an engine call behind, when its token is cancelled.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -10,6 +11,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 use super::{acquire_lock, connect, select_services, with_last_logs, FailureSummary};
 use crate::compose::model::Project;
@@ -20,7 +22,7 @@ use crate::engine::events::EventHub;
 use crate::engine::state::{observe, ProjectState};
 use crate::engine::Engine;
 use crate::naming;
-use crate::plan::exec::{execute, ExecContext, ExecReport, Failure, Outcome};
+use crate::plan::exec::{execute_until, ExecContext, ExecReport, Failure, Outcome};
 use crate::plan::up::{plan_up, UpInput, UpOptions};
 use crate::plan::{Op, Plan, WaitFor};
 use crate::progress::{Event, Phase, Reporter};
@@ -246,6 +248,12 @@ pub(crate) async fn dry_run(project: &Project, request: &UpRequest) -> anyhow::R
     Ok(text)
 }
 
+/// `up` was cancelled before it converged (Ctrl-C or SIGTERM during an
+/// attached `up`).
+#[derive(Debug, thiserror::Error)]
+#[error("cancelled")]
+pub(crate) struct Cancelled;
+
 /// Converges the project: images, networks, volumes, containers, starts in
 /// dependency order, waits. The caller holds the project lock.
 pub(crate) async fn converge(
@@ -254,20 +262,62 @@ pub(crate) async fn converge(
     request: &UpRequest,
     reporter: Arc<dyn Reporter>,
 ) -> anyhow::Result<UpOutcome> {
+    converge_until(
+        engine,
+        project,
+        request,
+        reporter,
+        &CancellationToken::new(),
+    )
+    .await
+}
+
+/// Runs `work` unless `cancel` is cancelled first (then drops it): for the
+/// phases before the plan runs, which only read the engine or build images.
+async fn unless_cancelled<T, E: Into<anyhow::Error>>(
+    cancel: &CancellationToken,
+    work: impl std::future::Future<Output = Result<T, E>>,
+) -> anyhow::Result<T> {
+    tokio::select! {
+        biased;
+        _ = cancel.cancelled() => Err(Cancelled.into()),
+        result = work => result.map_err(Into::into),
+    }
+}
+
+/// [`converge`], until `cancel` is cancelled: before the plan runs, `up`
+/// stops at once (it has only read the engine and built images); while it
+/// runs, no new step starts and the steps already talking to the engine
+/// finish, so when this returns ([`Cancelled`]) every object the `up` made
+/// is in the engine for a `down` to find.
+pub(crate) async fn converge_until(
+    engine: &Engine,
+    project: Arc<Project>,
+    request: &UpRequest,
+    reporter: Arc<dyn Reporter>,
+    cancel: &CancellationToken,
+) -> anyhow::Result<UpOutcome> {
     let began = std::time::Instant::now();
     let services = select_services(&project, &request.services, request.no_deps)?;
     reporter.expect_subjects(&progress_subjects(&project, &services, &request.scale));
-    preflight(engine, &project, &services, reporter.as_ref()).await?;
-    let images = build::ensure_images_with(
-        engine,
-        &project,
-        &services,
-        &request.build_options(),
-        reporter.as_ref(),
+    unless_cancelled(
+        cancel,
+        preflight(engine, &project, &services, reporter.as_ref()),
+    )
+    .await?;
+    let images = unless_cancelled(
+        cancel,
+        build::ensure_images_with(
+            engine,
+            &project,
+            &services,
+            &request.build_options(),
+            reporter.as_ref(),
+        ),
     )
     .await?;
     tracing::debug!(ms = began.elapsed().as_secs_f64() * 1e3, "images ready");
-    let state = observe(engine, &project.name).await?;
+    let state = unless_cancelled(cancel, observe(engine, &project.name)).await?;
     tracing::debug!(ms = began.elapsed().as_secs_f64() * 1e3, "state observed");
     warn_orphans(&project, &state, reporter.as_ref());
     let blueprints = blueprints(&project, &services, &images);
@@ -308,8 +358,14 @@ pub(crate) async fn converge(
         steps = plan.steps.len(),
         "plan made"
     );
-    let report = execute(&plan, ctx).await;
+    if cancel.is_cancelled() {
+        return Err(Cancelled.into());
+    }
+    let report = execute_until(&plan, ctx, cancel.clone()).await;
     tracing::debug!(ms = began.elapsed().as_secs_f64() * 1e3, "plan executed");
+    if cancel.is_cancelled() {
+        return Err(Cancelled.into());
+    }
 
     let containers = converged_containers(&plan, &report);
     let mut failures = report.failures(&plan);

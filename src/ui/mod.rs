@@ -6,12 +6,15 @@
 //! - [`progress`] implements the core layers' `progress::Reporter` for the
 //!   terminal: bars on a TTY, plain lines otherwise.
 //! - [`status`] renders the service layer's status report as a table.
+//! - [`stdout`]: a stdout for log lines that never blocks the runtime (a
+//!   writer thread behind a bounded queue), for `up --attach`.
 //! - [`init_tracing`] routes torq's own tracing events to stderr with `-v` or
 //!   `TORQ_LOG`.
 
 pub(crate) mod live;
 pub(crate) mod progress;
 pub(crate) mod status;
+pub(crate) mod stdout;
 pub(crate) mod table;
 
 use std::io::{self, IsTerminal, Write};

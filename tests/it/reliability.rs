@@ -1,7 +1,10 @@
 //! Reliability against the real engine: a torq killed in the middle of its
-//! work, then run again, converges whatever the dead one left in flight.
+//! work, then run again, converges whatever the dead one left in flight; an
+//! attached `up` signalled at any point of its start leaves nothing behind;
+//! a stalled stdout does not stall torq.
 //! Every test has its own project, removed by a guard even on failure.
 
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use crate::support::*;
@@ -33,7 +36,10 @@ services:
 /// recreating, and whatever of its requests were still in the engine.
 #[test]
 fn up_after_a_killed_up_converges_at_every_kill_point() {
-    let project = TestProject::new("killup", &EIGHT.replace("{trial}", "0"));
+    // The last killed `up`'s requests may land after the test: the guard
+    // sweeps until the project stayed empty for a while.
+    let project =
+        TestProject::new("killup", &EIGHT.replace("{trial}", "0")).settling(Duration::from_secs(3));
     let started = Instant::now();
     let delays_ms = [10u64, 40, 70, 100, 130, 160, 200, 260, 330, 420, 550, 700];
     for (trial, delay) in delays_ms.iter().enumerate() {
@@ -79,6 +85,95 @@ fn up_after_a_killed_up_converges_at_every_kill_point() {
         delays_ms.len(),
         started.elapsed().as_secs_f64()
     );
+}
+
+/// Seven services in three levels on two networks (the default one and
+/// `back`), no healthchecks: an attached `up` of it spends its first second
+/// or so creating networks, creating containers and starting them.
+const SEVEN: &str = r#"
+x-svc: &svc
+  image: {image}
+  command: ["sh", "-c", "{loop}"]
+  stop_grace_period: 1s
+services:
+  market: *svc
+  signal: *svc
+  execution: { <<: *svc, networks: [default, back] }
+  polygon: { <<: *svc, depends_on: [market] }
+  kraken: { <<: *svc, depends_on: [market], networks: [back] }
+  arbitrage: { <<: *svc, depends_on: [polygon, signal, execution] }
+  dashboard: { <<: *svc, depends_on: [market, kraken] }
+networks:
+  back: {}
+"#;
+
+/// Ctrl-C or SIGTERM at a sweep of points of an attached `up`'s start
+/// (before the handlers are installed, during the network and container
+/// creates, during the starts, once attached): after torq exits, the
+/// project has nothing left — no container, network or volume with its
+/// label — every time. A create the engine finishes after the signal must
+/// not escape the `down`.
+#[test]
+fn a_signal_during_an_attached_up_leaves_nothing_at_every_point() {
+    use std::os::unix::process::ExitStatusExt;
+    let started = Instant::now();
+    let delays_ms: Vec<u64> = (0..=780).step_by(60).collect();
+    let mut table = Vec::new();
+    for (trial, delay) in delays_ms.iter().enumerate() {
+        let project = TestProject::new("sigup", SEVEN);
+        let (signal, name) = if trial % 2 == 0 {
+            (libc::SIGINT, "SIGINT")
+        } else {
+            (libc::SIGTERM, "SIGTERM")
+        };
+        let log = project.dir.path().join("up.log");
+        let file = std::fs::File::create(&log).expect("create up.log");
+        let mut cmd = project.torq_command(&["up", "--attach"]);
+        cmd.stdout(Stdio::null()).stderr(file);
+        let mut up = ChildGuard(cmd.spawn().expect("spawn up --attach"));
+        std::thread::sleep(Duration::from_millis(*delay));
+        // SAFETY: signalling our own child process by its pid.
+        let rc = unsafe { libc::kill(up.0.id() as libc::pid_t, signal) };
+        assert_eq!(rc, 0, "cannot signal torq");
+        let status = wait_for("torq to exit after the signal", COMMAND_DEADLINE, || {
+            up.0.try_wait().expect("wait for torq")
+        });
+        let text = std::fs::read_to_string(&log).expect("read up.log");
+        let left = project_objects(&project.name);
+        assert!(
+            left.is_empty(),
+            "trial {trial} ({name} after {delay} ms): left behind {left:#?}\ntorq:\n{text}"
+        );
+        // Before torq watches for signals the default action ends it; after,
+        // it ends by itself, with exit 0.
+        let caught = status.code().is_some();
+        assert!(
+            status.code() == Some(0) || status.signal() == Some(signal),
+            "trial {trial} ({name} after {delay} ms): {status:?}\ntorq:\n{text}"
+        );
+        table.push(format!(
+            "{delay:>4} ms {name:<7} {}: {}",
+            if caught { "handled" } else { "default" },
+            removed_summary(&text)
+        ));
+    }
+    eprintln!(
+        "{} signals, nothing left after any, in {:.1}s:\n{}",
+        delays_ms.len(),
+        started.elapsed().as_secs_f64(),
+        table.join("\n")
+    );
+}
+
+/// What the closing `down` said it removed (its summary line), or what
+/// else ended the session.
+fn removed_summary(stderr: &str) -> String {
+    stderr
+        .lines()
+        .rev()
+        .find(|l| l.contains("removed ") || l.contains("nothing to do"))
+        .map(|l| l.trim().to_string())
+        .unwrap_or_else(|| "no down (ended before it started anything)".into())
 }
 
 const KEEPER: &str = r#"
@@ -189,4 +284,83 @@ fn up_that_loses_the_engine_says_so_once() {
     for raw in ["hyper", "client error", "Connect"] {
         assert!(!text.contains(raw), "library text {raw:?} in:\n{text}");
     }
+}
+
+/// A service that writes log lines as fast as it can, and one that idles.
+const CHATTY: &str = r#"
+services:
+  chatty:
+    image: {image}
+    command: ["sh", "-c", "trap 'exit 0' TERM; while true; do echo chatty-line-0123456789-0123456789-0123456789-0123456789-0123456789; done"]
+    stop_grace_period: 1s
+  idle:
+    image: {image}
+    command: ["sh", "-c", "{loop}"]
+    stop_grace_period: 1s
+"#;
+
+/// `torq up --attach | less` with `less` not scrolling: stdout is a pipe
+/// nobody reads. torq says it drops lines, and a SIGTERM still ends the
+/// session with a graceful `down` that removes everything (a torq writing
+/// on its one runtime thread would block in the write and never see it).
+#[test]
+fn a_stalled_stdout_does_not_stall_an_attached_up() {
+    let project = TestProject::new("stalled", CHATTY);
+    let log = project.dir.path().join("up.log");
+    let file = std::fs::File::create(&log).expect("create up.log");
+    let mut cmd = project.torq_command(&["up", "--attach"]);
+    cmd.stdout(Stdio::piped()).stderr(file);
+    let mut up = ChildGuard(cmd.spawn().expect("spawn up --attach"));
+    // Held open and never read, like a pager that does not scroll.
+    let _unread = up.0.stdout.take().expect("stdout pipe");
+    let stderr = || std::fs::read_to_string(&log).unwrap_or_default();
+    wait_for("torq to say stdout is not read", COMMAND_DEADLINE, || {
+        stderr().contains("stdout is not being read").then_some(())
+    });
+    // SAFETY: signalling our own child process by its pid.
+    let rc = unsafe { libc::kill(up.0.id() as libc::pid_t, libc::SIGTERM) };
+    assert_eq!(rc, 0, "cannot signal torq");
+    let status = wait_for("torq to exit after SIGTERM", COMMAND_DEADLINE, || {
+        up.0.try_wait().expect("wait for torq")
+    });
+    let text = stderr();
+    assert_eq!(status.code(), Some(0), "torq:\n{text}");
+    assert!(text.contains("SIGTERM: stopping project"), "{text}");
+    assert_eq!(
+        text.matches("stdout is not being read").count(),
+        1,
+        "said once:\n{text}"
+    );
+    let left = project_objects(&project.name);
+    assert!(left.is_empty(), "left behind {left:#?}\ntorq:\n{text}");
+}
+
+/// `torq logs -f | head -c 64`: once the reader is gone, `logs -f` ends
+/// quietly with exit 0 at its next write, rather than writing on (spinning)
+/// into a closed pipe.
+#[test]
+fn logs_follow_into_a_closed_pipe_ends_quietly() {
+    use std::io::Read;
+    let project = TestProject::new("followpipe", CHATTY);
+    project.torq(&["up"]).assert_code(0);
+    let mut cmd = project.torq_command(&["logs", "-f"]);
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = ChildGuard(cmd.spawn().expect("spawn torq logs -f"));
+    let mut stdout = child.0.stdout.take().expect("stdout");
+    let mut first = [0u8; 64];
+    stdout.read_exact(&mut first).expect("some output");
+    drop(stdout);
+    let mut stderr = String::new();
+    child
+        .0
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut stderr)
+        .expect("read stderr");
+    let status = wait_for("logs -f to exit", COMMAND_DEADLINE, || {
+        child.0.try_wait().expect("wait for torq")
+    });
+    assert_eq!(status.code(), Some(0), "stderr: {stderr}");
+    assert!(stderr.is_empty(), "a closed pipe is not an error: {stderr}");
 }

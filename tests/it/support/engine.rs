@@ -71,9 +71,45 @@ pub fn docker_ok(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
-/// Removes every container, network and volume labeled with `project`.
-/// Tolerates objects that are already gone; never touches unlabeled objects.
-pub fn remove_project(project: &str) {
+/// How long [`remove_project_settled`] keeps sweeping a project that keeps having
+/// objects (requests of a killed torq still landing) before it gives up.
+const SWEEP_DEADLINE: Duration = Duration::from_secs(60);
+
+/// Removes every container, network and volume labeled with `project`,
+/// sweeping again until a listing finds nothing (a container still being
+/// created when the first sweep ran, a network a late container still used),
+/// up to [`SWEEP_DEADLINE`]; then keeps watching for `quiet` (zero: not at
+/// all): an object that appears meanwhile (a create a killed torq left in
+/// the engine, landing late) is swept too, and the quiet period starts
+/// over. Tolerates objects that are already gone; never touches unlabeled
+/// objects.
+pub fn remove_project_settled(project: &str, quiet: Duration) {
+    let started = Instant::now();
+    let mut empty_since: Option<Instant> = None;
+    loop {
+        let found = sweep_project(project);
+        if found {
+            empty_since = None;
+        } else {
+            let since = *empty_since.get_or_insert_with(Instant::now);
+            if since.elapsed() >= quiet {
+                return;
+            }
+        }
+        if started.elapsed() > SWEEP_DEADLINE {
+            eprintln!(
+                "warning: objects of project {project} kept appearing for {}s; some may be left",
+                SWEEP_DEADLINE.as_secs()
+            );
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// One pass over the project's containers, networks and volumes, removing
+/// them; whether it found anything.
+fn sweep_project(project: &str) -> bool {
     let filter = format!("label={PROJECT_LABEL}={project}");
     let ids = |args: &[&str]| -> Vec<String> {
         let out = docker(args);
@@ -116,23 +152,79 @@ pub fn remove_project(project: &str) {
         args.extend(volumes.iter().map(String::as_str));
         let _ = docker(&args);
     }
+    !(containers.is_empty() && networks.is_empty() && volumes.is_empty())
 }
 
-/// Removes everything of its project when dropped, even when the test fails.
+/// Everything of `project` the engine has, by label: container, network
+/// and volume names (`network NAME`, `volume NAME` for the last two).
+pub fn project_objects(project: &str) -> Vec<String> {
+    let filter = format!("label={PROJECT_LABEL}={project}");
+    let names = |args: &[&str], kind: &str| -> Vec<String> {
+        let out = docker(args);
+        assert!(
+            out.status.success(),
+            "`docker {}` failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(|name| format!("{kind}{name}"))
+            .collect()
+    };
+    let mut objects = names(
+        &[
+            "ps",
+            "-a",
+            "--filter",
+            &filter,
+            "--format",
+            "{{.Names}} ({{.State}})",
+        ],
+        "",
+    );
+    objects.extend(names(
+        &[
+            "network",
+            "ls",
+            "--filter",
+            &filter,
+            "--format",
+            "{{.Name}}",
+        ],
+        "network ",
+    ));
+    objects.extend(names(
+        &["volume", "ls", "--filter", &filter, "--format", "{{.Name}}"],
+        "volume ",
+    ));
+    objects
+}
+
+/// Removes everything of its project when dropped, even when the test
+/// fails (see [`remove_project_settled`]); a [`TestProject`] can make it
+/// keep sweeping until the project stayed empty for a quiet period.
 #[derive(Debug)]
 pub struct ProjectGuard {
     pub name: String,
+    /// How long the project must stay empty before the guard is done.
+    quiet: Duration,
 }
 
 impl ProjectGuard {
     pub fn new(name: impl Into<String>) -> ProjectGuard {
-        ProjectGuard { name: name.into() }
+        ProjectGuard {
+            name: name.into(),
+            quiet: Duration::ZERO,
+        }
     }
 }
 
 impl Drop for ProjectGuard {
     fn drop(&mut self) {
-        remove_project(&self.name);
+        remove_project_settled(&self.name, self.quiet);
     }
 }
 
@@ -238,6 +330,14 @@ impl TestProject {
         };
         project.write_spec(yaml);
         project
+    }
+
+    /// Makes the guard keep sweeping the project at the end of the test until
+    /// it stayed empty for `quiet` (a test that kills torq leaves requests in
+    /// the engine that may land after it).
+    pub fn settling(mut self, quiet: Duration) -> TestProject {
+        self._guard.quiet = quiet;
+        self
     }
 
     /// Replaces the spec (with `{image}`, `{loop}` and `{stubborn}` substituted).
