@@ -162,7 +162,7 @@ async fn stack_processes_stream_events_reconnect_and_stop_cleanly() {
         let log = tokio::task::block_in_place(|| {
             wait_for(
                 &format!("{consumer} to log the gap"),
-                Duration::from_secs(10),
+                Duration::from_secs(30),
                 || {
                     let log = stack.log(consumer);
                     log.contains(gap).then_some(log)
