@@ -1,7 +1,9 @@
 //! `torq watch` against the real engine: an edited file is synced into the
 //! running container without restarting it (ignored files stay out, a
 //! deleted file goes), a `rebuild` rule rebuilds the image and recreates its
-//! service only, and a service without `develop.watch` is refused.
+//! service only, and a service without `develop.watch` is refused; `up
+//! --watch` starts every service, syncs, and on SIGTERM ends its watch with
+//! the services left running.
 
 use std::process::Stdio;
 use std::time::Duration;
@@ -134,4 +136,61 @@ fn watch_refuses_a_service_without_develop_watch() {
         result.stderr
     );
     assert!(project.containers().is_empty());
+}
+
+#[test]
+fn up_watch_starts_every_service_then_syncs_and_leaves_them_running_on_sigterm() {
+    let project = TestProject::new("upwatch", "services: {}\n");
+    project.write_spec(&SPEC.replace("{name}", &project.name));
+    let _image = ImageGuard(vec![format!("torq-test/watch-built:{}", project.name)]);
+    let dir = project.dir.path();
+    std::fs::create_dir_all(dir.join("src")).unwrap();
+    std::fs::create_dir_all(dir.join("ctx")).unwrap();
+    std::fs::write(dir.join("src/a.txt"), "one\n").unwrap();
+    std::fs::write(dir.join("ctx/file"), "v1\n").unwrap();
+    std::fs::write(
+        dir.join("ctx/Dockerfile"),
+        format!("FROM {BUSYBOX_IMAGE}\nCOPY file /file\n"),
+    )
+    .unwrap();
+
+    let mut cmd = project.torq_command(&["up", "--watch"]);
+    cmd.stdout(Stdio::null()).stderr(Stdio::piped());
+    let mut child = ChildGuard(cmd.spawn().expect("spawn torq up --watch"));
+    let mut lines = Lines::new(child.0.stderr.take().expect("stderr"));
+    lines.expect("watching");
+    let running = |name: &str| {
+        project
+            .containers()
+            .iter()
+            .any(|c| c.name == format!("{}-{name}-1", project.name) && c.state == "running")
+    };
+    assert!(
+        ["synced", "built", "plain"].iter().all(|s| running(s)),
+        "up --watch starts every service, watched or not: {:?}",
+        project.containers()
+    );
+
+    std::fs::write(dir.join("src/b.txt"), "new\n").unwrap();
+    let synced = format!("{}-synced-1", project.name);
+    wait_for(
+        "the new file inside the container",
+        Duration::from_secs(60),
+        || (cat(&synced, "/app/b.txt").as_deref() == Some("new\n")).then_some(()),
+    );
+    lines.expect("watch: synced: synced b.txt");
+
+    // SAFETY: kill(2) on the pid of a child we own and have not reaped.
+    unsafe {
+        libc::kill(child.0.id() as libc::pid_t, libc::SIGTERM);
+    }
+    let status = wait_for("torq up --watch to exit", Duration::from_secs(60), || {
+        child.0.try_wait().expect("wait for torq")
+    });
+    assert!(status.success(), "exit status {status}");
+    assert!(
+        ["synced", "built", "plain"].iter().all(|s| running(s)),
+        "the services keep running after the watch ends: {:?}",
+        project.containers()
+    );
 }
