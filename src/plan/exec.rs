@@ -314,8 +314,9 @@ fn announce_waiting(ctx: &ExecContext, step: &Step, deps: &[(EdgeKind, String, S
 fn report_outcome(ctx: &ExecContext, step: &Step, outcome: &Outcome) {
     match outcome {
         Outcome::Done { killed, .. } => {
-            let (phase, detail) = done_phase(step, *killed);
-            ctx.reporter.progress(&step.subject, phase, detail);
+            if let Some((phase, detail)) = done_phase(step, *killed) {
+                ctx.reporter.progress(&step.subject, phase, detail);
+            }
         }
         Outcome::Failed { reason, .. } => {
             ctx.reporter
@@ -331,14 +332,19 @@ fn report_outcome(ctx: &ExecContext, step: &Step, outcome: &Outcome) {
     }
 }
 
-fn start_phase(step: &Step) -> (Phase, Option<String>) {
-    match &step.op {
+/// What a step's start shows, if anything: a replacement shows as one
+/// `recreating` (its create) and one `recreated` (its rename).
+fn start_phase(step: &Step) -> Option<(Phase, Option<String>)> {
+    if step.within_replacement {
+        return None;
+    }
+    Some(match &step.op {
         Op::CreateNetwork { .. } | Op::CreateVolume { .. } => (Phase::Creating, None),
-        Op::CreateContainer { .. } => match step.cause.as_deref() {
-            Some("no container") | None => (Phase::Creating, None),
-            Some(cause) => (Phase::Recreating, Some(cause.to_string())),
-        },
-        Op::RenameContainer { .. } => (Phase::Creating, None),
+        Op::CreateContainer { .. } if is_replacement(step) => {
+            (Phase::Recreating, step.cause.clone())
+        }
+        Op::CreateContainer { .. } => (Phase::Creating, None),
+        Op::RenameContainer { .. } => return None,
         Op::StartContainer { .. } => (Phase::Starting, None),
         Op::Wait { condition, .. } => (
             Phase::Waiting,
@@ -348,25 +354,33 @@ fn start_phase(step: &Step) -> (Phase, Option<String>) {
         Op::RemoveContainer { .. } | Op::RemoveNetwork { .. } | Op::RemoveVolume { .. } => {
             (Phase::Removing, step.cause.clone())
         }
-    }
+    })
 }
 
-fn done_phase(step: &Step, killed: bool) -> (Phase, Option<String>) {
-    match &step.op {
-        Op::CreateNetwork { .. }
-        | Op::CreateVolume { .. }
-        | Op::CreateContainer { .. }
-        | Op::RenameContainer { .. } => (Phase::Created, None),
+/// Whether a container create replaces an existing container.
+fn is_replacement(step: &Step) -> bool {
+    !matches!(step.cause.as_deref(), Some("no container") | None)
+}
+
+/// What a step's success shows, if anything (see [`start_phase`]).
+fn done_phase(step: &Step, killed: bool) -> Option<(Phase, Option<String>)> {
+    let shown = match &step.op {
+        Op::StopContainer { .. } if killed => (
+            Phase::Killed,
+            Some("did not stop within its grace period".into()),
+        ),
+        _ if step.within_replacement => return None,
+        Op::CreateContainer { .. } if is_replacement(step) => return None,
+        Op::RenameContainer { .. } => (Phase::Recreated, None),
+        Op::CreateNetwork { .. } | Op::CreateVolume { .. } | Op::CreateContainer { .. } => {
+            (Phase::Created, None)
+        }
         Op::StartContainer { .. } => (Phase::Started, None),
         Op::Wait { condition, .. } => match condition {
             WaitFor::Healthy => (Phase::Healthy, None),
             WaitFor::Running => (Phase::Running, None),
             WaitFor::Completed => (Phase::Exited, Some("completed successfully".into())),
         },
-        Op::StopContainer { .. } if killed => (
-            Phase::Killed,
-            Some("did not stop within its grace period".into()),
-        ),
         Op::StopContainer { .. } => (Phase::Stopped, None),
         Op::RemoveContainer { force: true, .. } if killed => {
             (Phase::Killed, Some("and removed".into()))
@@ -374,7 +388,8 @@ fn done_phase(step: &Step, killed: bool) -> (Phase, Option<String>) {
         Op::RemoveContainer { .. } | Op::RemoveNetwork { .. } | Op::RemoveVolume { .. } => {
             (Phase::Removed, None)
         }
-    }
+    };
+    Some(shown)
 }
 
 /// Whether the container `id`, just stopped, was SIGKILLed: read from its
@@ -421,8 +436,9 @@ async fn run_step(
     step: &Step,
     results: &Mutex<HashMap<StepId, Outcome>>,
 ) -> Outcome {
-    let (phase, detail) = start_phase(step);
-    ctx.reporter.progress(&step.subject, phase, detail);
+    if let Some((phase, detail)) = start_phase(step) {
+        ctx.reporter.progress(&step.subject, phase, detail);
+    }
     let engine = &ctx.engine;
     let project = &ctx.project;
     match &step.op {

@@ -46,6 +46,10 @@ pub struct Step {
     pub after: Vec<Edge>,
     /// Why the step is needed (`missing`, `configuration changed`, …).
     pub cause: Option<String>,
+    /// The old container's stop or removal inside a replacement: its
+    /// progress is shown only when it fails (or had to kill), since the user
+    /// sees a replacement as one `recreating … recreated`.
+    pub within_replacement: bool,
 }
 
 /// A dependency between steps.
@@ -252,6 +256,7 @@ impl Plan {
             op,
             after,
             cause,
+            within_replacement: false,
         });
         id
     }

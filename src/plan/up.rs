@@ -191,6 +191,8 @@ pub(crate) fn plan_up(input: &UpInput) -> Plan {
                             .map(|e| e.on)
                             .unwrap_or(removal);
                         plan.steps[first].after.push(required(create));
+                        plan.steps[first].within_replacement = true;
+                        plan.steps[removal].within_replacement = true;
                         recreated.entry(name).or_default().push(first);
                         named = plan.push(
                             subject.clone(),
