@@ -426,11 +426,16 @@ fn lose_and_regain_the_engine(project: &TestProject, proxy: &mut EngineProxy, to
             out.contains(&wanted).then_some(())
         });
     }
+    let closed = Instant::now();
     proxy.close();
     let lost = lost_message(proxy);
     wait_for("the loss to be said", COMMAND_DEADLINE, || {
         torq.stderr().contains(&lost).then_some(())
     });
+    eprintln!(
+        "the loss was said {:.2}s after the proxy closed",
+        closed.elapsed().as_secs_f64()
+    );
     // Lines written while the engine was away: they must show later.
     for tag in ["one", "two"] {
         let shown = counted(&torq.stdout(), tag).last().copied().unwrap_or(0);
@@ -500,6 +505,33 @@ fn logs_follow_exits_1_when_the_engine_stays_away() {
     for raw in ["hyper", "client error"] {
         assert!(!stderr.contains(raw), "library text {raw:?} in:\n{stderr}");
     }
+}
+
+/// An engine that hangs — every connection stays open, nothing comes back,
+/// no stream ends — is noticed by the follow's own ping, not by a TCP
+/// timeout: `logs -f` says it lost the engine and, with a short
+/// `--reconnect-timeout`, exits 1.
+#[test]
+fn logs_follow_notices_a_hung_engine() {
+    let project = TestProject::new("hunglogs", COUNTERS);
+    project.torq(&["up"]).assert_code(0);
+    let proxy = EngineProxy::start();
+    let mut command = project.torq_command(&["logs", "-f", "--reconnect-timeout", "2s"]);
+    command.env("DOCKER_HOST", proxy.docker_host());
+    let mut torq = Watched::spawn(command);
+    torq.wait_for_stdout("lines on stdout", |out| {
+        (!counted(out, "one").is_empty()).then_some(())
+    });
+    let frozen = Instant::now();
+    proxy.freeze();
+    let (status, _, stderr) = torq.finish();
+    eprintln!(
+        "a hung engine: logs -f exited {:.1}s after the freeze",
+        frozen.elapsed().as_secs_f64()
+    );
+    assert_eq!(status.code(), Some(1), "stderr:\n{stderr}");
+    assert_eq!(stderr.matches(&lost_message(&proxy)).count(), 1, "{stderr}");
+    assert!(stderr.contains("did not come back within 2s"), "{stderr}");
 }
 
 /// With `--reconnect-timeout 0`, `logs -f` exits 1 at once with the one

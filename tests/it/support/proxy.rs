@@ -4,7 +4,8 @@
 //! and give it back on the same path ([`EngineProxy::reopen`]), or have the
 //! proxy close itself at the first request that names a given path
 //! ([`EngineProxy::close_on`]), to lose the engine in the middle of a
-//! command.
+//! command — or stop forwarding while every connection stays open
+//! ([`EngineProxy::freeze`]), as a hung engine or a dead network would.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -12,18 +13,31 @@ use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::runtime::Runtime;
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 const ENGINE_SOCKET: &str = "/var/run/docker.sock";
 
 /// What the proxy's tasks share: whether it is closed, and the tasks
 /// themselves (the listener and every forwarded connection).
-#[derive(Default)]
 struct Shared {
     closed: bool,
     tasks: JoinSet<()>,
     /// Close at the first request whose bytes contain this.
     trigger: Option<String>,
+    /// While true, no byte is forwarded (connections stay open).
+    frozen: watch::Sender<bool>,
+}
+
+impl Default for Shared {
+    fn default() -> Shared {
+        Shared {
+            closed: false,
+            tasks: JoinSet::new(),
+            trigger: None,
+            frozen: watch::channel(false).0,
+        }
+    }
 }
 
 type State = Arc<Mutex<Shared>>;
@@ -76,6 +90,12 @@ impl EngineProxy {
         self.runtime.block_on(drain(tasks));
     }
 
+    /// Stops forwarding: connections (new ones too) stay open, but no byte
+    /// goes through any more in either direction, and no stream ends.
+    pub fn freeze(&self) {
+        self.state.lock().unwrap().frozen.send_replace(true);
+    }
+
     /// Forwards again on the same path (after [`EngineProxy::close`]).
     pub fn reopen(&mut self) {
         self.open();
@@ -123,17 +143,32 @@ async fn forward_all(listener: UnixListener, state: State, path: PathBuf) {
             return;
         }
         let trigger = shared.trigger.clone();
+        let frozen = shared.frozen.subscribe();
         let (state, path) = (state.clone(), path.clone());
-        shared.tasks.spawn(forward(client, trigger, state, path));
+        shared
+            .tasks
+            .spawn(forward(client, trigger, frozen, state, path));
     }
 }
 
-async fn forward(client: UnixStream, trigger: Option<String>, state: State, path: PathBuf) {
+async fn forward(
+    client: UnixStream,
+    trigger: Option<String>,
+    frozen: watch::Receiver<bool>,
+    state: State,
+    path: PathBuf,
+) {
     let Ok(engine) = UnixStream::connect(ENGINE_SOCKET).await else {
         return;
     };
     let (mut client_rx, mut client_tx) = client.into_split();
     let (mut engine_rx, mut engine_tx) = engine.into_split();
+    let thawed = || {
+        let mut frozen = frozen.clone();
+        async move {
+            let _ = frozen.wait_for(|f| !*f).await;
+        }
+    };
     let upstream = async {
         let mut buf = vec![0u8; 64 * 1024];
         loop {
@@ -149,13 +184,24 @@ async fn forward(client: UnixStream, trigger: Option<String>, state: State, path
                 drop(close_state(&state, &path));
                 return;
             }
+            thawed().await;
             if engine_tx.write_all(&buf[..n]).await.is_err() {
                 return;
             }
         }
     };
     let downstream = async {
-        let _ = tokio::io::copy(&mut engine_rx, &mut client_tx).await;
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = match engine_rx.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => n,
+            };
+            thawed().await;
+            if client_tx.write_all(&buf[..n]).await.is_err() {
+                return;
+            }
+        }
     };
     tokio::select! {
         () = upstream => {}
