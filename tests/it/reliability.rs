@@ -281,6 +281,11 @@ fn up_that_loses_the_engine_says_so_once() {
         proxy.docker_host()
     );
     assert_eq!(text.matches(&message).count(), 1, "up:\n{text}");
+    assert_eq!(
+        text.matches("lost the connection").count(),
+        1,
+        "one message, not one per service:\n{text}"
+    );
     for raw in ["hyper", "client error", "Connect"] {
         assert!(!text.contains(raw), "library text {raw:?} in:\n{text}");
     }
