@@ -659,6 +659,25 @@ fn down_that_loses_the_engine_says_so_once() {
     assert_eq!(left.len(), 2, "{left:#?}");
 }
 
+/// `logs` (no `-f`) whose engine goes away as it reads the containers'
+/// logs: one message naming the engine, exit 1, not a warning per
+/// container whose log ended early.
+#[test]
+fn logs_that_lose_the_engine_say_so_once() {
+    let project = TestProject::new("lostread", COUNTERS);
+    project.torq(&["up"]).assert_code(0);
+    let proxy = EngineProxy::close_on("/logs?");
+    let mut command = project.torq_command(&["logs"]);
+    command.env("DOCKER_HOST", proxy.docker_host());
+    let result = run_with_deadline(command, COMMAND_DEADLINE);
+    assert_lost_once(&result, &proxy);
+    assert!(
+        !result.output().contains("ended early"),
+        "{}",
+        result.output()
+    );
+}
+
 fn assert_lost_once(result: &CommandResult, proxy: &EngineProxy) {
     let output = result.output();
     assert_eq!(result.code, Some(1), "{output}");
