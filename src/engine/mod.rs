@@ -146,11 +146,6 @@ impl Engine {
         &self.host
     }
 
-    /// Whether the engine still answers a ping within [`CONNECT_DEADLINE`].
-    pub(crate) async fn answers(&self) -> bool {
-        self.answers_within(CONNECT_DEADLINE).await
-    }
-
     /// The error that replaces a run's failures when the engine went away.
     pub(crate) fn lost(&self) -> anyhow::Error {
         error::EngineGone::Lost {

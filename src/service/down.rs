@@ -120,7 +120,7 @@ pub(crate) async fn take_down(
     let failures = report.failures(&plan);
     // Failures because the engine went away are one engine error, not a
     // per-container list of transport failures.
-    if !failures.is_empty() && !engine.answers().await {
+    if super::engine_gone(engine, failures.iter().map(|f| f.reason.as_str())).await {
         return Err(engine.lost());
     }
     outcome.failures = with_last_logs(engine, failures).await;

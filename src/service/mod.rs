@@ -97,6 +97,19 @@ pub(crate) fn as_engine_gone(err: anyhow::Error) -> anyhow::Error {
     }
 }
 
+/// How long the engine may take to answer the ping that confirms it is
+/// gone: generous, as a loaded engine is not a lost one.
+const GONE_CHECK: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Whether a run's failures come from losing the engine: one of them (by
+/// its reason) is a broken connection, and the engine no longer answers.
+pub(crate) async fn engine_gone<'a>(
+    engine: &Engine,
+    mut reasons: impl Iterator<Item = &'a str>,
+) -> bool {
+    reasons.any(crate::engine::error::is_lost_reason) && !engine.answers_within(GONE_CHECK).await
+}
+
 /// Connects to the engine (version negotiated).
 pub(crate) async fn connect() -> anyhow::Result<Engine> {
     Ok(Engine::connect().await?)

@@ -242,7 +242,7 @@ impl ProjectFollow {
                     Some(Err(err)) if !err.is_lost() => return Err(err.into()),
                     _ => {
                         self.write_waiting(&mut rx, sink)?;
-                        return if engine.answers().await {
+                        return if engine.answers_within(LIVENESS_DEADLINE).await {
                             Ok(Pass::Again)
                         } else {
                             Err(FollowError::Lost)
@@ -250,7 +250,7 @@ impl ProjectFollow {
                     }
                 },
                 Some(_) = broken_rx.recv() => {
-                    if !engine.answers().await {
+                    if !engine.answers_within(LIVENESS_DEADLINE).await {
                         self.write_waiting(&mut rx, sink)?;
                         return Err(FollowError::Lost);
                     }
