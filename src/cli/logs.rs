@@ -10,13 +10,14 @@ use std::io::{self, Write};
 use anyhow::{bail, Context as _};
 use clap::Args;
 
-use super::shared::stdout_writer;
+use super::shared::{parse_reconnect_timeout, stdout_writer, RECONNECT_TIMEOUT_HELP};
 use super::{Context, ExitStatus, OutputArgs};
 use crate::compose::select::check_services;
 use crate::logs::time;
 use crate::logs::Tail;
 use crate::logs::{FormatOptions, Level, LineFilter, ServiceStats};
 use crate::service::logs::{self, EndedEarly, LogsOutcome, LogsQuery};
+use crate::ui::progress::PlainReporter;
 use crate::ui::table::{Align, Cell, Table};
 
 pub(crate) const AFTER_HELP: &str = "\
@@ -26,11 +27,16 @@ Examples:
   torq logs -n all --level warn    Everything at WARN or above
   torq logs --grep 'spread=' -t    Matching lines with timestamps
   torq logs --stats                Lines, bytes and levels per service
+  torq logs -f --reconnect-timeout 2m
+                                   Wait up to 2 minutes for a restarting engine
 
 Lines from a container's stderr are marked with `!` instead of `|`.
 -n counts lines before --grep and --level filter them; -n all searches everything.
 
-Exit codes: 0 success; 1 spec or engine error.";
+With -f, a lost Docker engine is said once; the logs resume (no line twice) when it
+answers again within --reconnect-timeout, else torq exits 1.
+
+Exit codes: 0 success; 1 spec or engine error (or the engine lost for good).";
 
 /// The default `-n`: lines per service.
 pub(crate) const DEFAULT_TAIL: u64 = 50;
@@ -83,6 +89,11 @@ pub(crate) struct LogsArgs {
     /// level, lines per second, first and last timestamps.
     #[arg(long)]
     pub stats: bool,
+
+    /// With -f: how long to wait for a lost Docker engine (default 30s).
+    #[arg(long, value_name = "DURATION", value_parser = parse_reconnect_timeout,
+          long_help = RECONNECT_TIMEOUT_HELP)]
+    pub reconnect_timeout: Option<std::time::Duration>,
 
     #[command(flatten)]
     pub output: OutputArgs,
@@ -143,6 +154,9 @@ fn query(args: &LogsArgs, color: bool) -> anyhow::Result<LogsQuery> {
         since,
         until,
         stats: args.stats,
+        reconnect_timeout: args
+            .reconnect_timeout
+            .unwrap_or(crate::service::follow::DEFAULT_RECONNECT_TIMEOUT),
     })
 }
 
@@ -153,8 +167,14 @@ pub(crate) fn run(ctx: &Context, args: LogsArgs) -> anyhow::Result<ExitStatus> {
     if let Some(spec) = &spec {
         check_services(spec, &args.services)?;
     }
-    let outcome =
-        super::runtime()?.block_on(logs::run(&project, spec.as_ref(), &query, stdout_writer()))?;
+    let reporter = PlainReporter::new(ctx.shell.clone());
+    let outcome = super::runtime()?.block_on(logs::run(
+        &project,
+        spec.as_ref(),
+        &query,
+        stdout_writer(),
+        &reporter,
+    ))?;
     match outcome {
         LogsOutcome::NoContainers => ctx
             .shell

@@ -517,7 +517,7 @@ pub(crate) fn run(args: Vec<OsString>) -> ExitStatus {
     match result {
         Ok(status) => status,
         Err(err) => {
-            ctx.shell.error_chain(&err);
+            ctx.shell.error_chain(&crate::service::as_engine_gone(err));
             ExitStatus::Failure
         }
     }

@@ -1,9 +1,11 @@
 //! What several commands print the same way: the spec's warnings, the
 //! summary of failed and skipped services, what a `down` did, and the
-//! buffered stdout that log lines go through. The one cli file that command
-//! files share.
+//! buffered stdout that log lines go through; and the one argument two
+//! commands parse alike, `--reconnect-timeout`. The one cli file that
+//! command files share.
 
 use std::io::{self, BufWriter};
+use std::time::Duration;
 
 use super::{Context, ExitStatus};
 use crate::compose::model::Project;
@@ -18,6 +20,19 @@ const STDOUT_BUFFER: usize = 64 * 1024;
 /// flushing while lines are written.
 pub(crate) fn stdout_writer() -> BufWriter<io::StdoutLock<'static>> {
     BufWriter::with_capacity(STDOUT_BUFFER, io::stdout().lock())
+}
+
+/// Help of `--reconnect-timeout` (`logs -f`, `up --attach`).
+pub(crate) const RECONNECT_TIMEOUT_HELP: &str = "How long to wait for a lost Docker engine \
+to answer again before exiting with an error (a duration like 30s or 2m, or seconds; \
+0 exits at once)";
+
+/// Reads `--reconnect-timeout`: a duration (`30s`, `1m30s`, `0`) or whole seconds.
+pub(crate) fn parse_reconnect_timeout(text: &str) -> Result<Duration, String> {
+    match text.trim().parse::<u64>() {
+        Ok(seconds) => Ok(Duration::from_secs(seconds)),
+        Err(_) => crate::compose::syntax::parse_duration(text),
+    }
 }
 
 /// Prints the spec loader's warnings (unset variables, ignored keys).
@@ -123,4 +138,22 @@ pub(crate) fn print_down(ctx: &Context, project: &str, outcome: &DownOutcome) ->
             .info(&format!("project {project}: {}", parts.join(", ")));
     }
     status
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reconnect_timeout_takes_durations_and_seconds() {
+        assert_eq!(parse_reconnect_timeout("30"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_reconnect_timeout("0"), Ok(Duration::ZERO));
+        assert_eq!(parse_reconnect_timeout("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(
+            parse_reconnect_timeout("1.5s"),
+            Ok(Duration::from_millis(1500))
+        );
+        assert!(parse_reconnect_timeout("soon").is_err());
+        assert!(parse_reconnect_timeout("-1s").is_err());
+    }
 }

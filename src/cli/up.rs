@@ -7,7 +7,9 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::Args;
 
-use super::shared::{plural, print_down, print_summary, warn_spec};
+use super::shared::{
+    parse_reconnect_timeout, plural, print_down, print_summary, warn_spec, RECONNECT_TIMEOUT_HELP,
+};
 use super::{Context, ExitStatus, OutputArgs};
 use crate::compose::model::Project;
 use crate::compose::select::check_services;
@@ -108,6 +110,11 @@ pub(crate) struct UpArgs {
     #[arg(short = 't', long, value_name = "SECONDS")]
     pub timeout: Option<u64>,
 
+    /// With --attach: how long to wait for a lost Docker engine (default 30s).
+    #[arg(long, value_name = "DURATION", value_parser = parse_reconnect_timeout,
+          long_help = RECONNECT_TIMEOUT_HELP)]
+    pub reconnect_timeout: Option<Duration>,
+
     #[command(flatten)]
     pub output: OutputArgs,
 }
@@ -203,6 +210,9 @@ async fn attached(
         abort_on_exit: args.abort_on_exit,
         exit_code_from: args.exit_code_from.clone(),
         grace: args.timeout.map(Duration::from_secs),
+        reconnect_timeout: args
+            .reconnect_timeout
+            .unwrap_or(crate::service::follow::DEFAULT_RECONNECT_TIMEOUT),
     };
     // Progress as plain lines: they interleave with the logs still streaming.
     let plain: Arc<dyn Reporter> = Arc::new(PlainReporter::new(ctx.shell.clone()));

@@ -76,6 +76,19 @@ impl ApiError {
         )
     }
 
+    /// The connection to the engine broke in the transport: the engine
+    /// may be gone, rather than refusing this one request.
+    pub fn is_lost(&self) -> bool {
+        matches!(
+            self,
+            ApiError::Engine {
+                status: None,
+                message,
+                ..
+            } if message == LOST_ENGINE
+        )
+    }
+
     /// The engine's message (without the operation).
     pub fn message(&self) -> String {
         match self {
@@ -90,6 +103,31 @@ impl ApiError {
 /// What a request says when the connection to the engine broke (the
 /// library's transport text never reaches a user).
 pub(crate) const LOST_ENGINE: &str = "lost the connection to the Docker engine";
+
+/// The engine went away: what a command says once, naming the engine,
+/// instead of one failure per object it was working on.
+#[derive(Debug, Error)]
+pub enum EngineGone {
+    /// The connection broke and the engine does not answer.
+    #[error(
+        "{LOST_ENGINE} at {host}\n  \
+         Is the engine still running? Check `docker info`, or DOCKER_HOST."
+    )]
+    Lost { host: String },
+    /// The engine did not answer again within the time torq waits for it.
+    #[error(
+        "the Docker engine at {host} did not come back within {}s\n  \
+         Is the engine still running? Check `docker info`, or DOCKER_HOST.",
+        .waited.as_secs_f64()
+    )]
+    NotBack { host: String, waited: Duration },
+}
+
+/// Whether a failure's text (an [`ApiError`] shown as a step's reason) is a
+/// broken connection to the engine.
+pub(crate) fn is_lost_reason(reason: &str) -> bool {
+    reason.ends_with(LOST_ENGINE)
+}
 
 /// Whether bollard failed in the transport (the engine went away) rather
 /// than the engine answering with an error.
@@ -162,5 +200,44 @@ mod tests {
             .await
             .unwrap_err();
         assert!(err.to_string().starts_with("list containers: no answer"));
+    }
+
+    #[test]
+    fn lost_is_a_broken_connection_only() {
+        let io = std::io::Error::new(std::io::ErrorKind::BrokenPipe, "gone");
+        let lost = ApiError::from_bollard("read the log of container x", io.into());
+        assert!(lost.is_lost());
+        assert!(is_lost_reason(&lost.to_string()));
+        let refused = ApiError::from_bollard(
+            "stop container x",
+            bollard::errors::Error::DockerResponseServerError {
+                status_code: 500,
+                message: "boom".into(),
+            },
+        );
+        assert!(!refused.is_lost());
+        assert!(!is_lost_reason(&refused.to_string()));
+        let slow = ApiError::Timeout {
+            op: "list containers".into(),
+            deadline: Duration::from_secs(1),
+        };
+        assert!(!slow.is_lost());
+    }
+
+    #[test]
+    fn gone_names_the_engine() {
+        let lost = EngineGone::Lost {
+            host: "unix:///tmp/e.sock".into(),
+        };
+        assert!(lost
+            .to_string()
+            .starts_with("lost the connection to the Docker engine at unix:///tmp/e.sock\n"));
+        let not_back = EngineGone::NotBack {
+            host: "tcp://h:2375".into(),
+            waited: Duration::from_secs(30),
+        };
+        assert!(not_back
+            .to_string()
+            .starts_with("the Docker engine at tcp://h:2375 did not come back within 30s\n"));
     }
 }

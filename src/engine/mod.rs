@@ -100,11 +100,7 @@ impl Engine {
     /// negotiates the API version and checks the engine answers, all within
     /// [`CONNECT_DEADLINE`].
     pub async fn connect() -> Result<Engine, ConnectError> {
-        let host = std::env::var("DOCKER_HOST")
-            .ok()
-            .filter(|h| !h.is_empty())
-            .unwrap_or_else(|| format!("unix://{DEFAULT_SOCKET}"));
-        Self::connect_to(&host).await
+        Self::connect_to(&configured_host()).await
     }
 
     /// Connects to `host` (`unix:///path`, `tcp://host:port`, `http://…`).
@@ -150,20 +146,19 @@ impl Engine {
         &self.host
     }
 
-    /// Whether the engine still answers a ping within [`CONNECT_DEADLINE`].
-    pub(crate) async fn answers(&self) -> bool {
-        matches!(
-            tokio::time::timeout(CONNECT_DEADLINE, self.docker.ping()).await,
-            Ok(Ok(_))
-        )
-    }
-
     /// The error that replaces a run's failures when the engine went away.
     pub(crate) fn lost(&self) -> anyhow::Error {
-        anyhow::anyhow!(
-            "{} at {}\n  Is the engine still running? Check `docker info`, or DOCKER_HOST.",
-            error::LOST_ENGINE,
-            self.host
+        error::EngineGone::Lost {
+            host: self.host.clone(),
+        }
+        .into()
+    }
+
+    /// Whether the engine still answers a ping within `deadline`.
+    pub(crate) async fn answers_within(&self, deadline: Duration) -> bool {
+        matches!(
+            tokio::time::timeout(deadline, self.docker.ping()).await,
+            Ok(Ok(_))
         )
     }
 
@@ -172,6 +167,14 @@ impl Engine {
     pub fn is_local(&self) -> bool {
         self.host.starts_with("unix://")
     }
+}
+
+/// The engine address torq connects to: `DOCKER_HOST`, or the local socket.
+pub(crate) fn configured_host() -> String {
+    std::env::var("DOCKER_HOST")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| format!("unix://{DEFAULT_SOCKET}"))
 }
 
 /// Fails early, with a precise message, when the socket is missing or denied.

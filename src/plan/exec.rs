@@ -23,6 +23,7 @@ use super::conflict;
 use super::{ContainerHandle, EdgeKind, Op, Plan, Step, StepId, WaitFor};
 use crate::compose::model::{Healthcheck, Project};
 use crate::engine::container::{create, Blueprint};
+use crate::engine::error::is_lost_reason;
 use crate::engine::events::{EventHub, Live};
 use crate::engine::health;
 use crate::engine::ops;
@@ -318,6 +319,9 @@ fn report_outcome(ctx: &ExecContext, step: &Step, outcome: &Outcome) {
                 ctx.reporter.progress(&step.subject, phase, detail);
             }
         }
+        // A broken connection is the engine's, not the step's: the service
+        // says it once for the whole run.
+        Outcome::Failed { reason, .. } if is_lost_reason(reason) => {}
         Outcome::Failed { reason, .. } => {
             ctx.reporter
                 .progress(&step.subject, Phase::Failed, Some(reason.clone()))

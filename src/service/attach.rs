@@ -2,7 +2,13 @@
 //! start of this `up`) until Ctrl-C/SIGTERM — or with `abort_on_exit` /
 //! `exit_code_from` until a container exits — then a graceful `down` (a
 //! second Ctrl-C forces it), with the logs still streaming so the services'
-//! last lines show, as with `docker compose up`.
+//! last lines show, as with `docker compose up`: after the `down`, each
+//! container's log is read until its stream ends (at most [`LAST_LINES_DEADLINE`]).
+//!
+//! The engine lost while attached is said once; the logs resume when it
+//! answers again within the reconnect timeout, and otherwise the session
+//! ends with that engine error (exit 1), leaving the project as it is: no
+//! `down` can reach the engine.
 //!
 //! The CLI watches the signals first ([`Signals::watch`]), calls [`start`],
 //! renders the `up` summary, then [`Session::attach`] with a log sink of its
@@ -15,15 +21,22 @@ use anyhow::Context as _;
 use tokio_util::sync::CancellationToken;
 
 use super::down::{take_down, DownOptions, DownOutcome};
+use super::follow::follow_reconnecting;
 use super::up::{converge_until, UpOutcome, UpRequest};
 use super::{acquire_lock, acquire_lock_noting, connect};
 use crate::compose::model::Project;
-use crate::engine::logs::follow::{follow_project, FollowOptions};
+use crate::engine::error::EngineGone;
+use crate::engine::logs::follow::{FollowOptions, ProjectFollow};
 use crate::engine::Engine;
 use crate::logs::time::{self, Nanos};
 use crate::logs::LogSink;
 use crate::logs::Tail;
 use crate::progress::{Event, NullReporter, Reporter};
+
+/// How long the last lines may take to arrive after the closing `down`
+/// (each container's stream ends when it is removed; this only bounds a
+/// container the `down` could not remove).
+pub(crate) const LAST_LINES_DEADLINE: Duration = Duration::from_secs(10);
 
 /// Ctrl-C and SIGTERM, watched (so they no longer end the process at once).
 pub(crate) struct Signals {
@@ -54,6 +67,8 @@ pub(crate) struct AttachOptions {
     pub exit_code_from: Option<String>,
     /// Grace period of the closing `down` (default: each service's).
     pub grace: Option<Duration>,
+    /// How long to wait for a lost engine before giving up (zero: at once).
+    pub reconnect_timeout: Duration,
 }
 
 impl AttachOptions {
@@ -264,11 +279,23 @@ impl Session {
             tail: Tail::All,
             since,
         };
+        let (drain_logs, mut logs_draining) = tokio::sync::watch::channel(false);
+        let follow_reporter = reporter.clone();
         let mut follow = Box::pin(async {
             if shown.as_ref().is_some_and(Vec::is_empty) {
                 return std::future::pending().await;
             }
-            follow_project(&engine, &project.name, &follow_options, &mut *sink).await
+            let mut follow = ProjectFollow::new(follow_options);
+            follow_reconnecting(
+                &engine,
+                &project.name,
+                &mut follow,
+                &mut *sink,
+                &mut logs_draining,
+                options.reconnect_timeout,
+                follow_reporter.as_ref(),
+            )
+            .await
         });
         let end = match &converged {
             Converged::Interrupted { signal, .. } => AttachEnd::Interrupted(signal),
@@ -284,7 +311,14 @@ impl Session {
                     options.watch_exit(),
                 );
                 tokio::select! {
-                    result = &mut follow => AttachEnd::Follow(result.err().map(|e| format!("{e:#}"))),
+                    result = &mut follow => match result {
+                        // No `down` can reach an engine that is gone.
+                        Err(err) if err.downcast_ref::<EngineGone>().is_some() => {
+                            reporter.finish();
+                            return Err(err);
+                        }
+                        result => AttachEnd::Follow(result.err().map(|e| format!("{e:#}"))),
+                    },
                     _ = interrupt.recv() => AttachEnd::Interrupted("Ctrl-C"),
                     _ = terminate.recv() => AttachEnd::Interrupted("SIGTERM"),
                     (service, code) = exits => AttachEnd::Exited { service, code },
@@ -330,9 +364,10 @@ impl Session {
             }
         }
         if follow_live {
-            // Lines that arrived as the last containers stopped are queued:
-            // write them (one poll drains what is ready, waits for nothing).
-            let _ = futures::FutureExt::now_or_never(&mut follow);
+            // The last lines: every container's log is read until its
+            // stream ends (the down stopped and removed them).
+            let _ = drain_logs.send(true);
+            let _ = tokio::time::timeout(LAST_LINES_DEADLINE, &mut follow).await;
         }
         drop(follow);
         let _ = sink.flush();

@@ -117,7 +117,13 @@ pub(crate) async fn take_down(
             _ => {}
         }
     }
-    outcome.failures = with_last_logs(engine, report.failures(&plan)).await;
+    let failures = report.failures(&plan);
+    // Failures because the engine went away are one engine error, not a
+    // per-container list of transport failures.
+    if super::engine_gone(engine, failures.iter().map(|f| f.reason.as_str())).await {
+        return Err(engine.lost());
+    }
+    outcome.failures = with_last_logs(engine, failures).await;
     Ok(outcome)
 }
 

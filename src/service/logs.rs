@@ -7,14 +7,17 @@
 //! replicas the spec asks for included, so columns don't shift.
 
 use std::io::{self, Write};
+use std::time::Duration;
 
 use anyhow::Context as _;
 
+use super::follow::follow_reconnecting;
 use crate::compose::model::Project;
-use crate::engine::logs::follow::{follow_project, FollowError, FollowOptions};
+use crate::engine::logs::follow::{FollowOptions, ProjectFollow};
 use crate::engine::logs::read::{project_sources, read_merged};
 use crate::engine::logs::LogRequest;
 use crate::engine::Engine;
+use crate::logs::merge::SourceFailure;
 use crate::logs::time::Nanos;
 use crate::logs::Tail;
 use crate::logs::{
@@ -22,6 +25,7 @@ use crate::logs::{
     StatsCollector,
 };
 use crate::naming::log_label;
+use crate::progress::Reporter;
 
 /// What `logs` is asked to show, in the log layer's terms.
 #[derive(Debug, Clone)]
@@ -37,6 +41,8 @@ pub(crate) struct LogsQuery {
     pub until: Option<Nanos>,
     /// Count per service instead of showing lines.
     pub stats: bool,
+    /// With `follow`: how long to wait for a lost engine to come back.
+    pub reconnect_timeout: Duration,
 }
 
 impl LogsQuery {
@@ -85,18 +91,21 @@ pub(crate) enum LogsOutcome {
 }
 
 /// Runs `torq logs`: shows `project`'s logs per `query` through `out`. A
-/// closed `out` (`torq logs | head`) is a quiet end.
+/// closed `out` (`torq logs | head`) is a quiet end. A follow's notes (the
+/// engine lost and back) go to `reporter`.
 pub(crate) async fn run<W: Write>(
     project: &str,
     spec: Option<&Project>,
     query: &LogsQuery,
     out: W,
+    reporter: &dyn Reporter,
 ) -> anyhow::Result<LogsOutcome> {
     let engine = super::connect().await?;
     let target = Target {
         engine: &engine,
         project,
         spec,
+        reporter,
     };
     if query.follow {
         target.follow(query, out).await
@@ -110,6 +119,7 @@ struct Target<'a> {
     engine: &'a Engine,
     project: &'a str,
     spec: Option<&'a Project>,
+    reporter: &'a dyn Reporter,
 }
 
 /// The labels of the spec's services (`service-N` for replicas beyond the
@@ -171,6 +181,7 @@ impl Target<'_> {
             let services = service_order(&sources);
             let mut collector = StatsCollector::new(query.filter.clone(), &services);
             let failures = read_merged(engine, &sources, request, &mut collector).await?;
+            self.check_engine(&failures).await?;
             return Ok(LogsOutcome::Stats {
                 stats: collector.into_stats(),
                 ended_early: ended_early(&sources, &failures),
@@ -185,6 +196,7 @@ impl Target<'_> {
         match read_merged(engine, &sources, request, &mut printer).await {
             Ok(failures) => {
                 printer.flush().or_else(quiet_if_closed)?;
+                self.check_engine(&failures).await?;
                 Ok(LogsOutcome::Shown {
                     ended_early: ended_early(&sources, &failures),
                 })
@@ -198,7 +210,7 @@ impl Target<'_> {
 
     /// `torq logs -f`: follow until Ctrl-C.
     async fn follow<W: Write>(&self, query: &LogsQuery, out: W) -> anyhow::Result<LogsOutcome> {
-        let (engine, project, spec) = (self.engine, self.project, self.spec);
+        let spec = self.spec;
         let options = FollowOptions {
             services: query.services.clone(),
             tail: query.tail,
@@ -209,7 +221,9 @@ impl Target<'_> {
                 .map(|s| s.services.keys().cloned().collect())
                 .unwrap_or_default();
             let mut collector = StatsCollector::new(query.filter.clone(), &services);
-            let outcome = follow_until_interrupted(engine, project, &options, &mut collector).await;
+            let outcome = self
+                .follow_until_interrupted(options, query, &mut collector)
+                .await;
             outcome.map(|()| LogsOutcome::Stats {
                 stats: collector.into_stats(),
                 ended_early: Vec::new(),
@@ -217,12 +231,60 @@ impl Target<'_> {
         } else {
             let width = label_width(spec, &query.services);
             let mut printer = printer(spec, query.format, width, query.filter.clone(), out);
-            follow_until_interrupted(engine, project, &options, &mut printer).await?;
+            self.follow_until_interrupted(options, query, &mut printer)
+                .await?;
             Ok(LogsOutcome::Shown {
                 ended_early: Vec::new(),
             })
         }
     }
+}
+
+impl Target<'_> {
+    /// Logs that ended early because the engine went away are one engine
+    /// error, not a warning per container.
+    async fn check_engine(&self, failures: &[SourceFailure]) -> anyhow::Result<()> {
+        let reasons = failures.iter().map(|f| f.message.as_str());
+        if super::engine_gone(self.engine, reasons).await {
+            return Err(self.engine.lost());
+        }
+        Ok(())
+    }
+
+    /// Follows into `sink` until Ctrl-C, through losses of the engine
+    /// shorter than the query's reconnect timeout; a closed output is a
+    /// quiet end.
+    async fn follow_until_interrupted(
+        &self,
+        options: FollowOptions,
+        query: &LogsQuery,
+        sink: &mut dyn LogSink,
+    ) -> anyhow::Result<()> {
+        let mut follow = ProjectFollow::new(options);
+        let (_never_drain, mut drain) = tokio::sync::watch::channel(false);
+        let outcome = tokio::select! {
+            result = follow_reconnecting(
+                self.engine,
+                self.project,
+                &mut follow,
+                &mut *sink,
+                &mut drain,
+                query.reconnect_timeout,
+                self.reporter,
+            ) => result,
+            _ = tokio::signal::ctrl_c() => Ok(()),
+        };
+        match outcome.and_then(|()| Ok(sink.flush()?)) {
+            Err(err) if is_closed_pipe(&err) => Ok(()),
+            other => other,
+        }
+    }
+}
+
+/// Whether `err` is the reader of the output going away.
+fn is_closed_pipe(err: &anyhow::Error) -> bool {
+    err.downcast_ref::<io::Error>()
+        .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
 }
 
 /// A closed output is not an error (`torq logs | head`).
@@ -231,24 +293,6 @@ fn quiet_if_closed(err: io::Error) -> anyhow::Result<()> {
         Ok(())
     } else {
         Err(err).context("cannot write the log lines")
-    }
-}
-
-/// Follows into `sink` until Ctrl-C; a closed output is a quiet end.
-async fn follow_until_interrupted(
-    engine: &Engine,
-    project: &str,
-    options: &FollowOptions,
-    sink: &mut dyn LogSink,
-) -> anyhow::Result<()> {
-    let outcome = tokio::select! {
-        result = follow_project(engine, project, options, sink) => result,
-        _ = tokio::signal::ctrl_c() => Ok(()),
-    };
-    match outcome.and_then(|()| sink.flush().map_err(FollowError::Sink)) {
-        Ok(()) => Ok(()),
-        Err(FollowError::Sink(err)) if err.kind() == io::ErrorKind::BrokenPipe => Ok(()),
-        Err(err) => Err(err.into()),
     }
 }
 

@@ -30,6 +30,7 @@ pub(crate) mod deployed;
 pub(crate) mod down;
 pub(crate) mod events;
 pub(crate) mod exec;
+pub(crate) mod follow;
 pub(crate) mod images;
 pub(crate) mod kill;
 pub(crate) mod logs;
@@ -69,6 +70,44 @@ pub(crate) struct FailureSummary {
     pub reason: String,
     /// The failed container's last log lines.
     pub last_logs: Vec<String>,
+}
+
+/// The error a command ends with, said as a user needs it: a request that
+/// lost its connection to the engine, wherever in the chain, becomes the
+/// one message naming the engine ("lost the connection to the Docker
+/// engine at …"), instead of the operation on one object that happened to
+/// notice first.
+pub(crate) fn as_engine_gone(err: anyhow::Error) -> anyhow::Error {
+    use crate::engine::error::{ApiError, EngineGone};
+    if err.downcast_ref::<EngineGone>().is_some() {
+        return err;
+    }
+    let lost = err.chain().any(|cause| {
+        cause
+            .downcast_ref::<ApiError>()
+            .is_some_and(ApiError::is_lost)
+    });
+    if lost {
+        EngineGone::Lost {
+            host: crate::engine::configured_host(),
+        }
+        .into()
+    } else {
+        err
+    }
+}
+
+/// How long the engine may take to answer the ping that confirms it is
+/// gone: generous, as a loaded engine is not a lost one.
+const GONE_CHECK: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Whether a run's failures come from losing the engine: one of them (by
+/// its reason) is a broken connection, and the engine no longer answers.
+pub(crate) async fn engine_gone<'a>(
+    engine: &Engine,
+    mut reasons: impl Iterator<Item = &'a str>,
+) -> bool {
+    reasons.any(crate::engine::error::is_lost_reason) && !engine.answers_within(GONE_CHECK).await
 }
 
 /// Connects to the engine (version negotiated).
@@ -193,5 +232,36 @@ impl StopSignals {
             _ = self.interrupt.recv() => {}
             _ = self.terminate.recv() => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod engine_gone_tests {
+    use super::*;
+    use crate::engine::error::{ApiError, EngineGone};
+
+    #[test]
+    fn a_broken_connection_anywhere_in_the_chain_is_the_one_message() {
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset");
+        let lost = ApiError::from_bollard("inspect container demo-web-1", io.into());
+        let err = anyhow::Error::from(lost).context("cannot read the project's state");
+        let said = as_engine_gone(err);
+        assert!(said.downcast_ref::<EngineGone>().is_some(), "{said:#}");
+        assert!(said
+            .to_string()
+            .starts_with("lost the connection to the Docker engine at "));
+    }
+
+    #[test]
+    fn other_errors_stay_as_they_are() {
+        let refused = ApiError::from_bollard(
+            "stop container x",
+            bollard::errors::Error::DockerResponseServerError {
+                status_code: 500,
+                message: "boom".into(),
+            },
+        );
+        let said = as_engine_gone(refused.into());
+        assert_eq!(said.to_string(), "stop container x: boom");
     }
 }

@@ -371,7 +371,7 @@ pub(crate) async fn converge_until(
     let mut failures = report.failures(&plan);
     // Failures because the engine went away are one engine error, not a
     // per-service list of transport failures.
-    if !failures.is_empty() && !engine.answers().await {
+    if super::engine_gone(engine, failures.iter().map(|f| f.reason.as_str())).await {
         return Err(engine.lost());
     }
     if request.wait {

@@ -281,6 +281,11 @@ fn up_that_loses_the_engine_says_so_once() {
         proxy.docker_host()
     );
     assert_eq!(text.matches(&message).count(), 1, "up:\n{text}");
+    assert_eq!(
+        text.matches("lost the connection").count(),
+        1,
+        "one message, not one per service:\n{text}"
+    );
     for raw in ["hyper", "client error", "Connect"] {
         assert!(!text.contains(raw), "library text {raw:?} in:\n{text}");
     }
@@ -363,4 +368,326 @@ fn logs_follow_into_a_closed_pipe_ends_quietly() {
     });
     assert_eq!(status.code(), Some(0), "stderr: {stderr}");
     assert!(stderr.is_empty(), "a closed pipe is not an error: {stderr}");
+}
+
+/// Two services counting, one numbered line every 50 ms each.
+const COUNTERS: &str = r#"
+x-counter: &counter
+  image: {image}
+  command: ["sh", "-c", "trap 'exit 0' TERM; i=0; while true; do i=$$((i+1)); echo $$TAG-$$i; sleep 0.05; done"]
+  stop_grace_period: 1s
+services:
+  one: { <<: *counter, environment: { TAG: one } }
+  two: { <<: *counter, environment: { TAG: two } }
+"#;
+
+/// The numbers of `tag`'s lines (`TAG-N`) in `stdout`, in order.
+fn counted(stdout: &str, tag: &str) -> Vec<u64> {
+    let prefix = format!("{tag}-");
+    stdout
+        .lines()
+        .filter_map(|line| line.rsplit_once("| ").map(|(_, message)| message))
+        .filter_map(|message| message.trim().strip_prefix(&prefix)?.parse().ok())
+        .collect()
+}
+
+/// The last number `tag`'s container has written, read from the engine directly.
+fn written_so_far(project: &TestProject, tag: &str) -> u64 {
+    let container = project
+        .containers()
+        .into_iter()
+        .find(|c| c.service == tag)
+        .expect("the counter's container");
+    let tail = docker_ok(&["logs", "--tail", "1", &container.name]);
+    counted(&format!("| {}", tail.trim()), tag)
+        .last()
+        .copied()
+        .unwrap_or(0)
+}
+
+/// Every number from the first shown to the last, each exactly once.
+fn assert_each_once(numbers: &[u64], tag: &str, first: u64, output: &str) {
+    assert!(!numbers.is_empty(), "no {tag} lines:\n{output}");
+    let expected: Vec<u64> = (first..=*numbers.last().unwrap()).collect();
+    assert_eq!(numbers, expected, "{tag}: a line missing or repeated");
+}
+
+/// The message a follow gives when it loses the engine behind `proxy`.
+fn lost_message(proxy: &EngineProxy) -> String {
+    format!(
+        "lost the connection to the Docker engine at {}",
+        proxy.docker_host()
+    )
+}
+
+/// Takes the engine away from a running follow (`logs -f` or `up
+/// --attach`) until the counters have written lines it could not read, then
+/// gives it back: the loss is said once, and the lines continue with every
+/// number exactly once (the ones written meanwhile included).
+fn lose_and_regain_the_engine(project: &TestProject, proxy: &mut EngineProxy, torq: &Watched) {
+    for tag in ["one", "two"] {
+        let wanted = format!("{tag}-20");
+        torq.wait_for_stdout(&format!("{wanted} on stdout"), |out| {
+            out.contains(&wanted).then_some(())
+        });
+    }
+    let closed = Instant::now();
+    proxy.close();
+    let lost = lost_message(proxy);
+    wait_for("the loss to be said", COMMAND_DEADLINE, || {
+        torq.stderr().contains(&lost).then_some(())
+    });
+    eprintln!(
+        "the loss was said {:.2}s after the proxy closed",
+        closed.elapsed().as_secs_f64()
+    );
+    // Lines written while the engine was away: they must show later.
+    for tag in ["one", "two"] {
+        let shown = counted(&torq.stdout(), tag).last().copied().unwrap_or(0);
+        wait_for("lines written meanwhile", COMMAND_DEADLINE, || {
+            (written_so_far(project, tag) > shown + 40).then_some(())
+        });
+    }
+    let written: Vec<u64> = ["one", "two"]
+        .iter()
+        .map(|tag| written_so_far(project, tag))
+        .collect();
+    proxy.reopen();
+    for (tag, written) in ["one", "two"].iter().zip(written) {
+        torq.wait_for_stdout(&format!("{tag} past {written}"), |out| {
+            (counted(out, tag).last().copied().unwrap_or(0) > written + 20).then_some(())
+        });
+    }
+}
+
+/// `logs -f` through an engine that goes away and comes back: it says so
+/// once, resumes every container after its last line shown, and ends with
+/// Ctrl-C as usual.
+#[test]
+fn logs_follow_resumes_when_the_engine_comes_back() {
+    let project = TestProject::new("lostlogs", COUNTERS);
+    project.torq(&["up"]).assert_code(0);
+    let mut proxy = EngineProxy::start();
+    let mut command =
+        project.torq_command(&["logs", "-f", "-n", "all", "--reconnect-timeout", "120s"]);
+    command.env("DOCKER_HOST", proxy.docker_host());
+    let mut torq = Watched::spawn(command);
+    lose_and_regain_the_engine(&project, &mut proxy, &torq);
+    torq.signal(libc::SIGINT);
+    let (status, stdout, stderr) = torq.finish();
+    assert_eq!(status.code(), Some(0), "stderr:\n{stderr}");
+    assert_eq!(stderr.matches(&lost_message(&proxy)).count(), 1, "{stderr}");
+    assert!(stderr.contains("answers again"), "{stderr}");
+    for tag in ["one", "two"] {
+        assert_each_once(&counted(&stdout, tag), tag, 1, &stdout);
+    }
+}
+
+/// `logs -f` whose engine does not come back within `--reconnect-timeout`
+/// exits 1, having said once that it lost the engine, and that it gave up.
+#[test]
+fn logs_follow_exits_1_when_the_engine_stays_away() {
+    let project = TestProject::new("gonelogs", COUNTERS);
+    project.torq(&["up"]).assert_code(0);
+    let mut proxy = EngineProxy::start();
+    let mut command = project.torq_command(&["logs", "-f", "--reconnect-timeout", "2s"]);
+    command.env("DOCKER_HOST", proxy.docker_host());
+    let mut torq = Watched::spawn(command);
+    torq.wait_for_stdout("lines on stdout", |out| {
+        (!counted(out, "one").is_empty()).then_some(())
+    });
+    proxy.close();
+    let (status, _, stderr) = torq.finish();
+    assert_eq!(status.code(), Some(1), "stderr:\n{stderr}");
+    assert_eq!(stderr.matches(&lost_message(&proxy)).count(), 1, "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "the Docker engine at {} did not come back within 2s",
+            proxy.docker_host()
+        )),
+        "{stderr}"
+    );
+    for raw in ["hyper", "client error"] {
+        assert!(!stderr.contains(raw), "library text {raw:?} in:\n{stderr}");
+    }
+}
+
+/// An engine that hangs — every connection stays open, nothing comes back,
+/// no stream ends — is noticed by the follow's own ping, not by a TCP
+/// timeout: `logs -f` says it lost the engine and, with a short
+/// `--reconnect-timeout`, exits 1.
+#[test]
+fn logs_follow_notices_a_hung_engine() {
+    let project = TestProject::new("hunglogs", COUNTERS);
+    project.torq(&["up"]).assert_code(0);
+    let proxy = EngineProxy::start();
+    let mut command = project.torq_command(&["logs", "-f", "--reconnect-timeout", "2s"]);
+    command.env("DOCKER_HOST", proxy.docker_host());
+    let mut torq = Watched::spawn(command);
+    torq.wait_for_stdout("lines on stdout", |out| {
+        (!counted(out, "one").is_empty()).then_some(())
+    });
+    let frozen = Instant::now();
+    proxy.freeze();
+    let (status, _, stderr) = torq.finish();
+    eprintln!(
+        "a hung engine: logs -f exited {:.1}s after the freeze",
+        frozen.elapsed().as_secs_f64()
+    );
+    assert_eq!(status.code(), Some(1), "stderr:\n{stderr}");
+    assert_eq!(stderr.matches(&lost_message(&proxy)).count(), 1, "{stderr}");
+    assert!(stderr.contains("did not come back within 2s"), "{stderr}");
+}
+
+/// With `--reconnect-timeout 0`, `logs -f` exits 1 at once with the one
+/// message naming the engine.
+#[test]
+fn logs_follow_with_no_reconnect_timeout_exits_at_once() {
+    let project = TestProject::new("gonelogs0", COUNTERS);
+    project.torq(&["up"]).assert_code(0);
+    let mut proxy = EngineProxy::start();
+    let mut command = project.torq_command(&["logs", "-f", "--reconnect-timeout", "0"]);
+    command.env("DOCKER_HOST", proxy.docker_host());
+    let mut torq = Watched::spawn(command);
+    torq.wait_for_stdout("lines on stdout", |out| {
+        (!counted(out, "one").is_empty()).then_some(())
+    });
+    proxy.close();
+    let (status, _, stderr) = torq.finish();
+    assert_eq!(status.code(), Some(1), "stderr:\n{stderr}");
+    assert_eq!(stderr.matches(&lost_message(&proxy)).count(), 1, "{stderr}");
+    assert!(!stderr.contains("waiting up to"), "{stderr}");
+}
+
+/// An attached `up` through an engine that goes away and comes back: the
+/// logs resume with every line once, and SIGTERM still takes the project
+/// down.
+#[test]
+fn attached_up_resumes_when_the_engine_comes_back() {
+    let project = TestProject::new("lostattach", COUNTERS);
+    let mut proxy = EngineProxy::start();
+    let mut command = project.torq_command(&["up", "--attach", "--reconnect-timeout", "120s"]);
+    command.env("DOCKER_HOST", proxy.docker_host());
+    let mut torq = Watched::spawn(command);
+    torq.wait_for_stderr("attached to project");
+    lose_and_regain_the_engine(&project, &mut proxy, &torq);
+    torq.signal(libc::SIGTERM);
+    let (status, stdout, stderr) = torq.finish();
+    assert_eq!(status.code(), Some(0), "stderr:\n{stderr}");
+    assert_eq!(stderr.matches(&lost_message(&proxy)).count(), 1, "{stderr}");
+    for tag in ["one", "two"] {
+        assert_each_once(&counted(&stdout, tag), tag, 1, &stdout);
+    }
+    let left = project.containers();
+    assert!(left.is_empty(), "{left:#?}");
+}
+
+/// Three services that each print 3,000 lines and a last one when stopped.
+const LAST_WORDS: &str = r#"
+x-talker: &talker
+  image: {image}
+  command: ["sh", "-c", "trap 'i=0; while [ $$i -lt 3000 ]; do echo $$TAG-bye-$$i; i=$$((i+1)); done; echo $$TAG-last; exit 0' TERM; echo $$TAG-ready; while true; do sleep 0.1; done"]
+  stop_grace_period: 10s
+services:
+  one: { <<: *talker, environment: { TAG: one } }
+  two: { <<: *talker, environment: { TAG: two } }
+  three: { <<: *talker, environment: { TAG: three } }
+"#;
+
+/// After SIGTERM ends an attached `up`, each container's log is read until
+/// its stream ends: every line the services print as they stop (3,000 each,
+/// then a last one, more than a follower reads before the `down` removes
+/// its container) is in the output.
+#[test]
+fn an_attached_up_shows_every_last_line_of_its_down() {
+    let project = TestProject::new("lastwords", LAST_WORDS);
+    let mut torq = Watched::spawn(project.torq_command(&["up", "--attach"]));
+    torq.wait_for_stderr("attached to project");
+    for tag in ["one", "two", "three"] {
+        let ready = format!("{tag}-ready");
+        torq.wait_for_stdout(&ready, |out| out.contains(&ready).then_some(()));
+    }
+    torq.signal(libc::SIGTERM);
+    let (status, stdout, stderr) = torq.finish();
+    assert_eq!(status.code(), Some(0), "stderr:\n{stderr}");
+    let shown: std::collections::HashSet<&str> = stdout
+        .lines()
+        .filter_map(|line| Some(line.rsplit_once("| ")?.1.trim()))
+        .collect();
+    for tag in ["one", "two", "three"] {
+        let missing: Vec<String> = (0..3000)
+            .map(|i| format!("{tag}-bye-{i}"))
+            .chain([format!("{tag}-last")])
+            .filter(|line| !shown.contains(line.as_str()))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "{} of {tag}'s last lines missing, from {:?}",
+            missing.len(),
+            missing.first()
+        );
+    }
+    assert!(project.containers().is_empty());
+}
+
+/// `status` whose engine goes away as it lists the project's containers:
+/// one message naming the engine, exit 1.
+#[test]
+fn status_that_loses_the_engine_says_so_once() {
+    let project = TestProject::new("loststatus", COUNTERS);
+    project.torq(&["up"]).assert_code(0);
+    let proxy = EngineProxy::close_on("/containers/json");
+    let mut command = project.torq_command(&["status"]);
+    command.env("DOCKER_HOST", proxy.docker_host());
+    let result = run_with_deadline(command, COMMAND_DEADLINE);
+    assert_lost_once(&result, &proxy);
+}
+
+/// `down` whose engine goes away as it stops the containers: one message
+/// naming the engine (not a failure per container), exit 1, and the
+/// containers are left as they were.
+#[test]
+fn down_that_loses_the_engine_says_so_once() {
+    let project = TestProject::new("lostdown", COUNTERS);
+    project.torq(&["up"]).assert_code(0);
+    let proxy = EngineProxy::close_on("/stop");
+    let mut command = project.torq_command(&["down"]);
+    command.env("DOCKER_HOST", proxy.docker_host());
+    let result = run_with_deadline(command, COMMAND_DEADLINE);
+    assert_lost_once(&result, &proxy);
+    let left = project.containers();
+    assert_eq!(left.len(), 2, "{left:#?}");
+}
+
+/// `logs` (no `-f`) whose engine goes away as it reads the containers'
+/// logs: one message naming the engine, exit 1, not a warning per
+/// container whose log ended early.
+#[test]
+fn logs_that_lose_the_engine_say_so_once() {
+    let project = TestProject::new("lostread", COUNTERS);
+    project.torq(&["up"]).assert_code(0);
+    let proxy = EngineProxy::close_on("/logs?");
+    let mut command = project.torq_command(&["logs"]);
+    command.env("DOCKER_HOST", proxy.docker_host());
+    let result = run_with_deadline(command, COMMAND_DEADLINE);
+    assert_lost_once(&result, &proxy);
+    assert!(
+        !result.output().contains("ended early"),
+        "{}",
+        result.output()
+    );
+}
+
+fn assert_lost_once(result: &CommandResult, proxy: &EngineProxy) {
+    let output = result.output();
+    assert_eq!(result.code, Some(1), "{output}");
+    assert_eq!(output.matches(&lost_message(proxy)).count(), 1, "{output}");
+    assert_eq!(
+        output.matches("lost the connection").count(),
+        1,
+        "one message, not one per object:\n{output}"
+    );
+    for raw in ["hyper", "client error", "Connect"] {
+        assert!(!output.contains(raw), "library text {raw:?} in:\n{output}");
+    }
 }

@@ -34,9 +34,10 @@ pub(crate) fn read_ahead_chunks(sources: usize) -> usize {
 }
 
 /// Reads `source`'s log (`index` is its place in the sink's table) and sends
-/// its lines to `tx` until the log ends, the receiver goes away, or the
-/// engine fails (sent as the last item). Lines for which `keep` returns false
-/// are dropped (a follower uses it to skip lines it showed before a restart).
+/// its lines to `tx` until the log ends or the receiver goes away; an engine
+/// failure ends the read and is returned (the lines before it were sent).
+/// Lines for which `keep` returns false are dropped (a follower uses it to
+/// skip lines it showed before a restart or a reconnect).
 pub(crate) async fn read_source(
     engine: Engine,
     index: usize,
@@ -44,7 +45,7 @@ pub(crate) async fn read_source(
     request: LogRequest,
     tx: mpsc::Sender<SourceItem>,
     mut keep: impl FnMut(&LogLine) -> bool + Send,
-) {
+) -> Result<(), ApiError> {
     let frames = container_logs(
         &engine,
         &source.container_id,
@@ -60,18 +61,17 @@ pub(crate) async fn read_source(
             match item {
                 Ok(frame) => assembler.push(frame.stream, frame.bytes, &mut batch),
                 Err(err) => {
-                    failure = Some(err.to_string());
+                    failure = Some(err);
                     break;
                 }
             }
         }
         batch.retain(&mut keep);
         if !batch.is_empty() && tx.send(Ok(Chunk::Lines(batch))).await.is_err() {
-            return;
+            return Ok(());
         }
-        if let Some(message) = failure {
-            let _ = tx.send(Err(message)).await;
-            return;
+        if let Some(err) = failure {
+            return Err(err);
         }
     }
     let mut rest = Vec::new();
@@ -80,6 +80,7 @@ pub(crate) async fn read_source(
     if !rest.is_empty() {
         let _ = tx.send(Ok(Chunk::Lines(rest))).await;
     }
+    Ok(())
 }
 
 /// Reads `source`'s log and sends its frames packed into chunks (lines are

@@ -9,6 +9,7 @@
 //! - [`pty`]: a pseudo-terminal to run torq on;
 //! - [`stack`]: the Torq stack's `torq/node` image, the stack run as host
 //!   processes, HTTP and relay-frame utilities;
+//! - [`watched`]: a running torq whose output is collected as it comes;
 //! - [`tools`]: the outside programs some tests drive (docker compose v2,
 //!   Chromium), found where `cargo xtask test` installs them.
 //!
@@ -21,6 +22,7 @@ mod pty;
 mod stack;
 mod tests;
 mod tools;
+mod watched;
 
 pub use engine::*;
 pub use lines::Lines;
@@ -28,6 +30,7 @@ pub use proxy::EngineProxy;
 pub use pty::{expect_screen, Pty};
 pub use stack::*;
 pub use tools::*;
+pub use watched::Watched;
 
 /// The torq executable under test (built by cargo for this test binary).
 pub const TORQ: &str = env!("CARGO_BIN_EXE_torq");
