@@ -51,11 +51,12 @@ fn cat(container: &str, path: &str) -> Option<String> {
         .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-#[test]
-fn watch_syncs_without_restart_and_rebuilds_only_its_service() {
-    let project = TestProject::new("watch", "services: {}\n");
+/// A project of [`SPEC`] with its watched files (`src/a.txt`, the `ctx`
+/// build context) and a guard for the image its `rebuild` rule builds.
+fn watched_project(prefix: &str) -> (TestProject, ImageGuard) {
+    let project = TestProject::new(prefix, "services: {}\n");
     project.write_spec(&SPEC.replace("{name}", &project.name));
-    let _image = ImageGuard(vec![format!("torq-test/watch-built:{}", project.name)]);
+    let image = ImageGuard(vec![format!("torq-test/watch-built:{}", project.name)]);
     let dir = project.dir.path();
     std::fs::create_dir_all(dir.join("src")).unwrap();
     std::fs::create_dir_all(dir.join("ctx")).unwrap();
@@ -66,6 +67,13 @@ fn watch_syncs_without_restart_and_rebuilds_only_its_service() {
         format!("FROM {BUSYBOX_IMAGE}\nCOPY file /file\n"),
     )
     .unwrap();
+    (project, image)
+}
+
+#[test]
+fn watch_syncs_without_restart_and_rebuilds_only_its_service() {
+    let (project, _image) = watched_project("watch");
+    let dir = project.dir.path();
 
     let mut cmd = project.torq_command(&["watch"]);
     cmd.stdout(Stdio::null()).stderr(Stdio::piped());
@@ -140,19 +148,8 @@ fn watch_refuses_a_service_without_develop_watch() {
 
 #[test]
 fn up_watch_starts_every_service_then_syncs_and_leaves_them_running_on_sigterm() {
-    let project = TestProject::new("upwatch", "services: {}\n");
-    project.write_spec(&SPEC.replace("{name}", &project.name));
-    let _image = ImageGuard(vec![format!("torq-test/watch-built:{}", project.name)]);
+    let (project, _image) = watched_project("upwatch");
     let dir = project.dir.path();
-    std::fs::create_dir_all(dir.join("src")).unwrap();
-    std::fs::create_dir_all(dir.join("ctx")).unwrap();
-    std::fs::write(dir.join("src/a.txt"), "one\n").unwrap();
-    std::fs::write(dir.join("ctx/file"), "v1\n").unwrap();
-    std::fs::write(
-        dir.join("ctx/Dockerfile"),
-        format!("FROM {BUSYBOX_IMAGE}\nCOPY file /file\n"),
-    )
-    .unwrap();
 
     let mut cmd = project.torq_command(&["up", "--watch"]);
     cmd.stdout(Stdio::null()).stderr(Stdio::piped());

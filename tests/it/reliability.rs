@@ -483,19 +483,26 @@ fn logs_follow_resumes_when_the_engine_comes_back() {
     }
 }
 
-/// `logs -f` whose engine does not come back within `--reconnect-timeout`
-/// exits 1, having said once that it lost the engine, and that it gave up.
-#[test]
-fn logs_follow_exits_1_when_the_engine_stays_away() {
-    let project = TestProject::new("gonelogs", COUNTERS);
+/// A project of [`COUNTERS`] up, and `logs -f --reconnect-timeout TIMEOUT`
+/// following it through a proxy the test owns, once lines come through.
+fn follow_through_a_proxy(prefix: &str, timeout: &str) -> (TestProject, EngineProxy, Watched) {
+    let project = TestProject::new(prefix, COUNTERS);
     project.torq(&["up"]).assert_code(0);
-    let mut proxy = EngineProxy::start();
-    let mut command = project.torq_command(&["logs", "-f", "--reconnect-timeout", "2s"]);
+    let proxy = EngineProxy::start();
+    let mut command = project.torq_command(&["logs", "-f", "--reconnect-timeout", timeout]);
     command.env("DOCKER_HOST", proxy.docker_host());
     let mut torq = Watched::spawn(command);
     torq.wait_for_stdout("lines on stdout", |out| {
         (!counted(out, "one").is_empty()).then_some(())
     });
+    (project, proxy, torq)
+}
+
+/// `logs -f` whose engine does not come back within `--reconnect-timeout`
+/// exits 1, having said once that it lost the engine, and that it gave up.
+#[test]
+fn logs_follow_exits_1_when_the_engine_stays_away() {
+    let (_project, mut proxy, mut torq) = follow_through_a_proxy("gonelogs", "2s");
     proxy.close();
     let (status, _, stderr) = torq.finish();
     assert_eq!(status.code(), Some(1), "stderr:\n{stderr}");
@@ -518,15 +525,7 @@ fn logs_follow_exits_1_when_the_engine_stays_away() {
 /// `--reconnect-timeout`, exits 1.
 #[test]
 fn logs_follow_notices_a_hung_engine() {
-    let project = TestProject::new("hunglogs", COUNTERS);
-    project.torq(&["up"]).assert_code(0);
-    let proxy = EngineProxy::start();
-    let mut command = project.torq_command(&["logs", "-f", "--reconnect-timeout", "2s"]);
-    command.env("DOCKER_HOST", proxy.docker_host());
-    let mut torq = Watched::spawn(command);
-    torq.wait_for_stdout("lines on stdout", |out| {
-        (!counted(out, "one").is_empty()).then_some(())
-    });
+    let (_project, proxy, mut torq) = follow_through_a_proxy("hunglogs", "2s");
     let frozen = Instant::now();
     proxy.freeze();
     let (status, _, stderr) = torq.finish();
@@ -543,15 +542,7 @@ fn logs_follow_notices_a_hung_engine() {
 /// message naming the engine.
 #[test]
 fn logs_follow_with_no_reconnect_timeout_exits_at_once() {
-    let project = TestProject::new("gonelogs0", COUNTERS);
-    project.torq(&["up"]).assert_code(0);
-    let mut proxy = EngineProxy::start();
-    let mut command = project.torq_command(&["logs", "-f", "--reconnect-timeout", "0"]);
-    command.env("DOCKER_HOST", proxy.docker_host());
-    let mut torq = Watched::spawn(command);
-    torq.wait_for_stdout("lines on stdout", |out| {
-        (!counted(out, "one").is_empty()).then_some(())
-    });
+    let (_project, mut proxy, mut torq) = follow_through_a_proxy("gonelogs0", "0");
     proxy.close();
     let (status, _, stderr) = torq.finish();
     assert_eq!(status.code(), Some(1), "stderr:\n{stderr}");
