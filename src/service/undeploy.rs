@@ -3,21 +3,23 @@
 //! label, nothing else). Volumes stay, as with `docker stack rm`.
 //!
 //! Per level: the level's services are deleted at once; their task
-//! containers on this node are stopped (stop signal, grace period) and
-//! removed by torq at once; tasks on other nodes are waited for (engine
-//! events, and a short tick for what this engine does not report) until they
-//! stopped. Only then the next level. At the end torq waits until the engine
-//! has deleted every task of the stack and no container of it is left here,
-//! while it removes the networks, secrets and configs — each of those
-//! retried until the last task lets go of it.
+//! containers on this node are stopped by torq at once (stop signal, grace
+//! period) and then removed in the background; tasks on other nodes are
+//! waited for (engine events, and a short tick for what this engine does not
+//! report) until their nodes report them stopped. Only then the next level.
+//! At the end torq waits until every task has stopped and no container of
+//! the stack is left here, while it removes the networks, secrets and
+//! configs at once — each retried until the last task lets go of it — and
+//! waits until no network of the stack is listed.
 //!
 //! Why torq stops and removes the local containers itself: Swarm's agent
 //! acts on a removed service's task only after a fixed two-second delay (it
 //! first takes the task out of the service's load balancer and lets the
-//! swarm's gossip converge), stops it, reports it, and then pays the same
-//! delay again before it removes the container. Paid per level, that is
-//! seconds per level; torq pays it nowhere on this node. The agent finds the
-//! container gone and has nothing left to do.
+//! swarm's gossip converge), stops it, reports it, and pays the same delay
+//! again before it removes the container. Paid per level, that is seconds
+//! per level; torq pays it nowhere on this node. The agent then finds the
+//! container gone and has nothing left to do but confirm the task, whose
+//! record the engine deletes on its own a few seconds later.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, PoisonError};
@@ -163,7 +165,7 @@ impl StackRemoval<'_> {
         let mut tasks = tasks?;
         tracing::debug!("level's local containers stopped, tasks read");
         let deadline = Instant::now() + self.timeout;
-        while !self.level_stopped(&tasks) && self.waiter.pause(deadline).await {
+        while !self.tasks_stopped(&tasks) && self.waiter.pause(deadline).await {
             let fresh = objects::stack_containers(self.engine, self.stack).await?;
             self.stop_all(fresh.iter().filter(of_level)).await;
             tasks = self.level_tasks(&ids).await?;
@@ -174,7 +176,7 @@ impl StackRemoval<'_> {
                 .filter(|t| t.service_id == service.id)
                 .cloned()
                 .collect();
-            if self.level_stopped(&own) {
+            if self.tasks_stopped(&own) {
                 self.reporter.progress(&service.name, Phase::Removed, None);
                 outcome.services.push(service.name.clone());
             } else {
@@ -200,7 +202,7 @@ impl StackRemoval<'_> {
             .collect())
     }
 
-    fn level_stopped(&self, tasks: &[TaskView]) -> bool {
+    fn tasks_stopped(&self, tasks: &[TaskView]) -> bool {
         let stopped = self.stopped.lock().unwrap_or_else(PoisonError::into_inner);
         tasks::all_stopped(tasks, &self.local_node, &stopped)
     }
@@ -259,32 +261,45 @@ impl StackRemoval<'_> {
         join_all(handles).await;
     }
 
-    /// Waits until the engine has deleted every task of the stack and no
-    /// container of it is left on this node (stopping any it has not seen);
-    /// returns what was still there at the deadline.
+    /// Waits until every task of the stack has stopped (see
+    /// [`tasks::all_stopped`]) and no container of it is left on this node
+    /// (stopping and removing any it still finds); returns what was still
+    /// there at the deadline. The engine deletes a stopped task's record on
+    /// its own once the task's agent has confirmed it (after the agent's
+    /// two-second delay); torq does not wait for that bookkeeping.
     async fn wait_stack_gone(&self) -> Result<Vec<String>, ApiError> {
         self.finish_removals().await;
         let deadline = Instant::now() + self.timeout;
         loop {
-            let (left, here) = tokio::join!(
+            let (tasks, here) = tokio::join!(
                 tasks::list_stack_tasks(self.engine, self.stack),
                 objects::stack_containers(self.engine, self.stack)
             );
-            let (left, here) = (left?, here?);
-            if left.is_empty() && here.is_empty() {
+            let (tasks, here) = (tasks?, here?);
+            let running = tasks.len() - self.stopped_count(&tasks);
+            if running == 0 && here.is_empty() {
                 return Ok(Vec::new());
             }
             self.stop_all(here.iter()).await;
+            self.finish_removals().await;
             if !self.waiter.pause(deadline).await {
                 return Ok(vec![format!(
-                    "stack {}: {} task(s) and {} container(s) still present after {}s",
+                    "stack {}: {running} task(s) still running and {} container(s) left \
+                     on this node after {}s",
                     self.stack,
-                    left.len(),
                     here.len(),
                     self.timeout.as_secs()
                 )]);
             }
         }
+    }
+
+    /// How many of `tasks` have stopped.
+    fn stopped_count(&self, tasks: &[TaskView]) -> usize {
+        tasks
+            .iter()
+            .filter(|t| self.tasks_stopped(std::slice::from_ref(*t)))
+            .count()
     }
 
     /// Removes the stack's networks, secrets and configs, all at once. A
