@@ -23,6 +23,7 @@ pub const AFTER_HELP: &str = "\
 Examples:
   torq deploy                      Deploy the stack to the swarm, level by level, healthy
   torq deploy --dry-run            Print the rollout plan, touch nothing
+  torq deploy --prune              Also remove the stack's services the spec no longer has
   torq -f compose/torq.yaml -f compose/swarm.yaml deploy
                                    The Torq stack with TCP relays, free to span nodes
   torq deploy status               Replicas running/desired, nodes, last task error
@@ -71,6 +72,10 @@ pub struct DeployArgs {
     /// Print the rollout plan (objects, then services level by level) and touch nothing.
     #[arg(long)]
     pub dry_run: bool,
+
+    /// Remove the stack's services that the spec no longer has (before the rollout).
+    #[arg(long)]
+    pub prune: bool,
 
     #[command(flatten)]
     pub output: OutputArgs,
@@ -152,6 +157,7 @@ pub fn run(ctx: &Context, args: DeployArgs) -> anyhow::Result<ExitStatus> {
             BuildPolicy::Missing
         },
         wait_timeout: Duration::from_secs(args.wait_timeout),
+        prune: args.prune,
         self_image_dockerfile: ctx.self_image_dockerfile(),
     };
     super::runtime()?.block_on(async {
@@ -173,8 +179,12 @@ fn render_deploy(ctx: &Context, stack: &str, outcome: &DeployOutcome) -> ExitSta
     if outcome.failures.is_empty() {
         if !shell.is_quiet() {
             let count = |a: Action| outcome.actions.values().filter(|x| **x == a).count();
+            let pruned = match outcome.pruned.len() {
+                0 => String::new(),
+                n => format!(", {n} removed (not in the spec)"),
+            };
             shell.info(&format!(
-                "{} stack {stack}: {} service(s) running and healthy ({} created, {} updated, {} unchanged)",
+                "{} stack {stack}: {} service(s) running and healthy ({} created, {} updated, {} unchanged{pruned})",
                 shell.paint_err(styles::OK, "✓"),
                 outcome.actions.len(),
                 count(Action::Create),

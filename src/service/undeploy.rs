@@ -63,20 +63,7 @@ pub async fn undeploy(
     if services.is_empty() {
         reporter.report(Event::Info(format!("stack {stack}: no services to remove")));
     }
-    let removal = StackRemoval {
-        engine,
-        stack,
-        local_node,
-        grace: services
-            .iter()
-            .map(|s| (s.id.clone(), objects::stop_grace(s)))
-            .collect(),
-        waiter: Waiter::watch(engine, stack),
-        timeout,
-        reporter,
-        stopped: Mutex::new(HashSet::new()),
-        removals: Mutex::new(Vec::new()),
-    };
+    let removal = StackRemoval::new(engine, stack, local_node, &services, timeout, reporter);
     let known = objects::stack_containers(engine, stack).await?;
     for level in removal_levels(project, &services) {
         removal.remove_level(&level, &known, &mut outcome).await?;
@@ -86,6 +73,25 @@ pub async fn undeploy(
     let (objects, failures) = removed?;
     outcome.objects.extend(objects);
     outcome.failures.extend(failures);
+    Ok(outcome)
+}
+
+/// Removes `services` of `stack` at once, as one level of an undeploy (their
+/// containers on this node stopped and removed, their tasks elsewhere waited
+/// for): what `deploy --prune` does with services the spec no longer has.
+pub async fn remove_services(
+    engine: &Engine,
+    stack: &str,
+    services: &[StackService],
+    timeout: Duration,
+    reporter: &dyn Reporter,
+) -> anyhow::Result<UndeployOutcome> {
+    let local_node = swarm_node(engine).await?.node_id;
+    let removal = StackRemoval::new(engine, stack, local_node, services, timeout, reporter);
+    let known = objects::stack_containers(engine, stack).await?;
+    let mut outcome = UndeployOutcome::default();
+    removal.remove_level(services, &known, &mut outcome).await?;
+    removal.finish_removals().await;
     Ok(outcome)
 }
 
@@ -132,7 +138,31 @@ struct StackRemoval<'a> {
     removals: Mutex<Vec<JoinHandle<()>>>,
 }
 
-impl StackRemoval<'_> {
+impl<'a> StackRemoval<'a> {
+    fn new(
+        engine: &'a Engine,
+        stack: &'a str,
+        local_node: String,
+        services: &[StackService],
+        timeout: Duration,
+        reporter: &'a dyn Reporter,
+    ) -> StackRemoval<'a> {
+        StackRemoval {
+            engine,
+            stack,
+            local_node,
+            grace: services
+                .iter()
+                .map(|s| (s.id.clone(), objects::stop_grace(s)))
+                .collect(),
+            waiter: Waiter::watch(engine, stack),
+            timeout,
+            reporter,
+            stopped: Mutex::new(HashSet::new()),
+            removals: Mutex::new(Vec::new()),
+        }
+    }
+
     /// Deletes a level's services, stops their containers on this node
     /// (`known`: the stack's containers listed at the start; the level's
     /// tasks are re-read and any container they name that torq has not seen
