@@ -164,30 +164,43 @@ async fn build_images(
     request: &DeployRequest,
     reporter: &dyn Reporter,
 ) -> anyhow::Result<Images> {
-    let options = request.build_options();
-    let plans = build::plan_images(engine, project, &[], &options, reporter).await?;
-    let left_to_nodes: Vec<&ImagePlan> = plans.iter().filter(|p| left_to_nodes(p)).collect();
-    for plan in &left_to_nodes {
-        reporter.report(Event::Warning(format!(
-            "image {} (for {}) is not on this node: the nodes that run its tasks pull it",
-            plan.reference,
-            plan.services.join(", ")
-        )));
+    let mut handled = Vec::new();
+    for service in project.services.values() {
+        match absent_plain_image(engine, service).await? {
+            Some(image) => reporter.report(Event::Warning(format!(
+                "image {image} (for {}) is not on this node: the nodes that run its tasks pull it",
+                service.name
+            ))),
+            None => handled.push(service.name.clone()),
+        }
     }
-    let handled: Vec<String> = project
-        .services
-        .keys()
-        .filter(|key| !left_to_nodes.iter().any(|p| p.services.contains(key)))
-        .cloned()
-        .collect();
     if handled.is_empty() {
         return Ok(Images::new());
     }
+    let options = request.build_options();
     let set = build::ensure_images_with(engine, project, &handled, &options, reporter).await?;
     Ok(set
         .iter()
         .map(|(service, image)| (service.clone(), (image.reference.clone(), image.id.clone())))
         .collect())
+}
+
+/// The image of a service that only names one (nothing to build) when this
+/// node lacks it: it is left to the swarm's nodes.
+async fn absent_plain_image(
+    engine: &Engine,
+    service: &crate::compose::model::Service,
+) -> anyhow::Result<Option<String>> {
+    if service.build.is_some() || build::is_self_image(service) {
+        return Ok(None);
+    }
+    let Some(image) = &service.image else {
+        return Ok(None);
+    };
+    Ok(build::image_id(engine, image)
+        .await?
+        .is_none()
+        .then(|| image.clone()))
 }
 
 /// Whether an image is left to the swarm's nodes: a plain `image:` (nothing
