@@ -43,9 +43,9 @@ Examples:
   torq undeploy                    Remove the stack; wait until its tasks are gone
   torq -p staging undeploy         Remove the stack named staging
 
-Services go in reverse dependency order, each level's tasks gone before the next;
-then the stack's networks, secrets and configs (those with its namespace label).
-Volumes stay.
+Services go in reverse dependency order, each level's tasks stopped before the next
+(this node's containers stopped and removed by torq at once); then the stack's
+networks, secrets and configs (those with its namespace label). Volumes stay.
 
 Exit codes: 0 everything removed; 1 spec or engine error; 2 something was left.";
 
@@ -129,7 +129,7 @@ pub struct StackLogsArgs {
 /// Arguments of `torq undeploy`.
 #[derive(Debug, Clone, Args)]
 pub struct UndeployArgs {
-    /// Maximum time, in seconds, to wait for each level's tasks to be gone.
+    /// Maximum time, in seconds, to wait for each level's tasks to stop.
     #[arg(short = 't', long, value_name = "SECONDS", default_value_t = 120)]
     pub timeout: u64,
 
