@@ -409,12 +409,17 @@ fn deploy_prune_removes_services_no_longer_in_the_spec() {
         "a warning names the service left running: {}",
         kept.stderr
     );
-    assert_eq!(versions(&stack).len(), 2, "without --prune nothing is removed");
+    assert_eq!(
+        versions(&stack).len(),
+        2,
+        "without --prune nothing is removed"
+    );
 
     let dry = project.torq(&["deploy", "--prune", "--dry-run"]);
     dry.assert_code(0);
     assert!(
-        dry.stdout.contains(&format!("remove service {stack}_retired")),
+        dry.stdout
+            .contains(&format!("remove service {stack}_retired")),
         "{}",
         dry.stdout
     );
@@ -467,10 +472,7 @@ fn a_missing_image_fails_its_service_with_that_reason() {
         out.contains("ghost") && out.contains("image torq-missing/ghost:1 is missing on node"),
         "the failure names the image and the node: {out}"
     );
-    assert!(
-        out.contains("No such image"),
-        "the engine's reason: {out}"
-    );
+    assert!(out.contains("No such image"), "the engine's reason: {out}");
     let services = versions(&stack);
     assert!(services.contains_key("relay") && services.contains_key("ghost"));
     assert!(
