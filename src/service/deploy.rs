@@ -105,16 +105,25 @@ pub async fn deploy(
     request: &DeployRequest,
     reporter: &dyn Reporter,
 ) -> anyhow::Result<DeployOutcome> {
-    let node = swarm_node(engine).await?;
+    // The engine's checks, the image builds (or the self image's hash) and
+    // the object creations each wait on the engine: what does not depend on
+    // another runs at once.
+    let (node, images) = tokio::try_join!(
+        async { Ok::<_, anyhow::Error>(swarm_node(engine).await?) },
+        build_images(engine, project, request, reporter),
+    )?;
     warn_about_nodes(project, &node, reporter);
-    let images = build_images(engine, project, request, reporter).await?;
     let mut stack = convert::stack_spec(project, &images)?;
     for warning in &stack.warnings {
         reporter.report(Event::Warning(warning.clone()));
     }
-    create_objects(engine, &mut stack, reporter).await?;
-    let existing: HashMap<String, StackService> = objects::list_services(engine, &stack.name)
-        .await?
+    let stack_name = stack.name.clone();
+    let (created, listed) = tokio::join!(
+        create_objects(engine, &mut stack, reporter),
+        objects::list_services(engine, &stack_name)
+    );
+    created?;
+    let existing: HashMap<String, StackService> = listed?
         .into_iter()
         .map(|s| (s.name.clone(), s))
         .collect();
@@ -217,10 +226,16 @@ async fn create_objects(
     stack: &mut StackSpec,
     reporter: &dyn Reporter,
 ) -> anyhow::Result<()> {
-    for network in &stack.networks {
-        let subject = format!("network {}", network.name);
-        if objects::ensure_network(engine, &stack.name, network).await? == Ensured::Created {
-            reporter.progress(&subject, Phase::Created, None);
+    let networks = join_all(
+        stack
+            .networks
+            .iter()
+            .map(|network| objects::ensure_network(engine, &stack.name, network)),
+    )
+    .await;
+    for (network, ensured) in stack.networks.iter().zip(networks) {
+        if ensured? == Ensured::Created {
+            reporter.progress(&format!("network {}", network.name), Phase::Created, None);
         }
     }
     let mut ids = HashMap::new();
