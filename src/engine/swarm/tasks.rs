@@ -24,7 +24,21 @@ use crate::engine::Engine;
 
 /// How often tasks are re-read when no event came (tasks on other nodes,
 /// and the manager's task state lagging its node's container event).
-pub const TICK: Duration = Duration::from_millis(100);
+pub const TICK: Duration = Duration::from_millis(50);
+
+/// The engine events that can change a task's state: a container created,
+/// started, stopped, removed or judged by its healthcheck; a service
+/// created, updated or removed. Healthchecks' execs (several per container
+/// and interval) are left out: waking on them only loads the engine.
+const TASK_EVENTS: &[&str] = &[
+    "create",
+    "start",
+    "die",
+    "destroy",
+    "health_status",
+    "update",
+    "remove",
+];
 
 /// One task, flattened.
 #[derive(Debug, Clone, PartialEq)]
@@ -276,6 +290,10 @@ impl Waiter {
             (
                 "label".to_string(),
                 vec![format!("{NAMESPACE_LABEL}={stack}")],
+            ),
+            (
+                "event".to_string(),
+                TASK_EVENTS.iter().map(|e| e.to_string()).collect(),
             ),
         ]);
         let options = EventsOptions {
