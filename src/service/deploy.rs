@@ -123,10 +123,8 @@ pub async fn deploy(
         objects::list_services(engine, &stack_name)
     );
     created?;
-    let existing: HashMap<String, StackService> = listed?
-        .into_iter()
-        .map(|s| (s.name.clone(), s))
-        .collect();
+    let existing: HashMap<String, StackService> =
+        listed?.into_iter().map(|s| (s.name.clone(), s)).collect();
     let pruned = if request.prune {
         prune_services(engine, &stack, &existing, request.wait_timeout, reporter).await?
     } else {
