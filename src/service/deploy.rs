@@ -171,9 +171,10 @@ async fn build_images(
     request: &DeployRequest,
     reporter: &dyn Reporter,
 ) -> anyhow::Result<Images> {
+    let absent = absent_plain_images(engine, project).await?;
     let mut handled = Vec::new();
     for service in project.services.values() {
-        match absent_plain_image(engine, service).await? {
+        match service.image.as_ref().filter(|i| absent.contains(*i)) {
             Some(image) => reporter.report(Event::Warning(format!(
                 "image {image} (for {}) is not on this node: the nodes that run its tasks pull it",
                 service.name
@@ -192,22 +193,27 @@ async fn build_images(
         .collect())
 }
 
-/// The image of a service that only names one (nothing to build) when this
-/// node lacks it: it is left to the swarm's nodes.
-async fn absent_plain_image(
+/// The images that services only name (nothing to build) and this node
+/// lacks: they are left to the swarm's nodes. Each distinct image is looked
+/// up once, all at once.
+async fn absent_plain_images(
     engine: &Engine,
-    service: &crate::compose::model::Service,
-) -> anyhow::Result<Option<String>> {
-    if service.build.is_some() || build::is_self_image(service) {
-        return Ok(None);
+    project: &Project,
+) -> anyhow::Result<std::collections::HashSet<String>> {
+    let plain: std::collections::HashSet<&String> = project
+        .services
+        .values()
+        .filter(|s| s.build.is_none() && !build::is_self_image(s))
+        .filter_map(|s| s.image.as_ref())
+        .collect();
+    let found = join_all(plain.iter().map(|image| build::image_id(engine, image))).await;
+    let mut absent = std::collections::HashSet::new();
+    for (image, id) in plain.into_iter().zip(found) {
+        if id?.is_none() {
+            absent.insert(image.clone());
+        }
     }
-    let Some(image) = &service.image else {
-        return Ok(None);
-    };
-    Ok(build::image_id(engine, image)
-        .await?
-        .is_none()
-        .then(|| image.clone()))
+    Ok(absent)
 }
 
 /// Whether an image is left to the swarm's nodes: a plain `image:` (nothing
