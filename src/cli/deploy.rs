@@ -23,6 +23,7 @@ pub const AFTER_HELP: &str = "\
 Examples:
   torq deploy                      Deploy the stack to the swarm, level by level, healthy
   torq deploy --dry-run            Print the rollout plan, touch nothing
+  torq deploy --prune              Also remove the stack's services the spec no longer has
   torq -f compose/torq.yaml -f compose/swarm.yaml deploy
                                    The Torq stack with TCP relays, free to span nodes
   torq deploy status               Replicas running/desired, nodes, last task error
@@ -42,9 +43,9 @@ Examples:
   torq undeploy                    Remove the stack; wait until its tasks are gone
   torq -p staging undeploy         Remove the stack named staging
 
-Services go in reverse dependency order, each level's tasks gone before the next;
-then the stack's networks, secrets and configs (those with its namespace label).
-Volumes stay.
+Services go in reverse dependency order, each level's tasks stopped before the next
+(this node's containers stopped and removed by torq at once); then the stack's
+networks, secrets and configs (those with its namespace label). Volumes stay.
 
 Exit codes: 0 everything removed; 1 spec or engine error; 2 something was left.";
 
@@ -71,6 +72,10 @@ pub struct DeployArgs {
     /// Print the rollout plan (objects, then services level by level) and touch nothing.
     #[arg(long)]
     pub dry_run: bool,
+
+    /// Remove the stack's services that the spec no longer has (before the rollout).
+    #[arg(long)]
+    pub prune: bool,
 
     #[command(flatten)]
     pub output: OutputArgs,
@@ -124,7 +129,7 @@ pub struct StackLogsArgs {
 /// Arguments of `torq undeploy`.
 #[derive(Debug, Clone, Args)]
 pub struct UndeployArgs {
-    /// Maximum time, in seconds, to wait for each level's tasks to be gone.
+    /// Maximum time, in seconds, to wait for each level's tasks to stop.
     #[arg(short = 't', long, value_name = "SECONDS", default_value_t = 120)]
     pub timeout: u64,
 
@@ -152,6 +157,7 @@ pub fn run(ctx: &Context, args: DeployArgs) -> anyhow::Result<ExitStatus> {
             BuildPolicy::Missing
         },
         wait_timeout: Duration::from_secs(args.wait_timeout),
+        prune: args.prune,
         self_image_dockerfile: ctx.self_image_dockerfile(),
     };
     super::runtime()?.block_on(async {
@@ -173,8 +179,12 @@ fn render_deploy(ctx: &Context, stack: &str, outcome: &DeployOutcome) -> ExitSta
     if outcome.failures.is_empty() {
         if !shell.is_quiet() {
             let count = |a: Action| outcome.actions.values().filter(|x| **x == a).count();
+            let pruned = match outcome.pruned.len() {
+                0 => String::new(),
+                n => format!(", {n} removed (not in the spec)"),
+            };
             shell.info(&format!(
-                "{} stack {stack}: {} service(s) running and healthy ({} created, {} updated, {} unchanged)",
+                "{} stack {stack}: {} service(s) running and healthy ({} created, {} updated, {} unchanged{pruned})",
                 shell.paint_err(styles::OK, "✓"),
                 outcome.actions.len(),
                 count(Action::Create),

@@ -23,7 +23,7 @@ use tokio::time::Instant;
 
 use crate::compose::graph::DependencyGraph;
 use crate::compose::model::Project;
-use crate::engine::build::{self, BuildPolicy, ImageAction};
+use crate::engine::build::{self, BuildPolicy, ImageAction, ImagePlan, ImageSource};
 use crate::engine::swarm::convert::{self, fill_object_ids, Images, ServicePlan, StackSpec};
 use crate::engine::swarm::objects::{self, Ensured, FileKind, StackService};
 use crate::engine::swarm::tasks::{self, Verdict, Waiter};
@@ -43,6 +43,8 @@ pub struct DeployRequest {
     pub self_image_dockerfile: Option<&'static str>,
     /// How long one level may take to converge.
     pub wait_timeout: Duration,
+    /// Remove the stack's services the spec no longer has (`--prune`).
+    pub prune: bool,
 }
 
 impl DeployRequest {
@@ -91,6 +93,8 @@ pub struct DeployOutcome {
     pub failures: Vec<ServiceFailure>,
     /// Services not touched because a dependency failed.
     pub skipped: Vec<String>,
+    /// Services of the stack the spec no longer has, removed (`--prune`).
+    pub pruned: Vec<String>,
     pub nodes: u64,
 }
 
@@ -101,20 +105,32 @@ pub async fn deploy(
     request: &DeployRequest,
     reporter: &dyn Reporter,
 ) -> anyhow::Result<DeployOutcome> {
-    let node = swarm_node(engine).await?;
+    // The engine's checks, the image builds (or the self image's hash) and
+    // the object creations each wait on the engine: what does not depend on
+    // another runs at once.
+    let (node, images) = tokio::try_join!(
+        async { Ok::<_, anyhow::Error>(swarm_node(engine).await?) },
+        build_images(engine, project, request, reporter),
+    )?;
     warn_about_nodes(project, &node, reporter);
-    let images = build_images(engine, project, request, reporter).await?;
     let mut stack = convert::stack_spec(project, &images)?;
     for warning in &stack.warnings {
         reporter.report(Event::Warning(warning.clone()));
     }
-    create_objects(engine, &mut stack, reporter).await?;
-    let existing: HashMap<String, StackService> = objects::list_services(engine, &stack.name)
-        .await?
-        .into_iter()
-        .map(|s| (s.name.clone(), s))
-        .collect();
-    warn_orphans(&stack, &existing, reporter);
+    let stack_name = stack.name.clone();
+    let (created, listed) = tokio::join!(
+        create_objects(engine, &mut stack, reporter),
+        objects::list_services(engine, &stack_name)
+    );
+    created?;
+    let existing: HashMap<String, StackService> =
+        listed?.into_iter().map(|s| (s.name.clone(), s)).collect();
+    let pruned = if request.prune {
+        prune_services(engine, &stack, &existing, request.wait_timeout, reporter).await?
+    } else {
+        warn_orphans(&stack, &existing, reporter);
+        Vec::new()
+    };
     let levels = DependencyGraph::new(project).start_levels().to_vec();
     let rollout = Rollout {
         engine,
@@ -126,6 +142,7 @@ pub async fn deploy(
     };
     let mut outcome = rollout.run(&levels).await?;
     outcome.nodes = node.nodes;
+    outcome.pruned = pruned;
     if outcome.failures.is_empty() {
         prune_files(engine, &stack).await;
     }
@@ -144,19 +161,66 @@ fn warn_about_nodes(project: &Project, node: &SwarmNode, reporter: &dyn Reporter
     }
 }
 
-/// Builds missing images as `up` does; returns each service's reference and id.
+/// Builds missing images as `up` does; returns each service's reference and
+/// id. A plain `image:` that this node lacks is not pulled here: every node
+/// that runs one of its tasks pulls it (as with `docker stack deploy`), and
+/// a node that cannot get it fails the task with that reason.
 async fn build_images(
     engine: &Engine,
     project: &Project,
     request: &DeployRequest,
     reporter: &dyn Reporter,
 ) -> anyhow::Result<Images> {
+    let absent = absent_plain_images(engine, project).await?;
+    let mut handled = Vec::new();
+    for service in project.services.values() {
+        match service.image.as_ref().filter(|i| absent.contains(*i)) {
+            Some(image) => reporter.report(Event::Warning(format!(
+                "image {image} (for {}) is not on this node: the nodes that run its tasks pull it",
+                service.name
+            ))),
+            None => handled.push(service.name.clone()),
+        }
+    }
+    if handled.is_empty() {
+        return Ok(Images::new());
+    }
     let options = request.build_options();
-    let set = build::ensure_images_with(engine, project, &[], &options, reporter).await?;
+    let set = build::ensure_images_with(engine, project, &handled, &options, reporter).await?;
     Ok(set
         .iter()
         .map(|(service, image)| (service.clone(), (image.reference.clone(), image.id.clone())))
         .collect())
+}
+
+/// The images that services only name (nothing to build) and this node
+/// lacks: they are left to the swarm's nodes. Each distinct image is looked
+/// up once, all at once.
+async fn absent_plain_images(
+    engine: &Engine,
+    project: &Project,
+) -> anyhow::Result<std::collections::HashSet<String>> {
+    let plain: std::collections::HashSet<&String> = project
+        .services
+        .values()
+        .filter(|s| s.build.is_none() && !build::is_self_image(s))
+        .filter_map(|s| s.image.as_ref())
+        .collect();
+    let found = join_all(plain.iter().map(|image| build::image_id(engine, image))).await;
+    let mut absent = std::collections::HashSet::new();
+    for (image, id) in plain.into_iter().zip(found) {
+        if id?.is_none() {
+            absent.insert(image.clone());
+        }
+    }
+    Ok(absent)
+}
+
+/// Whether an image is left to the swarm's nodes: a plain `image:` (nothing
+/// to build) absent here.
+fn left_to_nodes(plan: &ImagePlan) -> bool {
+    plan.source == ImageSource::Existing
+        && matches!(plan.action, ImageAction::Pull | ImageAction::Missing)
 }
 
 /// Creates the stack's networks, secrets and configs, and fills the secret
@@ -166,10 +230,16 @@ async fn create_objects(
     stack: &mut StackSpec,
     reporter: &dyn Reporter,
 ) -> anyhow::Result<()> {
-    for network in &stack.networks {
-        let subject = format!("network {}", network.name);
-        if objects::ensure_network(engine, &stack.name, network).await? == Ensured::Created {
-            reporter.progress(&subject, Phase::Created, None);
+    let networks = join_all(
+        stack
+            .networks
+            .iter()
+            .map(|network| objects::ensure_network(engine, &stack.name, network)),
+    )
+    .await;
+    for (network, ensured) in stack.networks.iter().zip(networks) {
+        if ensured? == Ensured::Created {
+            reporter.progress(&format!("network {}", network.name), Phase::Created, None);
         }
     }
     let mut ids = HashMap::new();
@@ -215,15 +285,49 @@ fn warn_orphans(
     existing: &HashMap<String, StackService>,
     reporter: &dyn Reporter,
 ) {
-    for name in existing.keys() {
-        if !stack.services.values().any(|p| &p.name == name) {
-            reporter.report(Event::Warning(format!(
-                "service {name} of stack {} is not in the spec; left running \
-                 (`torq undeploy` removes the whole stack)",
-                stack.name
-            )));
-        }
+    for orphan in orphans(stack, existing) {
+        reporter.report(Event::Warning(format!(
+            "service {} of stack {} is not in the spec; left running \
+             (`torq deploy --prune` removes it)",
+            orphan.name, stack.name
+        )));
     }
+}
+
+/// The stack's services the spec does not name.
+fn orphans<'e>(
+    stack: &StackSpec,
+    existing: &'e HashMap<String, StackService>,
+) -> Vec<&'e StackService> {
+    existing
+        .values()
+        .filter(|s| !stack.services.values().any(|p| p.name == s.name))
+        .collect()
+}
+
+/// Removes the stack's services the spec no longer has (`deploy --prune`,
+/// as `docker stack deploy --prune`), before the rollout; their containers
+/// are stopped and gone when it returns. Networks, secrets and configs are
+/// not pruned here (unused secrets and configs go after a successful
+/// deploy).
+async fn prune_services(
+    engine: &Engine,
+    stack: &StackSpec,
+    existing: &HashMap<String, StackService>,
+    timeout: Duration,
+    reporter: &dyn Reporter,
+) -> anyhow::Result<Vec<String>> {
+    let orphans: Vec<StackService> = orphans(stack, existing).into_iter().cloned().collect();
+    if orphans.is_empty() {
+        return Ok(Vec::new());
+    }
+    let removed =
+        crate::service::undeploy::remove_services(engine, &stack.name, &orphans, timeout, reporter)
+            .await?;
+    if let Some(failure) = removed.failures.first() {
+        anyhow::bail!("prune: {failure}");
+    }
+    Ok(removed.services)
 }
 
 /// Removes the stack's secrets and configs no service uses any more (the
@@ -485,7 +589,13 @@ pub async fn dry_run(
     .await?;
     let mut images = Images::new();
     for plan in &plans {
-        if plan.action != ImageAction::Use {
+        if left_to_nodes(plan) {
+            text.push_str(&format!(
+                "   image {} for {}: not on this node, pulled by the nodes that run its tasks\n",
+                plan.reference,
+                plan.services.join(", ")
+            ));
+        } else if plan.action != ImageAction::Use {
             text.push_str(&format!("   {}\n", plan.describe()));
         }
         for service in &plan.services {
@@ -524,6 +634,17 @@ pub async fn dry_run(
         }
     };
     describe_objects(&mut text, &stack);
+    for orphan in orphans(&stack, &existing) {
+        let verb = if request.prune {
+            "remove"
+        } else {
+            "leave running (not pruned)"
+        };
+        text.push_str(&format!(
+            "   {verb} service {}: not in the spec\n",
+            orphan.name
+        ));
+    }
     let levels = DependencyGraph::new(project).start_levels().to_vec();
     for (index, level) in levels.iter().enumerate() {
         text.push_str(&format!("   level {}:\n", index + 1));

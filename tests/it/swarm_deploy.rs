@@ -382,3 +382,101 @@ fn the_torq_stack_deploys_healthy_and_undeploys() {
         assert_eq!(count(kind, &stack), 0, "a {kind} of the stack is left");
     }
 }
+
+/// `deploy --prune` removes the stack's services the spec no longer has
+/// (as `docker stack deploy --prune`); without it they are left running.
+#[test]
+fn deploy_prune_removes_services_no_longer_in_the_spec() {
+    let _swarm = swarm();
+    let both = format!(
+        "x-healthy: &healthy {HEALTHY}\nservices:\n  relay:\n    <<: *healthy\n  \
+         retired:\n    <<: *healthy\n"
+    );
+    let project = TestProject::new("swarm-prune", &both);
+    let stack = project.name.clone();
+    let _guard = StackGuard(stack.clone());
+    project.torq(&["deploy"]).assert_code(0);
+    let before = versions(&stack);
+    assert_eq!(before.len(), 2, "{before:?}");
+
+    project.write_spec(&format!(
+        "x-healthy: &healthy {HEALTHY}\nservices:\n  relay:\n    <<: *healthy\n"
+    ));
+    let kept = project.torq(&["deploy"]);
+    kept.assert_code(0);
+    assert!(
+        kept.stderr.contains("retired") && kept.stderr.contains("--prune"),
+        "a warning names the service left running: {}",
+        kept.stderr
+    );
+    assert_eq!(
+        versions(&stack).len(),
+        2,
+        "without --prune nothing is removed"
+    );
+
+    let dry = project.torq(&["deploy", "--prune", "--dry-run"]);
+    dry.assert_code(0);
+    assert!(
+        dry.stdout
+            .contains(&format!("remove service {stack}_retired")),
+        "{}",
+        dry.stdout
+    );
+    assert_eq!(versions(&stack).len(), 2, "--dry-run touched nothing");
+
+    let pruned = project.torq(&["deploy", "--prune"]);
+    pruned.assert_code(0);
+    assert!(pruned.stderr.contains("1 removed"), "{}", pruned.stderr);
+    let after = versions(&stack);
+    assert_eq!(
+        after.keys().collect::<Vec<_>>(),
+        vec!["relay"],
+        "only the spec's service is left"
+    );
+    assert_eq!(after["relay"], before["relay"], "relay was not touched");
+    let retired = format!("label=com.docker.swarm.service.name={stack}_retired");
+    assert!(
+        ids_of("container", &retired).is_empty(),
+        "the pruned service's containers are gone"
+    );
+}
+
+/// An image the node does not have (and cannot pull: no registry here)
+/// fails its service as a task failure with that reason: exit 2, the reason
+/// printed, dependents untouched.
+#[test]
+fn a_missing_image_fails_its_service_with_that_reason() {
+    let _swarm = swarm();
+    let spec = format!(
+        "x-healthy: &healthy {HEALTHY}\nservices:\n  relay:\n    <<: *healthy\n  \
+         ghost:\n    <<: *healthy\n    image: torq-missing/ghost:1\n    \
+         depends_on: {{ relay: {{ condition: service_healthy }} }}\n  \
+         dashboard:\n    <<: *healthy\n    \
+         depends_on: {{ ghost: {{ condition: service_healthy }} }}\n"
+    );
+    let project = TestProject::new("swarm-noimage", &spec);
+    let stack = project.name.clone();
+    let _guard = StackGuard(stack.clone());
+    assert!(
+        !docker(&["image", "inspect", "torq-missing/ghost:1"])
+            .status
+            .success(),
+        "the image must not exist on this engine"
+    );
+
+    let result = project.torq(&["deploy", "--wait-timeout", "60"]);
+    result.assert_code(2);
+    let out = result.output();
+    assert!(
+        out.contains("ghost") && out.contains("image torq-missing/ghost:1 is missing on node"),
+        "the failure names the image and the node: {out}"
+    );
+    assert!(out.contains("No such image"), "the engine's reason: {out}");
+    let services = versions(&stack);
+    assert!(services.contains_key("relay") && services.contains_key("ghost"));
+    assert!(
+        !services.contains_key("dashboard"),
+        "a dependent was touched: {services:?}"
+    );
+}

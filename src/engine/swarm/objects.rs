@@ -12,7 +12,7 @@ use bollard::query_parameters::{
 };
 
 use super::convert::{FilePlan, NetworkPlan};
-use super::{stack_filter, NAMESPACE_LABEL, SPEC_HASH_LABEL};
+use super::{enum_text, stack_filter, NAMESPACE_LABEL, SPEC_HASH_LABEL};
 use crate::engine::error::{with_deadline, ApiError, QUICK};
 use crate::engine::Engine;
 
@@ -420,43 +420,50 @@ pub async fn remove_file(
     }
 }
 
-/// The containers on this node of a stack's service (by the service-id label
-/// the engine puts on task containers, and the stack's namespace label):
-/// `(id, name)`; running ones only unless `all`.
-pub async fn local_task_containers(
+/// A task's container on this node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskContainer {
+    pub id: String,
+    pub name: String,
+    /// The service whose task it runs (the engine's service-id label).
+    pub service_id: String,
+    pub running: bool,
+}
+
+/// The containers on this node of a stack's tasks, running or not (by the
+/// stack's namespace label, which Swarm puts on task containers, and the
+/// service-id label the engine adds).
+pub async fn stack_containers(
     engine: &Engine,
     stack: &str,
-    service_id: &str,
-    all: bool,
-) -> Result<Vec<(String, String)>, ApiError> {
-    let filters = HashMap::from([(
-        "label".to_string(),
-        vec![
-            format!("{}={service_id}", super::SERVICE_ID_LABEL),
-            format!("{NAMESPACE_LABEL}={stack}"),
-        ],
-    )]);
+) -> Result<Vec<TaskContainer>, ApiError> {
     let options = bollard::query_parameters::ListContainersOptions {
-        filters: Some(filters),
-        all,
+        filters: Some(stack_filter(stack)),
+        all: true,
         ..Default::default()
     };
     let containers = with_deadline(
-        format!("list containers of service {service_id}"),
+        format!("list containers of stack {stack}"),
         QUICK,
         engine.docker().list_containers(Some(options)),
     )
     .await?;
     Ok(containers
         .into_iter()
-        .map(|c| {
+        .filter_map(|c| {
+            let service_id = c.labels.as_ref()?.get(super::SERVICE_ID_LABEL)?.clone();
             let name = c
                 .names
                 .and_then(|n| n.into_iter().next())
                 .unwrap_or_default()
                 .trim_start_matches('/')
                 .to_string();
-            (c.id.unwrap_or_default(), name)
+            Some(TaskContainer {
+                running: c.state.as_ref().is_some_and(|s| enum_text(s) == "running"),
+                id: c.id.unwrap_or_default(),
+                name,
+                service_id,
+            })
         })
         .collect())
 }

@@ -7,7 +7,7 @@
 //! services, and on a short tick for tasks on other nodes (whose container
 //! events this engine does not see), until a verdict or the deadline.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,12 +24,27 @@ use crate::engine::Engine;
 
 /// How often tasks are re-read when no event came (tasks on other nodes,
 /// and the manager's task state lagging its node's container event).
-pub const TICK: Duration = Duration::from_millis(100);
+pub const TICK: Duration = Duration::from_millis(50);
+
+/// The engine events that can change a task's state: a container created,
+/// started, stopped, removed or judged by its healthcheck; a service
+/// created, updated or removed. Healthchecks' execs (several per container
+/// and interval) are left out: waking on them only loads the engine.
+const TASK_EVENTS: &[&str] = &[
+    "create",
+    "start",
+    "die",
+    "destroy",
+    "health_status",
+    "update",
+    "remove",
+];
 
 /// One task, flattened.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TaskView {
     pub id: String,
+    pub service_id: String,
     pub slot: Option<i64>,
     pub node_id: String,
     /// `new`, `pending`, …, `running`, `complete`, `failed`, `rejected`, `shutdown`.
@@ -55,6 +70,7 @@ impl TaskView {
         let container_status = status.container_status.unwrap_or_default();
         TaskView {
             id: task.id.unwrap_or_default(),
+            service_id: task.service_id.unwrap_or_default(),
             slot: task.slot,
             node_id: task.node_id.unwrap_or_default(),
             state: status.state.map(|s| enum_text(&s)).unwrap_or_default(),
@@ -170,6 +186,21 @@ async fn query_tasks(
         .collect())
 }
 
+/// Every task of a stack, picked by its namespace label (tasks carry their
+/// service's labels), those of removed services included until the engine
+/// deletes them.
+pub async fn list_stack_tasks(engine: &Engine, stack: &str) -> Result<Vec<TaskView>, ApiError> {
+    let tasks = with_deadline(
+        format!("list tasks of stack {stack}"),
+        QUICK,
+        engine.docker().list_tasks(Some(ListTasksOptions {
+            filters: Some(super::stack_filter(stack)),
+        })),
+    )
+    .await?;
+    Ok(tasks.into_iter().map(TaskView::from_api).collect())
+}
+
 /// Where a service stands.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Verdict {
@@ -212,12 +243,13 @@ pub fn verdict(tasks: &[TaskView], hash: &str, desired: u64) -> Verdict {
     }
 }
 
-/// Whether every task has stopped: none is still being prepared, starting
-/// or running (its container has exited or was never made). The manager
-/// learns of a stop from the task's node with a delay; for tasks on
-/// `local_node` the engine's own container list (`running_here`, container
-/// ids) answers at once.
-pub fn all_stopped(tasks: &[TaskView], local_node: &str, running_here: &[String]) -> bool {
+/// Whether every task has stopped: it reached a terminal state, or it runs
+/// on `local_node` and its container is one of `stopped_here` (container
+/// ids this engine has seen stopped). The manager learns of a stop from the
+/// task's node with a delay; for this node's tasks the engine's own
+/// containers answer at once. A task still being prepared here, without a
+/// container, has not stopped.
+pub fn all_stopped(tasks: &[TaskView], local_node: &str, stopped_here: &HashSet<String>) -> bool {
     const TERMINAL: &[&str] = &[
         "complete", "shutdown", "failed", "rejected", "remove", "orphaned",
     ];
@@ -226,7 +258,7 @@ pub fn all_stopped(tasks: &[TaskView], local_node: &str, running_here: &[String]
             || (t.node_id == local_node
                 && t.container_id
                     .as_ref()
-                    .is_some_and(|id| !running_here.contains(id)))
+                    .is_some_and(|id| stopped_here.contains(id)))
     })
 }
 
@@ -258,6 +290,10 @@ impl Waiter {
             (
                 "label".to_string(),
                 vec![format!("{NAMESPACE_LABEL}={stack}")],
+            ),
+            (
+                "event".to_string(),
+                TASK_EVENTS.iter().map(|e| e.to_string()).collect(),
             ),
         ]);
         let options = EventsOptions {
@@ -327,6 +363,7 @@ mod tests {
     fn task(hash: &str, state: &str, desired: &str) -> TaskView {
         TaskView {
             id: format!("t-{hash}-{state}"),
+            service_id: "s1".into(),
             slot: Some(1),
             node_id: "node1".into(),
             state: state.into(),
@@ -389,11 +426,15 @@ mod tests {
         let mut elsewhere = task("a", "running", "remove");
         elsewhere.node_id = "node2".into();
         elsewhere.container_id = Some("c2".into());
-        assert!(!all_stopped(&[here.clone()], "node1", &["c1".into()]));
-        assert!(all_stopped(&[here.clone()], "node1", &[]));
-        assert!(!all_stopped(&[here, elsewhere.clone()], "node1", &[]));
+        let none = HashSet::new();
+        let c1 = HashSet::from(["c1".to_string()]);
+        assert!(!all_stopped(&[here.clone()], "node1", &none));
+        assert!(all_stopped(&[here.clone()], "node1", &c1));
+        assert!(!all_stopped(&[here, elsewhere.clone()], "node1", &c1));
         elsewhere.state = "shutdown".into();
-        assert!(all_stopped(&[elsewhere], "node1", &[]));
+        assert!(all_stopped(&[elsewhere], "node1", &none));
+        let preparing = task("a", "preparing", "remove");
+        assert!(!all_stopped(&[preparing], "node1", &c1));
     }
 
     #[test]
