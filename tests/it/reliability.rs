@@ -491,7 +491,7 @@ fn follow_through_a_proxy(prefix: &str, timeout: &str) -> (TestProject, EnginePr
     let proxy = EngineProxy::start();
     let mut command = project.torq_command(&["logs", "-f", "--reconnect-timeout", timeout]);
     command.env("DOCKER_HOST", proxy.docker_host());
-    let mut torq = Watched::spawn(command);
+    let torq = Watched::spawn(command);
     torq.wait_for_stdout("lines on stdout", |out| {
         (!counted(out, "one").is_empty()).then_some(())
     });
