@@ -942,6 +942,48 @@ mod tests {
     }
 
     #[test]
+    fn only_what_the_list_and_proc_leave_out_is_inspected() {
+        let mut spec = spec(&[("web", 1), ("worker", 1)]);
+        spec.services.get_mut("worker").unwrap().restart = Some("on-failure".into());
+        let web = facts("web", "running");
+        // Running, no restart policy, found in /proc: nothing missing.
+        assert!(!needs_inspect(&web, Some(&spec), false, true));
+        // Everything else is inspected.
+        assert!(needs_inspect(&web, Some(&spec), true, true), "verbose");
+        assert!(needs_inspect(&web, Some(&spec), false, false), "not in /proc");
+        assert!(needs_inspect(&web, None, false, true), "no spec to tell");
+        let worker = facts("worker", "running");
+        assert!(needs_inspect(&worker, Some(&spec), false, true), "restart policy");
+        assert!(needs_inspect(&facts("web", "exited"), Some(&spec), false, true));
+        let mut starting = facts("web", "running");
+        starting.health = Some(HealthState::Starting);
+        assert!(needs_inspect(&starting, Some(&spec), false, true));
+        let mut healthy = facts("web", "running");
+        healthy.health = Some(HealthState::Healthy);
+        assert!(!needs_inspect(&healthy, Some(&spec), false, true));
+        let mut orphan = facts("gone", "running");
+        orphan.service = "gone".into();
+        assert!(needs_inspect(&orphan, Some(&spec), false, true), "not in the spec");
+    }
+
+    #[test]
+    fn a_probed_health_is_reported_as_such() {
+        let mut web = facts("web", "running");
+        web.health = Some(HealthState::Healthy);
+        let mut f = Facts {
+            now: NOW,
+            containers: vec![web],
+            ..Default::default()
+        };
+        f.probed.insert("web-id".into());
+        let r = build_report("demo", Some(&spec(&[("web", 1)])), &[], f);
+        let c = &r.services[0].containers[0];
+        assert_eq!(c.health.as_deref(), Some("healthy"));
+        assert!(c.health_probed);
+        assert!(r.ok);
+    }
+
+    #[test]
     fn the_recent_error_search_shares_a_budget_of_lines() {
         assert_eq!(recent_tail(1), 200);
         assert_eq!(recent_tail(8), 200);
