@@ -415,10 +415,7 @@ pub(crate) async fn exec_exit_code(
 
 /// Polls an exec until it no longer runs, then gives its exit code (the
 /// caller's deadline bounds the wait).
-async fn wait_for_exec_exit(
-    engine: &Engine,
-    exec_id: &str,
-) -> Result<i64, bollard::errors::Error> {
+async fn wait_for_exec_exit(engine: &Engine, exec_id: &str) -> Result<i64, bollard::errors::Error> {
     let mut pause = Duration::from_millis(5);
     loop {
         let inspected = engine.docker().inspect_exec(exec_id).await?;

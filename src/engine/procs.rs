@@ -183,7 +183,10 @@ mod tests {
 
     #[test]
     fn the_boot_time_is_read() {
-        assert_eq!(boot_time("cpu 1 2 3\nbtime 1714564800\nprocesses 9\n"), Some(1714564800));
+        assert_eq!(
+            boot_time("cpu 1 2 3\nbtime 1714564800\nprocesses 9\n"),
+            Some(1714564800)
+        );
         assert_eq!(boot_time("cpu 1 2 3\n"), None);
     }
 

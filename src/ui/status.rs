@@ -411,7 +411,10 @@ Recent errors:
         };
         assert!(render_with(true).contains("healthy (probed)"));
         let plain = render_with(false);
-        assert!(plain.contains("healthy") && !plain.contains("(probed)"), "{plain}");
+        assert!(
+            plain.contains("healthy") && !plain.contains("(probed)"),
+            "{plain}"
+        );
     }
 
     #[test]

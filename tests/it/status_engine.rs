@@ -376,10 +376,24 @@ services:
 
     let out = project.torq(&["status", "-v"]);
     out.assert_code(0);
-    assert_eq!(row(&out.stdout, "slowcheck")[2], "healthy (probed)", "{}", out.stdout);
+    assert_eq!(
+        row(&out.stdout, "slowcheck")[2],
+        "healthy (probed)",
+        "{}",
+        out.stdout
+    );
     // Without -v the table says healthy, as `up` did.
     let out = project.torq(&["status"]);
-    assert_eq!(row(&out.stdout, "slowcheck")[2], "healthy", "{}", out.stdout);
+    assert_eq!(
+        row(&out.stdout, "slowcheck")[2],
+        "healthy",
+        "{}",
+        out.stdout
+    );
     // The engine itself has not checked yet: the probe is what settled it.
-    assert!(engine_says().contains("health: starting"), "{}", engine_says());
+    assert!(
+        engine_says().contains("health: starting"),
+        "{}",
+        engine_says()
+    );
 }

@@ -24,9 +24,9 @@ use crate::compose::model::{Condition, Project};
 use crate::engine::container::restarts_on_its_own;
 use crate::engine::health;
 use crate::engine::inspect::inspect;
-use crate::engine::procs;
 use crate::engine::logs::read::{read_merged, source_of};
 use crate::engine::logs::LogRequest;
+use crate::engine::procs;
 use crate::engine::state::{
     list_containers, service_containers, HealthState, ObservedContainer, RunState,
 };
@@ -302,7 +302,10 @@ fn needs_inspect(
             .is_none_or(restarts_on_its_own);
     verbose
         || c.state != RunState::Running
-        || matches!(c.health, Some(HealthState::Starting | HealthState::Unhealthy))
+        || matches!(
+            c.health,
+            Some(HealthState::Starting | HealthState::Unhealthy)
+        )
         || may_restart
         || !found_in_proc
 }
@@ -950,11 +953,22 @@ mod tests {
         assert!(!needs_inspect(&web, Some(&spec), false, true));
         // Everything else is inspected.
         assert!(needs_inspect(&web, Some(&spec), true, true), "verbose");
-        assert!(needs_inspect(&web, Some(&spec), false, false), "not in /proc");
+        assert!(
+            needs_inspect(&web, Some(&spec), false, false),
+            "not in /proc"
+        );
         assert!(needs_inspect(&web, None, false, true), "no spec to tell");
         let worker = facts("worker", "running");
-        assert!(needs_inspect(&worker, Some(&spec), false, true), "restart policy");
-        assert!(needs_inspect(&facts("web", "exited"), Some(&spec), false, true));
+        assert!(
+            needs_inspect(&worker, Some(&spec), false, true),
+            "restart policy"
+        );
+        assert!(needs_inspect(
+            &facts("web", "exited"),
+            Some(&spec),
+            false,
+            true
+        ));
         let mut starting = facts("web", "running");
         starting.health = Some(HealthState::Starting);
         assert!(needs_inspect(&starting, Some(&spec), false, true));
@@ -963,7 +977,10 @@ mod tests {
         assert!(!needs_inspect(&healthy, Some(&spec), false, true));
         let mut orphan = facts("gone", "running");
         orphan.service = "gone".into();
-        assert!(needs_inspect(&orphan, Some(&spec), false, true), "not in the spec");
+        assert!(
+            needs_inspect(&orphan, Some(&spec), false, true),
+            "not in the spec"
+        );
     }
 
     #[test]
