@@ -106,7 +106,7 @@ impl HostClock {
         let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
         Some(HostClock {
             boot_seconds: boot_time(&stat)?,
-            ticks_per_second: i64::try_from(ticks).ok().filter(|t| *t > 0)?,
+            ticks_per_second: (ticks > 0).then_some(ticks)?,
         })
     }
 
