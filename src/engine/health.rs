@@ -9,6 +9,9 @@
 //! dies, a probe passes, or the deadline passes. A failing probe never
 //! counts as unhealthy: only the engine's verdict does. `up --no-fast-health`
 //! turns this off.
+//!
+//! `status` runs the same test once ([`probe_once`]) in a container whose
+//! health is still `starting`, so it never contradicts what `up` said.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,13 +36,37 @@ pub(crate) fn probe_command(healthcheck: &Healthcheck) -> Option<Vec<String>> {
     if !healthcheck.is_enabled() {
         return None;
     }
-    let (kind, rest) = healthcheck.test.split_first()?;
+    test_command(&healthcheck.test)
+}
+
+/// The command to exec for a healthcheck test as the engine stores it
+/// (`CMD …`, `CMD-SHELL …`), or `None` for `NONE`, an empty or unknown form.
+pub(crate) fn test_command(test: &[String]) -> Option<Vec<String>> {
+    let (kind, rest) = test.split_first()?;
     match kind.as_str() {
         "CMD" if !rest.is_empty() => Some(rest.to_vec()),
         "CMD-SHELL" if !rest.is_empty() => {
             Some(vec!["/bin/sh".into(), "-c".into(), rest.join(" ")])
         }
         _ => None,
+    }
+}
+
+/// Runs a healthcheck's command once in container `id`: whether it exited 0
+/// within `timeout`. A probe that cannot run, fails or times out is `false`
+/// (never a verdict of unhealthy: that is the engine's).
+pub(crate) async fn probe_once(
+    engine: &Engine,
+    id: &str,
+    command: Vec<String>,
+    timeout: Duration,
+) -> bool {
+    match ops::exec_exit_code(engine, id, command, timeout).await {
+        Ok(code) => code == 0,
+        Err(err) => {
+            tracing::debug!(container = %id, %err, "health probe could not run");
+            false
+        }
     }
 }
 
@@ -119,5 +146,12 @@ mod tests {
         let mut disabled = hc(&["CMD", "true"]);
         disabled.disable = true;
         assert_eq!(probe_command(&disabled), None);
+        let stored = ["CMD-SHELL".to_string(), "true".to_string()];
+        assert_eq!(
+            test_command(&stored),
+            Some(vec!["/bin/sh".into(), "-c".into(), "true".into()])
+        );
+        assert_eq!(test_command(&[]), None);
+        assert_eq!(test_command(&["CMD".to_string()]), None);
     }
 }

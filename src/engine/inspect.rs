@@ -6,7 +6,7 @@
 
 use super::error::{with_deadline, ApiError, QUICK};
 use super::labels;
-use super::state::{HealthState, ObservedContainer, RunState};
+use super::state::{port_text, HealthState, ObservedContainer, RunState};
 use super::Engine;
 
 /// Inspects `container` (as listed) and refines it; `Ok(None)` when it is
@@ -32,6 +32,12 @@ pub(crate) async fn inspect(
 pub(crate) fn refine(c: &mut ObservedContainer, r: bollard::models::ContainerInspectResponse) {
     let config = r.config.unwrap_or_default();
     let labels = config.labels.unwrap_or_default();
+    let healthcheck = config.healthcheck.unwrap_or_default();
+    c.health_test = healthcheck.test.unwrap_or_default();
+    c.health_timeout = healthcheck
+        .timeout
+        .filter(|t| *t > 0)
+        .map(|t| std::time::Duration::from_nanos(t as u64));
     let state = r.state.unwrap_or_default();
     let health = state.health.unwrap_or_default();
     let not_zero_time = |t: Option<String>| t.filter(|t| !t.starts_with("0001-"));
@@ -101,17 +107,11 @@ fn published_ports(ports: &bollard::models::PortMap) -> Vec<String> {
             let Some(host_port) = binding.host_port.as_deref().filter(|p| !p.is_empty()) else {
                 continue;
             };
-            let ip = binding
-                .host_ip
-                .as_deref()
-                .filter(|ip| !ip.is_empty())
-                .unwrap_or("0.0.0.0");
-            let ip = if ip.contains(':') {
-                format!("[{ip}]")
-            } else {
-                ip.to_string()
-            };
-            out.push(format!("{ip}:{host_port}->{container_port}"));
+            out.push(port_text(
+                binding.host_ip.as_deref(),
+                host_port,
+                container_port,
+            ));
         }
     }
     out.sort();

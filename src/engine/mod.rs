@@ -30,6 +30,7 @@ pub mod lock;
 pub(crate) mod logs;
 pub(crate) mod ops;
 pub(crate) mod preflight;
+pub(crate) mod procs;
 pub(crate) mod projects;
 pub(crate) mod pull;
 pub mod state;

@@ -402,15 +402,31 @@ pub(crate) async fn exec_exit_code(
             )
             .await?;
         if let StartExecResults::Attached { mut output, .. } = started {
-            // The stream ends when the command exits.
+            // With no stream attached the engine answers once the command
+            // started, not when it exits: drain what there is, then wait.
             while let Some(item) = output.next().await {
                 item?;
             }
         }
-        let inspected = engine.docker().inspect_exec(&created.id).await?;
-        Ok(inspected.exit_code.unwrap_or(-1))
+        wait_for_exec_exit(engine, &created.id).await
     };
     with_deadline(op, deadline, run).await
+}
+
+/// Polls an exec until it no longer runs, then gives its exit code (the
+/// caller's deadline bounds the wait).
+async fn wait_for_exec_exit(engine: &Engine, exec_id: &str) -> Result<i64, bollard::errors::Error> {
+    let mut pause = Duration::from_millis(5);
+    loop {
+        let inspected = engine.docker().inspect_exec(exec_id).await?;
+        if inspected.running != Some(true) {
+            if let Some(code) = inspected.exit_code {
+                return Ok(code);
+            }
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_millis(100));
+    }
 }
 
 /// The last `lines` lines a container wrote (stdout and stderr), oldest first.

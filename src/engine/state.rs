@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 
-use bollard::models::{ContainerSummary, ContainerSummaryStateEnum};
+use bollard::models::{ContainerSummary, ContainerSummaryStateEnum, PortSummary};
 use bollard::query_parameters::{ListContainersOptions, ListNetworksOptions, ListVolumesOptions};
 use futures::future::join_all;
 
@@ -72,8 +72,14 @@ pub struct ObservedContainer {
     /// The engine's error text for a container that failed to start
     /// ([`observe_detailed`] only).
     pub error: Option<String>,
-    /// Published ports, `0.0.0.0:8080->80/tcp` ([`observe_detailed`] only).
+    /// Published ports, `0.0.0.0:8080->80/tcp` (a list entry carries them
+    /// too).
     pub ports: Vec<String>,
+    /// The healthcheck's test as the container has it (`CMD …`,
+    /// `CMD-SHELL …`; empty without one; [`observe_detailed`] only).
+    pub health_test: Vec<String>,
+    /// The healthcheck's timeout ([`observe_detailed`] only).
+    pub health_timeout: Option<std::time::Duration>,
     /// The engine's log file of the container ([`observe_detailed`] only).
     pub log_path: Option<String>,
     /// `init: true` ([`observe_detailed`] only).
@@ -439,6 +445,7 @@ fn container_from_summary(summary: ContainerSummary) -> Option<ObservedContainer
         RunState::Exited | RunState::Dead => exit_code_from_status_text(&status_text),
         _ => None,
     };
+    let ports = published_ports(summary.ports.as_deref().unwrap_or_default());
     Some(ObservedContainer {
         service: labels.get(labels::SERVICE).cloned().unwrap_or_default(),
         number: labels
@@ -460,8 +467,44 @@ fn container_from_summary(summary: ContainerSummary) -> Option<ObservedContainer
         status_text,
         labels,
         anonymous_volumes,
+        ports,
         ..ObservedContainer::default()
     })
+}
+
+/// `0.0.0.0:8080->80/tcp` for each published port of a list entry, sorted.
+fn published_ports(ports: &[PortSummary]) -> Vec<String> {
+    let mut out: Vec<String> = ports
+        .iter()
+        .filter_map(|p| {
+            let host_port = p.public_port.filter(|port| *port > 0)?;
+            let protocol = p
+                .typ
+                .as_ref()
+                .map(ToString::to_string)
+                .filter(|t| !t.is_empty())
+                .unwrap_or_else(|| "tcp".into());
+            Some(port_text(
+                p.ip.as_deref(),
+                &host_port.to_string(),
+                &format!("{}/{protocol}", p.private_port),
+            ))
+        })
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// `IP:HOST_PORT->CONTAINER_PORT/PROTO`, an IPv6 address in brackets, no
+/// address meaning all of IPv4 (`0.0.0.0`), as `docker ps` writes it.
+pub(crate) fn port_text(ip: Option<&str>, host_port: &str, container_port: &str) -> String {
+    let ip = ip.filter(|ip| !ip.is_empty()).unwrap_or("0.0.0.0");
+    if ip.contains(':') {
+        format!("[{ip}]:{host_port}->{container_port}")
+    } else {
+        format!("{ip}:{host_port}->{container_port}")
+    }
 }
 
 fn state_from_summary(state: ContainerSummaryStateEnum) -> RunState {
@@ -547,6 +590,27 @@ mod tests {
         assert_eq!(c.exit_code, Some(3));
         assert_eq!(c.config_hash.as_deref(), Some("h"));
         assert!(!c.is_running());
+        assert!(c.ports.is_empty());
+    }
+
+    #[test]
+    fn published_ports_of_a_list_entry() {
+        use bollard::models::PortSummaryTypeEnum;
+        let port = |ip: Option<&str>, private_port, public_port| PortSummary {
+            ip: ip.map(String::from),
+            private_port,
+            public_port,
+            typ: Some(PortSummaryTypeEnum::TCP),
+        };
+        let ports = [
+            port(Some("0.0.0.0"), 80, Some(8080)),
+            port(Some("::"), 80, Some(8080)),
+            port(None, 9000, None),
+        ];
+        assert_eq!(
+            published_ports(&ports),
+            ["0.0.0.0:8080->80/tcp", "[::]:8080->80/tcp"]
+        );
     }
 
     #[test]

@@ -2,9 +2,10 @@
 //! one-shot stats, zombie processes inside a container, free disk space where
 //! the engine keeps its data, and how fast the engine answers.
 //!
-//! Zombies and disk space are read on the host (`/proc`, `statvfs`), so only
-//! when the engine is local; for a remote engine, zombies come from the
-//! engine's `top` (which runs `ps` on the engine's host).
+//! Zombies and disk space are read on the host (`/proc`, `statvfs`, see
+//! also `procs`), so only when the engine is local; for a remote engine,
+//! zombies come from the engine's `top` (which runs `ps` on the engine's
+//! host).
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -170,6 +171,11 @@ pub(crate) struct ProcStat {
     pub ppid: i64,
     /// `R`, `S`, `D`, `Z`, …
     pub state: u8,
+    /// When it started, in clock ticks since the host booted.
+    pub start_ticks: u64,
+    /// Its command is a containerd shim (`containerd-shim…`): its children
+    /// are containers' main processes.
+    pub shim: bool,
 }
 
 /// Parses `/proc/<pid>/stat` (the command may hold spaces and parentheses:
@@ -178,10 +184,19 @@ pub(crate) fn parse_proc_stat(text: &str) -> Option<ProcStat> {
     let open = text.find('(')?;
     let close = text.rfind(')')?;
     let pid = text[..open].trim().parse().ok()?;
+    let comm = text.get(open + 1..close)?;
     let mut rest = text.get(close + 1..)?.split_ascii_whitespace();
     let state = *rest.next()?.as_bytes().first()?;
     let ppid = rest.next()?.parse().ok()?;
-    Some(ProcStat { pid, ppid, state })
+    // Fields 5 to 21 lie between the parent and the start time (field 22).
+    let start_ticks = rest.nth(17).and_then(|t| t.parse().ok()).unwrap_or(0);
+    Some(ProcStat {
+        pid,
+        ppid,
+        state,
+        start_ticks,
+        shim: comm.starts_with("containerd-shim"),
+    })
 }
 
 /// Zombies among the descendants of each of `roots`, from a process table.
@@ -211,8 +226,8 @@ pub(crate) fn zombies_below(table: &[ProcStat], roots: &[i64]) -> HashMap<i64, u
         .collect()
 }
 
-/// Zombie counts below each host PID in `roots`, from this machine's `/proc`.
-pub(crate) fn host_zombies(roots: &[i64]) -> HashMap<i64, u32> {
+/// Every process of this machine's `/proc`.
+pub(crate) fn host_processes() -> Vec<ProcStat> {
     let mut table = Vec::new();
     if let Ok(entries) = std::fs::read_dir("/proc") {
         for entry in entries.flatten() {
@@ -228,16 +243,7 @@ pub(crate) fn host_zombies(roots: &[i64]) -> HashMap<i64, u32> {
             }
         }
     }
-    zombies_below(&table, roots)
-}
-
-/// Whether host PID `pid` in this machine's `/proc` is a process of
-/// container `id` (its cgroup path names the container). False when torq
-/// does not see the engine's PID namespace.
-pub(crate) fn pid_belongs_to(pid: i64, id: &str) -> bool {
-    !id.is_empty()
-        && std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
-            .is_ok_and(|cgroups| cgroups.contains(id))
+    table
 }
 
 /// Zombies in a container, through the engine's `top` (for remote engines).
@@ -275,17 +281,29 @@ mod tests {
             ProcStat {
                 pid: 123,
                 ppid: 100,
-                state: b'S'
+                state: b'S',
+                start_ticks: 0,
+                shim: false,
             }
         );
         let p = parse_proc_stat("7 (we (i) rd) Z 5 0").unwrap();
         assert_eq!((p.pid, p.ppid, p.state), (7, 5, b'Z'));
+        let line = "4242 (containerd-shim) S 1 4242 77 0 -1 4194560 1033 0 0 0 \
+                    12 7 0 0 20 0 11 0 98765 734003200 2170 18446744073709551615";
+        let p = parse_proc_stat(line).unwrap();
+        assert_eq!((p.start_ticks, p.shim), (98765, true));
         assert_eq!(parse_proc_stat("garbage"), None);
     }
 
     #[test]
     fn zombies_are_counted_below_each_root() {
-        let p = |pid, ppid, state| ProcStat { pid, ppid, state };
+        let p = |pid, ppid, state| ProcStat {
+            pid,
+            ppid,
+            state,
+            start_ticks: 0,
+            shim: false,
+        };
         let table = [
             p(1, 0, b'S'),
             p(10, 1, b'S'),  // container A's main process
@@ -319,13 +337,6 @@ mod tests {
         assert_eq!(cpu_percent(&a, &b), Some(20.0));
         assert_eq!(cpu_percent(&b, &a), None);
         assert_eq!(cpu_percent(&a, &a), None);
-    }
-
-    #[test]
-    fn our_own_pid_is_no_container() {
-        let me = i64::from(std::process::id());
-        assert!(!pid_belongs_to(me, "0123456789abcdef"));
-        assert!(!pid_belongs_to(me, ""));
     }
 
     #[test]

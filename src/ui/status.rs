@@ -133,10 +133,16 @@ fn container_row(name: String, c: &ContainerStatus, options: RenderOptions) -> V
         },
         _ => c.engine_state.clone(),
     };
+    let health = match c.health.as_deref() {
+        Some("healthy") if c.health_probed && options.verbose => {
+            Cell::styled("healthy (probed)", styles::OK)
+        }
+        other => health_cell(other),
+    };
     let mut row = vec![
         Cell::plain(name),
         state_cell(c.state),
-        health_cell(c.health.as_deref()),
+        health,
         Cell::plain(short_id(&c.id)),
         Cell::plain(c.pid.map(|p| p.to_string()).unwrap_or_else(|| "-".into())),
         Cell::plain(uptime),
@@ -387,6 +393,27 @@ Recent errors:
         assert!(
             text.contains("demo-web-1  /var/lib/docker/x-json.log (2.0 KiB)"),
             "{text}"
+        );
+    }
+
+    #[test]
+    fn a_probed_health_is_marked_in_verbose() {
+        let mut r = report();
+        r.services[0].containers[0].health_probed = true;
+        let render_with = |verbose| {
+            render(
+                &r,
+                RenderOptions {
+                    color: false,
+                    verbose,
+                },
+            )
+        };
+        assert!(render_with(true).contains("healthy (probed)"));
+        let plain = render_with(false);
+        assert!(
+            plain.contains("healthy") && !plain.contains("(probed)"),
+            "{plain}"
         );
     }
 

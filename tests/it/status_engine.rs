@@ -324,3 +324,76 @@ services:
     out.assert_code(2);
     assert_eq!(out.stdout, "");
 }
+
+/// Right after `up` called a service healthy (its own probe passed), the
+/// engine still says `starting` until its first check, one interval later:
+/// `status` probes once and agrees with `up`, marking the health as probed.
+#[test]
+fn status_agrees_with_up_on_a_service_the_engine_has_not_checked_yet() {
+    let project = TestProject::new(
+        "status-probed",
+        r#"
+services:
+  slowcheck:
+    image: {image}
+    stop_grace_period: 1s
+    command: ["sh", "-c", "{loop}"]
+    healthcheck:
+      test: ["CMD", "true"]
+      interval: 300s
+  plain:
+    image: {image}
+    stop_grace_period: 1s
+    command: ["sh", "-c", "{loop}"]
+"#,
+    );
+    project.torq(&["up"]).assert_code(0);
+    let engine_says = || {
+        project
+            .containers()
+            .into_iter()
+            .find(|c| c.service == "slowcheck")
+            .expect("slowcheck's container")
+            .status
+    };
+    assert!(
+        engine_says().contains("health: starting"),
+        "{}",
+        engine_says()
+    );
+
+    let (code, json) = status_json(&project, &[]);
+    assert_eq!(code, Some(0), "{json:#}");
+    let c = &service(&json, "slowcheck")["containers"][0];
+    assert_eq!(c["health"], "healthy", "{json:#}");
+    assert_eq!(c["health_probed"], true, "{json:#}");
+    assert_eq!(service(&json, "slowcheck")["health"], "healthy");
+    // A service without a healthcheck is not probed.
+    assert_eq!(
+        service(&json, "plain")["containers"][0]["health_probed"],
+        false
+    );
+
+    let out = project.torq(&["status", "-v"]);
+    out.assert_code(0);
+    assert_eq!(
+        row(&out.stdout, "slowcheck")[2],
+        "healthy (probed)",
+        "{}",
+        out.stdout
+    );
+    // Without -v the table says healthy, as `up` did.
+    let out = project.torq(&["status"]);
+    assert_eq!(
+        row(&out.stdout, "slowcheck")[2],
+        "healthy",
+        "{}",
+        out.stdout
+    );
+    // The engine itself has not checked yet: the probe is what settled it.
+    assert!(
+        engine_says().contains("health: starting"),
+        "{}",
+        engine_says()
+    );
+}

@@ -396,6 +396,12 @@ fn network_mode(project: &Project, service: &Service) -> String {
     }
 }
 
+/// Whether the engine restarts `service`'s containers on its own (a
+/// restart policy other than `no`).
+pub(crate) fn restarts_on_its_own(service: &Service) -> bool {
+    restart_policy(service).name != Some(RestartPolicyNameEnum::NO)
+}
+
 /// `restart:` wins; else `deploy.restart_policy`; else `no`.
 fn restart_policy(service: &Service) -> RestartPolicy {
     let (name, retries) = match service.restart.as_deref() {

@@ -1,22 +1,35 @@
 //! `status`: what runs, how healthy, what went wrong lately.
 //!
-//! Everything is asked of the engine at once: after the container list, the
-//! inspects, the recent log tails (and with `verbose` the stats samples)
-//! run in parallel, next to a ping and the engine's data directory. What the
-//! answers mean — the three states, the warnings, whether all is well — is
-//! decided by pure functions here and unit-tested; the result is a
+//! The container list is the base (it carries labels, state, the status
+//! text with health and exit code, ports, creation time); a local engine's
+//! `/proc` adds running containers' PIDs, start times and zombies in one
+//! scan, and only the containers the two leave something out of are
+//! inspected (see [`needs_inspect`]; `--verbose` inspects all). A container
+//! whose health is still `starting` is probed once, as `up` probes before
+//! it calls a service healthy, so `status` never contradicts `up`. The
+//! recent log tails (and with `verbose` the stats samples) are read in
+//! parallel with all that, next to a ping and the engine's data directory.
+//! What the answers mean — the three states, the warnings, whether all is
+//! well — is decided by pure functions here and unit-tested; the result is a
 //! [`StatusReport`] for the CLI to render.
 
 pub(crate) mod report;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
+use futures::future::join_all;
+
 use crate::compose::model::{Condition, Project};
+use crate::engine::container::restarts_on_its_own;
+use crate::engine::health;
 use crate::engine::inspect::inspect;
 use crate::engine::logs::read::{read_merged, source_of};
 use crate::engine::logs::LogRequest;
-use crate::engine::state::{list_containers, service_containers, ObservedContainer, RunState};
+use crate::engine::procs;
+use crate::engine::state::{
+    list_containers, service_containers, HealthState, ObservedContainer, RunState,
+};
 use crate::engine::stats::{self, DiskSpace, UsageSample};
 use crate::engine::Engine;
 use crate::logs::sink::RecentErrors;
@@ -31,9 +44,15 @@ use report::{
 /// running container count as crash-looping.
 const CRASH_LOOP_RESTARTS: i64 = 3;
 const CRASH_LOOP_WINDOW: i64 = 60;
-/// Error lines shown under "Recent errors", and log lines searched per container.
+/// Error lines shown under "Recent errors".
 const RECENT_ERRORS: usize = 5;
-const RECENT_TAIL: u64 = 200;
+/// Log lines searched for them: the last [`RECENT_LINES`] of the project,
+/// split among its containers, at least [`RECENT_TAIL_MIN`] and at most
+/// [`RECENT_TAIL_MAX`] each (reading 200 lines of each of 200 containers
+/// cost more than all the rest of `status`).
+const RECENT_LINES: u64 = 4_000;
+const RECENT_TAIL_MIN: u64 = 10;
+const RECENT_TAIL_MAX: u64 = 200;
 /// Warn below this much free space (or this share) where the engine keeps data.
 const LOW_DISK_BYTES: u64 = 2 * 1024 * 1024 * 1024;
 const LOW_DISK_PERCENT: f64 = 10.0;
@@ -71,7 +90,7 @@ async fn report(
     spec: Option<&Project>,
     request: &StatusRequest,
 ) -> anyhow::Result<StatusReport> {
-    let facts = gather(engine, project, request).await?;
+    let facts = gather(engine, project, spec, request).await?;
     let one_offs = one_off_rows(&facts);
     let mut report = build_report(project, spec, &request.services, facts);
     report.services.extend(one_offs);
@@ -136,6 +155,8 @@ struct Facts {
     now: Nanos,
     containers: Vec<ObservedContainer>,
     zombies: HashMap<String, u32>,
+    /// Containers whose health a probe of torq's settled (healthy).
+    probed: HashSet<String>,
     usage: HashMap<String, (Option<f64>, UsageSample)>,
     log_sizes: HashMap<String, u64>,
     recent_errors: Vec<RecentError>,
@@ -145,7 +166,12 @@ struct Facts {
 }
 
 /// Asks the engine everything at once.
-async fn gather(engine: &Engine, project: &str, request: &StatusRequest) -> anyhow::Result<Facts> {
+async fn gather(
+    engine: &Engine,
+    project: &str,
+    spec: Option<&Project>,
+    request: &StatusRequest,
+) -> anyhow::Result<Facts> {
     let (services, verbose) = (&request.services, request.verbose);
     let local = engine.is_local();
     let ping = stats::ping_latency(engine);
@@ -164,7 +190,6 @@ async fn gather(engine: &Engine, project: &str, request: &StatusRequest) -> anyh
         }
         let sources: Vec<Source> = listed.iter().map(source_of).collect();
         let ids: Vec<String> = listed.iter().map(|c| c.id.clone()).collect();
-        let inspects = futures::future::join_all(listed.into_iter().map(|c| inspect(engine, c)));
         let usage = async {
             if verbose {
                 stats::usage(engine, &ids, CPU_SAMPLE_INTERVAL).await
@@ -172,21 +197,17 @@ async fn gather(engine: &Engine, project: &str, request: &StatusRequest) -> anyh
                 HashMap::new()
             }
         };
-        let (inspects, errors, usage) =
-            futures::join!(inspects, recent_errors(engine, &sources), usage);
-        let mut containers = Vec::with_capacity(inspects.len());
-        for facts in inspects {
-            if let Some(facts) = facts? {
-                containers.push(facts);
-            }
-        }
-        anyhow::Ok((containers, errors, usage))
+        let (details, errors, usage) = futures::join!(
+            complete(engine, listed, spec, verbose),
+            recent_errors(engine, &sources),
+            usage
+        );
+        anyhow::Ok((details?, errors, usage))
     };
     let (ping, data_root, containers) = futures::join!(ping, data_root, containers);
-    let (containers, recent_errors, usage) = containers?;
-    let zombies = zombies(engine, &containers).await;
+    let (details, recent_errors, usage) = containers?;
     let log_sizes = if verbose && local {
-        log_sizes(&containers)
+        log_sizes(&details.containers)
     } else {
         HashMap::new()
     };
@@ -202,8 +223,9 @@ async fn gather(engine: &Engine, project: &str, request: &StatusRequest) -> anyh
             disk_available: disk.map(|d| d.available),
             data_root,
         },
-        containers,
-        zombies,
+        containers: details.containers,
+        zombies: details.zombies,
+        probed: details.probed,
         usage,
         log_sizes,
         recent_errors,
@@ -212,11 +234,136 @@ async fn gather(engine: &Engine, project: &str, request: &StatusRequest) -> anyh
     })
 }
 
+/// The listed containers made complete, with their zombie counts and the
+/// ids whose health a probe of torq's settled.
+struct Details {
+    containers: Vec<ObservedContainer>,
+    zombies: HashMap<String, u32>,
+    probed: HashSet<String>,
+}
+
+/// What the container list lacks, asked only where needed: a local engine's
+/// `/proc` gives running containers' PIDs, start times and zombies in one
+/// scan; an inspect per container gives the rest ([`needs_inspect`]); a
+/// container whose health is still `starting` is probed once.
+async fn complete(
+    engine: &Engine,
+    listed: Vec<ObservedContainer>,
+    spec: Option<&Project>,
+    verbose: bool,
+) -> anyhow::Result<Details> {
+    let mains = main_processes(engine, &listed).await;
+    let (to_inspect, mut plain): (Vec<_>, Vec<_>) = listed
+        .into_iter()
+        .partition(|c| needs_inspect(c, spec, verbose, mains.contains_key(&c.id)));
+    let inspects = join_all(to_inspect.into_iter().map(|c| inspect(engine, c))).await;
+    let mut containers = Vec::with_capacity(inspects.len() + plain.len());
+    for facts in inspects {
+        if let Some(facts) = facts? {
+            containers.push(facts);
+        }
+    }
+    for c in &mut plain {
+        if let Some(main) = mains.get(&c.id) {
+            c.pid = Some(main.pid);
+            c.started_at = Some(time::format_utc(main.started));
+            // The spec gives it no restart policy: the engine never restarted it.
+            c.restart_count = Some(0);
+        }
+    }
+    containers.append(&mut plain);
+    let mut zombies: HashMap<String, u32> = mains
+        .iter()
+        .map(|(id, main)| (id.clone(), main.zombies))
+        .collect();
+    zombies.extend(zombies_via_engine(engine, &containers, &mains).await);
+    let probed = probe_starting(engine, &mut containers).await;
+    Ok(Details {
+        containers,
+        zombies,
+        probed,
+    })
+}
+
+/// Whether the list entry and `/proc` leave out something status shows: the
+/// details of a container that does not run (exit code, finish time, OOM
+/// kill), a health that is not plainly healthy (the probe's command), a
+/// restart count the engine may have raised (a restart policy, or no spec to
+/// tell), a PID `/proc` did not give, or `--verbose` (log file, image).
+fn needs_inspect(
+    c: &ObservedContainer,
+    spec: Option<&Project>,
+    verbose: bool,
+    found_in_proc: bool,
+) -> bool {
+    let may_restart = c.oneoff
+        || spec
+            .and_then(|s| s.services.get(&c.service))
+            .is_none_or(restarts_on_its_own);
+    verbose
+        || c.state != RunState::Running
+        || matches!(
+            c.health,
+            Some(HealthState::Starting | HealthState::Unhealthy)
+        )
+        || may_restart
+        || !found_in_proc
+}
+
+/// The main processes of the running containers, from this machine's
+/// `/proc` when the engine is local (empty otherwise).
+async fn main_processes(
+    engine: &Engine,
+    containers: &[ObservedContainer],
+) -> HashMap<String, procs::MainProcess> {
+    if !engine.is_local() {
+        return HashMap::new();
+    }
+    let running: Vec<String> = containers
+        .iter()
+        .filter(|c| c.state == RunState::Running)
+        .map(|c| c.id.clone())
+        .collect();
+    if running.is_empty() {
+        return HashMap::new();
+    }
+    tokio::task::spawn_blocking(move || procs::main_processes(&running))
+        .await
+        .unwrap_or_default()
+}
+
+/// Longest a probe of `status` may take, whatever the healthcheck's timeout.
+const STATUS_PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Runs the healthcheck's test once in every running container whose health
+/// is `starting` (in parallel), as `up` does before it calls a service
+/// healthy: a pass shows as healthy, marked as probed. Returns their ids.
+async fn probe_starting(engine: &Engine, containers: &mut [ObservedContainer]) -> HashSet<String> {
+    let probes = containers.iter().enumerate().filter_map(|(i, c)| {
+        let starting = c.state == RunState::Running && c.health == Some(HealthState::Starting);
+        let command = health::test_command(&c.health_test).filter(|_| starting)?;
+        let timeout = c
+            .health_timeout
+            .unwrap_or(STATUS_PROBE_TIMEOUT)
+            .min(STATUS_PROBE_TIMEOUT);
+        let id = c.id.clone();
+        Some(async move { (i, health::probe_once(engine, &id, command, timeout).await) })
+    });
+    let mut probed = HashSet::new();
+    for (i, passed) in join_all(probes).await {
+        if passed {
+            containers[i].health = Some(HealthState::Healthy);
+            probed.insert(containers[i].id.clone());
+        }
+    }
+    probed
+}
+
 /// The last error lines across the containers' recent logs.
 async fn recent_errors(engine: &Engine, sources: &[Source]) -> Vec<RecentError> {
     let mut sink = RecentErrors::new(RECENT_ERRORS);
     let request = LogRequest {
-        tail: Tail::Lines(RECENT_TAIL),
+        tail: Tail::Lines(recent_tail(sources.len())),
         ..Default::default()
     };
     if read_merged(engine, sources, request, &mut sink)
@@ -235,48 +382,29 @@ async fn recent_errors(engine: &Engine, sources: &[Source]) -> Vec<RecentError> 
         .collect()
 }
 
-/// Zombie processes per running container: from this machine's `/proc` when
-/// the engine's PIDs are ours (a local engine, and `/proc/PID/cgroup` names
-/// the container — not so when torq itself runs in a container), else
-/// through the engine's `top`.
-async fn zombies(engine: &Engine, containers: &[ObservedContainer]) -> HashMap<String, u32> {
-    let running: Vec<(String, i64)> = containers
+/// Log lines searched per container for recent errors, among `containers`.
+fn recent_tail(containers: usize) -> u64 {
+    (RECENT_LINES / containers.max(1) as u64).clamp(RECENT_TAIL_MIN, RECENT_TAIL_MAX)
+}
+
+/// Zombie processes of the running containers `/proc` did not show (a
+/// remote engine, or torq in another PID namespace), through the engine's
+/// `top`.
+async fn zombies_via_engine(
+    engine: &Engine,
+    containers: &[ObservedContainer],
+    seen_in_proc: &HashMap<String, procs::MainProcess>,
+) -> HashMap<String, u32> {
+    let ask: Vec<&str> = containers
         .iter()
-        .filter(|c| c.state == RunState::Running)
-        .filter_map(|c| Some((c.id.clone(), c.pid?)))
+        .filter(|c| c.state == RunState::Running && !seen_in_proc.contains_key(&c.id))
+        .map(|c| c.id.as_str())
         .collect();
-    let mut counts = HashMap::new();
-    let mut ask_engine = running.clone();
-    if engine.is_local() {
-        let local = running.clone();
-        let by_pid = tokio::task::spawn_blocking(move || {
-            let ours: Vec<(String, i64)> = local
-                .into_iter()
-                .filter(|(id, pid)| stats::pid_belongs_to(*pid, id))
-                .collect();
-            let pids: Vec<i64> = ours.iter().map(|(_, pid)| *pid).collect();
-            (ours, stats::host_zombies(&pids))
-        })
-        .await;
-        if let Ok((ours, by_pid)) = by_pid {
-            for (id, pid) in ours {
-                counts.insert(id, by_pid.get(&pid).copied().unwrap_or(0));
-            }
-        }
-        ask_engine.retain(|(id, _)| !counts.contains_key(id));
-    }
-    let answers = futures::future::join_all(
-        ask_engine
-            .iter()
-            .map(|(id, _)| stats::zombies_via_top(engine, id)),
-    )
-    .await;
-    for ((id, _), answer) in ask_engine.into_iter().zip(answers) {
-        if let Ok(n) = answer {
-            counts.insert(id, n);
-        }
-    }
-    counts
+    let answers = join_all(ask.iter().map(|id| stats::zombies_via_top(engine, id))).await;
+    ask.into_iter()
+        .zip(answers)
+        .filter_map(|(id, answer)| Some((id.to_string(), answer.ok()?)))
+        .collect()
 }
 
 /// Sizes of the containers' log files (a local engine's files).
@@ -338,6 +466,7 @@ fn container_status(c: &ObservedContainer, facts: &Facts, one_shot: bool) -> Con
         state: Some(state),
         engine_state: c.state.as_str().to_string(),
         health: c.health.filter(|_| running).map(|h| h.as_str().to_string()),
+        health_probed: running && facts.probed.contains(&c.id),
         pid: c.pid.filter(|_| running),
         started_at: c.started_at.clone(),
         finished_at: c.finished_at.clone(),
@@ -813,6 +942,72 @@ mod tests {
         assert_eq!(r.services.len(), 1);
         assert!(!r.services[0].orphan);
         assert!(r.ok);
+    }
+
+    #[test]
+    fn only_what_the_list_and_proc_leave_out_is_inspected() {
+        let mut spec = spec(&[("web", 1), ("worker", 1)]);
+        spec.services.get_mut("worker").unwrap().restart = Some("on-failure".into());
+        let web = facts("web", "running");
+        // Running, no restart policy, found in /proc: nothing missing.
+        assert!(!needs_inspect(&web, Some(&spec), false, true));
+        // Everything else is inspected.
+        assert!(needs_inspect(&web, Some(&spec), true, true), "verbose");
+        assert!(
+            needs_inspect(&web, Some(&spec), false, false),
+            "not in /proc"
+        );
+        assert!(needs_inspect(&web, None, false, true), "no spec to tell");
+        let worker = facts("worker", "running");
+        assert!(
+            needs_inspect(&worker, Some(&spec), false, true),
+            "restart policy"
+        );
+        assert!(needs_inspect(
+            &facts("web", "exited"),
+            Some(&spec),
+            false,
+            true
+        ));
+        let mut starting = facts("web", "running");
+        starting.health = Some(HealthState::Starting);
+        assert!(needs_inspect(&starting, Some(&spec), false, true));
+        let mut healthy = facts("web", "running");
+        healthy.health = Some(HealthState::Healthy);
+        assert!(!needs_inspect(&healthy, Some(&spec), false, true));
+        let mut orphan = facts("gone", "running");
+        orphan.service = "gone".into();
+        assert!(
+            needs_inspect(&orphan, Some(&spec), false, true),
+            "not in the spec"
+        );
+    }
+
+    #[test]
+    fn a_probed_health_is_reported_as_such() {
+        let mut web = facts("web", "running");
+        web.health = Some(HealthState::Healthy);
+        let mut f = Facts {
+            now: NOW,
+            containers: vec![web],
+            ..Default::default()
+        };
+        f.probed.insert("web-id".into());
+        let r = build_report("demo", Some(&spec(&[("web", 1)])), &[], f);
+        let c = &r.services[0].containers[0];
+        assert_eq!(c.health.as_deref(), Some("healthy"));
+        assert!(c.health_probed);
+        assert!(r.ok);
+    }
+
+    #[test]
+    fn the_recent_error_search_shares_a_budget_of_lines() {
+        assert_eq!(recent_tail(1), 200);
+        assert_eq!(recent_tail(8), 200);
+        assert_eq!(recent_tail(50), 80);
+        assert_eq!(recent_tail(200), 20);
+        assert_eq!(recent_tail(500), 10);
+        assert_eq!(recent_tail(0), 200);
     }
 
     #[test]

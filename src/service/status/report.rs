@@ -75,6 +75,9 @@ pub(crate) struct ContainerStatus {
     /// The engine's own word: running, exited, restarting, created, paused, dead.
     pub engine_state: String,
     pub health: Option<String>,
+    /// The engine still said `starting`; torq ran the healthcheck's test
+    /// once and it passed, so `health` is `healthy` (as `up` counts it).
+    pub health_probed: bool,
     pub pid: Option<i64>,
     pub started_at: Option<String>,
     pub finished_at: Option<String>,
