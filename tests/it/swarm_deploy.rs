@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 use std::sync::{PoisonError, RwLockWriteGuard};
 
-use crate::support::{docker, docker_ok, swarm_lock, wait_for, TestProject};
+use crate::support::{docker, docker_ok, http_get, swarm_lock, wait_for, TestProject};
 
 const NAMESPACE: &str = "com.docker.stack.namespace";
 
@@ -325,19 +325,31 @@ COMMAND";
 /// The Torq stack itself on the one-node swarm, as it would span nodes:
 /// compose/torq.yaml with compose/swarm.yaml (relays on TCP over the stack's
 /// overlay network) and the CI overlay: every service healthy, the dashboard
-/// answering, the relays carrying frames.
+/// answering inside its task and from the host through a published port,
+/// the relays carrying frames. The port is published in host mode: the
+/// ingress routing mesh does not answer on this test machine (its iptables),
+/// host-mode ports do, and they go through the same conversion and engine
+/// port binding.
 #[test]
 fn the_torq_stack_deploys_healthy_and_undeploys() {
     let _swarm = swarm();
     let stack = crate::support::unique_project("swarm-torq");
     let _guard = StackGuard(stack.clone());
     let root = env!("CARGO_MANIFEST_DIR");
+    let overlay = tempfile::tempdir().expect("a temporary directory");
+    let host_port = overlay.path().join("host-port.yaml");
+    std::fs::write(
+        &host_port,
+        "services:\n  dashboard_websocket:\n    ports: !override\n      - {target: 8080, mode: host}\n",
+    )
+    .expect("write the host-port overlay");
     let torq = |args: &[&str]| {
         let mut cmd = std::process::Command::new(crate::support::TORQ);
         cmd.args(["-p", &stack])
             .args(["-f", &format!("{root}/compose/torq.yaml")])
             .args(["-f", &format!("{root}/compose/swarm.yaml")])
             .args(["-f", &format!("{root}/compose/ci.yaml")])
+            .args(["-f", &host_port.to_string_lossy()])
             .args(args)
             .env("NO_COLOR", "1")
             .env_remove("TORQ_FILE");
@@ -368,6 +380,19 @@ fn the_torq_stack_deploys_healthy_and_undeploys() {
         "http://127.0.0.1:8080/status",
     ]);
     assert!(status.contains("200"), "{status}");
+    let dashboard = task.lines().next().expect("the dashboard's container");
+    let published = docker_ok(&["port", dashboard, "8080"]);
+    let port: u16 = published
+        .lines()
+        .find_map(|l| l.strip_prefix("0.0.0.0:"))
+        .and_then(|p| p.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no published IPv4 port in {published:?}"));
+    let (code, body) = wait_for(
+        "the dashboard to answer on its published port",
+        std::time::Duration::from_secs(60),
+        || http_get(([127, 0, 0, 1], port).into(), "/status").ok(),
+    );
+    assert_eq!(code, 200, "{body}");
     let logs = torq(&["deploy", "logs", "market_data_relay"]);
     logs.assert_code(0);
     assert!(
