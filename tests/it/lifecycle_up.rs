@@ -283,6 +283,25 @@ fn changing_one_environment_recreates_only_that_service() {
         "{}",
         result.stderr
     );
+    // A replacement reads as one `recreating … recreated`, as in compose:
+    // the old container's stop and removal are not lines of their own.
+    let b_lines: Vec<&str> = result
+        .stderr
+        .lines()
+        .filter(|l| l.split_whitespace().next() == Some("b"))
+        .collect();
+    assert!(
+        b_lines.iter().any(|l| l.contains("recreated")),
+        "{b_lines:#?}"
+    );
+    for hidden in ["stopping", "stopped", "removing", "removed", "creating"] {
+        assert!(
+            !b_lines
+                .iter()
+                .any(|l| l.split_whitespace().nth(1) == Some(hidden)),
+            "`{hidden}` shown for a replacement: {b_lines:#?}"
+        );
+    }
     assert_eq!(project.containers().len(), 4);
 }
 
