@@ -1,9 +1,12 @@
 //! `torq logs`: the services' logs, merged by engine timestamp, with colored
 //! service prefixes and levels; `-f` follows.
 //!
-//! Lines go through one `BufWriter` over the locked stdout (no per-line
-//! locking or flushing when reading; a flush whenever the follow runs dry). A
-//! closed pipe (`torq logs | head`) ends the command quietly with exit 0.
+//! A read writes through one `BufWriter` over the locked stdout (no
+//! per-line locking or flushing). A follow (`-f`) writes through a
+//! [`BoundedStdout`] in its pacing mode: a reader that is behind (`| less`
+//! not scrolling) slows the follow down — no line is dropped — while the
+//! runtime stays free to handle Ctrl-C. A closed pipe (`torq logs | head`)
+//! ends the command quietly with exit 0.
 
 use std::io::{self, Write};
 
@@ -16,8 +19,9 @@ use crate::compose::select::check_services;
 use crate::logs::time;
 use crate::logs::Tail;
 use crate::logs::{FormatOptions, Level, LineFilter, ServiceStats};
-use crate::service::logs::{self, EndedEarly, LogsOutcome, LogsQuery};
+use crate::service::logs::{self, EndedEarly, LogsOutcome, LogsOutput, LogsQuery};
 use crate::ui::progress::PlainReporter;
+use crate::ui::stdout::{BoundedStdout, Overflow};
 use crate::ui::table::{Align, Cell, Table};
 
 pub(crate) const AFTER_HELP: &str = "\
@@ -168,13 +172,33 @@ pub(crate) fn run(ctx: &Context, args: LogsArgs) -> anyhow::Result<ExitStatus> {
         check_services(spec, &args.services)?;
     }
     let reporter = PlainReporter::new(ctx.shell.clone());
-    let outcome = super::runtime()?.block_on(logs::run(
-        &project,
-        spec.as_ref(),
-        &query,
-        stdout_writer(),
-        &reporter,
-    ))?;
+    let runtime = super::runtime()?;
+    let outcome = if query.follow {
+        // A writer thread: a reader that is behind slows the follow down
+        // but never blocks the runtime (Ctrl-C is still handled).
+        let out = BoundedStdout::start(ctx.shell.clone(), Overflow::Pace)
+            .context("cannot start the thread that writes the logs")?;
+        let room = out.room_probe();
+        runtime.block_on(logs::run(
+            &project,
+            spec.as_ref(),
+            &query,
+            LogsOutput { out, room },
+            &reporter,
+        ))?
+    } else {
+        let output = LogsOutput {
+            out: stdout_writer(),
+            room: None,
+        };
+        runtime.block_on(logs::run(
+            &project,
+            spec.as_ref(),
+            &query,
+            output,
+            &reporter,
+        ))?
+    };
     match outcome {
         LogsOutcome::NoContainers => ctx
             .shell

@@ -19,7 +19,7 @@ use crate::service::attach::{self, AttachEnd, AttachOptions, Signals, Start};
 use crate::service::logs::{label_width, printer};
 use crate::service::up::{self, BuildPolicy, UpRequest};
 use crate::ui::progress::{reporter_for, PlainReporter};
-use crate::ui::stdout::BoundedStdout;
+use crate::ui::stdout::{BoundedStdout, Overflow};
 use crate::ui::styles;
 
 pub(crate) const AFTER_HELP: &str = "\
@@ -203,7 +203,7 @@ async fn attached(
     let width = label_width(Some(&project), &session.shown_services());
     // Log lines go through a writer thread: a stdout nobody reads never
     // stalls the runtime, so Ctrl-C and the `down` still work.
-    let stdout = BoundedStdout::start(ctx.shell.clone())
+    let stdout = BoundedStdout::start(ctx.shell.clone(), Overflow::Drop)
         .context("cannot start the thread that writes the logs")?;
     let mut printer = printer(Some(&project), format, width, LineFilter::default(), stdout);
     let options = AttachOptions {

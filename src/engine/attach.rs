@@ -16,7 +16,7 @@ use bollard::query_parameters::{
 use futures::{Stream, StreamExt};
 use tokio::io::AsyncWrite;
 
-use super::error::{with_deadline, ApiError, QUICK};
+use super::error::ApiError;
 use super::Engine;
 
 /// The container's output stream.
@@ -44,12 +44,12 @@ pub(crate) async fn attach_container(
         logs: false,
         detach_keys: None,
     };
-    let attached = with_deadline(
-        format!("attach to container {id}"),
-        QUICK,
-        engine.docker().attach_container(id, Some(options)),
-    )
-    .await?;
+    let attached = engine
+        .request(
+            format!("attach to container {id}"),
+            engine.docker().attach_container(id, Some(options)),
+        )
+        .await?;
     Ok(Session {
         output: attached.output,
         input: attached.input,
@@ -87,15 +87,15 @@ pub(crate) async fn create_exec(
         attach_stderr: Some(true),
         ..Default::default()
     };
-    let created = with_deadline(
-        format!(
-            "create exec `{}` in container {container}",
-            spec.cmd.join(" ")
-        ),
-        QUICK,
-        engine.docker().create_exec(container, options),
-    )
-    .await?;
+    let created = engine
+        .request(
+            format!(
+                "create exec `{}` in container {container}",
+                spec.cmd.join(" ")
+            ),
+            engine.docker().create_exec(container, options),
+        )
+        .await?;
     Ok(created.id)
 }
 
@@ -111,12 +111,12 @@ pub(crate) async fn start_exec(
         tty,
         output_capacity: None,
     };
-    let started = with_deadline(
-        format!("start exec {exec_id}"),
-        QUICK,
-        engine.docker().start_exec(exec_id, Some(options)),
-    )
-    .await?;
+    let started = engine
+        .request(
+            format!("start exec {exec_id}"),
+            engine.docker().start_exec(exec_id, Some(options)),
+        )
+        .await?;
     Ok(match started {
         StartExecResults::Attached { output, input } => Some(Session { output, input }),
         StartExecResults::Detached => None,
@@ -146,12 +146,12 @@ const EXEC_SETTLE: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The exit code of a finished exec (`None` while it still runs).
 async fn exec_exit_code(engine: &Engine, exec_id: &str) -> Result<Option<i64>, ApiError> {
-    let inspected = with_deadline(
-        format!("inspect exec {exec_id}"),
-        QUICK,
-        engine.docker().inspect_exec(exec_id),
-    )
-    .await?;
+    let inspected = engine
+        .request(
+            format!("inspect exec {exec_id}"),
+            engine.docker().inspect_exec(exec_id),
+        )
+        .await?;
     Ok(if inspected.running == Some(true) {
         None
     } else {
@@ -217,12 +217,12 @@ pub(crate) async fn signal_container(
     let options = KillContainerOptions {
         signal: signal.to_string(),
     };
-    with_deadline(
-        format!("send {signal} to container {id}"),
-        QUICK,
-        engine.docker().kill_container(id, Some(options)),
-    )
-    .await
+    engine
+        .request(
+            format!("send {signal} to container {id}"),
+            engine.docker().kill_container(id, Some(options)),
+        )
+        .await
 }
 
 /// Waits until container `id` is not running; returns its exit code.

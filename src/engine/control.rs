@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use bollard::query_parameters::{KillContainerOptions, TopOptions};
 
-use super::error::{with_deadline, ApiError, QUICK};
+use super::error::ApiError;
 use super::Engine;
 
 /// Sends `signal` to a container (`kill`). A container that stopped
@@ -20,12 +20,12 @@ pub(crate) async fn kill(
     let options = KillContainerOptions {
         signal: signal.to_string(),
     };
-    match with_deadline(
-        format!("send {signal} to container {name}"),
-        QUICK,
-        engine.docker().kill_container(id, Some(options)),
-    )
-    .await
+    match engine
+        .request(
+            format!("send {signal} to container {name}"),
+            engine.docker().kill_container(id, Some(options)),
+        )
+        .await
     {
         Err(err) if err.is_not_found() || err.is_conflict() => Ok(()),
         other => other,
@@ -34,22 +34,22 @@ pub(crate) async fn kill(
 
 /// Pauses a running container (its processes freeze; `status` shows PAUSED).
 pub(crate) async fn pause(engine: &Engine, id: &str, name: &str) -> Result<(), ApiError> {
-    with_deadline(
-        format!("pause container {name}"),
-        QUICK,
-        engine.docker().pause_container(id),
-    )
-    .await
+    engine
+        .request(
+            format!("pause container {name}"),
+            engine.docker().pause_container(id),
+        )
+        .await
 }
 
 /// Unpauses a paused container.
 pub(crate) async fn unpause(engine: &Engine, id: &str, name: &str) -> Result<(), ApiError> {
-    with_deadline(
-        format!("unpause container {name}"),
-        QUICK,
-        engine.docker().unpause_container(id),
-    )
-    .await
+    engine
+        .request(
+            format!("unpause container {name}"),
+            engine.docker().unpause_container(id),
+        )
+        .await
 }
 
 /// A container's processes, as the engine's `top` lists them.
@@ -62,12 +62,12 @@ pub(crate) struct Processes {
 
 /// The processes of a running container.
 pub(crate) async fn top(engine: &Engine, id: &str, name: &str) -> Result<Processes, ApiError> {
-    let response = with_deadline(
-        format!("list the processes of container {name}"),
-        QUICK,
-        engine.docker().top_processes(id, None::<TopOptions>),
-    )
-    .await?;
+    let response = engine
+        .request(
+            format!("list the processes of container {name}"),
+            engine.docker().top_processes(id, None::<TopOptions>),
+        )
+        .await?;
     Ok(Processes {
         titles: response.titles.unwrap_or_default(),
         rows: response.processes.unwrap_or_default(),
@@ -87,12 +87,12 @@ pub(crate) async fn published_ports(
     id: &str,
     name: &str,
 ) -> Result<HashMap<String, Vec<HostAddress>>, ApiError> {
-    let inspect = with_deadline(
-        format!("inspect container {name}"),
-        QUICK,
-        engine.docker().inspect_container(id, None),
-    )
-    .await?;
+    let inspect = engine
+        .request(
+            format!("inspect container {name}"),
+            engine.docker().inspect_container(id, None),
+        )
+        .await?;
     let ports = inspect
         .network_settings
         .and_then(|n| n.ports)
@@ -127,12 +127,12 @@ pub(crate) async fn image_facts(
     engine: &Engine,
     reference: &str,
 ) -> Result<Option<ImageFacts>, ApiError> {
-    match with_deadline(
-        format!("inspect image {reference}"),
-        QUICK,
-        engine.docker().inspect_image(reference),
-    )
-    .await
+    match engine
+        .request(
+            format!("inspect image {reference}"),
+            engine.docker().inspect_image(reference),
+        )
+        .await
     {
         Ok(image) => Ok(Some(ImageFacts {
             id: image.id.unwrap_or_default(),

@@ -1,5 +1,7 @@
 //! The error type of engine operations: which operation on which object failed,
-//! with the engine's own message, plus the deadline every request runs under.
+//! with the engine's own message, plus the deadline every request runs under
+//! ([`with_deadline`]) and the patience a request to a busy engine gets
+//! ([`with_patience`]).
 
 use std::future::Future;
 use std::time::Duration;
@@ -160,7 +162,39 @@ where
 }
 
 /// The deadline of a quick request (list, inspect, create, remove, start).
+/// Under [`with_patience`] it is when torq first asks whether the engine is
+/// still there, not when it gives up on a busy one.
 pub const QUICK: Duration = Duration::from_secs(60);
+
+/// Runs one engine request that has `deadline` to answer; each time the
+/// deadline passes, `alive` is asked whether the engine still answers (a
+/// ping). While it does, the engine is busy, not gone — 200 creates on a
+/// loaded machine can take minutes, and docker compose waits for them — so
+/// the request is waited for; once it does not, the request fails with
+/// [`ApiError::Timeout`].
+pub async fn with_patience<T, F, A, AF>(
+    op: impl Into<String>,
+    deadline: Duration,
+    fut: F,
+    mut alive: A,
+) -> Result<T, ApiError>
+where
+    F: Future<Output = Result<T, bollard::errors::Error>>,
+    A: FnMut() -> AF,
+    AF: Future<Output = bool>,
+{
+    let op = op.into();
+    tokio::pin!(fut);
+    loop {
+        match tokio::time::timeout(deadline, &mut fut).await {
+            Ok(result) => return result.map_err(|err| ApiError::from_bollard(op, err)),
+            Err(_) if alive().await => {
+                tracing::debug!(op, "the engine is busy: still waiting for its answer");
+            }
+            Err(_) => return Err(ApiError::Timeout { op, deadline }),
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -200,6 +234,32 @@ mod tests {
             .await
             .unwrap_err();
         assert!(err.to_string().starts_with("list containers: no answer"));
+    }
+
+    /// A request that takes three deadlines: waited for while the engine
+    /// answers, a timeout once it does not.
+    #[tokio::test(start_paused = true)]
+    async fn patience_lasts_while_the_engine_answers() {
+        let slow = || async {
+            tokio::time::sleep(Duration::from_secs(180)).await;
+            Ok::<u8, bollard::errors::Error>(7)
+        };
+        let deadline = Duration::from_secs(60);
+        let mut pings = 0;
+        let answered = with_patience("create container x", deadline, slow(), || {
+            pings += 1;
+            async { true }
+        })
+        .await;
+        assert_eq!(answered.unwrap(), 7);
+        assert_eq!(pings, 2, "asked at each deadline passed");
+        let gone = with_patience("create container x", deadline, slow(), || async { false })
+            .await
+            .unwrap_err();
+        assert!(matches!(gone, ApiError::Timeout { .. }), "{gone}");
+        assert!(gone
+            .to_string()
+            .starts_with("create container x: no answer"));
     }
 
     #[test]

@@ -21,7 +21,6 @@ use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use super::error::{with_deadline, QUICK};
 use super::labels;
 use super::state::{HealthState, ObservedContainer, RunState};
 use super::Engine;
@@ -297,12 +296,13 @@ impl EventHub {
 
     /// Updates container `id`'s live state from an inspect.
     pub async fn refresh(&self, id: &str) {
-        let inspected = with_deadline(
-            format!("inspect container {id}"),
-            QUICK,
-            self.engine.docker().inspect_container(id, None),
-        )
-        .await;
+        let inspected = self
+            .engine
+            .request(
+                format!("inspect container {id}"),
+                self.engine.docker().inspect_container(id, None),
+            )
+            .await;
         let sender = self.inner.sender(id);
         match inspected {
             Ok(c) => {

@@ -4,7 +4,7 @@
 //! `init` — read into the [`ObservedContainer`] a container list gives, so
 //! torq has one model of a container whether it was listed or inspected.
 
-use super::error::{with_deadline, ApiError, QUICK};
+use super::error::ApiError;
 use super::labels;
 use super::state::{port_text, HealthState, ObservedContainer, RunState};
 use super::Engine;
@@ -17,7 +17,7 @@ pub(crate) async fn inspect(
 ) -> Result<Option<ObservedContainer>, ApiError> {
     let op = format!("inspect container {}", container.name);
     let inspect = engine.docker().inspect_container(&container.id, None);
-    match with_deadline(op, QUICK, inspect).await {
+    match engine.request(op, inspect).await {
         Ok(response) => {
             refine(&mut container, response);
             Ok(Some(container))

@@ -49,9 +49,16 @@ use thiserror::Error;
 /// when the engine does not answer.
 pub const CONNECT_DEADLINE: Duration = Duration::from_millis(1500);
 
-/// Deadline for one ordinary API request (the engine's answer headers; a
-/// container stop may legitimately take its grace period).
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(300);
+/// bollard's own deadline for one API request (the engine's answer
+/// headers): a backstop only. A request's deadline is torq's
+/// ([`Engine::request`]: [`error::QUICK`], then patience while the engine
+/// answers a ping), so this is long enough for a busy engine's create.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(900);
+
+/// How long a ping may take when a request ran past its deadline and torq
+/// asks whether the engine is busy or gone (a loaded engine answers a ping
+/// slowly too).
+const BUSY_PING_DEADLINE: Duration = Duration::from_secs(10);
 
 const DEFAULT_SOCKET: &str = "/var/run/docker.sock";
 
@@ -153,6 +160,38 @@ impl Engine {
             host: self.host.clone(),
         }
         .into()
+    }
+
+    /// Runs one request named `op` with [`error::QUICK`] to answer, and
+    /// patience past it while the engine still answers a ping (see
+    /// [`error::with_patience`]): a busy engine is waited for, a hung one
+    /// is an error.
+    pub(crate) async fn request<T, F>(
+        &self,
+        op: impl Into<String>,
+        fut: F,
+    ) -> Result<T, error::ApiError>
+    where
+        F: std::future::Future<Output = Result<T, bollard::errors::Error>>,
+    {
+        self.request_within(op, error::QUICK, fut).await
+    }
+
+    /// [`Engine::request`] with `deadline` before the first ping (a stop
+    /// that may take its grace period).
+    pub(crate) async fn request_within<T, F>(
+        &self,
+        op: impl Into<String>,
+        deadline: Duration,
+        fut: F,
+    ) -> Result<T, error::ApiError>
+    where
+        F: std::future::Future<Output = Result<T, bollard::errors::Error>>,
+    {
+        error::with_patience(op, deadline, fut, || {
+            self.answers_within(BUSY_PING_DEADLINE)
+        })
+        .await
     }
 
     /// Whether the engine still answers a ping within `deadline`.

@@ -39,12 +39,12 @@ pub(crate) async fn create_container(
         name: Some(name.to_string()),
         ..Default::default()
     };
-    let response = with_deadline(
-        format!("create container {name}"),
-        QUICK,
-        engine.docker().create_container(Some(options), body),
-    )
-    .await?;
+    let response = engine
+        .request(
+            format!("create container {name}"),
+            engine.docker().create_container(Some(options), body),
+        )
+        .await?;
     Ok(response.id)
 }
 
@@ -60,12 +60,12 @@ pub(crate) async fn connect_network(
         container: container.to_string(),
         endpoint_config: Some(endpoint),
     };
-    with_deadline(
-        format!("connect container {container} to network {network}"),
-        QUICK,
-        engine.docker().connect_network(network, request),
-    )
-    .await
+    engine
+        .request(
+            format!("connect container {container} to network {network}"),
+            engine.docker().connect_network(network, request),
+        )
+        .await
 }
 
 /// Renames container `id` (made by torq a moment ago) to `name`.
@@ -74,22 +74,22 @@ pub async fn rename_container(engine: &Engine, id: &str, name: &str) -> Result<(
     let options = RenameContainerOptions {
         name: name.to_string(),
     };
-    with_deadline(
-        format!("rename container {short} to {name}"),
-        QUICK,
-        engine.docker().rename_container(id, options),
-    )
-    .await
+    engine
+        .request(
+            format!("rename container {short} to {name}"),
+            engine.docker().rename_container(id, options),
+        )
+        .await
 }
 
 /// Whether container `id` runs or restarts now (false when it cannot be read).
 pub async fn is_running(engine: &Engine, id: &str) -> bool {
-    let inspected = with_deadline(
-        format!("inspect container {id}"),
-        QUICK,
-        engine.docker().inspect_container(id, None),
-    )
-    .await;
+    let inspected = engine
+        .request(
+            format!("inspect container {id}"),
+            engine.docker().inspect_container(id, None),
+        )
+        .await;
     let Ok(Some(state)) = inspected.map(|i| i.state) else {
         return false;
     };
@@ -98,12 +98,12 @@ pub async fn is_running(engine: &Engine, id: &str) -> bool {
 
 /// Starts a container (already running counts as success).
 pub(crate) async fn start_container(engine: &Engine, name: &str) -> Result<(), ApiError> {
-    match with_deadline(
-        format!("start container {name}"),
-        QUICK,
-        engine.docker().start_container(name, None),
-    )
-    .await
+    match engine
+        .request(
+            format!("start container {name}"),
+            engine.docker().start_container(name, None),
+        )
+        .await
     {
         Err(err) if err.is_not_modified() => Ok(()),
         other => other,
@@ -125,12 +125,13 @@ pub(crate) async fn stop_container(
     let deadline = grace.unwrap_or(Duration::from_secs(
         super::container::DEFAULT_STOP_GRACE_SECS as u64,
     )) + STOP_SLACK;
-    match with_deadline(
-        format!("stop container {name}"),
-        deadline,
-        engine.docker().stop_container(id, Some(options)),
-    )
-    .await
+    match engine
+        .request_within(
+            format!("stop container {name}"),
+            deadline,
+            engine.docker().stop_container(id, Some(options)),
+        )
+        .await
     {
         Err(err) if err.is_not_modified() || err.is_not_found() => Ok(()),
         other => other,
@@ -158,12 +159,12 @@ pub(crate) async fn remove_container(
         force: removal.force,
         link: false,
     };
-    match with_deadline(
-        format!("remove container {name}"),
-        QUICK,
-        engine.docker().remove_container(id, Some(options)),
-    )
-    .await
+    match engine
+        .request(
+            format!("remove container {name}"),
+            engine.docker().remove_container(id, Some(options)),
+        )
+        .await
     {
         Err(err) if err.is_not_found() => Ok(()),
         // "removal already in progress": someone else is removing it.
@@ -218,12 +219,12 @@ pub(crate) async fn create_network(
         labels: Some(labels_map),
         ..Default::default()
     };
-    match with_deadline(
-        format!("create network {name}"),
-        QUICK,
-        engine.docker().create_network(request),
-    )
-    .await
+    match engine
+        .request(
+            format!("create network {name}"),
+            engine.docker().create_network(request),
+        )
+        .await
     {
         Err(err) if err.is_conflict() => Ok(()),
         Ok(_) => {
@@ -247,12 +248,12 @@ async fn keep_one_network(engine: &Engine, project: &str, name: &str) {
     let options = bollard::query_parameters::ListNetworksOptions {
         filters: Some(filters),
     };
-    let Ok(mut same) = with_deadline(
-        format!("list networks named {name}"),
-        QUICK,
-        engine.docker().list_networks(Some(options)),
-    )
-    .await
+    let Ok(mut same) = engine
+        .request(
+            format!("list networks named {name}"),
+            engine.docker().list_networks(Some(options)),
+        )
+        .await
     else {
         return;
     };
@@ -295,12 +296,12 @@ fn ipam_to_api(value: serde_json::Value) -> serde_json::Value {
 
 /// Removes a network. Gone is success.
 pub(crate) async fn remove_network(engine: &Engine, id: &str, name: &str) -> Result<(), ApiError> {
-    match with_deadline(
-        format!("remove network {name}"),
-        QUICK,
-        engine.docker().remove_network(id),
-    )
-    .await
+    match engine
+        .request(
+            format!("remove network {name}"),
+            engine.docker().remove_network(id),
+        )
+        .await
     {
         Err(err) if err.is_not_found() => Ok(()),
         other => other,
@@ -343,25 +344,25 @@ pub(crate) async fn create_volume(
         labels: Some(labels_map),
         ..Default::default()
     };
-    with_deadline(
-        format!("create volume {name}"),
-        QUICK,
-        engine.docker().create_volume(request),
-    )
-    .await
-    .map(|_| ())
+    engine
+        .request(
+            format!("create volume {name}"),
+            engine.docker().create_volume(request),
+        )
+        .await
+        .map(|_| ())
 }
 
 /// Removes a volume. Gone is success.
 pub(crate) async fn remove_volume(engine: &Engine, name: &str) -> Result<(), ApiError> {
-    match with_deadline(
-        format!("remove volume {name}"),
-        QUICK,
-        engine
-            .docker()
-            .remove_volume(name, Some(RemoveVolumeOptions { force: false })),
-    )
-    .await
+    match engine
+        .request(
+            format!("remove volume {name}"),
+            engine
+                .docker()
+                .remove_volume(name, Some(RemoveVolumeOptions { force: false })),
+        )
+        .await
     {
         Err(err) if err.is_not_found() => Ok(()),
         other => other,

@@ -27,7 +27,7 @@ use bollard::query_parameters::ListNetworksOptions;
 use futures::future::join_all;
 
 use super::container::{self, service_network_keys};
-use super::error::{with_deadline, ApiError, QUICK};
+use super::error::ApiError;
 use super::labels;
 use super::Engine;
 use crate::compose::model::{Network, Project, Volume};
@@ -187,24 +187,24 @@ async fn list_networks_named(
             names.map(String::from).collect(),
         )])),
     };
-    with_deadline(
-        "list networks",
-        QUICK,
-        engine.docker().list_networks(Some(options)),
-    )
-    .await
+    engine
+        .request(
+            "list networks",
+            engine.docker().list_networks(Some(options)),
+        )
+        .await
 }
 
 /// An external network may be named by its id.
 async fn network_exists_by_id(engine: &Engine, id: &str) -> Result<bool, ApiError> {
-    match with_deadline(
-        format!("inspect network {id}"),
-        QUICK,
-        engine
-            .docker()
-            .inspect_network(id, None::<bollard::query_parameters::InspectNetworkOptions>),
-    )
-    .await
+    match engine
+        .request(
+            format!("inspect network {id}"),
+            engine
+                .docker()
+                .inspect_network(id, None::<bollard::query_parameters::InspectNetworkOptions>),
+        )
+        .await
     {
         Ok(network) => Ok(network.id.as_deref() == Some(id)),
         Err(err) if err.is_not_found() => Ok(false),
@@ -213,7 +213,9 @@ async fn network_exists_by_id(engine: &Engine, id: &str) -> Result<bool, ApiErro
 }
 
 async fn swarm_active(engine: &Engine) -> Result<bool, ApiError> {
-    let info = with_deadline("read engine info", QUICK, engine.docker().info()).await?;
+    let info = engine
+        .request("read engine info", engine.docker().info())
+        .await?;
     Ok(info.swarm.and_then(|s| s.local_node_state) == Some(LocalNodeState::ACTIVE))
 }
 
@@ -221,12 +223,12 @@ async fn inspect_volume(
     engine: &Engine,
     name: &str,
 ) -> Result<Option<bollard::models::Volume>, ApiError> {
-    match with_deadline(
-        format!("inspect volume {name}"),
-        QUICK,
-        engine.docker().inspect_volume(name),
-    )
-    .await
+    match engine
+        .request(
+            format!("inspect volume {name}"),
+            engine.docker().inspect_volume(name),
+        )
+        .await
     {
         Ok(volume) => Ok(Some(volume)),
         Err(err) if err.is_not_found() => Ok(None),

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use bollard::query_parameters::ListContainersOptions;
 
-use super::error::{with_deadline, ApiError, QUICK};
+use super::error::ApiError;
 use super::{labels, Engine};
 
 /// One project as `ls` shows it.
@@ -43,12 +43,12 @@ pub(crate) async fn list_projects(
         )])),
         ..Default::default()
     };
-    let containers = with_deadline(
-        "list the engine's compose containers",
-        QUICK,
-        engine.docker().list_containers(Some(options)),
-    )
-    .await?;
+    let containers = engine
+        .request(
+            "list the engine's compose containers",
+            engine.docker().list_containers(Some(options)),
+        )
+        .await?;
     let mut projects: BTreeMap<String, ProjectSummary> = BTreeMap::new();
     for c in containers {
         let labels = c.labels.unwrap_or_default();

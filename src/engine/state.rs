@@ -14,7 +14,7 @@ use bollard::models::{ContainerSummary, ContainerSummaryStateEnum, PortSummary};
 use bollard::query_parameters::{ListContainersOptions, ListNetworksOptions, ListVolumesOptions};
 use futures::future::join_all;
 
-use super::error::{with_deadline, ApiError, QUICK};
+use super::error::ApiError;
 use super::labels;
 use super::Engine;
 
@@ -274,12 +274,12 @@ pub async fn list_containers(
         filters: Some(project_filters(project)),
         ..Default::default()
     };
-    let summaries = with_deadline(
-        format!("list containers of project {project}"),
-        QUICK,
-        engine.docker().list_containers(Some(options)),
-    )
-    .await?;
+    let summaries = engine
+        .request(
+            format!("list containers of project {project}"),
+            engine.docker().list_containers(Some(options)),
+        )
+        .await?;
     let mut containers: Vec<ObservedContainer> = summaries
         .into_iter()
         .filter_map(container_from_summary)
@@ -315,12 +315,12 @@ pub async fn name_holder(
     project: &str,
     name: &str,
 ) -> Result<NameHolder, ApiError> {
-    let inspected = match with_deadline(
-        format!("inspect container {name}"),
-        QUICK,
-        engine.docker().inspect_container(name, None),
-    )
-    .await
+    let inspected = match engine
+        .request(
+            format!("inspect container {name}"),
+            engine.docker().inspect_container(name, None),
+        )
+        .await
     {
         Ok(inspected) => inspected,
         Err(err) if err.is_not_found() => return Ok(NameHolder::Nobody),
@@ -360,12 +360,12 @@ pub async fn list_networks(
     let options = ListNetworksOptions {
         filters: Some(project_filters(project)),
     };
-    let networks = with_deadline(
-        format!("list networks of project {project}"),
-        QUICK,
-        engine.docker().list_networks(Some(options)),
-    )
-    .await?;
+    let networks = engine
+        .request(
+            format!("list networks of project {project}"),
+            engine.docker().list_networks(Some(options)),
+        )
+        .await?;
     let mut networks: Vec<ObservedNetwork> = networks
         .into_iter()
         .map(|n| {
@@ -389,12 +389,12 @@ pub async fn list_volumes(engine: &Engine, project: &str) -> Result<Vec<Observed
     let options = ListVolumesOptions {
         filters: Some(project_filters(project)),
     };
-    let response = with_deadline(
-        format!("list volumes of project {project}"),
-        QUICK,
-        engine.docker().list_volumes(Some(options)),
-    )
-    .await?;
+    let response = engine
+        .request(
+            format!("list volumes of project {project}"),
+            engine.docker().list_volumes(Some(options)),
+        )
+        .await?;
     let mut volumes: Vec<ObservedVolume> = response
         .volumes
         .unwrap_or_default()

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use bollard::query_parameters::{StatsOptions, TopOptions};
 use futures::StreamExt;
 
-use super::error::{with_deadline, ApiError, QUICK};
+use super::error::{ApiError, QUICK};
 use super::Engine;
 
 /// One reading of a container's counters.
@@ -121,13 +121,17 @@ pub(crate) async fn usage(
 /// How long the engine takes to answer a ping.
 pub(crate) async fn ping_latency(engine: &Engine) -> Result<Duration, ApiError> {
     let start = Instant::now();
-    with_deadline("ping the engine", QUICK, engine.docker().ping()).await?;
+    engine
+        .request("ping the engine", engine.docker().ping())
+        .await?;
     Ok(start.elapsed())
 }
 
 /// Where the engine keeps images, containers and logs (`DockerRootDir`).
 pub(crate) async fn data_root(engine: &Engine) -> Result<Option<String>, ApiError> {
-    let info = with_deadline("read the engine's info", QUICK, engine.docker().info()).await?;
+    let info = engine
+        .request("read the engine's info", engine.docker().info())
+        .await?;
     Ok(info.docker_root_dir.filter(|d| !d.is_empty()))
 }
 
@@ -251,12 +255,12 @@ pub(crate) async fn zombies_via_top(engine: &Engine, id: &str) -> Result<u32, Ap
     let options = TopOptions {
         ps_args: "-o pid,stat".to_string(),
     };
-    let top = with_deadline(
-        format!("list the processes of container {id}"),
-        QUICK,
-        engine.docker().top_processes(id, Some(options)),
-    )
-    .await?;
+    let top = engine
+        .request(
+            format!("list the processes of container {id}"),
+            engine.docker().top_processes(id, Some(options)),
+        )
+        .await?;
     let titles = top.titles.unwrap_or_default();
     let Some(stat_col) = titles.iter().position(|t| t == "STAT" || t == "S") else {
         return Ok(0);

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use bollard::query_parameters::{RestartContainerOptions, UploadToContainerOptions};
 
-use super::error::{with_deadline, ApiError, QUICK};
+use super::error::{ApiError, QUICK};
 use super::Engine;
 
 /// A host file or directory and where it goes in the container.
@@ -36,14 +36,16 @@ pub(crate) async fn copy_into(
         path: "/".into(),
         ..Default::default()
     };
-    with_deadline(
-        op,
-        QUICK,
-        engine
-            .docker()
-            .upload_to_container(id, Some(options), bollard::body_full(archive.into())),
-    )
-    .await
+    engine
+        .request(
+            op,
+            engine.docker().upload_to_container(
+                id,
+                Some(options),
+                bollard::body_full(archive.into()),
+            ),
+        )
+        .await
 }
 
 /// A tar archive holding each copy at its target (relative to `/`).
@@ -97,12 +99,13 @@ pub(crate) async fn restart(
         t: grace.map(|g| i32::try_from(g.as_secs()).unwrap_or(i32::MAX)),
         signal: None,
     };
-    with_deadline(
-        format!("restart container {name}"),
-        QUICK + grace.unwrap_or_default(),
-        engine.docker().restart_container(id, Some(options)),
-    )
-    .await
+    engine
+        .request_within(
+            format!("restart container {name}"),
+            QUICK + grace.unwrap_or_default(),
+            engine.docker().restart_container(id, Some(options)),
+        )
+        .await
 }
 
 #[cfg(test)]

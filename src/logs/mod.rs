@@ -29,6 +29,6 @@ pub(crate) use filter::LineFilter;
 pub(crate) use format::{FormatOptions, LineFormatter};
 pub(crate) use level::Level;
 
-pub(crate) use sink::{LinePrinter, LogSink, Source, StatsCollector};
+pub(crate) use sink::{LinePrinter, LogSink, Room, RoomProbe, Source, StatsCollector};
 pub(crate) use stats::ServiceStats;
 pub(crate) use tail::Tail;

@@ -1,9 +1,14 @@
 //! Where merged or followed lines go: the [`LogSink`] trait and its two
 //! implementations — [`LinePrinter`] (filters, then formats into any
 //! `io::Write`, e.g. a `BufWriter` over a locked stdout that the CLI hands
-//! in) and [`StatsCollector`] (filters, then counts for `--stats`).
+//! in) and [`StatsCollector`] (filters, then counts for `--stats`) — and
+//! [`Room`], how an output that is full makes a follow wait for its reader
+//! instead of blocking the runtime in a write.
 
+use std::future::Future;
 use std::io::{self, Write};
+use std::pin::Pin;
+use std::sync::Arc;
 
 use super::filter::{LevelTracker, LineFilter};
 use super::format::LineFormatter;
@@ -36,7 +41,21 @@ pub(crate) trait LogSink {
     /// Called when no more lines are immediately available (follow) and at
     /// the end: push buffered output out.
     fn flush(&mut self) -> io::Result<()>;
+
+    /// `None` while the sink takes lines; when its output is full (the
+    /// reader of stdout is behind), a wait that ends once there is room
+    /// again. A follow awaits it before it takes more lines, so a slow
+    /// reader slows the follow down without blocking the runtime.
+    fn room(&self) -> Option<Room> {
+        None
+    }
 }
+
+/// A wait until an output has room again (see [`LogSink::room`]).
+pub(crate) type Room = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// Asks an output whether it is full: `Some` wait when it is.
+pub(crate) type RoomProbe = Arc<dyn Fn() -> Option<Room> + Send + Sync>;
 
 /// Filters lines and writes them formatted to `out`.
 pub(crate) struct LinePrinter<W: Write> {
@@ -46,6 +65,8 @@ pub(crate) struct LinePrinter<W: Write> {
     out: W,
     /// Level detection is needed for colors and `--level` only.
     detect_levels: bool,
+    /// Whether `out` is full, when it can tell.
+    room: Option<RoomProbe>,
 }
 
 impl<W: Write> LinePrinter<W> {
@@ -57,7 +78,15 @@ impl<W: Write> LinePrinter<W> {
             levels: LevelTracker::default(),
             out,
             detect_levels,
+            room: None,
         }
+    }
+
+    /// Makes the printer report `out` full as `probe` says (see
+    /// [`LogSink::room`]).
+    pub(crate) fn paced_by(mut self, probe: Option<RoomProbe>) -> Self {
+        self.room = probe;
+        self
     }
 
     /// The writer back (to inspect what was written in tests).
@@ -92,6 +121,10 @@ impl<W: Write> LogSink for LinePrinter<W> {
 
     fn flush(&mut self) -> io::Result<()> {
         self.out.flush()
+    }
+
+    fn room(&self) -> Option<Room> {
+        self.room.as_ref().and_then(|probe| probe())
     }
 }
 

@@ -798,13 +798,14 @@ async fn wait_one(
 
 /// The healthcheck a container got from its image, when the spec has none.
 async fn image_healthcheck(ctx: &ExecContext, id: &str) -> Option<Healthcheck> {
-    let inspected = crate::engine::error::with_deadline(
-        format!("inspect container {id}"),
-        crate::engine::error::QUICK,
-        ctx.engine.docker().inspect_container(id, None),
-    )
-    .await
-    .ok()?;
+    let inspected = ctx
+        .engine
+        .request(
+            format!("inspect container {id}"),
+            ctx.engine.docker().inspect_container(id, None),
+        )
+        .await
+        .ok()?;
     let hc = inspected.config?.healthcheck?;
     let test = hc.test.filter(|t| !t.is_empty() && t[0] != "NONE")?;
     Some(Healthcheck {

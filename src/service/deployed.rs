@@ -9,7 +9,7 @@ use bollard::query_parameters::{ListNodesOptions, LogsOptions};
 use futures::{Stream, StreamExt};
 
 use crate::compose::model::Project;
-use crate::engine::error::{with_deadline, ApiError, QUICK};
+use crate::engine::error::ApiError;
 use crate::engine::swarm::convert::scoped;
 use crate::engine::swarm::objects::{self, StackService};
 use crate::engine::swarm::swarm_node;
@@ -112,12 +112,12 @@ async fn row(
 
 /// Node id → hostname.
 async fn node_names(engine: &Engine) -> Result<HashMap<String, String>, ApiError> {
-    let nodes = with_deadline(
-        "list swarm nodes",
-        QUICK,
-        engine.docker().list_nodes(None::<ListNodesOptions>),
-    )
-    .await?;
+    let nodes = engine
+        .request(
+            "list swarm nodes",
+            engine.docker().list_nodes(None::<ListNodesOptions>),
+        )
+        .await?;
     Ok(nodes
         .into_iter()
         .map(|n| {

@@ -21,8 +21,8 @@ use crate::logs::merge::SourceFailure;
 use crate::logs::time::Nanos;
 use crate::logs::Tail;
 use crate::logs::{
-    FormatOptions, LineFilter, LineFormatter, LinePrinter, LogSink, ServiceStats, Source,
-    StatsCollector,
+    FormatOptions, LineFilter, LineFormatter, LinePrinter, LogSink, RoomProbe, ServiceStats,
+    Source, StatsCollector,
 };
 use crate::naming::log_label;
 use crate::progress::Reporter;
@@ -90,14 +90,22 @@ pub(crate) enum LogsOutcome {
     },
 }
 
-/// Runs `torq logs`: shows `project`'s logs per `query` through `out`. A
-/// closed `out` (`torq logs | head`) is a quiet end. A follow's notes (the
+/// Where `logs` writes: a writer, and (for a follow into a writer of its
+/// own thread) how to tell that writer is full.
+pub(crate) struct LogsOutput<W: Write> {
+    pub out: W,
+    /// Whether `out` is full (see [`crate::logs::LogSink::room`]).
+    pub room: Option<RoomProbe>,
+}
+
+/// Runs `torq logs`: shows `project`'s logs per `query` through `output`. A
+/// closed output (`torq logs | head`) is a quiet end. A follow's notes (the
 /// engine lost and back) go to `reporter`.
 pub(crate) async fn run<W: Write>(
     project: &str,
     spec: Option<&Project>,
     query: &LogsQuery,
-    out: W,
+    output: LogsOutput<W>,
     reporter: &dyn Reporter,
 ) -> anyhow::Result<LogsOutcome> {
     let engine = super::connect().await?;
@@ -108,9 +116,9 @@ pub(crate) async fn run<W: Write>(
         reporter,
     };
     if query.follow {
-        target.follow(query, out).await
+        target.follow(query, output).await
     } else {
-        target.read(query, out).await
+        target.read(query, output.out).await
     }
 }
 
@@ -209,7 +217,11 @@ impl Target<'_> {
     }
 
     /// `torq logs -f`: follow until Ctrl-C.
-    async fn follow<W: Write>(&self, query: &LogsQuery, out: W) -> anyhow::Result<LogsOutcome> {
+    async fn follow<W: Write>(
+        &self,
+        query: &LogsQuery,
+        output: LogsOutput<W>,
+    ) -> anyhow::Result<LogsOutcome> {
         let spec = self.spec;
         let options = FollowOptions {
             services: query.services.clone(),
@@ -230,7 +242,8 @@ impl Target<'_> {
             })
         } else {
             let width = label_width(spec, &query.services);
-            let mut printer = printer(spec, query.format, width, query.filter.clone(), out);
+            let mut printer = printer(spec, query.format, width, query.filter.clone(), output.out)
+                .paced_by(output.room);
             self.follow_until_interrupted(options, query, &mut printer)
                 .await?;
             Ok(LogsOutcome::Shown {

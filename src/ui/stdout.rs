@@ -1,11 +1,16 @@
 //! [`BoundedStdout`]: a stdout for log lines that never blocks the async
 //! runtime. Lines are queued (up to [`QUEUE_LIMIT`] bytes) for a writer
-//! thread of their own; when nobody reads stdout (`torq up --attach | less`
-//! not scrolling) the queue fills and lines are dropped, and when the reader
-//! is gone (a closed pipe) they are discarded — each said once on stderr —
-//! so the runtime is always free to handle Ctrl-C and run the `down`.
-//! (`logs -f` keeps writing straight to stdout: it has nothing to take
-//! down, and a closed pipe ends it.)
+//! thread of their own. What happens when nobody reads stdout is the
+//! [`Overflow`] policy:
+//!
+//! - [`Overflow::Drop`] (`up --attach`): when the queue is full lines are
+//!   dropped, and when the reader is gone (a closed pipe) they are
+//!   discarded — each said once on stderr — so the runtime is always free
+//!   to handle Ctrl-C and run the `down`.
+//! - [`Overflow::Pace`] (`logs -f`): no line is dropped. A full queue is
+//!   reported through [`BoundedStdout::room_probe`], and the follow waits
+//!   (asynchronously) for the reader before it takes more lines; a closed
+//!   pipe is a `BrokenPipe` error, which ends `logs -f` quietly.
 
 use std::collections::VecDeque;
 use std::fs::File;
@@ -15,7 +20,10 @@ use std::os::fd::FromRawFd;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use tokio::sync::Notify;
+
 use super::Shell;
+use crate::logs::{Room, RoomProbe};
 
 /// How many bytes may wait for the writer thread before lines are dropped.
 pub(crate) const QUEUE_LIMIT: usize = 4 * 1024 * 1024;
@@ -41,11 +49,24 @@ struct Queue {
     done: bool,
 }
 
-/// The queue and the condition the writer thread and the finisher wait on.
+/// What a [`BoundedStdout`] does when its reader falls behind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Overflow {
+    /// Drop lines past [`QUEUE_LIMIT`]; discard them once stdout is closed.
+    Drop,
+    /// Keep every line; say "full" through the room probe; a closed stdout
+    /// is an error.
+    Pace,
+}
+
+/// The queue and the conditions the writer thread, the finisher and a
+/// paced follow wait on.
 #[derive(Default)]
 struct Shared {
     queue: Mutex<Queue>,
     changed: Condvar,
+    /// Told whenever the writer thread takes the queue (or stops).
+    room: Notify,
 }
 
 impl Shared {
@@ -60,6 +81,7 @@ impl Shared {
 /// its own: `write` and `flush` never block on the reader.
 pub(crate) struct BoundedStdout {
     shell: Shell,
+    overflow: Overflow,
     shared: Arc<Shared>,
     /// Bytes not yet handed to the writer thread.
     buffer: Vec<u8>,
@@ -73,15 +95,19 @@ impl BoundedStdout {
     /// Starts the writer thread over stdout (fd 1, written directly: the
     /// thread never holds the lock of `std::io::stdout`, so a blocked write
     /// stalls nothing else).
-    pub(crate) fn start(shell: Shell) -> io::Result<BoundedStdout> {
+    pub(crate) fn start(shell: Shell, overflow: Overflow) -> io::Result<BoundedStdout> {
         // SAFETY: fd 1 stays open for the life of the process; ManuallyDrop
         // keeps this `File` from closing it.
         let out = RawStdout(ManuallyDrop::new(unsafe { File::from_raw_fd(1) }));
-        BoundedStdout::start_with(shell, out)
+        BoundedStdout::start_with(shell, overflow, out)
     }
 
     /// Starts the writer thread over `out`.
-    fn start_with<W: Write + Send + 'static>(shell: Shell, out: W) -> io::Result<BoundedStdout> {
+    fn start_with<W: Write + Send + 'static>(
+        shell: Shell,
+        overflow: Overflow,
+        out: W,
+    ) -> io::Result<BoundedStdout> {
         let shared = Arc::new(Shared::default());
         let for_thread = shared.clone();
         std::thread::Builder::new()
@@ -89,6 +115,7 @@ impl BoundedStdout {
             .spawn(move || write_queued(&for_thread, out))?;
         Ok(BoundedStdout {
             shell,
+            overflow,
             shared,
             buffer: Vec::with_capacity(CHUNK),
             dropped_lines: 0,
@@ -97,14 +124,40 @@ impl BoundedStdout {
         })
     }
 
-    /// Hands `chunk` to the writer thread, or drops it when the queue is
-    /// full or stdout closed. Never fails: the caller keeps going (an
-    /// attached `up` still runs its project and takes it down on Ctrl-C).
+    /// [`Overflow::Pace`]: whether the queue is full, for a follow to wait
+    /// on (see [`crate::logs::LogSink::room`]). [`Overflow::Drop`] is never
+    /// full.
+    pub(crate) fn room_probe(&self) -> Option<RoomProbe> {
+        if self.overflow != Overflow::Pace {
+            return None;
+        }
+        let shared = self.shared.clone();
+        Some(Arc::new(move || -> Option<Room> {
+            let queue = shared.lock();
+            if queue.closed || queue.bytes <= QUEUE_LIMIT {
+                return None;
+            }
+            drop(queue);
+            let shared = shared.clone();
+            // `notify_one` keeps a permit when nobody waits yet, so a take
+            // between the check and the await is not missed.
+            Some(Box::pin(async move { shared.room.notified().await }))
+        }))
+    }
+
+    /// Hands `chunk` to the writer thread. [`Overflow::Drop`]: drops it
+    /// when the queue is full or stdout closed, and never fails, so the
+    /// caller keeps going (an attached `up` still runs its project and
+    /// takes it down on Ctrl-C). [`Overflow::Pace`]: always queues it (the
+    /// caller waits on the room probe), and fails once stdout is closed.
     fn hand_over(&mut self, chunk: Vec<u8>) -> io::Result<()> {
         if chunk.is_empty() {
             return Ok(());
         }
         let mut queue = self.shared.lock();
+        if queue.closed && self.overflow == Overflow::Pace {
+            return Err(io::Error::from(io::ErrorKind::BrokenPipe));
+        }
         if queue.closed {
             drop(queue);
             if !self.said_closed {
@@ -114,7 +167,7 @@ impl BoundedStdout {
             }
             return Ok(());
         }
-        if queue.bytes + chunk.len() > QUEUE_LIMIT {
+        if self.overflow == Overflow::Drop && queue.bytes + chunk.len() > QUEUE_LIMIT {
             drop(queue);
             self.dropped_lines += line_count(&chunk);
             if !self.said_full {
@@ -235,6 +288,7 @@ fn write_queued<W: Write>(shared: &Shared, mut out: W) {
             queue.bytes = 0;
             std::mem::take(&mut queue.chunks)
         };
+        shared.room.notify_one();
         let written = chunks
             .iter()
             .try_for_each(|chunk| out.write_all(chunk))
@@ -246,6 +300,8 @@ fn write_queued<W: Write>(shared: &Shared, mut out: W) {
             queue.chunks.clear();
             queue.bytes = 0;
             shared.changed.notify_all();
+            drop(queue);
+            shared.room.notify_one();
             return;
         }
     }
@@ -308,7 +364,7 @@ mod tests {
         let (open, gate) = mpsc::channel();
         let (got, written) = mpsc::channel();
         let out = Gate { open: gate, got };
-        let mut stdout = BoundedStdout::start_with(shell(), out).unwrap();
+        let mut stdout = BoundedStdout::start_with(shell(), Overflow::Drop, out).unwrap();
         let line = vec![b'x'; 1023]
             .into_iter()
             .chain([b'\n'])
@@ -329,7 +385,7 @@ mod tests {
 
     #[test]
     fn writes_after_stdout_closed_are_discarded_and_said_once() {
-        let mut stdout = BoundedStdout::start_with(shell(), Closed).unwrap();
+        let mut stdout = BoundedStdout::start_with(shell(), Overflow::Drop, Closed).unwrap();
         stdout.write_all(b"one\n").unwrap();
         stdout.flush().unwrap();
         wait_until_closed(&stdout);
@@ -342,7 +398,8 @@ mod tests {
     fn lines_reach_a_reader_in_order_and_whole() {
         let (open, gate) = mpsc::channel();
         let (got, written) = mpsc::channel();
-        let mut stdout = BoundedStdout::start_with(shell(), Gate { open: gate, got }).unwrap();
+        let mut stdout =
+            BoundedStdout::start_with(shell(), Overflow::Drop, Gate { open: gate, got }).unwrap();
         for _ in 0..100 {
             open.send(()).unwrap();
         }
@@ -353,6 +410,52 @@ mod tests {
         let text: Vec<u8> = written.try_iter().flatten().collect();
         let expected: String = (0..50).map(|i| format!("line {i}\n")).collect();
         assert_eq!(String::from_utf8(text).unwrap(), expected);
+    }
+
+    #[test]
+    fn a_paced_stdout_keeps_every_line_and_says_full_until_the_reader_takes_them() {
+        let (open, gate) = mpsc::channel();
+        let (got, written) = mpsc::channel();
+        let out = Gate { open: gate, got };
+        let mut stdout = BoundedStdout::start_with(shell(), Overflow::Pace, out).unwrap();
+        let probe = stdout.room_probe().expect("a paced stdout has a probe");
+        let line = [[b'y'; 1023].as_slice(), b"\n"].concat();
+        for _ in 0..(2 * QUEUE_LIMIT / line.len()) {
+            stdout.write_all(&line).unwrap();
+            stdout.flush().unwrap();
+        }
+        assert_eq!(stdout.dropped_lines, 0, "a paced stdout drops nothing");
+        assert!(probe().is_some(), "full past the limit");
+        // The reader takes everything: each wait for room ends, and room comes.
+        for _ in 0..(4 * QUEUE_LIMIT / line.len()) {
+            open.send(()).unwrap();
+        }
+        while let Some(room) = probe() {
+            futures::executor::block_on(room);
+        }
+        drop(stdout);
+        let lines: u64 = written.try_iter().map(|chunk| line_count(&chunk)).sum();
+        assert_eq!(
+            lines as usize,
+            2 * QUEUE_LIMIT / line.len(),
+            "every line written"
+        );
+        drop(open);
+    }
+
+    #[test]
+    fn a_paced_stdout_fails_once_closed() {
+        let mut stdout = BoundedStdout::start_with(shell(), Overflow::Pace, Closed).unwrap();
+        stdout.write_all(b"one\n").unwrap();
+        stdout.flush().unwrap();
+        wait_until_closed(&stdout);
+        stdout.write_all(b"two\n").unwrap();
+        let err = stdout.flush().unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::BrokenPipe);
+        assert!(
+            !stdout.said_closed,
+            "no warning: a closed pipe ends logs -f quietly"
+        );
     }
 
     fn wait_until_closed(stdout: &BoundedStdout) {

@@ -1,7 +1,8 @@
 //! Reliability against the real engine: a torq killed in the middle of its
 //! work, then run again, converges whatever the dead one left in flight; an
 //! attached `up` signalled at any point of its start leaves nothing behind;
-//! a stalled stdout does not stall torq.
+//! a stalled stdout does not stall torq (`up --attach` drops lines for it,
+//! `logs -f` waits for it).
 //! Every test has its own project, removed by a guard even on failure.
 
 use std::process::Stdio;
@@ -368,6 +369,95 @@ fn logs_follow_into_a_closed_pipe_ends_quietly() {
     });
     assert_eq!(status.code(), Some(0), "stderr: {stderr}");
     assert!(stderr.is_empty(), "a closed pipe is not an error: {stderr}");
+}
+
+/// One service writes 60,000 numbered lines of about 110 bytes (more than
+/// the follow's 4 MiB queue and a pipe together), then `flood-done`, then idles.
+const FLOOD: &str = r#"
+services:
+  flood:
+    image: {image}
+    command: ["sh", "-c", "i=0; while [ $$i -lt 60000 ]; do i=$$((i+1)); echo flood-$$i-0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789; done; echo flood-done; {loop}"]
+    stop_grace_period: 1s
+"#;
+
+/// Waits until torq's stdout writer thread (`torq-stdout`) is blocked in a
+/// write to its pipe: the pipe is full and nobody reads it.
+fn wait_until_stdout_blocked(torq: &std::process::Child, what: &str) {
+    let tasks = format!("/proc/{}/task", torq.id());
+    wait_for(what, COMMAND_DEADLINE, || {
+        let entries = std::fs::read_dir(&tasks).ok()?;
+        entries.flatten().find_map(|task| {
+            let read = |name: &str| std::fs::read_to_string(task.path().join(name));
+            let writer = read("comm").ok()?.trim() == "torq-stdout";
+            (writer && read("wchan").ok()?.contains("pipe_write")).then_some(())
+        })
+    });
+}
+
+/// `torq logs -f | less` with `less` not scrolling: a follow whose stdout
+/// is full still handles Ctrl-C at once (its writes wait on a thread of
+/// their own, not on the runtime), and a reader that comes back late gets
+/// every line, once and in order — the follow waited for it, dropping none.
+#[test]
+fn logs_follow_waits_for_a_slow_reader_and_still_handles_ctrl_c() {
+    use std::io::BufRead;
+    let project = TestProject::new("slowread", FLOOD);
+    project.torq(&["up"]).assert_code(0);
+    let container = &project.containers()[0].name;
+    wait_for("the flood to be written", COMMAND_DEADLINE, || {
+        docker_ok(&["logs", "--tail", "1", container])
+            .contains("flood-done")
+            .then_some(())
+    });
+
+    // A reader that comes back late gets everything.
+    let mut cmd = project.torq_command(&["logs", "-f", "-n", "all", "--no-color"]);
+    cmd.stdout(Stdio::piped()).stderr(Stdio::null());
+    let mut late = ChildGuard(cmd.spawn().expect("spawn torq logs -f"));
+    let stdout = late.0.stdout.take().expect("stdout");
+    wait_until_stdout_blocked(&late.0, "logs -f to fill its pipe");
+    let mut numbers = Vec::new();
+    for line in std::io::BufReader::new(stdout).lines() {
+        let line = line.expect("read logs -f");
+        if line.contains("flood-done") {
+            break;
+        }
+        let message = line.rsplit_once("| ").map_or(line.as_str(), |(_, m)| m);
+        if let Some(n) = message
+            .strip_prefix("flood-")
+            .and_then(|m| m.split('-').next())
+        {
+            numbers.push(n.parse::<u64>().expect("a line number"));
+        }
+    }
+    assert_eq!(numbers.len(), 60_000, "every line once");
+    assert!(
+        numbers.iter().copied().eq(1..=60_000),
+        "in order, none twice"
+    );
+    drop(late);
+
+    // A reader that never comes back: Ctrl-C still ends the follow.
+    let log = project.dir.path().join("stuck.log");
+    let file = std::fs::File::create(&log).expect("create stuck.log");
+    let mut cmd = project.torq_command(&["logs", "-f", "-n", "all"]);
+    cmd.stdout(Stdio::piped()).stderr(file);
+    let mut stuck = ChildGuard(cmd.spawn().expect("spawn torq logs -f"));
+    let _unread = stuck.0.stdout.take().expect("stdout");
+    wait_until_stdout_blocked(&stuck.0, "logs -f to fill its pipe");
+    // SAFETY: signalling our own child process by its pid.
+    let rc = unsafe { libc::kill(stuck.0.id() as libc::pid_t, libc::SIGINT) };
+    assert_eq!(rc, 0, "cannot signal torq");
+    let status = wait_for("logs -f to exit on Ctrl-C", COMMAND_DEADLINE, || {
+        stuck.0.try_wait().expect("wait for torq")
+    });
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert_eq!(status.code(), Some(0), "torq:\n{text}");
+    assert!(
+        text.contains("stdout is still not being read"),
+        "says the last lines are not shown:\n{text}"
+    );
 }
 
 /// Two services counting, one numbered line every 50 ms each.

@@ -18,7 +18,7 @@ use bollard::models::{Mount as ApiMount, MountType};
 use bollard::query_parameters::UploadToContainerOptions;
 
 use crate::compose::model::{FileMount, FileObject, Project, Service};
-use crate::engine::error::{with_deadline, ApiError, QUICK};
+use crate::engine::error::ApiError;
 use crate::engine::Engine;
 
 /// A file copied into a container after it is created.
@@ -242,16 +242,16 @@ pub async fn inject(engine: &Engine, id: &str, files: &[InjectedFile]) -> Result
             copy_uidgid: keep_owner.then(|| "true".to_string()),
             ..Default::default()
         };
-        with_deadline(
-            format!("copy secrets and configs into container {id}"),
-            QUICK,
-            engine.docker().upload_to_container(
-                id,
-                Some(options),
-                bollard::body_full(archive.into()),
-            ),
-        )
-        .await?;
+        engine
+            .request(
+                format!("copy secrets and configs into container {id}"),
+                engine.docker().upload_to_container(
+                    id,
+                    Some(options),
+                    bollard::body_full(archive.into()),
+                ),
+            )
+            .await?;
     }
     Ok(())
 }

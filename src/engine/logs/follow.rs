@@ -13,7 +13,9 @@
 //! already followed only wakes its follower, which never repeats a line).
 //! Lines go to the sink in arrival order, each container's lines in their
 //! own order; the sink is flushed whenever no more lines are waiting, so a
-//! terminal sees them at once.
+//! terminal sees them at once. While the sink says it is full (its reader
+//! is behind, see [`LogSink::room`]) the follow takes no lines and awaits
+//! room, so the engine's streams wait rather than the runtime.
 //!
 //! A [`ProjectFollow`] outlives the engine's connection. It notices a lost
 //! engine actively — a log or event stream breaking in the transport, or a
@@ -232,8 +234,19 @@ impl ProjectFollow {
                 draining = true;
                 followers.end_all();
             }
+            // A full sink (its reader is behind): take no lines until it has
+            // room; the followers' channel fills and the engine's streams wait.
+            let full = sink.room();
+            let paced = full.is_some();
+            let room = async move {
+                match full {
+                    Some(room) => room.await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
-                Some(item) = rx.recv() => {
+                () = room, if paced => {}
+                Some(item) = rx.recv(), if !paced => {
                     self.write(item, sink)?;
                     self.write_waiting(&mut rx, sink)?;
                 }

@@ -18,7 +18,7 @@ pub mod tasks;
 
 use std::collections::HashMap;
 
-use super::error::{with_deadline, ApiError, QUICK};
+use super::error::ApiError;
 use super::Engine;
 
 /// The label `docker stack deploy` puts on every object of a stack.
@@ -70,7 +70,9 @@ pub enum SwarmError {
 
 /// Checks the engine is an active swarm manager and reads its node count.
 pub async fn swarm_node(engine: &Engine) -> Result<SwarmNode, SwarmError> {
-    let info = with_deadline("read engine info", QUICK, engine.docker().info()).await?;
+    let info = engine
+        .request("read engine info", engine.docker().info())
+        .await?;
     let swarm = info.swarm.unwrap_or_default();
     let state = swarm
         .local_node_state

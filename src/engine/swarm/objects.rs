@@ -13,7 +13,7 @@ use bollard::query_parameters::{
 
 use super::convert::{FilePlan, NetworkPlan};
 use super::{enum_text, stack_filter, NAMESPACE_LABEL, SPEC_HASH_LABEL};
-use crate::engine::error::{with_deadline, ApiError, QUICK};
+use crate::engine::error::ApiError;
 use crate::engine::Engine;
 
 /// A service of a stack as the engine has it.
@@ -71,12 +71,12 @@ pub async fn list_services(engine: &Engine, stack: &str) -> Result<Vec<StackServ
         filters: Some(stack_filter(stack)),
         status: Some(true),
     };
-    let services = with_deadline(
-        format!("list services of stack {stack}"),
-        QUICK,
-        engine.docker().list_services(Some(options)),
-    )
-    .await?;
+    let services = engine
+        .request(
+            format!("list services of stack {stack}"),
+            engine.docker().list_services(Some(options)),
+        )
+        .await?;
     Ok(services
         .into_iter()
         .map(StackService::from_api)
@@ -99,12 +99,12 @@ pub async fn inspect_service(
 /// Creates a service; returns its id.
 pub async fn create_service(engine: &Engine, spec: ServiceSpec) -> Result<String, ApiError> {
     let name = spec.name.clone().unwrap_or_default();
-    let created = with_deadline(
-        format!("create service {name}"),
-        QUICK,
-        engine.docker().create_service(spec, None),
-    )
-    .await?;
+    let created = engine
+        .request(
+            format!("create service {name}"),
+            engine.docker().create_service(spec, None),
+        )
+        .await?;
     Ok(created.id.unwrap_or_default())
 }
 
@@ -141,25 +141,25 @@ async fn send_update(
         rollback: rollback.map(str::to_string),
         ..UpdateServiceOptions::default()
     };
-    with_deadline(
-        format!("{verb} service {}", current.name),
-        QUICK,
-        engine
-            .docker()
-            .update_service(&current.id, spec, options, None),
-    )
-    .await
-    .map(|_| ())
+    engine
+        .request(
+            format!("{verb} service {}", current.name),
+            engine
+                .docker()
+                .update_service(&current.id, spec, options, None),
+        )
+        .await
+        .map(|_| ())
 }
 
 /// Removes a service of the stack (a gone service is not an error).
 pub async fn remove_service(engine: &Engine, service: &StackService) -> Result<(), ApiError> {
-    match with_deadline(
-        format!("remove service {}", service.name),
-        QUICK,
-        engine.docker().delete_service(&service.id),
-    )
-    .await
+    match engine
+        .request(
+            format!("remove service {}", service.name),
+            engine.docker().delete_service(&service.id),
+        )
+        .await
     {
         Err(e) if e.is_not_found() => Ok(()),
         other => other,
@@ -178,14 +178,14 @@ pub struct ListedObject {
 /// Every network named `name` (any owner): to tell ours from a clash.
 async fn networks_named(engine: &Engine, name: &str) -> Result<Vec<ListedObject>, ApiError> {
     let filters = HashMap::from([("name".to_string(), vec![name.to_string()])]);
-    let networks = with_deadline(
-        format!("list networks named {name}"),
-        QUICK,
-        engine.docker().list_networks(Some(ListNetworksOptions {
-            filters: Some(filters),
-        })),
-    )
-    .await?;
+    let networks = engine
+        .request(
+            format!("list networks named {name}"),
+            engine.docker().list_networks(Some(ListNetworksOptions {
+                filters: Some(filters),
+            })),
+        )
+        .await?;
     Ok(networks
         .into_iter()
         .map(|n| ListedObject {
@@ -249,20 +249,22 @@ pub async fn ensure_network(
         labels: Some(plan.labels.clone()),
         ..NetworkCreateRequest::default()
     };
-    with_deadline(op(), QUICK, engine.docker().create_network(request)).await?;
+    engine
+        .request(op(), engine.docker().create_network(request))
+        .await?;
     Ok(Ensured::Created)
 }
 
 /// The stack's networks.
 pub async fn list_networks(engine: &Engine, stack: &str) -> Result<Vec<ListedObject>, ApiError> {
-    let networks = with_deadline(
-        format!("list networks of stack {stack}"),
-        QUICK,
-        engine.docker().list_networks(Some(ListNetworksOptions {
-            filters: Some(stack_filter(stack)),
-        })),
-    )
-    .await?;
+    let networks = engine
+        .request(
+            format!("list networks of stack {stack}"),
+            engine.docker().list_networks(Some(ListNetworksOptions {
+                filters: Some(stack_filter(stack)),
+            })),
+        )
+        .await?;
     Ok(networks
         .into_iter()
         .map(|n| ListedObject {
@@ -277,12 +279,12 @@ pub async fn list_networks(engine: &Engine, stack: &str) -> Result<Vec<ListedObj
 
 /// Removes a network of the stack (gone is fine).
 pub async fn remove_network(engine: &Engine, network: &ListedObject) -> Result<(), ApiError> {
-    match with_deadline(
-        format!("remove network {}", network.name),
-        QUICK,
-        engine.docker().remove_network(&network.id),
-    )
-    .await
+    match engine
+        .request(
+            format!("remove network {}", network.name),
+            engine.docker().remove_network(&network.id),
+        )
+        .await
     {
         Err(e) if e.is_not_found() => Ok(()),
         other => other,
@@ -314,34 +316,34 @@ pub async fn list_files(
     let op = format!("list {}s of stack {stack}", kind.word());
     let filters = Some(stack_filter(stack));
     let listed: Vec<Listed> = match kind {
-        FileKind::Secret => with_deadline(
-            op,
-            QUICK,
-            engine
-                .docker()
-                .list_secrets(Some(ListSecretsOptions { filters })),
-        )
-        .await?
-        .into_iter()
-        .map(|s| {
-            let spec = s.spec.unwrap_or_default();
-            (s.id, spec.name, spec.labels)
-        })
-        .collect(),
-        FileKind::Config => with_deadline(
-            op,
-            QUICK,
-            engine
-                .docker()
-                .list_configs(Some(ListConfigsOptions { filters })),
-        )
-        .await?
-        .into_iter()
-        .map(|c| {
-            let spec = c.spec.unwrap_or_default();
-            (c.id, spec.name, spec.labels)
-        })
-        .collect(),
+        FileKind::Secret => engine
+            .request(
+                op,
+                engine
+                    .docker()
+                    .list_secrets(Some(ListSecretsOptions { filters })),
+            )
+            .await?
+            .into_iter()
+            .map(|s| {
+                let spec = s.spec.unwrap_or_default();
+                (s.id, spec.name, spec.labels)
+            })
+            .collect(),
+        FileKind::Config => engine
+            .request(
+                op,
+                engine
+                    .docker()
+                    .list_configs(Some(ListConfigsOptions { filters })),
+            )
+            .await?
+            .into_iter()
+            .map(|c| {
+                let spec = c.spec.unwrap_or_default();
+                (c.id, spec.name, spec.labels)
+            })
+            .collect(),
     };
     Ok(listed
         .into_iter()
@@ -383,7 +385,9 @@ pub async fn ensure_file(
                 data: Some(data),
                 ..SecretSpec::default()
             };
-            with_deadline(op, QUICK, engine.docker().create_secret(spec)).await?
+            engine
+                .request(op, engine.docker().create_secret(spec))
+                .await?
         }
         FileKind::Config => {
             let spec = ConfigSpec {
@@ -392,7 +396,9 @@ pub async fn ensure_file(
                 data: Some(data),
                 ..ConfigSpec::default()
             };
-            with_deadline(op, QUICK, engine.docker().create_config(spec)).await?
+            engine
+                .request(op, engine.docker().create_config(spec))
+                .await?
         }
     };
     Ok((created.id, Ensured::Created))
@@ -408,10 +414,14 @@ pub async fn remove_file(
     let op = format!("remove {} {}", kind.word(), object.name);
     let result = match kind {
         FileKind::Secret => {
-            with_deadline(op, QUICK, engine.docker().delete_secret(&object.id)).await
+            engine
+                .request(op, engine.docker().delete_secret(&object.id))
+                .await
         }
         FileKind::Config => {
-            with_deadline(op, QUICK, engine.docker().delete_config(&object.id)).await
+            engine
+                .request(op, engine.docker().delete_config(&object.id))
+                .await
         }
     };
     match result {
@@ -442,12 +452,12 @@ pub async fn stack_containers(
         all: true,
         ..Default::default()
     };
-    let containers = with_deadline(
-        format!("list containers of stack {stack}"),
-        QUICK,
-        engine.docker().list_containers(Some(options)),
-    )
-    .await?;
+    let containers = engine
+        .request(
+            format!("list containers of stack {stack}"),
+            engine.docker().list_containers(Some(options)),
+        )
+        .await?;
     Ok(containers
         .into_iter()
         .filter_map(|c| {

@@ -19,7 +19,7 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use super::{enum_text, NAMESPACE_LABEL, SPEC_HASH_LABEL};
-use crate::engine::error::{with_deadline, ApiError, QUICK};
+use crate::engine::error::ApiError;
 use crate::engine::Engine;
 
 /// How often tasks are re-read when no event came (tasks on other nodes,
@@ -171,14 +171,14 @@ async fn query_tasks(
     filters: Option<HashMap<String, Vec<String>>>,
     service_id: &str,
 ) -> Result<Vec<TaskView>, ApiError> {
-    let tasks = with_deadline(
-        format!("list tasks of service {service_id}"),
-        QUICK,
-        engine
-            .docker()
-            .list_tasks(Some(ListTasksOptions { filters })),
-    )
-    .await?;
+    let tasks = engine
+        .request(
+            format!("list tasks of service {service_id}"),
+            engine
+                .docker()
+                .list_tasks(Some(ListTasksOptions { filters })),
+        )
+        .await?;
     Ok(tasks
         .into_iter()
         .filter(|t| t.service_id.as_deref() == Some(service_id))
@@ -190,14 +190,14 @@ async fn query_tasks(
 /// service's labels), those of removed services included until the engine
 /// deletes them.
 pub async fn list_stack_tasks(engine: &Engine, stack: &str) -> Result<Vec<TaskView>, ApiError> {
-    let tasks = with_deadline(
-        format!("list tasks of stack {stack}"),
-        QUICK,
-        engine.docker().list_tasks(Some(ListTasksOptions {
-            filters: Some(super::stack_filter(stack)),
-        })),
-    )
-    .await?;
+    let tasks = engine
+        .request(
+            format!("list tasks of stack {stack}"),
+            engine.docker().list_tasks(Some(ListTasksOptions {
+                filters: Some(super::stack_filter(stack)),
+            })),
+        )
+        .await?;
     Ok(tasks.into_iter().map(TaskView::from_api).collect())
 }
 
