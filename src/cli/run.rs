@@ -70,6 +70,14 @@ pub(crate) struct RunArgs {
     #[arg(short = 'w', long, value_name = "DIR")]
     pub workdir: Option<String>,
 
+    /// Add a Linux capability (e.g. NET_ADMIN).
+    #[arg(long = "cap-add", value_name = "CAP")]
+    pub cap_add: Vec<String>,
+
+    /// Drop a Linux capability (e.g. CHOWN).
+    #[arg(long = "cap-drop", value_name = "CAP")]
+    pub cap_drop: Vec<String>,
+
     /// Don't allocate a TTY (default: a TTY when stdin is a terminal).
     #[arg(short = 'T', long = "no-TTY", alias = "no-tty")]
     pub no_tty: bool,
@@ -134,6 +142,8 @@ fn request_from(args: RunArgs, self_image_dockerfile: Option<&'static str>) -> R
         entrypoint: args.entrypoint,
         user: args.user,
         workdir: args.workdir,
+        cap_add: args.cap_add,
+        cap_drop: args.cap_drop,
         tty,
         interactive: !args.detach,
         no_deps: args.no_deps,

@@ -45,6 +45,10 @@ pub(crate) struct RunRequest {
     pub entrypoint: Option<String>,
     pub user: Option<String>,
     pub workdir: Option<String>,
+    /// `--cap-add`: capabilities added (and taken off the spec's `cap_drop`).
+    pub cap_add: Vec<String>,
+    /// `--cap-drop`: capabilities dropped (and taken off the spec's `cap_add`).
+    pub cap_drop: Vec<String>,
     /// Allocate a TTY.
     pub tty: bool,
     /// Keep stdin open and forward torq's stdin.
@@ -197,7 +201,7 @@ async fn ensure_networks_and_volumes(
 
 /// The service's configuration with the run options applied, as compose's
 /// `applyRunOptions`: command, entrypoint, environment, user, working
-/// directory, TTY, ports, extra volumes; no restart policy.
+/// directory, capabilities, TTY, ports, extra volumes; no restart policy.
 fn one_off_service(
     project: &Project,
     service: &Service,
@@ -227,6 +231,7 @@ fn one_off_service(
     if let Some(dir) = &request.workdir {
         one_off.working_dir = Some(dir.clone());
     }
+    apply_capabilities(&mut one_off, &request.cap_add, &request.cap_drop);
     apply_environment(&mut one_off, &request.env);
     one_off.ports = run_ports(service, request)?;
     for spec in &request.volumes {
@@ -238,6 +243,15 @@ fn one_off_service(
     }
     one_off.container_name = None;
     Ok(one_off)
+}
+
+/// `--cap-add` adds to `cap_add` and takes the same names off `cap_drop`;
+/// `--cap-drop` the other way round (as compose's `run`).
+fn apply_capabilities(service: &mut Service, add: &[String], drop: &[String]) {
+    service.cap_drop.retain(|cap| !add.contains(cap));
+    service.cap_add.extend(add.iter().cloned());
+    service.cap_add.retain(|cap| !drop.contains(cap));
+    service.cap_drop.extend(drop.iter().cloned());
 }
 
 /// `-e KEY=VALUE` sets; `-e KEY` takes torq's own value (and is dropped when unset).
@@ -427,5 +441,26 @@ async fn remove(engine: &Engine, id: &str, name: &str) {
     };
     if let Err(err) = ops::remove_container(engine, id, name, removal).await {
         tracing::warn!("{err}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn caps(list: &[&str]) -> Vec<String> {
+        list.iter().map(|c| c.to_string()).collect()
+    }
+
+    #[test]
+    fn cap_flags_override_the_spec_both_ways() {
+        let mut service = Service {
+            cap_add: caps(&["SYS_TIME", "NET_RAW"]),
+            cap_drop: caps(&["CHOWN", "MKNOD"]),
+            ..Service::default()
+        };
+        apply_capabilities(&mut service, &caps(&["CHOWN"]), &caps(&["NET_RAW"]));
+        assert_eq!(service.cap_add, caps(&["SYS_TIME", "CHOWN"]));
+        assert_eq!(service.cap_drop, caps(&["MKNOD", "NET_RAW"]));
     }
 }

@@ -95,6 +95,54 @@ fn run_options_reach_the_container() {
     );
 }
 
+/// The effective capability set of a `torq run` of `app` with `flags`.
+fn effective_caps(project: &TestProject, flags: &[&str]) -> u64 {
+    let mut args = vec!["run", "--rm", "--no-deps"];
+    args.extend_from_slice(flags);
+    args.extend(["app", "grep", "CapEff", "/proc/self/status"]);
+    let result = project.torq(&args);
+    result.assert_code(0);
+    let hex = result.stdout.split_whitespace().last().unwrap_or_default();
+    u64::from_str_radix(hex, 16).unwrap_or_else(|_| panic!("CapEff in {:?}", result.stdout))
+}
+
+/// `--cap-add`/`--cap-drop` change the one-off's capabilities, and override
+/// the spec's `cap_drop`/`cap_add` for the same names, as compose's `run`.
+#[test]
+fn run_cap_add_and_cap_drop_override_the_spec() {
+    const CHOWN: u64 = 1 << 0;
+    const NET_ADMIN: u64 = 1 << 12;
+    const NET_RAW: u64 = 1 << 13;
+    let spec = r#"
+services:
+  app:
+    image: {image}
+    cap_drop: [CHOWN]
+"#;
+    let project = TestProject::new("run-caps", spec);
+    let as_spec = effective_caps(&project, &[]);
+    assert_eq!(as_spec & CHOWN, 0, "the spec drops CHOWN: {as_spec:x}");
+    assert_ne!(as_spec & NET_RAW, 0, "NET_RAW is a default: {as_spec:x}");
+    let flagged = effective_caps(
+        &project,
+        &[
+            "--cap-add",
+            "CHOWN",
+            "--cap-add",
+            "NET_ADMIN",
+            "--cap-drop",
+            "NET_RAW",
+        ],
+    );
+    assert_ne!(
+        flagged & CHOWN,
+        0,
+        "--cap-add CHOWN undoes the spec's drop: {flagged:x}"
+    );
+    assert_ne!(flagged & NET_ADMIN, 0, "--cap-add NET_ADMIN: {flagged:x}");
+    assert_eq!(flagged & NET_RAW, 0, "--cap-drop NET_RAW: {flagged:x}");
+}
+
 #[test]
 fn run_stdin_is_forwarded_without_a_tty() {
     let project = TestProject::new("run-stdin", SPEC);
