@@ -188,6 +188,25 @@ pub enum Op {
 }
 
 impl Op {
+    /// Every container handle the operation refers to (a container a
+    /// create step makes is named by the step's id, which a reordering of
+    /// the plan must follow).
+    pub fn handles_mut(&mut self) -> Vec<&mut ContainerHandle> {
+        match self {
+            Op::RenameContainer { container, .. } | Op::StartContainer { container, .. } => {
+                vec![container]
+            }
+            Op::Wait { targets, .. } => targets.iter_mut().collect(),
+            Op::CreateNetwork { .. }
+            | Op::CreateVolume { .. }
+            | Op::CreateContainer { .. }
+            | Op::StopContainer { .. }
+            | Op::RemoveContainer { .. }
+            | Op::RemoveNetwork { .. }
+            | Op::RemoveVolume { .. } => Vec::new(),
+        }
+    }
+
     /// The service a container operation is about.
     pub fn service(&self) -> Option<&str> {
         match self {
@@ -316,15 +335,10 @@ impl Plan {
                     edge.on = new_id[edge.on];
                 }
             }
-            let renumber = |h: &mut ContainerHandle| {
-                if let ContainerHandle::Created { step, .. } = h {
+            for handle in step.op.handles_mut() {
+                if let ContainerHandle::Created { step, .. } = handle {
                     *step = new_id[*step];
                 }
-            };
-            match &mut step.op {
-                Op::StartContainer { container, .. } => renumber(container),
-                Op::Wait { targets, .. } => targets.iter_mut().for_each(renumber),
-                _ => {}
             }
             self.steps.push(step);
         }

@@ -952,6 +952,51 @@ mod tests {
         ));
     }
 
+    /// The plan is sorted after it is built: every handle on a container a
+    /// create step makes must still name that step (a rename that named
+    /// another step renamed the old container, already removed).
+    #[test]
+    fn every_container_handle_names_its_create_step_after_sorting() {
+        let project = project();
+        let mut state = ProjectState::default();
+        for s in ["db", "migrate", "api", "web", "job"] {
+            state
+                .containers
+                .push(running(&project, s, Some("old-hash")));
+        }
+        let mut plan = plan_for(&project, &state, &[], UpOptions::default());
+        let creates: HashMap<StepId, String> = plan
+            .steps
+            .iter()
+            .filter_map(|step| match &step.op {
+                Op::CreateContainer { name, .. } => Some((step.id, name.clone())),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(creates.len(), 5, "{plan}");
+        let mut checked = 0;
+        for step in &mut plan.steps {
+            for handle in step.op.handles_mut() {
+                if let ContainerHandle::Created { step: made_by, .. } = handle {
+                    assert!(creates.contains_key(made_by), "{:?}", step.op);
+                    checked += 1;
+                }
+            }
+            if let Op::RenameContainer {
+                container:
+                    ContainerHandle::Created {
+                        step: made_by,
+                        name,
+                    },
+                ..
+            } = &step.op
+            {
+                assert_eq!(&creates[made_by], name, "the rename names its create");
+            }
+        }
+        assert!(checked >= 10, "renames and starts: {checked}");
+    }
+
     #[test]
     fn changed_config_recreates_that_service_only() {
         let project = project();

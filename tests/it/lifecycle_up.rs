@@ -260,6 +260,51 @@ fn a_second_up_changes_nothing() {
     assert!(second.stderr.contains("unchanged"), "{}", second.stderr);
 }
 
+/// Three services gated on one healthy service, all sharing one
+/// environment (`{version}` changes every container's configuration).
+const GATED: &str = r#"
+x-svc: &svc
+  image: {image}
+  command: ["sh", "-c", "{loop}"]
+  stop_grace_period: 1s
+  environment:
+    VERSION: "{version}"
+services:
+  hub:
+    <<: *svc
+    healthcheck:
+      test: ["CMD", "true"]
+      interval: 1s
+  one: { <<: *svc, depends_on: { hub: { condition: service_healthy } } }
+  two: { <<: *svc, depends_on: { hub: { condition: service_healthy } } }
+  three: { <<: *svc, depends_on: { hub: { condition: service_healthy } } }
+"#;
+
+/// A change to every service recreates each one under its own name: the
+/// plan's reordering keeps every rename pointed at its own new container
+/// (it once renamed the removed old one, failing with "No such container").
+#[test]
+fn changing_every_service_recreates_each_under_its_name() {
+    let project = TestProject::new("recreate-all", &GATED.replace("{version}", "1"));
+    project.torq(&["up"]).assert_code(0);
+    let before = ids_by_service(&project);
+    project.write_spec(&GATED.replace("{version}", "2"));
+    let result = project.torq(&["up"]);
+    result.assert_code(0);
+    let containers = project.containers();
+    let mut names: Vec<String> = containers.iter().map(|c| c.name.clone()).collect();
+    names.sort();
+    let expected: Vec<String> = ["hub", "one", "three", "two"]
+        .iter()
+        .map(|s| format!("{}-{s}-1", project.name))
+        .collect();
+    assert_eq!(names, expected, "{}", result.stderr);
+    for c in &containers {
+        assert_eq!(c.state, "running", "{c:?}");
+        assert_ne!(before[&c.service], c.id, "{} was not recreated", c.service);
+    }
+}
+
 #[test]
 fn changing_one_environment_recreates_only_that_service() {
     let project = TestProject::new("recreate", LEVELS);
