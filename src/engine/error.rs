@@ -184,6 +184,7 @@ where
     AF: Future<Output = bool>,
 {
     let op = op.into();
+    let began = tokio::time::Instant::now();
     tokio::pin!(fut);
     loop {
         match tokio::time::timeout(deadline, &mut fut).await {
@@ -191,7 +192,14 @@ where
             Err(_) if alive().await => {
                 tracing::debug!(op, "the engine is busy: still waiting for its answer");
             }
-            Err(_) => return Err(ApiError::Timeout { op, deadline }),
+            Err(_) => {
+                // Whole seconds waited, pings included.
+                let waited = Duration::from_secs(began.elapsed().as_secs());
+                return Err(ApiError::Timeout {
+                    op,
+                    deadline: waited,
+                });
+            }
         }
     }
 }
