@@ -130,9 +130,24 @@ impl TaskView {
                 "the task's container exited with code {} (or was stopped as unhealthy)",
                 self.exit_code.unwrap_or(0)
             )),
-            "pending" if self.error.contains("no suitable node") => Some(self.reason()),
+            "pending" if self.unschedulable() => Some(self.reason()),
             _ => None,
         }
+    }
+
+    /// Whether the scheduler found no node for it (the task stays `pending`
+    /// with that reason until a node changes; Swarm never gives up on it).
+    pub fn unschedulable(&self) -> bool {
+        self.state == "pending" && self.error.contains("no suitable node")
+    }
+
+    /// Whether the scheduler's reason names a place that another task of
+    /// the same service holds and gives back when it stops: its resource
+    /// reservations, its host-mode port, its slot under
+    /// `max_replicas_per_node`. A node's labels, role or platform
+    /// (`scheduling constraints not satisfied`) no task frees.
+    fn may_fit_after_a_stop(&self) -> bool {
+        FREED_BY_A_STOP.iter().any(|f| self.error.contains(f))
     }
 
     /// The engine's words for the task's state.
@@ -150,6 +165,14 @@ impl TaskView {
         reason
     }
 }
+
+/// The scheduler's reasons (its filters' explanations) that a stopping
+/// task of the same service can lift.
+const FREED_BY_A_STOP: &[&str] = &[
+    "insufficient resources",
+    "host-mode port",
+    "max replicas per node",
+];
 
 fn short(id: &str) -> &str {
     &id[..id.len().min(12)]
@@ -219,8 +242,16 @@ pub fn verdict(tasks: &[TaskView], hash: &str, desired: u64) -> Verdict {
         .iter()
         .filter(|t| t.hash.as_deref() == Some(hash))
         .collect();
+    let old_running = tasks
+        .iter()
+        .any(|t| t.hash.as_deref() != Some(hash) && t.is_running());
+    // A task the scheduler cannot place fails the service at once: the
+    // reason is known and stays until a node changes. During an update an
+    // old task still running may hold the place the new one needs; the
+    // verdict waits until it has stopped.
     let latest_failure = current
         .iter()
+        .filter(|t| !(old_running && t.unschedulable() && t.may_fit_after_a_stop()))
         .filter_map(|t| t.failure().map(|r| (*t, r)))
         .max_by_key(|(t, _)| t.since.clone());
     if let Some((task, reason)) = latest_failure {
@@ -233,9 +264,6 @@ pub fn verdict(tasks: &[TaskView], hash: &str, desired: u64) -> Verdict {
         .iter()
         .filter(|t| t.wanted() && t.is_running())
         .count() as u64;
-    let old_running = tasks
-        .iter()
-        .any(|t| t.hash.as_deref() != Some(hash) && t.is_running());
     if running >= desired && !old_running {
         Verdict::Converged
     } else {
@@ -446,5 +474,31 @@ mod tests {
         let mut pending = task("a", "pending", "running");
         pending.error = "no suitable node (scheduling constraints not satisfied on 1 node)".into();
         assert!(pending.failure().unwrap().contains("no suitable node"));
+    }
+
+    #[test]
+    fn a_task_no_node_can_take_fails_the_service_at_once() {
+        let mut pending = task("new", "pending", "running");
+        pending.message = "pending task scheduling".into();
+        pending.error = "no suitable node (scheduling constraints not satisfied on 1 node)".into();
+        let old = task("old", "running", "shutdown");
+        match verdict(&[pending.clone(), old.clone()], "new", 1) {
+            Verdict::Failed { reason, .. } => {
+                assert!(reason.contains("scheduling constraints"), "{reason}")
+            }
+            other => panic!("{other:?}"),
+        }
+        // Short of resources while the old task still holds them: not yet.
+        pending.error = "no suitable node (insufficient resources on 1 node)".into();
+        assert!(matches!(
+            verdict(&[pending.clone(), old], "new", 1),
+            Verdict::Pending { .. }
+        ));
+        // Nothing of the service left to give them back: failed.
+        let stopped = task("old", "shutdown", "shutdown");
+        assert!(matches!(
+            verdict(&[pending, stopped], "new", 1),
+            Verdict::Failed { .. }
+        ));
     }
 }
