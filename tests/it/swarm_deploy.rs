@@ -327,8 +327,8 @@ COMMAND";
 /// overlay network) and the CI overlay: every service healthy, the dashboard
 /// answering inside its task and from the host through a published port,
 /// the relays carrying frames. The port is published in host mode: the
-/// ingress routing mesh does not answer on this test machine (its iptables),
-/// host-mode ports do, and they go through the same conversion and engine
+/// ingress routing mesh does not answer on this test machine (its kernel has
+/// no IPVS, which the mesh balances through), host-mode ports do, and they go through the same conversion and engine
 /// port binding.
 #[test]
 fn the_torq_stack_deploys_healthy_and_undeploys() {
