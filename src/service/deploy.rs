@@ -477,7 +477,7 @@ impl Rollout<'_> {
                 ))
             }
             Verdict::Failed { task, reason } => {
-                let log_tail = tasks::task_log_tail(self.engine, &task.id, FAILURE_LOG_LINES).await;
+                let log_tail = tasks::task_log_tail(self.engine, &task, FAILURE_LOG_LINES).await;
                 let failure = self.failed(&applied.key, reason, log_tail);
                 // Swarm's updater acts on a task that ended; one it cannot
                 // place it waits for.

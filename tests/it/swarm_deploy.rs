@@ -538,6 +538,10 @@ fn a_service_no_node_can_take_fails_at_once_with_the_schedulers_reason() {
         !out.contains("tasks running after"),
         "failed on the reason, not on the timeout: {out}"
     );
+    assert!(
+        !out.contains("Error grabbing logs"),
+        "a task never scheduled has no logs to show: {out}"
+    );
     let services = versions(&stack);
     assert!(services.contains_key("relay") && services.contains_key("pinned"));
     assert!(

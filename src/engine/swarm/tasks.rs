@@ -361,15 +361,20 @@ impl Waiter {
 }
 
 /// The last `lines` lines a task logged (best effort: empty when the engine
-/// cannot send them).
-pub async fn task_log_tail(engine: &Engine, task_id: &str, lines: u64) -> Vec<String> {
+/// cannot send them). A task that never got a container (not scheduled,
+/// its image missing) logged nothing: the engine is not asked, since it
+/// would answer with an error inside the log stream.
+pub async fn task_log_tail(engine: &Engine, task: &TaskView, lines: u64) -> Vec<String> {
+    if task.container_id.is_none() {
+        return Vec::new();
+    }
     let options = LogsOptions {
         stdout: true,
         stderr: true,
         tail: lines.to_string(),
         ..LogsOptions::default()
     };
-    let stream = engine.docker().task_logs(task_id, Some(options));
+    let stream = engine.docker().task_logs(&task.id, Some(options));
     let collect = stream
         .take_while(|r| std::future::ready(r.is_ok()))
         .filter_map(|r| async move { r.ok() })
