@@ -465,11 +465,18 @@ impl Rollout<'_> {
                 self.reporter.progress(&applied.key, phase, None);
                 Ok(None)
             }
-            Verdict::Pending { running, desired } => {
-                let reason = format!(
+            Verdict::Pending {
+                running,
+                desired,
+                waiting_on,
+            } => {
+                let mut reason = format!(
                     "{running} of {desired} tasks running after {}s",
                     self.timeout.as_secs()
                 );
+                if let Some(scheduler) = waiting_on {
+                    reason.push_str(&format!(": {scheduler}"));
+                }
                 let failure = self.failed(&applied.key, reason, Vec::new());
                 Ok(Some(
                     self.after_failed_update(applied, plan, failure, false)

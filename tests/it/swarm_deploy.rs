@@ -615,3 +615,50 @@ fn a_failing_update_is_left_in_place_under_pause_and_continue() {
         );
     }
 }
+
+/// A stop-first update of a service that reserves more than half of the
+/// node's CPUs: the new task is scheduled while the old one still stops,
+/// and waits "no suitable node (insufficient resources …)" until it has —
+/// not a verdict during an update, so each update converges. Start-first,
+/// the node cannot hold both: the wait times out naming the scheduler's
+/// reason.
+#[test]
+fn an_update_short_of_resources_until_its_old_task_stops_converges() {
+    let _swarm = swarm();
+    let nano_cpus: u64 = docker_ok(&[
+        "node",
+        "inspect",
+        "self",
+        "--format",
+        "{{.Description.Resources.NanoCPUs}}",
+    ])
+    .trim()
+    .parse()
+    .expect("the node's CPUs");
+    let cpus = format!("{:.2}", nano_cpus as f64 * 0.75 / 1e9);
+    let spec = |version: u32, order: &str| {
+        format!(
+            "x-healthy: &healthy {HEALTHY}\nservices:\n  big:\n    <<: *healthy\n    \
+             environment: {{ VERSION: \"{version}\" }}\n    deploy:\n      \
+             resources: {{ reservations: {{ cpus: \"{cpus}\" }} }}\n      \
+             update_config: {{ order: {order} }}\n"
+        )
+    };
+    let project = TestProject::new("swarm-tight", &spec(0, "stop-first"));
+    let stack = project.name.clone();
+    let _guard = StackGuard(stack.clone());
+    project.torq(&["deploy"]).assert_code(0);
+    for version in 1..=3 {
+        project.write_spec(&spec(version, "stop-first"));
+        project.torq(&["deploy"]).assert_code(0);
+    }
+
+    project.write_spec(&spec(4, "start-first"));
+    let result = project.torq(&["deploy", "--wait-timeout", "5"]);
+    result.assert_code(2);
+    let out = result.output();
+    assert!(
+        out.contains("tasks running after 5s: no suitable node (insufficient resources"),
+        "{out}"
+    );
+}

@@ -229,8 +229,14 @@ pub async fn list_stack_tasks(engine: &Engine, stack: &str) -> Result<Vec<TaskVi
 pub enum Verdict {
     /// Every desired task of the current spec runs (healthy, when it has a check).
     Converged,
-    /// Still on the way: `running` of `desired` tasks run.
-    Pending { running: u64, desired: u64 },
+    /// Still on the way: `running` of `desired` tasks run; `waiting_on`:
+    /// the scheduler's reason for a task it has not placed yet, during an
+    /// update (see [`verdict`]).
+    Pending {
+        running: u64,
+        desired: u64,
+        waiting_on: Option<String>,
+    },
     /// A task of the current spec failed.
     Failed { task: Box<TaskView>, reason: String },
 }
@@ -246,12 +252,16 @@ pub fn verdict(tasks: &[TaskView], hash: &str, desired: u64) -> Verdict {
         .iter()
         .any(|t| t.hash.as_deref() != Some(hash) && t.is_running());
     // A task the scheduler cannot place fails the service at once: the
-    // reason is known and stays until a node changes. During an update an
-    // old task still running may hold the place the new one needs; the
-    // verdict waits until it has stopped.
+    // reason is known and stays until a node changes. During an update,
+    // though, a task of the previous spec may hold the place the new one
+    // needs until it stops — and the engine keeps the scheduler's earlier
+    // reason on the task until the scheduler tries again — so such a reason
+    // is not a verdict then: it is waited on, and named if the wait times out.
+    let updating = tasks.iter().any(|t| t.hash.as_deref() != Some(hash));
+    let deferred = |t: &TaskView| updating && t.unschedulable() && t.may_fit_after_a_stop();
     let latest_failure = current
         .iter()
-        .filter(|t| !(old_running && t.unschedulable() && t.may_fit_after_a_stop()))
+        .filter(|t| !deferred(t))
         .filter_map(|t| t.failure().map(|r| (*t, r)))
         .max_by_key(|(t, _)| t.since.clone());
     if let Some((task, reason)) = latest_failure {
@@ -267,7 +277,12 @@ pub fn verdict(tasks: &[TaskView], hash: &str, desired: u64) -> Verdict {
     if running >= desired && !old_running {
         Verdict::Converged
     } else {
-        Verdict::Pending { running, desired }
+        let waiting_on = current.iter().find(|t| deferred(t)).map(|t| t.reason());
+        Verdict::Pending {
+            running,
+            desired,
+            waiting_on,
+        }
     }
 }
 
@@ -421,7 +436,8 @@ mod tests {
             verdict(&tasks, "a", 2),
             Verdict::Pending {
                 running: 1,
-                desired: 2
+                desired: 2,
+                waiting_on: None
             }
         );
         let tasks = vec![
@@ -493,16 +509,19 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        // Short of resources while the old task still holds them: not yet.
+        // Short of resources during an update: the old task may still hold
+        // them (or the reason may predate its stop): waited on, and named.
         pending.error = "no suitable node (insufficient resources on 1 node)".into();
-        assert!(matches!(
-            verdict(&[pending.clone(), old], "new", 1),
-            Verdict::Pending { .. }
-        ));
-        // Nothing of the service left to give them back: failed.
         let stopped = task("old", "shutdown", "shutdown");
+        match verdict(&[pending.clone(), stopped], "new", 1) {
+            Verdict::Pending { waiting_on, .. } => {
+                assert!(waiting_on.unwrap().contains("insufficient resources"))
+            }
+            other => panic!("{other:?}"),
+        }
+        // A new service: nothing of its own to give them back: failed.
         assert!(matches!(
-            verdict(&[pending, stopped], "new", 1),
+            verdict(&[pending], "new", 1),
             Verdict::Failed { .. }
         ));
     }
