@@ -465,21 +465,33 @@ impl Rollout<'_> {
                 self.reporter.progress(&applied.key, phase, None);
                 Ok(None)
             }
-            Verdict::Pending { running, desired } => {
-                let reason = format!(
+            Verdict::Pending {
+                running,
+                desired,
+                waiting_on,
+            } => {
+                let mut reason = format!(
                     "{running} of {desired} tasks running after {}s",
                     self.timeout.as_secs()
                 );
+                if let Some(scheduler) = waiting_on {
+                    reason.push_str(&format!(": {scheduler}"));
+                }
                 let failure = self.failed(&applied.key, reason, Vec::new());
                 Ok(Some(
-                    self.after_failed_update(applied, plan, failure).await?,
+                    self.after_failed_update(applied, plan, failure, false)
+                        .await?,
                 ))
             }
             Verdict::Failed { task, reason } => {
-                let log_tail = tasks::task_log_tail(self.engine, &task.id, FAILURE_LOG_LINES).await;
+                let log_tail = tasks::task_log_tail(self.engine, &task, FAILURE_LOG_LINES).await;
                 let failure = self.failed(&applied.key, reason, log_tail);
+                // Swarm's updater acts on a task that ended; one it cannot
+                // place it waits for.
+                let task_ended = !task.unschedulable();
                 Ok(Some(
-                    self.after_failed_update(applied, plan, failure).await?,
+                    self.after_failed_update(applied, plan, failure, task_ended)
+                        .await?,
                 ))
             }
         }
@@ -513,21 +525,22 @@ impl Rollout<'_> {
 
     /// For a failed update whose failure action is `rollback`: have Swarm
     /// roll it back (unless it already does) and wait for the previous spec
-    /// to run again.
+    /// to run again. For `pause` and `continue` the update is left in
+    /// place: when a task ended (`task_ended`), Swarm's updater acts on it,
+    /// and its outcome (paused, completed) is waited for and reported.
     async fn after_failed_update(
         &self,
         applied: &Applied,
         plan: &ServicePlan,
         mut failure: ServiceFailure,
+        task_ended: bool,
     ) -> anyhow::Result<ServiceFailure> {
         if applied.action != Action::Update {
             return Ok(failure);
         }
         if plan.failure_action != "rollback" {
-            failure.update_outcome = Some(format!(
-                "update left in place (update_config.failure_action: {})",
-                plan.failure_action
-            ));
+            let state = self.update_state(applied, task_ended).await?;
+            failure.update_outcome = Some(left_in_place(&plan.failure_action, state.as_deref()));
             return Ok(failure);
         }
         self.reporter
@@ -543,6 +556,25 @@ impl Rollout<'_> {
             other => format!("rollback did not converge: {other:?}"),
         });
         Ok(failure)
+    }
+
+    /// Swarm's update state; with `settle`, once its updater has acted on
+    /// a failed task (no longer `updating`), or as it stands at the deadline.
+    async fn update_state(
+        &self,
+        applied: &Applied,
+        settle: bool,
+    ) -> anyhow::Result<Option<String>> {
+        let deadline = Instant::now() + self.timeout;
+        loop {
+            let state = objects::inspect_service(self.engine, &self.stack.name, &applied.id)
+                .await?
+                .and_then(|s| s.update_state);
+            let settled = !settle || state.as_deref() != Some("updating");
+            if settled || !self.waiter.pause(deadline).await {
+                return Ok(state);
+            }
+        }
     }
 
     /// Asks for a rollback unless Swarm already rolls back on its own.
@@ -569,6 +601,21 @@ impl Rollout<'_> {
         }
         Ok(())
     }
+}
+
+/// What became of a failed update left in place by its failure action
+/// (`pause`, `continue`), given Swarm's update state.
+fn left_in_place(failure_action: &str, state: Option<&str>) -> String {
+    let swarm = match state {
+        Some("paused") => "Swarm paused the update; the service keeps the new spec".to_string(),
+        Some("completed") => {
+            "Swarm completed the update regardless; the service keeps the new spec".to_string()
+        }
+        Some("updating") => "Swarm's update is still in progress".to_string(),
+        Some(other) => format!("Swarm's update state: {other}"),
+        None => "Swarm reports no update state".to_string(),
+    };
+    format!("update left in place (update_config.failure_action: {failure_action}): {swarm}")
 }
 
 /// The rollout `deploy` would run, as text, touching nothing.
@@ -680,5 +727,23 @@ fn describe_objects(text: &mut String, stack: &StackSpec) {
         for plan in plans.iter().filter(|p| !p.external) {
             text.push_str(&format!("   ensure {kind} {}\n", plan.name));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_update_left_in_place_says_what_swarm_made_of_it() {
+        let paused = left_in_place("pause", Some("paused"));
+        assert!(
+            paused.contains("failure_action: pause") && paused.contains("Swarm paused"),
+            "{paused}"
+        );
+        let completed = left_in_place("continue", Some("completed"));
+        assert!(completed.contains("completed the update"), "{completed}");
+        let waiting = left_in_place("pause", Some("updating"));
+        assert!(waiting.contains("still in progress"), "{waiting}");
     }
 }

@@ -327,8 +327,8 @@ COMMAND";
 /// overlay network) and the CI overlay: every service healthy, the dashboard
 /// answering inside its task and from the host through a published port,
 /// the relays carrying frames. The port is published in host mode: the
-/// ingress routing mesh does not answer on this test machine (its iptables),
-/// host-mode ports do, and they go through the same conversion and engine
+/// ingress routing mesh does not answer on this test machine (its kernel has
+/// no IPVS, which the mesh balances through), host-mode ports do, and they go through the same conversion and engine
 /// port binding.
 #[test]
 fn the_torq_stack_deploys_healthy_and_undeploys() {
@@ -503,5 +503,162 @@ fn a_missing_image_fails_its_service_with_that_reason() {
     assert!(
         !services.contains_key("dashboard"),
         "a dependent was touched: {services:?}"
+    );
+}
+
+/// A service whose placement no node satisfies: the scheduler leaves its
+/// task pending with its reason, and Swarm would keep it so until a node
+/// changes. The deploy stops there — exit 2, the scheduler's reason shown,
+/// the dependent never created — without waiting for its timeout (here
+/// longer than the command's own deadline).
+#[test]
+fn a_service_no_node_can_take_fails_at_once_with_the_schedulers_reason() {
+    let _swarm = swarm();
+    let spec = format!(
+        "x-healthy: &healthy {HEALTHY}\nservices:\n  relay:\n    <<: *healthy\n  \
+         pinned:\n    <<: *healthy\n    \
+         deploy: {{ placement: {{ constraints: [node.labels.torq-none == yes] }} }}\n    \
+         depends_on: {{ relay: {{ condition: service_healthy }} }}\n  \
+         dashboard:\n    <<: *healthy\n    \
+         depends_on: {{ pinned: {{ condition: service_healthy }} }}\n"
+    );
+    let project = TestProject::new("swarm-nonode", &spec);
+    let stack = project.name.clone();
+    let _guard = StackGuard(stack.clone());
+
+    let result = project.torq(&["deploy", "--wait-timeout", "3600"]);
+    result.assert_code(2);
+    let out = result.output();
+    assert!(
+        out.contains("pinned")
+            && out.contains("no suitable node (scheduling constraints not satisfied on 1 node)"),
+        "the scheduler's reason: {out}"
+    );
+    assert!(
+        !out.contains("tasks running after"),
+        "failed on the reason, not on the timeout: {out}"
+    );
+    assert!(
+        !out.contains("Error grabbing logs"),
+        "a task never scheduled has no logs to show: {out}"
+    );
+    let services = versions(&stack);
+    assert!(services.contains_key("relay") && services.contains_key("pinned"));
+    assert!(
+        !services.contains_key("dashboard"),
+        "a dependent was touched: {services:?}"
+    );
+}
+
+/// A failing update under `failure_action: pause` and `continue`: Swarm
+/// pauses the one and completes the other, both keep the new spec (no
+/// rollback), and the deploy exits 2 saying the update was left in place.
+/// One fails by its new command exiting, the other by a new healthcheck
+/// that fails.
+#[test]
+fn a_failing_update_is_left_in_place_under_pause_and_continue() {
+    let _swarm = swarm();
+    let services = |paused_extra: &str, continued_extra: &str| {
+        format!(
+            "x-healthy: &healthy {HEALTHY}\nservices:\n  \
+             paused:\n    <<: *healthy\n    deploy:\n      \
+             update_config: {{ failure_action: pause, monitor: 5s }}\n      \
+             restart_policy: {{ condition: none }}\n{paused_extra}  \
+             continued:\n    <<: *healthy\n    deploy:\n      \
+             update_config: {{ failure_action: continue, monitor: 5s }}\n      \
+             restart_policy: {{ condition: none }}\n{continued_extra}"
+        )
+    };
+    let project = TestProject::new("swarm-leftin", &services("", ""));
+    let stack = project.name.clone();
+    let _guard = StackGuard(stack.clone());
+    project.torq(&["deploy"]).assert_code(0);
+    let before = versions(&stack);
+
+    project.write_spec(&services(
+        "    command: [\"sh\", \"-c\", \"echo new version crashed; exit 1\"]\n",
+        "    healthcheck: { test: [\"CMD\", \"false\"], interval: 1s, timeout: 1s, retries: 1 }\n",
+    ));
+    let result = project.torq(&["deploy", "--wait-timeout", "120"]);
+    result.assert_code(2);
+    let out = result.output();
+    assert!(
+        out.contains("update left in place (update_config.failure_action: pause): Swarm paused"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "update left in place (update_config.failure_action: continue): Swarm completed"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("new version crashed"), "the task's log: {out}");
+    assert!(!out.contains("rolled back"), "{out}");
+
+    let after = versions(&stack);
+    for (service, swarm_state) in [("paused", "paused"), ("continued", "completed")] {
+        let state = docker_ok(&[
+            "service",
+            "inspect",
+            &format!("{stack}_{service}"),
+            "--format",
+            "{{.UpdateStatus.State}}",
+        ]);
+        assert_eq!(
+            state.trim(),
+            swarm_state,
+            "{service}'s update as Swarm records it"
+        );
+        assert_ne!(
+            after[service].1, before[service].1,
+            "{service} keeps the new spec (not rolled back)"
+        );
+    }
+}
+
+/// A stop-first update of a service that reserves more than half of the
+/// node's CPUs: the new task is scheduled while the old one still stops,
+/// and waits "no suitable node (insufficient resources …)" until it has —
+/// not a verdict during an update, so each update converges. Start-first,
+/// the node cannot hold both: the wait times out naming the scheduler's
+/// reason.
+#[test]
+fn an_update_short_of_resources_until_its_old_task_stops_converges() {
+    let _swarm = swarm();
+    let nano_cpus: u64 = docker_ok(&[
+        "node",
+        "inspect",
+        "self",
+        "--format",
+        "{{.Description.Resources.NanoCPUs}}",
+    ])
+    .trim()
+    .parse()
+    .expect("the node's CPUs");
+    let cpus = format!("{:.2}", nano_cpus as f64 * 0.75 / 1e9);
+    let spec = |version: u32, order: &str| {
+        format!(
+            "x-healthy: &healthy {HEALTHY}\nservices:\n  big:\n    <<: *healthy\n    \
+             environment: {{ VERSION: \"{version}\" }}\n    deploy:\n      \
+             resources: {{ reservations: {{ cpus: \"{cpus}\" }} }}\n      \
+             update_config: {{ order: {order} }}\n"
+        )
+    };
+    let project = TestProject::new("swarm-tight", &spec(0, "stop-first"));
+    let stack = project.name.clone();
+    let _guard = StackGuard(stack.clone());
+    project.torq(&["deploy"]).assert_code(0);
+    for version in 1..=3 {
+        project.write_spec(&spec(version, "stop-first"));
+        project.torq(&["deploy"]).assert_code(0);
+    }
+
+    project.write_spec(&spec(4, "start-first"));
+    let result = project.torq(&["deploy", "--wait-timeout", "5"]);
+    result.assert_code(2);
+    let out = result.output();
+    assert!(
+        out.contains("tasks running after 5s: no suitable node (insufficient resources"),
+        "{out}"
     );
 }

