@@ -11,7 +11,10 @@
 //! rollout after its level: its dependents are not touched, and an update
 //! that fails is rolled back when its `update_config.failure_action` says
 //! `rollback` (Swarm's own rollback, or torq's request for it when Swarm
-//! does not act, e.g. a task that finds no node).
+//! does not act, e.g. a task that finds no node). Creates or updates that
+//! fail because the engine went away (a broken connection, and no answer
+//! to a ping) end the rollout with the one engine error, not a failure per
+//! service.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -24,6 +27,7 @@ use tokio::time::Instant;
 use crate::compose::graph::DependencyGraph;
 use crate::compose::model::Project;
 use crate::engine::build::{self, BuildPolicy, ImageAction, ImagePlan, ImageSource};
+use crate::engine::error::{is_lost_reason, ApiError};
 use crate::engine::swarm::convert::{self, fill_object_ids, Images, ServicePlan, StackSpec};
 use crate::engine::swarm::objects::{self, Ensured, FileKind, StackService};
 use crate::engine::swarm::tasks::{self, Verdict, Waiter};
@@ -275,9 +279,18 @@ async fn external_file_id(engine: &Engine, name: &str, kind: FileKind) -> anyhow
         FileKind::Secret => docker.inspect_secret(name).await.map(|s| s.id),
         FileKind::Config => docker.inspect_config(name).await.map(|c| c.id),
     };
-    id.ok()
-        .flatten()
-        .with_context(|| format!("external {} {name}: not found on the swarm", kind.word()))
+    let id = match id {
+        Ok(id) => id,
+        Err(err) => {
+            let op = format!("inspect external {} {name}", kind.word());
+            let err = ApiError::from_bollard(op, err);
+            if !err.is_not_found() {
+                return Err(err.into());
+            }
+            None
+        }
+    };
+    id.with_context(|| format!("external {} {name}: not found on the swarm", kind.word()))
 }
 
 fn warn_orphans(
@@ -388,6 +401,12 @@ impl Rollout<'_> {
                     }
                 }
             }
+            // Creates or updates that failed because the engine went away
+            // are one engine error, not a failure per service.
+            let reasons = outcome.failures.iter().map(|f| f.reason.as_str());
+            if super::engine_gone(self.engine, reasons).await {
+                return Err(self.engine.lost());
+            }
             let results = join_all(waits.iter().map(|a| self.converge(a))).await;
             for result in results {
                 if let Some(failure) = result? {
@@ -406,9 +425,13 @@ impl Rollout<'_> {
         Ok(outcome)
     }
 
+    /// A failed service, shown as such — unless it failed because the
+    /// connection to the engine broke (said once, by the caller).
     fn failed(&self, key: &str, reason: String, log_tail: Vec<String>) -> ServiceFailure {
-        self.reporter
-            .progress(key, Phase::Failed, Some(reason.clone()));
+        if !is_lost_reason(&reason) {
+            self.reporter
+                .progress(key, Phase::Failed, Some(reason.clone()));
+        }
         ServiceFailure {
             service: key.to_string(),
             reason,

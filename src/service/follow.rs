@@ -3,6 +3,9 @@
 //! engine), wait for it to answer again for at most the reconnect timeout,
 //! and resume — each container after the last line written — or give up
 //! with one engine error (exit 1). A timeout of zero gives up at once.
+//!
+//! The saying and the waiting are [`await_return`], which the other
+//! commands that run until stopped (`events`, `status --watch`) use too.
 
 use std::time::Duration;
 
@@ -43,25 +46,44 @@ pub(crate) async fn follow_reconnecting(
                 return Err(engine.lost())
             }
             Err(FollowError::Lost) => {
-                reporter.report(Event::Warning(format!(
-                    "{LOST_ENGINE} at {}; waiting up to {} for it to come back",
-                    engine.host(),
-                    seconds(reconnect_timeout)
-                )));
-                if !comes_back(engine, reconnect_timeout).await {
-                    return Err(EngineGone::NotBack {
-                        host: engine.host().to_string(),
-                        waited: reconnect_timeout,
-                    }
-                    .into());
-                }
-                reporter.report(Event::Info(format!(
-                    "the Docker engine at {} answers again: the logs resume after the last line shown",
-                    engine.host()
-                )));
+                let resumes = "the logs resume after the last line shown";
+                await_return(engine, reconnect_timeout, reporter, resumes).await?;
             }
         }
     }
+}
+
+/// The engine was lost: says so once (naming the engine), waits up to
+/// `timeout` for it to answer a ping, and says it answers again and what
+/// `resumes` (e.g. `the events resume after the last one shown`). Without
+/// an answer in time the error is [`EngineGone::NotBack`]; a zero `timeout`
+/// gives up at once with [`EngineGone::Lost`], having said nothing.
+pub(crate) async fn await_return(
+    engine: &Engine,
+    timeout: Duration,
+    reporter: &dyn Reporter,
+    resumes: &str,
+) -> anyhow::Result<()> {
+    if timeout.is_zero() {
+        return Err(engine.lost());
+    }
+    reporter.report(Event::Warning(format!(
+        "{LOST_ENGINE} at {}; waiting up to {} for it to come back",
+        engine.host(),
+        seconds(timeout)
+    )));
+    if !comes_back(engine, timeout).await {
+        return Err(EngineGone::NotBack {
+            host: engine.host().to_string(),
+            waited: timeout,
+        }
+        .into());
+    }
+    reporter.report(Event::Info(format!(
+        "the Docker engine at {} answers again: {resumes}",
+        engine.host()
+    )));
+    Ok(())
 }
 
 /// Whether the engine answers a ping within `timeout` (asked every

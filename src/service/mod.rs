@@ -78,16 +78,9 @@ pub(crate) struct FailureSummary {
 /// engine at …"), instead of the operation on one object that happened to
 /// notice first.
 pub(crate) fn as_engine_gone(err: anyhow::Error) -> anyhow::Error {
-    use crate::engine::error::{ApiError, EngineGone};
-    if err.downcast_ref::<EngineGone>().is_some() {
-        return err;
-    }
-    let lost = err.chain().any(|cause| {
-        cause
-            .downcast_ref::<ApiError>()
-            .is_some_and(ApiError::is_lost)
-    });
-    if lost {
+    use crate::engine::error::EngineGone;
+    let said = err.chain().any(|c| c.downcast_ref::<EngineGone>().is_some());
+    if !said && is_lost_error(&err) {
         EngineGone::Lost {
             host: crate::engine::configured_host(),
         }
@@ -95,6 +88,18 @@ pub(crate) fn as_engine_gone(err: anyhow::Error) -> anyhow::Error {
     } else {
         err
     }
+}
+
+/// Whether an error comes from a request that lost its connection to the
+/// engine (wherever in the chain), or is already the engine-gone error.
+pub(crate) fn is_lost_error(err: &anyhow::Error) -> bool {
+    use crate::engine::error::{ApiError, EngineGone};
+    err.chain().any(|cause| {
+        cause.downcast_ref::<EngineGone>().is_some()
+            || cause
+                .downcast_ref::<ApiError>()
+                .is_some_and(ApiError::is_lost)
+    })
 }
 
 /// How long the engine may take to answer the ping that confirms it is

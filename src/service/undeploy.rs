@@ -10,7 +10,9 @@
 //! At the end torq waits until every task has stopped and no container of
 //! the stack is left here, while it removes the networks, secrets and
 //! configs at once — each retried until the last task lets go of it — and
-//! waits until no network of the stack is listed.
+//! waits until no network of the stack is listed. Removals that fail
+//! because the engine went away are not retried and end the undeploy with
+//! the one engine error, not a failure per object.
 //!
 //! Why torq stops and removes the local containers itself: Swarm's agent
 //! acts on a removed service's task only after a fixed two-second delay (it
@@ -73,6 +75,9 @@ pub async fn undeploy(
     let (objects, failures) = removed?;
     outcome.objects.extend(objects);
     outcome.failures.extend(failures);
+    if super::engine_gone(engine, outcome.failures.iter().map(String::as_str)).await {
+        return Err(engine.lost());
+    }
     Ok(outcome)
 }
 
@@ -180,10 +185,17 @@ impl<'a> StackRemoval<'a> {
         .await;
         for (service, result) in level.iter().zip(deletions) {
             if let Err(e) = result {
-                self.reporter
-                    .progress(&service.name, Phase::Failed, Some(e.message()));
+                if !e.is_lost() {
+                    self.reporter
+                        .progress(&service.name, Phase::Failed, Some(e.message()));
+                }
                 outcome.failures.push(e.to_string());
             }
+        }
+        // Deletions that failed because the engine went away are one
+        // engine error, not a failure per service.
+        if super::engine_gone(self.engine, outcome.failures.iter().map(String::as_str)).await {
+            return Err(self.engine.lost());
         }
         tracing::debug!(services = level.len(), "level deleted");
         let ids: HashSet<&str> = level.iter().map(|s| s.id.as_str()).collect();
@@ -400,6 +412,7 @@ impl<'a> StackRemoval<'a> {
                     self.reporter.progress(&subject, Phase::Removed, None);
                     return Ok(subject);
                 }
+                Err(e) if e.is_lost() => return Err(e),
                 Err(e) => {
                     tracing::debug!(error = %e, "retrying");
                     if !self.waiter.pause(deadline).await {

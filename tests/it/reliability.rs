@@ -502,14 +502,6 @@ fn assert_each_once(numbers: &[u64], tag: &str, first: u64, output: &str) {
     assert_eq!(numbers, expected, "{tag}: a line missing or repeated");
 }
 
-/// The message a follow gives when it loses the engine behind `proxy`.
-fn lost_message(proxy: &EngineProxy) -> String {
-    format!(
-        "lost the connection to the Docker engine at {}",
-        proxy.docker_host()
-    )
-}
-
 /// Takes the engine away from a running follow (`logs -f` or `up
 /// --attach`) until the counters have written lines it could not read, then
 /// gives it back: the loss is said once, and the lines continue with every
@@ -757,18 +749,4 @@ fn logs_that_lose_the_engine_say_so_once() {
         "{}",
         result.output()
     );
-}
-
-fn assert_lost_once(result: &CommandResult, proxy: &EngineProxy) {
-    let output = result.output();
-    assert_eq!(result.code, Some(1), "{output}");
-    assert_eq!(output.matches(&lost_message(proxy)).count(), 1, "{output}");
-    assert_eq!(
-        output.matches("lost the connection").count(),
-        1,
-        "one message, not one per object:\n{output}"
-    );
-    for raw in ["hyper", "client error", "Connect"] {
-        assert!(!output.contains(raw), "library text {raw:?} in:\n{output}");
-    }
 }

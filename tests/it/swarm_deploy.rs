@@ -7,11 +7,16 @@
 //! swarm it runs `docker swarm init --advertise-addr 127.0.0.1`, and
 //! `docker swarm leave --force` when it ends — only if it made the swarm.
 //! Every stack is removed by a guard (by its namespace label), also on panic.
+//! An engine lost in the middle of a `deploy` or an `undeploy` is taken away
+//! through a proxy socket the test owns (`support::EngineProxy`).
 
 use std::collections::HashMap;
 use std::sync::{PoisonError, RwLockWriteGuard};
 
-use crate::support::{docker, docker_ok, http_get, swarm_lock, wait_for, TestProject};
+use crate::support::{
+    assert_lost_once, docker, docker_ok, http_get, run_with_deadline, swarm_lock, wait_for,
+    EngineProxy, TestProject, COMMAND_DEADLINE,
+};
 
 const NAMESPACE: &str = "com.docker.stack.namespace";
 
@@ -661,4 +666,68 @@ fn an_update_short_of_resources_until_its_old_task_stops_converges() {
         out.contains("tasks running after 5s: no suitable node (insufficient resources"),
         "{out}"
     );
+}
+
+/// `relay`, and with `adapters` two services that depend on it (one level
+/// of two, created or removed at once).
+fn relay_and_adapters(adapters: bool) -> String {
+    let mut spec = format!("x-healthy: &healthy {HEALTHY}\nservices:\n  relay:\n    <<: *healthy\n");
+    if adapters {
+        for adapter in ["adapter_a", "adapter_b"] {
+            spec.push_str(&format!(
+                "  {adapter}:\n    <<: *healthy\n    \
+                 depends_on: {{ relay: {{ condition: service_healthy }} }}\n"
+            ));
+        }
+    }
+    spec
+}
+
+/// What a command that lost the engine must not say: a failure per service.
+fn assert_no_failure_per_service(output: &str) {
+    for per_service in ["✗", "rollout stopped", "adapter_a:", "adapter_b:"] {
+        assert!(
+            !output.contains(per_service),
+            "{per_service:?}: a failure per service in:\n{output}"
+        );
+    }
+}
+
+/// A `deploy` that loses the engine in the middle of its rollout — `relay`
+/// is deployed and unchanged, the proxy closes at the first service create
+/// (the two adapters of the next level) — exits 1 with the one message
+/// naming the engine, not a failure per service.
+#[test]
+fn deploy_that_loses_the_engine_says_so_once() {
+    let _swarm = swarm();
+    let project = TestProject::new("swarm-lostdeploy", &relay_and_adapters(false));
+    let _guard = StackGuard(project.name.clone());
+    project.torq(&["deploy"]).assert_code(0);
+
+    project.write_spec(&relay_and_adapters(true));
+    let proxy = EngineProxy::close_on("/services/create");
+    let mut command = project.torq_command(&["deploy", "--wait-timeout", "60"]);
+    command.env("DOCKER_HOST", proxy.docker_host());
+    let result = run_with_deadline(command, COMMAND_DEADLINE);
+    assert_lost_once(&result, &proxy);
+    assert_no_failure_per_service(&result.output());
+}
+
+/// An `undeploy` that loses the engine as it deletes the first level's
+/// services (the two adapters, at once; the proxy closes at the first
+/// service deletion) exits 1 with the one message naming the engine, not a
+/// failure per service.
+#[test]
+fn undeploy_that_loses_the_engine_says_so_once() {
+    let _swarm = swarm();
+    let project = TestProject::new("swarm-lostundeploy", &relay_and_adapters(true));
+    let _guard = StackGuard(project.name.clone());
+    project.torq(&["deploy"]).assert_code(0);
+
+    let proxy = EngineProxy::close_on("DELETE /services/");
+    let mut command = project.torq_command(&["undeploy", "--timeout", "60"]);
+    command.env("DOCKER_HOST", proxy.docker_host());
+    let result = run_with_deadline(command, COMMAND_DEADLINE);
+    assert_lost_once(&result, &proxy);
+    assert_no_failure_per_service(&result.output());
 }

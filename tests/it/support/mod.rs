@@ -26,7 +26,7 @@ mod watched;
 
 pub use engine::*;
 pub use lines::Lines;
-pub use proxy::EngineProxy;
+pub use proxy::{assert_lost_once, lost_message, EngineProxy};
 pub use pty::{expect_screen, Pty};
 pub use stack::*;
 pub use tools::*;

@@ -6,6 +6,7 @@
 //! ([`EngineProxy::close_on`]), to lose the engine in the middle of a
 //! command — or stop forwarding while every connection stays open
 //! ([`EngineProxy::freeze`]), as a hung engine or a dead network would.
+//! [`lost_message`] and [`assert_lost_once`] check what torq said about it.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -15,6 +16,8 @@ use tokio::net::{UnixListener, UnixStream};
 use tokio::runtime::Runtime;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
+
+use super::CommandResult;
 
 const ENGINE_SOCKET: &str = "/var/run/docker.sock";
 
@@ -206,5 +209,29 @@ async fn forward(
     tokio::select! {
         () = upstream => {}
         () = downstream => {}
+    }
+}
+
+/// The message torq gives when it loses the engine behind `proxy`.
+pub fn lost_message(proxy: &EngineProxy) -> String {
+    format!(
+        "lost the connection to the Docker engine at {}",
+        proxy.docker_host()
+    )
+}
+
+/// A command that lost the engine behind `proxy` exited 1 having said so
+/// once, naming the engine: no line per object, no library text.
+pub fn assert_lost_once(result: &CommandResult, proxy: &EngineProxy) {
+    let output = result.output();
+    assert_eq!(result.code, Some(1), "{output}");
+    assert_eq!(output.matches(&lost_message(proxy)).count(), 1, "{output}");
+    assert_eq!(
+        output.matches("lost the connection").count(),
+        1,
+        "one message, not one per object:\n{output}"
+    );
+    for raw in ["hyper", "client error", "Connect"] {
+        assert!(!output.contains(raw), "library text {raw:?} in:\n{output}");
     }
 }
