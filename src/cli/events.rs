@@ -2,10 +2,11 @@
 //! shape); the work is in `service::events`.
 
 use clap::Args;
-use futures::StreamExt;
 
+use super::shared::{parse_reconnect_timeout, RECONNECT_TIMEOUT_HELP};
 use super::{Context, ExitStatus, OutputArgs};
-use crate::service::events::{self, ProjectEvent};
+use crate::service::events::{self, EventsRequest, ProjectEvent};
+use crate::ui::progress::PlainReporter;
 
 pub(crate) const AFTER_HELP: &str = "\
 Examples:
@@ -13,7 +14,11 @@ Examples:
   torq events --json web      JSON lines for one service:
                               {\"action\":\"start\",\"attributes\":{…},\"id\":\"…\",\"service\":\"web\",\"time\":\"…\",\"type\":\"container\"}
 
-Runs until Ctrl-C. Exit codes: 0 ended; 1 usage, spec or engine error.";
+Runs until Ctrl-C. A lost Docker engine is said once; the events resume (none
+missed, none twice) when it answers again within --reconnect-timeout, else torq
+exits 1.
+
+Exit codes: 0 ended; 1 usage, spec or engine error (or the engine lost for good).";
 
 /// Arguments of `torq events`.
 #[derive(Debug, Clone, Args)]
@@ -26,6 +31,11 @@ pub(crate) struct EventsArgs {
     #[arg(long)]
     pub json: bool,
 
+    /// How long to wait for a lost Docker engine (default 30s).
+    #[arg(long, value_name = "DURATION", value_parser = parse_reconnect_timeout,
+          long_help = RECONNECT_TIMEOUT_HELP)]
+    pub reconnect_timeout: Option<std::time::Duration>,
+
     #[command(flatten)]
     pub output: OutputArgs,
 }
@@ -33,19 +43,25 @@ pub(crate) struct EventsArgs {
 /// Runs `torq events`.
 pub(crate) fn run(ctx: &Context, args: EventsArgs) -> anyhow::Result<ExitStatus> {
     let project = ctx.load_project()?;
+    let request = EventsRequest {
+        services: &args.services,
+        reconnect_timeout: args
+            .reconnect_timeout
+            .unwrap_or(crate::service::follow::DEFAULT_RECONNECT_TIMEOUT),
+    };
+    let reporter = PlainReporter::new(ctx.shell.clone());
     super::runtime()?.block_on(async {
         let mut stop = crate::service::StopSignals::install()?;
         let engine = crate::service::connect().await?;
-        let mut stream = events::events(&engine, &project, &args.services)?;
-        loop {
-            tokio::select! {
-                item = stream.next() => match item {
-                    Some(event) => ctx.shell.outln(&line(&event?, args.json)),
-                    None => return Ok(ExitStatus::Success),
-                },
-                () = stop.recv() => return Ok(ExitStatus::Success),
-            }
+        let show = |event: &ProjectEvent| {
+            ctx.shell.outln(&line(event, args.json));
+            Ok(())
+        };
+        tokio::select! {
+            ended = events::follow_events(&engine, &project, &request, &reporter, show) => ended?,
+            () = stop.recv() => {}
         }
+        Ok(ExitStatus::Success)
     })
 }
 

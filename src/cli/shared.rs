@@ -1,7 +1,7 @@
 //! What several commands print the same way: the spec's warnings, the
 //! summary of failed and skipped services, what a `down` did, and the
-//! buffered stdout that log lines go through; and the one argument two
-//! commands parse alike, `--reconnect-timeout`. The one cli file that
+//! buffered stdout that log lines go through; and the one argument the
+//! commands that run until stopped parse alike, `--reconnect-timeout`. The one cli file that
 //! command files share.
 
 use std::io::{self, BufWriter};
@@ -22,7 +22,8 @@ pub(crate) fn stdout_writer() -> BufWriter<io::StdoutLock<'static>> {
     BufWriter::with_capacity(STDOUT_BUFFER, io::stdout().lock())
 }
 
-/// Help of `--reconnect-timeout` (`logs -f`, `up --attach`).
+/// Help of `--reconnect-timeout` (`logs -f`, `up --attach`, `events`,
+/// `status --watch`).
 pub(crate) const RECONNECT_TIMEOUT_HELP: &str = "How long to wait for a lost Docker engine \
 to answer again before exiting with an error (a duration like 30s or 2m, or seconds; \
 0 exits at once)";

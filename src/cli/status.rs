@@ -7,10 +7,12 @@ use std::collections::HashMap;
 
 use clap::{Args, ValueEnum};
 
+use super::shared::{parse_reconnect_timeout, RECONNECT_TIMEOUT_HELP};
 use super::{Context, ExitStatus, OutputArgs};
 use crate::compose::select::check_services;
 use crate::logs::time;
 use crate::service::status::{self, report::StatusReport, StatusRequest};
+use crate::ui::progress::PlainReporter;
 use crate::ui::status::{render, RenderOptions};
 
 pub(crate) const AFTER_HELP: &str = "\
@@ -29,7 +31,9 @@ States: ● RUNNING (the container runs), ○ STOPPED (no container),
 service_completed_successfully, exited 0).
 
 `--all` adds a row per one-off container (`torq run`); `--watch` keeps a live
-view that follows engine events (a crash or a health change shows at once).
+view that follows engine events (a crash or a health change shows at once). A
+lost Docker engine is said once and the view goes on when it answers again
+within --reconnect-timeout, else torq exits 1.
 
 Exit codes: 0 every service running (or completed) and none unhealthy; 1 error;
 2 otherwise.";
@@ -63,6 +67,11 @@ pub(crate) struct StatusArgs {
     #[arg(short = 'w', long, conflicts_with = "format")]
     pub watch: bool,
 
+    /// With --watch: how long to wait for a lost Docker engine (default 30s).
+    #[arg(long, value_name = "DURATION", value_parser = parse_reconnect_timeout,
+          long_help = RECONNECT_TIMEOUT_HELP, requires = "watch")]
+    pub reconnect_timeout: Option<std::time::Duration>,
+
     #[command(flatten)]
     pub output: OutputArgs,
 }
@@ -80,7 +89,11 @@ pub(crate) fn run(ctx: &Context, args: StatusArgs) -> anyhow::Result<ExitStatus>
         one_offs: args.all,
     };
     if args.watch {
-        super::runtime()?.block_on(watch(ctx, &project, spec.as_ref(), &request))?;
+        let reconnect_timeout = args
+            .reconnect_timeout
+            .unwrap_or(crate::service::follow::DEFAULT_RECONNECT_TIMEOUT);
+        let watched = watch(ctx, &project, spec.as_ref(), &request, reconnect_timeout);
+        super::runtime()?.block_on(watched)?;
         return Ok(ExitStatus::Success);
     }
     let report = super::runtime()?.block_on(status::run(&project, spec.as_ref(), &request))?;
@@ -99,14 +112,16 @@ async fn watch(
     project: &str,
     spec: Option<&crate::compose::Project>,
     request: &StatusRequest,
+    reconnect_timeout: std::time::Duration,
 ) -> anyhow::Result<()> {
+    let reporter = PlainReporter::new(ctx.shell.clone());
     let mut screen = crate::tty::stdout_is_tty().then(crate::ui::live::LiveScreen::new);
     let mut last_lines: HashMap<String, String> = HashMap::new();
     let options = RenderOptions {
         color: ctx.shell.out_color(),
         verbose: true,
     };
-    status::watch(project, spec, request, |report| match screen.as_mut() {
+    let show = |report: &StatusReport| match screen.as_mut() {
         Some(screen) => {
             let stamp = time::format_utc(time::now());
             let heading = format!("project {project} at {stamp} (Ctrl-C to stop)");
@@ -116,8 +131,8 @@ async fn watch(
             print_changes(ctx, report, &mut last_lines);
             Ok(())
         }
-    })
-    .await
+    };
+    status::watch(project, spec, request, reconnect_timeout, &reporter, show).await
 }
 
 /// Without a terminal: one line per service whose state, health or

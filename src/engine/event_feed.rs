@@ -1,7 +1,8 @@
 //! Every container event of a project as it happens (`events`): the
 //! engine's event stream filtered by the project label, each event with its
 //! service, container, action and the non-compose attributes, as docker
-//! compose reports them.
+//! compose reports them; from a given time on, for a resume after a lost
+//! engine.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -27,16 +28,26 @@ pub(crate) struct ProjectEvent {
     pub(crate) oneoff: bool,
 }
 
-/// Streams the container events of `project` from now on.
+/// Streams the container events of `project` from now on, or from
+/// `since` (epoch nanoseconds; the engine includes events at that very
+/// time) when given.
 pub(crate) fn project_events(
     engine: &Engine,
     project: &str,
+    since: Option<i64>,
 ) -> impl Stream<Item = Result<ProjectEvent, ApiError>> + Send + Unpin + 'static {
     let filters = HashMap::from([
         ("type".to_string(), vec!["container".to_string()]),
         ("label".to_string(), vec![labels::project_filter(project)]),
     ]);
     let options = EventsOptions {
+        since: since.map(|nanos| {
+            format!(
+                "{}.{:09}",
+                nanos.div_euclid(1_000_000_000),
+                nanos.rem_euclid(1_000_000_000)
+            )
+        }),
         filters: Some(filters),
         ..Default::default()
     };

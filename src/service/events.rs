@@ -1,32 +1,161 @@
 //! `events`: the project's container events as they happen, for the named
 //! services (all when none are named); one-off containers' events are left
 //! out, as compose leaves them out.
+//!
+//! Through a lost engine (a broken event stream, or a ping unanswered): say
+//! so once, wait for it up to the reconnect timeout, and resume from the
+//! time of the last event seen — the engine replays what happened
+//! meanwhile, and what was already shown is left out — so no event is
+//! missed or shown twice; or give up with one engine error.
 
-use futures::{Stream, StreamExt};
+use std::collections::HashSet;
+use std::time::Duration;
 
+use futures::StreamExt;
+
+use super::follow::await_return;
 use crate::compose::model::Project;
 use crate::engine::event_feed::project_events;
 pub(crate) use crate::engine::event_feed::ProjectEvent;
+use crate::engine::logs::follow::{until_unanswered, LIVENESS_DEADLINE};
 use crate::engine::Engine;
+use crate::logs::time;
+use crate::progress::Reporter;
 
-/// Streams the events of `services` (all when empty) until the engine
-/// closes the stream.
-pub(crate) fn events(
+/// How long to wait before opening again an event stream the engine ended
+/// while it still answers.
+const REOPEN_PAUSE: Duration = Duration::from_millis(200);
+
+/// What `events` was asked.
+pub(crate) struct EventsRequest<'a> {
+    /// Services whose events to show (all when empty).
+    pub services: &'a [String],
+    /// How long to wait for a lost engine.
+    pub reconnect_timeout: Duration,
+}
+
+/// Hands each event of the requested services to `show` as it happens,
+/// until `show` fails or the engine is lost for good (the one engine
+/// error); runs until dropped otherwise.
+pub(crate) async fn follow_events(
     engine: &Engine,
     project: &Project,
-    services: &[String],
-) -> anyhow::Result<impl Stream<Item = anyhow::Result<ProjectEvent>> + Unpin> {
+    request: &EventsRequest<'_>,
+    reporter: &dyn Reporter,
+    mut show: impl FnMut(&ProjectEvent) -> std::io::Result<()>,
+) -> anyhow::Result<()> {
+    let services = request.services;
     super::select_services(project, services, true)?;
-    let services = services.to_vec();
-    Ok(
-        project_events(engine, &project.name).filter_map(move |item| {
-            let keep = match &item {
-                Ok(event) => {
-                    !event.oneoff && (services.is_empty() || services.contains(&event.service))
-                }
-                Err(_) => true,
-            };
-            std::future::ready(keep.then(|| item.map_err(anyhow::Error::from)))
-        }),
-    )
+    let wanted =
+        |e: &ProjectEvent| !e.oneoff && (services.is_empty() || services.contains(&e.service));
+    let mut cursor = EventCursor::from(time::now());
+    let mut since = None;
+    loop {
+        let mut stream = project_events(engine, &project.name, since);
+        let mut liveness = Box::pin(until_unanswered(engine.clone()));
+        loop {
+            tokio::select! {
+                item = stream.next() => match item {
+                    Some(Ok(event)) => {
+                        if cursor.is_new(&event) && wanted(&event) {
+                            show(&event)?;
+                        }
+                    }
+                    Some(Err(err)) if !err.is_lost() => return Err(err.into()),
+                    _ => break,
+                },
+                () = &mut liveness => break,
+            }
+        }
+        if engine.answers_within(LIVENESS_DEADLINE).await {
+            tokio::time::sleep(REOPEN_PAUSE).await;
+        } else {
+            let resumes = "the events resume after the last one shown";
+            await_return(engine, request.reconnect_timeout, reporter, resumes).await?;
+        }
+        since = Some(cursor.since());
+    }
+}
+
+/// Where a resumed event stream starts, and which of its events were seen
+/// already: the engine's `since` includes events at that very time.
+#[derive(Debug)]
+struct EventCursor {
+    /// When the first stream was opened (a resume with no event seen yet).
+    opened: i64,
+    /// Time of the last event seen.
+    last: Option<i64>,
+    /// The events seen at exactly that time: (container, action).
+    at_last: HashSet<(String, String)>,
+}
+
+impl EventCursor {
+    fn from(opened: i64) -> EventCursor {
+        EventCursor {
+            opened,
+            last: None,
+            at_last: HashSet::new(),
+        }
+    }
+
+    /// The `since` of a resumed stream.
+    fn since(&self) -> i64 {
+        self.last.unwrap_or(self.opened)
+    }
+
+    /// Whether `event` was not seen before (and notes it as seen).
+    fn is_new(&mut self, event: &ProjectEvent) -> bool {
+        let key = (event.container.clone(), event.action.clone());
+        match self.last {
+            Some(last) if event.time_nanos < last => false,
+            Some(last) if event.time_nanos == last => self.at_last.insert(key),
+            _ => {
+                self.last = Some(event.time_nanos);
+                self.at_last = HashSet::from([key]);
+                true
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(time_nanos: i64, container: &str, action: &str) -> ProjectEvent {
+        ProjectEvent {
+            time_nanos,
+            service: "web".into(),
+            container: container.into(),
+            action: action.into(),
+            attributes: Default::default(),
+            oneoff: false,
+        }
+    }
+
+    #[test]
+    fn a_resume_starts_at_the_last_event_seen_or_the_first_opening() {
+        let mut cursor = EventCursor::from(100);
+        assert_eq!(cursor.since(), 100);
+        assert!(cursor.is_new(&event(150, "a", "start")));
+        assert_eq!(cursor.since(), 150);
+    }
+
+    #[test]
+    fn events_replayed_by_a_resume_are_left_out_once() {
+        let mut cursor = EventCursor::from(100);
+        assert!(cursor.is_new(&event(140, "a", "create")));
+        assert!(cursor.is_new(&event(150, "a", "start")));
+        assert!(
+            cursor.is_new(&event(150, "b", "start")),
+            "same time, other event"
+        );
+        // The resumed stream, from 150: the two at 150 again, then new ones.
+        assert!(!cursor.is_new(&event(150, "a", "start")));
+        assert!(!cursor.is_new(&event(150, "b", "start")));
+        assert!(!cursor.is_new(&event(140, "a", "create")));
+        assert!(cursor.is_new(&event(160, "a", "pause")));
+        assert!(!cursor.is_new(&event(160, "a", "pause")));
+        assert!(cursor.is_new(&event(170, "a", "unpause")));
+    }
 }

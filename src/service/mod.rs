@@ -79,7 +79,9 @@ pub(crate) struct FailureSummary {
 /// notice first.
 pub(crate) fn as_engine_gone(err: anyhow::Error) -> anyhow::Error {
     use crate::engine::error::EngineGone;
-    let said = err.chain().any(|c| c.downcast_ref::<EngineGone>().is_some());
+    let said = err
+        .chain()
+        .any(|c| c.downcast_ref::<EngineGone>().is_some());
     if !said && is_lost_error(&err) {
         EngineGone::Lost {
             host: crate::engine::configured_host(),

@@ -750,3 +750,160 @@ fn logs_that_lose_the_engine_say_so_once() {
         result.output()
     );
 }
+
+/// One service that idles.
+const ONE: &str = r#"
+services:
+  one:
+    image: {image}
+    command: ["sh", "-c", "{loop}"]
+    stop_grace_period: 1s
+"#;
+
+/// A project of [`ONE`] up, and `events --json --reconnect-timeout
+/// TIMEOUT` through a proxy the test owns, once an event comes through
+/// (the subscription starts some time after the spawn: the container is
+/// sent SIGWINCH, which it ignores, until its `kill` event shows). Returns
+/// the container's name too.
+fn events_through_a_proxy(
+    prefix: &str,
+    timeout: &str,
+) -> (TestProject, EngineProxy, Watched, String) {
+    let project = TestProject::new(prefix, ONE);
+    project.torq(&["up"]).assert_code(0);
+    let container = project.containers()[0].name.clone();
+    let proxy = EngineProxy::start();
+    let mut command = project.torq_command(&["events", "--json", "--reconnect-timeout", timeout]);
+    command.env("DOCKER_HOST", proxy.docker_host());
+    let torq = Watched::spawn(command);
+    wait_for("an event through the proxy", COMMAND_DEADLINE, || {
+        docker_ok(&["kill", "--signal", "WINCH", &container]);
+        torq.stdout().contains("\"action\":\"kill\"").then_some(())
+    });
+    (project, proxy, torq, container)
+}
+
+/// The actions of the event lines `events --json` wrote, each line checked
+/// to be there once.
+fn event_actions(stdout: &str) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    stdout
+        .lines()
+        .map(|line| {
+            assert!(seen.insert(line), "an event shown twice: {line}");
+            let event: serde_json::Value = serde_json::from_str(line).expect("an event line");
+            event["action"].as_str().expect("an action").to_string()
+        })
+        .collect()
+}
+
+/// `events` through an engine that goes away and comes back: it says so
+/// once, and resumes from the last event shown — the container paused and
+/// unpaused while the engine was away shows once each, and no event before
+/// the loss shows twice.
+#[test]
+fn events_resume_when_the_engine_comes_back() {
+    let (_project, mut proxy, mut torq, container) = events_through_a_proxy("lostevents", "120s");
+    proxy.close();
+    let lost = lost_message(&proxy);
+    wait_for("the loss to be said", COMMAND_DEADLINE, || {
+        torq.stderr().contains(&lost).then_some(())
+    });
+    docker_ok(&["pause", &container]);
+    docker_ok(&["unpause", &container]);
+    proxy.reopen();
+    torq.wait_for_stdout("the unpause made while away", |out| {
+        out.contains("\"action\":\"unpause\"").then_some(())
+    });
+    torq.signal(libc::SIGINT);
+    let (status, stdout, stderr) = torq.finish();
+    assert_eq!(status.code(), Some(0), "stderr:\n{stderr}");
+    assert_eq!(stderr.matches(&lost).count(), 1, "{stderr}");
+    assert!(stderr.contains("answers again"), "{stderr}");
+    let actions = event_actions(&stdout);
+    for away in ["pause", "unpause"] {
+        let shown = actions.iter().filter(|a| *a == away).count();
+        assert_eq!(shown, 1, "{away} shown {shown} times:\n{stdout}");
+    }
+}
+
+/// `events` whose engine does not come back within `--reconnect-timeout`
+/// exits 1, having said once that it lost the engine, and that it gave up.
+#[test]
+fn events_exit_1_when_the_engine_stays_away() {
+    let (_project, mut proxy, mut torq, _) = events_through_a_proxy("goneevents", "2s");
+    proxy.close();
+    let (status, _, stderr) = torq.finish();
+    assert_eq!(status.code(), Some(1), "stderr:\n{stderr}");
+    assert_eq!(stderr.matches(&lost_message(&proxy)).count(), 1, "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "the Docker engine at {} did not come back within 2s",
+            proxy.docker_host()
+        )),
+        "{stderr}"
+    );
+}
+
+/// A project of [`ONE`] up, and `status --watch --reconnect-timeout
+/// TIMEOUT` (a line per change, no terminal) through a proxy the test
+/// owns, once it shows the service running. Returns the container's name too.
+fn status_watch_through_a_proxy(
+    prefix: &str,
+    timeout: &str,
+) -> (TestProject, EngineProxy, Watched, String) {
+    let project = TestProject::new(prefix, ONE);
+    project.torq(&["up"]).assert_code(0);
+    let container = project.containers()[0].name.clone();
+    let proxy = EngineProxy::start();
+    let mut command = project.torq_command(&["status", "--watch", "--reconnect-timeout", timeout]);
+    command.env("DOCKER_HOST", proxy.docker_host());
+    let torq = Watched::spawn(command);
+    torq.wait_for_stdout("the service running", |out| {
+        out.contains("one ● RUNNING").then_some(())
+    });
+    (project, proxy, torq, container)
+}
+
+/// `status --watch` through an engine that goes away and comes back: it
+/// says so once, and the view goes on — a pause made while the engine was
+/// away shows once it answers again.
+#[test]
+fn status_watch_resumes_when_the_engine_comes_back() {
+    let (_project, mut proxy, mut torq, container) =
+        status_watch_through_a_proxy("loststatusw", "120s");
+    proxy.close();
+    let lost = lost_message(&proxy);
+    wait_for("the loss to be said", COMMAND_DEADLINE, || {
+        torq.stderr().contains(&lost).then_some(())
+    });
+    docker_ok(&["pause", &container]);
+    proxy.reopen();
+    torq.wait_for_stdout("the pause made while away", |out| {
+        out.contains("one ‖ PAUSED").then_some(())
+    });
+    torq.signal(libc::SIGINT);
+    let (status, _, stderr) = torq.finish();
+    assert_eq!(status.code(), Some(0), "stderr:\n{stderr}");
+    assert_eq!(stderr.matches(&lost).count(), 1, "{stderr}");
+    assert!(stderr.contains("answers again"), "{stderr}");
+}
+
+/// `status --watch` whose engine does not come back within
+/// `--reconnect-timeout` exits 1, having said once that it lost the engine,
+/// and that it gave up.
+#[test]
+fn status_watch_exits_1_when_the_engine_stays_away() {
+    let (_project, mut proxy, mut torq, _) = status_watch_through_a_proxy("gonestatusw", "2s");
+    proxy.close();
+    let (status, _, stderr) = torq.finish();
+    assert_eq!(status.code(), Some(1), "stderr:\n{stderr}");
+    assert_eq!(stderr.matches(&lost_message(&proxy)).count(), 1, "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "the Docker engine at {} did not come back within 2s",
+            proxy.docker_host()
+        )),
+        "{stderr}"
+    );
+}

@@ -671,7 +671,8 @@ fn an_update_short_of_resources_until_its_old_task_stops_converges() {
 /// `relay`, and with `adapters` two services that depend on it (one level
 /// of two, created or removed at once).
 fn relay_and_adapters(adapters: bool) -> String {
-    let mut spec = format!("x-healthy: &healthy {HEALTHY}\nservices:\n  relay:\n    <<: *healthy\n");
+    let mut spec =
+        format!("x-healthy: &healthy {HEALTHY}\nservices:\n  relay:\n    <<: *healthy\n");
     if adapters {
         for adapter in ["adapter_a", "adapter_b"] {
             spec.push_str(&format!(

@@ -406,7 +406,7 @@ fn whole_second(ns: Nanos) -> i64 {
 /// Resolves when the engine leaves a ping unanswered (checked every
 /// [`LIVENESS_INTERVAL`]): a hung or unreachable engine is noticed even
 /// when no stream breaks.
-async fn until_unanswered(engine: Engine) {
+pub(crate) async fn until_unanswered(engine: Engine) {
     loop {
         tokio::time::sleep(LIVENESS_INTERVAL).await;
         if !engine.answers_within(LIVENESS_DEADLINE).await {

@@ -100,26 +100,71 @@ async fn report(
 /// `status --watch`: a report now, then again whenever a container of the
 /// project changes (an engine event; a burst makes one report) and at least
 /// every [`WATCH_REFRESH`], each handed to `show`, until Ctrl-C or SIGTERM.
+/// Through a lost engine (a broken event stream or report, or a ping
+/// unanswered): said once, waited for up to `reconnect_timeout`, and the
+/// view goes on when it answers again — or the one engine error.
 pub(crate) async fn watch(
     project: &str,
     spec: Option<&Project>,
     request: &StatusRequest,
+    reconnect_timeout: Duration,
+    reporter: &dyn crate::progress::Reporter,
     mut show: impl FnMut(&StatusReport) -> std::io::Result<()>,
 ) -> anyhow::Result<()> {
-    use futures::StreamExt;
+    use crate::engine::logs::follow::LIVENESS_DEADLINE;
     let mut stop = super::StopSignals::install()?;
     let engine = super::connect().await?;
-    let mut events = crate::engine::event_feed::project_events(&engine, project);
+    let watching = async {
+        loop {
+            watch_while_connected(&engine, project, spec, request, &mut show).await?;
+            if engine.answers_within(LIVENESS_DEADLINE).await {
+                // Only the event stream ended: open it again.
+                tokio::time::sleep(EVENT_BURST).await;
+                continue;
+            }
+            let resumes = "the view resumes";
+            super::follow::await_return(&engine, reconnect_timeout, reporter, resumes).await?;
+        }
+    };
+    tokio::select! {
+        watched = watching => watched,
+        () = stop.recv() => Ok(()),
+    }
+}
+
+/// Reports as [`watch`] does until the engine may be lost: a report that
+/// failed for a broken connection, an event stream that ended or broke, or
+/// a ping left unanswered (`Ok`: the caller asks the engine). Other errors
+/// (and `show`'s) end it.
+async fn watch_while_connected(
+    engine: &Engine,
+    project: &str,
+    spec: Option<&Project>,
+    request: &StatusRequest,
+    show: &mut impl FnMut(&StatusReport) -> std::io::Result<()>,
+) -> anyhow::Result<()> {
+    use futures::StreamExt;
+    let mut events = crate::engine::event_feed::project_events(engine, project, None);
+    let mut liveness = Box::pin(crate::engine::logs::follow::until_unanswered(
+        engine.clone(),
+    ));
     loop {
-        show(&report(&engine, project, spec, request).await?)?;
+        match report(engine, project, spec, request).await {
+            Ok(report) => show(&report)?,
+            Err(err) if super::is_lost_error(&err) => return Ok(()),
+            Err(err) => return Err(err),
+        }
         let changed = async {
-            events.next().await;
-            while let Ok(Some(_)) = tokio::time::timeout(EVENT_BURST, events.next()).await {}
+            if !matches!(events.next().await, Some(Ok(_))) {
+                return false;
+            }
+            while let Ok(Some(Ok(_))) = tokio::time::timeout(EVENT_BURST, events.next()).await {}
+            true
         };
         tokio::select! {
-            _ = changed => {}
+            open = changed => if !open { return Ok(()) },
             _ = tokio::time::sleep(WATCH_REFRESH) => {}
-            () = stop.recv() => return Ok(()),
+            () = &mut liveness => return Ok(()),
         }
     }
 }
