@@ -804,11 +804,16 @@ fn event_actions(stdout: &str) -> Vec<String> {
 #[test]
 fn events_resume_when_the_engine_comes_back() {
     let (_project, mut proxy, mut torq, container) = events_through_a_proxy("lostevents", "120s");
+    let closed = Instant::now();
     proxy.close();
     let lost = lost_message(&proxy);
     wait_for("the loss to be said", COMMAND_DEADLINE, || {
         torq.stderr().contains(&lost).then_some(())
     });
+    eprintln!(
+        "the loss was said {:.2}s after the proxy closed",
+        closed.elapsed().as_secs_f64()
+    );
     docker_ok(&["pause", &container]);
     docker_ok(&["unpause", &container]);
     proxy.reopen();
@@ -832,8 +837,13 @@ fn events_resume_when_the_engine_comes_back() {
 #[test]
 fn events_exit_1_when_the_engine_stays_away() {
     let (_project, mut proxy, mut torq, _) = events_through_a_proxy("goneevents", "2s");
+    let closed = Instant::now();
     proxy.close();
     let (status, _, stderr) = torq.finish();
+    eprintln!(
+        "exited {:.1}s after the proxy closed",
+        closed.elapsed().as_secs_f64()
+    );
     assert_eq!(status.code(), Some(1), "stderr:\n{stderr}");
     assert_eq!(stderr.matches(&lost_message(&proxy)).count(), 1, "{stderr}");
     assert!(
@@ -872,11 +882,16 @@ fn status_watch_through_a_proxy(
 fn status_watch_resumes_when_the_engine_comes_back() {
     let (_project, mut proxy, mut torq, container) =
         status_watch_through_a_proxy("loststatusw", "120s");
+    let closed = Instant::now();
     proxy.close();
     let lost = lost_message(&proxy);
     wait_for("the loss to be said", COMMAND_DEADLINE, || {
         torq.stderr().contains(&lost).then_some(())
     });
+    eprintln!(
+        "the loss was said {:.2}s after the proxy closed",
+        closed.elapsed().as_secs_f64()
+    );
     docker_ok(&["pause", &container]);
     proxy.reopen();
     torq.wait_for_stdout("the pause made while away", |out| {
@@ -895,8 +910,13 @@ fn status_watch_resumes_when_the_engine_comes_back() {
 #[test]
 fn status_watch_exits_1_when_the_engine_stays_away() {
     let (_project, mut proxy, mut torq, _) = status_watch_through_a_proxy("gonestatusw", "2s");
+    let closed = Instant::now();
     proxy.close();
     let (status, _, stderr) = torq.finish();
+    eprintln!(
+        "exited {:.1}s after the proxy closed",
+        closed.elapsed().as_secs_f64()
+    );
     assert_eq!(status.code(), Some(1), "stderr:\n{stderr}");
     assert_eq!(stderr.matches(&lost_message(&proxy)).count(), 1, "{stderr}");
     assert!(
