@@ -23,7 +23,7 @@ use super::conflict;
 use super::{ContainerHandle, EdgeKind, Op, Plan, Step, StepId, WaitFor};
 use crate::compose::model::{Healthcheck, Project};
 use crate::engine::container::{create, Blueprint};
-use crate::engine::error::is_lost_reason;
+use crate::engine::error::ApiError;
 use crate::engine::events::{EventHub, Live};
 use crate::engine::health;
 use crate::engine::ops;
@@ -44,10 +44,13 @@ pub enum Outcome {
         container: Option<String>,
         killed: bool,
     },
-    /// It failed; `container` is the container the failure is about.
+    /// It failed; `container` is the container the failure is about;
+    /// `lost` when the connection to the engine broke (the engine's
+    /// failure, not the step's).
     Failed {
         reason: String,
         container: Option<String>,
+        lost: bool,
     },
     /// It did not run because a step it requires failed. `silent` when the
     /// failure is already reported under the same subject.
@@ -66,6 +69,16 @@ impl Outcome {
         Outcome::Failed {
             reason: reason.into(),
             container: None,
+            lost: false,
+        }
+    }
+
+    /// A step whose engine request failed, about `container`.
+    fn engine_failed(err: &ApiError, container: Option<String>) -> Outcome {
+        Outcome::Failed {
+            reason: err.message(),
+            container,
+            lost: err.is_lost(),
         }
     }
 
@@ -104,6 +117,8 @@ pub struct Failure {
     pub reason: String,
     /// The container whose last log lines explain it.
     pub container: Option<String>,
+    /// The connection to the engine broke.
+    pub lost: bool,
 }
 
 impl ExecReport {
@@ -113,11 +128,16 @@ impl ExecReport {
             .iter()
             .zip(&self.outcomes)
             .filter_map(|(step, outcome)| match outcome {
-                Outcome::Failed { reason, container } => Some(Failure {
+                Outcome::Failed {
+                    reason,
+                    container,
+                    lost,
+                } => Some(Failure {
                     subject: step.subject.clone(),
                     service: step.op.service().map(String::from),
                     reason: reason.clone(),
                     container: container.clone(),
+                    lost: *lost,
                 }),
                 _ => None,
             })
@@ -321,7 +341,7 @@ fn report_outcome(ctx: &ExecContext, step: &Step, outcome: &Outcome) {
         }
         // A broken connection is the engine's, not the step's: the service
         // says it once for the whole run.
-        Outcome::Failed { reason, .. } if is_lost_reason(reason) => {}
+        Outcome::Failed { lost: true, .. } => {}
         Outcome::Failed { reason, .. } => {
             ctx.reporter
                 .progress(&step.subject, Phase::Failed, Some(reason.clone()))
@@ -451,7 +471,7 @@ async fn run_step(
                 .await
             {
                 Ok(()) => Outcome::done(),
-                Err(err) => Outcome::failed(err.message()),
+                Err(err) => Outcome::engine_failed(&err, None),
             }
         }
         Op::CreateVolume { key, name } => {
@@ -459,7 +479,7 @@ async fn run_step(
                 .await
             {
                 Ok(()) => Outcome::done(),
-                Err(err) => Outcome::failed(err.message()),
+                Err(err) => Outcome::engine_failed(&err, None),
             }
         }
         Op::CreateContainer {
@@ -476,10 +496,7 @@ async fn run_step(
             };
             match ops::rename_container(engine, &id, name).await {
                 Ok(()) => created(id),
-                Err(err) => Outcome::Failed {
-                    reason: err.message(),
-                    container: Some(id),
-                },
+                Err(err) => Outcome::engine_failed(&err, Some(id)),
             }
         }
         Op::StartContainer { service, container } => {
@@ -491,10 +508,11 @@ async fn run_step(
                 Ok(()) => {
                     ctx.hub.mark_started(&id, start_events);
                     if let Some(blueprint) = ctx.blueprints.get(service) {
-                        if let Err(reason) = create::after_start(engine, blueprint, &id).await {
+                        if let Err(err) = create::after_start(engine, blueprint, &id).await {
                             return Outcome::Failed {
-                                reason,
+                                reason: err.to_string(),
                                 container: Some(id),
+                                lost: err.is_lost(),
                             };
                         }
                     }
@@ -503,10 +521,7 @@ async fn run_step(
                         killed: false,
                     }
                 }
-                Err(err) => Outcome::Failed {
-                    reason: err.message(),
-                    container: Some(id),
-                },
+                Err(err) => Outcome::engine_failed(&err, Some(id)),
             }
         }
         Op::Wait {
@@ -527,10 +542,7 @@ async fn run_step(
                     killed,
                 }
             }
-            Err(err) => Outcome::Failed {
-                reason: err.message(),
-                container: Some(container.id.clone()),
-            },
+            Err(err) => Outcome::engine_failed(&err, Some(container.id.clone())),
         },
         Op::RemoveContainer {
             container,
@@ -574,19 +586,16 @@ async fn run_step(
                         killed,
                     }
                 }
-                Err(err) => Outcome::Failed {
-                    reason: err.message(),
-                    container: Some(container.id.clone()),
-                },
+                Err(err) => Outcome::engine_failed(&err, Some(container.id.clone())),
             }
         }
         Op::RemoveNetwork { id, name } => match ops::remove_network(engine, id, name).await {
             Ok(()) => Outcome::done(),
-            Err(err) => Outcome::failed(err.message()),
+            Err(err) => Outcome::engine_failed(&err, None),
         },
         Op::RemoveVolume { name } => match ops::remove_volume(engine, name).await {
             Ok(()) => Outcome::done(),
-            Err(err) => Outcome::failed(err.message()),
+            Err(err) => Outcome::engine_failed(&err, None),
         },
     }
 }
@@ -673,6 +682,7 @@ fn failed_create(failure: create::CreateFailure) -> Outcome {
     Outcome::Failed {
         reason: failure.reason,
         container: failure.container,
+        lost: failure.lost,
     }
 }
 
@@ -696,6 +706,7 @@ async fn wait_all(
             return Outcome::Failed {
                 reason,
                 container: Some(id),
+                lost: false,
             };
         }
     }

@@ -27,7 +27,7 @@ use tokio::time::Instant;
 use crate::compose::graph::DependencyGraph;
 use crate::compose::model::Project;
 use crate::engine::build::{self, BuildPolicy, ImageAction, ImagePlan, ImageSource};
-use crate::engine::error::{is_lost_reason, ApiError};
+use crate::engine::error::ApiError;
 use crate::engine::swarm::convert::{self, fill_object_ids, Images, ServicePlan, StackSpec};
 use crate::engine::swarm::objects::{self, Ensured, FileKind, StackService};
 use crate::engine::swarm::tasks::{self, Verdict, Waiter};
@@ -387,12 +387,18 @@ impl Rollout<'_> {
         let mut outcome = DeployOutcome::default();
         for (index, level) in levels.iter().enumerate() {
             let applied = join_all(level.iter().map(|key| self.apply(key))).await;
-            let mut waits = Vec::new();
+            let (mut waits, mut lost) = (Vec::new(), false);
             for (key, result) in level.iter().zip(applied) {
                 match result {
                     Ok(applied) => {
                         outcome.actions.insert(key.clone(), applied.action);
                         waits.push(applied);
+                    }
+                    // A broken connection is the engine's failure, not the
+                    // service's: no line of its own.
+                    Err(err) if super::is_lost_error(&err) => {
+                        lost = true;
+                        outcome.failures.push(self.failure(key, err.to_string()));
                     }
                     Err(err) => {
                         outcome
@@ -403,8 +409,7 @@ impl Rollout<'_> {
             }
             // Creates or updates that failed because the engine went away
             // are one engine error, not a failure per service.
-            let reasons = outcome.failures.iter().map(|f| f.reason.as_str());
-            if super::engine_gone(self.engine, reasons).await {
+            if super::engine_gone(self.engine, lost).await {
                 return Err(self.engine.lost());
             }
             let results = join_all(waits.iter().map(|a| self.converge(a))).await;
@@ -425,17 +430,22 @@ impl Rollout<'_> {
         Ok(outcome)
     }
 
-    /// A failed service, shown as such — unless it failed because the
-    /// connection to the engine broke (said once, by the caller).
+    /// A failed service, shown as such.
     fn failed(&self, key: &str, reason: String, log_tail: Vec<String>) -> ServiceFailure {
-        if !is_lost_reason(&reason) {
-            self.reporter
-                .progress(key, Phase::Failed, Some(reason.clone()));
+        self.reporter
+            .progress(key, Phase::Failed, Some(reason.clone()));
+        ServiceFailure {
+            log_tail,
+            ..self.failure(key, reason)
         }
+    }
+
+    /// A failed service, not shown.
+    fn failure(&self, key: &str, reason: String) -> ServiceFailure {
         ServiceFailure {
             service: key.to_string(),
             reason,
-            log_tail,
+            log_tail: Vec::new(),
             update_outcome: None,
         }
     }

@@ -120,7 +120,7 @@ pub(crate) async fn take_down(
     let failures = report.failures(&plan);
     // Failures because the engine went away are one engine error, not a
     // per-container list of transport failures.
-    if super::engine_gone(engine, failures.iter().map(|f| f.reason.as_str())).await {
+    if super::engine_gone(engine, failures.iter().any(|f| f.lost)).await {
         return Err(engine.lost());
     }
     outcome.failures = with_last_logs(engine, failures).await;

@@ -13,6 +13,7 @@ use anyhow::Context as _;
 
 use super::follow::follow_reconnecting;
 use crate::compose::model::Project;
+use crate::engine::error::is_lost_reason;
 use crate::engine::logs::follow::{FollowOptions, ProjectFollow};
 use crate::engine::logs::read::{project_sources, read_merged};
 use crate::engine::logs::LogRequest;
@@ -257,8 +258,8 @@ impl Target<'_> {
     /// Logs that ended early because the engine went away are one engine
     /// error, not a warning per container.
     async fn check_engine(&self, failures: &[SourceFailure]) -> anyhow::Result<()> {
-        let reasons = failures.iter().map(|f| f.message.as_str());
-        if super::engine_gone(self.engine, reasons).await {
+        let lost = failures.iter().any(|f| is_lost_reason(&f.message));
+        if super::engine_gone(self.engine, lost).await {
             return Err(self.engine.lost());
         }
         Ok(())

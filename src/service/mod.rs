@@ -108,13 +108,10 @@ pub(crate) fn is_lost_error(err: &anyhow::Error) -> bool {
 /// gone: generous, as a loaded engine is not a lost one.
 const GONE_CHECK: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// Whether a run's failures come from losing the engine: one of them (by
-/// its reason) is a broken connection, and the engine no longer answers.
-pub(crate) async fn engine_gone<'a>(
-    engine: &Engine,
-    mut reasons: impl Iterator<Item = &'a str>,
-) -> bool {
-    reasons.any(crate::engine::error::is_lost_reason) && !engine.answers_within(GONE_CHECK).await
+/// Whether a run's failures come from losing the engine: one of them was a
+/// broken connection (`lost`), and the engine no longer answers a ping.
+pub(crate) async fn engine_gone(engine: &Engine, lost: bool) -> bool {
+    lost && !engine.answers_within(GONE_CHECK).await
 }
 
 /// Connects to the engine (version negotiated).

@@ -72,12 +72,12 @@ pub async fn undeploy(
     }
     let (gone, removed) = tokio::join!(removal.wait_stack_gone(), removal.remove_objects());
     outcome.failures.extend(gone?);
-    let (objects, failures) = removed?;
-    outcome.objects.extend(objects);
-    outcome.failures.extend(failures);
-    if super::engine_gone(engine, outcome.failures.iter().map(String::as_str)).await {
+    let (objects, failures, lost) = removed?;
+    if super::engine_gone(engine, lost).await {
         return Err(engine.lost());
     }
+    outcome.objects.extend(objects);
+    outcome.failures.extend(failures);
     Ok(outcome)
 }
 
@@ -183,8 +183,12 @@ impl<'a> StackRemoval<'a> {
             objects::remove_service(self.engine, service).await
         }))
         .await;
+        let mut lost = false;
         for (service, result) in level.iter().zip(deletions) {
             if let Err(e) = result {
+                // A broken connection is the engine's failure, not the
+                // service's: no line of its own.
+                lost |= e.is_lost();
                 if !e.is_lost() {
                     self.reporter
                         .progress(&service.name, Phase::Failed, Some(e.message()));
@@ -194,7 +198,7 @@ impl<'a> StackRemoval<'a> {
         }
         // Deletions that failed because the engine went away are one
         // engine error, not a failure per service.
-        if super::engine_gone(self.engine, outcome.failures.iter().map(String::as_str)).await {
+        if super::engine_gone(self.engine, lost).await {
             return Err(self.engine.lost());
         }
         tracing::debug!(services = level.len(), "level deleted");
@@ -347,8 +351,9 @@ impl<'a> StackRemoval<'a> {
     /// Removes the stack's networks, secrets and configs, all at once. A
     /// network whose last endpoints are still being released, or an object
     /// a stopping task still holds, is retried until the deadline. Returns
-    /// what was removed and what failed.
-    async fn remove_objects(&self) -> Result<(Vec<String>, Vec<String>), ApiError> {
+    /// what was removed, what failed, and whether a removal failed for a
+    /// broken connection.
+    async fn remove_objects(&self) -> Result<(Vec<String>, Vec<String>, bool), ApiError> {
         let mut pending: Vec<(Option<FileKind>, ListedObject)> = Vec::new();
         for network in objects::list_networks(self.engine, self.stack).await? {
             pending.push((None, network));
@@ -365,15 +370,20 @@ impl<'a> StackRemoval<'a> {
                 .map(|(kind, object)| self.remove_object(*kind, object, deadline)),
         )
         .await;
-        let (mut removed, mut failed) = (Vec::new(), Vec::new());
+        let (mut removed, mut failed, mut lost) = (Vec::new(), Vec::new(), false);
         for result in results {
             match result {
                 Ok(subject) => removed.push(subject),
-                Err(e) => failed.push(e.to_string()),
+                Err(e) => {
+                    lost |= e.is_lost();
+                    failed.push(e.to_string());
+                }
             }
         }
-        failed.extend(self.wait_networks_unlisted(deadline).await?);
-        Ok((removed, failed))
+        if !lost {
+            failed.extend(self.wait_networks_unlisted(deadline).await?);
+        }
+        Ok((removed, failed, lost))
     }
 
     /// Waits until no network of the stack is listed: a removed overlay

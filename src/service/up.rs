@@ -371,7 +371,7 @@ pub(crate) async fn converge_until(
     let mut failures = report.failures(&plan);
     // Failures because the engine went away are one engine error, not a
     // per-service list of transport failures.
-    if super::engine_gone(engine, failures.iter().map(|f| f.reason.as_str())).await {
+    if super::engine_gone(engine, failures.iter().any(|f| f.lost)).await {
         return Err(engine.lost());
     }
     if request.wait {
@@ -453,6 +453,7 @@ fn exited_meanwhile(
                     service: Some(service.clone()),
                     reason: format!("exited with code {code} after starting"),
                     container: Some(id.clone()),
+                    lost: false,
                 });
                 break;
             }

@@ -7,6 +7,7 @@ use bollard::models::{ContainerCreateBody, Mount, MountType};
 
 use super::{files, hooks, Blueprint};
 use crate::compose::model::{Project, Service};
+use crate::engine::error::ApiError;
 use crate::engine::state::AnonymousVolume;
 use crate::engine::{ops, Engine};
 
@@ -18,6 +19,8 @@ pub struct CreateFailure {
     pub container: Option<String>,
     /// The engine refused the create because the name is taken (409).
     pub name_taken: bool,
+    /// The connection to the engine broke (see [`ApiError::is_lost`]).
+    pub lost: bool,
 }
 
 /// Which replica to create, and what it takes over from the container it
@@ -53,21 +56,23 @@ pub async fn create_replica(
             reason: err.message(),
             container: None,
             name_taken: err.is_conflict(),
+            lost: err.is_lost(),
         })?;
-    let failed = |reason: String| CreateFailure {
-        reason,
+    let failed = |err: ApiError| CreateFailure {
+        reason: err.message(),
         container: Some(id.clone()),
         name_taken: false,
+        lost: err.is_lost(),
     };
     for (network, endpoint) in &blueprint.extra_networks {
         ops::connect_network(engine, &id, network, endpoint.clone())
             .await
-            .map_err(|err| failed(err.message()))?;
+            .map_err(failed)?;
     }
     if !blueprint.injected_files.is_empty() {
         files::inject(engine, &id, &blueprint.injected_files)
             .await
-            .map_err(|err| failed(err.message()))?;
+            .map_err(failed)?;
     }
     Ok(id)
 }
@@ -122,7 +127,11 @@ fn inherit_volumes(
 }
 
 /// Runs the blueprint's `post_start` hooks in the started container `id`.
-pub async fn after_start(engine: &Engine, blueprint: &Blueprint, id: &str) -> Result<(), String> {
+pub async fn after_start(
+    engine: &Engine,
+    blueprint: &Blueprint,
+    id: &str,
+) -> Result<(), hooks::HookFailure> {
     hooks::run_all(engine, id, &blueprint.post_start).await
 }
 

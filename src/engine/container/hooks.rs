@@ -11,7 +11,7 @@ use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
 use futures::StreamExt;
 
 use crate::compose::model::{self, Service};
-use crate::engine::error::with_deadline;
+use crate::engine::error::{with_deadline, ApiError};
 use crate::engine::Engine;
 
 /// How long one hook may run.
@@ -53,8 +53,27 @@ pub(crate) fn hook(spec: &model::Hook) -> Hook {
     }
 }
 
+/// Why a hook failed: its command did not exit 0, or a request to the
+/// engine failed (a broken connection among them, see [`HookFailure::is_lost`]).
+#[derive(Debug, thiserror::Error)]
+pub enum HookFailure {
+    /// The command ran and failed: `OP exited with status N: last lines`.
+    #[error("{0}")]
+    Exited(String),
+    /// The engine did not run it.
+    #[error(transparent)]
+    Engine(ApiError),
+}
+
+impl HookFailure {
+    /// The connection to the engine broke while running it.
+    pub fn is_lost(&self) -> bool {
+        matches!(self, HookFailure::Engine(err) if err.is_lost())
+    }
+}
+
 /// Runs `hook` in container `id`; the error says how it failed.
-pub async fn run(engine: &Engine, id: &str, hook: &Hook) -> Result<(), String> {
+pub async fn run(engine: &Engine, id: &str, hook: &Hook) -> Result<(), HookFailure> {
     let op = format!("post_start hook `{}`", hook.command.join(" "));
     let exec = async {
         let created = engine
@@ -95,18 +114,18 @@ pub async fn run(engine: &Engine, id: &str, hook: &Hook) -> Result<(), String> {
             let lines: Vec<&str> = output.lines().filter(|l| !l.trim().is_empty()).collect();
             let tail = lines[lines.len().saturating_sub(FAILURE_LINES)..].join(" | ");
             let code = code.map_or_else(|| "an unknown status".into(), |c| format!("status {c}"));
-            if tail.is_empty() {
-                Err(format!("{op} exited with {code}"))
+            Err(HookFailure::Exited(if tail.is_empty() {
+                format!("{op} exited with {code}")
             } else {
-                Err(format!("{op} exited with {code}: {tail}"))
-            }
+                format!("{op} exited with {code}: {tail}")
+            }))
         }
-        Err(err) => Err(err.to_string()),
+        Err(err) => Err(HookFailure::Engine(err)),
     }
 }
 
 /// Runs the hooks in order; the first failure stops them.
-pub async fn run_all(engine: &Engine, id: &str, hooks: &[Hook]) -> Result<(), String> {
+pub async fn run_all(engine: &Engine, id: &str, hooks: &[Hook]) -> Result<(), HookFailure> {
     for hook in hooks {
         run(engine, id, hook).await?;
     }

@@ -283,9 +283,7 @@ async fn apply_rules(
             Action::SyncExec => {
                 let hook = rule.exec.as_ref().context("sync+exec without a command")?;
                 for c in &containers {
-                    hooks::run(engine, &c.id, hook)
-                        .await
-                        .map_err(anyhow::Error::msg)?;
+                    hooks::run(engine, &c.id, hook).await?;
                 }
                 reporter.report(Event::Info(format!(
                     "watch: {service}: ran `{}`",
