@@ -53,7 +53,8 @@ pub(crate) async fn follow_events(
     loop {
         let mut stream = project_events(engine, &project.name, since);
         let mut liveness = Box::pin(until_unanswered(engine.clone()));
-        loop {
+        // Whether a ping went unanswered already (else: the stream ended or broke).
+        let unanswered = loop {
             tokio::select! {
                 item = stream.next() => match item {
                     Some(Ok(event)) => {
@@ -62,12 +63,12 @@ pub(crate) async fn follow_events(
                         }
                     }
                     Some(Err(err)) if !err.is_lost() => return Err(err.into()),
-                    _ => break,
+                    _ => break false,
                 },
-                () = &mut liveness => break,
+                () = &mut liveness => break true,
             }
-        }
-        if engine.answers_within(LIVENESS_DEADLINE).await {
+        };
+        if !unanswered && engine.answers_within(LIVENESS_DEADLINE).await {
             tokio::time::sleep(REOPEN_PAUSE).await;
         } else {
             let resumes = "the events resume after the last one shown";

@@ -927,3 +927,37 @@ fn status_watch_exits_1_when_the_engine_stays_away() {
         "{stderr}"
     );
 }
+
+/// An engine that hangs under `status --watch` (every connection stays
+/// open, nothing comes back) is noticed by its ping: it says it lost the
+/// engine and, with a short `--reconnect-timeout`, exits 1.
+#[test]
+fn status_watch_notices_a_hung_engine() {
+    let (_project, proxy, mut torq, _) = status_watch_through_a_proxy("hungstatusw", "2s");
+    let frozen = Instant::now();
+    proxy.freeze();
+    let (status, _, stderr) = torq.finish();
+    eprintln!(
+        "a hung engine: status --watch exited {:.1}s after the freeze",
+        frozen.elapsed().as_secs_f64()
+    );
+    assert_eq!(status.code(), Some(1), "stderr:\n{stderr}");
+    assert_eq!(stderr.matches(&lost_message(&proxy)).count(), 1, "{stderr}");
+    assert!(stderr.contains("did not come back within 2s"), "{stderr}");
+}
+
+/// The same for `events`.
+#[test]
+fn events_notice_a_hung_engine() {
+    let (_project, proxy, mut torq, _) = events_through_a_proxy("hungevents", "2s");
+    let frozen = Instant::now();
+    proxy.freeze();
+    let (status, _, stderr) = torq.finish();
+    eprintln!(
+        "a hung engine: events exited {:.1}s after the freeze",
+        frozen.elapsed().as_secs_f64()
+    );
+    assert_eq!(status.code(), Some(1), "stderr:\n{stderr}");
+    assert_eq!(stderr.matches(&lost_message(&proxy)).count(), 1, "{stderr}");
+    assert!(stderr.contains("did not come back within 2s"), "{stderr}");
+}

@@ -116,8 +116,9 @@ pub(crate) async fn watch(
     let engine = super::connect().await?;
     let watching = async {
         loop {
-            watch_while_connected(&engine, project, spec, request, &mut show).await?;
-            if engine.answers_within(LIVENESS_DEADLINE).await {
+            let unanswered =
+                watch_while_connected(&engine, project, spec, request, &mut show).await?;
+            if !unanswered && engine.answers_within(LIVENESS_DEADLINE).await {
                 // Only the event stream ended: open it again.
                 tokio::time::sleep(EVENT_BURST).await;
                 continue;
@@ -133,25 +134,29 @@ pub(crate) async fn watch(
 }
 
 /// Reports as [`watch`] does until the engine may be lost: a report that
-/// failed for a broken connection, an event stream that ended or broke, or
-/// a ping left unanswered (`Ok`: the caller asks the engine). Other errors
-/// (and `show`'s) end it.
+/// failed for a broken connection or an event stream that ended or broke
+/// (`Ok(false)`: the caller asks the engine), or a ping left unanswered
+/// (`Ok(true)`). Other errors (and `show`'s) end it.
 async fn watch_while_connected(
     engine: &Engine,
     project: &str,
     spec: Option<&Project>,
     request: &StatusRequest,
     show: &mut impl FnMut(&StatusReport) -> std::io::Result<()>,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<bool> {
     use futures::StreamExt;
     let mut events = crate::engine::event_feed::project_events(engine, project, None);
     let mut liveness = Box::pin(crate::engine::logs::follow::until_unanswered(
         engine.clone(),
     ));
     loop {
-        match report(engine, project, spec, request).await {
+        let reported = tokio::select! {
+            reported = report(engine, project, spec, request) => reported,
+            () = &mut liveness => return Ok(true),
+        };
+        match reported {
             Ok(report) => show(&report)?,
-            Err(err) if super::is_lost_error(&err) => return Ok(()),
+            Err(err) if super::is_lost_error(&err) => return Ok(false),
             Err(err) => return Err(err),
         }
         let changed = async {
@@ -162,9 +167,9 @@ async fn watch_while_connected(
             true
         };
         tokio::select! {
-            open = changed => if !open { return Ok(()) },
+            open = changed => if !open { return Ok(false) },
             _ = tokio::time::sleep(WATCH_REFRESH) => {}
-            () = &mut liveness => return Ok(()),
+            () = &mut liveness => return Ok(true),
         }
     }
 }
