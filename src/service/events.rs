@@ -3,8 +3,8 @@
 //! out, as compose leaves them out.
 //!
 //! Through a lost engine (a broken event stream, or a ping unanswered): say
-//! so once, wait for it up to the reconnect timeout, and resume from the
-//! time of the last event seen — the engine replays what happened
+//! so once, wait for it up to the reconnect timeout, and resume from a
+//! second before the last event seen — the engine replays what happened
 //! meanwhile, and what was already shown is left out — so no event is
 //! missed or shown twice; or give up with one engine error.
 
@@ -78,16 +78,23 @@ pub(crate) async fn follow_events(
     }
 }
 
+/// How far before the last event seen a resumed stream starts: the engine
+/// stamps an event before it publishes it, so two events published at once
+/// may come out of time order, and a resume from the last one's time alone
+/// could miss the other.
+const RESUME_MARGIN: i64 = 1_000_000_000;
+
 /// Where a resumed event stream starts, and which of its events were seen
-/// already: the engine's `since` includes events at that very time.
+/// already (the engine replays every event from `since` on, that very time
+/// included).
 #[derive(Debug)]
 struct EventCursor {
     /// When the first stream was opened (a resume with no event seen yet).
     opened: i64,
-    /// Time of the last event seen.
+    /// Time of the latest event seen.
     last: Option<i64>,
-    /// The events seen at exactly that time: (container, action).
-    at_last: HashSet<(String, String)>,
+    /// The events seen within [`RESUME_MARGIN`] of `last`: (time, container, action).
+    seen: HashSet<(i64, String, String)>,
 }
 
 impl EventCursor {
@@ -95,27 +102,31 @@ impl EventCursor {
         EventCursor {
             opened,
             last: None,
-            at_last: HashSet::new(),
+            seen: HashSet::new(),
         }
     }
 
     /// The `since` of a resumed stream.
     fn since(&self) -> i64 {
-        self.last.unwrap_or(self.opened)
+        self.last.map_or(self.opened, |last| last - RESUME_MARGIN)
     }
 
     /// Whether `event` was not seen before (and notes it as seen).
     fn is_new(&mut self, event: &ProjectEvent) -> bool {
-        let key = (event.container.clone(), event.action.clone());
-        match self.last {
-            Some(last) if event.time_nanos < last => false,
-            Some(last) if event.time_nanos == last => self.at_last.insert(key),
-            _ => {
-                self.last = Some(event.time_nanos);
-                self.at_last = HashSet::from([key]);
-                true
-            }
+        let key = (
+            event.time_nanos,
+            event.container.clone(),
+            event.action.clone(),
+        );
+        if !self.seen.insert(key) {
+            return false;
         }
+        if self.last.is_none_or(|last| event.time_nanos > last) {
+            self.last = Some(event.time_nanos);
+            let since = self.since();
+            self.seen.retain(|(time, _, _)| *time >= since);
+        }
+        true
     }
 }
 
@@ -135,28 +146,43 @@ mod tests {
     }
 
     #[test]
-    fn a_resume_starts_at_the_last_event_seen_or_the_first_opening() {
+    fn a_resume_starts_a_margin_before_the_last_event_seen_or_at_the_first_opening() {
         let mut cursor = EventCursor::from(100);
         assert_eq!(cursor.since(), 100);
-        assert!(cursor.is_new(&event(150, "a", "start")));
-        assert_eq!(cursor.since(), 150);
+        assert!(cursor.is_new(&event(5_000_000_000, "a", "start")));
+        assert_eq!(cursor.since(), 4_000_000_000);
     }
 
     #[test]
     fn events_replayed_by_a_resume_are_left_out_once() {
-        let mut cursor = EventCursor::from(100);
-        assert!(cursor.is_new(&event(140, "a", "create")));
-        assert!(cursor.is_new(&event(150, "a", "start")));
+        let s = 1_000_000_000;
+        let mut cursor = EventCursor::from(0);
+        assert!(cursor.is_new(&event(10 * s, "a", "create")));
+        assert!(cursor.is_new(&event(11 * s, "a", "start")));
         assert!(
-            cursor.is_new(&event(150, "b", "start")),
+            cursor.is_new(&event(11 * s, "b", "start")),
             "same time, other event"
         );
-        // The resumed stream, from 150: the two at 150 again, then new ones.
-        assert!(!cursor.is_new(&event(150, "a", "start")));
-        assert!(!cursor.is_new(&event(150, "b", "start")));
-        assert!(!cursor.is_new(&event(140, "a", "create")));
-        assert!(cursor.is_new(&event(160, "a", "pause")));
-        assert!(!cursor.is_new(&event(160, "a", "pause")));
-        assert!(cursor.is_new(&event(170, "a", "unpause")));
+        // Published out of time order: still shown.
+        assert!(cursor.is_new(&event(11 * s - 5, "b", "create")));
+        // The resumed stream, from a second before the last: what was seen, then new ones.
+        assert_eq!(cursor.since(), 10 * s);
+        assert!(!cursor.is_new(&event(10 * s, "a", "create")));
+        assert!(!cursor.is_new(&event(11 * s - 5, "b", "create")));
+        assert!(!cursor.is_new(&event(11 * s, "a", "start")));
+        assert!(!cursor.is_new(&event(11 * s, "b", "start")));
+        assert!(cursor.is_new(&event(12 * s, "a", "pause")));
+        assert!(!cursor.is_new(&event(12 * s, "a", "pause")));
+        assert!(cursor.is_new(&event(12 * s + 1, "a", "unpause")));
+    }
+
+    #[test]
+    fn only_the_margin_is_remembered() {
+        let s = 1_000_000_000;
+        let mut cursor = EventCursor::from(0);
+        for i in 0..100 {
+            assert!(cursor.is_new(&event(i * s / 10, "a", "kill")));
+        }
+        assert!(cursor.seen.len() <= 11, "{}", cursor.seen.len());
     }
 }
