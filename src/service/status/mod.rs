@@ -119,7 +119,7 @@ pub(crate) async fn watch(
             let unanswered =
                 watch_while_connected(&engine, project, spec, request, &mut show).await?;
             if !unanswered && engine.answers_within(LIVENESS_DEADLINE).await {
-                // Only the event stream ended: open it again.
+                // The engine answers: only a stream or a request broke.
                 tokio::time::sleep(EVENT_BURST).await;
                 continue;
             }
