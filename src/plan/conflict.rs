@@ -4,8 +4,10 @@
 //! answers "name already in use". That is not a failure: torq looks at the
 //! container holding the name and converges — it adopts the container when
 //! it is what the step would have made and already runs, and replaces it
-//! otherwise. A container of that name without the project's label is never
-//! touched: the create fails as before.
+//! when it is the same replica otherwise. A container of that name without
+//! the project's label, or of another service or replica of the project
+//! (a `container_name` moved from one service to another), is never
+//! touched: the create fails, as in docker compose.
 
 use std::time::Duration;
 
@@ -43,18 +45,34 @@ pub(crate) enum Resolution {
     /// No container of the project holds the name (or it could not be
     /// removed): the create's own failure stands, with this addition.
     Fail(Option<String>),
+    /// Another container of the project holds the name (said here): the
+    /// create fails and that container is left alone.
+    Held(String),
 }
 
 /// Whether `existing` is the container `wanted` describes, complete: a
 /// running container got through its create, network connections and
 /// injected files before it was started.
 pub(crate) fn adoptable(existing: &ObservedContainer, wanted: &Wanted<'_>) -> bool {
-    existing.service == wanted.service
-        && existing.number == wanted.number
-        && !existing.oneoff
+    same_replica(existing, wanted)
         && wanted.config_hash.is_some()
         && existing.config_hash.as_deref() == wanted.config_hash
         && existing.is_running()
+}
+
+/// Whether `existing` is the replica `wanted` makes (another torq's create
+/// of it, or a leftover of it): only such a container may be replaced.
+fn same_replica(existing: &ObservedContainer, wanted: &Wanted<'_>) -> bool {
+    existing.service == wanted.service && existing.number == wanted.number && !existing.oneoff
+}
+
+/// `service web, replica 2`, `a one-off container of service web`.
+fn holder_role(existing: &ObservedContainer) -> String {
+    if existing.oneoff {
+        format!("a one-off container of service {}", existing.service)
+    } else {
+        format!("service {}, replica {}", existing.service, existing.number)
+    }
 }
 
 /// Looks at the container holding `wanted.name` and adopts or removes it.
@@ -73,6 +91,14 @@ pub(crate) async fn resolve(engine: &Engine, hub: &EventHub, wanted: &Wanted<'_>
             Err(err) => return Resolution::Fail(Some(err.to_string())),
         }
     };
+    if !same_replica(&existing, wanted) {
+        return Resolution::Held(format!(
+            "the name belongs to {} of this project ({}), which torq leaves alone \
+             (remove it, or `torq down`)",
+            existing.name,
+            holder_role(&existing)
+        ));
+    }
     if adoptable(&existing, wanted) {
         tracing::debug!(container = %existing.name, "adopting a container made by an earlier up");
         hub.seed(&existing);
@@ -140,5 +166,20 @@ mod tests {
         let mut other_replica = container(RunState::Running, "h");
         other_replica.number = 2;
         assert!(!adoptable(&other_replica, &wanted("h")));
+    }
+
+    #[test]
+    fn only_the_same_replica_may_be_replaced() {
+        assert!(same_replica(
+            &container(RunState::Created, "old"),
+            &wanted("h")
+        ));
+        let mut other_service = container(RunState::Running, "h");
+        other_service.service = "db".into();
+        assert!(!same_replica(&other_service, &wanted("h")));
+        assert_eq!(holder_role(&other_service), "service db, replica 1");
+        let mut one_off = container(RunState::Running, "h");
+        one_off.oneoff = true;
+        assert!(!same_replica(&one_off, &wanted("h")));
     }
 }

@@ -661,6 +661,12 @@ async fn create_container(
             conflict::Resolution::Adopt(id) => return created(id),
             conflict::Resolution::Retry => continue,
             conflict::Resolution::Fail(None) => return failed_create(failure),
+            conflict::Resolution::Held(holder) => {
+                return failed_create(create::CreateFailure {
+                    reason: format!("{}: {holder}", failure.reason),
+                    ..failure
+                })
+            }
             conflict::Resolution::Fail(Some(extra)) => {
                 return failed_create(create::CreateFailure {
                     reason: format!("{}; then {extra}", failure.reason),

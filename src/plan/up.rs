@@ -77,11 +77,14 @@ pub(crate) fn plan_up(input: &UpInput) -> Plan {
     let network_steps = plan_networks(&mut plan, input, &selected);
     let volume_steps = plan_volumes(&mut plan, input, &selected);
 
-    // Per service: its start steps and container handles (for waits), its
-    // create steps (for network_mode: service:X).
+    // Per service: its start steps and container handles (for waits); its
+    // create steps, and the steps after which each new container has its
+    // final name (the create, or a replacement's rename), for a container
+    // that names another (network_mode: service:X, volumes_from, links).
     let mut starts: HashMap<&str, Vec<StepId>> = HashMap::new();
     let mut handles: HashMap<&str, Vec<ContainerHandle>> = HashMap::new();
     let mut creates: HashMap<&str, Vec<StepId>> = HashMap::new();
+    let mut named_steps: HashMap<&str, Vec<StepId>> = HashMap::new();
     let mut start_deps_pending: Vec<(StepId, &Service)> = Vec::new();
     // Services being recreated: the first step of each old container's
     // removal (its stop, or the removal itself).
@@ -208,7 +211,8 @@ pub(crate) fn plan_up(input: &UpInput) -> Plan {
                             None,
                         );
                     }
-                    creates.entry(name).or_default().push(named);
+                    creates.entry(name).or_default().push(create);
+                    named_steps.entry(name).or_default().push(named);
                     let start = plan.push(
                         subject.clone(),
                         Op::StartContainer {
@@ -279,14 +283,19 @@ pub(crate) fn plan_up(input: &UpInput) -> Plan {
         plan.steps[start].after.extend(edges);
     }
     // A container that names another's (network_mode/pid/ipc: service:X,
-    // volumes_from, links) is created after it.
+    // volumes_from, links) is created once the other has its final name —
+    // the engine resolves the name at create, also for a replacement made
+    // under a temporary name.
     for service in &selected {
         for target in referenced_services(project, service) {
-            let target_creates = creates.get(target.as_str()).cloned().unwrap_or_default();
+            let target_named = named_steps
+                .get(target.as_str())
+                .cloned()
+                .unwrap_or_default();
             for create in creates.get(service.name.as_str()).into_iter().flatten() {
                 plan.steps[*create]
                     .after
-                    .extend(target_creates.iter().map(|c| order(*c)));
+                    .extend(target_named.iter().map(|c| order(*c)));
             }
         }
     }
@@ -995,6 +1004,32 @@ mod tests {
             }
         }
         assert!(checked >= 10, "renames and starts: {checked}");
+    }
+
+    /// `volumes_from: [db]` is resolved by the engine at create: when both
+    /// are replaced, `job`'s create waits until `db`'s new container has
+    /// its final name (its rename), not merely until it exists under a
+    /// temporary one.
+    #[test]
+    fn a_replacement_that_names_another_is_created_after_the_others_rename() {
+        let mut project = project();
+        project.services["job"].volumes_from = vec!["db".into()];
+        let mut state = ProjectState::default();
+        for s in ["db", "job"] {
+            state
+                .containers
+                .push(running(&project, s, Some("old-hash")));
+        }
+        let plan = plan_for(&project, &state, &["db", "job"], UpOptions::default());
+        assert_eq!(
+            depends(
+                &plan,
+                "create container id-job_demo-job-1",
+                "rename id-db_demo-db-1 to demo-db-1"
+            ),
+            Some(EdgeKind::Order),
+            "{plan}"
+        );
     }
 
     #[test]

@@ -460,6 +460,42 @@ fn logs_follow_waits_for_a_slow_reader_and_still_handles_ctrl_c() {
     );
 }
 
+/// A `container_name` moved to another service: the new service's create
+/// finds the name held by the old service's container. That container is
+/// another service's (an orphan now), so torq leaves it running with its
+/// data and fails the create, as docker compose does — it replaces only a
+/// leftover of the same replica.
+#[test]
+fn a_name_held_by_another_service_is_left_alone() {
+    let before = r#"
+services:
+  db:
+    image: {image}
+    container_name: {name}-pg
+    command: ["sh", "-c", "{loop}"]
+    stop_grace_period: 1s
+"#;
+    let project = TestProject::new("heldname", "services: {}\n");
+    let pg = format!("{}-pg", project.name);
+    project.write_spec(&before.replace("{name}", &project.name));
+    project.torq(&["up"]).assert_code(0);
+    let id_before = docker_ok(&["inspect", "--format", "{{.Id}}", &pg]);
+    project.write_spec(
+        &before
+            .replace("{name}", &project.name)
+            .replace("  db:", "  database:"),
+    );
+    let result = project.torq(&["up"]);
+    assert_eq!(result.code, Some(2), "{}", result.stderr);
+    assert!(
+        result.stderr.contains("which torq leaves alone"),
+        "{}",
+        result.stderr
+    );
+    let still = docker_ok(&["inspect", "--format", "{{.Id}} {{.State.Running}}", &pg]);
+    assert_eq!(still, format!("{id_before} true"), "{}", result.stderr);
+}
+
 /// Two services counting, one numbered line every 50 ms each.
 const COUNTERS: &str = r#"
 x-counter: &counter
