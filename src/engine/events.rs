@@ -78,7 +78,19 @@ impl Live {
         if self.start_events == start_events_before {
             self.exit_code = None;
             self.awaiting_start_event = true;
+            self.restart_health();
         }
+    }
+
+    /// A new run: the engine checks its health afresh (`starting`), and an
+    /// earlier probe's pass says nothing about it — a restarted container
+    /// (a `restart: true` dependent) must not pass a health wait on the
+    /// verdict of its previous run.
+    fn restart_health(&mut self) {
+        if self.health.is_some() {
+            self.health = Some(HealthState::Starting);
+        }
+        self.probe_healthy = false;
     }
 
     /// Applies one event's action and attributes.
@@ -89,6 +101,9 @@ impl Live {
                 self.exit_code = None;
                 self.stopped = false;
                 self.start_events += 1;
+                if !self.awaiting_start_event {
+                    self.restart_health();
+                }
                 self.awaiting_start_event = false;
             }
             "die" if self.awaiting_start_event => {}
@@ -389,6 +404,30 @@ mod tests {
         live.apply("start", &attrs(&[]));
         live.apply("die", &attrs(&[("exitCode", "1")]));
         assert_eq!(live.exit_code, Some(1), "a crash after the start counts");
+    }
+
+    #[test]
+    fn a_restarted_container_is_not_healthy_on_its_previous_run() {
+        let mut live = Live::default();
+        live.apply("start", &attrs(&[]));
+        live.apply("health_status: healthy", &attrs(&[]));
+        live.probe_healthy = true;
+        // torq restarts it (a restart: true dependent).
+        live.note_started(live.start_events);
+        assert!(!live.is_healthy(), "healthy before its first check");
+        assert_eq!(live.health, Some(HealthState::Starting));
+        // A probe of the new run passes before the start event arrives: it stands.
+        live.probe_healthy = true;
+        live.apply("start", &attrs(&[]));
+        assert!(live.is_healthy());
+        // A restart by the engine (its restart policy) starts afresh too.
+        live.apply("die", &attrs(&[("exitCode", "1")]));
+        live.apply("start", &attrs(&[]));
+        assert!(!live.is_healthy());
+        // A container without a healthcheck keeps no health.
+        let mut plain = Live::default();
+        plain.apply("start", &attrs(&[]));
+        assert_eq!(plain.health, None);
     }
 
     #[test]

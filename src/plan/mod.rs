@@ -31,8 +31,18 @@ pub type StepId = usize;
 #[derive(Debug, Clone, Default)]
 pub struct Plan {
     pub steps: Vec<Step>,
-    /// Containers left alone because they match the spec and run: (subject, container).
-    pub unchanged: Vec<(String, ContainerRef)>,
+    /// Containers left alone because they match the spec and run.
+    pub unchanged: Vec<Kept>,
+}
+
+/// A container `up` leaves alone: it matches the spec and runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Kept {
+    /// Its progress subject (`web`, or `web-2` among replicas).
+    pub subject: String,
+    /// Its service (a subject cannot tell: a service may be named `web-2`).
+    pub service: String,
+    pub container: ContainerRef,
 }
 
 /// One operation and what it waits for.
@@ -371,11 +381,11 @@ impl fmt::Display for Plan {
     /// One line per step: `#3 start demo-web-1  after #2, #1?  (cause)`;
     /// `?` marks an optional dependency, `~` an ordering-only one.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (subject, container) in &self.unchanged {
+        for kept in &self.unchanged {
             writeln!(
                 f,
-                "   keep {} ({subject}: running, up to date)",
-                container.name
+                "   keep {} ({}: running, up to date)",
+                kept.container.name, kept.subject
             )?;
         }
         for step in &self.steps {

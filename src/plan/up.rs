@@ -16,7 +16,7 @@ use std::collections::{BTreeSet, HashMap};
 use indexmap::IndexMap;
 
 use super::{
-    order, required, ContainerHandle, ContainerRef, Edge, EdgeKind, Op, Plan, StepId, WaitFor,
+    order, required, ContainerHandle, ContainerRef, Edge, EdgeKind, Kept, Op, Plan, StepId, WaitFor,
 };
 use crate::compose::model::{Condition, MountKind, Project, Service};
 use crate::engine::build::ImageSet;
@@ -86,9 +86,10 @@ pub(crate) fn plan_up(input: &UpInput) -> Plan {
     let mut creates: HashMap<&str, Vec<StepId>> = HashMap::new();
     let mut named_steps: HashMap<&str, Vec<StepId>> = HashMap::new();
     let mut start_deps_pending: Vec<(StepId, &Service)> = Vec::new();
-    // Services being recreated: the first step of each old container's
-    // removal (its stop, or the removal itself).
-    let mut recreated: HashMap<&str, Vec<StepId>> = HashMap::new();
+    // Services being recreated: per replaced container, the first step of
+    // the old one's removal (its stop, or the removal itself) and the
+    // replacement's create.
+    let mut recreated: HashMap<&str, Vec<(StepId, StepId)>> = HashMap::new();
 
     for service in &selected {
         let name = service.name.as_str();
@@ -128,7 +129,11 @@ pub(crate) fn plan_up(input: &UpInput) -> Plan {
             }
             match decide(input, service, keep) {
                 Decision::Keep(c) => {
-                    plan.unchanged.push((subject.clone(), container_ref(c)));
+                    plan.unchanged.push(Kept {
+                        subject: subject.clone(),
+                        service: name.to_string(),
+                        container: container_ref(c),
+                    });
                     handles
                         .entry(name)
                         .or_default()
@@ -196,7 +201,7 @@ pub(crate) fn plan_up(input: &UpInput) -> Plan {
                         plan.steps[first].after.push(required(create));
                         plan.steps[first].within_replacement = true;
                         plan.steps[removal].within_replacement = true;
-                        recreated.entry(name).or_default().push(first);
+                        recreated.entry(name).or_default().push((first, create));
                         named = plan.push(
                             subject.clone(),
                             Op::RenameContainer {
@@ -324,12 +329,12 @@ pub(crate) fn plan_up(input: &UpInput) -> Plan {
 fn restart_dependents<'a>(
     plan: &mut Plan,
     selected: &[&'a Service],
-    recreated: &HashMap<&str, Vec<StepId>>,
+    recreated: &HashMap<&str, Vec<(StepId, StepId)>>,
     starts: &mut HashMap<&'a str, Vec<StepId>>,
     start_deps_pending: &mut Vec<(StepId, &'a Service)>,
 ) {
     for service in selected {
-        let triggers: Vec<StepId> = service
+        let triggers: Vec<(StepId, StepId)> = service
             .depends_on
             .iter()
             .filter(|(_, d)| d.restart)
@@ -337,24 +342,24 @@ fn restart_dependents<'a>(
             .flatten()
             .copied()
             .collect();
-        if triggers.is_empty() || recreated.contains_key(service.name.as_str()) {
+        if triggers.is_empty() {
             continue;
         }
-        let kept: Vec<(String, ContainerRef)> = plan
+        let kept: Vec<Kept> = plan
             .unchanged
             .iter()
-            .filter(|(subject, _)| {
-                subject == &service.name
-                    || subject
-                        .strip_prefix(service.name.as_str())
-                        .and_then(|rest| rest.strip_prefix('-'))
-                        .is_some_and(|n| n.parse::<u32>().is_ok())
-            })
+            .filter(|kept| kept.service == service.name)
             .cloned()
             .collect();
-        for (subject, container) in kept {
-            plan.unchanged.retain(|(_, c)| c.id != container.id);
+        for Kept {
+            subject, container, ..
+        } in kept
+        {
+            plan.unchanged.retain(|k| k.container.id != container.id);
             let cause = "a dependency with restart: true is recreated".to_string();
+            // Stopped only once every replacement exists: a create that
+            // fails leaves the dependency's old container, and this one,
+            // running.
             let stop = plan.push(
                 subject.clone(),
                 Op::StopContainer {
@@ -362,10 +367,13 @@ fn restart_dependents<'a>(
                     container: container.clone(),
                     grace: None,
                 },
-                Vec::new(),
+                triggers
+                    .iter()
+                    .map(|(_, create)| required(*create))
+                    .collect(),
                 Some(cause.clone()),
             );
-            for first in &triggers {
+            for (first, _) in &triggers {
                 plan.steps[*first].after.push(order(stop));
             }
             let start = plan.push(
@@ -1169,7 +1177,44 @@ mod tests {
             depends(&plan, "start demo-web-1", "start demo-api-1"),
             Some(EdgeKind::Optional)
         );
+        // web stops only once api's replacement exists: a create that fails
+        // leaves both running.
+        assert_eq!(
+            depends(
+                &plan,
+                "stop demo-web-1",
+                "create container id-api_demo-api-1"
+            ),
+            Some(EdgeKind::Required),
+            "{text}"
+        );
         assert!(text.contains("keep demo-job-1"), "{text}");
+    }
+
+    /// A service named like another's replica (`web-2` beside `web`) is its
+    /// own service: it is not restarted with `web`, and its container is
+    /// counted under its own name.
+    #[test]
+    fn a_service_named_like_a_replica_is_not_taken_for_one() {
+        let mut project = project();
+        project.services["web"].depends_on["api"].restart = true;
+        let mut web2 = project.services["job"].clone();
+        web2.name = "web-2".into();
+        project.services.insert("web-2".into(), web2);
+        let mut state = ProjectState::default();
+        for s in ["db", "migrate", "api", "web", "job", "web-2"] {
+            let hash = (s == "api").then_some("old-hash");
+            state.containers.push(running(&project, s, hash));
+        }
+        let plan = plan_for(&project, &state, &[], UpOptions::default());
+        let text = plan.to_string();
+        assert!(text.contains("keep demo-web-2-1"), "{text}");
+        let kept = plan
+            .unchanged
+            .iter()
+            .find(|k| k.container.name == "demo-web-2-1")
+            .expect("web-2 kept");
+        assert_eq!(kept.service, "web-2");
     }
 
     #[test]

@@ -336,9 +336,9 @@ pub(crate) async fn converge_until(
     for c in &state.containers {
         hub.seed(c);
     }
-    for (subject, _) in &plan.unchanged {
+    for kept in &plan.unchanged {
         reporter.progress(
-            subject,
+            &kept.subject,
             Phase::Unchanged,
             Some("running, up to date".into()),
         );
@@ -402,25 +402,12 @@ fn converged_containers(plan: &Plan, report: &ExecReport) -> HashMap<String, Vec
             map.entry(service.clone()).or_default().push(id.clone());
         }
     }
-    for (subject, c) in &plan.unchanged {
-        let service = plan_service_of(plan, subject).unwrap_or_else(|| subject.clone());
-        map.entry(service).or_default().push(c.id.clone());
+    for kept in &plan.unchanged {
+        map.entry(kept.service.clone())
+            .or_default()
+            .push(kept.container.id.clone());
     }
     map
-}
-
-/// The service behind a subject of the plan (`web-2` → `web`).
-fn plan_service_of(plan: &Plan, subject: &str) -> Option<String> {
-    plan.steps
-        .iter()
-        .find(|s| s.subject == subject)
-        .and_then(|s| s.op.service().map(String::from))
-        .or_else(|| {
-            subject
-                .rsplit_once('-')
-                .filter(|(_, n)| n.parse::<u32>().is_ok())
-                .map(|(s, _)| s.to_string())
-        })
 }
 
 /// Containers that died after their wait passed (a crash right after
