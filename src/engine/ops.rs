@@ -96,8 +96,15 @@ pub async fn is_running(engine: &Engine, id: &str) -> bool {
     state.running == Some(true) || state.restarting == Some(true)
 }
 
+/// Whether a start request started the container, or found it running.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Started {
+    Now,
+    AlreadyRunning,
+}
+
 /// Starts a container (already running counts as success).
-pub(crate) async fn start_container(engine: &Engine, name: &str) -> Result<(), ApiError> {
+pub(crate) async fn start_container(engine: &Engine, name: &str) -> Result<Started, ApiError> {
     match engine
         .request(
             format!("start container {name}"),
@@ -105,8 +112,9 @@ pub(crate) async fn start_container(engine: &Engine, name: &str) -> Result<(), A
         )
         .await
     {
-        Err(err) if err.is_not_modified() => Ok(()),
-        other => other,
+        Ok(()) => Ok(Started::Now),
+        Err(err) if err.is_not_modified() => Ok(Started::AlreadyRunning),
+        Err(err) => Err(err),
     }
 }
 

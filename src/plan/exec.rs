@@ -505,8 +505,12 @@ async fn run_step(
             };
             let start_events = ctx.hub.start_events(&id);
             match ops::start_container(engine, &id).await {
-                Ok(()) => {
-                    ctx.hub.mark_started(&id, start_events);
+                Ok(started) => {
+                    // A container that already ran (adopted from an earlier
+                    // torq) gets no new start event to wait for.
+                    if started == ops::Started::Now {
+                        ctx.hub.mark_started(&id, start_events);
+                    }
                     if let Some(blueprint) = ctx.blueprints.get(service) {
                         if let Err(err) = create::after_start(engine, blueprint, &id).await {
                             return Outcome::Failed {

@@ -91,14 +91,11 @@ pub(crate) fn plan_up(input: &UpInput) -> Plan {
     // replacement's create.
     let mut recreated: HashMap<&str, Vec<(StepId, StepId)>> = HashMap::new();
 
+    let sources_replaced = sources_replaced(input, &selected);
+
     for service in &selected {
         let name = service.name.as_str();
-        let replicas = input
-            .options
-            .scale
-            .get(name)
-            .copied()
-            .unwrap_or_else(|| service.replicas());
+        let replicas = replica_count(input, service);
         let multi = replicas > 1;
         let existing: Vec<&ObservedContainer> = input.state.service_containers(name).collect();
         let mut covered: BTreeSet<String> = BTreeSet::new();
@@ -110,11 +107,7 @@ pub(crate) fn plan_up(input: &UpInput) -> Plan {
                 .filter(|c| c.number == number)
                 .collect();
             // Keep the best candidate (running first); extras are duplicates.
-            let keep = mine
-                .iter()
-                .copied()
-                .find(|c| c.is_running())
-                .or_else(|| mine.first().copied());
+            let keep = best_candidate(&mine);
             let mut duplicates_removed: Vec<Edge> = Vec::new();
             for dup in mine
                 .iter()
@@ -127,7 +120,8 @@ pub(crate) fn plan_up(input: &UpInput) -> Plan {
             if let Some(k) = keep {
                 covered.insert(k.id.clone());
             }
-            match decide(input, service, keep) {
+            let forced = sources_replaced.get(name).map(String::as_str);
+            match decide(input, service, keep, forced) {
                 Decision::Keep(c) => {
                     plan.unchanged.push(Kept {
                         subject: subject.clone(),
@@ -290,9 +284,16 @@ pub(crate) fn plan_up(input: &UpInput) -> Plan {
     // A container that names another's (network_mode/pid/ipc: service:X,
     // volumes_from, links) is created once the other has its final name —
     // the engine resolves the name at create, also for a replacement made
-    // under a temporary name.
+    // under a temporary name. One bound to the other's container by id (not
+    // merely linked by name) is not created at all without it.
     for service in &selected {
+        let bound = bound_sources(service);
         for target in referenced_services(project, service) {
+            let edge = if bound.contains(&target) {
+                required
+            } else {
+                order
+            };
             let target_named = named_steps
                 .get(target.as_str())
                 .cloned()
@@ -300,7 +301,7 @@ pub(crate) fn plan_up(input: &UpInput) -> Plan {
             for create in creates.get(service.name.as_str()).into_iter().flatten() {
                 plan.steps[*create]
                     .after
-                    .extend(target_named.iter().map(|c| order(*c)));
+                    .extend(target_named.iter().map(|c| edge(*c)));
             }
         }
     }
@@ -445,10 +446,102 @@ fn wait_step(
 }
 
 /// Keep, create or recreate the container of one replica.
+/// How many replicas of `service` `up` wants (`--scale` first).
+fn replica_count(input: &UpInput, service: &Service) -> u32 {
+    input
+        .options
+        .scale
+        .get(service.name.as_str())
+        .copied()
+        .unwrap_or_else(|| service.replicas())
+}
+
+/// Of a replica's containers, the one `up` keeps: a running one first.
+fn best_candidate<'a>(mine: &[&'a ObservedContainer]) -> Option<&'a ObservedContainer> {
+    mine.iter()
+        .copied()
+        .find(|c| c.is_running())
+        .or_else(|| mine.first().copied())
+}
+
+/// Whether `up` creates or recreates any replica of `service`.
+fn replaces_any(input: &UpInput, service: &Service) -> bool {
+    let existing: Vec<&ObservedContainer> = input.state.service_containers(&service.name).collect();
+    (1..=replica_count(input, service)).any(|number| {
+        let mine: Vec<&ObservedContainer> = existing
+            .iter()
+            .copied()
+            .filter(|c| c.number == number)
+            .collect();
+        !matches!(
+            decide(input, service, best_candidate(&mine), None),
+            Decision::Keep(_)
+        )
+    })
+}
+
+/// Services whose containers must be recreated because a container they
+/// are bound to by id is replaced — `network_mode`, `pid` or `ipc:
+/// service:X`, `volumes_from` (the engine resolves those names to the
+/// container's id at create) — with the cause to show. Transitive: a chain
+/// of such services is recreated whole. As docker compose, which puts the
+/// resolved ids into the configuration hash.
+fn sources_replaced(input: &UpInput, selected: &[&Service]) -> HashMap<String, String> {
+    let replaced: Vec<&str> = selected
+        .iter()
+        .filter(|s| replaces_any(input, s))
+        .map(|s| s.name.as_str())
+        .collect();
+    let mut forced: HashMap<String, String> = HashMap::new();
+    loop {
+        let before = forced.len();
+        for service in selected {
+            if forced.contains_key(&service.name) {
+                continue;
+            }
+            let source = bound_sources(service)
+                .into_iter()
+                .find(|source| replaced.contains(&source.as_str()) || forced.contains_key(source));
+            if let Some(source) = source {
+                let cause = format!("{source} is recreated (bound to its container)");
+                forced.insert(service.name.clone(), cause);
+            }
+        }
+        if forced.len() == before {
+            return forced;
+        }
+    }
+}
+
+/// The services whose container `service`'s container is bound to by id.
+fn bound_sources(service: &Service) -> Vec<String> {
+    let modes = [&service.network_mode, &service.pid, &service.ipc];
+    let from_modes = modes
+        .into_iter()
+        .flatten()
+        .filter_map(|mode| mode.strip_prefix("service:"));
+    let from_volumes =
+        service
+            .volumes_from
+            .iter()
+            .filter_map(|entry| match entry.split_once(':') {
+                Some(("container", _)) => None,
+                Some(("service", rest)) => rest.split(':').next(),
+                Some((name, _)) => Some(name),
+                None => Some(entry.as_str()),
+            });
+    from_modes
+        .chain(from_volumes)
+        .filter(|name| *name != service.name)
+        .map(String::from)
+        .collect()
+}
+
 fn decide<'a>(
     input: &UpInput,
     service: &Service,
     existing: Option<&'a ObservedContainer>,
+    source_replaced: Option<&str>,
 ) -> Decision<'a> {
     let Some(c) = existing else {
         return Decision::Create {
@@ -462,6 +555,8 @@ fn decide<'a>(
     let wanted_image = input.images.id(&service.name).filter(|id| !id.is_empty());
     let cause = if input.options.force_recreate {
         Some("--force-recreate".to_string())
+    } else if let Some(cause) = source_replaced {
+        Some(cause.to_string())
     } else if wanted_hash.is_some() && c.config_hash.as_deref() != wanted_hash {
         Some("configuration changed".to_string())
     } else if wanted_image.is_some() && Some(c.image_id.as_str()) != wanted_image {
@@ -1035,7 +1130,7 @@ mod tests {
                 "create container id-job_demo-job-1",
                 "rename id-db_demo-db-1 to demo-db-1"
             ),
-            Some(EdgeKind::Order),
+            Some(EdgeKind::Required),
             "{plan}"
         );
     }
@@ -1189,6 +1284,31 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("keep demo-job-1"), "{text}");
+    }
+
+    /// `web` shares `api`'s network namespace: the engine binds that to the
+    /// container's id, so when `api` is recreated `web` is too (as compose
+    /// does), and `job`, bound to `web`'s volumes, with it.
+    #[test]
+    fn a_container_bound_to_a_replaced_one_is_recreated_with_it() {
+        let mut project = project();
+        project.services["web"].network_mode = Some("service:api".into());
+        project.services["job"].volumes_from = vec!["web:ro".into()];
+        let mut state = ProjectState::default();
+        for s in ["db", "migrate", "api", "web", "job"] {
+            let hash = (s == "api").then_some("old-hash");
+            state.containers.push(running(&project, s, hash));
+        }
+        let plan = plan_for(&project, &state, &[], UpOptions::default());
+        let cause = |name: &str| {
+            step_named(&plan, &format!("create container id-{name}_demo-{name}-1"))
+                .cause
+                .clone()
+                .unwrap_or_default()
+        };
+        assert_eq!(cause("web"), "api is recreated (bound to its container)");
+        assert_eq!(cause("job"), "web is recreated (bound to its container)");
+        assert!(plan.to_string().contains("keep demo-db-1"), "{plan}");
     }
 
     /// A service named like another's replica (`web-2` beside `web`) is its

@@ -236,6 +236,77 @@ fn a_failing_recreate_leaves_the_old_container_running_with_its_volume() {
     assert_eq!(mark.trim(), "kept", "the anonymous volume was taken over");
 }
 
+/// `app` shares `vpn`'s network namespace (`network_mode: service:vpn`,
+/// which makes it restart with `vpn`); `{extra}` goes under `vpn`.
+const SHARED_NET: &str = r#"
+services:
+  vpn:
+    image: {image}
+    command: ["sh", "-c", "{loop}"]
+    stop_grace_period: 1s
+    environment:
+      VERSION: "{version}"
+{extra}
+  app:
+    image: {image}
+    command: ["sh", "-c", "{loop}"]
+    stop_grace_period: 1s
+    network_mode: service:vpn
+"#;
+
+/// A recreate of `vpn` that the engine refuses at create leaves `vpn` and
+/// `app`, bound to its network namespace, both running; a good change
+/// recreates `app` with it, into the new `vpn`'s namespace (the engine
+/// binds `service:vpn` to the container's id at create, so a mere restart
+/// would name the removed container — as docker compose, which recreates
+/// it too).
+#[test]
+fn a_failing_recreate_leaves_what_is_bound_to_it_running() {
+    let spec = |version: &str, extra: &str| {
+        SHARED_NET
+            .replace("{version}", version)
+            .replace("{extra}", extra)
+    };
+    let project = TestProject::new("saferestart", &spec("1", ""));
+    project.torq(&["up"]).assert_code(0);
+    let before = project.containers();
+    assert_eq!(before.len(), 2, "{before:#?}");
+
+    project.write_spec(&spec("2", "    mem_limit: 4m"));
+    let failed = project.torq(&["up"]);
+    assert_eq!(failed.code, Some(2), "{}", failed.output());
+    let after = project.containers();
+    assert_eq!(after.len(), 2, "nothing temporary left:\n{after:#?}");
+    for (old, now) in before.iter().zip(&after) {
+        assert_eq!(old.id, now.id, "{} was replaced", now.service);
+        assert_eq!(
+            now.state,
+            "running",
+            "{} is not running:\n{}",
+            now.service,
+            failed.output()
+        );
+    }
+
+    project.write_spec(&spec("2", ""));
+    project.torq(&["up"]).assert_code(0);
+    let app = project
+        .containers()
+        .into_iter()
+        .find(|c| c.service == "app")
+        .expect("app");
+    assert_eq!(app.state, "running", "app recreated into the new vpn");
+    assert_ne!(app.id, before[0].id, "app was recreated");
+    let mac =
+        |container: &str| docker_ok(&["exec", container, "cat", "/sys/class/net/eth0/address"]);
+    let vpn = format!("{}-vpn-1", project.name);
+    assert_eq!(
+        mac(&app.name),
+        mac(&vpn),
+        "app shares the new vpn's network"
+    );
+}
+
 /// `gate` never becomes healthy, so `up` is still waiting on it (with `late`
 /// not yet created) when the test takes the engine away.
 const GATED: &str = r#"
