@@ -11,7 +11,9 @@
 //! rollout after its level: its dependents are not touched, and an update
 //! that fails is rolled back when its `update_config.failure_action` says
 //! `rollback` (Swarm's own rollback, or torq's request for it when Swarm
-//! does not act, e.g. a task that finds no node). Creates or updates that
+//! does not act, e.g. a task that finds no node); under `pause` or
+//! `continue` it is left in place, and torq says what Swarm made of it
+//! (paused, or completed regardless). Creates or updates that
 //! fail because the engine went away (a broken connection, and no answer
 //! to a ping) end the rollout with the one engine error, not a failure per
 //! service.
