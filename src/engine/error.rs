@@ -67,6 +67,18 @@ impl ApiError {
         )
     }
 
+    /// The engine refused the operation in the object's state (403), e.g.
+    /// removing a network that has active endpoints.
+    pub fn is_forbidden(&self) -> bool {
+        matches!(
+            self,
+            ApiError::Engine {
+                status: Some(403),
+                ..
+            }
+        )
+    }
+
     /// The engine found nothing to do (304), e.g. stopping a stopped container.
     pub fn is_not_modified(&self) -> bool {
         matches!(

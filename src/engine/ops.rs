@@ -304,15 +304,39 @@ fn ipam_to_api(value: serde_json::Value) -> serde_json::Value {
 
 /// Removes a network. Gone is success.
 pub(crate) async fn remove_network(engine: &Engine, id: &str, name: &str) -> Result<(), ApiError> {
-    match engine
+    let removed = engine
         .request(
             format!("remove network {name}"),
             engine.docker().remove_network(id),
         )
-        .await
-    {
+        .await;
+    let leaked = match &removed {
+        Err(err) if err.is_forbidden() => no_container_attached(engine, id).await,
+        _ => false,
+    };
+    match removed {
         Err(err) if err.is_not_found() => Ok(()),
+        Err(err) if leaked => Err(ApiError::Engine {
+            op: format!("remove network {name}"),
+            message: format!(
+                "{}; no container is attached to it: the engine's endpoint count leaked \
+                     (a known Docker engine bug, moby/moby#42119, seen after removing hundreds \
+                     of containers at once); restarting the Docker daemon clears it",
+                err.message()
+            ),
+            status: Some(403),
+        }),
         other => other,
+    }
+}
+
+/// Whether network `id` has no container attached, by the engine's own
+/// inspect (false when it cannot be read).
+async fn no_container_attached(engine: &Engine, id: &str) -> bool {
+    let options = bollard::query_parameters::InspectNetworkOptions::default();
+    match engine.docker().inspect_network(id, Some(options)).await {
+        Ok(network) => network.containers.is_none_or(|c| c.is_empty()),
+        Err(_) => false,
     }
 }
 
