@@ -620,28 +620,20 @@ fn lose_and_regain_the_engine(project: &TestProject, proxy: &mut EngineProxy, to
             out.contains(&wanted).then_some(())
         });
     }
-    let closed = Instant::now();
-    proxy.close();
-    let lost = lost_message(proxy);
-    wait_for("the loss to be said", COMMAND_DEADLINE, || {
-        torq.stderr().contains(&lost).then_some(())
+    let mut written: Vec<u64> = Vec::new();
+    lose_the_engine_while(proxy, torq, || {
+        // Lines written while the engine was away: they must show later.
+        for tag in ["one", "two"] {
+            let shown = counted(&torq.stdout(), tag).last().copied().unwrap_or(0);
+            wait_for("lines written meanwhile", COMMAND_DEADLINE, || {
+                (written_so_far(project, tag) > shown + 40).then_some(())
+            });
+        }
+        written = ["one", "two"]
+            .iter()
+            .map(|tag| written_so_far(project, tag))
+            .collect();
     });
-    eprintln!(
-        "the loss was said {:.2}s after the proxy closed",
-        closed.elapsed().as_secs_f64()
-    );
-    // Lines written while the engine was away: they must show later.
-    for tag in ["one", "two"] {
-        let shown = counted(&torq.stdout(), tag).last().copied().unwrap_or(0);
-        wait_for("lines written meanwhile", COMMAND_DEADLINE, || {
-            (written_so_far(project, tag) > shown + 40).then_some(())
-        });
-    }
-    let written: Vec<u64> = ["one", "two"]
-        .iter()
-        .map(|tag| written_so_far(project, tag))
-        .collect();
-    proxy.reopen();
     for (tag, written) in ["one", "two"].iter().zip(written) {
         torq.wait_for_stdout(&format!("{tag} past {written}"), |out| {
             (counted(out, tag).last().copied().unwrap_or(0) > written + 20).then_some(())
@@ -660,13 +652,9 @@ fn logs_follow_resumes_when_the_engine_comes_back() {
     let mut command =
         project.torq_command(&["logs", "-f", "-n", "all", "--reconnect-timeout", "120s"]);
     command.env("DOCKER_HOST", proxy.docker_host());
-    let mut torq = Watched::spawn(command);
+    let torq = Watched::spawn(command);
     lose_and_regain_the_engine(&project, &mut proxy, &torq);
-    torq.signal(libc::SIGINT);
-    let (status, stdout, stderr) = torq.finish();
-    assert_eq!(status.code(), Some(0), "stderr:\n{stderr}");
-    assert_eq!(stderr.matches(&lost_message(&proxy)).count(), 1, "{stderr}");
-    assert!(stderr.contains("answers again"), "{stderr}");
+    let stdout = finish_after_the_return(&proxy, torq);
     for tag in ["one", "two"] {
         assert_each_once(&counted(&stdout, tag), tag, 1, &stdout);
     }
@@ -687,13 +675,29 @@ fn follow_through_a_proxy(prefix: &str, timeout: &str) -> (TestProject, EnginePr
     (project, proxy, torq)
 }
 
-/// `logs -f` whose engine does not come back within `--reconnect-timeout`
-/// exits 1, having said once that it lost the engine, and that it gave up.
-#[test]
-fn logs_follow_exits_1_when_the_engine_stays_away() {
-    let (_project, mut proxy, mut torq) = follow_through_a_proxy("gonelogs", "2s");
-    proxy.close();
+/// How a test takes the engine away from a running torq.
+enum Cut {
+    /// The proxy closes: every connection breaks.
+    Close,
+    /// The proxy hangs: connections stay open, nothing is forwarded.
+    Freeze,
+}
+
+/// Takes the engine away (`cut`) from `torq`, started with
+/// `--reconnect-timeout 2s`, and checks it gives up: exit 1, the loss said
+/// once, `did not come back within 2s`, no library text.
+fn assert_gives_up(what: &str, mut proxy: EngineProxy, torq: Watched, cut: Cut) {
+    let cut_at = Instant::now();
+    match cut {
+        Cut::Close => proxy.close(),
+        Cut::Freeze => proxy.freeze(),
+    }
+    let mut torq = torq;
     let (status, _, stderr) = torq.finish();
+    eprintln!(
+        "{what} exited {:.1}s after the engine was taken away",
+        cut_at.elapsed().as_secs_f64()
+    );
     assert_eq!(status.code(), Some(1), "stderr:\n{stderr}");
     assert_eq!(stderr.matches(&lost_message(&proxy)).count(), 1, "{stderr}");
     assert!(
@@ -708,23 +712,50 @@ fn logs_follow_exits_1_when_the_engine_stays_away() {
     }
 }
 
+/// Closes the proxy under `torq`, waits until it says it lost the engine,
+/// runs `meanwhile` (what happens while the engine is away), and reopens.
+fn lose_the_engine_while(proxy: &mut EngineProxy, torq: &Watched, meanwhile: impl FnOnce()) {
+    let closed = Instant::now();
+    proxy.close();
+    let lost = lost_message(proxy);
+    wait_for("the loss to be said", COMMAND_DEADLINE, || {
+        torq.stderr().contains(&lost).then_some(())
+    });
+    eprintln!(
+        "the loss was said {:.2}s after the proxy closed",
+        closed.elapsed().as_secs_f64()
+    );
+    meanwhile();
+    proxy.reopen();
+}
+
+/// Ends `torq` with Ctrl-C after it came back from a lost engine: exit 0,
+/// the loss said once, the return said. Its stdout.
+fn finish_after_the_return(proxy: &EngineProxy, mut torq: Watched) -> String {
+    torq.signal(libc::SIGINT);
+    let (status, stdout, stderr) = torq.finish();
+    assert_eq!(status.code(), Some(0), "stderr:\n{stderr}");
+    assert_eq!(stderr.matches(&lost_message(proxy)).count(), 1, "{stderr}");
+    assert!(stderr.contains("answers again"), "{stderr}");
+    stdout
+}
+
+/// `logs -f` whose engine does not come back within `--reconnect-timeout`
+/// exits 1, having said once that it lost the engine, and that it gave up.
+#[test]
+fn logs_follow_exits_1_when_the_engine_stays_away() {
+    let (_project, proxy, torq) = follow_through_a_proxy("gonelogs", "2s");
+    assert_gives_up("logs -f", proxy, torq, Cut::Close);
+}
+
 /// An engine that hangs — every connection stays open, nothing comes back,
 /// no stream ends — is noticed by the follow's own ping, not by a TCP
 /// timeout: `logs -f` says it lost the engine and, with a short
 /// `--reconnect-timeout`, exits 1.
 #[test]
 fn logs_follow_notices_a_hung_engine() {
-    let (_project, proxy, mut torq) = follow_through_a_proxy("hunglogs", "2s");
-    let frozen = Instant::now();
-    proxy.freeze();
-    let (status, _, stderr) = torq.finish();
-    eprintln!(
-        "a hung engine: logs -f exited {:.1}s after the freeze",
-        frozen.elapsed().as_secs_f64()
-    );
-    assert_eq!(status.code(), Some(1), "stderr:\n{stderr}");
-    assert_eq!(stderr.matches(&lost_message(&proxy)).count(), 1, "{stderr}");
-    assert!(stderr.contains("did not come back within 2s"), "{stderr}");
+    let (_project, proxy, torq) = follow_through_a_proxy("hunglogs", "2s");
+    assert_gives_up("logs -f (hung engine)", proxy, torq, Cut::Freeze);
 }
 
 /// With `--reconnect-timeout 0`, `logs -f` exits 1 at once with the one
@@ -910,28 +941,15 @@ fn event_actions(stdout: &str) -> Vec<String> {
 /// the loss shows twice.
 #[test]
 fn events_resume_when_the_engine_comes_back() {
-    let (_project, mut proxy, mut torq, container) = events_through_a_proxy("lostevents", "120s");
-    let closed = Instant::now();
-    proxy.close();
-    let lost = lost_message(&proxy);
-    wait_for("the loss to be said", COMMAND_DEADLINE, || {
-        torq.stderr().contains(&lost).then_some(())
+    let (_project, mut proxy, torq, container) = events_through_a_proxy("lostevents", "120s");
+    lose_the_engine_while(&mut proxy, &torq, || {
+        docker_ok(&["pause", &container]);
+        docker_ok(&["unpause", &container]);
     });
-    eprintln!(
-        "the loss was said {:.2}s after the proxy closed",
-        closed.elapsed().as_secs_f64()
-    );
-    docker_ok(&["pause", &container]);
-    docker_ok(&["unpause", &container]);
-    proxy.reopen();
     torq.wait_for_stdout("the unpause made while away", |out| {
         out.contains("\"action\":\"unpause\"").then_some(())
     });
-    torq.signal(libc::SIGINT);
-    let (status, stdout, stderr) = torq.finish();
-    assert_eq!(status.code(), Some(0), "stderr:\n{stderr}");
-    assert_eq!(stderr.matches(&lost).count(), 1, "{stderr}");
-    assert!(stderr.contains("answers again"), "{stderr}");
+    let stdout = finish_after_the_return(&proxy, torq);
     let actions = event_actions(&stdout);
     for away in ["pause", "unpause"] {
         let shown = actions.iter().filter(|a| *a == away).count();
@@ -943,23 +961,8 @@ fn events_resume_when_the_engine_comes_back() {
 /// exits 1, having said once that it lost the engine, and that it gave up.
 #[test]
 fn events_exit_1_when_the_engine_stays_away() {
-    let (_project, mut proxy, mut torq, _) = events_through_a_proxy("goneevents", "2s");
-    let closed = Instant::now();
-    proxy.close();
-    let (status, _, stderr) = torq.finish();
-    eprintln!(
-        "exited {:.1}s after the proxy closed",
-        closed.elapsed().as_secs_f64()
-    );
-    assert_eq!(status.code(), Some(1), "stderr:\n{stderr}");
-    assert_eq!(stderr.matches(&lost_message(&proxy)).count(), 1, "{stderr}");
-    assert!(
-        stderr.contains(&format!(
-            "the Docker engine at {} did not come back within 2s",
-            proxy.docker_host()
-        )),
-        "{stderr}"
-    );
+    let (_project, proxy, torq, _) = events_through_a_proxy("goneevents", "2s");
+    assert_gives_up("events", proxy, torq, Cut::Close);
 }
 
 /// A project of [`ONE`] up, and `status --watch --reconnect-timeout
@@ -987,28 +990,15 @@ fn status_watch_through_a_proxy(
 /// away shows once it answers again.
 #[test]
 fn status_watch_resumes_when_the_engine_comes_back() {
-    let (_project, mut proxy, mut torq, container) =
+    let (_project, mut proxy, torq, container) =
         status_watch_through_a_proxy("loststatusw", "120s");
-    let closed = Instant::now();
-    proxy.close();
-    let lost = lost_message(&proxy);
-    wait_for("the loss to be said", COMMAND_DEADLINE, || {
-        torq.stderr().contains(&lost).then_some(())
+    lose_the_engine_while(&mut proxy, &torq, || {
+        docker_ok(&["pause", &container]);
     });
-    eprintln!(
-        "the loss was said {:.2}s after the proxy closed",
-        closed.elapsed().as_secs_f64()
-    );
-    docker_ok(&["pause", &container]);
-    proxy.reopen();
     torq.wait_for_stdout("the pause made while away", |out| {
         out.contains("one ‖ PAUSED").then_some(())
     });
-    torq.signal(libc::SIGINT);
-    let (status, _, stderr) = torq.finish();
-    assert_eq!(status.code(), Some(0), "stderr:\n{stderr}");
-    assert_eq!(stderr.matches(&lost).count(), 1, "{stderr}");
-    assert!(stderr.contains("answers again"), "{stderr}");
+    finish_after_the_return(&proxy, torq);
 }
 
 /// `status --watch` whose engine does not come back within
@@ -1016,23 +1006,8 @@ fn status_watch_resumes_when_the_engine_comes_back() {
 /// and that it gave up.
 #[test]
 fn status_watch_exits_1_when_the_engine_stays_away() {
-    let (_project, mut proxy, mut torq, _) = status_watch_through_a_proxy("gonestatusw", "2s");
-    let closed = Instant::now();
-    proxy.close();
-    let (status, _, stderr) = torq.finish();
-    eprintln!(
-        "exited {:.1}s after the proxy closed",
-        closed.elapsed().as_secs_f64()
-    );
-    assert_eq!(status.code(), Some(1), "stderr:\n{stderr}");
-    assert_eq!(stderr.matches(&lost_message(&proxy)).count(), 1, "{stderr}");
-    assert!(
-        stderr.contains(&format!(
-            "the Docker engine at {} did not come back within 2s",
-            proxy.docker_host()
-        )),
-        "{stderr}"
-    );
+    let (_project, proxy, torq, _) = status_watch_through_a_proxy("gonestatusw", "2s");
+    assert_gives_up("status --watch", proxy, torq, Cut::Close);
 }
 
 /// An engine that hangs under `status --watch` (every connection stays
@@ -1040,31 +1015,13 @@ fn status_watch_exits_1_when_the_engine_stays_away() {
 /// engine and, with a short `--reconnect-timeout`, exits 1.
 #[test]
 fn status_watch_notices_a_hung_engine() {
-    let (_project, proxy, mut torq, _) = status_watch_through_a_proxy("hungstatusw", "2s");
-    let frozen = Instant::now();
-    proxy.freeze();
-    let (status, _, stderr) = torq.finish();
-    eprintln!(
-        "a hung engine: status --watch exited {:.1}s after the freeze",
-        frozen.elapsed().as_secs_f64()
-    );
-    assert_eq!(status.code(), Some(1), "stderr:\n{stderr}");
-    assert_eq!(stderr.matches(&lost_message(&proxy)).count(), 1, "{stderr}");
-    assert!(stderr.contains("did not come back within 2s"), "{stderr}");
+    let (_project, proxy, torq, _) = status_watch_through_a_proxy("hungstatusw", "2s");
+    assert_gives_up("status --watch (hung engine)", proxy, torq, Cut::Freeze);
 }
 
 /// The same for `events`.
 #[test]
 fn events_notice_a_hung_engine() {
-    let (_project, proxy, mut torq, _) = events_through_a_proxy("hungevents", "2s");
-    let frozen = Instant::now();
-    proxy.freeze();
-    let (status, _, stderr) = torq.finish();
-    eprintln!(
-        "a hung engine: events exited {:.1}s after the freeze",
-        frozen.elapsed().as_secs_f64()
-    );
-    assert_eq!(status.code(), Some(1), "stderr:\n{stderr}");
-    assert_eq!(stderr.matches(&lost_message(&proxy)).count(), 1, "{stderr}");
-    assert!(stderr.contains("did not come back within 2s"), "{stderr}");
+    let (_project, proxy, torq, _) = events_through_a_proxy("hungevents", "2s");
+    assert_gives_up("events (hung engine)", proxy, torq, Cut::Freeze);
 }
