@@ -898,6 +898,19 @@ services:
     stop_grace_period: 1s
 "#;
 
+/// A project of [`ONE`] up, and `torq ARGS…` spawned through a proxy the
+/// test owns (its `DOCKER_HOST`). Returns the container's name too.
+fn one_through_a_proxy(prefix: &str, args: &[&str]) -> (TestProject, EngineProxy, Watched, String) {
+    let project = TestProject::new(prefix, ONE);
+    project.torq(&["up"]).assert_code(0);
+    let container = project.containers()[0].name.clone();
+    let proxy = EngineProxy::start();
+    let mut command = project.torq_command(args);
+    command.env("DOCKER_HOST", proxy.docker_host());
+    let torq = Watched::spawn(command);
+    (project, proxy, torq, container)
+}
+
 /// A project of [`ONE`] up, and `events --json --reconnect-timeout
 /// TIMEOUT` through a proxy the test owns, once an event comes through
 /// (the subscription starts some time after the spawn: the container is
@@ -907,13 +920,8 @@ fn events_through_a_proxy(
     prefix: &str,
     timeout: &str,
 ) -> (TestProject, EngineProxy, Watched, String) {
-    let project = TestProject::new(prefix, ONE);
-    project.torq(&["up"]).assert_code(0);
-    let container = project.containers()[0].name.clone();
-    let proxy = EngineProxy::start();
-    let mut command = project.torq_command(&["events", "--json", "--reconnect-timeout", timeout]);
-    command.env("DOCKER_HOST", proxy.docker_host());
-    let torq = Watched::spawn(command);
+    let args = ["events", "--json", "--reconnect-timeout", timeout];
+    let (project, proxy, torq, container) = one_through_a_proxy(prefix, &args);
     wait_for("an event through the proxy", COMMAND_DEADLINE, || {
         docker_ok(&["kill", "--signal", "WINCH", &container]);
         torq.stdout().contains("\"action\":\"kill\"").then_some(())
@@ -972,13 +980,8 @@ fn status_watch_through_a_proxy(
     prefix: &str,
     timeout: &str,
 ) -> (TestProject, EngineProxy, Watched, String) {
-    let project = TestProject::new(prefix, ONE);
-    project.torq(&["up"]).assert_code(0);
-    let container = project.containers()[0].name.clone();
-    let proxy = EngineProxy::start();
-    let mut command = project.torq_command(&["status", "--watch", "--reconnect-timeout", timeout]);
-    command.env("DOCKER_HOST", proxy.docker_host());
-    let torq = Watched::spawn(command);
+    let args = ["status", "--watch", "--reconnect-timeout", timeout];
+    let (project, proxy, torq, container) = one_through_a_proxy(prefix, &args);
     torq.wait_for_stdout("the service running", |out| {
         out.contains("one ● RUNNING").then_some(())
     });
