@@ -230,7 +230,17 @@ pub(crate) fn plan_up(input: &UpInput) -> Plan {
         // Replicas beyond the wanted count, and containers without a valid number.
         for extra in existing.iter().filter(|c| !covered.contains(&c.id)) {
             let subject = replica_subject(name, extra.number, true);
-            remove_container(&mut plan, &subject, extra, "scaled down");
+            let removal = remove_container(&mut plan, &subject, extra, "scaled down");
+            // One without a valid number may hold the name a create wants.
+            for create in creates.get(name).into_iter().flatten() {
+                let wants_its_name = matches!(
+                    &plan.steps[*create].op,
+                    Op::CreateContainer { name: wanted, .. } if *wanted == extra.name
+                );
+                if wants_its_name {
+                    plan.steps[*create].after.push(order(removal));
+                }
+            }
         }
     }
 
@@ -1309,6 +1319,24 @@ mod tests {
         assert_eq!(cause("web"), "api is recreated (bound to its container)");
         assert_eq!(cause("job"), "web is recreated (bound to its container)");
         assert!(plan.to_string().contains("keep demo-db-1"), "{plan}");
+    }
+
+    /// A container of the service without a valid replica number (a label
+    /// edited by hand, an old tool) that holds `demo-job-1`: it is removed
+    /// before the create that wants its name, not raced by it.
+    #[test]
+    fn a_numberless_container_holding_a_replicas_name_goes_before_its_create() {
+        let project = project();
+        let mut state = ProjectState::default();
+        let mut numberless = running(&project, "job", None);
+        numberless.number = 0;
+        state.containers.push(numberless);
+        let plan = plan_for(&project, &state, &["job"], UpOptions::default());
+        assert_eq!(
+            depends(&plan, "create container demo-job-1", "remove demo-job-1"),
+            Some(EdgeKind::Order),
+            "{plan}"
+        );
     }
 
     /// A service named like another's replica (`web-2` beside `web`) is its
