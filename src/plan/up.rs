@@ -474,7 +474,11 @@ fn best_candidate<'a>(mine: &[&'a ObservedContainer]) -> Option<&'a ObservedCont
         .or_else(|| mine.first().copied())
 }
 
-/// Whether `up` creates or recreates any replica of `service`.
+/// Whether `up` gives any replica of `service` a container of a new
+/// configuration: one is missing, or its spec or image changed. A stopped
+/// container recreated only because it stopped (compose would start it
+/// again) does not count: its anonymous volumes are taken over, so what is
+/// bound to it needs no new container.
 fn replaces_any(input: &UpInput, service: &Service) -> bool {
     let existing: Vec<&ObservedContainer> = input.state.service_containers(&service.name).collect();
     (1..=replica_count(input, service)).any(|number| {
@@ -483,10 +487,10 @@ fn replaces_any(input: &UpInput, service: &Service) -> bool {
             .copied()
             .filter(|c| c.number == number)
             .collect();
-        !matches!(
-            decide(input, service, best_candidate(&mine), None),
-            Decision::Keep(_)
-        )
+        match best_candidate(&mine) {
+            None => true,
+            Some(c) => change_cause(input, service, c).is_some(),
+        }
     })
 }
 
@@ -558,19 +562,12 @@ fn decide<'a>(
             cause: "no container".into(),
         };
     };
-    let wanted_hash = input
-        .blueprints
-        .get(&service.name)
-        .map(|b| b.config_hash.as_str());
-    let wanted_image = input.images.id(&service.name).filter(|id| !id.is_empty());
     let cause = if input.options.force_recreate {
         Some("--force-recreate".to_string())
     } else if let Some(cause) = source_replaced {
         Some(cause.to_string())
-    } else if wanted_hash.is_some() && c.config_hash.as_deref() != wanted_hash {
-        Some("configuration changed".to_string())
-    } else if wanted_image.is_some() && Some(c.image_id.as_str()) != wanted_image {
-        Some("image changed".to_string())
+    } else if let Some(cause) = change_cause(input, service, c) {
+        Some(cause.to_string())
     } else if !c.is_running() {
         Some(format!("stale container ({})", stale_reason(c)))
     } else {
@@ -579,6 +576,25 @@ fn decide<'a>(
     match cause {
         Some(cause) => Decision::Recreate { old: c, cause },
         None => Decision::Keep(c),
+    }
+}
+
+/// Why `c` no longer is what the spec makes: `--force-recreate`, its
+/// configuration, or its image (not its run state).
+fn change_cause(input: &UpInput, service: &Service, c: &ObservedContainer) -> Option<&'static str> {
+    let wanted_hash = input
+        .blueprints
+        .get(&service.name)
+        .map(|b| b.config_hash.as_str());
+    let wanted_image = input.images.id(&service.name).filter(|id| !id.is_empty());
+    if input.options.force_recreate {
+        Some("--force-recreate")
+    } else if wanted_hash.is_some() && c.config_hash.as_deref() != wanted_hash {
+        Some("configuration changed")
+    } else if wanted_image.is_some() && Some(c.image_id.as_str()) != wanted_image {
+        Some("image changed")
+    } else {
+        None
     }
 }
 
@@ -1337,6 +1353,28 @@ mod tests {
             Some(EdgeKind::Order),
             "{plan}"
         );
+    }
+
+    /// A stopped source recreated only because it stopped (compose would
+    /// start it) keeps its volumes for the new container: what is bound to
+    /// it by `volumes_from` is left alone.
+    #[test]
+    fn a_container_bound_to_a_merely_stopped_one_is_kept() {
+        let mut project = project();
+        project.services["job"].volumes_from = vec!["db".into()];
+        let mut state = ProjectState::default();
+        for s in ["db", "migrate", "api", "web", "job"] {
+            let mut c = running(&project, s, None);
+            if s == "db" {
+                c.state = RunState::Exited;
+                c.exit_code = Some(0);
+            }
+            state.containers.push(c);
+        }
+        let plan = plan_for(&project, &state, &[], UpOptions::default());
+        let text = plan.to_string();
+        assert!(text.contains("create container id-db_demo-db-1"), "{text}");
+        assert!(text.contains("keep demo-job-1"), "{text}");
     }
 
     /// A service named like another's replica (`web-2` beside `web`) is its
