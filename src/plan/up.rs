@@ -455,7 +455,6 @@ fn wait_step(
     step
 }
 
-/// Keep, create or recreate the container of one replica.
 /// How many replicas of `service` `up` wants (`--scale` first).
 fn replica_count(input: &UpInput, service: &Service) -> u32 {
     input
@@ -551,6 +550,7 @@ fn bound_sources(service: &Service) -> Vec<String> {
         .collect()
 }
 
+/// Keep, create or recreate the container of one replica.
 fn decide<'a>(
     input: &UpInput,
     service: &Service,
