@@ -73,10 +73,12 @@ impl Outcome {
         }
     }
 
-    /// A step whose engine request failed, about `container`.
+    /// A step whose engine request failed, about `container`: the reason
+    /// names the operation and its object, then the engine's reason
+    /// (`rename container … to web-1: No such container: …`).
     fn engine_failed(err: &ApiError, container: Option<String>) -> Outcome {
         Outcome::Failed {
-            reason: err.message(),
+            reason: err.to_string(),
             container,
             lost: err.is_lost(),
         }

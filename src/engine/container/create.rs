@@ -53,13 +53,13 @@ pub async fn create_replica(
     let id = ops::create_container(engine, name, body)
         .await
         .map_err(|err| CreateFailure {
-            reason: err.message(),
+            reason: err.to_string(),
             container: None,
             name_taken: err.is_conflict(),
             lost: err.is_lost(),
         })?;
     let failed = |err: ApiError| CreateFailure {
-        reason: err.message(),
+        reason: err.to_string(),
         container: Some(id.clone()),
         name_taken: false,
         lost: err.is_lost(),
