@@ -21,7 +21,8 @@ use super::{
 use crate::compose::model::{Condition, MountKind, Project, Service};
 use crate::engine::build::ImageSet;
 use crate::engine::container::{
-    network_mode_service, referenced_services, service_network_keys, service_volume_keys, Blueprint,
+    bound_services, network_mode_service, referenced_services, service_network_keys,
+    service_volume_keys, Blueprint,
 };
 use crate::engine::state::{AnonymousVolume, ObservedContainer, ProjectState};
 use crate::naming::{container_name, network_name, replica_subject, volume_name};
@@ -297,7 +298,7 @@ pub(crate) fn plan_up(input: &UpInput) -> Plan {
     // under a temporary name. One bound to the other's container by id (not
     // merely linked by name) is not created at all without it.
     for service in &selected {
-        let bound = bound_sources(service);
+        let bound = bound_services(project, service);
         for target in referenced_services(project, service) {
             let edge = if bound.contains(&target) {
                 required
@@ -512,7 +513,7 @@ fn sources_replaced(input: &UpInput, selected: &[&Service]) -> HashMap<String, S
             if forced.contains_key(&service.name) {
                 continue;
             }
-            let source = bound_sources(service)
+            let source = bound_services(input.project, service)
                 .into_iter()
                 .find(|source| replaced.contains(&source.as_str()) || forced.contains_key(source));
             if let Some(source) = source {
@@ -524,30 +525,6 @@ fn sources_replaced(input: &UpInput, selected: &[&Service]) -> HashMap<String, S
             return forced;
         }
     }
-}
-
-/// The services whose container `service`'s container is bound to by id.
-fn bound_sources(service: &Service) -> Vec<String> {
-    let modes = [&service.network_mode, &service.pid, &service.ipc];
-    let from_modes = modes
-        .into_iter()
-        .flatten()
-        .filter_map(|mode| mode.strip_prefix("service:"));
-    let from_volumes =
-        service
-            .volumes_from
-            .iter()
-            .filter_map(|entry| match entry.split_once(':') {
-                Some(("container", _)) => None,
-                Some(("service", rest)) => rest.split(':').next(),
-                Some((name, _)) => Some(name),
-                None => Some(entry.as_str()),
-            });
-    from_modes
-        .chain(from_volumes)
-        .filter(|name| *name != service.name)
-        .map(String::from)
-        .collect()
 }
 
 /// Keep, create or recreate the container of one replica.
@@ -562,11 +539,9 @@ fn decide<'a>(
             cause: "no container".into(),
         };
     };
-    let cause = if input.options.force_recreate {
-        Some("--force-recreate".to_string())
-    } else if let Some(cause) = source_replaced {
+    let cause = if let Some(cause) = change_cause(input, service, c) {
         Some(cause.to_string())
-    } else if let Some(cause) = change_cause(input, service, c) {
+    } else if let Some(cause) = source_replaced {
         Some(cause.to_string())
     } else if !c.is_running() {
         Some(format!("stale container ({})", stale_reason(c)))

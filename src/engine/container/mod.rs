@@ -44,7 +44,7 @@ use super::labels;
 use crate::compose::model::{Mount, MountKind, Project, Service};
 use crate::naming::{container_name, network_name, volume_name};
 
-pub use options::referenced_services;
+pub use options::{bound_services, referenced_services};
 
 /// The engine's default grace period between the stop signal and SIGKILL.
 pub const DEFAULT_STOP_GRACE_SECS: i64 = 10;

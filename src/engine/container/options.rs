@@ -160,35 +160,55 @@ pub(crate) fn links(project: &Project, service: &Service) -> Vec<String> {
 /// created: the targets of `network_mode`/`pid`/`ipc: service:X`,
 /// `volumes_from` and `links`.
 pub fn referenced_services(project: &Project, service: &Service) -> Vec<String> {
-    let mut names: Vec<String> = Vec::new();
-    let mut add = |name: &str| {
-        if name != service.name
-            && project.services.contains_key(name)
-            && !names.iter().any(|n| n == name)
-        {
-            names.push(name.to_string());
-        }
-    };
-    if let Some(target) = network_mode_service(service) {
-        add(target);
-    }
-    for mode in [&service.pid, &service.ipc].into_iter().flatten() {
-        if let Some(target) = mode.strip_prefix("service:") {
-            add(target);
-        }
-    }
-    for entry in &service.volumes_from {
+    let links = service
+        .links
+        .iter()
+        .map(|link| link.split(':').next().unwrap_or_default());
+    services_named(project, service, bound_names(service).chain(links))
+}
+
+/// The services this service's container is bound to by id — the engine
+/// resolves `network_mode`/`pid`/`ipc: service:X` and `volumes_from` to the
+/// container's id at create, so a new container there means a new one here.
+pub fn bound_services(project: &Project, service: &Service) -> Vec<String> {
+    services_named(project, service, bound_names(service))
+}
+
+/// The service names `network_mode`/`pid`/`ipc: service:X` and
+/// `volumes_from` give (`container:NAME` entries name no service).
+fn bound_names(service: &Service) -> impl Iterator<Item = &str> {
+    let namespaces = [&service.pid, &service.ipc]
+        .into_iter()
+        .flatten()
+        .filter_map(|mode| mode.strip_prefix("service:"));
+    let modes = network_mode_service(service).into_iter().chain(namespaces);
+    let volumes = service.volumes_from.iter().filter_map(|entry| {
         let mut parts = entry.split(':');
         match parts.next() {
-            Some("container") | None => {}
-            Some("service") => add(parts.next().unwrap_or_default()),
-            Some(name) => add(name),
+            Some("container") | None => None,
+            Some("service") => parts.next(),
+            Some(name) => Some(name),
+        }
+    });
+    modes.chain(volumes)
+}
+
+/// `names` that are other services of `project`, each once, in order.
+fn services_named<'a>(
+    project: &Project,
+    service: &Service,
+    names: impl Iterator<Item = &'a str>,
+) -> Vec<String> {
+    let mut found: Vec<String> = Vec::new();
+    for name in names {
+        if name != service.name
+            && project.services.contains_key(name)
+            && !found.iter().any(|n| n == name)
+        {
+            found.push(name.to_string());
         }
     }
-    for link in &service.links {
-        add(link.split(':').next().unwrap_or_default());
-    }
-    names
+    found
 }
 
 /// Compose's parsing of `security_opt`: returns the options to send and
