@@ -241,23 +241,21 @@ impl Drop for ContainerGuard {
 /// The engine's swarm mode is shared by every test of the process: a test
 /// that inits a swarm holds `swarm_lock().write()` from `docker swarm init`
 /// until it has left the swarm again; a test whose outcome depends on the
-/// engine *not* being a swarm manager holds a read guard ([`plain_engine`]).
+/// engine *not* being a swarm manager holds a read guard ([`steady_swarm_mode`]).
 pub fn swarm_lock() -> &'static RwLock<()> {
     static LOCK: RwLock<()> = RwLock::new(());
     &LOCK
 }
 
-/// A read guard on [`swarm_lock`], once the engine is known not to be a
-/// swarm manager (panics, saying how to fix it, when a swarm is left over).
-pub fn plain_engine() -> RwLockReadGuard<'static, ()> {
+/// The engine's swarm mode, held steady: a read guard on [`swarm_lock`]
+/// (no test of this process inits or leaves a swarm meanwhile) and whether
+/// the engine is in a swarm (`docker info`'s `LocalNodeState` is `active`).
+/// A swarm this process did not make (the machine's own) stays for the whole
+/// run, so a test whose outcome depends on the mode asserts each mode's.
+pub fn steady_swarm_mode() -> (RwLockReadGuard<'static, ()>, bool) {
     let guard = swarm_lock().read().unwrap_or_else(PoisonError::into_inner);
     let state = docker_ok(&["info", "--format", "{{.Swarm.LocalNodeState}}"]);
-    assert_ne!(
-        state, "active",
-        "this test needs an engine outside swarm mode, but it is a swarm manager \
-         (left by an earlier run? `docker swarm leave --force`)"
-    );
-    guard
+    (guard, state == "active")
 }
 
 /// Makes sure `torq-test/bb` exists (built from `/bin/busybox` once per
