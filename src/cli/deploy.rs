@@ -5,18 +5,21 @@
 
 use std::time::Duration;
 
+use anyhow::Context as _;
 use clap::{Args, Subcommand};
 
+use super::shared::{parse_reconnect_timeout, stdout_writer, RECONNECT_TIMEOUT_HELP};
 use super::{Context, ExitStatus, OutputArgs};
 use crate::compose::model::Project;
-use crate::logs::line::LogLine;
+use crate::logs::FormatOptions;
 use crate::logs::Tail;
-use crate::logs::{FormatOptions, LineFormatter};
 use crate::service::deploy::{self, Action, DeployOutcome, DeployRequest, ServiceFailure};
-use crate::service::deployed::{self, ServiceRow};
+use crate::service::deployed::{self, ServiceRow, StackLogsQuery};
+use crate::service::logs::LogsOutput;
 use crate::service::undeploy;
 use crate::service::{self, up::BuildPolicy};
-use crate::ui::progress::reporter_for;
+use crate::ui::progress::{reporter_for, PlainReporter};
+use crate::ui::stdout::{BoundedStdout, Overflow};
 use crate::ui::styles;
 
 pub const AFTER_HELP: &str = "\
@@ -122,6 +125,10 @@ pub struct StackLogsArgs {
     /// Lines from the end of each service's log (`all` for everything).
     #[arg(short = 'n', long, value_name = "N", default_value = "50")]
     pub tail: String,
+    /// With -f: how long to wait for a lost Docker engine (default 30s).
+    #[arg(long, value_name = "DURATION", value_parser = parse_reconnect_timeout,
+          long_help = RECONNECT_TIMEOUT_HELP)]
+    pub reconnect_timeout: Option<Duration>,
     #[command(flatten)]
     pub output: OutputArgs,
 }
@@ -300,45 +307,36 @@ fn run_status(ctx: &Context, project: &Project) -> anyhow::Result<ExitStatus> {
 }
 
 fn run_logs(ctx: &Context, project: &Project, args: StackLogsArgs) -> anyhow::Result<ExitStatus> {
-    use futures::StreamExt;
-    use std::io::Write;
     let tail = Tail::parse(&args.tail)
         .ok_or_else(|| anyhow::anyhow!("--tail {}: expected a number or `all`", args.tail))?;
-    super::runtime()?.block_on(async {
-        let engine = service::connect().await?;
-        let sources = deployed::log_sources(&engine, project, &args.services).await?;
-        let mut formatter = LineFormatter::new(
-            FormatOptions {
-                color: ctx.shell.out_color(),
-                ..FormatOptions::default()
-            },
-            0,
-        )
-        .with_color_order(project.services.keys().cloned().collect());
-        for (index, (key, _)) in sources.iter().enumerate() {
-            formatter.set_source(index, key);
-        }
-        let stdout = std::io::stdout();
-        let write = |line: &LogLine| {
-            let detected = crate::logs::level::detect(line.message());
-            let mut out = stdout.lock();
-            formatter
-                .write_line(&mut out, line, detected.as_ref())
-                .and_then(|_| out.flush())
+    let query = StackLogsQuery {
+        services: args.services,
+        follow: args.follow,
+        tail,
+        format: FormatOptions {
+            color: ctx.shell.out_color(),
+            ..FormatOptions::default()
+        },
+        reconnect_timeout: args
+            .reconnect_timeout
+            .unwrap_or(crate::service::follow::DEFAULT_RECONNECT_TIMEOUT),
+    };
+    let reporter = PlainReporter::new(ctx.shell.clone());
+    let runtime = super::runtime()?;
+    if query.follow {
+        // A writer thread: a reader that is behind slows the follow down
+        // but never blocks the runtime (Ctrl-C is still handled).
+        let out = BoundedStdout::start(ctx.shell.clone(), Overflow::Pace)
+            .context("cannot start the thread that writes the logs")?;
+        let room = out.room_probe();
+        let output = LogsOutput { out, room };
+        runtime.block_on(deployed::stack_logs(project, &query, output, &reporter))?;
+    } else {
+        let output = LogsOutput {
+            out: stdout_writer(),
+            room: None,
         };
-        if !args.follow {
-            for line in deployed::merged_logs(&engine, &sources, tail).await {
-                write(&line)?;
-            }
-            return Ok(ExitStatus::Success);
-        }
-        let streams = sources.iter().enumerate().map(|(index, (_, service))| {
-            deployed::service_log(&engine, index, &service.id, tail, true).boxed()
-        });
-        let mut merged = futures::stream::select_all(streams);
-        while let Some(line) = merged.next().await {
-            write(&line)?;
-        }
-        Ok(ExitStatus::Success)
-    })
+        runtime.block_on(deployed::stack_logs(project, &query, output, &reporter))?;
+    }
+    Ok(ExitStatus::Success)
 }

@@ -285,10 +285,9 @@ impl Session {
             if shown.as_ref().is_some_and(Vec::is_empty) {
                 return std::future::pending().await;
             }
-            let mut follow = ProjectFollow::new(follow_options);
+            let mut follow = ProjectFollow::new(&project.name, follow_options);
             follow_reconnecting(
                 &engine,
-                &project.name,
                 &mut follow,
                 &mut *sink,
                 &mut logs_draining,

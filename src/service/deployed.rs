@@ -1,22 +1,29 @@
 //! Status and logs of a deployed stack (`torq deploy status`, `torq deploy
 //! logs`): per service its mode, replicas desired / running, the nodes its
 //! tasks run on and the last task error; logs through the service-logs API,
-//! as [`LogLine`]s with their engine timestamps, merged by time.
+//! merged by time or followed through losses of the engine, formatted as
+//! `torq logs` formats a project's.
 
 use std::collections::HashMap;
 
-use bollard::query_parameters::{ListNodesOptions, LogsOptions};
-use futures::{Stream, StreamExt};
+use std::io::Write;
+use std::time::Duration;
 
+use anyhow::Context as _;
+use bollard::query_parameters::ListNodesOptions;
+
+use super::follow::follow_until_interrupted;
+use super::logs::LogsOutput;
 use crate::compose::model::Project;
 use crate::engine::error::ApiError;
 use crate::engine::swarm::convert::scoped;
+use crate::engine::swarm::logs::{read_stack, StackFollow, StackSource};
 use crate::engine::swarm::objects::{self, StackService};
 use crate::engine::swarm::swarm_node;
 use crate::engine::swarm::tasks;
 use crate::engine::Engine;
-use crate::logs::line::{LineAssembler, LogLine, StreamKind};
-use crate::logs::Tail;
+use crate::logs::{FormatOptions, LineFilter, Tail};
+use crate::progress::Reporter;
 
 /// One service of a deployed stack.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -127,13 +134,65 @@ async fn node_names(engine: &Engine) -> Result<HashMap<String, String>, ApiError
         .collect())
 }
 
+/// What `torq deploy logs` shows.
+#[derive(Debug, Clone)]
+pub(crate) struct StackLogsQuery {
+    /// Services to show (spec names; empty: all of the stack).
+    pub services: Vec<String>,
+    pub follow: bool,
+    pub tail: Tail,
+    pub format: FormatOptions,
+    /// With `follow`: how long to wait for a lost engine to come back.
+    pub reconnect_timeout: Duration,
+}
+
+/// Runs `torq deploy logs`: the stack's services' logs, merged by time,
+/// through `output` — or followed until Ctrl-C, through losses of the
+/// engine. A closed output is a quiet end; a lost engine is the one engine
+/// error.
+pub(crate) async fn stack_logs<W: Write>(
+    project: &Project,
+    query: &StackLogsQuery,
+    output: LogsOutput<W>,
+    reporter: &dyn Reporter,
+) -> anyhow::Result<()> {
+    let engine = super::connect().await?;
+    let sources = log_sources(&engine, project, &query.services).await?;
+    let width = sources
+        .iter()
+        .map(|s| s.service.chars().count())
+        .max()
+        .unwrap_or(0);
+    let filter = LineFilter::default();
+    let mut printer = super::logs::printer(Some(project), query.format, width, filter, output.out)
+        .paced_by(output.room);
+    if query.follow {
+        let mut follow = StackFollow::new(sources, query.tail);
+        return follow_until_interrupted(
+            &engine,
+            &mut follow,
+            &mut printer,
+            query.reconnect_timeout,
+            reporter,
+        )
+        .await;
+    }
+    match read_stack(&engine, &sources, query.tail, &mut printer).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(err)) if super::engine_gone(&engine, err.is_lost()).await => Err(engine.lost()),
+        Ok(Err(err)) => Err(err.into()),
+        Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(err) => Err(err).context("cannot write the log lines"),
+    }
+}
+
 /// The stack's services whose logs to read: `selected` (spec names), or all
-/// deployed ones; with their source index and label.
-pub async fn log_sources(
+/// deployed ones, in spec order.
+async fn log_sources(
     engine: &Engine,
     project: &Project,
     selected: &[String],
-) -> anyhow::Result<Vec<(String, StackService)>> {
+) -> anyhow::Result<Vec<StackSource>> {
     swarm_node(engine).await?;
     let services = objects::list_services(engine, &project.name).await?;
     let prefix = format!("{}_", project.name);
@@ -145,69 +204,24 @@ pub async fn log_sources(
             .unwrap_or(&service.name)
             .to_string();
         if selected.is_empty() || selected.contains(&key) {
-            sources.push((key, service));
+            sources.push(StackSource {
+                service: key,
+                id: service.id,
+                name: service.name,
+            });
         }
     }
     if let Some(missing) = selected
         .iter()
-        .find(|s| !sources.iter().any(|(key, _)| key == *s))
+        .find(|s| !sources.iter().any(|source| source.service == **s))
     {
         anyhow::bail!("no such service in stack {}: {missing}", project.name);
     }
-    sources.sort_by_key(|(key, _)| project.services.get_index_of(key).unwrap_or(usize::MAX));
-    Ok(sources)
-}
-
-/// A service's log lines (timestamped), from the engine's service-logs API.
-pub fn service_log(
-    engine: &Engine,
-    source: usize,
-    service_id: &str,
-    tail: Tail,
-    follow: bool,
-) -> impl Stream<Item = LogLine> + 'static {
-    let options = LogsOptions {
-        follow,
-        stdout: true,
-        stderr: true,
-        timestamps: true,
-        tail: match tail {
-            Tail::All => "all".into(),
-            Tail::Lines(n) => n.to_string(),
-        },
-        ..LogsOptions::default()
-    };
-    let frames = engine.docker().service_logs(service_id, Some(options));
-    let mut assembler = LineAssembler::new(source);
-    frames
-        .take_while(|frame| std::future::ready(frame.is_ok()))
-        .filter_map(|frame| std::future::ready(frame.ok()))
-        .map(move |frame| {
-            let stream = match frame {
-                bollard::container::LogOutput::StdErr { .. } => StreamKind::Stderr,
-                _ => StreamKind::Stdout,
-            };
-            let mut lines = Vec::new();
-            assembler.push(stream, frame.into_bytes(), &mut lines);
-            futures::stream::iter(lines)
-        })
-        .flatten()
-}
-
-/// Every selected service's last lines, merged by timestamp.
-pub async fn merged_logs(
-    engine: &Engine,
-    sources: &[(String, StackService)],
-    tail: Tail,
-) -> Vec<LogLine> {
-    let reads = sources.iter().enumerate().map(|(index, (_, service))| {
-        service_log(engine, index, &service.id, tail, false).collect::<Vec<_>>()
+    sources.sort_by_key(|s| {
+        project
+            .services
+            .get_index_of(&s.service)
+            .unwrap_or(usize::MAX)
     });
-    let mut lines: Vec<LogLine> = futures::future::join_all(reads)
-        .await
-        .into_iter()
-        .flatten()
-        .collect();
-    lines.sort_by_key(|l| l.timestamp);
-    lines
+    Ok(sources)
 }

@@ -13,7 +13,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::engine::error::{EngineGone, LOST_ENGINE};
-use crate::engine::logs::follow::{FollowError, ProjectFollow};
+use crate::engine::logs::follow::{FollowError, ResumableFollow};
 use crate::engine::{Engine, CONNECT_DEADLINE};
 use crate::logs::LogSink;
 use crate::progress::{Event, Reporter};
@@ -30,15 +30,14 @@ const RETRY_EVERY: Duration = Duration::from_millis(500);
 /// engine that does not come back as [`EngineGone`].
 pub(crate) async fn follow_reconnecting(
     engine: &Engine,
-    project: &str,
-    follow: &mut ProjectFollow,
+    follow: &mut impl ResumableFollow,
     sink: &mut dyn LogSink,
     drain: &mut watch::Receiver<bool>,
     reconnect_timeout: Duration,
     reporter: &dyn Reporter,
 ) -> anyhow::Result<()> {
     loop {
-        match follow.run(engine, project, sink, drain).await {
+        match follow.run(engine, sink, drain).await {
             Ok(()) => return Ok(()),
             Err(FollowError::Sink(err)) => return Err(err.into()),
             Err(FollowError::Engine(err)) => return Err(err.into()),
@@ -51,6 +50,40 @@ pub(crate) async fn follow_reconnecting(
             }
         }
     }
+}
+
+/// Follows into `sink` until Ctrl-C or the follow's end, through losses of
+/// the engine shorter than `reconnect_timeout`; a closed output is a quiet
+/// end (`torq logs -f | head`).
+pub(crate) async fn follow_until_interrupted(
+    engine: &Engine,
+    follow: &mut impl ResumableFollow,
+    sink: &mut dyn LogSink,
+    reconnect_timeout: Duration,
+    reporter: &dyn Reporter,
+) -> anyhow::Result<()> {
+    let (_never_drain, mut drain) = watch::channel(false);
+    let outcome = tokio::select! {
+        result = follow_reconnecting(
+            engine,
+            follow,
+            &mut *sink,
+            &mut drain,
+            reconnect_timeout,
+            reporter,
+        ) => result,
+        _ = tokio::signal::ctrl_c() => Ok(()),
+    };
+    match outcome.and_then(|()| Ok(sink.flush()?)) {
+        Err(err) if is_closed_pipe(&err) => Ok(()),
+        other => other,
+    }
+}
+
+/// Whether `err` is the reader of the output going away.
+fn is_closed_pipe(err: &anyhow::Error) -> bool {
+    err.downcast_ref::<std::io::Error>()
+        .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
 }
 
 /// The engine was lost: says so once (naming the engine), waits up to

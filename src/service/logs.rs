@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 
-use super::follow::follow_reconnecting;
+use super::follow::follow_until_interrupted;
 use crate::compose::model::Project;
 use crate::engine::error::is_lost_reason;
 use crate::engine::logs::follow::{FollowOptions, ProjectFollow};
@@ -234,9 +234,15 @@ impl Target<'_> {
                 .map(|s| s.services.keys().cloned().collect())
                 .unwrap_or_default();
             let mut collector = StatsCollector::new(query.filter.clone(), &services);
-            let outcome = self
-                .follow_until_interrupted(options, query, &mut collector)
-                .await;
+            let mut follow = ProjectFollow::new(self.project, options);
+            let outcome = follow_until_interrupted(
+                self.engine,
+                &mut follow,
+                &mut collector,
+                query.reconnect_timeout,
+                self.reporter,
+            )
+            .await;
             outcome.map(|()| LogsOutcome::Stats {
                 stats: collector.into_stats(),
                 ended_early: Vec::new(),
@@ -245,8 +251,15 @@ impl Target<'_> {
             let width = label_width(spec, &query.services);
             let mut printer = printer(spec, query.format, width, query.filter.clone(), output.out)
                 .paced_by(output.room);
-            self.follow_until_interrupted(options, query, &mut printer)
-                .await?;
+            let mut follow = ProjectFollow::new(self.project, options);
+            follow_until_interrupted(
+                self.engine,
+                &mut follow,
+                &mut printer,
+                query.reconnect_timeout,
+                self.reporter,
+            )
+            .await?;
             Ok(LogsOutcome::Shown {
                 ended_early: Vec::new(),
             })
@@ -264,41 +277,6 @@ impl Target<'_> {
         }
         Ok(())
     }
-
-    /// Follows into `sink` until Ctrl-C, through losses of the engine
-    /// shorter than the query's reconnect timeout; a closed output is a
-    /// quiet end.
-    async fn follow_until_interrupted(
-        &self,
-        options: FollowOptions,
-        query: &LogsQuery,
-        sink: &mut dyn LogSink,
-    ) -> anyhow::Result<()> {
-        let mut follow = ProjectFollow::new(options);
-        let (_never_drain, mut drain) = tokio::sync::watch::channel(false);
-        let outcome = tokio::select! {
-            result = follow_reconnecting(
-                self.engine,
-                self.project,
-                &mut follow,
-                &mut *sink,
-                &mut drain,
-                query.reconnect_timeout,
-                self.reporter,
-            ) => result,
-            _ = tokio::signal::ctrl_c() => Ok(()),
-        };
-        match outcome.and_then(|()| Ok(sink.flush()?)) {
-            Err(err) if is_closed_pipe(&err) => Ok(()),
-            other => other,
-        }
-    }
-}
-
-/// Whether `err` is the reader of the output going away.
-fn is_closed_pipe(err: &anyhow::Error) -> bool {
-    err.downcast_ref::<io::Error>()
-        .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
 }
 
 /// A closed output is not an error (`torq logs | head`).

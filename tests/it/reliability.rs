@@ -568,26 +568,6 @@ services:
 }
 
 /// Two services counting, one numbered line every 50 ms each.
-const COUNTERS: &str = r#"
-x-counter: &counter
-  image: {image}
-  command: ["sh", "-c", "trap 'exit 0' TERM; i=0; while true; do i=$$((i+1)); echo $$TAG-$$i; sleep 0.05; done"]
-  stop_grace_period: 1s
-services:
-  one: { <<: *counter, environment: { TAG: one } }
-  two: { <<: *counter, environment: { TAG: two } }
-"#;
-
-/// The numbers of `tag`'s lines (`TAG-N`) in `stdout`, in order.
-fn counted(stdout: &str, tag: &str) -> Vec<u64> {
-    let prefix = format!("{tag}-");
-    stdout
-        .lines()
-        .filter_map(|line| line.rsplit_once("| ").map(|(_, message)| message))
-        .filter_map(|message| message.trim().strip_prefix(&prefix)?.parse().ok())
-        .collect()
-}
-
 /// The last number `tag`'s container has written, read from the engine directly.
 fn written_so_far(project: &TestProject, tag: &str) -> u64 {
     let container = project
@@ -602,45 +582,6 @@ fn written_so_far(project: &TestProject, tag: &str) -> u64 {
         .unwrap_or(0)
 }
 
-/// Every number from the first shown to the last, each exactly once.
-fn assert_each_once(numbers: &[u64], tag: &str, first: u64, output: &str) {
-    assert!(!numbers.is_empty(), "no {tag} lines:\n{output}");
-    let expected: Vec<u64> = (first..=*numbers.last().unwrap()).collect();
-    assert_eq!(numbers, expected, "{tag}: a line missing or repeated");
-}
-
-/// Takes the engine away from a running follow (`logs -f` or `up
-/// --attach`) until the counters have written lines it could not read, then
-/// gives it back: the loss is said once, and the lines continue with every
-/// number exactly once (the ones written meanwhile included).
-fn lose_and_regain_the_engine(project: &TestProject, proxy: &mut EngineProxy, torq: &Watched) {
-    for tag in ["one", "two"] {
-        let wanted = format!("{tag}-20");
-        torq.wait_for_stdout(&format!("{wanted} on stdout"), |out| {
-            out.contains(&wanted).then_some(())
-        });
-    }
-    let mut written: Vec<u64> = Vec::new();
-    lose_the_engine_while(proxy, torq, || {
-        // Lines written while the engine was away: they must show later.
-        for tag in ["one", "two"] {
-            let shown = counted(&torq.stdout(), tag).last().copied().unwrap_or(0);
-            wait_for("lines written meanwhile", COMMAND_DEADLINE, || {
-                (written_so_far(project, tag) > shown + 40).then_some(())
-            });
-        }
-        written = ["one", "two"]
-            .iter()
-            .map(|tag| written_so_far(project, tag))
-            .collect();
-    });
-    for (tag, written) in ["one", "two"].iter().zip(written) {
-        torq.wait_for_stdout(&format!("{tag} past {written}"), |out| {
-            (counted(out, tag).last().copied().unwrap_or(0) > written + 20).then_some(())
-        });
-    }
-}
-
 /// `logs -f` through an engine that goes away and comes back: it says so
 /// once, resumes every container after its last line shown, and ends with
 /// Ctrl-C as usual.
@@ -653,7 +594,7 @@ fn logs_follow_resumes_when_the_engine_comes_back() {
         project.torq_command(&["logs", "-f", "-n", "all", "--reconnect-timeout", "120s"]);
     command.env("DOCKER_HOST", proxy.docker_host());
     let torq = Watched::spawn(command);
-    lose_and_regain_the_engine(&project, &mut proxy, &torq);
+    lose_and_regain_the_engine(&mut proxy, &torq, |tag| written_so_far(&project, tag));
     let stdout = finish_after_the_return(&proxy, torq);
     for tag in ["one", "two"] {
         assert_each_once(&counted(&stdout, tag), tag, 1, &stdout);
@@ -712,34 +653,6 @@ fn assert_gives_up(what: &str, mut proxy: EngineProxy, torq: Watched, cut: Cut) 
     }
 }
 
-/// Closes the proxy under `torq`, waits until it says it lost the engine,
-/// runs `meanwhile` (what happens while the engine is away), and reopens.
-fn lose_the_engine_while(proxy: &mut EngineProxy, torq: &Watched, meanwhile: impl FnOnce()) {
-    let closed = Instant::now();
-    proxy.close();
-    let lost = lost_message(proxy);
-    wait_for("the loss to be said", COMMAND_DEADLINE, || {
-        torq.stderr().contains(&lost).then_some(())
-    });
-    eprintln!(
-        "the loss was said {:.2}s after the proxy closed",
-        closed.elapsed().as_secs_f64()
-    );
-    meanwhile();
-    proxy.reopen();
-}
-
-/// Ends `torq` with Ctrl-C after it came back from a lost engine: exit 0,
-/// the loss said once, the return said. Its stdout.
-fn finish_after_the_return(proxy: &EngineProxy, mut torq: Watched) -> String {
-    torq.signal(libc::SIGINT);
-    let (status, stdout, stderr) = torq.finish();
-    assert_eq!(status.code(), Some(0), "stderr:\n{stderr}");
-    assert_eq!(stderr.matches(&lost_message(proxy)).count(), 1, "{stderr}");
-    assert!(stderr.contains("answers again"), "{stderr}");
-    stdout
-}
-
 /// `logs -f` whose engine does not come back within `--reconnect-timeout`
 /// exits 1, having said once that it lost the engine, and that it gave up.
 #[test]
@@ -781,7 +694,7 @@ fn attached_up_resumes_when_the_engine_comes_back() {
     command.env("DOCKER_HOST", proxy.docker_host());
     let mut torq = Watched::spawn(command);
     torq.wait_for_stderr("attached to project");
-    lose_and_regain_the_engine(&project, &mut proxy, &torq);
+    lose_and_regain_the_engine(&mut proxy, &torq, |tag| written_so_far(&project, tag));
     torq.signal(libc::SIGTERM);
     let (status, stdout, stderr) = torq.finish();
     assert_eq!(status.code(), Some(0), "stderr:\n{stderr}");

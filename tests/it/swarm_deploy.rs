@@ -14,8 +14,9 @@ use std::collections::HashMap;
 use std::sync::{PoisonError, RwLockWriteGuard};
 
 use crate::support::{
-    assert_lost_once, docker, docker_ok, http_get, run_with_deadline, swarm_lock, wait_for,
-    EngineProxy, TestProject, COMMAND_DEADLINE,
+    assert_each_once, assert_lost_once, counted, docker, docker_ok, finish_after_the_return,
+    http_get, lose_and_regain_the_engine, run_with_deadline, swarm_lock, wait_for, EngineProxy,
+    TestProject, Watched, COMMAND_DEADLINE, COUNTERS,
 };
 
 const NAMESPACE: &str = "com.docker.stack.namespace";
@@ -731,4 +732,47 @@ fn undeploy_that_loses_the_engine_says_so_once() {
     let result = run_with_deadline(command, COMMAND_DEADLINE);
     assert_lost_once(&result, &proxy);
     assert_no_failure_per_service(&result.output());
+}
+
+/// `deploy logs -f` through an engine that goes away and comes back: it
+/// says so once, resumes each service after its last line shown — every
+/// number of both counters exactly once, those written meanwhile included —
+/// and ends with Ctrl-C.
+#[test]
+fn deploy_logs_follow_resumes_when_the_engine_comes_back() {
+    let _swarm = swarm();
+    let project = TestProject::new("swarm-lostlogs", COUNTERS);
+    let _guard = StackGuard(project.name.clone());
+    project.torq(&["deploy"]).assert_code(0);
+
+    let mut proxy = EngineProxy::start();
+    let mut command = project.torq_command(&[
+        "deploy",
+        "logs",
+        "-f",
+        "-n",
+        "all",
+        "--reconnect-timeout",
+        "120s",
+    ]);
+    command.env("DOCKER_HOST", proxy.docker_host());
+    let torq = Watched::spawn(command);
+    lose_and_regain_the_engine(&mut proxy, &torq, |tag| {
+        service_written_so_far(&project.name, tag)
+    });
+    let stdout = finish_after_the_return(&proxy, torq);
+    for tag in ["one", "two"] {
+        assert_each_once(&counted(&stdout, tag), tag, 1, &stdout);
+    }
+}
+
+/// The last number the counter service `tag` of `stack` has written, read
+/// from the engine directly.
+fn service_written_so_far(stack: &str, tag: &str) -> u64 {
+    let service = format!("{stack}_{tag}");
+    let tail = docker_ok(&["service", "logs", "--raw", "--tail", "1", &service]);
+    counted(&format!("| {}", tail.trim()), tag)
+        .last()
+        .copied()
+        .unwrap_or(0)
 }

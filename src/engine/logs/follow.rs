@@ -100,6 +100,7 @@ struct Followed {
 /// A follow of one project's logs that can run again after the engine was
 /// lost, resuming every container after the last line it wrote.
 pub(crate) struct ProjectFollow {
+    project: String,
     options: FollowOptions,
     /// By sink index.
     followed: Vec<Followed>,
@@ -168,35 +169,52 @@ impl Followers {
 }
 
 impl ProjectFollow {
-    pub(crate) fn new(options: FollowOptions) -> ProjectFollow {
+    pub(crate) fn new(project: &str, options: FollowOptions) -> ProjectFollow {
         ProjectFollow {
+            project: project.to_string(),
             options,
             followed: Vec::new(),
             by_id: HashMap::new(),
             listed: false,
         }
     }
+}
 
-    /// Follows `project`'s containers (of the options' services, or all)
-    /// into `sink`, until the future is dropped, the sink or the engine
-    /// fails, or — once `drain` is true — every followed container's
-    /// stream has ended. After [`FollowError::Lost`], run it again: it
-    /// resumes where it stopped.
-    pub(crate) async fn run(
+/// A follow that can run again after [`FollowError::Lost`], resuming where
+/// it stopped: a project's containers ([`ProjectFollow`]) or a deployed
+/// stack's services ([`crate::engine::swarm::logs::StackFollow`]).
+pub(crate) trait ResumableFollow {
+    /// Follows into `sink` until the future is dropped, the sink or the
+    /// engine fails, or — once `drain` is true — every followed stream has
+    /// ended. After [`FollowError::Lost`], run it again: it resumes where it
+    /// stopped, showing no line twice.
+    async fn run(
         &mut self,
         engine: &Engine,
-        project: &str,
+        sink: &mut dyn LogSink,
+        drain: &mut watch::Receiver<bool>,
+    ) -> Result<(), FollowError>;
+}
+
+impl ResumableFollow for ProjectFollow {
+    /// Follows the project's containers (of the options' services, or all).
+    async fn run(
+        &mut self,
+        engine: &Engine,
         sink: &mut dyn LogSink,
         drain: &mut watch::Receiver<bool>,
     ) -> Result<(), FollowError> {
+        let project = self.project.clone();
         loop {
-            match self.pass(engine, project, sink, drain).await? {
+            match self.pass(engine, &project, sink, drain).await? {
                 Pass::Drained => return Ok(()),
                 Pass::Again => tokio::time::sleep(Duration::from_millis(200)).await,
             }
         }
     }
+}
 
+impl ProjectFollow {
     /// One listing of the containers and the follow of them that comes after.
     async fn pass(
         &mut self,
@@ -399,7 +417,7 @@ impl ProjectFollow {
 
 /// The whole second the engine's `since` takes (it repeats the rest of that
 /// second; the follower leaves out what was shown).
-fn whole_second(ns: Nanos) -> i64 {
+pub(crate) fn whole_second(ns: Nanos) -> i64 {
     ns.div_euclid(1_000_000_000)
 }
 
@@ -468,7 +486,11 @@ async fn follow_container(
 
 /// Keeps lines newer than the last one shown (the engine's `since` is whole
 /// seconds, so a re-attach repeats up to a second of lines) and not older than `since`.
-fn keep_new(line: &LogLine, since: Option<Nanos>, last_shown: &mut Option<Nanos>) -> bool {
+pub(crate) fn keep_new(
+    line: &LogLine,
+    since: Option<Nanos>,
+    last_shown: &mut Option<Nanos>,
+) -> bool {
     let Some(ts) = line.timestamp else {
         return true;
     };
@@ -550,11 +572,14 @@ mod tests {
 
     #[test]
     fn a_resumed_container_starts_after_its_last_line_written() {
-        let mut follow = ProjectFollow::new(FollowOptions {
-            tail: Tail::Lines(10),
-            since: Some(1_714_564_800_250_000_000),
-            ..Default::default()
-        });
+        let mut follow = ProjectFollow::new(
+            "demo",
+            FollowOptions {
+                tail: Tail::Lines(10),
+                since: Some(1_714_564_800_250_000_000),
+                ..Default::default()
+            },
+        );
         let (index, first) = follow.add(&source("a"), Tail::Lines(10), &mut Null);
         assert_eq!(first.request.tail, Tail::Lines(10));
         assert_eq!(first.request.since, Some(1_714_564_800));
@@ -570,11 +595,14 @@ mod tests {
 
     #[test]
     fn a_container_with_nothing_written_resumes_from_where_it_was_first_read() {
-        let mut follow = ProjectFollow::new(FollowOptions {
-            tail: Tail::All,
-            since: Some(1_714_564_800_000_000_000),
-            ..Default::default()
-        });
+        let mut follow = ProjectFollow::new(
+            "demo",
+            FollowOptions {
+                tail: Tail::All,
+                since: Some(1_714_564_800_000_000_000),
+                ..Default::default()
+            },
+        );
         let (index, _) = follow.add(&source("a"), Tail::All, &mut Null);
         let resumed = follow.resume(index);
         assert_eq!(resumed.last, None);

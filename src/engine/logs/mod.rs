@@ -61,7 +61,27 @@ pub(crate) fn container_logs(
     name: &str,
     request: &LogRequest,
 ) -> impl Stream<Item = Result<Frame, ApiError>> + Send + Unpin + 'static {
-    let options = LogsOptions {
+    let output = engine.docker().logs(container, Some(logs_options(request)));
+    frames(output, format!("read the log of container {name}"))
+}
+
+/// Streams a Swarm service's log — the lines of all its tasks, on whichever
+/// node they run (`name` is only used in error messages).
+pub(crate) fn service_logs(
+    engine: &Engine,
+    service: &str,
+    name: &str,
+    request: &LogRequest,
+) -> impl Stream<Item = Result<Frame, ApiError>> + Send + Unpin + 'static {
+    let output = engine
+        .docker()
+        .service_logs(service, Some(logs_options(request)));
+    frames(output, format!("read the log of service {name}"))
+}
+
+/// The engine's query for `request` (container and service logs take the same).
+fn logs_options(request: &LogRequest) -> LogsOptions {
+    LogsOptions {
         follow: request.follow,
         stdout: true,
         stderr: true,
@@ -69,28 +89,31 @@ pub(crate) fn container_logs(
         until: clamp_seconds(request.until),
         timestamps: !request.without_timestamps,
         tail: tail_query(request.tail),
-    };
-    let op = format!("read the log of container {name}");
-    engine
-        .docker()
-        .logs(container, Some(options))
-        .filter_map(move |item| {
-            let out = match item {
-                Ok(LogOutput::StdOut { message }) | Ok(LogOutput::Console { message }) => {
-                    Some(Ok(Frame {
-                        stream: StreamKind::Stdout,
-                        bytes: message,
-                    }))
-                }
-                Ok(LogOutput::StdErr { message }) => Some(Ok(Frame {
-                    stream: StreamKind::Stderr,
+    }
+}
+
+/// The engine's log output as frames, an error naming `op`.
+fn frames(
+    output: impl Stream<Item = Result<LogOutput, bollard::errors::Error>> + Send + Unpin + 'static,
+    op: String,
+) -> impl Stream<Item = Result<Frame, ApiError>> + Send + Unpin + 'static {
+    output.filter_map(move |item| {
+        let out = match item {
+            Ok(LogOutput::StdOut { message }) | Ok(LogOutput::Console { message }) => {
+                Some(Ok(Frame {
+                    stream: StreamKind::Stdout,
                     bytes: message,
-                })),
-                Ok(LogOutput::StdIn { .. }) => None,
-                Err(err) => Some(Err(ApiError::from_bollard(op.clone(), err))),
-            };
-            std::future::ready(out)
-        })
+                }))
+            }
+            Ok(LogOutput::StdErr { message }) => Some(Ok(Frame {
+                stream: StreamKind::Stderr,
+                bytes: message,
+            })),
+            Ok(LogOutput::StdIn { .. }) => None,
+            Err(err) => Some(Err(ApiError::from_bollard(op.clone(), err))),
+        };
+        std::future::ready(out)
+    })
 }
 
 /// The engine's `tail` parameter.

@@ -10,9 +10,11 @@
 //!   namespace label;
 //! - [`tasks`] reads a service's tasks and decides whether it converged,
 //!   failed, or is still on its way (the gate of the ordered rollout), and
-//!   waits for that verdict on engine events with a deadline.
+//!   waits for that verdict on engine events with a deadline;
+//! - [`logs`] reads and follows the services' logs (`torq deploy logs`).
 
 pub mod convert;
+pub(crate) mod logs;
 pub mod objects;
 pub mod tasks;
 

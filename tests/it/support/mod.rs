@@ -4,6 +4,8 @@
 //! - [`engine`]: unique project names, cleanup guards, the busybox test image,
 //!   temporary projects run through the `torq` executable, and readers of the
 //!   engine's state and events through the docker CLI;
+//! - [`counters`]: counter services and the steps of taking the engine away
+//!   from a follow and giving it back;
 //! - [`lines`]: a child's output line by line, waited on with a deadline;
 //! - [`proxy`]: a socket forwarding to the engine that a test can close;
 //! - [`pty`]: a pseudo-terminal to run torq on;
@@ -15,6 +17,7 @@
 //!
 //! All are re-exported here, so a test writes `use crate::support::*;`.
 
+mod counters;
 mod engine;
 mod lines;
 mod proxy;
@@ -24,6 +27,7 @@ mod tests;
 mod tools;
 mod watched;
 
+pub use counters::*;
 pub use engine::*;
 pub use lines::Lines;
 pub use proxy::{assert_lost_once, lost_message, EngineProxy};
