@@ -4,6 +4,7 @@
 //! prints it as a table, JSON or container ids and maps it to the exit code.
 
 use std::collections::HashMap;
+use std::sync::PoisonError;
 
 use clap::{Args, ValueEnum};
 
@@ -11,7 +12,9 @@ use super::shared::{parse_reconnect_timeout, RECONNECT_TIMEOUT_HELP};
 use super::{Context, ExitStatus, OutputArgs};
 use crate::compose::select::check_services;
 use crate::logs::time;
+use crate::progress::Reporter;
 use crate::service::status::{self, report::StatusReport, StatusRequest};
+use crate::ui::live::{LiveScreen, ScreenReporter, SharedScreen};
 use crate::ui::progress::PlainReporter;
 use crate::ui::status::{render, RenderOptions};
 
@@ -114,17 +117,23 @@ async fn watch(
     request: &StatusRequest,
     reconnect_timeout: std::time::Duration,
 ) -> anyhow::Result<()> {
-    let reporter = PlainReporter::new(ctx.shell.clone());
-    let mut screen = crate::tty::stdout_is_tty().then(crate::ui::live::LiveScreen::new);
+    let screen: Option<SharedScreen> = crate::tty::stdout_is_tty()
+        .then(|| std::sync::Arc::new(std::sync::Mutex::new(LiveScreen::new())));
+    let reporter: Box<dyn Reporter> = match &screen {
+        // On the view, where the next frame does not overwrite it.
+        Some(screen) => Box::new(ScreenReporter::new(screen.clone(), ctx.shell.clone())),
+        None => Box::new(PlainReporter::new(ctx.shell.clone())),
+    };
     let mut last_lines: HashMap<String, String> = HashMap::new();
     let options = RenderOptions {
         color: ctx.shell.out_color(),
         verbose: true,
     };
-    let show = |report: &StatusReport| match screen.as_mut() {
+    let show = |report: &StatusReport| match &screen {
         Some(screen) => {
             let stamp = time::format_utc(time::now());
             let heading = format!("project {project} at {stamp} (Ctrl-C to stop)");
+            let mut screen = screen.lock().unwrap_or_else(PoisonError::into_inner);
             screen.draw(&format!("{heading}\n\n{}", render(report, options)))
         }
         None => {
@@ -132,7 +141,15 @@ async fn watch(
             Ok(())
         }
     };
-    status::watch(project, spec, request, reconnect_timeout, &reporter, show).await
+    status::watch(
+        project,
+        spec,
+        request,
+        reconnect_timeout,
+        reporter.as_ref(),
+        show,
+    )
+    .await
 }
 
 /// Without a terminal: one line per service whose state, health or

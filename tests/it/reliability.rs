@@ -917,6 +917,53 @@ fn status_watch_resumes_when_the_engine_comes_back() {
     finish_after_the_return(&proxy, torq);
 }
 
+/// `status --watch` on a terminal through an engine that goes away and
+/// comes back: the loss and the return are notes on the live view itself —
+/// the return under the first frame drawn after it (the one showing the
+/// pause made while away) — where a note printed beside the view would be
+/// overwritten by that frame.
+#[test]
+fn status_watch_on_a_terminal_keeps_the_loss_on_the_view() {
+    let project = TestProject::new("loststatustty", ONE);
+    project.torq(&["up"]).assert_code(0);
+    let container = project.containers()[0].name.clone();
+    let mut proxy = EngineProxy::start();
+    let pty = Pty::open();
+    let screen = pty.screen();
+    let mut command = project.torq_command(&["status", "--watch", "--reconnect-timeout", "120s"]);
+    command
+        .env("DOCKER_HOST", proxy.docker_host())
+        .stdin(pty.stdio())
+        .stdout(pty.stdio())
+        .stderr(pty.stdio());
+    let mut child = ChildGuard(command.spawn().expect("spawn status --watch"));
+    let mut seen = String::new();
+    expect_screen(&screen, &mut seen, "● RUNNING");
+    proxy.close();
+    expect_screen(
+        &screen,
+        &mut seen,
+        "warning: lost the connection to the Docker engine",
+    );
+    docker_ok(&["pause", &container]);
+    proxy.reopen();
+    expect_screen(&screen, &mut seen, "‖ PAUSED");
+    expect_screen(&screen, &mut seen, "answers again");
+    let after_pause = &seen[seen.rfind("‖ PAUSED").expect("the paused frame")..];
+    let frame_end = after_pause.find("\x1b[H").unwrap_or(after_pause.len());
+    assert!(
+        after_pause[..frame_end].contains("answers again: the view resumes"),
+        "the return is not on the frame that shows the pause:\n{seen:?}"
+    );
+    let pid = rustix::process::Pid::from_raw(child.0.id() as i32).expect("pid");
+    rustix::process::kill_process(pid, rustix::process::Signal::INT).expect("Ctrl-C");
+    let status = wait_for("status --watch to end", COMMAND_DEADLINE, || {
+        child.0.try_wait().expect("try_wait")
+    });
+    assert_eq!(status.code(), Some(0));
+    docker_ok(&["unpause", &container]);
+}
+
 /// `status --watch` whose engine does not come back within
 /// `--reconnect-timeout` exits 1, having said once that it lost the engine,
 /// and that it gave up.
