@@ -73,6 +73,7 @@ pub(crate) fn run(ctx: &Context, args: RestartArgs) -> anyhow::Result<ExitStatus
             fast_health: true,
             scale: Default::default(),
             renew_anon_volumes: false,
+            remove_orphans: false,
             self_image_dockerfile: ctx.self_image_dockerfile(),
         },
     };

@@ -110,6 +110,12 @@ pub(crate) struct RunArgs {
     #[arg(long)]
     pub build: bool,
 
+    /// Answer on the networks to the service's name and aliases too (by
+    /// default the container answers to its own name only, and takes no
+    /// traffic meant for the service).
+    #[arg(long)]
+    pub use_aliases: bool,
+
     #[command(flatten)]
     pub output: OutputArgsNoShortV,
 }
@@ -152,6 +158,7 @@ fn request_from(args: RunArgs, self_image_dockerfile: Option<&'static str>) -> R
         volumes: args.volumes,
         name: args.name,
         build: args.build,
+        use_aliases: args.use_aliases,
         self_image_dockerfile,
         working_dir: std::env::current_dir().unwrap_or_default(),
     }

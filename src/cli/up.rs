@@ -80,6 +80,16 @@ pub(crate) struct UpArgs {
     #[arg(long)]
     pub no_deps: bool,
 
+    /// Stop and remove the containers of services the spec no longer has
+    /// (their anonymous volumes stay).
+    #[arg(long)]
+    pub remove_orphans: bool,
+
+    /// Return once the project is up (the default; accepted as docker
+    /// compose's `up -d`).
+    #[arg(short = 'd', long, conflicts_with_all = ["attach", "abort_on_exit", "exit_code_from", "watch"])]
+    pub detach: bool,
+
     /// Print the plan (builds, creates, recreates, starts, in order) and touch nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -252,6 +262,7 @@ fn request_from(ctx: &Context, project: &Project, args: &UpArgs) -> anyhow::Resu
         fast_health: !args.no_fast_health,
         scale: up::parse_scale(project, &args.scale)?,
         renew_anon_volumes: args.renew_anon_volumes,
+        remove_orphans: args.remove_orphans,
         self_image_dockerfile: ctx.self_image_dockerfile(),
     })
 }

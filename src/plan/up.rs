@@ -39,6 +39,9 @@ pub(crate) struct UpOptions {
     /// A recreated container gets fresh anonymous volumes instead of the
     /// old container's (`--renew-anon-volumes`).
     pub renew_anon_volumes: bool,
+    /// Stop and remove the containers of services the spec no longer has
+    /// (`--remove-orphans`); their anonymous volumes stay, as compose's do.
+    pub remove_orphans: bool,
 }
 
 /// Everything the planner reads.
@@ -242,6 +245,12 @@ pub(crate) fn plan_up(input: &UpInput) -> Plan {
                     plan.steps[*create].after.push(order(removal));
                 }
             }
+        }
+    }
+
+    if input.options.remove_orphans {
+        for orphan in orphans(input.project, input.state) {
+            remove_container_keeping(&mut plan, &orphan.name, orphan, "orphan container", true);
         }
     }
 
@@ -610,6 +619,19 @@ fn inherited_volumes(service: &Service, old: &ObservedContainer) -> Vec<Anonymou
 }
 
 /// Stop (if running) and remove an existing container; returns the remove step.
+/// The project's containers of services the spec no longer has (one-off
+/// containers and services disabled by a profile are not orphans).
+pub(crate) fn orphans<'a>(
+    project: &'a Project,
+    state: &'a ProjectState,
+) -> impl Iterator<Item = &'a ObservedContainer> + 'a {
+    state.containers.iter().filter(|c| {
+        !c.oneoff
+            && !project.services.contains_key(&c.service)
+            && !project.disabled_services.contains_key(&c.service)
+    })
+}
+
 fn remove_container(plan: &mut Plan, subject: &str, c: &ObservedContainer, cause: &str) -> StepId {
     remove_container_keeping(plan, subject, c, cause, false)
 }

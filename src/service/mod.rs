@@ -208,6 +208,7 @@ pub(crate) fn up_request(
         fast_health: true,
         scale: Default::default(),
         renew_anon_volumes: false,
+        remove_orphans: false,
         self_image_dockerfile,
     }
 }

@@ -64,6 +64,10 @@ pub(crate) struct RunRequest {
     pub name: Option<String>,
     /// Build the service's image first.
     pub build: bool,
+    /// Answer on the networks to the service's name and aliases too (by
+    /// default a one-off answers to its own name only, so it takes no
+    /// traffic meant for the service).
+    pub use_aliases: bool,
     /// The Dockerfile of the application's self image (the Torq stack's).
     pub self_image_dockerfile: Option<&'static str>,
     /// Where relative `-v` host paths resolve from.
@@ -326,6 +330,8 @@ async fn create(
         .name
         .clone()
         .unwrap_or_else(|| format!("{}-{}-run-{}", project.name, service.name, &slug[..12]));
+    let mut blueprint = blueprint;
+    blueprint.set_one_off_aliases(&name, request.use_aliases);
     let mut body = blueprint.body.clone();
     let container_labels = body.labels.get_or_insert_with(Default::default);
     container_labels.insert(labels::ONEOFF.into(), "True".into());

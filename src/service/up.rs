@@ -45,6 +45,8 @@ pub(crate) struct UpRequest {
     pub scale: HashMap<String, u32>,
     /// Recreated containers get fresh anonymous volumes.
     pub renew_anon_volumes: bool,
+    /// Remove the containers of services the spec no longer has.
+    pub remove_orphans: bool,
     /// The Dockerfile of the self image (the application's).
     pub self_image_dockerfile: Option<&'static str>,
 }
@@ -66,6 +68,7 @@ impl UpRequest {
             wait: self.wait,
             scale: self.scale.clone(),
             renew_anon_volumes: self.renew_anon_volumes,
+            remove_orphans: self.remove_orphans,
         }
     }
 }
@@ -141,16 +144,13 @@ fn blueprints(
 
 /// Warns about containers of services the spec no longer has.
 fn warn_orphans(project: &Project, state: &ProjectState, reporter: &dyn Reporter) {
-    let orphans: Vec<&str> = state
-        .containers
-        .iter()
-        .filter(|c| !c.oneoff && !project.services.contains_key(&c.service))
-        .filter(|c| !project.disabled_services.contains_key(&c.service))
+    let orphans: Vec<&str> = crate::plan::up::orphans(project, state)
         .map(|c| c.name.as_str())
         .collect();
     if !orphans.is_empty() {
         reporter.report(Event::Warning(format!(
-            "orphan containers (their service is no longer in the spec): {}; `torq down` removes them",
+            "orphan containers (their service is no longer in the spec): {}; \
+             `torq up --remove-orphans` or `torq down` removes them",
             orphans.join(", ")
         )));
     }
@@ -319,7 +319,9 @@ pub(crate) async fn converge_until(
     tracing::debug!(ms = began.elapsed().as_secs_f64() * 1e3, "images ready");
     let state = unless_cancelled(cancel, observe(engine, &project.name)).await?;
     tracing::debug!(ms = began.elapsed().as_secs_f64() * 1e3, "state observed");
-    warn_orphans(&project, &state, reporter.as_ref());
+    if !request.remove_orphans {
+        warn_orphans(&project, &state, reporter.as_ref());
+    }
     let blueprints = blueprints(&project, &services, &images);
     let options = request.plan_options();
     let plan = plan_up(&UpInput {

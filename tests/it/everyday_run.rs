@@ -326,3 +326,39 @@ fn exec_gives_a_tty_session_through_a_pseudo_terminal() {
     });
     assert_eq!(status.code(), Some(4), "the terminal showed:\n{seen}");
 }
+
+/// A one-off container answers on the project network to its own name
+/// only — it takes no traffic meant for the service — unless
+/// `--use-aliases`, which adds the service's name and aliases (as compose).
+#[test]
+fn a_one_off_answers_to_the_services_name_only_with_use_aliases() {
+    let project = TestProject::new("run-aliases", SPEC);
+    let network = format!("{}_default", project.name);
+    let aliases_of = |name: &str| {
+        let format =
+            format!("{{{{json (index .NetworkSettings.Networks \"{network}\").Aliases}}}}");
+        let json = docker_ok(&["inspect", "--format", &format, name]);
+        serde_json::from_str::<Vec<String>>(&json).expect("aliases as JSON")
+    };
+    let plain = format!("{}-plain", project.name);
+    let aliased = format!("{}-aliased", project.name);
+    for (name, flags) in [(&plain, &[][..]), (&aliased, &["--use-aliases"][..])] {
+        let mut args = vec!["run", "-d", "--no-deps", "--name", name.as_str()];
+        args.extend_from_slice(flags);
+        args.extend(["app", "sleep", "600"]);
+        project.torq(&args).assert_code(0);
+    }
+    let plain_aliases = aliases_of(&plain);
+    assert!(plain_aliases.contains(&plain), "{plain_aliases:?}");
+    assert!(
+        !plain_aliases.contains(&"app".to_string()),
+        "{plain_aliases:?}"
+    );
+    let aliased_aliases = aliases_of(&aliased);
+    assert!(aliased_aliases.contains(&aliased), "{aliased_aliases:?}");
+    assert!(
+        aliased_aliases.contains(&"app".to_string()),
+        "{aliased_aliases:?}"
+    );
+    project.torq(&["down"]).assert_code(0);
+}

@@ -703,3 +703,52 @@ services:
         "keep"
     );
 }
+
+/// A service dropped from the spec leaves an orphan container: `up -d`
+/// (compose's spelling of the default) warns and keeps it; `up
+/// --remove-orphans` stops and removes it, leaving the rest as it was.
+#[test]
+fn remove_orphans_removes_only_the_containers_of_dropped_services() {
+    let two = r#"
+services:
+  kept:
+    image: {image}
+    command: ["sh", "-c", "{loop}"]
+    stop_grace_period: 1s
+  dropped:
+    image: {image}
+    command: ["sh", "-c", "{loop}"]
+    stop_grace_period: 1s
+"#;
+    let project = TestProject::new("orphans", two);
+    project.torq(&["up"]).assert_code(0);
+    let before = ids_by_service(&project);
+    project.write_spec(
+        r#"
+services:
+  kept:
+    image: {image}
+    command: ["sh", "-c", "{loop}"]
+    stop_grace_period: 1s
+"#,
+    );
+    let warned = project.torq(&["up", "-d"]);
+    warned.assert_code(0);
+    assert!(
+        warned.stderr.contains("orphan containers"),
+        "{}",
+        warned.stderr
+    );
+    assert_eq!(ids_by_service(&project), before);
+
+    let removed = project.torq(&["up", "--remove-orphans"]);
+    removed.assert_code(0);
+    assert!(
+        !removed.stderr.contains("orphan containers ("),
+        "{}",
+        removed.stderr
+    );
+    let after = ids_by_service(&project);
+    assert_eq!(after.len(), 1, "{after:?}");
+    assert_eq!(after["kept"], before["kept"]);
+}

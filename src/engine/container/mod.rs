@@ -70,6 +70,28 @@ pub struct Blueprint {
 }
 
 impl Blueprint {
+    /// Makes the networks' aliases those of a one-off container (`torq
+    /// run`), as compose gives them: its own `name` only — so it takes no
+    /// traffic meant for the service — or with `use_aliases` (`--use-aliases`)
+    /// also the service's name and aliases.
+    pub fn set_one_off_aliases(&mut self, name: &str, use_aliases: bool) {
+        let first = self.body.networking_config.iter_mut().flat_map(|config| {
+            config
+                .endpoints_config
+                .iter_mut()
+                .flat_map(|e| e.values_mut())
+        });
+        let extra = self.extra_networks.iter_mut().map(|(_, endpoint)| endpoint);
+        for endpoint in first.chain(extra) {
+            let mut aliases = vec![name.to_string()];
+            if use_aliases {
+                let service_aliases = endpoint.aliases.take().unwrap_or_default();
+                aliases.extend(service_aliases.into_iter().filter(|alias| alias != name));
+            }
+            endpoint.aliases = Some(aliases);
+        }
+    }
+
     /// The container name and create request of replica `number`.
     pub fn for_replica(
         &self,
