@@ -9,6 +9,7 @@ use anyhow::Context as _;
 use clap::{Args, Subcommand};
 
 use super::shared::{parse_reconnect_timeout, stdout_writer, RECONNECT_TIMEOUT_HELP};
+use super::status::StatusFormat;
 use super::{Context, ExitStatus, OutputArgs};
 use crate::compose::model::Project;
 use crate::logs::FormatOptions;
@@ -109,6 +110,9 @@ pub enum StackView {
 /// Arguments of `torq deploy status`.
 #[derive(Debug, Clone, Args)]
 pub struct StackStatusArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: StatusFormat,
     #[command(flatten)]
     pub output: OutputArgs,
 }
@@ -148,7 +152,7 @@ pub struct UndeployArgs {
 pub fn run(ctx: &Context, args: DeployArgs) -> anyhow::Result<ExitStatus> {
     let project = ctx.load_project()?;
     match args.view {
-        Some(StackView::Status(_)) => return run_status(ctx, &project),
+        Some(StackView::Status(status)) => return run_status(ctx, &project, &status),
         Some(StackView::Logs(logs)) => return run_logs(ctx, &project, logs),
         None => {}
     }
@@ -268,11 +272,33 @@ pub fn run_undeploy(ctx: &Context, args: UndeployArgs) -> anyhow::Result<ExitSta
     })
 }
 
-fn run_status(ctx: &Context, project: &Project) -> anyhow::Result<ExitStatus> {
+fn run_status(
+    ctx: &Context,
+    project: &Project,
+    args: &StackStatusArgs,
+) -> anyhow::Result<ExitStatus> {
     let rows = super::runtime()?.block_on(async {
         let engine = service::connect().await?;
         deployed::stack_status(&engine, project).await
     })?;
+    match args.format {
+        StatusFormat::Json => {
+            let mut text = serde_json::to_string_pretty(&rows)?;
+            text.push('\n');
+            ctx.shell.out(&text);
+        }
+        StatusFormat::Table => print_status_table(ctx, &rows),
+    }
+    Ok(if rows.iter().all(ServiceRow::is_ok) {
+        ExitStatus::Success
+    } else {
+        ExitStatus::ServiceFailed
+    })
+}
+
+/// One line per service: mode, tasks running/desired, healthy ones (`-`
+/// without a healthcheck), nodes, the last task error.
+fn print_status_table(ctx: &Context, rows: &[ServiceRow]) {
     let shell = &ctx.shell;
     let width = rows
         .iter()
@@ -281,29 +307,29 @@ fn run_status(ctx: &Context, project: &Project) -> anyhow::Result<ExitStatus> {
         .unwrap_or(7)
         .max(7);
     shell.outln(&format!(
-        "  {:width$}  {:10}  {:8}  {:20}  LAST ERROR",
-        "SERVICE", "MODE", "RUNNING", "NODES"
+        "  {:width$}  {:10}  {:8}  {:8}  {:20}  LAST ERROR",
+        "SERVICE", "MODE", "RUNNING", "HEALTHY", "NODES"
     ));
-    for row in &rows {
+    for row in rows {
         let mark = if row.is_ok() {
             crate::ui::paint(shell.out_color(), styles::OK, "●")
         } else {
             crate::ui::paint(shell.out_color(), styles::RED, "✗")
         };
+        let healthy = row
+            .healthy
+            .map(|h| format!("{h}/{}", row.running))
+            .unwrap_or_else(|| "-".into());
         shell.outln(&format!(
-            "{mark} {:width$}  {:10}  {:8}  {:20}  {}",
+            "{mark} {:width$}  {:10}  {:8}  {:8}  {:20}  {}",
             row.service,
             row.mode,
             format!("{}/{}", row.running, row.desired),
+            healthy,
             row.nodes.join(","),
             row.last_error.as_deref().unwrap_or("")
         ));
     }
-    Ok(if rows.iter().all(ServiceRow::is_ok) {
-        ExitStatus::Success
-    } else {
-        ExitStatus::ServiceFailed
-    })
 }
 
 fn run_logs(ctx: &Context, project: &Project, args: StackLogsArgs) -> anyhow::Result<ExitStatus> {

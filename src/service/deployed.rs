@@ -20,13 +20,13 @@ use crate::engine::swarm::convert::scoped;
 use crate::engine::swarm::logs::{read_stack, StackFollow, StackSource};
 use crate::engine::swarm::objects::{self, StackService};
 use crate::engine::swarm::swarm_node;
-use crate::engine::swarm::tasks;
+use crate::engine::swarm::tasks::{self, TaskHealth};
 use crate::engine::Engine;
 use crate::logs::{FormatOptions, LineFilter, Tail};
 use crate::progress::Reporter;
 
-/// One service of a deployed stack.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One service of a deployed stack (a row of `deploy status`, and its JSON).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ServiceRow {
     /// The spec's name (`SERVICE`, not `STACK_SERVICE`).
     pub service: String,
@@ -34,6 +34,9 @@ pub struct ServiceRow {
     pub mode: String,
     pub desired: u64,
     pub running: u64,
+    /// Running tasks whose container is healthy; `None` when the service has
+    /// no healthcheck.
+    pub healthy: Option<u64>,
     /// Hostnames of the nodes running its tasks.
     pub nodes: Vec<String>,
     /// The error of its most recent failed task, if any.
@@ -41,28 +44,42 @@ pub struct ServiceRow {
 }
 
 impl ServiceRow {
-    /// Running as wanted: every desired task runs (and so is healthy).
+    /// Running as wanted: every desired task runs, and is healthy where
+    /// the service has a healthcheck.
     pub fn is_ok(&self) -> bool {
-        self.mode != "missing" && self.running >= self.desired
+        self.mode != "missing"
+            && self.running >= self.desired
+            && self.healthy.is_none_or(|healthy| healthy >= self.desired)
     }
 }
 
 /// The rows of the stack's services, in spec order (services of the stack
 /// the spec does not know at the end).
 pub async fn stack_status(engine: &Engine, project: &Project) -> anyhow::Result<Vec<ServiceRow>> {
-    swarm_node(engine).await?;
+    let here = swarm_node(engine).await?.node_id;
     let services = objects::list_services(engine, &project.name).await?;
     let nodes = node_names(engine).await?;
     let mut rows = Vec::new();
     for key in project.services.keys() {
         let name = scoped(&project.name, key);
         rows.push(match services.iter().find(|s| s.name == name) {
-            Some(service) => row(engine, key, service, &nodes).await?,
+            Some(service) => {
+                row(
+                    engine,
+                    key,
+                    service,
+                    &nodes,
+                    &here,
+                    has_healthcheck(project, key),
+                )
+                .await?
+            }
             None => ServiceRow {
                 service: key.clone(),
                 mode: "missing".into(),
                 desired: 0,
                 running: 0,
+                healthy: None,
                 nodes: Vec::new(),
                 last_error: None,
             },
@@ -72,7 +89,7 @@ pub async fn stack_status(engine: &Engine, project: &Project) -> anyhow::Result<
     for service in &services {
         let key = service.name.strip_prefix(&prefix).unwrap_or(&service.name);
         if !project.services.contains_key(key) {
-            rows.push(row(engine, key, service, &nodes).await?);
+            rows.push(row(engine, key, service, &nodes, &here, false).await?);
         }
     }
     Ok(rows)
@@ -83,8 +100,11 @@ async fn row(
     key: &str,
     service: &StackService,
     nodes: &HashMap<String, String>,
+    here: &str,
+    spec_has_check: bool,
 ) -> Result<ServiceRow, ApiError> {
     let tasks = tasks::list_tasks(engine, &service.id).await?;
+    let healthy = count_healthy(engine, &tasks, here, spec_has_check).await?;
     let mut running_on: Vec<String> = tasks
         .iter()
         .filter(|t| t.is_running())
@@ -112,9 +132,47 @@ async fn row(
         mode: if global { "global" } else { "replicated" }.into(),
         desired: service.desired_tasks,
         running: service.running_tasks,
+        healthy,
         nodes: running_on,
         last_error,
     })
+}
+
+/// Whether the spec gives service `key` a healthcheck (not disabled).
+fn has_healthcheck(project: &Project, key: &str) -> bool {
+    project
+        .services
+        .get(key)
+        .and_then(|service| service.healthcheck.as_ref())
+        .is_some_and(|check| !check.disable && check.test.first().is_none_or(|t| t != "NONE"))
+}
+
+/// The running tasks whose container is healthy, or `None` when the
+/// service has no healthcheck (neither in the spec nor, as far as this node
+/// sees, in its image).
+async fn count_healthy(
+    engine: &Engine,
+    tasks: &[tasks::TaskView],
+    here: &str,
+    spec_has_check: bool,
+) -> Result<Option<u64>, ApiError> {
+    let checks = tasks
+        .iter()
+        .filter(|task| task.is_running())
+        .map(|task| task.health(engine, here));
+    let mut healths = Vec::new();
+    for health in futures::future::join_all(checks).await {
+        healths.push(health?);
+    }
+    let checked = spec_has_check
+        || healths
+            .iter()
+            .any(|h| matches!(h, TaskHealth::Healthy | TaskHealth::NotHealthy));
+    let healthy = healths
+        .iter()
+        .filter(|h| matches!(h, TaskHealth::Healthy | TaskHealth::Elsewhere))
+        .count();
+    Ok(checked.then_some(healthy as u64))
 }
 
 /// Node id → hostname.

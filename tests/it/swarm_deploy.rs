@@ -231,6 +231,19 @@ fn deploy_is_ordered_idempotent_updates_one_service_and_undeploys_everything() {
     }
     assert_eq!(count("secret", &stack), 1);
     assert_eq!(count("config", &stack), 1);
+    // `deploy status`: every service's task running and healthy, on this node.
+    let status = project.torq(&["deploy", "status", "--format", "json"]);
+    status.assert_code(0);
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&status.stdout).expect("JSON rows");
+    assert_eq!(rows.len(), 4, "{}", status.stdout);
+    for row in &rows {
+        assert_eq!(
+            (&row["running"], &row["healthy"], &row["desired"]),
+            (&1.into(), &1.into(), &1.into()),
+            "{row}"
+        );
+        assert_eq!(row["nodes"].as_array().map(Vec::len), Some(1), "{row}");
+    }
 
     // The same spec again changes nothing.
     let again = project.torq(&["deploy"]);

@@ -40,6 +40,20 @@ const TASK_EVENTS: &[&str] = &[
     "remove",
 ];
 
+/// A running task's container health, as this node can tell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskHealth {
+    Healthy,
+    /// Starting or unhealthy (or gone since it was listed).
+    NotHealthy,
+    /// Its container has no healthcheck.
+    NoCheck,
+    /// It runs on another node: not inspectable from here. Swarm reports a
+    /// task with a healthcheck running only once its container passed it
+    /// (and replaces one that fails it later), so it counts as healthy.
+    Elsewhere,
+}
+
 /// One task, flattened.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TaskView {
@@ -102,6 +116,31 @@ impl TaskView {
 
     pub fn is_running(&self) -> bool {
         self.state == "running"
+    }
+
+    /// The health of the running task's container, as this node can tell
+    /// (see [`TaskHealth`]).
+    pub async fn health(&self, engine: &Engine, local_node: &str) -> Result<TaskHealth, ApiError> {
+        let container = match self.container_id.as_deref() {
+            Some(container) if self.node_id == local_node => container,
+            _ => return Ok(TaskHealth::Elsewhere),
+        };
+        let op = format!("inspect container {container} of task {}", self.id);
+        let inspect = engine.docker().inspect_container(container, None);
+        let status = match engine.request(op, inspect).await {
+            Ok(response) => response
+                .state
+                .and_then(|state| state.health)
+                .and_then(|health| health.status),
+            Err(err) if err.is_not_found() => return Ok(TaskHealth::NotHealthy),
+            Err(err) => return Err(err),
+        };
+        use bollard::models::HealthStatusEnum as Status;
+        Ok(match status {
+            None | Some(Status::EMPTY) | Some(Status::NONE) => TaskHealth::NoCheck,
+            Some(Status::HEALTHY) => TaskHealth::Healthy,
+            Some(_) => TaskHealth::NotHealthy,
+        })
     }
 
     /// What went wrong with this task, if it failed.
