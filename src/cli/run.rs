@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use clap::Args;
 
+use super::shared::PullOption;
 use super::{Context, ExitStatus, OutputArgsNoShortV};
 use crate::service::run::{self, RunOutcome, RunRequest};
 use crate::ui::progress::reporter_for;
@@ -116,13 +117,20 @@ pub(crate) struct RunArgs {
     #[arg(long)]
     pub use_aliases: bool,
 
+    /// Pull policy for the images (the service's and its dependencies'):
+    /// always, missing, never, or each service's own `pull_policy` (policy).
+    #[arg(long, value_enum, value_name = "POLICY", default_value = "policy")]
+    pub pull: PullOption,
+
     #[command(flatten)]
     pub output: OutputArgsNoShortV,
 }
 
 /// Runs `torq run`.
 pub(crate) fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<ExitStatus> {
-    let project = Arc::new(ctx.load_project()?);
+    let mut project = ctx.load_project()?;
+    args.pull.apply(&mut project);
+    let project = Arc::new(project);
     let request = request_from(args, ctx.self_image_dockerfile());
     let runtime = super::runtime()?;
     let status = runtime.block_on(async {

@@ -1,8 +1,8 @@
 //! What several commands print the same way: the spec's warnings, the
 //! summary of failed and skipped services, what a `down` did, and the
-//! buffered stdout that log lines go through; and the one argument the
-//! commands that run until stopped parse alike, `--reconnect-timeout`. The one cli file that
-//! command files share.
+//! buffered stdout that log lines go through; the one argument the
+//! commands that run until stopped parse alike, `--reconnect-timeout`; and
+//! `--pull` of `up` and `run`. The one cli file that command files share.
 
 use std::io::{self, BufWriter};
 use std::time::Duration;
@@ -156,5 +156,35 @@ mod tests {
         );
         assert!(parse_reconnect_timeout("soon").is_err());
         assert!(parse_reconnect_timeout("-1s").is_err());
+    }
+}
+
+/// `--pull` of `up` and `run`: one pull policy for every service, or each
+/// service's own (`policy`, the default).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub(crate) enum PullOption {
+    /// Pull a missing image (a present one is used as it is: torq never re-pulls).
+    Always,
+    /// Pull a missing image.
+    Missing,
+    /// Never pull: a missing image is an error (unless the service builds it).
+    Never,
+    /// Each service's `pull_policy`.
+    #[default]
+    Policy,
+}
+
+impl PullOption {
+    /// Gives every service of `project` this policy (`policy`: leaves them).
+    pub(crate) fn apply(self, project: &mut Project) {
+        let policy = match self {
+            PullOption::Always => "always",
+            PullOption::Missing => "missing",
+            PullOption::Never => "never",
+            PullOption::Policy => return,
+        };
+        for service in project.services.values_mut() {
+            service.pull_policy = Some(policy.to_string());
+        }
     }
 }

@@ -8,7 +8,8 @@ use anyhow::Context as _;
 use clap::Args;
 
 use super::shared::{
-    parse_reconnect_timeout, plural, print_down, print_summary, warn_spec, RECONNECT_TIMEOUT_HELP,
+    parse_reconnect_timeout, plural, print_down, print_summary, warn_spec, PullOption,
+    RECONNECT_TIMEOUT_HELP,
 };
 use super::{Context, ExitStatus, OutputArgs};
 use crate::compose::model::Project;
@@ -80,6 +81,11 @@ pub(crate) struct UpArgs {
     #[arg(long)]
     pub no_deps: bool,
 
+    /// Pull policy for every service's image: always, missing, never, or
+    /// each service's own `pull_policy` (policy).
+    #[arg(long, value_enum, value_name = "POLICY", default_value = "policy")]
+    pub pull: PullOption,
+
     /// Stop and remove the containers of services the spec no longer has
     /// (their anonymous volumes stay).
     #[arg(long)]
@@ -141,7 +147,9 @@ pub(crate) fn run(ctx: &Context, args: UpArgs) -> anyhow::Result<ExitStatus> {
     } else {
         None
     };
-    let project = Arc::new(ctx.load_project()?);
+    let mut project = ctx.load_project()?;
+    args.pull.apply(&mut project);
+    let project = Arc::new(project);
     warn_spec(ctx, &project);
     let request = request_from(ctx, &project, &args)?;
     if let Some(service) = &args.exit_code_from {

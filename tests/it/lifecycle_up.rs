@@ -610,6 +610,21 @@ fn a_missing_image_is_pulled_unless_pull_policy_never() {
     assert!(all.contains("could not pull"), "{all}");
     assert!(project.containers().is_empty());
 
+    // `--pull never` overrides the spec's (default) policy, for `up` and `run`.
+    for args in [
+        &["up", "--pull", "never"][..],
+        &["run", "--rm", "--pull", "never", "db"],
+    ] {
+        let result = project.torq(args);
+        result.assert_code(1);
+        let all = result.output();
+        assert!(
+            !all.contains("  pulling  "),
+            "{args:?}: no pull phase: {all}"
+        );
+        assert!(all.contains("pull_policy: never"), "{args:?}: {all}");
+    }
+
     project.write_spec(&format!("{spec}    pull_policy: never\n"));
     let result = project.torq(&["up"]);
     result.assert_code(1);
