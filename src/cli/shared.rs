@@ -98,10 +98,37 @@ pub(crate) fn print_summary(
     }
     shell.error(&format!(
         "project {project}: {} failed:",
-        plural(failures.len(), "service")
+        failed_counts(failures.iter().map(|f| f.subject.as_str()))
     ));
     eprint!("{text}");
     ExitStatus::ServiceFailed
+}
+
+/// What failed, counted by kind from the subjects (`network NAME`, `volume
+/// NAME`, `image NAME`, `container NAME`; anything else is a service):
+/// `1 service`, `2 services and 1 network`.
+fn failed_counts<'a>(subjects: impl Iterator<Item = &'a str>) -> String {
+    let mut counts: Vec<(&str, usize)> = Vec::new();
+    for subject in subjects {
+        let kind = ["network", "volume", "image", "container"]
+            .into_iter()
+            .find(|kind| {
+                subject
+                    .strip_prefix(kind)
+                    .is_some_and(|rest| rest.starts_with(' '))
+            })
+            .unwrap_or("service");
+        match counts.iter_mut().find(|(k, _)| *k == kind) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((kind, 1)),
+        }
+    }
+    let parts: Vec<String> = counts.iter().map(|(kind, n)| plural(*n, kind)).collect();
+    match parts.split_last() {
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+        None => plural(0, "service"),
+    }
 }
 
 /// Prints what `down` did; exit 2 when something failed.
@@ -144,6 +171,16 @@ pub(crate) fn print_down(ctx: &Context, project: &str, outcome: &DownOutcome) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn failures_are_counted_by_kind() {
+        assert_eq!(failed_counts(["web"].into_iter()), "1 service");
+        assert_eq!(
+            failed_counts(["network p_default", "web", "db", "volume data"].into_iter()),
+            "1 network, 2 services and 1 volume"
+        );
+        assert_eq!(failed_counts(["networker"].into_iter()), "1 service");
+    }
 
     #[test]
     fn reconnect_timeout_takes_durations_and_seconds() {
