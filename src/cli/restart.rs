@@ -74,6 +74,7 @@ pub(crate) fn run(ctx: &Context, args: RestartArgs) -> anyhow::Result<ExitStatus
             scale: Default::default(),
             renew_anon_volumes: false,
             remove_orphans: false,
+            no_recreate: false,
             self_image_dockerfile: ctx.self_image_dockerfile(),
         },
     };

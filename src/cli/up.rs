@@ -71,6 +71,11 @@ pub(crate) struct UpArgs {
     #[arg(long)]
     pub force_recreate: bool,
 
+    /// Keep existing containers even when they no longer match the spec;
+    /// start a stopped one as it is instead of replacing it.
+    #[arg(long, conflicts_with_all = ["force_recreate", "renew_anon_volumes"])]
+    pub no_recreate: bool,
+
     /// Give recreated containers fresh anonymous volumes instead of taking
     /// over the old container's (and their data).
     /// (`-V` in docker compose; here `-V` is `--version`.)
@@ -271,6 +276,7 @@ fn request_from(ctx: &Context, project: &Project, args: &UpArgs) -> anyhow::Resu
         scale: up::parse_scale(project, &args.scale)?,
         renew_anon_volumes: args.renew_anon_volumes,
         remove_orphans: args.remove_orphans,
+        no_recreate: args.no_recreate,
         self_image_dockerfile: ctx.self_image_dockerfile(),
     })
 }

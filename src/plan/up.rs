@@ -24,7 +24,7 @@ use crate::engine::container::{
     bound_services, network_mode_service, referenced_services, service_network_keys,
     service_volume_keys, Blueprint,
 };
-use crate::engine::state::{AnonymousVolume, ObservedContainer, ProjectState};
+use crate::engine::state::{AnonymousVolume, ObservedContainer, ProjectState, RunState};
 use crate::naming::{container_name, network_name, replica_subject, volume_name};
 
 /// Options of `up` that shape the plan.
@@ -42,6 +42,9 @@ pub(crate) struct UpOptions {
     /// Stop and remove the containers of services the spec no longer has
     /// (`--remove-orphans`); their anonymous volumes stay, as compose's do.
     pub remove_orphans: bool,
+    /// Keep existing containers even when they no longer match the spec,
+    /// and start a stopped one instead of replacing it (`--no-recreate`).
+    pub no_recreate: bool,
 }
 
 /// Everything the planner reads.
@@ -66,6 +69,8 @@ enum Decision<'a> {
         old: &'a ObservedContainer,
         cause: String,
     },
+    /// `--no-recreate`: start the stopped container as it is.
+    Start(&'a ObservedContainer),
 }
 
 /// Builds the plan of `torq up`.
@@ -126,6 +131,21 @@ pub(crate) fn plan_up(input: &UpInput) -> Plan {
             }
             let forced = sources_replaced.get(name).map(String::as_str);
             match decide(input, service, keep, forced) {
+                Decision::Start(c) => {
+                    let handle = ContainerHandle::Existing(container_ref(c));
+                    let start = plan.push(
+                        subject.clone(),
+                        Op::StartContainer {
+                            service: name.to_string(),
+                            container: handle.clone(),
+                        },
+                        Vec::new(),
+                        Some(format!("{} (--no-recreate)", stale_reason(c))),
+                    );
+                    starts.entry(name).or_default().push(start);
+                    handles.entry(name).or_default().push(handle);
+                    start_deps_pending.push((start, service));
+                }
                 Decision::Keep(c) => {
                     plan.unchanged.push(Kept {
                         subject: subject.clone(),
@@ -141,7 +161,7 @@ pub(crate) fn plan_up(input: &UpInput) -> Plan {
                     let (old, cause) = match decision {
                         Decision::Recreate { old, cause } => (Some(old), cause),
                         Decision::Create { cause } => (None, cause),
-                        Decision::Keep(_) => continue,
+                        Decision::Keep(_) | Decision::Start(_) => continue,
                     };
                     // As compose: the old container's anonymous volumes stay
                     // (the new one may take them over), unless fresh ones
@@ -548,6 +568,17 @@ fn decide<'a>(
             cause: "no container".into(),
         };
     };
+    if input.options.no_recreate {
+        return match c.state {
+            RunState::Exited | RunState::Created => Decision::Start(c),
+            _ if c.is_running() => Decision::Keep(c),
+            // Dead (or being removed): it cannot be started again.
+            _ => Decision::Recreate {
+                old: c,
+                cause: format!("stale container ({})", stale_reason(c)),
+            },
+        };
+    }
     let cause = if let Some(cause) = change_cause(input, service, c) {
         Some(cause.to_string())
     } else if let Some(cause) = source_replaced {
@@ -1237,6 +1268,58 @@ mod tests {
             .is_empty());
         let web = step_named(&plan, "create container id-web_demo-web-1");
         assert_eq!(web.cause.as_deref(), Some("image changed"));
+    }
+
+    #[test]
+    fn no_recreate_keeps_changed_containers_and_starts_stopped_ones() {
+        let project = project();
+        let mut state = ProjectState::default();
+        let mut exited = running(&project, "job", None);
+        exited.state = RunState::Exited;
+        exited.exit_code = Some(1);
+        let mut other_image = running(&project, "web", None);
+        other_image.image_id = "sha256:old".into();
+        state.containers = vec![exited, other_image];
+        let options = UpOptions {
+            no_recreate: true,
+            ..Default::default()
+        };
+        let plan = plan_for(&project, &state, &["job", "web"], options);
+        let text = plan.to_string();
+        for replaced in [
+            "create container demo-job",
+            "create container demo-web",
+            "remove",
+        ] {
+            assert!(!text.contains(replaced), "{text}");
+        }
+        let start = step_named(&plan, "start demo-job-1");
+        assert_eq!(
+            start.cause.as_deref(),
+            Some("exited with code 1 (--no-recreate)")
+        );
+        assert!(text.contains("keep demo-web-1"), "{text}");
+    }
+
+    #[test]
+    fn remove_orphans_removes_containers_of_services_no_longer_in_the_spec() {
+        let project = project();
+        let mut state = ProjectState::default();
+        let mut orphan = running(&project, "web", None);
+        orphan.service = "gone".into();
+        orphan.name = "demo-gone-1".into();
+        orphan.id = "id-gone".into();
+        state.containers = vec![orphan];
+        let kept = plan_for(&project, &state, &["web"], UpOptions::default());
+        assert!(!kept.to_string().contains("demo-gone-1"), "{kept}");
+        let options = UpOptions {
+            remove_orphans: true,
+            ..Default::default()
+        };
+        let plan = plan_for(&project, &state, &["web"], options);
+        let text = plan.to_string();
+        assert!(text.contains("stop demo-gone-1"), "{text}");
+        assert!(text.contains("remove demo-gone-1"), "{text}");
     }
 
     #[test]

@@ -209,6 +209,7 @@ pub(crate) fn up_request(
         scale: Default::default(),
         renew_anon_volumes: false,
         remove_orphans: false,
+        no_recreate: false,
         self_image_dockerfile,
     }
 }

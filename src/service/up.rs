@@ -47,6 +47,8 @@ pub(crate) struct UpRequest {
     pub renew_anon_volumes: bool,
     /// Remove the containers of services the spec no longer has.
     pub remove_orphans: bool,
+    /// Keep existing containers as they are; start stopped ones.
+    pub no_recreate: bool,
     /// The Dockerfile of the self image (the application's).
     pub self_image_dockerfile: Option<&'static str>,
 }
@@ -69,6 +71,7 @@ impl UpRequest {
             scale: self.scale.clone(),
             renew_anon_volumes: self.renew_anon_volumes,
             remove_orphans: self.remove_orphans,
+            no_recreate: self.no_recreate,
         }
     }
 }

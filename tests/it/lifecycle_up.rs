@@ -767,3 +767,26 @@ services:
     assert_eq!(after.len(), 1, "{after:?}");
     assert_eq!(after["kept"], before["kept"]);
 }
+
+/// `up --no-recreate` keeps a container whose configuration changed and
+/// starts a stopped one as it is (the same container, as compose does),
+/// where a plain `up` would replace both.
+#[test]
+fn no_recreate_keeps_changed_containers_and_starts_stopped_ones() {
+    let project = TestProject::new("norecreate", LEVELS);
+    project.torq(&["up"]).assert_code(0);
+    let before = ids_by_service(&project);
+    docker_ok(&["stop", "-t", "1", &format!("{}-d-1", project.name)]);
+    project.write_spec(&LEVELS.replacen(
+        "    stop_grace_period: 1s\n",
+        "    stop_grace_period: 1s\n    environment: { CHANGED: \"yes\" }\n",
+        1,
+    ));
+    let result = project.torq(&["up", "--no-recreate"]);
+    result.assert_code(0);
+    assert_eq!(ids_by_service(&project), before, "{}", result.stderr);
+    assert!(project.containers().iter().all(|c| c.state == "running"));
+    // Without it, the changed service is recreated.
+    project.torq(&["up"]).assert_code(0);
+    assert_ne!(ids_by_service(&project)["a"], before["a"]);
+}
