@@ -4,7 +4,8 @@
 //! matches the spec.
 //!
 //! A [`Blueprint`] is the per-service part (identical for every replica);
-//! [`Blueprint::for_replica`] adds the name and the per-container labels.
+//! [`Blueprint::for_replica`] adds the name, the per-container labels, the
+//! container's name as a network alias and the replica's numbered links.
 //! Every compose key maps from its typed field of the model. Submodules
 //! translate groups of compose keys: [`resources`] (memory, CPU,
 //! PIDs, block I/O, devices, GPUs), [`options`] (sysctls, security options,
@@ -69,19 +70,52 @@ pub struct Blueprint {
     pub post_start: Vec<hooks::Hook>,
 }
 
+/// What creating one replica sends: its name, its create request and the
+/// networks it joins after create.
+#[derive(Debug, Clone)]
+pub struct ReplicaRequest {
+    pub name: String,
+    pub body: ContainerCreateBody,
+    pub extra_networks: Vec<(String, EndpointSettings)>,
+}
+
 impl Blueprint {
-    /// The container name and create request of replica `number`.
-    pub fn for_replica(
-        &self,
-        project: &Project,
-        service: &Service,
-        number: u32,
-    ) -> (String, ContainerCreateBody) {
+    /// The name, create request and extra networks of replica `number`:
+    /// the blueprint plus what compose sends per container — the
+    /// container-number label, the container's name as the first alias on
+    /// every network, and the links with the replica's numbered names
+    /// ([`options::replica_links`]). Being a function of the spec and the
+    /// number, none of it is part of the config hash.
+    pub fn for_replica(&self, project: &Project, service: &Service, number: u32) -> ReplicaRequest {
         let name = container_name(project, service, number);
         let mut body = self.body.clone();
         let labels = body.labels.get_or_insert_with(HashMap::new);
         labels.insert(labels::CONTAINER_NUMBER.into(), number.to_string());
-        (name, body)
+        let links = options::replica_links(project, service, number);
+        if let Some(host) = body.host_config.as_mut().filter(|h| h.links.is_some()) {
+            host.links = Some(links.clone());
+        }
+        let mut extra_networks = self.extra_networks.clone();
+        let first = body
+            .networking_config
+            .as_mut()
+            .and_then(|n| n.endpoints_config.as_mut())
+            .into_iter()
+            .flat_map(|endpoints| endpoints.values_mut());
+        for endpoint in first.chain(extra_networks.iter_mut().map(|(_, e)| e)) {
+            endpoint
+                .aliases
+                .get_or_insert_with(Vec::new)
+                .insert(0, name.clone());
+            if endpoint.links.is_some() {
+                endpoint.links = Some(links.clone());
+            }
+        }
+        ReplicaRequest {
+            name,
+            body,
+            extra_networks,
+        }
     }
 }
 
@@ -204,7 +238,8 @@ pub fn depends_on_label(service: &Service) -> String {
 }
 
 /// The endpoint settings of `service` on network `key`: aliases (the service
-/// name first), static and link-local addresses, driver options, legacy links.
+/// name first; each replica puts its container name before it), static and
+/// link-local addresses, driver options, legacy links.
 fn endpoint(service: &Service, key: &str, links: &[String]) -> EndpointSettings {
     let attachment = service.networks.get(key);
     let mut aliases = vec![service.name.clone()];
@@ -678,7 +713,7 @@ mod tests {
         let project = project_with(web());
         let service = &project.services["web"];
         let bp = blueprint(&project, service, "busybox");
-        let (name, body) = bp.for_replica(&project, service, 2);
+        let ReplicaRequest { name, body, .. } = bp.for_replica(&project, service, 2);
         assert_eq!(name, "demo-web-2");
         let labels = body.labels.unwrap();
         assert_eq!(labels[labels::PROJECT], "demo");
@@ -690,7 +725,8 @@ mod tests {
         let endpoints = body.networking_config.unwrap().endpoints_config.unwrap();
         assert_eq!(
             endpoints["demo_default"].aliases.as_deref(),
-            Some(&["web".to_string()][..])
+            Some(&["demo-web-2".to_string(), "web".to_string()][..]),
+            "the container's name, then the service's, as compose"
         );
         assert_eq!(body.env.unwrap(), vec!["A=1".to_string(), "B".to_string()]);
         let host = body.host_config.unwrap();
@@ -698,6 +734,60 @@ mod tests {
         let log = host.log_config.unwrap();
         assert_eq!(log.typ.as_deref(), Some("json-file"));
         assert_eq!(log.config.unwrap()["max-size"], "10m");
+    }
+
+    /// Every network of a replica names it first and carries its numbered
+    /// links; the config hash is the blueprint's, whatever the replica.
+    #[test]
+    fn replicas_get_their_name_as_alias_and_their_links_on_every_network() {
+        let mut s = web();
+        s.links = vec!["db".into()];
+        s.networks = IndexMap::from([
+            ("front".to_string(), ServiceNetwork::default()),
+            ("back".to_string(), ServiceNetwork::default()),
+        ]);
+        let mut project = project_with(s);
+        project.services.insert(
+            "db".into(),
+            Service {
+                name: "db".into(),
+                ..Default::default()
+            },
+        );
+        let service = &project.services["web"];
+        let bp = blueprint(&project, service, "busybox");
+        let replica = bp.for_replica(&project, service, 2);
+        let links = vec![
+            "demo-db-1:db".to_string(),
+            "demo-db-1:db-2".to_string(),
+            "demo-db-1:demo-db-2".to_string(),
+        ];
+        let endpoints = replica
+            .body
+            .networking_config
+            .as_ref()
+            .and_then(|n| n.endpoints_config.clone())
+            .unwrap();
+        let first = &endpoints["demo_back"];
+        let (extra_name, extra) = &replica.extra_networks[0];
+        assert_eq!(extra_name, "demo_front");
+        for endpoint in [first, extra] {
+            assert_eq!(
+                endpoint.aliases.as_deref(),
+                Some(&["demo-web-2".to_string(), "web".to_string()][..])
+            );
+            assert_eq!(endpoint.links.as_ref(), Some(&links));
+        }
+        assert_eq!(replica.body.host_config.unwrap().links, Some(links));
+        assert_eq!(
+            replica.body.labels.unwrap()[labels::CONFIG_HASH],
+            bp.config_hash
+        );
+        assert_eq!(
+            bp.extra_networks[0].1.aliases.as_deref(),
+            Some(&["web".to_string()][..]),
+            "the blueprint itself stays per service"
+        );
     }
 
     #[test]
