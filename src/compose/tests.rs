@@ -348,6 +348,23 @@ fn warnings_collect_unset_variables_and_carried_keys() {
     );
 }
 
+/// API 1.41 has no `healthcheck.start_interval`: compose refuses to create
+/// the container on such an engine; torq runs it without and says so.
+#[test]
+fn a_healthcheck_start_interval_is_named_as_not_applied() {
+    let project = load_one(
+        "services:\n  web:\n    image: x\n    healthcheck:\n      test: [CMD, 'true']\n      start_interval: 1s\n  db:\n    image: x\n    healthcheck:\n      test: [CMD, 'true']\n",
+    )
+    .unwrap();
+    assert!(
+        project
+            .warnings
+            .contains(&"`healthcheck.start_interval` (web) is kept in the model but not applied to containers yet".to_string()),
+        "{:?}",
+        project.warnings
+    );
+}
+
 #[test]
 fn extends_from_another_file_resolves_its_relative_paths() {
     let p = TempProject::new(&[

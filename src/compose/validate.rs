@@ -25,7 +25,8 @@ fn warn_not_applied(d: &mut Decoder<'_>, project: &Project) {
     for (name, service) in &project.services {
         let printed = serde_json::to_value(service).unwrap_or_default();
         for key in NOT_APPLIED {
-            if printed.get(key).is_some() {
+            let pointer = format!("/{}", key.replace('.', "/"));
+            if printed.pointer(&pointer).is_some() {
                 users.entry(key).or_default().push(name);
             }
         }
