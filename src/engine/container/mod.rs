@@ -437,35 +437,29 @@ pub(crate) fn restarts_on_its_own(service: &Service) -> bool {
     restart_policy(service).name != Some(RestartPolicyNameEnum::NO)
 }
 
-/// `restart:` wins; else `deploy.restart_policy`; else `no`.
+/// As docker compose: `deploy.restart_policy` wins over `restart:` (its
+/// `condition` `none`/`no`, `on-failure`, `unless-stopped`, `any`/`always`;
+/// no condition means no restart); else `restart:`; else `no`. A retry
+/// count goes with `on-failure` only (the engine refuses it with another
+/// policy).
 fn restart_policy(service: &Service) -> RestartPolicy {
-    let (name, retries) = match service.restart.as_deref() {
-        Some(restart) => {
+    let deploy = service
+        .deploy
+        .as_ref()
+        .and_then(|d| d.restart_policy.as_ref());
+    let (name, retries) = match (deploy, service.restart.as_deref()) {
+        (Some(policy), _) => (
+            policy
+                .condition
+                .as_deref()
+                .map_or(RestartPolicyNameEnum::NO, restart_policy_name),
+            policy.max_attempts.and_then(|n| i64::try_from(n).ok()),
+        ),
+        (None, Some(restart)) => {
             let (word, count) = restart.split_once(':').unwrap_or((restart, ""));
-            let name = match word {
-                "always" => RestartPolicyNameEnum::ALWAYS,
-                "unless-stopped" => RestartPolicyNameEnum::UNLESS_STOPPED,
-                "on-failure" => RestartPolicyNameEnum::ON_FAILURE,
-                _ => RestartPolicyNameEnum::NO,
-            };
-            (name, count.parse::<i64>().ok())
+            (restart_policy_name(word), count.parse::<i64>().ok())
         }
-        None => match service
-            .deploy
-            .as_ref()
-            .and_then(|d| d.restart_policy.as_ref())
-        {
-            Some(policy) => {
-                let name = match policy.condition.as_deref() {
-                    Some("on-failure") => RestartPolicyNameEnum::ON_FAILURE,
-                    Some("none") => RestartPolicyNameEnum::NO,
-                    _ => RestartPolicyNameEnum::ALWAYS,
-                };
-                let retries = policy.max_attempts.and_then(|n| i64::try_from(n).ok());
-                (name, retries)
-            }
-            None => (RestartPolicyNameEnum::NO, None),
-        },
+        (None, None) => (RestartPolicyNameEnum::NO, None),
     };
     let maximum_retry_count = match name {
         RestartPolicyNameEnum::ON_FAILURE => retries,
@@ -474,6 +468,17 @@ fn restart_policy(service: &Service) -> RestartPolicy {
     RestartPolicy {
         name: Some(name),
         maximum_retry_count,
+    }
+}
+
+/// A restart policy's or condition's name; an unknown one (compose leaves
+/// it to the engine, which refuses it) restarts always, as Swarm's `any`.
+fn restart_policy_name(word: &str) -> RestartPolicyNameEnum {
+    match word {
+        "no" | "none" => RestartPolicyNameEnum::NO,
+        "on-failure" => RestartPolicyNameEnum::ON_FAILURE,
+        "unless-stopped" => RestartPolicyNameEnum::UNLESS_STOPPED,
+        _ => RestartPolicyNameEnum::ALWAYS,
     }
 }
 
@@ -984,6 +989,55 @@ mod tests {
         assert_eq!(
             bp.extra_networks[0].1.aliases.as_deref(),
             Some(&["web".to_string(), "www".to_string()][..])
+        );
+    }
+
+    /// As compose: `deploy.restart_policy` wins over `restart:`, its
+    /// condition maps to the engine's policy, and no condition means none.
+    #[test]
+    fn restart_policy_follows_compose() {
+        use crate::compose::model::RestartPolicy as DeployRestart;
+        let policy = |restart: Option<&str>, condition: Option<&str>, attempts: Option<u64>| {
+            let s = Service {
+                restart: restart.map(String::from),
+                deploy: (condition.is_some() || attempts.is_some()).then(|| Deploy {
+                    restart_policy: Some(DeployRestart {
+                        condition: condition.map(String::from),
+                        max_attempts: attempts,
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            };
+            let rp = restart_policy(&s);
+            (rp.name.unwrap(), rp.maximum_retry_count)
+        };
+        use RestartPolicyNameEnum::*;
+        assert_eq!(policy(None, None, None), (NO, None));
+        assert_eq!(
+            policy(Some("on-failure:2"), None, None),
+            (ON_FAILURE, Some(2))
+        );
+        assert_eq!(
+            policy(Some("unless-stopped"), None, None),
+            (UNLESS_STOPPED, None)
+        );
+        assert_eq!(
+            policy(Some("always"), Some("on-failure"), Some(3)),
+            (ON_FAILURE, Some(3)),
+            "deploy.restart_policy wins"
+        );
+        assert_eq!(
+            policy(None, Some("unless-stopped"), None),
+            (UNLESS_STOPPED, None)
+        );
+        assert_eq!(policy(None, Some("any"), Some(3)), (ALWAYS, None));
+        assert_eq!(policy(None, Some("none"), None), (NO, None));
+        assert_eq!(
+            policy(Some("always"), None, Some(5)),
+            (NO, None),
+            "no condition: no restart"
         );
     }
 
