@@ -42,7 +42,7 @@ use bollard::models::{
 use sha2::{Digest, Sha256};
 
 use super::labels;
-use crate::compose::model::{Mount, MountKind, Project, Service};
+use crate::compose::model::{BindOptions, Mount, MountKind, Project, Service};
 use crate::naming::{container_name, network_name, volume_name};
 
 pub use options::{bound_services, referenced_services};
@@ -355,19 +355,21 @@ fn environment(service: &Service) -> Vec<String> {
         .collect()
 }
 
-/// The healthcheck, durations in nanoseconds (no `start_interval`: API 1.44+).
+/// The healthcheck as compose sends it, durations in nanoseconds (no
+/// `start_interval`: API 1.44+): `disable` sends the test `NONE`; a
+/// healthcheck without a test sends none, so the engine keeps the image's
+/// test with the spec's timings.
 fn health_config(service: &Service) -> Option<HealthConfig> {
     let hc = service.healthcheck.as_ref()?;
-    if !hc.is_enabled() {
-        return Some(HealthConfig {
-            test: Some(vec!["NONE".into()]),
-            ..Default::default()
-        });
-    }
+    let test = if hc.disable {
+        Some(vec!["NONE".to_string()])
+    } else {
+        Some(hc.test.clone()).filter(|t| !t.is_empty())
+    };
     let ns =
         |d: Option<std::time::Duration>| d.map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
     Some(HealthConfig {
-        test: Some(hc.test.clone()),
+        test,
         interval: ns(hc.interval),
         timeout: ns(hc.timeout),
         start_period: ns(hc.start_period),
@@ -522,19 +524,31 @@ fn port_bindings(service: &Service) -> Option<HashMap<String, Option<Vec<PortBin
     (!map.is_empty()).then_some(map)
 }
 
-/// Mounts: bind mounts that may create their host path go through `Binds`
-/// (the engine creates a missing path only there); everything else through
-/// `Mounts`.
+/// Mounts: bind mounts that go through `Binds` (see [`through_binds`]),
+/// everything else through `Mounts`.
 fn mounts(project: &Project, service: &Service) -> (Vec<String>, Vec<ApiMount>) {
     let mut binds = Vec::new();
     let mut mounts = Vec::new();
     for m in &service.volumes {
         match m.kind {
-            MountKind::Bind if m.creates_host_path() => binds.push(bind_string(m)),
+            MountKind::Bind if through_binds(m) => binds.push(bind_string(m)),
             _ => mounts.push(api_mount(project, m)),
         }
     }
     (binds, mounts)
+}
+
+/// Whether a bind mount goes through `Binds`, where the engine creates a
+/// missing host path (the Mount API's `CreateMountpoint` is API 1.42+): as
+/// compose, one without a `bind:` block, or one that may create its host
+/// path and needs no `recursive` option (which only the Mount API
+/// expresses). With a `propagation` too compose takes the Mount API, which
+/// on this engine fails on a missing path; torq keeps `Binds` and creates it.
+fn through_binds(m: &Mount) -> bool {
+    match &m.bind {
+        None => true,
+        Some(bind) => bind.create_host_path && bind.recursive.is_none(),
+    }
 }
 
 fn bind_string(m: &Mount) -> String {
@@ -575,11 +589,11 @@ fn api_mount(project: &Project, m: &Mount) -> ApiMount {
         MountKind::Bind => {
             mount.typ = Some(MountType::BIND);
             mount.source = m.source.clone();
-            let propagation_of = m.bind.as_ref().and_then(|b| b.propagation.as_deref());
-            mount.bind_options = propagation_of.map(|p| MountBindOptions {
-                propagation: propagation(p),
-                ..Default::default()
-            });
+            mount.bind_options = m
+                .bind
+                .as_ref()
+                .map(bind_options)
+                .filter(|o| *o != MountBindOptions::default());
         }
         MountKind::Tmpfs => {
             mount.typ = Some(MountType::TMPFS);
@@ -601,6 +615,21 @@ fn api_mount(project: &Project, m: &Mount) -> ApiMount {
         }
     }
     mount
+}
+
+/// A bind's options as compose sends them: propagation, `recursive`
+/// (`disabled`, `writable`, `readonly`; the last two are API 1.44+, which
+/// older engines ignore) and `create_host_path` as `CreateMountpoint`
+/// (API 1.42+). `selinux` has no Mount API form (compose drops it too).
+fn bind_options(bind: &BindOptions) -> MountBindOptions {
+    let recursive = bind.recursive.as_deref();
+    MountBindOptions {
+        propagation: bind.propagation.as_deref().and_then(propagation),
+        non_recursive: (recursive == Some("disabled")).then_some(true),
+        read_only_non_recursive: (recursive == Some("writable")).then_some(true),
+        read_only_force_recursive: (recursive == Some("readonly")).then_some(true),
+        create_mountpoint: bind.create_host_path.then_some(true),
+    }
 }
 
 fn propagation(p: &str) -> Option<MountBindOptionsPropagationEnum> {
@@ -990,6 +1019,83 @@ mod tests {
             bp.extra_networks[0].1.aliases.as_deref(),
             Some(&["web".to_string(), "www".to_string()][..])
         );
+    }
+
+    /// As compose, a bind without a `bind:` block goes through `Binds` (the
+    /// engine creates its missing path), one with `recursive` through the
+    /// Mount API with its options, one with `create_host_path: false` too.
+    #[test]
+    fn bind_mounts_take_the_api_compose_takes() {
+        use crate::compose::model::BindOptions;
+        let bind = |target: &str, options: Option<BindOptions>| Mount {
+            kind: MountKind::Bind,
+            source: Some(format!("/h{target}")),
+            target: target.into(),
+            bind: options,
+            ..Default::default()
+        };
+        let mut s = web();
+        s.volumes = vec![
+            bind("/plain", None),
+            bind(
+                "/created",
+                Some(BindOptions {
+                    create_host_path: true,
+                    propagation: Some("private".into()),
+                    ..Default::default()
+                }),
+            ),
+            bind("/kept", Some(BindOptions::default())),
+            bind(
+                "/flat",
+                Some(BindOptions {
+                    create_host_path: true,
+                    recursive: Some("disabled".into()),
+                    ..Default::default()
+                }),
+            ),
+        ];
+        let p = project_with(s);
+        let request = serde_json::to_value(blueprint(&p, &p.services["web"], "bb").body).unwrap();
+        assert_eq!(
+            request.pointer("/HostConfig/Binds"),
+            Some(&serde_json::json!([
+                "/h/plain:/plain",
+                "/h/created:/created:private"
+            ]))
+        );
+        assert_eq!(
+            request.pointer("/HostConfig/Mounts"),
+            Some(&serde_json::json!([
+                {"Type": "bind", "Source": "/h/kept", "Target": "/kept"},
+                {"Type": "bind", "Source": "/h/flat", "Target": "/flat",
+                 "BindOptions": {"NonRecursive": true, "CreateMountpoint": true}}
+            ]))
+        );
+    }
+
+    /// As compose: a healthcheck without a test keeps the image's test (none
+    /// is sent) with the spec's timings; `disable` sends `NONE`, timings too.
+    #[test]
+    fn healthchecks_without_a_test_keep_the_images() {
+        let health = |hc: Healthcheck| {
+            let mut s = web();
+            s.healthcheck = Some(hc);
+            health_config(&s).unwrap()
+        };
+        let timed = health(Healthcheck {
+            interval: Some(Duration::from_secs(30)),
+            ..Default::default()
+        });
+        assert_eq!(timed.test, None);
+        assert_eq!(timed.interval, Some(30_000_000_000));
+        let disabled = health(Healthcheck {
+            disable: true,
+            retries: Some(2),
+            ..Default::default()
+        });
+        assert_eq!(disabled.test, Some(vec!["NONE".to_string()]));
+        assert_eq!(disabled.retries, Some(2));
     }
 
     /// As compose: `deploy.restart_policy` wins over `restart:`, its
