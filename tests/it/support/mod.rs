@@ -11,11 +11,14 @@
 //!   processes, HTTP and relay-frame utilities;
 //! - [`watched`]: a running torq whose output is collected as it comes;
 //! - [`tools`]: the outside programs some tests drive (docker compose v2,
-//!   Chromium), found where `cargo xtask test` installs them.
+//!   Chromium), found where `cargo xtask test` installs them;
+//! - [`json`]: the differences between two JSON documents (torq's output
+//!   against docker compose's).
 //!
 //! All are re-exported here, so a test writes `use crate::support::*;`.
 
 mod engine;
+mod json;
 mod lines;
 mod proxy;
 mod pty;
@@ -25,6 +28,7 @@ mod tools;
 mod watched;
 
 pub use engine::*;
+pub use json::json_differences;
 pub use lines::Lines;
 pub use proxy::{assert_lost_once, lost_message, EngineProxy};
 pub use pty::{expect_screen, Pty};
