@@ -348,6 +348,23 @@ fn warnings_collect_unset_variables_and_carried_keys() {
     );
 }
 
+/// API 1.41 has no `healthcheck.start_interval`: compose refuses to create
+/// the container on such an engine; torq runs it without and says so.
+#[test]
+fn a_healthcheck_start_interval_is_named_as_not_applied() {
+    let project = load_one(
+        "services:\n  web:\n    image: x\n    healthcheck:\n      test: [CMD, 'true']\n      start_interval: 1s\n  db:\n    image: x\n    healthcheck:\n      test: [CMD, 'true']\n",
+    )
+    .unwrap();
+    assert!(
+        project
+            .warnings
+            .contains(&"`healthcheck.start_interval` (web) is kept in the model but not applied to containers yet".to_string()),
+        "{:?}",
+        project.warnings
+    );
+}
+
 #[test]
 fn extends_from_another_file_resolves_its_relative_paths() {
     let p = TempProject::new(&[
@@ -532,4 +549,33 @@ fn yaml_prints_ulimits_and_blkio_devices_as_compose_yaml_does() {
         yaml.contains("rate: '1048576'") || yaml.contains("rate: \"1048576\""),
         "{yaml}"
     );
+}
+
+/// As compose: with `deploy.resources.limits` (or `reservations`) present,
+/// a key it leaves out is zero, so a service-level value differs from it.
+#[test]
+fn service_limits_must_agree_with_a_present_deploy_block_that_lacks_them() {
+    let cases = [
+        ("cpus: 0.5", "limits", "memory: 64m", "`cpus`"),
+        ("mem_limit: 64m", "limits", "cpus: 0.5", "`mem_limit`"),
+        ("pids_limit: 10", "limits", "memory: 64m", "`pids_limit`"),
+        (
+            "mem_reservation: 32m",
+            "reservations",
+            "cpus: 0.5",
+            "`mem_reservation`",
+        ),
+    ];
+    for (key, block, other, named) in cases {
+        let spec = format!(
+            "services:\n  web:\n    image: x\n    {key}\n    deploy:\n      resources:\n        {block}:\n          {other}\n"
+        );
+        let err = load_one(&spec).unwrap_err();
+        assert!(
+            err.message.contains(named) && err.message.contains("different values"),
+            "{key}: {err}"
+        );
+        let without_block = format!("services:\n  web:\n    image: x\n    {key}\n");
+        assert!(load_one(&without_block).is_ok(), "{key} alone is fine");
+    }
 }

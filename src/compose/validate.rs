@@ -25,7 +25,8 @@ fn warn_not_applied(d: &mut Decoder<'_>, project: &Project) {
     for (name, service) in &project.services {
         let printed = serde_json::to_value(service).unwrap_or_default();
         for key in NOT_APPLIED {
-            if printed.get(key).is_some() {
+            let pointer = format!("/{}", key.replace('.', "/"));
+            if printed.pointer(&pointer).is_some() {
                 users.entry(key).or_default().push(name);
             }
         }
@@ -233,8 +234,10 @@ fn check_service_consistency(
         .deploy
         .as_ref()
         .and_then(|d| d.resources.reservations.as_ref());
-    if let (Some(cpus), Some(limit)) = (service.cpus, limits.and_then(|l| l.cpus)) {
-        if (cpus - limit).abs() > 1e-6 {
+    // As compose: once `limits` (or `reservations`) is there, a key left
+    // out of it counts as zero and differs from a service-level value.
+    if let (Some(cpus), Some(limits)) = (service.cpus, limits) {
+        if (cpus - limits.cpus.unwrap_or(0.0)).abs() > 1e-6 {
             return fail(
                 "cpus",
                 "`cpus` and `deploy.resources.limits.cpus` cannot have different values".into(),
@@ -242,8 +245,8 @@ fn check_service_consistency(
         }
     }
     let bytes = |value: Option<i64>| value.and_then(|v| u64::try_from(v).ok());
-    if let (Some(memory), Some(limit)) = (bytes(service.mem_limit), limits.and_then(|l| l.memory)) {
-        if memory != limit {
+    if let (Some(memory), Some(limits)) = (bytes(service.mem_limit), limits) {
+        if memory != limits.memory.unwrap_or(0) {
             return fail(
                 "mem_limit",
                 "`mem_limit` and `deploy.resources.limits.memory` cannot have different values"
@@ -251,19 +254,16 @@ fn check_service_consistency(
             );
         }
     }
-    if let (Some(memory), Some(reserved)) = (
-        bytes(service.mem_reservation),
-        reservations.and_then(|r| r.memory),
-    ) {
-        if memory != reserved {
+    if let (Some(memory), Some(reservations)) = (bytes(service.mem_reservation), reservations) {
+        if memory != reservations.memory.unwrap_or(0) {
             return fail(
                 "mem_reservation",
                 "`mem_reservation` and `deploy.resources.reservations.memory` cannot have different values".into(),
             );
         }
     }
-    if let (Some(pids), Some(limit)) = (service.pids_limit, limits.and_then(|l| l.pids)) {
-        if pids != limit {
+    if let (Some(pids), Some(limits)) = (service.pids_limit, limits) {
+        if pids != limits.pids.unwrap_or(0) {
             return fail(
                 "pids_limit",
                 "`pids_limit` and `deploy.resources.limits.pids` cannot have different values"

@@ -14,6 +14,7 @@ mod build_cli;
 mod build_images;
 mod cli_config;
 mod cli_help;
+mod compose_parity;
 mod everyday_cmds;
 mod everyday_run;
 mod everyday_watch;

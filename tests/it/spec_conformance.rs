@@ -21,7 +21,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::support::compose_v2;
+use crate::support::{compose_v2, json_differences};
 use serde_json::Value;
 
 fn fixtures_dir() -> PathBuf {
@@ -81,25 +81,6 @@ fn config_json_with(program: &Path, dir: &Path, args: &[String]) -> Result<Value
     })
 }
 
-/// Collects the differences between compose's and torq's values.
-fn diff(compose: &Value, torq: &Value, path: &str, out: &mut Vec<String>) {
-    match (compose, torq) {
-        (Value::Object(a), Value::Object(b)) => {
-            for key in a.keys().chain(b.keys().filter(|k| !a.contains_key(*k))) {
-                let p = format!("{path}.{key}");
-                match (a.get(key), b.get(key)) {
-                    (Some(x), Some(y)) => diff(x, y, &p, out),
-                    (Some(x), None) => out.push(format!("{p}: only compose has {x}")),
-                    (None, Some(y)) => out.push(format!("{p}: only torq has {y}")),
-                    (None, None) => {}
-                }
-            }
-        }
-        (a, b) if a != b => out.push(format!("{path}: compose {a} ≠ torq {b}")),
-        _ => {}
-    }
-}
-
 /// Compose's JSON has no service-level `x-*` keys; torq's does.
 fn drop_service_extensions(value: &mut Value) {
     if let Some(services) = value.get_mut("services").and_then(Value::as_object_mut) {
@@ -148,8 +129,7 @@ fn torq_config_matches_docker_compose_v2_on_every_valid_fixture() {
             }
         };
         drop_service_extensions(&mut actual);
-        let mut differences = Vec::new();
-        diff(&expected, &actual, "", &mut differences);
+        let differences = json_differences(&expected, &actual);
         if !differences.is_empty() {
             failures.push(format!("{name}:\n    {}", differences.join("\n    ")));
         }
@@ -227,8 +207,7 @@ fn real_world_corpus_matches_docker_compose_v2() {
             (Err(e), Ok(_)) => failures.push(format!("{shown}: only compose refuses it: {e}")),
             (Ok(expected), Ok(mut actual)) => {
                 drop_service_extensions(&mut actual);
-                let mut differences = Vec::new();
-                diff(&expected, &actual, "", &mut differences);
+                let differences = json_differences(&expected, &actual);
                 if differences.is_empty() {
                     same += 1;
                 } else {

@@ -299,7 +299,6 @@ impl Decoder<'_> {
         if mount.kind == MountKind::Bind && mount.source.is_none() {
             return Err(self.error(node.pos, path, "a bind mount needs a `source`"));
         }
-        mount.drop_empty_options();
         Ok(mount)
     }
 

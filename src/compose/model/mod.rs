@@ -280,19 +280,6 @@ impl Mount {
     pub(crate) fn bind_options(&mut self) -> &mut BindOptions {
         self.bind.get_or_insert_with(BindOptions::default)
     }
-
-    /// Drops the option groups that say nothing, as compose prints them.
-    pub(crate) fn drop_empty_options(&mut self) {
-        self.bind.take_if(|b| *b == BindOptions::default());
-        self.tmpfs.take_if(|t| *t == TmpfsOptions::default());
-        if self.kind != MountKind::Volume {
-            self.volume = None;
-        }
-        if self.kind != MountKind::Image {
-            self.image = None;
-        }
-        self.image.take_if(|i| i.subpath.is_none());
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -247,10 +247,11 @@ compose_object! {
     }
 }
 
-/// Service keys the engine does not apply to containers: loading warns
-/// when an enabled service sets one.
+/// Service keys the engine does not apply to containers (a dotted key is
+/// one inside another): loading warns when an enabled service sets one.
 pub(crate) const NOT_APPLIED: &[&str] = &[
     "annotations",
+    "healthcheck.start_interval",
     "cpu_count",
     "cpu_percent",
     "credential_spec",

@@ -44,7 +44,11 @@ pub async fn create_replica(
     blueprint: &Blueprint,
     replica: Replica<'_>,
 ) -> Result<String, CreateFailure> {
-    let (_, mut body) = blueprint.for_replica(project, service, replica.number);
+    let super::ReplicaRequest {
+        mut body,
+        extra_networks,
+        ..
+    } = blueprint.for_replica(project, service, replica.number);
     let name = replica.name;
     if !replica.inherit.is_empty() {
         let image_volumes = image_volumes(engine, body.image.as_deref().unwrap_or_default()).await;
@@ -64,8 +68,8 @@ pub async fn create_replica(
         name_taken: false,
         lost: err.is_lost(),
     };
-    for (network, endpoint) in &blueprint.extra_networks {
-        ops::connect_network(engine, &id, network, endpoint.clone())
+    for (network, endpoint) in extra_networks {
+        ops::connect_network(engine, &id, &network, endpoint)
             .await
             .map_err(failed)?;
     }

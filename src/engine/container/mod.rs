@@ -4,7 +4,8 @@
 //! matches the spec.
 //!
 //! A [`Blueprint`] is the per-service part (identical for every replica);
-//! [`Blueprint::for_replica`] adds the name and the per-container labels.
+//! [`Blueprint::for_replica`] adds the name, the per-container labels, the
+//! container's name as a network alias and the replica's numbered links.
 //! Every compose key maps from its typed field of the model. Submodules
 //! translate groups of compose keys: [`resources`] (memory, CPU,
 //! PIDs, block I/O, devices, GPUs), [`options`] (sysctls, security options,
@@ -41,7 +42,7 @@ use bollard::models::{
 use sha2::{Digest, Sha256};
 
 use super::labels;
-use crate::compose::model::{Mount, MountKind, Project, Service};
+use crate::compose::model::{BindOptions, Mount, MountKind, Project, Service};
 use crate::naming::{container_name, network_name, volume_name};
 
 pub use options::{bound_services, referenced_services};
@@ -69,6 +70,15 @@ pub struct Blueprint {
     pub post_start: Vec<hooks::Hook>,
 }
 
+/// What creating one replica sends: its name, its create request and the
+/// networks it joins after create.
+#[derive(Debug, Clone)]
+pub struct ReplicaRequest {
+    pub name: String,
+    pub body: ContainerCreateBody,
+    pub extra_networks: Vec<(String, EndpointSettings)>,
+}
+
 impl Blueprint {
     /// Makes the networks' aliases those of a one-off container (`torq
     /// run`), as compose gives them: its own `name` only — so it takes no
@@ -92,18 +102,42 @@ impl Blueprint {
         }
     }
 
-    /// The container name and create request of replica `number`.
-    pub fn for_replica(
-        &self,
-        project: &Project,
-        service: &Service,
-        number: u32,
-    ) -> (String, ContainerCreateBody) {
+    /// The name, create request and extra networks of replica `number`:
+    /// the blueprint plus what compose sends per container — the
+    /// container-number label, the container's name as the first alias on
+    /// every network, and the links with the replica's numbered names
+    /// ([`options::replica_links`]). Being a function of the spec and the
+    /// number, none of it is part of the config hash.
+    pub fn for_replica(&self, project: &Project, service: &Service, number: u32) -> ReplicaRequest {
         let name = container_name(project, service, number);
         let mut body = self.body.clone();
         let labels = body.labels.get_or_insert_with(HashMap::new);
         labels.insert(labels::CONTAINER_NUMBER.into(), number.to_string());
-        (name, body)
+        let links = options::replica_links(project, service, number);
+        if let Some(host) = body.host_config.as_mut().filter(|h| h.links.is_some()) {
+            host.links = Some(links.clone());
+        }
+        let mut extra_networks = self.extra_networks.clone();
+        let first = body
+            .networking_config
+            .as_mut()
+            .and_then(|n| n.endpoints_config.as_mut())
+            .into_iter()
+            .flat_map(|endpoints| endpoints.values_mut());
+        for endpoint in first.chain(extra_networks.iter_mut().map(|(_, e)| e)) {
+            endpoint
+                .aliases
+                .get_or_insert_with(Vec::new)
+                .insert(0, name.clone());
+            if endpoint.links.is_some() {
+                endpoint.links = Some(links.clone());
+            }
+        }
+        ReplicaRequest {
+            name,
+            body,
+            extra_networks,
+        }
     }
 }
 
@@ -226,7 +260,8 @@ pub fn depends_on_label(service: &Service) -> String {
 }
 
 /// The endpoint settings of `service` on network `key`: aliases (the service
-/// name first), static and link-local addresses, driver options, legacy links.
+/// name first; each replica puts its container name before it), static and
+/// link-local addresses, driver options, legacy links.
 fn endpoint(service: &Service, key: &str, links: &[String]) -> EndpointSettings {
     let attachment = service.networks.get(key);
     let mut aliases = vec![service.name.clone()];
@@ -342,19 +377,21 @@ fn environment(service: &Service) -> Vec<String> {
         .collect()
 }
 
-/// The healthcheck, durations in nanoseconds (no `start_interval`: API 1.44+).
+/// The healthcheck as compose sends it, durations in nanoseconds (no
+/// `start_interval`: API 1.44+): `disable` sends the test `NONE`; a
+/// healthcheck without a test sends none, so the engine keeps the image's
+/// test with the spec's timings.
 fn health_config(service: &Service) -> Option<HealthConfig> {
     let hc = service.healthcheck.as_ref()?;
-    if !hc.is_enabled() {
-        return Some(HealthConfig {
-            test: Some(vec!["NONE".into()]),
-            ..Default::default()
-        });
-    }
+    let test = if hc.disable {
+        Some(vec!["NONE".to_string()])
+    } else {
+        Some(hc.test.clone()).filter(|t| !t.is_empty())
+    };
     let ns =
         |d: Option<std::time::Duration>| d.map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
     Some(HealthConfig {
-        test: Some(hc.test.clone()),
+        test,
         interval: ns(hc.interval),
         timeout: ns(hc.timeout),
         start_period: ns(hc.start_period),
@@ -424,35 +461,29 @@ pub(crate) fn restarts_on_its_own(service: &Service) -> bool {
     restart_policy(service).name != Some(RestartPolicyNameEnum::NO)
 }
 
-/// `restart:` wins; else `deploy.restart_policy`; else `no`.
+/// As docker compose: `deploy.restart_policy` wins over `restart:` (its
+/// `condition` `none`/`no`, `on-failure`, `unless-stopped`, `any`/`always`;
+/// no condition means no restart); else `restart:`; else `no`. A retry
+/// count goes with `on-failure` only (the engine refuses it with another
+/// policy).
 fn restart_policy(service: &Service) -> RestartPolicy {
-    let (name, retries) = match service.restart.as_deref() {
-        Some(restart) => {
+    let deploy = service
+        .deploy
+        .as_ref()
+        .and_then(|d| d.restart_policy.as_ref());
+    let (name, retries) = match (deploy, service.restart.as_deref()) {
+        (Some(policy), _) => (
+            policy
+                .condition
+                .as_deref()
+                .map_or(RestartPolicyNameEnum::NO, restart_policy_name),
+            policy.max_attempts.and_then(|n| i64::try_from(n).ok()),
+        ),
+        (None, Some(restart)) => {
             let (word, count) = restart.split_once(':').unwrap_or((restart, ""));
-            let name = match word {
-                "always" => RestartPolicyNameEnum::ALWAYS,
-                "unless-stopped" => RestartPolicyNameEnum::UNLESS_STOPPED,
-                "on-failure" => RestartPolicyNameEnum::ON_FAILURE,
-                _ => RestartPolicyNameEnum::NO,
-            };
-            (name, count.parse::<i64>().ok())
+            (restart_policy_name(word), count.parse::<i64>().ok())
         }
-        None => match service
-            .deploy
-            .as_ref()
-            .and_then(|d| d.restart_policy.as_ref())
-        {
-            Some(policy) => {
-                let name = match policy.condition.as_deref() {
-                    Some("on-failure") => RestartPolicyNameEnum::ON_FAILURE,
-                    Some("none") => RestartPolicyNameEnum::NO,
-                    _ => RestartPolicyNameEnum::ALWAYS,
-                };
-                let retries = policy.max_attempts.and_then(|n| i64::try_from(n).ok());
-                (name, retries)
-            }
-            None => (RestartPolicyNameEnum::NO, None),
-        },
+        (None, None) => (RestartPolicyNameEnum::NO, None),
     };
     let maximum_retry_count = match name {
         RestartPolicyNameEnum::ON_FAILURE => retries,
@@ -461,6 +492,17 @@ fn restart_policy(service: &Service) -> RestartPolicy {
     RestartPolicy {
         name: Some(name),
         maximum_retry_count,
+    }
+}
+
+/// A restart policy's or condition's name; an unknown one (compose leaves
+/// it to the engine, which refuses it) restarts always, as Swarm's `any`.
+fn restart_policy_name(word: &str) -> RestartPolicyNameEnum {
+    match word {
+        "no" | "none" => RestartPolicyNameEnum::NO,
+        "on-failure" => RestartPolicyNameEnum::ON_FAILURE,
+        "unless-stopped" => RestartPolicyNameEnum::UNLESS_STOPPED,
+        _ => RestartPolicyNameEnum::ALWAYS,
     }
 }
 
@@ -504,19 +546,31 @@ fn port_bindings(service: &Service) -> Option<HashMap<String, Option<Vec<PortBin
     (!map.is_empty()).then_some(map)
 }
 
-/// Mounts: bind mounts that may create their host path go through `Binds`
-/// (the engine creates a missing path only there); everything else through
-/// `Mounts`.
+/// Mounts: bind mounts that go through `Binds` (see [`through_binds`]),
+/// everything else through `Mounts`.
 fn mounts(project: &Project, service: &Service) -> (Vec<String>, Vec<ApiMount>) {
     let mut binds = Vec::new();
     let mut mounts = Vec::new();
     for m in &service.volumes {
         match m.kind {
-            MountKind::Bind if m.creates_host_path() => binds.push(bind_string(m)),
+            MountKind::Bind if through_binds(m) => binds.push(bind_string(m)),
             _ => mounts.push(api_mount(project, m)),
         }
     }
     (binds, mounts)
+}
+
+/// Whether a bind mount goes through `Binds`, where the engine creates a
+/// missing host path (the Mount API's `CreateMountpoint` is API 1.42+): as
+/// compose, one without a `bind:` block, or one that may create its host
+/// path and needs no `recursive` option (which only the Mount API
+/// expresses). With a `propagation` too compose takes the Mount API, which
+/// on this engine fails on a missing path; torq keeps `Binds` and creates it.
+fn through_binds(m: &Mount) -> bool {
+    match &m.bind {
+        None => true,
+        Some(bind) => bind.create_host_path && bind.recursive.is_none(),
+    }
 }
 
 fn bind_string(m: &Mount) -> String {
@@ -557,11 +611,11 @@ fn api_mount(project: &Project, m: &Mount) -> ApiMount {
         MountKind::Bind => {
             mount.typ = Some(MountType::BIND);
             mount.source = m.source.clone();
-            let propagation_of = m.bind.as_ref().and_then(|b| b.propagation.as_deref());
-            mount.bind_options = propagation_of.map(|p| MountBindOptions {
-                propagation: propagation(p),
-                ..Default::default()
-            });
+            mount.bind_options = m
+                .bind
+                .as_ref()
+                .map(bind_options)
+                .filter(|o| *o != MountBindOptions::default());
         }
         MountKind::Tmpfs => {
             mount.typ = Some(MountType::TMPFS);
@@ -583,6 +637,21 @@ fn api_mount(project: &Project, m: &Mount) -> ApiMount {
         }
     }
     mount
+}
+
+/// A bind's options as compose sends them: propagation, `recursive`
+/// (`disabled`, `writable`, `readonly`; the last two are API 1.44+, which
+/// older engines ignore) and `create_host_path` as `CreateMountpoint`
+/// (API 1.42+). `selinux` has no Mount API form (compose drops it too).
+fn bind_options(bind: &BindOptions) -> MountBindOptions {
+    let recursive = bind.recursive.as_deref();
+    MountBindOptions {
+        propagation: bind.propagation.as_deref().and_then(propagation),
+        non_recursive: (recursive == Some("disabled")).then_some(true),
+        read_only_non_recursive: (recursive == Some("writable")).then_some(true),
+        read_only_force_recursive: (recursive == Some("readonly")).then_some(true),
+        create_mountpoint: bind.create_host_path.then_some(true),
+    }
 }
 
 fn propagation(p: &str) -> Option<MountBindOptionsPropagationEnum> {
@@ -700,7 +769,7 @@ mod tests {
         let project = project_with(web());
         let service = &project.services["web"];
         let bp = blueprint(&project, service, "busybox");
-        let (name, body) = bp.for_replica(&project, service, 2);
+        let ReplicaRequest { name, body, .. } = bp.for_replica(&project, service, 2);
         assert_eq!(name, "demo-web-2");
         let labels = body.labels.unwrap();
         assert_eq!(labels[labels::PROJECT], "demo");
@@ -712,7 +781,8 @@ mod tests {
         let endpoints = body.networking_config.unwrap().endpoints_config.unwrap();
         assert_eq!(
             endpoints["demo_default"].aliases.as_deref(),
-            Some(&["web".to_string()][..])
+            Some(&["demo-web-2".to_string(), "web".to_string()][..]),
+            "the container's name, then the service's, as compose"
         );
         assert_eq!(body.env.unwrap(), vec!["A=1".to_string(), "B".to_string()]);
         let host = body.host_config.unwrap();
@@ -720,6 +790,60 @@ mod tests {
         let log = host.log_config.unwrap();
         assert_eq!(log.typ.as_deref(), Some("json-file"));
         assert_eq!(log.config.unwrap()["max-size"], "10m");
+    }
+
+    /// Every network of a replica names it first and carries its numbered
+    /// links; the config hash is the blueprint's, whatever the replica.
+    #[test]
+    fn replicas_get_their_name_as_alias_and_their_links_on_every_network() {
+        let mut s = web();
+        s.links = vec!["db".into()];
+        s.networks = IndexMap::from([
+            ("front".to_string(), ServiceNetwork::default()),
+            ("back".to_string(), ServiceNetwork::default()),
+        ]);
+        let mut project = project_with(s);
+        project.services.insert(
+            "db".into(),
+            Service {
+                name: "db".into(),
+                ..Default::default()
+            },
+        );
+        let service = &project.services["web"];
+        let bp = blueprint(&project, service, "busybox");
+        let replica = bp.for_replica(&project, service, 2);
+        let links = vec![
+            "demo-db-1:db".to_string(),
+            "demo-db-1:db-2".to_string(),
+            "demo-db-1:demo-db-2".to_string(),
+        ];
+        let endpoints = replica
+            .body
+            .networking_config
+            .as_ref()
+            .and_then(|n| n.endpoints_config.clone())
+            .unwrap();
+        let first = &endpoints["demo_back"];
+        let (extra_name, extra) = &replica.extra_networks[0];
+        assert_eq!(extra_name, "demo_front");
+        for endpoint in [first, extra] {
+            assert_eq!(
+                endpoint.aliases.as_deref(),
+                Some(&["demo-web-2".to_string(), "web".to_string()][..])
+            );
+            assert_eq!(endpoint.links.as_ref(), Some(&links));
+        }
+        assert_eq!(replica.body.host_config.unwrap().links, Some(links));
+        assert_eq!(
+            replica.body.labels.unwrap()[labels::CONFIG_HASH],
+            bp.config_hash
+        );
+        assert_eq!(
+            bp.extra_networks[0].1.aliases.as_deref(),
+            Some(&["web".to_string()][..]),
+            "the blueprint itself stays per service"
+        );
     }
 
     #[test]
@@ -916,6 +1040,132 @@ mod tests {
         assert_eq!(
             bp.extra_networks[0].1.aliases.as_deref(),
             Some(&["web".to_string(), "www".to_string()][..])
+        );
+    }
+
+    /// As compose, a bind without a `bind:` block goes through `Binds` (the
+    /// engine creates its missing path), one with `recursive` through the
+    /// Mount API with its options, one with `create_host_path: false` too.
+    #[test]
+    fn bind_mounts_take_the_api_compose_takes() {
+        use crate::compose::model::BindOptions;
+        let bind = |target: &str, options: Option<BindOptions>| Mount {
+            kind: MountKind::Bind,
+            source: Some(format!("/h{target}")),
+            target: target.into(),
+            bind: options,
+            ..Default::default()
+        };
+        let mut s = web();
+        s.volumes = vec![
+            bind("/plain", None),
+            bind(
+                "/created",
+                Some(BindOptions {
+                    create_host_path: true,
+                    propagation: Some("private".into()),
+                    ..Default::default()
+                }),
+            ),
+            bind("/kept", Some(BindOptions::default())),
+            bind(
+                "/flat",
+                Some(BindOptions {
+                    create_host_path: true,
+                    recursive: Some("disabled".into()),
+                    ..Default::default()
+                }),
+            ),
+        ];
+        let p = project_with(s);
+        let request = serde_json::to_value(blueprint(&p, &p.services["web"], "bb").body).unwrap();
+        assert_eq!(
+            request.pointer("/HostConfig/Binds"),
+            Some(&serde_json::json!([
+                "/h/plain:/plain",
+                "/h/created:/created:private"
+            ]))
+        );
+        assert_eq!(
+            request.pointer("/HostConfig/Mounts"),
+            Some(&serde_json::json!([
+                {"Type": "bind", "Source": "/h/kept", "Target": "/kept"},
+                {"Type": "bind", "Source": "/h/flat", "Target": "/flat",
+                 "BindOptions": {"NonRecursive": true, "CreateMountpoint": true}}
+            ]))
+        );
+    }
+
+    /// As compose: a healthcheck without a test keeps the image's test (none
+    /// is sent) with the spec's timings; `disable` sends `NONE`, timings too.
+    #[test]
+    fn healthchecks_without_a_test_keep_the_images() {
+        let health = |hc: Healthcheck| {
+            let mut s = web();
+            s.healthcheck = Some(hc);
+            health_config(&s).unwrap()
+        };
+        let timed = health(Healthcheck {
+            interval: Some(Duration::from_secs(30)),
+            ..Default::default()
+        });
+        assert_eq!(timed.test, None);
+        assert_eq!(timed.interval, Some(30_000_000_000));
+        let disabled = health(Healthcheck {
+            disable: true,
+            retries: Some(2),
+            ..Default::default()
+        });
+        assert_eq!(disabled.test, Some(vec!["NONE".to_string()]));
+        assert_eq!(disabled.retries, Some(2));
+    }
+
+    /// As compose: `deploy.restart_policy` wins over `restart:`, its
+    /// condition maps to the engine's policy, and no condition means none.
+    #[test]
+    fn restart_policy_follows_compose() {
+        use crate::compose::model::RestartPolicy as DeployRestart;
+        let policy = |restart: Option<&str>, condition: Option<&str>, attempts: Option<u64>| {
+            let s = Service {
+                restart: restart.map(String::from),
+                deploy: (condition.is_some() || attempts.is_some()).then(|| Deploy {
+                    restart_policy: Some(DeployRestart {
+                        condition: condition.map(String::from),
+                        max_attempts: attempts,
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            };
+            let rp = restart_policy(&s);
+            (rp.name.unwrap(), rp.maximum_retry_count)
+        };
+        use RestartPolicyNameEnum::*;
+        assert_eq!(policy(None, None, None), (NO, None));
+        assert_eq!(
+            policy(Some("on-failure:2"), None, None),
+            (ON_FAILURE, Some(2))
+        );
+        assert_eq!(
+            policy(Some("unless-stopped"), None, None),
+            (UNLESS_STOPPED, None)
+        );
+        assert_eq!(
+            policy(Some("always"), Some("on-failure"), Some(3)),
+            (ON_FAILURE, Some(3)),
+            "deploy.restart_policy wins"
+        );
+        assert_eq!(
+            policy(None, Some("unless-stopped"), None),
+            (UNLESS_STOPPED, None)
+        );
+        assert_eq!(policy(None, Some("any"), Some(3)), (ALWAYS, None));
+        assert_eq!(policy(None, Some("none"), None), (NO, None));
+        assert_eq!(
+            policy(Some("always"), None, Some(5)),
+            (NO, None),
+            "no condition: no restart"
         );
     }
 

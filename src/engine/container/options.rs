@@ -135,7 +135,22 @@ fn volumes_from(project: &Project, service: &Service) -> Vec<String> {
 /// service (`links: [db]` or `[db:alias]`), then `external_links` as
 /// written (`NAME` meaning `NAME:NAME`). On a user-defined network the
 /// engine turns them into aliases only the linking container resolves.
+/// These are the links the config hash covers; a replica's request carries
+/// [`replica_links`].
 pub(crate) fn links(project: &Project, service: &Service) -> Vec<String> {
+    links_of(project, service, None)
+}
+
+/// The links of replica `number`, as docker compose sends them: after each
+/// `CONTAINER:ALIAS` of a linked service come `CONTAINER:SERVICE-N` and
+/// `CONTAINER:PROJECT-SERVICE-N`, N being the linking replica's number
+/// (compose keeps compose v1's naming), so replica 2 of `app` resolves
+/// `db-2` to each of `db`'s containers.
+pub(crate) fn replica_links(project: &Project, service: &Service, number: u32) -> Vec<String> {
+    links_of(project, service, Some(number))
+}
+
+fn links_of(project: &Project, service: &Service, replica: Option<u32>) -> Vec<String> {
     let mut links = Vec::new();
     for link in &service.links {
         let (target, alias) = link.split_once(':').unwrap_or((link, link));
@@ -143,10 +158,12 @@ pub(crate) fn links(project: &Project, service: &Service) -> Vec<String> {
             continue;
         };
         for number in 1..=linked.replicas().max(1) {
-            links.push(format!(
-                "{}:{alias}",
-                container_name(project, linked, number)
-            ));
+            let container = container_name(project, linked, number);
+            links.push(format!("{container}:{alias}"));
+            if let Some(n) = replica {
+                links.push(format!("{container}:{target}-{n}"));
+                links.push(format!("{container}:{}-{target}-{n}", project.name));
+            }
         }
     }
     for link in &service.external_links {
@@ -375,6 +392,33 @@ mod tests {
             ]
         );
         assert_eq!(referenced_services(&p, &p.services["web"]), vec!["db"]);
+    }
+
+    /// Compose names each linked container also `SERVICE-N` and
+    /// `PROJECT-SERVICE-N`, N the linking replica's number.
+    #[test]
+    fn replica_links_add_composes_numbered_names() {
+        let mut db = svc("db");
+        db.deploy = Some(crate::compose::model::Deploy {
+            replicas: Some(2),
+            ..Default::default()
+        });
+        let mut web = svc("web");
+        web.links = strings(&["db:database"]);
+        web.external_links = strings(&["redis"]);
+        let p = project(vec![db, web]);
+        assert_eq!(
+            replica_links(&p, &p.services["web"], 3),
+            vec![
+                "demo-db-1:database",
+                "demo-db-1:db-3",
+                "demo-db-1:demo-db-3",
+                "demo-db-2:database",
+                "demo-db-2:db-3",
+                "demo-db-2:demo-db-3",
+                "redis:redis"
+            ]
+        );
     }
 
     #[test]

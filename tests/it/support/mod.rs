@@ -13,12 +13,15 @@
 //!   processes, HTTP and relay-frame utilities;
 //! - [`watched`]: a running torq whose output is collected as it comes;
 //! - [`tools`]: the outside programs some tests drive (docker compose v2,
-//!   Chromium), found where `cargo xtask test` installs them.
+//!   Chromium), found where `cargo xtask test` installs them;
+//! - [`json`]: the differences between two JSON documents (torq's output
+//!   against docker compose's).
 //!
 //! All are re-exported here, so a test writes `use crate::support::*;`.
 
 mod counters;
 mod engine;
+mod json;
 mod lines;
 mod proxy;
 mod pty;
@@ -29,6 +32,7 @@ mod watched;
 
 pub use counters::*;
 pub use engine::*;
+pub use json::json_differences;
 pub use lines::Lines;
 pub use proxy::{assert_lost_once, lost_message, EngineProxy};
 pub use pty::{expect_screen, Pty};
