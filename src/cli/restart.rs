@@ -75,6 +75,7 @@ pub(crate) fn run(ctx: &Context, args: RestartArgs) -> anyhow::Result<ExitStatus
             renew_anon_volumes: false,
             remove_orphans: false,
             no_recreate: false,
+            no_start: false,
             self_image_dockerfile: ctx.self_image_dockerfile(),
         },
     };

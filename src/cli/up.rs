@@ -76,6 +76,11 @@ pub(crate) struct UpArgs {
     #[arg(long, conflicts_with_all = ["force_recreate", "renew_anon_volumes"])]
     pub no_recreate: bool,
 
+    /// Create networks, volumes and containers (replacing changed ones) but
+    /// start nothing; a later `up` starts them.
+    #[arg(long, conflicts_with_all = ["attach", "abort_on_exit", "exit_code_from", "watch"])]
+    pub no_start: bool,
+
     /// Give recreated containers fresh anonymous volumes instead of taking
     /// over the old container's (and their data).
     /// (`-V` in docker compose; here `-V` is `--version`.)
@@ -185,8 +190,13 @@ async fn detached(
     let outcome = up::run(project.clone(), request, reporter).await?;
     let status = print_summary(ctx, &project.name, &outcome.failures, &outcome.skipped);
     if status == ExitStatus::Success && !ctx.shell.is_quiet() {
+        let done = if request.no_start {
+            "created, not started"
+        } else {
+            "up"
+        };
         ctx.shell.info(&format!(
-            "{} project {}: {} up",
+            "{} project {}: {} {done}",
             ctx.shell.paint_err(styles::OK, "✓"),
             project.name,
             plural(outcome.services.len(), "service")
@@ -270,13 +280,14 @@ fn request_from(ctx: &Context, project: &Project, args: &UpArgs) -> anyhow::Resu
         force_recreate: args.force_recreate,
         // Attached, the logs show how services come up; dependencies'
         // conditions still gate their dependents.
-        wait: !args.no_wait && !attach,
+        wait: !args.no_wait && !attach && !args.no_start,
         wait_timeout: Duration::from_secs(args.wait_timeout),
         fast_health: !args.no_fast_health,
         scale: up::parse_scale(project, &args.scale)?,
         renew_anon_volumes: args.renew_anon_volumes,
         remove_orphans: args.remove_orphans,
         no_recreate: args.no_recreate,
+        no_start: args.no_start,
         self_image_dockerfile: ctx.self_image_dockerfile(),
     })
 }

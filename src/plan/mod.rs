@@ -359,10 +359,97 @@ impl Plan {
         }
     }
 
+    /// Drops the steps whose operation matches `drop`, keeping the order
+    /// they gave: a kept step that waited for a dropped one waits for what
+    /// the dropped one waited for (an edge is required if any edge on the
+    /// way was). A container handle must name a kept step.
+    pub fn without(&mut self, drop: impl Fn(&Op) -> bool) {
+        let n = self.steps.len();
+        let dropped: Vec<bool> = self.steps.iter().map(|s| drop(&s.op)).collect();
+        let mut new_id: Vec<Option<StepId>> = vec![None; n];
+        let mut next = 0;
+        for (old, gone) in dropped.iter().enumerate() {
+            if !gone {
+                new_id[old] = Some(next);
+                next += 1;
+            }
+        }
+        // Each step's edges onto kept steps, resolved through dropped ones
+        // (steps only wait for earlier ones once sorted; resolve in order).
+        let mut resolved: Vec<Vec<Edge>> = Vec::with_capacity(n);
+        for step in &self.steps {
+            let mut edges: Vec<Edge> = Vec::new();
+            for edge in &step.after {
+                let through: Vec<Edge> = match new_id.get(edge.on).copied().flatten() {
+                    Some(_) => vec![*edge],
+                    None if edge.on < resolved.len() => resolved[edge.on]
+                        .iter()
+                        .map(|e| Edge {
+                            on: e.on,
+                            kind: weaker(e.kind, edge.kind),
+                        })
+                        .collect(),
+                    None => Vec::new(),
+                };
+                for e in through {
+                    match edges.iter_mut().find(|have| have.on == e.on) {
+                        Some(have) => have.kind = stronger(have.kind, e.kind),
+                        None => edges.push(e),
+                    }
+                }
+            }
+            resolved.push(edges);
+        }
+        let steps = std::mem::take(&mut self.steps);
+        for (old, (mut step, edges)) in steps.into_iter().zip(resolved).enumerate() {
+            let Some(id) = new_id[old] else {
+                continue;
+            };
+            step.id = id;
+            step.after = edges
+                .into_iter()
+                .filter_map(|e| new_id[e.on].map(|on| Edge { on, kind: e.kind }))
+                .collect();
+            for handle in step.op.handles_mut() {
+                if let ContainerHandle::Created { step, .. } = handle {
+                    *step = new_id[*step].expect("a container handle names a kept step");
+                }
+            }
+            self.steps.push(step);
+        }
+    }
+
     /// Steps whose operation matches `pred`.
     #[cfg(test)]
     pub fn find(&self, pred: impl Fn(&Op) -> bool) -> Vec<&Step> {
         self.steps.iter().filter(|s| pred(&s.op)).collect()
+    }
+}
+
+/// How strongly an edge binds: order < optional < required.
+fn strength(kind: EdgeKind) -> u8 {
+    match kind {
+        EdgeKind::Order => 0,
+        EdgeKind::Optional => 1,
+        EdgeKind::Required => 2,
+    }
+}
+
+/// An edge through another binds as the weaker of the two.
+fn weaker(a: EdgeKind, b: EdgeKind) -> EdgeKind {
+    if strength(a) <= strength(b) {
+        a
+    } else {
+        b
+    }
+}
+
+/// Two edges onto one step bind as the stronger.
+fn stronger(a: EdgeKind, b: EdgeKind) -> EdgeKind {
+    if strength(a) >= strength(b) {
+        a
+    } else {
+        b
     }
 }
 

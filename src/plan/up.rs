@@ -45,6 +45,9 @@ pub(crate) struct UpOptions {
     /// Keep existing containers even when they no longer match the spec,
     /// and start a stopped one instead of replacing it (`--no-recreate`).
     pub no_recreate: bool,
+    /// Create (and replace) containers but start none, and wait for none
+    /// (`--no-start`); running dependents are not restarted.
+    pub no_start: bool,
 }
 
 /// Everything the planner reads.
@@ -274,13 +277,15 @@ pub(crate) fn plan_up(input: &UpInput) -> Plan {
         }
     }
 
-    restart_dependents(
-        &mut plan,
-        &selected,
-        &recreated,
-        &mut starts,
-        &mut start_deps_pending,
-    );
+    if !input.options.no_start {
+        restart_dependents(
+            &mut plan,
+            &selected,
+            &recreated,
+            &mut starts,
+            &mut start_deps_pending,
+        );
+    }
 
     // Gating: each start waits for its dependencies' conditions.
     let mut waits: HashMap<(String, WaitFor), StepId> = HashMap::new();
@@ -360,6 +365,9 @@ pub(crate) fn plan_up(input: &UpInput) -> Plan {
         }
     }
     plan.sort_topologically();
+    if input.options.no_start {
+        plan.without(|op| matches!(op, Op::StartContainer { .. } | Op::Wait { .. }));
+    }
     plan
 }
 
@@ -1299,6 +1307,33 @@ mod tests {
             Some("exited with code 1 (--no-recreate)")
         );
         assert!(text.contains("keep demo-web-1"), "{text}");
+    }
+
+    #[test]
+    fn no_start_creates_without_starting_or_waiting_and_keeps_the_order() {
+        let project = project();
+        let state = ProjectState::default();
+        let full = plan_for(&project, &state, &["job", "web"], UpOptions::default());
+        let options = UpOptions {
+            no_start: true,
+            wait: true,
+            ..Default::default()
+        };
+        let plan = plan_for(&project, &state, &["job", "web"], options);
+        let text = plan.to_string();
+        assert!(plan
+            .find(|op| matches!(op, Op::StartContainer { .. } | Op::Wait { .. }))
+            .is_empty());
+        let creates = |plan: &Plan| {
+            plan.find(|op| matches!(op, Op::CreateContainer { .. }))
+                .len()
+        };
+        assert_eq!(creates(&plan), creates(&full), "{text}");
+        // Ids are dense and every edge points at an earlier step.
+        for (index, step) in plan.steps.iter().enumerate() {
+            assert_eq!(step.id, index);
+            assert!(step.after.iter().all(|e| e.on < index), "{text}");
+        }
     }
 
     #[test]

@@ -210,6 +210,7 @@ pub(crate) fn up_request(
         renew_anon_volumes: false,
         remove_orphans: false,
         no_recreate: false,
+        no_start: false,
         self_image_dockerfile,
     }
 }

@@ -49,6 +49,8 @@ pub(crate) struct UpRequest {
     pub remove_orphans: bool,
     /// Keep existing containers as they are; start stopped ones.
     pub no_recreate: bool,
+    /// Create containers without starting them.
+    pub no_start: bool,
     /// The Dockerfile of the self image (the application's).
     pub self_image_dockerfile: Option<&'static str>,
 }
@@ -72,6 +74,7 @@ impl UpRequest {
             renew_anon_volumes: self.renew_anon_volumes,
             remove_orphans: self.remove_orphans,
             no_recreate: self.no_recreate,
+            no_start: self.no_start,
         }
     }
 }

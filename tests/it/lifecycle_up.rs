@@ -790,3 +790,24 @@ fn no_recreate_keeps_changed_containers_and_starts_stopped_ones() {
     project.torq(&["up"]).assert_code(0);
     assert_ne!(ids_by_service(&project)["a"], before["a"]);
 }
+
+/// `up --no-start` creates the project (networks and every container) and
+/// starts nothing; `up --no-recreate` then starts those same containers.
+#[test]
+fn no_start_creates_everything_and_starts_nothing() {
+    let project = TestProject::new("nostart", LEVELS);
+    let result = project.torq(&["up", "--no-start"]);
+    result.assert_code(0);
+    assert!(
+        result.stderr.contains("created, not started"),
+        "{}",
+        result.stderr
+    );
+    let created = project.containers();
+    assert_eq!(created.len(), 4, "{created:?}");
+    assert!(created.iter().all(|c| c.state == "created"), "{created:?}");
+    let before = ids_by_service(&project);
+    project.torq(&["up", "--no-recreate"]).assert_code(0);
+    assert_eq!(ids_by_service(&project), before);
+    assert!(project.containers().iter().all(|c| c.state == "running"));
+}
