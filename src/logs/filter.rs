@@ -80,15 +80,9 @@ fn is_continuation(message: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::logs::line::StreamKind;
-    use bytes::Bytes;
 
     fn line(source: usize, text: &'static str) -> LogLine {
-        LogLine::from_entry(
-            source,
-            StreamKind::Stdout,
-            Bytes::from_static(text.as_bytes()),
-        )
+        LogLine::stdout(source, text)
     }
 
     #[test]

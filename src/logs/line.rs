@@ -58,6 +58,16 @@ impl LogLine {
         Self::from_parts(source, stream, entry, true)
     }
 
+    /// A stdout line of `source` from an entry as the engine sends it.
+    #[cfg(test)]
+    pub(crate) fn stdout(source: usize, entry: &'static str) -> LogLine {
+        Self::from_entry(
+            source,
+            StreamKind::Stdout,
+            Bytes::from_static(entry.as_bytes()),
+        )
+    }
+
     /// A line from an entry that carries a timestamp prefix when `timed`.
     fn from_parts(source: usize, stream: StreamKind, entry: Bytes, timed: bool) -> LogLine {
         let (timestamp, message_start) = match split(&entry, timed) {

@@ -265,7 +265,6 @@ mod tests {
     use super::*;
     use crate::logs::format::FormatOptions;
     use crate::logs::level::Level;
-    use bytes::Bytes;
 
     fn source(service: &str, number: u32) -> Source {
         Source {
@@ -278,11 +277,7 @@ mod tests {
     }
 
     fn line(source: usize, text: &'static str) -> LogLine {
-        LogLine::from_entry(
-            source,
-            StreamKind::Stdout,
-            Bytes::from_static(text.as_bytes()),
-        )
+        LogLine::stdout(source, text)
     }
 
     #[test]

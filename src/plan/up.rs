@@ -1254,16 +1254,23 @@ mod tests {
         );
     }
 
+    /// `job`'s container exited with code 1; `web`'s runs an older image.
+    fn exited_job_and_web_on_an_old_image(project: &Project) -> ProjectState {
+        let mut exited = running(project, "job", None);
+        exited.state = RunState::Exited;
+        exited.exit_code = Some(1);
+        let mut other_image = running(project, "web", None);
+        other_image.image_id = "sha256:old".into();
+        ProjectState {
+            containers: vec![exited, other_image],
+            ..ProjectState::default()
+        }
+    }
+
     #[test]
     fn stale_and_image_changed_containers_are_recreated_with_a_cause() {
         let project = project();
-        let mut state = ProjectState::default();
-        let mut exited = running(&project, "job", None);
-        exited.state = RunState::Exited;
-        exited.exit_code = Some(1);
-        let mut other_image = running(&project, "web", None);
-        other_image.image_id = "sha256:old".into();
-        state.containers = vec![exited, other_image];
+        let state = exited_job_and_web_on_an_old_image(&project);
         let plan = plan_for(&project, &state, &["job", "web"], UpOptions::default());
         let job = step_named(&plan, "create container id-job_demo-job-1");
         assert_eq!(
@@ -1281,13 +1288,7 @@ mod tests {
     #[test]
     fn no_recreate_keeps_changed_containers_and_starts_stopped_ones() {
         let project = project();
-        let mut state = ProjectState::default();
-        let mut exited = running(&project, "job", None);
-        exited.state = RunState::Exited;
-        exited.exit_code = Some(1);
-        let mut other_image = running(&project, "web", None);
-        other_image.image_id = "sha256:old".into();
-        state.containers = vec![exited, other_image];
+        let state = exited_job_and_web_on_an_old_image(&project);
         let options = UpOptions {
             no_recreate: true,
             ..Default::default()

@@ -262,8 +262,6 @@ impl ResumableFollow for StackFollow {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::logs::line::StreamKind;
-    use bytes::Bytes;
 
     fn source(name: &str) -> StackSource {
         StackSource {
@@ -274,11 +272,7 @@ mod tests {
     }
 
     fn line(source: usize, text: &'static str) -> LogLine {
-        LogLine::from_entry(
-            source,
-            StreamKind::Stdout,
-            Bytes::from_static(text.as_bytes()),
-        )
+        LogLine::stdout(source, text)
     }
 
     #[test]
