@@ -938,6 +938,20 @@ fn deploy_creates_what_docker_stack_deploy_creates() {
     reference_run.assert_code(0);
     let reference = stack_objects(&reference_stack);
     drop(reference_guard);
+    // The scheduler frees a removed task's host port once the task is
+    // gone from the swarm's store (until then torq's service would be
+    // told the port is in use).
+    wait_for(
+        "the reference stack's tasks to be deleted",
+        std::time::Duration::from_secs(60),
+        || {
+            let tasks = docker(&["stack", "ps", "-q", &reference_stack]);
+            String::from_utf8_lossy(&tasks.stdout)
+                .trim()
+                .is_empty()
+                .then_some(())
+        },
+    );
 
     let _guard = StackGuard(project.name.clone());
     let deployed = project.torq(&["deploy"]);
