@@ -156,7 +156,7 @@ pub fn run(ctx: &Context, args: DeployArgs) -> anyhow::Result<ExitStatus> {
         Some(StackView::Logs(logs)) => return run_logs(ctx, &project, logs),
         None => {}
     }
-    for warning in &project.warnings {
+    for warning in deploy::loader_warnings(&project) {
         ctx.shell.warn(warning);
     }
     let request = DeployRequest {

@@ -221,9 +221,7 @@ pub(crate) async fn create_network(
                     .collect::<HashMap<_, _>>()
             })
             .filter(|o| !o.is_empty()),
-        ipam: spec
-            .and_then(|n| n.ipam.clone())
-            .and_then(|v| serde_json::from_value(ipam_to_api(v)).ok()),
+        ipam: spec.and_then(|n| n.ipam.as_ref()).and_then(api_ipam),
         labels: Some(labels_map),
         ..Default::default()
     };
@@ -272,6 +270,11 @@ async fn keep_one_network(engine: &Engine, project: &str, name: &str) {
             tracing::debug!(network = %name, %err, "duplicate network kept");
         }
     }
+}
+
+/// A network's `ipam` as the API's IPAM (`None` when it does not fit).
+pub(crate) fn api_ipam(value: &serde_json::Value) -> Option<bollard::models::Ipam> {
+    serde_json::from_value(ipam_to_api(value.clone())).ok()
 }
 
 /// The spec's `ipam` (compose keys, lowercase) in the API's shape.

@@ -104,6 +104,15 @@ pub struct DeployOutcome {
     pub nodes: u64,
 }
 
+/// The spec's load warnings that hold for a deploy (not the loader's
+/// "not applied to containers" for a key a Swarm service takes).
+pub fn loader_warnings(project: &Project) -> impl Iterator<Item = &String> {
+    project
+        .warnings
+        .iter()
+        .filter(|w| convert::loader_warning_holds(w))
+}
+
 /// Deploys `project` as a stack.
 pub async fn deploy(
     engine: &Engine,

@@ -14,9 +14,10 @@ use std::collections::HashMap;
 use std::sync::{PoisonError, RwLockWriteGuard};
 
 use crate::support::{
-    assert_each_once, assert_lost_once, counted, docker, docker_ok, finish_after_the_return,
-    http_get, lose_and_regain_the_engine, run_with_deadline, swarm_lock, wait_for, EngineProxy,
-    TestProject, Watched, COMMAND_DEADLINE, COUNTERS,
+    assert_each_once, assert_lost_once, counted, differences, docker, docker_ok,
+    finish_after_the_return, http_get, lose_and_regain_the_engine, run_with_deadline,
+    stack_objects, swarm_lock, unique_project, wait_for, EngineProxy, TestProject, Watched,
+    BUSYBOX_IMAGE, COMMAND_DEADLINE, COUNTERS,
 };
 
 const NAMESPACE: &str = "com.docker.stack.namespace";
@@ -48,7 +49,8 @@ fn swarm() -> SwarmGuard {
     SwarmGuard { made, _lock: lock }
 }
 
-/// Removes every service, network, secret and config of a stack on drop.
+/// Removes every service, network, secret, config and volume of a stack on
+/// drop.
 struct StackGuard(String);
 
 impl Drop for StackGuard {
@@ -65,7 +67,28 @@ impl Drop for StackGuard {
                 wait_no_tasks(&self.0);
             }
         }
+        remove_volumes(&self.0);
     }
+}
+
+/// Removes the stack's volumes (Swarm made them on this node, labeled
+/// with the namespace), retried until a task's stopped container, still
+/// being removed, no longer holds them.
+fn remove_volumes(stack: &str) {
+    let filter = format!("label={NAMESPACE}={stack}");
+    wait_for(
+        "the stack's volumes to go",
+        std::time::Duration::from_secs(60),
+        || {
+            let volumes = ids_of("volume", &filter);
+            if !volumes.is_empty() {
+                let mut args = vec!["volume", "rm"];
+                args.extend(volumes.iter().map(String::as_str));
+                let _ = docker(&args);
+            }
+            ids_of("volume", &filter).is_empty().then_some(())
+        },
+    );
 }
 
 fn ids_of(kind: &str, filter: &str) -> Vec<String> {
@@ -788,4 +811,294 @@ fn service_written_so_far(stack: &str, tag: &str) -> u64 {
         .last()
         .copied()
         .unwrap_or(0)
+}
+
+/// A spec using what `docker stack deploy` converts (every service runs on
+/// this node). `{ext}` is an external overlay network, `{p1}`…`{p4}` free
+/// ports. It avoids what docs/swarm.md names as torq's deliberate
+/// differences in the created service: `extra_hosts` are in sorted order
+/// and no tmpfs mount has a `mode`.
+const RICH: &str = r#"
+networks:
+  front:
+    driver: overlay
+    attachable: true
+    labels: { tier: front }
+    driver_opts: { com.docker.network.driver.mtu: "1400" }
+  back:
+    internal: true
+    ipam: { driver: default }
+  outside: { external: true, name: "{ext}" }
+volumes:
+  data: { labels: { kind: data } }
+  cache: { driver: local, driver_opts: { type: tmpfs, device: tmpfs, o: size=10m } }
+secrets:
+  token: { file: ./token.txt }
+  api: { file: ./api.txt, labels: { purpose: api } }
+configs:
+  app: { file: ./app.conf }
+  motd: { file: ./motd.txt, labels: { purpose: motd } }
+services:
+  web:
+    image: {image}
+    entrypoint: ["sh", "-c"]
+    command: ["{loop}"]
+    user: "0:0"
+    working_dir: /srv
+    hostname: web-host
+    labels: { svc.label: container-side }
+    environment: { MODE: fast, EMPTY: "", SHARED: inline }
+    env_file: [./app.env]
+    networks:
+      front: { aliases: [www, web-alias] }
+      back: {}
+      outside: {}
+    ports:
+      - "{p1}:80"
+      - "{p2}:81/udp"
+      - { target: 82, published: {p3}, protocol: tcp, mode: ingress }
+      - { target: 83, protocol: tcp, mode: host }
+    volumes:
+      - data:/data
+      - { type: volume, source: cache, target: /cache, volume: { nocopy: true } }
+      - ./site:/site:ro
+      - { type: bind, source: ./site, target: /site2, read_only: true, bind: { propagation: rprivate } }
+      - { type: tmpfs, target: /scratch, tmpfs: { size: 1048576 } }
+    secrets:
+      - token
+      - { source: api, target: api_key, uid: "100", gid: "101", mode: 0400 }
+    configs:
+      - app
+      - { source: motd, target: /etc/motd, uid: "0", gid: "0", mode: 0440 }
+    extra_hosts: ["cache.local:10.0.0.6", "db.local:10.0.0.5"]
+    dns: [8.8.8.8, 1.1.1.1]
+    dns_search: [example.internal]
+    cap_add: [NET_ADMIN, sys_time]
+    cap_drop: [MKNOD]
+    sysctls: { net.core.somaxconn: "1024" }
+    ulimits: { nproc: 2048, nofile: { soft: 1024, hard: 4096 } }
+    init: true
+    read_only: true
+    tty: true
+    stdin_open: true
+    stop_grace_period: 15s
+    stop_signal: SIGINT
+    logging: { driver: json-file, options: { max-size: 1m, max-file: "2" } }
+    healthcheck:
+      test: ["CMD-SHELL", "test -e /proc/1"]
+      interval: 1s
+      timeout: 1s
+      retries: 3
+      start_period: 5s
+    isolation: default
+    deploy:
+      mode: replicated
+      replicas: 2
+      endpoint_mode: vip
+      labels: { svc.deploy.label: service-side }
+      resources:
+        limits: { cpus: "0.5", memory: 64M, pids: 100 }
+        reservations: { cpus: "0.01", memory: 8M }
+      restart_policy: { condition: on-failure, delay: 2s, max_attempts: 3, window: 30s }
+      update_config:
+        { parallelism: 2, delay: 1s, failure_action: rollback, monitor: 3s, max_failure_ratio: 0.2, order: start-first }
+      rollback_config:
+        { parallelism: 0, delay: 500ms, failure_action: pause, monitor: 2s, max_failure_ratio: 0.5, order: stop-first }
+      placement:
+        constraints: [node.role == manager]
+        preferences: [{ spread: node.labels.zone }]
+        max_replicas_per_node: 2
+  agent:
+    image: docker.io/{image}
+    entrypoint: sh -c
+    command: "'trap \"exit 0\" TERM; while true; do sleep 0.1; done'"
+    environment: [LIST_A=1, LIST_B=, TORQ_STACKDIFF_UNSET]
+    ports: [{ target: 90, published: {p4}, mode: host, protocol: udp }]
+    networks: [back]
+    healthcheck: { disable: true }
+    restart: always
+    deploy:
+      mode: global
+      endpoint_mode: dnsrr
+      update_config: { order: stop-first }
+      placement: { constraints: [node.platform.os == linux] }
+  worker:
+    image: {image}
+    command: ["sh", "-c", "{loop}"]
+    depends_on: [web]
+    restart: on-failure
+    healthcheck: { test: test -e /proc/1, interval: 1s, retries: 5 }
+    stop_grace_period: 1m30s
+    privileged: true
+    security_opt: [no-new-privileges:true]
+    container_name: fixed-worker
+    expose: ["9000"]
+    cap_drop: [ALL]
+    cap_add: [CHOWN]
+    logging: { driver: json-file }
+    extra_hosts: { alpha.local: 10.0.0.8, zeta.local: 10.0.0.9 }
+  oneshot:
+    image: {image}:latest
+    command: ["sh", "-c", "{loop}"]
+    restart: "on-failure:4"
+    healthcheck: { interval: 5s, retries: 2 }
+    deploy:
+      replicas: 0
+      resources: { limits: { memory: 32M } }
+      update_config: { failure_action: continue }
+"#;
+
+/// `docker stack deploy` and `torq deploy` of one rich spec create the same
+/// services, networks, secrets and configs — compared as the engine holds
+/// them, less what torq adds on purpose (its spec-hash label, the content
+/// hash ending its secret and config names) — and warn about the same
+/// ignored keys (but `restart`, which both convert and torq does not call
+/// ignored). The two stacks are deployed one after the other: they publish
+/// the same ports.
+#[test]
+fn deploy_creates_what_docker_stack_deploy_creates() {
+    let _swarm = swarm();
+    let project = TestProject::new("swarm-stackdiff", "services: {}\n");
+    let dir = project.dir.path();
+    for (file, text) in [
+        ("token.txt", "s3cret"),
+        ("api.txt", "apikey"),
+        ("app.conf", "level=info\n"),
+        ("motd.txt", "motd\n"),
+        (
+            "app.env",
+            "FROM_FILE=1\nSHARED=file\n# comment\nEMPTY_IN_FILE=\n",
+        ),
+    ] {
+        std::fs::write(dir.join(file), text).unwrap();
+    }
+    std::fs::create_dir(dir.join("site")).unwrap();
+    let external = NetworkGuard::overlay(&unique_project("swarm-stackdiff-ext"));
+    let ports = free_ports();
+    let mut spec = RICH
+        .replace("{ext}", &external.0)
+        .replace("{image}", BUSYBOX_IMAGE);
+    for (i, port) in ports.iter().enumerate() {
+        spec = spec.replace(&format!("{{p{}}}", i + 1), &port.to_string());
+    }
+    project.write_spec(&spec);
+    let reference_stack = format!("{}-ref", project.name);
+
+    let reference_guard = StackGuard(reference_stack.clone());
+    let mut stack_deploy = std::process::Command::new("docker");
+    stack_deploy
+        .args(["stack", "deploy", "--detach=true", "-c"])
+        .arg(project.spec_path())
+        .arg(&reference_stack)
+        .current_dir(dir);
+    let reference_run = run_with_deadline(stack_deploy, COMMAND_DEADLINE);
+    reference_run.assert_code(0);
+    let reference = stack_objects(&reference_stack);
+    drop(reference_guard);
+    // The scheduler frees a removed task's host port once the task is
+    // gone from the swarm's store (until then torq's service would be
+    // told the port is in use).
+    wait_for(
+        "the reference stack's tasks to be deleted",
+        std::time::Duration::from_secs(60),
+        || {
+            let tasks = docker(&["stack", "ps", "-q", &reference_stack]);
+            String::from_utf8_lossy(&tasks.stdout)
+                .trim()
+                .is_empty()
+                .then_some(())
+        },
+    );
+
+    let _guard = StackGuard(project.name.clone());
+    let deployed = project.torq(&["deploy"]);
+    deployed.assert_code(0);
+    let ours = stack_objects(&project.name);
+
+    let objects: Vec<&str> = reference.keys().map(String::as_str).collect();
+    assert_eq!(
+        objects,
+        [
+            "config STACK_app",
+            "config STACK_motd",
+            "network STACK_back",
+            "network STACK_default",
+            "network STACK_front",
+            "secret STACK_api",
+            "secret STACK_token",
+            "service STACK_agent",
+            "service STACK_oneshot",
+            "service STACK_web",
+            "service STACK_worker",
+        ]
+    );
+    let differences = differences(&reference, &ours);
+    assert!(
+        differences.is_empty(),
+        "docker stack deploy != torq deploy:\n{}",
+        differences.join("\n")
+    );
+    assert_eq!(
+        ignored_keys(&reference_run.stderr, "Ignoring unsupported options: "),
+        ["privileged", "restart", "security_opt"]
+    );
+    assert_eq!(
+        ignored_keys(&deployed.stderr, "warning: Ignoring unsupported options: "),
+        ["privileged", "security_opt"]
+    );
+    let deprecated = |stderr: &str| -> Vec<String> {
+        let mut lines: Vec<String> = stderr
+            .lines()
+            .map(|l| l.trim_start_matches("warning: Ignoring deprecated option "))
+            .filter(|l| l.starts_with("container_name: ") || l.starts_with("expose: "))
+            .map(str::to_string)
+            .collect();
+        lines.sort();
+        lines
+    };
+    assert_eq!(deprecated(&reference_run.stderr).len(), 2);
+    assert_eq!(
+        deprecated(&reference_run.stderr),
+        deprecated(&deployed.stderr)
+    );
+}
+
+/// The keys of the warning line starting with `prefix`.
+fn ignored_keys(stderr: &str, prefix: &str) -> Vec<String> {
+    stderr
+        .lines()
+        .find_map(|l| l.strip_prefix(prefix))
+        .map(|keys| keys.split(", ").map(str::to_string).collect())
+        .unwrap_or_default()
+}
+
+/// Four ports nothing listens on now (for the published ports of a spec).
+fn free_ports() -> [u16; 4] {
+    let listeners: Vec<std::net::TcpListener> = (0..4)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("a free port"))
+        .collect();
+    let port = |l: &std::net::TcpListener| l.local_addr().expect("its address").port();
+    [
+        port(&listeners[0]),
+        port(&listeners[1]),
+        port(&listeners[2]),
+        port(&listeners[3]),
+    ]
+}
+
+/// An attachable overlay network the test made (a spec's external
+/// network), removed on drop.
+struct NetworkGuard(String);
+
+impl NetworkGuard {
+    fn overlay(name: &str) -> NetworkGuard {
+        docker_ok(&["network", "create", "-d", "overlay", "--attachable", name]);
+        NetworkGuard(name.to_string())
+    }
+}
+
+impl Drop for NetworkGuard {
+    fn drop(&mut self) {
+        let _ = docker(&["network", "rm", &self.0]);
+    }
 }

@@ -11,7 +11,11 @@
 //! spec hash label marks each service, so a re-deploy of the same spec changes
 //! nothing. Keys Swarm cannot apply get the warnings `docker stack deploy`
 //! prints, except `depends_on`, which torq honors (rollout order) and
-//! `build`, which torq runs before deploying.
+//! `build`, which torq runs before deploying; keys `up` applies that a
+//! Swarm service has no field for get one more warning. A tmpfs mount's
+//! `mode` is applied (`docker stack deploy` drops it). docs/swarm.md lists
+//! these differences; everything else is sent as the docker CLI sends it
+//! (checked against it on the engine by the `swarm_deploy` tests).
 //!
 //! Pure except for reading the files secrets and configs come from.
 
@@ -19,12 +23,14 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use bollard::models::{
-    EndpointPortConfig, EndpointSpec, HealthConfig, Limit, Mount as ApiMount, MountBindOptions,
-    MountTmpfsOptions, MountVolumeOptions, MountVolumeOptionsDriverConfig, NetworkAttachmentConfig,
-    ResourceObject, ServiceSpec, ServiceSpecMode, ServiceSpecModeReplicated,
-    ServiceSpecRollbackConfig, ServiceSpecUpdateConfig, TaskSpec, TaskSpecContainerSpec,
-    TaskSpecContainerSpecConfigs, TaskSpecContainerSpecDnsConfig, TaskSpecContainerSpecFile,
-    TaskSpecContainerSpecFile1, TaskSpecContainerSpecSecrets, TaskSpecLogDriver, TaskSpecPlacement,
+    EndpointPortConfig, EndpointSpec, GenericResourcesInner,
+    GenericResourcesInnerDiscreteResourceSpec, HealthConfig, Ipam, Limit, Mount as ApiMount,
+    MountBindOptions, MountTmpfsOptions, MountVolumeOptions, MountVolumeOptionsDriverConfig,
+    NetworkAttachmentConfig, ResourceObject, ServiceSpec, ServiceSpecMode,
+    ServiceSpecModeReplicated, ServiceSpecRollbackConfig, ServiceSpecUpdateConfig, TaskSpec,
+    TaskSpecContainerSpec, TaskSpecContainerSpecConfigs, TaskSpecContainerSpecDnsConfig,
+    TaskSpecContainerSpecFile, TaskSpecContainerSpecFile1, TaskSpecContainerSpecPrivileges,
+    TaskSpecContainerSpecSecrets, TaskSpecLogDriver, TaskSpecPlacement,
     TaskSpecPlacementPreferences, TaskSpecPlacementSpread, TaskSpecResources,
     TaskSpecRestartPolicy,
 };
@@ -34,7 +40,7 @@ use sha2::{Digest, Sha256};
 use super::{api_enum, IMAGE_LABEL, NAMESPACE_LABEL, SPEC_HASH_LABEL};
 use crate::compose::model::{
     Deploy, FileMount, FileObject, Healthcheck, Mount, MountKind, Port, Project, ResourceSpec,
-    Service, UpdateConfig,
+    Service, UpdateConfig, Volume,
 };
 
 /// Keys `docker stack deploy` ignores with "Ignoring unsupported options"
@@ -65,6 +71,35 @@ const DEPRECATED: &[(&str, &str)] = &[
         "expose",
         "Exposing ports is unnecessary - services on the same network can access each other's containers on any port.",
     ),
+];
+
+/// Keys `up` applies to containers that a Swarm service spec has no field
+/// for: torq warns that the deploy ignores them (`docker stack deploy`
+/// refuses most of these keys, and drops `tmpfs` silently).
+const NOT_IN_SWARM: &[&str] = &[
+    "blkio_config",
+    "cpu_period",
+    "cpu_quota",
+    "cpu_rt_period",
+    "cpu_rt_runtime",
+    "cpu_shares",
+    "cpus",
+    "cpuset",
+    "device_cgroup_rules",
+    "gpus",
+    "group_add",
+    "mem_limit",
+    "mem_reservation",
+    "mem_swappiness",
+    "memswap_limit",
+    "oom_kill_disable",
+    "pids_limit",
+    "post_start",
+    "runtime",
+    "storage_opt",
+    "tmpfs",
+    "uts",
+    "volumes_from",
 ];
 
 /// The image each service runs: the reference and the engine's image id
@@ -111,6 +146,8 @@ pub struct NetworkPlan {
     pub attachable: bool,
     pub options: HashMap<String, String>,
     pub labels: HashMap<String, String>,
+    /// `ipam`, when it names a driver or a subnet (as `docker stack deploy`).
+    pub ipam: Option<Ipam>,
 }
 
 /// A secret or config of the stack.
@@ -120,9 +157,14 @@ pub struct FilePlan {
     pub key: String,
     /// The engine-side name (content addressed unless external).
     pub name: String,
+    /// The name `docker stack deploy` gives it (`STACK_KEY`, or `name:`):
+    /// a service's references are sorted by it, as that tool sorts them.
+    pub base: String,
     pub external: bool,
     /// The content (empty when external).
     pub data: Vec<u8>,
+    /// `template_driver` (`golang`): the engine expands the content per task.
+    pub template_driver: Option<String>,
     pub labels: HashMap<String, String>,
 }
 
@@ -178,21 +220,18 @@ fn with_namespace(stack: &str, labels: &IndexMap<String, String>) -> HashMap<Str
     out
 }
 
-/// The warnings `docker stack deploy` prints for keys Swarm ignores.
+/// The warnings `docker stack deploy` prints for keys Swarm ignores, then
+/// one of torq's own for keys `up` applies to containers that a Swarm
+/// service does not have (`docker stack deploy` refuses most of them).
 fn warnings(project: &Project) -> Vec<String> {
     let mut unsupported: Vec<&str> = Vec::new();
     let mut deprecated: Vec<(&str, &str)> = Vec::new();
+    let mut dropped: Vec<&str> = Vec::new();
     for service in project.services.values() {
-        for key in UNSUPPORTED {
-            if uses_key(service, key) && !unsupported.contains(key) {
-                unsupported.push(key);
-            }
-        }
-        for (key, why) in DEPRECATED {
-            if uses_key(service, key) && !deprecated.iter().any(|(k, _)| k == key) {
-                deprecated.push((key, why));
-            }
-        }
+        let keys = set_keys(service);
+        unsupported.extend(UNSUPPORTED.iter().filter(|k| keys.contains(**k)));
+        deprecated.extend(DEPRECATED.iter().filter(|(k, _)| keys.contains(*k)));
+        dropped.extend(NOT_IN_SWARM.iter().filter(|k| keys.contains(**k)));
         if service.restart.is_some()
             && service
                 .deploy
@@ -202,8 +241,12 @@ fn warnings(project: &Project) -> Vec<String> {
             unsupported.push("restart");
         }
     }
-    unsupported.sort_unstable();
-    unsupported.dedup();
+    for list in [&mut unsupported, &mut dropped] {
+        list.sort_unstable();
+        list.dedup();
+    }
+    deprecated.sort_unstable();
+    deprecated.dedup();
     let mut out = Vec::new();
     if !unsupported.is_empty() {
         out.push(format!(
@@ -214,31 +257,28 @@ fn warnings(project: &Project) -> Vec<String> {
     for (key, why) in deprecated {
         out.push(format!("Ignoring deprecated option {key}: {why}"));
     }
+    if !dropped.is_empty() {
+        out.push(format!(
+            "Ignoring options a Swarm service does not have: {} \
+             (resources go under deploy.resources, tmpfs mounts under volumes)",
+            dropped.join(", ")
+        ));
+    }
     out
 }
 
-/// Whether `service` sets the compose key `key` (one of [`UNSUPPORTED`] or
-/// [`DEPRECATED`]).
-fn uses_key(service: &Service, key: &str) -> bool {
-    match key {
-        "cgroup" => service.cgroup.is_some(),
-        "cgroup_parent" => service.cgroup_parent.is_some(),
-        "devices" => !service.devices.is_empty(),
-        "domainname" => service.domainname.is_some(),
-        "external_links" => !service.external_links.is_empty(),
-        "ipc" => service.ipc.is_some(),
-        "links" => !service.links.is_empty(),
-        "mac_address" => service.mac_address.is_some(),
-        "network_mode" => service.network_mode.is_some(),
-        "pid" => service.pid.is_some(),
-        "privileged" => service.privileged,
-        "security_opt" => !service.security_opt.is_empty(),
-        "shm_size" => service.shm_size.is_some(),
-        "userns_mode" => service.userns_mode.is_some(),
-        "container_name" => service.container_name.is_some(),
-        "expose" => !service.expose.is_empty(),
-        _ => false,
+/// The compose keys `service` sets (those its canonical printing shows).
+fn set_keys(service: &Service) -> std::collections::HashSet<String> {
+    match serde_json::to_value(service) {
+        Ok(serde_json::Value::Object(map)) => map.into_iter().map(|(k, _)| k).collect(),
+        _ => std::collections::HashSet::new(),
     }
+}
+
+/// Whether a loader warning still holds for a deploy: the loader warns that
+/// `isolation` is not applied to containers, but a Swarm service takes it.
+pub fn loader_warning_holds(warning: &str) -> bool {
+    !warning.starts_with("`isolation` (")
 }
 
 fn network_plans(project: &Project) -> Vec<NetworkPlan> {
@@ -266,9 +306,18 @@ fn network_plans(project: &Project) -> Vec<NetworkPlan> {
             attachable: spec.attachable,
             options: spec.driver_opts.clone().into_iter().collect(),
             labels: with_namespace(&project.name, &spec.labels),
+            ipam: spec.ipam.as_ref().and_then(stack_ipam),
         });
     }
     plans
+}
+
+/// A network's `ipam`, unless it names neither a driver nor a pool (then
+/// the engine's default, as `docker stack deploy` leaves it).
+fn stack_ipam(value: &serde_json::Value) -> Option<Ipam> {
+    let ipam = crate::engine::ops::api_ipam(value)?;
+    let has_pools = ipam.config.as_ref().is_some_and(|c| !c.is_empty());
+    (ipam.driver.is_some() || has_pools).then_some(ipam)
 }
 
 /// The networks a service joins (`default` when it names none).
@@ -308,8 +357,10 @@ fn file_plan(
         return Ok(FilePlan {
             key: key.into(),
             name: object.name.clone(),
+            base: object.name.clone(),
             external: true,
             data: Vec::new(),
+            template_driver: None,
             labels: HashMap::new(),
         });
     }
@@ -319,10 +370,18 @@ fn file_plan(
     } else {
         object.name.clone()
     };
+    // The name covers what the object is made of: content, and a template
+    // driver when there is one (an object cannot be updated in place).
+    let mut made_of = data.clone();
+    if let Some(driver) = &object.template_driver {
+        made_of.extend_from_slice(format!("\0template_driver={driver}").as_bytes());
+    }
     Ok(FilePlan {
         key: key.into(),
-        name: format!("{base}-{}", &hash_bytes(&data)[..10]),
+        name: format!("{base}-{}", &hash_bytes(&made_of)[..10]),
+        base,
         external: false,
+        template_driver: object.template_driver.clone(),
         data,
         labels: with_namespace(&project.name, &object.labels),
     })
@@ -386,7 +445,7 @@ fn service_plan(
             networks: Some(network_attachments(project, service)),
             log_driver: service.logging.as_ref().map(|l| TaskSpecLogDriver {
                 name: l.driver.clone(),
-                options: Some(l.options.clone().into_iter().collect()),
+                options: some_map(l.options.clone().into_iter().collect()),
             }),
             ..TaskSpec::default()
         }),
@@ -489,19 +548,15 @@ fn container_spec(
     service: &Service,
     image: &str,
 ) -> Result<TaskSpecContainerSpec, ConvertError> {
-    let mut env: Vec<String> = service
-        .environment
-        .iter()
-        .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={v}")))
-        .collect();
-    env.sort();
+    let (capability_add, capability_drop) =
+        effective_capabilities(&service.cap_add, &service.cap_drop);
     Ok(TaskSpecContainerSpec {
-        image: Some(image.to_string()),
+        image: Some(tagged_image(image)),
         labels: Some(with_namespace(&project.name, &service.labels)),
         command: service.entrypoint.clone(),
         args: service.command.clone(),
         hostname: service.hostname.clone(),
-        env: some_vec(env),
+        env: some_vec(environment(service)),
         dir: service.working_dir.clone(),
         user: service.user.clone(),
         tty: service.tty.then_some(true),
@@ -512,16 +567,140 @@ fn container_spec(
         stop_grace_period: service.stop_grace_period.map(nanos),
         health_check: service.healthcheck.as_ref().map(healthcheck),
         hosts: some_vec(hosts(&service.extra_hosts)),
-        dns_config: (!service.dns.is_empty()).then(|| TaskSpecContainerSpecDnsConfig {
-            nameservers: Some(service.dns.clone()),
-            ..Default::default()
-        }),
+        dns_config: dns_config(service),
+        // `docker stack deploy` always sends (empty) privileges.
+        privileges: Some(TaskSpecContainerSpecPrivileges::default()),
+        isolation: service.isolation.as_deref().and_then(api_enum),
         init: service.init,
-        capability_add: some_vec(service.cap_add.clone()),
-        capability_drop: some_vec(service.cap_drop.clone()),
-        ulimits: some_vec(crate::engine::container::ulimits(service)),
+        sysctls: some_map(service.sysctls.clone().into_iter().collect()),
+        capability_add: some_vec(capability_add),
+        capability_drop: some_vec(capability_drop),
+        ulimits: some_vec(sorted_ulimits(service)),
+        oom_score_adj: service.oom_score_adj,
         ..TaskSpecContainerSpec::default()
     })
+}
+
+/// An image reference as the Docker client library sends it to the swarm:
+/// its familiar form, tagged `latest` when it names no tag or digest
+/// (`torq-test/bb` → `torq-test/bb:latest`, `docker.io/library/busybox` →
+/// `busybox:latest`). A reference that does not parse is sent as written.
+pub(crate) fn tagged_image(image: &str) -> String {
+    let (name, digest) = match image.split_once('@') {
+        Some((name, digest)) => (name, Some(digest)),
+        None => (image, None),
+    };
+    let last_slash = name.rfind('/').map_or(0, |i| i + 1);
+    let (repository, tag) = match name[last_slash..].rfind(':') {
+        Some(i) => (&name[..last_slash + i], Some(&name[last_slash + i + 1..])),
+        None => (name, None),
+    };
+    let Some(familiar) = familiar_repository(repository) else {
+        return image.to_string();
+    };
+    match (tag, digest) {
+        (Some(tag), Some(digest)) => format!("{familiar}:{tag}@{digest}"),
+        (Some(tag), None) => format!("{familiar}:{tag}"),
+        (None, Some(digest)) => format!("{familiar}@{digest}"),
+        (None, None) => format!("{familiar}:latest"),
+    }
+}
+
+/// A repository name without Docker Hub's implied parts (`docker.io/`,
+/// `library/`); `None` when it is not a valid repository name.
+fn familiar_repository(repository: &str) -> Option<String> {
+    let (domain, path) = match repository.split_once('/') {
+        Some((first, rest))
+            if first.contains(['.', ':'])
+                || first == "localhost"
+                || first.chars().any(|c| c.is_ascii_uppercase()) =>
+        {
+            (Some(first), rest)
+        }
+        _ => (None, repository),
+    };
+    let valid_component = |c: &str| {
+        !c.is_empty()
+            && c.chars()
+                .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || "._-".contains(ch))
+            && c.starts_with(|ch: char| ch.is_ascii_alphanumeric())
+            && c.ends_with(|ch: char| ch.is_ascii_alphanumeric())
+    };
+    let is_hex_id = path.len() == 64 && path.chars().all(|c| c.is_ascii_hexdigit());
+    if !path.split('/').all(valid_component) || is_hex_id {
+        return None;
+    }
+    match domain {
+        None | Some("docker.io" | "index.docker.io") => Some(
+            path.strip_prefix("library/")
+                .filter(|rest| !rest.contains('/'))
+                .unwrap_or(path)
+                .to_string(),
+        ),
+        Some(domain) => Some(format!("{domain}/{path}")),
+    }
+}
+
+/// `KEY=value` entries, sorted; a key without a value (unset where torq
+/// runs) is sent bare, as `docker stack deploy` sends it (the engine then
+/// drops the image's value of it).
+fn environment(service: &Service) -> Vec<String> {
+    let mut env: Vec<String> = service
+        .environment
+        .iter()
+        .map(|(k, v)| match v {
+            Some(v) => format!("{k}={v}"),
+            None => k.clone(),
+        })
+        .collect();
+    env.sort();
+    env
+}
+
+/// `dns`, `dns_search` and `dns_opt` (when one is set).
+fn dns_config(service: &Service) -> Option<TaskSpecContainerSpecDnsConfig> {
+    if service.dns.is_empty() && service.dns_search.is_empty() && service.dns_opt.is_empty() {
+        return None;
+    }
+    Some(TaskSpecContainerSpecDnsConfig {
+        nameservers: some_vec(service.dns.clone()),
+        search: some_vec(service.dns_search.clone()),
+        options: some_vec(service.dns_opt.clone()),
+    })
+}
+
+/// `cap_add` and `cap_drop` as the docker CLI sends them: upper case with
+/// the `CAP_` prefix, `ALL` alone when present, a capability both added
+/// and dropped only added, each list sorted.
+fn effective_capabilities(add: &[String], drop: &[String]) -> (Vec<String>, Vec<String>) {
+    fn normalized(caps: &[String]) -> std::collections::BTreeSet<String> {
+        let set: std::collections::BTreeSet<String> = caps
+            .iter()
+            .map(|c| {
+                let c = c.trim().to_ascii_uppercase();
+                if c == "ALL" || c.starts_with("CAP_") {
+                    c
+                } else {
+                    format!("CAP_{c}")
+                }
+            })
+            .collect();
+        if set.contains("ALL") {
+            return std::collections::BTreeSet::from(["ALL".to_string()]);
+        }
+        set
+    }
+    let add = normalized(add);
+    let drop = normalized(drop);
+    let drop = drop.difference(&add).cloned().collect();
+    (add.into_iter().collect(), drop)
+}
+
+/// `ulimits`, sorted by name.
+fn sorted_ulimits(service: &Service) -> Vec<bollard::models::ResourcesUlimits> {
+    let mut ulimits = crate::engine::container::ulimits(service);
+    ulimits.sort_by(|a, b| a.name.cmp(&b.name));
+    ulimits
 }
 
 /// `extra_hosts` (`host:ip`) in the `/etc/hosts` order Swarm takes (`ip host`).
@@ -537,15 +716,18 @@ fn nanos(d: Duration) -> i64 {
     i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)
 }
 
-/// The healthcheck; `start_interval` is left out (API 1.44+).
+/// The healthcheck; `start_interval` is left out (API 1.44+). `disable`
+/// is the test `NONE` alone; a healthcheck without `test` keeps the
+/// image's test (its other fields apply).
 fn healthcheck(check: &Healthcheck) -> HealthConfig {
-    let test = if check.is_enabled() {
-        check.test.clone()
-    } else {
-        vec!["NONE".to_string()]
-    };
+    if check.disable {
+        return HealthConfig {
+            test: Some(vec!["NONE".to_string()]),
+            ..HealthConfig::default()
+        };
+    }
     HealthConfig {
-        test: Some(test),
+        test: some_vec(check.test.clone()),
         interval: check.interval.map(nanos),
         timeout: check.timeout.map(nanos),
         retries: check.retries.and_then(|r| i64::try_from(r).ok()),
@@ -574,17 +756,12 @@ fn mount(project: &Project, service: &Service, m: &Mount) -> Result<ApiMount, Co
             let volume = m.source.as_ref().and_then(|k| project.volumes.get(k));
             out.typ = api_enum("volume");
             out.source = volume.map(|v| v.name.clone());
-            out.volume_options = Some(MountVolumeOptions {
-                no_copy: m.volume.as_ref().is_some_and(|v| v.nocopy).then_some(true),
-                labels: volume
-                    .filter(|v| !v.external)
-                    .map(|v| with_namespace(&project.name, &v.labels)),
-                driver_config: volume.and_then(|v| v.driver.clone()).map(|name| {
-                    MountVolumeOptionsDriverConfig {
-                        name: Some(name),
-                        options: volume.map(|v| v.driver_opts.clone().into_iter().collect()),
-                    }
-                }),
+            // An anonymous volume has no options; an external one only the
+            // mount's own; a stack volume its labels and driver.
+            out.volume_options = volume.map(|v| MountVolumeOptions {
+                no_copy: m.volume.as_ref().is_some_and(|o| o.nocopy).then_some(true),
+                labels: (!v.external).then(|| with_namespace(&project.name, &v.labels)),
+                driver_config: (!v.external).then(|| volume_driver(v)).flatten(),
                 ..MountVolumeOptions::default()
             });
         }
@@ -602,13 +779,10 @@ fn mount(project: &Project, service: &Service, m: &Mount) -> Result<ApiMount, Co
         }
         MountKind::Tmpfs => {
             out.typ = api_enum("tmpfs");
-            out.tmpfs_options = Some(MountTmpfsOptions {
-                size_bytes: m
-                    .tmpfs
-                    .as_ref()
-                    .and_then(|t| t.size)
-                    .and_then(|s| i64::try_from(s).ok()),
-                mode: m.tmpfs.as_ref().and_then(|t| t.mode).map(i64::from),
+            out.tmpfs_options = m.tmpfs.as_ref().map(|t| MountTmpfsOptions {
+                size_bytes: t.size.and_then(|s| i64::try_from(s).ok()),
+                // `docker stack deploy` drops the mode; torq applies it.
+                mode: t.mode.map(i64::from),
                 ..MountTmpfsOptions::default()
             });
         }
@@ -626,6 +800,17 @@ fn mount(project: &Project, service: &Service, m: &Mount) -> Result<ApiMount, Co
     Ok(out)
 }
 
+/// A stack volume's driver and options, when it names either.
+fn volume_driver(volume: &Volume) -> Option<MountVolumeOptionsDriverConfig> {
+    if volume.driver.is_none() && volume.driver_opts.is_empty() {
+        return None;
+    }
+    Some(MountVolumeOptionsDriverConfig {
+        name: volume.driver.clone(),
+        options: some_map(volume.driver_opts.clone().into_iter().collect()),
+    })
+}
+
 fn network_attachments(project: &Project, service: &Service) -> Vec<NetworkAttachmentConfig> {
     let mut out: Vec<NetworkAttachmentConfig> = service_networks(service)
         .into_iter()
@@ -635,11 +820,14 @@ fn network_attachments(project: &Project, service: &Service) -> Vec<NetworkAttac
                 .get(key.as_str())
                 .cloned()
                 .unwrap_or_default();
+            let target = network_name(project, key);
             let mut aliases = options.aliases.clone();
-            aliases.push(service.name.clone());
+            if is_user_defined(&target) {
+                aliases.push(service.name.clone());
+            }
             NetworkAttachmentConfig {
-                target: Some(network_name(project, key)),
-                aliases: Some(aliases),
+                target: Some(target),
+                aliases: some_vec(aliases),
                 driver_opts: some_map(options.driver_opts.into_iter().collect()),
             }
         })
@@ -648,16 +836,25 @@ fn network_attachments(project: &Project, service: &Service) -> Vec<NetworkAttac
     out
 }
 
+/// Whether a network takes aliases: not one of the engine's own
+/// (`default`, `bridge`, `host`, `none`, `container:…`), as the docker CLI
+/// decides before adding the service's name.
+fn is_user_defined(network: &str) -> bool {
+    !matches!(network, "default" | "bridge" | "host" | "none") && !network.starts_with("container:")
+}
+
 fn some_map(map: HashMap<String, String>) -> Option<HashMap<String, String>> {
     (!map.is_empty()).then_some(map)
 }
 
 fn endpoint(service: &Service, deploy: &Deploy) -> Result<EndpointSpec, ConvertError> {
-    let ports = service
+    let mut ports = service
         .ports
         .iter()
         .map(|p| port(service, p))
         .collect::<Result<Vec<_>, _>>()?;
+    // As `docker stack deploy`: by published port (unpublished first).
+    ports.sort_by_key(|p| p.published_port.unwrap_or(0));
     let mode = deploy.endpoint_mode.as_deref().map(str::to_lowercase);
     Ok(EndpointSpec {
         mode: match mode.as_deref() {
@@ -746,10 +943,26 @@ fn resources(deploy: &Deploy) -> Result<TaskSpecResources, ConvertError> {
         reservations: reservations.map(|r| ResourceObject {
             nano_cpus: nano_cpus(r),
             memory_bytes: r.memory.and_then(|m| i64::try_from(m).ok()),
-            generic_resources: None,
+            generic_resources: some_vec(generic_resources(r)),
         }),
         ..TaskSpecResources::default()
     })
+}
+
+/// `reservations.generic_resources` (discrete ones, as `docker stack deploy`).
+fn generic_resources(spec: &ResourceSpec) -> Vec<GenericResourcesInner> {
+    spec.generic_resources
+        .iter()
+        .map(|g| GenericResourcesInner {
+            discrete_resource_spec: g.discrete_resource_spec.as_ref().map(|d| {
+                GenericResourcesInnerDiscreteResourceSpec {
+                    kind: d.kind.clone(),
+                    value: d.value,
+                }
+            }),
+            named_resource_spec: None,
+        })
+        .collect()
 }
 
 fn nano_cpus(spec: &ResourceSpec) -> Option<i64> {
@@ -846,15 +1059,14 @@ fn rollback_config(deploy: &Deploy) -> Option<ServiceSpecRollbackConfig> {
     ))
 }
 
+/// The service's secrets, sorted by their [`FilePlan::base`] name.
 fn secret_refs(service: &Service, secrets: &[FilePlan]) -> Vec<TaskSpecContainerSpecSecrets> {
-    service
-        .secrets
-        .iter()
-        .filter_map(|m| {
-            let plan = secrets.iter().find(|s| s.key == m.source)?;
+    sorted_by_base(&service.secrets, secrets)
+        .into_iter()
+        .map(|(m, plan)| {
             let target = m.target.clone().unwrap_or_else(|| m.source.clone());
             let name = target.strip_prefix("/run/secrets/").unwrap_or(&target);
-            Some(TaskSpecContainerSpecSecrets {
+            TaskSpecContainerSpecSecrets {
                 file: Some(TaskSpecContainerSpecFile {
                     name: Some(name.to_string()),
                     uid: Some(id_or_root(&m.uid)),
@@ -863,29 +1075,42 @@ fn secret_refs(service: &Service, secrets: &[FilePlan]) -> Vec<TaskSpecContainer
                 }),
                 secret_name: Some(plan.name.clone()),
                 secret_id: None,
-            })
+            }
         })
         .collect()
 }
 
+/// The service's configs, sorted by their [`FilePlan::base`] name; one
+/// without `target` is named by its key (the engine places a relative name
+/// under `/`), as `docker stack deploy` names it.
 fn config_refs(service: &Service, configs: &[FilePlan]) -> Vec<TaskSpecContainerSpecConfigs> {
-    service
-        .configs
-        .iter()
-        .filter_map(|m| {
-            let plan = configs.iter().find(|c| c.key == m.source)?;
-            Some(TaskSpecContainerSpecConfigs {
-                file: Some(TaskSpecContainerSpecFile1 {
-                    name: Some(m.target.clone().unwrap_or_else(|| format!("/{}", m.source))),
-                    uid: Some(id_or_root(&m.uid)),
-                    gid: Some(id_or_root(&m.gid)),
-                    mode: Some(file_mode(m)),
-                }),
-                config_name: Some(plan.name.clone()),
-                ..TaskSpecContainerSpecConfigs::default()
-            })
+    sorted_by_base(&service.configs, configs)
+        .into_iter()
+        .map(|(m, plan)| TaskSpecContainerSpecConfigs {
+            file: Some(TaskSpecContainerSpecFile1 {
+                name: Some(m.target.clone().unwrap_or_else(|| m.source.clone())),
+                uid: Some(id_or_root(&m.uid)),
+                gid: Some(id_or_root(&m.gid)),
+                mode: Some(file_mode(m)),
+            }),
+            config_name: Some(plan.name.clone()),
+            ..TaskSpecContainerSpecConfigs::default()
         })
         .collect()
+}
+
+/// A service's uses of secrets or configs with their plans, in the order
+/// of the plans' base names (stable: two uses of one object keep theirs).
+fn sorted_by_base<'a>(
+    uses: &'a [FileMount],
+    plans: &'a [FilePlan],
+) -> Vec<(&'a FileMount, &'a FilePlan)> {
+    let mut found: Vec<_> = uses
+        .iter()
+        .filter_map(|m| Some((m, plans.iter().find(|p| p.key == m.source)?)))
+        .collect();
+    found.sort_by(|a, b| a.1.base.cmp(&b.1.base));
+    found
 }
 
 fn id_or_root(id: &Option<String>) -> String {
@@ -900,6 +1125,376 @@ fn file_mode(m: &FileMount) -> u32 {
 mod tests {
     use super::*;
     use crate::compose::model::{Dependency, Network};
+    use crate::compose::LoadOptions;
+    use crate::engine::swarm::enum_text;
+
+    /// A spec loaded as `torq deploy` loads it (project `demo`), with the
+    /// files it names; the directory lives as long as the returned guard.
+    fn load(yaml: &str, files: &[(&str, &str)]) -> (tempfile::TempDir, Project) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("compose.yaml"), yaml).unwrap();
+        for (name, text) in files {
+            std::fs::write(dir.path().join(name), text).unwrap();
+        }
+        let project = crate::compose::load(&LoadOptions {
+            files: vec!["compose.yaml".into()],
+            working_dir: dir.path().to_path_buf(),
+            project_name: Some("demo".into()),
+            ..LoadOptions::default()
+        })
+        .unwrap();
+        (dir, project)
+    }
+
+    /// The one service `s` of `yaml`, converted.
+    fn converted(yaml: &str, files: &[(&str, &str)]) -> (ServiceSpec, StackSpec) {
+        let (_dir, project) = load(yaml, files);
+        let stack = stack_spec(&project, &Images::new()).unwrap();
+        (stack.services["s"].spec.clone(), stack)
+    }
+
+    fn container(spec: &ServiceSpec) -> &TaskSpecContainerSpec {
+        spec.task_template
+            .as_ref()
+            .and_then(|t| t.container_spec.as_ref())
+            .unwrap()
+    }
+
+    #[test]
+    fn images_are_sent_in_their_familiar_form_tagged_latest_when_untagged() {
+        for (written, sent) in [
+            ("torq-test/bb", "torq-test/bb:latest"),
+            ("busybox", "busybox:latest"),
+            ("docker.io/library/busybox", "busybox:latest"),
+            ("index.docker.io/team/app:1.2", "team/app:1.2"),
+            ("docker.io/library/a/b", "library/a/b:latest"),
+            ("localhost:5000/app", "localhost:5000/app:latest"),
+            (
+                "registry.example:5000/torq/node:1.2",
+                "registry.example:5000/torq/node:1.2",
+            ),
+            ("busybox@sha256:abc", "busybox@sha256:abc"),
+            (
+                "docker.io/library/busybox:1@sha256:abc",
+                "busybox:1@sha256:abc",
+            ),
+            ("Not/Valid", "Not/Valid"),
+        ] {
+            assert_eq!(tagged_image(written), sent, "{written}");
+        }
+        let (spec, _) = converted("services:\n  s:\n    image: torq-test/bb\n", &[]);
+        assert_eq!(
+            container(&spec).image.as_deref(),
+            Some("torq-test/bb:latest")
+        );
+        // The label keeps the image as the spec names it.
+        assert_eq!(spec.labels.as_ref().unwrap()[IMAGE_LABEL], "torq-test/bb");
+    }
+
+    #[test]
+    fn container_fields_follow_docker_stack_deploy() {
+        let (spec, _) = converted(
+            r#"
+services:
+  s:
+    image: bb
+    environment: [B=2, UNSET_HERE, A=1, EMPTY=]
+    cap_add: [net_admin, CAP_SYS_TIME, chown]
+    cap_drop: [chown, MKNOD]
+    ulimits: { nproc: 10, nofile: { soft: 1, hard: 2 } }
+    dns: [8.8.8.8]
+    dns_search: [example.internal]
+    dns_opt: ["ndots:2"]
+    sysctls: { net.core.somaxconn: "1024" }
+    isolation: default
+    oom_score_adj: 100
+    logging: { driver: json-file }
+"#,
+            &[],
+        );
+        let c = container(&spec);
+        assert_eq!(
+            c.env.as_ref().unwrap(),
+            &["A=1", "B=2", "EMPTY=", "UNSET_HERE"],
+            "sorted; a key without a value is sent bare"
+        );
+        assert_eq!(
+            c.capability_add.as_ref().unwrap(),
+            &["CAP_CHOWN", "CAP_NET_ADMIN", "CAP_SYS_TIME"]
+        );
+        assert_eq!(
+            c.capability_drop.as_ref().unwrap(),
+            &["CAP_MKNOD"],
+            "an added capability is not dropped"
+        );
+        let names: Vec<_> = c.ulimits.iter().flatten().map(|u| u.name.clone()).collect();
+        assert_eq!(names, [Some("nofile".into()), Some("nproc".into())]);
+        let dns = c.dns_config.as_ref().unwrap();
+        assert_eq!(dns.search.as_ref().unwrap(), &["example.internal"]);
+        assert_eq!(dns.options.as_ref().unwrap(), &["ndots:2"]);
+        assert_eq!(c.sysctls.as_ref().unwrap()["net.core.somaxconn"], "1024");
+        assert_eq!(
+            c.isolation.as_ref().map(enum_text).as_deref(),
+            Some("default")
+        );
+        assert_eq!(c.oom_score_adj, Some(100));
+        assert_eq!(
+            c.privileges,
+            Some(TaskSpecContainerSpecPrivileges::default())
+        );
+        let log = spec
+            .task_template
+            .as_ref()
+            .unwrap()
+            .log_driver
+            .as_ref()
+            .unwrap();
+        assert_eq!(log.options, None, "no options: none sent");
+    }
+
+    #[test]
+    fn all_capabilities_stand_alone() {
+        assert_eq!(
+            effective_capabilities(&["ALL".into(), "chown".into()], &["all".into(), "x".into()]),
+            (vec!["ALL".to_string()], vec![])
+        );
+        assert_eq!(
+            effective_capabilities(&[], &["ALL".into(), "x".into()]),
+            (vec![], vec!["ALL".to_string()])
+        );
+    }
+
+    #[test]
+    fn a_healthcheck_without_a_test_keeps_the_images_and_disable_is_none_alone() {
+        let (spec, _) = converted(
+            "services:\n  s:\n    image: bb\n    healthcheck: { interval: 5s, retries: 2 }\n",
+            &[],
+        );
+        let check = container(&spec).health_check.clone().unwrap();
+        assert_eq!(check.test, None, "the image's test stays");
+        assert_eq!(check.interval, Some(5_000_000_000));
+        let (spec, _) = converted(
+            "services:\n  s:\n    image: bb\n    healthcheck: { disable: true, interval: 5s }\n",
+            &[],
+        );
+        let check = container(&spec).health_check.clone().unwrap();
+        assert_eq!(check.test, Some(vec!["NONE".to_string()]));
+        assert_eq!(check.interval, None);
+    }
+
+    #[test]
+    fn ports_are_sorted_by_published_port() {
+        let (spec, _) = converted(
+            r#"
+services:
+  s:
+    image: bb
+    ports: ["9002:82", "9001:81/udp", { target: 83, mode: host }]
+"#,
+            &[],
+        );
+        let ports = spec.endpoint_spec.unwrap().ports.unwrap();
+        let published: Vec<_> = ports.iter().map(|p| p.published_port).collect();
+        assert_eq!(published, [None, Some(9001), Some(9002)]);
+    }
+
+    #[test]
+    fn secrets_and_configs_are_sorted_by_name_and_a_config_is_named_by_its_key() {
+        let (spec, stack) = converted(
+            r#"
+secrets:
+  zeta: { file: ./z.txt }
+  alpha: { file: ./a.txt }
+configs:
+  zconf: { file: ./z.txt }
+  aconf: { file: ./a.txt, template_driver: golang }
+services:
+  s:
+    image: bb
+    secrets: [zeta, { source: alpha, target: key, uid: "1", mode: 0400 }]
+    configs: [zconf, { source: aconf, target: /etc/a }]
+"#,
+            &[("z.txt", "z"), ("a.txt", "a")],
+        );
+        let c = container(&spec);
+        let secrets = c.secrets.as_ref().unwrap();
+        assert!(secrets[0]
+            .secret_name
+            .as_ref()
+            .unwrap()
+            .starts_with("demo_alpha-"));
+        let file = secrets[0].file.as_ref().unwrap();
+        assert_eq!(
+            (file.name.as_deref(), file.uid.as_deref(), file.mode),
+            (Some("key"), Some("1"), Some(0o400))
+        );
+        assert_eq!(
+            secrets[1].file.as_ref().unwrap().name.as_deref(),
+            Some("zeta")
+        );
+        let configs = c.configs.as_ref().unwrap();
+        let names: Vec<_> = configs
+            .iter()
+            .map(|c| c.file.as_ref().unwrap().name.clone().unwrap())
+            .collect();
+        assert_eq!(names, ["/etc/a", "zconf"]);
+        let aconf = stack.configs.iter().find(|c| c.key == "aconf").unwrap();
+        assert_eq!(aconf.template_driver.as_deref(), Some("golang"));
+        let zconf = stack.configs.iter().find(|c| c.key == "zconf").unwrap();
+        assert_ne!(
+            aconf.name.rsplit('-').next(),
+            stack
+                .secrets
+                .iter()
+                .find(|s| s.key == "alpha")
+                .unwrap()
+                .name
+                .rsplit('-')
+                .next(),
+            "the template driver is part of what names the object"
+        );
+        assert_eq!(zconf.template_driver, None);
+    }
+
+    #[test]
+    fn volume_mounts_carry_what_docker_stack_deploy_gives_them() {
+        let (spec, _) = converted(
+            r#"
+volumes:
+  opts: { driver_opts: { type: tmpfs, device: tmpfs } }
+  ext: { external: true, name: shared }
+services:
+  s:
+    image: bb
+    volumes:
+      - /anon
+      - opts:/o
+      - type: volume
+        source: ext
+        target: /e
+        volume: { nocopy: true }
+      - type: tmpfs
+        target: /t
+"#,
+            &[],
+        );
+        let mounts = container(&spec).mounts.clone().unwrap();
+        assert_eq!(mounts[0].volume_options, None, "anonymous: no options");
+        let opts = mounts[1].volume_options.as_ref().unwrap();
+        let driver = opts.driver_config.as_ref().unwrap();
+        assert_eq!(driver.name, None);
+        assert_eq!(driver.options.as_ref().unwrap()["type"], "tmpfs");
+        assert_eq!(opts.labels.as_ref().unwrap()[NAMESPACE_LABEL], "demo");
+        let ext = mounts[2].volume_options.as_ref().unwrap();
+        assert_eq!(mounts[2].source.as_deref(), Some("shared"));
+        assert_eq!((ext.labels.as_ref(), ext.no_copy), (None, Some(true)));
+        assert_eq!(mounts[3].tmpfs_options, None, "no tmpfs options: none sent");
+    }
+
+    #[test]
+    fn the_services_name_is_no_alias_on_the_engines_own_networks() {
+        let (spec, _) = converted(
+            r#"
+networks:
+  hostnet: { external: true, name: host }
+  front: {}
+services:
+  s:
+    image: bb
+    networks: [hostnet, front]
+"#,
+            &[],
+        );
+        let attachments = spec.task_template.unwrap().networks.unwrap();
+        let aliases: Vec<_> = attachments
+            .iter()
+            .map(|a| (a.target.clone().unwrap(), a.aliases.clone()))
+            .collect();
+        assert_eq!(
+            aliases,
+            [
+                ("demo_front".to_string(), Some(vec!["s".to_string()])),
+                ("host".to_string(), None)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_network_names_its_ipam_pools_and_reservations_their_generic_resources() {
+        let (spec, stack) = converted(
+            r#"
+networks:
+  sub: { ipam: { driver: default, config: [{ subnet: 10.9.0.0/24 }] } }
+  plain: {}
+services:
+  s:
+    image: bb
+    networks: [sub, plain]
+    deploy:
+      resources:
+        reservations:
+          generic_resources: [{ discrete_resource_spec: { kind: gpu, value: 2 } }]
+"#,
+            &[],
+        );
+        let sub = stack
+            .networks
+            .iter()
+            .find(|n| n.name == "demo_sub")
+            .unwrap();
+        let ipam = sub.ipam.as_ref().unwrap();
+        assert_eq!(ipam.driver.as_deref(), Some("default"));
+        assert_eq!(
+            ipam.config.as_ref().unwrap()[0].subnet.as_deref(),
+            Some("10.9.0.0/24")
+        );
+        let plain = stack
+            .networks
+            .iter()
+            .find(|n| n.name == "demo_plain")
+            .unwrap();
+        assert_eq!(plain.ipam, None, "the engine picks the pool");
+        let reservations = spec
+            .task_template
+            .unwrap()
+            .resources
+            .unwrap()
+            .reservations
+            .unwrap();
+        let generic = reservations.generic_resources.unwrap();
+        let discrete = generic[0].discrete_resource_spec.as_ref().unwrap();
+        assert_eq!(
+            (discrete.kind.as_deref(), discrete.value),
+            (Some("gpu"), Some(2))
+        );
+    }
+
+    #[test]
+    fn keys_a_swarm_service_lacks_are_warned_and_isolation_is_not() {
+        let (_dir, project) = load(
+            "services:\n  s:\n    image: bb\n    mem_limit: 64m\n    tmpfs: [/run]\n    privileged: true\n    isolation: default\n",
+            &[],
+        );
+        let stack = stack_spec(&project, &Images::new()).unwrap();
+        assert_eq!(
+            stack.warnings,
+            [
+                "Ignoring unsupported options: privileged".to_string(),
+                "Ignoring options a Swarm service does not have: mem_limit, tmpfs \
+                 (resources go under deploy.resources, tmpfs mounts under volumes)"
+                    .to_string()
+            ]
+        );
+        assert!(project
+            .warnings
+            .iter()
+            .any(|w| w.starts_with("`isolation`")));
+        assert!(project
+            .warnings
+            .iter()
+            .filter(|w| w.starts_with("`isolation`"))
+            .all(|w| !loader_warning_holds(w)));
+    }
 
     fn project() -> Project {
         let mut project = Project {

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use base64::Engine as _;
-use bollard::models::{ConfigSpec, NetworkCreateRequest, SecretSpec, Service, ServiceSpec};
+use bollard::models::{ConfigSpec, Driver, NetworkCreateRequest, SecretSpec, Service, ServiceSpec};
 use bollard::query_parameters::{
     ListConfigsOptions, ListNetworksOptions, ListSecretsOptions, ListServicesOptions,
     UpdateServiceOptions,
@@ -247,6 +247,7 @@ pub async fn ensure_network(
         attachable: plan.attachable.then_some(true),
         options: Some(plan.options.clone()),
         labels: Some(plan.labels.clone()),
+        ipam: plan.ipam.clone(),
         ..NetworkCreateRequest::default()
     };
     engine
@@ -377,12 +378,17 @@ pub async fn ensure_file(
     }
     let op = format!("create {} {}", kind.word(), plan.name);
     let data = base64::engine::general_purpose::STANDARD.encode(&plan.data);
+    let templating = plan.template_driver.as_ref().map(|name| Driver {
+        name: name.clone(),
+        options: None,
+    });
     let created = match kind {
         FileKind::Secret => {
             let spec = SecretSpec {
                 name: Some(plan.name.clone()),
                 labels: Some(plan.labels.clone()),
                 data: Some(data),
+                templating,
                 ..SecretSpec::default()
             };
             engine
@@ -394,7 +400,7 @@ pub async fn ensure_file(
                 name: Some(plan.name.clone()),
                 labels: Some(plan.labels.clone()),
                 data: Some(data),
-                ..ConfigSpec::default()
+                templating,
             };
             engine
                 .request(op, engine.docker().create_config(spec))

@@ -176,8 +176,12 @@ impl TaskView {
 
     /// Whether the scheduler found no node for it (the task stays `pending`
     /// with that reason until a node changes; Swarm never gives up on it).
+    /// A replicated service's task says `no suitable node (REASON on N
+    /// nodes)`; a global service's, bound to its node beforehand, the
+    /// scheduler's reason alone (`host-mode port already in use on 1 node`).
     pub fn unschedulable(&self) -> bool {
-        self.state == "pending" && self.error.contains("no suitable node")
+        self.state == "pending"
+            && (self.error.contains("no suitable node") || names_nodes_it_failed(&self.error))
     }
 
     /// Whether the scheduler's reason names a place that another task of
@@ -203,6 +207,19 @@ impl TaskView {
         }
         reason
     }
+}
+
+/// Whether `error` is the scheduler's explanation of the nodes a task did
+/// not fit (`… on 1 node`, `… on 3 nodes`, as its filters word it).
+fn names_nodes_it_failed(error: &str) -> bool {
+    let Some((_, count)) = error.rsplit_once(" on ") else {
+        return false;
+    };
+    let digits = count
+        .strip_suffix(" nodes")
+        .or_else(|| count.strip_suffix(" node"))
+        .unwrap_or("");
+    !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit())
 }
 
 /// The scheduler's reasons (its filters' explanations) that a stopping
@@ -563,5 +580,27 @@ mod tests {
             verdict(&[pending], "new", 1),
             Verdict::Failed { .. }
         ));
+    }
+
+    #[test]
+    fn a_global_services_task_its_node_cannot_take_fails_the_service_at_once() {
+        // A global service's task is bound to its node before scheduling:
+        // the scheduler's reason comes without "no suitable node".
+        let mut pending = task("new", "pending", "running");
+        pending.error = "host-mode port already in use on 1 node".into();
+        match verdict(&[pending.clone()], "new", 1) {
+            Verdict::Failed { reason, .. } => {
+                assert!(reason.contains("host-mode port"), "{reason}")
+            }
+            other => panic!("{other:?}"),
+        }
+        pending.error = "insufficient resources on 2 nodes".into();
+        assert!(pending.unschedulable());
+        // Other pending tasks are still on their way.
+        pending.error = String::new();
+        pending.message = "pending task scheduling".into();
+        assert!(!pending.unschedulable());
+        pending.error = "no route on node7".into();
+        assert!(!pending.unschedulable());
     }
 }

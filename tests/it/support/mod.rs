@@ -11,6 +11,8 @@
 //! - [`pty`]: a pseudo-terminal to run torq on;
 //! - [`stack`]: the Torq stack's `torq/node` image, the stack run as host
 //!   processes, HTTP and relay-frame utilities;
+//! - [`swarm_specs`]: a Swarm stack's service specs, networks, secrets and
+//!   configs, normalized so that two stacks of one spec compare equal;
 //! - [`watched`]: a running torq whose output is collected as it comes;
 //! - [`tools`]: the outside programs some tests drive (docker compose v2,
 //!   Chromium), found where `cargo xtask test` installs them;
@@ -26,6 +28,7 @@ mod lines;
 mod proxy;
 mod pty;
 mod stack;
+mod swarm_specs;
 mod tests;
 mod tools;
 mod watched;
@@ -37,6 +40,7 @@ pub use lines::Lines;
 pub use proxy::{assert_lost_once, lost_message, EngineProxy};
 pub use pty::{expect_screen, Pty};
 pub use stack::*;
+pub use swarm_specs::{differences, stack_objects};
 pub use tools::*;
 pub use watched::Watched;
 
