@@ -85,42 +85,21 @@ pub fn stack_objects(stack: &str) -> BTreeMap<String, Value> {
     out
 }
 
-/// Where `left` and `right` differ, one `path: left != right` line each.
-pub fn differences(left: &BTreeMap<String, Value>, right: &BTreeMap<String, Value>) -> Vec<String> {
-    let mut out = Vec::new();
-    let empty = Value::Null;
-    for key in left
-        .keys()
-        .chain(right.keys().filter(|k| !left.contains_key(*k)))
-    {
-        let (l, r) = (
-            left.get(key).unwrap_or(&empty),
-            right.get(key).unwrap_or(&empty),
-        );
-        differ(key, l, r, &mut out);
-    }
-    out
-}
-
-fn differ(path: &str, left: &Value, right: &Value, out: &mut Vec<String>) {
-    match (left, right) {
-        (Value::Object(l), Value::Object(r)) => {
-            for key in l.keys().chain(r.keys().filter(|k| !l.contains_key(*k))) {
-                let (a, b) = (
-                    l.get(key).unwrap_or(&Value::Null),
-                    r.get(key).unwrap_or(&Value::Null),
-                );
-                differ(&format!("{path}.{key}"), a, b, out);
-            }
-        }
-        (Value::Array(l), Value::Array(r)) if l.len() == r.len() => {
-            for (i, (a, b)) in l.iter().zip(r).enumerate() {
-                differ(&format!("{path}[{i}]"), a, b, out);
-            }
-        }
-        _ if left != right => out.push(format!("{path}: {left} != {right}")),
-        _ => {}
-    }
+/// Where the `docker stack deploy` objects and torq's differ, one line each.
+pub fn differences(
+    reference: &BTreeMap<String, Value>,
+    torq: &BTreeMap<String, Value>,
+) -> Vec<String> {
+    let as_object = |objects: &BTreeMap<String, Value>| {
+        Value::Object(
+            objects
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        )
+    };
+    let (reference, torq) = (as_object(reference), as_object(torq));
+    super::json::differences_between(("docker", &reference), ("torq", &torq))
 }
 
 fn listed(kind: &str, stack: &str) -> Vec<String> {
