@@ -13,6 +13,8 @@
 //! stream, not strictly by time, so lines are only left out on a resume (up
 //! to the last one written before the loss), never while following.
 
+use std::time::Duration;
+
 use futures::stream::{self, StreamExt};
 use tokio::sync::watch;
 
@@ -253,7 +255,8 @@ impl ResumableFollow for StackFollow {
         loop {
             match self.pass(engine, sink).await? {
                 Pass::Ended => return Ok(()),
-                Pass::Again => {}
+                // A moment before asking again, as a project's follow does.
+                Pass::Again => tokio::time::sleep(Duration::from_millis(200)).await,
             }
         }
     }
