@@ -48,6 +48,10 @@ pub struct Live {
     /// a `die` arriving now happened before that start (events come in
     /// order), so it says nothing about the new run.
     pub awaiting_start_event: bool,
+    /// Events stamped before this (engine time, ns) are of an earlier run:
+    /// set when torq starts an existing container, whose earlier events the
+    /// subscription may replay (it reaches a second back) after the start.
+    pub ignore_before: Option<i64>,
 }
 
 impl Live {
@@ -91,6 +95,36 @@ impl Live {
             self.health = Some(HealthState::Starting);
         }
         self.probe_healthy = false;
+    }
+
+    /// Applies an event stamped `time_nano` (engine time), unless it is of
+    /// a run before the one torq started ([`Live::ignore_before`]).
+    pub fn apply_at(
+        &mut self,
+        action: &str,
+        attributes: &HashMap<String, String>,
+        time_nano: Option<i64>,
+    ) {
+        if let (Some(before), Some(time)) = (self.ignore_before, time_nano) {
+            if time < before {
+                return;
+            }
+        }
+        self.apply(action, attributes);
+    }
+
+    /// torq started an existing container, which the engine says started at
+    /// `started_at` (ns) and, if it already ended, exited with `exit_code`:
+    /// what earlier events said of it no longer counts, nor do earlier
+    /// events still to come.
+    pub fn note_restarted(&mut self, started_at: i64, exit_code: Option<i64>) {
+        self.ignore_before = Some(started_at);
+        self.started = true;
+        self.exit_code = exit_code;
+        self.stopped = false;
+        self.sigkilled = false;
+        self.awaiting_start_event = false;
+        self.restart_health();
     }
 
     /// Applies one event's action and attributes.
@@ -255,6 +289,16 @@ impl EventHub {
             .send_modify(|l| l.note_started(start_events_before));
     }
 
+    /// torq started `id`, a container that existed before (it may have
+    /// stopped a moment ago): the engine's own account of the new run —
+    /// when it started, and its exit code if it already ended — replaces
+    /// what the events said so far (see [`Live::note_restarted`]).
+    pub fn mark_restarted(&self, id: &str, started_at: i64, exit_code: Option<i64>) {
+        self.inner
+            .sender(id)
+            .send_modify(|l| l.note_restarted(started_at, exit_code));
+    }
+
     /// torq's health probe passed for `id`.
     pub fn mark_probe_healthy(&self, id: &str) {
         self.inner
@@ -358,9 +402,10 @@ fn dispatch(inner: &Inner, event: EventMessage) {
     let Some(id) = actor.id else { return };
     let attributes = actor.attributes.unwrap_or_default();
     tracing::trace!(%id, %action, "engine event");
+    let time = event.time_nano;
     inner
         .sender(&id)
-        .send_modify(|l| l.apply(&action, &attributes));
+        .send_modify(|l| l.apply_at(&action, &attributes, time));
 }
 
 #[cfg(test)]
@@ -372,6 +417,24 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn a_restarted_containers_earlier_run_replayed_after_its_start_counts_for_nothing() {
+        let mut live = Live {
+            started: true,
+            exit_code: Some(0),
+            ..Live::default()
+        };
+        live.note_restarted(2_000, None);
+        // The earlier run's start and die, replayed by the subscription.
+        live.apply_at("start", &attrs(&[]), Some(1_000));
+        live.apply_at("die", &attrs(&[("exitCode", "0")]), Some(1_500));
+        assert!(live.started && !live.died(), "{live:?}");
+        // The new run's own death counts.
+        live.apply_at("start", &attrs(&[]), Some(2_001));
+        live.apply_at("die", &attrs(&[("exitCode", "3")]), Some(3_000));
+        assert_eq!(live.exit_code, Some(3));
     }
 
     #[test]

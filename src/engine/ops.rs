@@ -118,6 +118,29 @@ pub(crate) async fn start_container(engine: &Engine, name: &str) -> Result<Start
     }
 }
 
+/// The engine's account of a container's current run: when it started
+/// (engine time, ns) and, if it already ended, its exit code.
+pub(crate) async fn current_run(
+    engine: &Engine,
+    id: &str,
+) -> Result<Option<(i64, Option<i64>)>, ApiError> {
+    let inspect = engine.docker().inspect_container(id, None);
+    let state = engine
+        .request(format!("inspect container {id}"), inspect)
+        .await?
+        .state
+        .unwrap_or_default();
+    let started_at = state
+        .started_at
+        .as_deref()
+        .and_then(|t| crate::logs::time::parse_rfc3339(t.as_bytes()));
+    let exit_code = match state.running {
+        Some(true) => None,
+        _ => state.exit_code,
+    };
+    Ok(started_at.map(|at| (at, exit_code)))
+}
+
 /// Stops a container: its stop signal, then SIGKILL after `grace` (or the
 /// container's own stop timeout when `None`). Already stopped is success.
 pub(crate) async fn stop_container(

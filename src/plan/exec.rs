@@ -511,7 +511,7 @@ async fn run_step(
                     // A container that already ran (adopted from an earlier
                     // torq) gets no new start event to wait for.
                     if started == ops::Started::Now {
-                        ctx.hub.mark_started(&id, start_events);
+                        note_started(ctx, container, &id, start_events).await;
                     }
                     if let Some(blueprint) = ctx.blueprints.get(service) {
                         if let Err(err) = create::after_start(engine, blueprint, &id).await {
@@ -681,6 +681,22 @@ async fn create_container(
             }
         }
     }
+}
+
+/// Tells the event hub torq started `id`. A container that existed before
+/// this `up` (`--no-recreate` starting a stopped one) may have stopped a
+/// moment ago, and the subscription replays a second of events, its old
+/// `start` and `die` among them, after this start: the engine's own
+/// account of the new run makes them count for nothing. A new container
+/// has no earlier events; its start event is awaited by count.
+async fn note_started(ctx: &ExecContext, handle: &ContainerHandle, id: &str, start_events: u32) {
+    if matches!(handle, ContainerHandle::Existing(_)) {
+        if let Ok(Some((started_at, exit_code))) = ops::current_run(&ctx.engine, id).await {
+            ctx.hub.mark_restarted(id, started_at, exit_code);
+            return;
+        }
+    }
+    ctx.hub.mark_started(id, start_events);
 }
 
 fn created(id: String) -> Outcome {
