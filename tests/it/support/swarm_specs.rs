@@ -21,20 +21,6 @@ pub fn stack_objects(stack: &str) -> BTreeMap<String, Value> {
     let names = network_names();
     let normalize = |value: Value| normalized(value, stack, &names);
     let mut out = BTreeMap::new();
-    for id in listed("service", stack) {
-        let spec = json(&docker_ok(&[
-            "service",
-            "inspect",
-            &id,
-            "--format",
-            "{{json .Spec}}",
-        ]));
-        let spec = normalize(spec);
-        out.insert(
-            format!("service {}", spec["Name"].as_str().unwrap_or("")),
-            spec,
-        );
-    }
     for id in listed("network", stack) {
         let network = json(&docker_ok(&[
             "network",
@@ -66,7 +52,7 @@ pub fn stack_objects(stack: &str) -> BTreeMap<String, Value> {
             network,
         );
     }
-    for kind in ["secret", "config"] {
+    for kind in ["service", "secret", "config"] {
         for id in listed(kind, stack) {
             let spec = json(&docker_ok(&[
                 kind,
