@@ -362,7 +362,7 @@ impl Plan {
     /// Drops the steps whose operation matches `drop`, keeping the order
     /// they gave: a kept step that waited for a dropped one waits for what
     /// the dropped one waited for (an edge is required if any edge on the
-    /// way was). A container handle must name a kept step.
+    /// way was). A container handle must name a kept step (a create).
     pub fn without(&mut self, drop: impl Fn(&Op) -> bool) {
         let n = self.steps.len();
         let dropped: Vec<bool> = self.steps.iter().map(|s| drop(&s.op)).collect();
@@ -412,7 +412,11 @@ impl Plan {
                 .collect();
             for handle in step.op.handles_mut() {
                 if let ContainerHandle::Created { step, .. } = handle {
-                    *step = new_id[*step].expect("a container handle names a kept step");
+                    // Only starts and waits are dropped: a handle names a
+                    // create, which stays.
+                    if let Some(kept) = new_id[*step] {
+                        *step = kept;
+                    }
                 }
             }
             self.steps.push(step);
