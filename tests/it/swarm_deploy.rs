@@ -91,6 +91,20 @@ fn remove_volumes(stack: &str) {
     );
 }
 
+/// The rollout stopped at `failed`: it and `relay`, the level before it,
+/// were deployed; `dashboard`, its dependent, was never created.
+fn assert_rollout_stopped_at(stack: &str, failed: &str) {
+    let services = versions(stack);
+    assert!(
+        services.contains_key("relay") && services.contains_key(failed),
+        "{services:?}"
+    );
+    assert!(
+        !services.contains_key("dashboard"),
+        "a dependent was touched: {services:?}"
+    );
+}
+
 fn ids_of(kind: &str, filter: &str) -> Vec<String> {
     let out = docker(&[kind, "ls", "-q", "--filter", filter]);
     String::from_utf8_lossy(&out.stdout)
@@ -326,12 +340,7 @@ services:
         out.contains("cannot bind the relay socket"),
         "the task's last log lines: {out}"
     );
-    let services = versions(&stack);
-    assert!(services.contains_key("relay") && services.contains_key("broken"));
-    assert!(
-        !services.contains_key("dashboard"),
-        "a dependent was touched: {services:?}"
-    );
+    assert_rollout_stopped_at(&stack, "broken");
 
     // A failing update of a healthy service rolls back to the spec before it.
     project.torq(&["undeploy"]).assert_code(0);
@@ -540,12 +549,7 @@ fn a_missing_image_fails_its_service_with_that_reason() {
         "the failure names the image and the node: {out}"
     );
     assert!(out.contains("No such image"), "the engine's reason: {out}");
-    let services = versions(&stack);
-    assert!(services.contains_key("relay") && services.contains_key("ghost"));
-    assert!(
-        !services.contains_key("dashboard"),
-        "a dependent was touched: {services:?}"
-    );
+    assert_rollout_stopped_at(&stack, "ghost");
 }
 
 /// A service whose placement no node satisfies: the scheduler leaves its
@@ -584,12 +588,7 @@ fn a_service_no_node_can_take_fails_at_once_with_the_schedulers_reason() {
         !out.contains("Error grabbing logs"),
         "a task never scheduled has no logs to show: {out}"
     );
-    let services = versions(&stack);
-    assert!(services.contains_key("relay") && services.contains_key("pinned"));
-    assert!(
-        !services.contains_key("dashboard"),
-        "a dependent was touched: {services:?}"
-    );
+    assert_rollout_stopped_at(&stack, "pinned");
 }
 
 /// A failing update under `failure_action: pause` and `continue`: Swarm
