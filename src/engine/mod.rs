@@ -24,6 +24,7 @@ pub mod error;
 pub(crate) mod event_feed;
 pub mod events;
 pub(crate) mod health;
+pub(crate) mod image_ref;
 pub(crate) mod inspect;
 pub mod labels;
 pub mod lock;

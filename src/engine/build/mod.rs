@@ -1211,14 +1211,8 @@ async fn finish_image(run: &BuildRun<'_>, tags: &[String]) -> Result<String, Fai
 
 /// `repo:tag` → (`repo`, `tag`); no tag means `latest`.
 fn split_tag(reference: &str) -> (&str, &str) {
-    let name_start = reference.rfind('/').map_or(0, |i| i + 1);
-    match reference[name_start..].rfind(':') {
-        Some(i) => (
-            &reference[..name_start + i],
-            &reference[name_start + i + 1..],
-        ),
-        None => (reference, "latest"),
-    }
+    let (repository, tag, _) = crate::engine::image_ref::split_reference(reference);
+    (repository, tag.unwrap_or("latest"))
 }
 
 /// After a new self image is built: removes the older unused self images of

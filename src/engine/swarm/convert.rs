@@ -586,15 +586,7 @@ fn container_spec(
 /// (`torq-test/bb` → `torq-test/bb:latest`, `docker.io/library/busybox` →
 /// `busybox:latest`). A reference that does not parse is sent as written.
 pub(crate) fn tagged_image(image: &str) -> String {
-    let (name, digest) = match image.split_once('@') {
-        Some((name, digest)) => (name, Some(digest)),
-        None => (image, None),
-    };
-    let last_slash = name.rfind('/').map_or(0, |i| i + 1);
-    let (repository, tag) = match name[last_slash..].rfind(':') {
-        Some(i) => (&name[..last_slash + i], Some(&name[last_slash + i + 1..])),
-        None => (name, None),
-    };
+    let (repository, tag, digest) = crate::engine::image_ref::split_reference(image);
     let Some(familiar) = familiar_repository(repository) else {
         return image.to_string();
     };

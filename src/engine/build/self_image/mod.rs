@@ -163,11 +163,7 @@ fn mtime_nanos(meta: &std::fs::Metadata) -> i128 {
 /// The repository part of an image reference: its tag and digest removed
 /// (`host:5000/torq/node:1.0` → `host:5000/torq/node`).
 pub fn repository_of(image: &str) -> &str {
-    let without_digest = image.split('@').next().unwrap_or(image);
-    match without_digest.rfind(':') {
-        Some(colon) if !without_digest[colon..].contains('/') => &without_digest[..colon],
-        _ => without_digest,
-    }
+    crate::engine::image_ref::split_reference(image).0
 }
 
 /// Hex SHA-256 of everything `reader` yields, read in 1 MiB chunks.
